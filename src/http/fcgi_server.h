@@ -1,0 +1,56 @@
+// The FastCGI adapter: the only code that includes fcgiapp.h (never fcgi_stdio.h). It accepts requests on a
+// listening socket (inherited on fd 0 from spawn-fcgi, mod_fcgid or systemd, or bound by --listen), turns each into
+// a Request, calls a RequestHandler, and writes the Response back. Run as plain CGI (fd 0 is not a socket), it
+// answers the one request found in the environment and stdin.
+//
+// Threads: `threads` threads each accept and serve one request at a time. Each thread gets its own RequestHandler
+// from the factory, created on that thread, so handlers need no locking of their own state.
+//
+// Shutdown: SIGTERM or SIGINT stops accepting; requests in flight are finished and written; Serve returns 0.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/request.h"
+#include "util/status.h"
+
+namespace tf::http {
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual Response Handle(const Request& request) = 0;
+};
+
+using HandlerFactory = std::function<std::unique_ptr<RequestHandler>()>;
+
+struct ServerOptions {
+  // "" = the socket inherited on fd 0; "unix:/path" or "HOST:PORT" (HOST required: never all interfaces by default).
+  std::string listen;
+  unsigned threads = 1;
+  uint64_t max_body_bytes = 64 * 1024;
+  int backlog = 128;
+};
+
+// True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
+bool RunningAsCgi();
+
+// Serves FastCGI requests until SIGTERM/SIGINT. Returns an error if the socket cannot be bound.
+Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory);
+
+// Answers the single CGI request from environ and stdin on stdout.
+Status ServeCgiOnce(const ServerOptions& options, RequestHandler& handler);
+
+// Builds a Request from CGI-style parameters (FCGX_GetParam semantics: name -> value or nullptr) and a body reader.
+// Exposed for unit tests and the fuzz target; used by both ServeFastCgi and ServeCgiOnce.
+using ParamLookup = std::function<const char*(const char* name)>;
+using BodyReader = std::function<int(char* buf, int len)>;  // returns bytes read, 0 at end, <0 on error
+Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t max_body_bytes);
+
+// Serialises a Response in CGI form ("Status: 200 OK\r\nHeader: v\r\n\r\nbody").
+std::string SerializeResponse(const Response& response);
+
+}  // namespace tf::http

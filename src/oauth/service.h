@@ -1,0 +1,43 @@
+// The protocol: every endpoint as a plain function of (Request, configuration, store, clock) -> Response. Nothing in
+// oauth/ knows FastCGI, so unit tests drive Service::Handle directly with hand-made Requests.
+//
+// One Service per process, shared by all threads. It caches the parsed configuration (clients, resources, signing
+// keys, and the discovery and JWKS documents rendered once) as an immutable snapshot, and swaps in a new snapshot
+// when the store's config generation moves, so a key rotation or client change reaches every worker without a
+// restart and the token path parses no JSON.
+//
+// Thread-safety: Handle() may be called from many threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "http/request.h"
+#include "store/store.h"
+#include "util/clock.h"
+
+namespace tf::oauth {
+
+// What the per-request log line says besides method, path, status and time. Never a secret, code or token.
+struct RequestLog {
+  std::string client_id;   // as authenticated or claimed ("-" if none); truncated and sanitised for the log
+  std::string grant_type;  // "-" if none
+  std::string outcome;     // "ok" or the OAuth error code ("invalid_client", ...), or "not_found", ...
+};
+
+class Service {
+ public:
+  Service(const Config& config, store::Store* store, const Clock* clock);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  http::Response Handle(const http::Request& request, RequestLog* log);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tf::oauth

@@ -1,0 +1,183 @@
+// The configuration records kept in LMDB, modelled on IdentityServer's own (Client, ApiScope, ApiResource,
+// IdentityResource) so that `tokenctl import` of an existing appsettings.json keeps every property, including those
+// whose grant types arrive later (codes, refresh tokens, device flow).
+//
+// On disk each record is one compact JSON object with IdentityServer's PascalCase property names plus "v": the record
+// format version (currently 1). The same FromJson functions read stored records and imported files, so the import
+// format and the storage format cannot drift apart:
+//   - property names are matched exactly (PascalCase); "v" is accepted and checked;
+//   - enums accept IdentityServer's names or numbers (RefreshTokenUsage: ReUse=0, OneTimeOnly=1; RefreshTokenExpiration:
+//     Sliding=0, Absolute=1; AccessTokenType: Jwt=0, Reference=1);
+//   - dates (ClientSecrets[].Expiration) accept ISO-8601 UTC ("2030-01-01T00:00:00Z") or Unix seconds, and are
+//     written as Unix seconds;
+//   - missing properties take IdentityServer's defaults (the initialisers below);
+//   - an unknown property is appended to `unknown` as a JSON path ("Clients[2].AllowedGrantType") and otherwise
+//     ignored; a bad value is an InvalidArgument error whose message starts with the JSON path.
+// ToJson writes every property, so a stored record is self-describing.
+//
+// Times are Unix seconds; lifetimes are seconds.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+struct cJSON;
+
+namespace tf::store {
+
+inline constexpr int kRecordVersion = 1;
+
+// A client secret or API secret as IdentityServer stores it: for Type "SharedSecret" the Value is
+// base64(SHA-256(secret)) (44 chars) or base64(SHA-512(secret)) (88 chars); the secret itself is never stored.
+struct Secret {
+  std::string type = "SharedSecret";
+  std::string value;
+  std::string description;
+  std::optional<int64_t> expiration;  // Unix seconds; absent = never expires
+};
+
+struct ClaimValue {
+  std::string type;
+  std::string value;
+  std::string value_type;  // optional, as IdentityServer's ClientClaim.ValueType
+};
+
+enum class RefreshTokenUsage { kReUse = 0, kOneTimeOnly = 1 };
+enum class TokenExpiration { kSliding = 0, kAbsolute = 1 };
+enum class AccessTokenType { kJwt = 0, kReference = 1 };
+
+struct Client {
+  std::string client_id;                                 // ClientId (required, 1..100 chars)
+  std::string client_name;                               // ClientName
+  std::string description;                               // Description
+  std::string client_uri;                                // ClientUri
+  std::string logo_uri;                                  // LogoUri
+  bool enabled = true;                                   // Enabled
+  std::string protocol_type = "oidc";                    // ProtocolType
+  std::vector<Secret> client_secrets;                    // ClientSecrets
+  bool require_client_secret = true;                     // RequireClientSecret (false = public client)
+  std::vector<std::string> allowed_grant_types;          // AllowedGrantTypes
+  bool require_pkce = true;                              // RequirePkce
+  bool allow_plain_text_pkce = false;                    // AllowPlainTextPkce
+  bool require_request_object = false;                   // RequireRequestObject
+  bool allow_access_tokens_via_browser = false;          // AllowAccessTokensViaBrowser
+  std::vector<std::string> redirect_uris;                // RedirectUris
+  std::vector<std::string> post_logout_redirect_uris;    // PostLogoutRedirectUris
+  std::string front_channel_logout_uri;                  // FrontChannelLogoutUri
+  bool front_channel_logout_session_required = true;     // FrontChannelLogoutSessionRequired
+  std::string back_channel_logout_uri;                   // BackChannelLogoutUri
+  bool back_channel_logout_session_required = true;      // BackChannelLogoutSessionRequired
+  bool allow_offline_access = false;                     // AllowOfflineAccess
+  std::vector<std::string> allowed_scopes;               // AllowedScopes
+  bool always_include_user_claims_in_id_token = false;   // AlwaysIncludeUserClaimsInIdToken
+  int64_t identity_token_lifetime = 300;                 // IdentityTokenLifetime
+  std::vector<std::string> allowed_identity_token_signing_algorithms;  // AllowedIdentityTokenSigningAlgorithms
+  int64_t access_token_lifetime = 3600;                  // AccessTokenLifetime
+  int64_t authorization_code_lifetime = 300;             // AuthorizationCodeLifetime
+  int64_t absolute_refresh_token_lifetime = 2592000;     // AbsoluteRefreshTokenLifetime (30 days)
+  int64_t sliding_refresh_token_lifetime = 1296000;      // SlidingRefreshTokenLifetime (15 days)
+  std::optional<int64_t> consent_lifetime;               // ConsentLifetime
+  RefreshTokenUsage refresh_token_usage = RefreshTokenUsage::kOneTimeOnly;     // RefreshTokenUsage
+  bool update_access_token_claims_on_refresh = false;    // UpdateAccessTokenClaimsOnRefresh
+  TokenExpiration refresh_token_expiration = TokenExpiration::kAbsolute;       // RefreshTokenExpiration
+  AccessTokenType access_token_type = AccessTokenType::kJwt;                   // AccessTokenType
+  bool enable_local_login = true;                        // EnableLocalLogin
+  std::vector<std::string> identity_provider_restrictions;  // IdentityProviderRestrictions
+  bool include_jwt_id = true;                            // IncludeJwtId
+  std::vector<ClaimValue> claims;                        // Claims
+  bool always_send_client_claims = false;                // AlwaysSendClientClaims
+  std::string client_claims_prefix = "client_";          // ClientClaimsPrefix
+  std::string pair_wise_subject_salt;                    // PairWiseSubjectSalt
+  std::optional<int64_t> user_sso_lifetime;              // UserSsoLifetime
+  std::string user_code_type;                            // UserCodeType
+  int64_t device_code_lifetime = 300;                    // DeviceCodeLifetime
+  std::optional<int64_t> polling_interval;               // PollingInterval (device flow, seconds)
+  std::vector<std::string> allowed_cors_origins;         // AllowedCorsOrigins
+  bool require_consent = false;                          // RequireConsent
+  bool allow_remember_consent = true;                    // AllowRememberConsent
+  std::map<std::string, std::string> properties;         // Properties
+
+  bool IsPublic() const { return !require_client_secret; }
+  bool AllowsGrantType(std::string_view grant_type) const;
+};
+
+struct ApiScope {
+  std::string name;                        // Name (required)
+  std::string display_name;                // DisplayName
+  std::string description;                 // Description
+  bool enabled = true;                     // Enabled
+  bool required = false;                   // Required
+  bool emphasize = false;                  // Emphasize
+  bool show_in_discovery_document = true;  // ShowInDiscoveryDocument
+  std::vector<std::string> user_claims;    // UserClaims
+  std::map<std::string, std::string> properties;  // Properties
+};
+
+struct ApiResource {
+  std::string name;                        // Name (required): becomes the access token's `aud`
+  std::string display_name;                // DisplayName
+  std::string description;                 // Description
+  bool enabled = true;                     // Enabled
+  bool show_in_discovery_document = true;  // ShowInDiscoveryDocument
+  bool require_resource_indicator = false; // RequireResourceIndicator
+  std::vector<std::string> scopes;         // Scopes (names of ApiScopes)
+  std::vector<Secret> api_secrets;         // ApiSecrets (introspection callers)
+  std::vector<std::string> user_claims;    // UserClaims
+  std::vector<std::string> allowed_access_token_signing_algorithms;  // AllowedAccessTokenSigningAlgorithms
+  std::map<std::string, std::string> properties;  // Properties
+};
+
+struct IdentityResource {
+  std::string name;                        // Name (required): openid, profile, email, ...
+  std::string display_name;                // DisplayName
+  std::string description;                 // Description
+  bool enabled = true;                     // Enabled
+  bool required = false;                   // Required
+  bool emphasize = false;                  // Emphasize
+  bool show_in_discovery_document = true;  // ShowInDiscoveryDocument
+  std::vector<std::string> user_claims;    // UserClaims
+  std::map<std::string, std::string> properties;  // Properties
+};
+
+enum class KeyState { kCurrent, kNext, kRetired };
+std::string_view KeyStateName(KeyState state);   // "current", "next", "retired"
+
+// A signing key. Stored as {"v":1,"Kid":...,"Alg":"ES256","State":"current","Created":<unix>,"PrivateKeyPem":...}.
+// At most one current and one next key per algorithm; the admin tool keeps that invariant.
+struct KeyRecord {
+  std::string kid;       // RFC 7638 thumbprint
+  std::string alg;       // JOSE name
+  KeyState state = KeyState::kNext;
+  int64_t created = 0;
+  std::string private_pem;
+};
+
+// JSON (de)serialisation. `path` prefixes error messages and `unknown` entries ("Clients[0]").
+Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
+Result<ApiScope> ApiScopeFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
+Result<ApiResource> ApiResourceFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
+Result<IdentityResource> IdentityResourceFromJson(const cJSON* json, std::string_view path,
+                                                  std::vector<std::string>* unknown);
+Result<KeyRecord> KeyRecordFromJson(const cJSON* json, std::string_view path);
+
+std::string ToJson(const Client& r);
+std::string ToJson(const ApiScope& r);
+std::string ToJson(const ApiResource& r);
+std::string ToJson(const IdentityResource& r);
+std::string ToJson(const KeyRecord& r);
+
+// Shared-secret check as IdentityServer's HashedSharedSecretValidator: the stored value is base64 of a SHA-256 (32
+// bytes) or SHA-512 (64 bytes) digest of the presented secret. Constant time in the digest comparison; expired
+// secrets (expiration <= now) never match. True if any secret in the list matches.
+bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now);
+
+// base64(SHA-256(secret)): the stored form tokenctl writes for a new secret.
+std::string HashSecret(std::string_view secret);
+
+}  // namespace tf::store

@@ -1,0 +1,26 @@
+// Small cryptographic helpers shared by every concern: digests, secure random bytes and handles, and constant-time
+// comparison. All are thin wrappers over OpenSSL 3 (EVP_Digest, RAND_bytes, CRYPTO_memcmp). Thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tf {
+
+std::string Sha256(std::string_view data);   // 32 raw bytes
+std::string Sha512(std::string_view data);   // 64 raw bytes
+
+// Cryptographically secure random bytes (RAND_bytes). Aborts the process if the CSPRNG fails: issuing a token
+// from a broken generator is worse than not answering.
+std::string RandomBytes(size_t n);
+
+// An opaque handle: `bytes` random bytes, base64url without padding, so only unreserved characters
+// (A-Z a-z 0-9 - _). 32 bytes gives 256 bits and 43 characters.
+//
+//   handle = base64url( RAND_bytes(32) )   e.g. "q0vC1n...Zx4"  (43 chars)
+std::string RandomHandle(size_t bytes = 32);
+
+// Compares in time that depends only on the lengths, never on where the inputs differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace tf
