@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/log.h"
 #include "util/status.h"
@@ -28,6 +29,26 @@ struct Config {
   bool scope_claim_as_array = false;                 // scope_claim_format = string | array (IdentityServer)
   std::string realm = "tokenfcgi";                   // WWW-Authenticate: Basic realm="..."
   int64_t clock_skew_seconds = 300;                  // tolerance for nbf/exp when checking tokens
+
+  // Argon2id cost for password hashes written from now on (password/password_hash.h's Argon2Params; config stays
+  // independent of password/, so these are plain fields). Defaults: OWASP's minimum, m=19 MiB, t=2, p=1. A stored
+  // hash made with other values still verifies and is rehashed on the next successful login.
+  uint32_t password_hash_memory_kib = 19456;         // KiB, 8..4194304 and >= 8 x parallelism
+  uint32_t password_hash_iterations = 2;             // passes, 1..100
+  uint32_t password_hash_parallelism = 1;            // lanes, 1..64
+
+  // Brute-force protection for the password grant (RFC 6749 §4.3.2), ASP.NET Core Identity's defaults: after
+  // lockout_max_failures consecutive failures the user is locked for lockout_seconds. 0 failures disables lockout.
+  unsigned lockout_max_failures = 5;                 // 0..1000
+  int64_t lockout_seconds = 300;                     // 1..86400
+
+  // Whether acr_values other than idp:NAME and tenant:NAME are passed through as the token's `acr` claim.
+  bool acr_claim = false;
+
+  // Enabled identity providers for user login, in configuration order, no duplicates, at least one. Known names:
+  // "local" (the LMDB user store) and "remote_user" (the web server's REMOTE_USER; off by default, see ARCHITECTURE).
+  std::vector<std::string> login_providers = {"local"};
+  bool LoginProviderEnabled(std::string_view name) const;
 
   // Path under base_path, e.g. EndpointUrl("/connect/token") -> issuer + base_path + "/connect/token".
   std::string EndpointUrl(std::string_view path) const;

@@ -1,6 +1,7 @@
-// The configuration records kept in LMDB, modelled on IdentityServer's own (Client, ApiScope, ApiResource,
-// IdentityResource) so that `tokenctl import` of an existing appsettings.json keeps every property, including those
-// whose grant types arrive later (codes, refresh tokens, device flow).
+// The records kept in LMDB, modelled on IdentityServer's own (Client, ApiScope, ApiResource, IdentityResource, and
+// TestUser for User) so that `tokenctl import` of an existing appsettings.json keeps every property, including those
+// whose grant types arrive later (codes, refresh tokens, device flow). Plain values: thread-compatible; the functions
+// below are pure and thread-safe.
 //
 // On disk each record is one compact JSON object with IdentityServer's PascalCase property names plus "v": the record
 // format version (currently 1). The same FromJson functions read stored records and imported files, so the import
@@ -12,8 +13,17 @@
 //     written as Unix seconds;
 //   - missing properties take IdentityServer's defaults (the initialisers below);
 //   - an unknown property is appended to `unknown` as a JSON path ("Clients[2].AllowedGrantType") and otherwise
-//     ignored; a bad value is an InvalidArgument error whose message starts with the JSON path.
-// ToJson writes every property, so a stored record is self-describing.
+//     ignored (with unknown == nullptr it is an error: "Clients[2].Colour: unknown property"); a bad value is an
+//     InvalidArgument error whose message starts with the JSON path
+//     ("Clients[0].AccessTokenLifetime: expected a non-negative integer");
+//   - JSON null means "absent" (the default applies); a property given twice is an error;
+//   - required: ClientId (1..100 characters), Name (resources), ClientSecrets[].Value, Claims[].Type, SubjectId and
+//     Username (users), and for keys Kid, Alg and PrivateKeyPem. KeyRecordFromJson has no `unknown` list: an unknown
+//     property is an error.
+// Lengths are counted in bytes of UTF-8.
+// ToJson writes compact JSON with "v":1 first and then every property in the order of the structs below (absent
+// optionals as null, enums by name, dates as Unix seconds), so a stored record is self-describing. For example:
+//   {"v":1,"Kid":"k1","Alg":"ES256","State":"current","Created":1700000000,"PrivateKeyPem":"-----BEGIN ..."}
 //
 // Times are Unix seconds; lifetimes are seconds.
 #pragma once
@@ -158,6 +168,51 @@ struct KeyRecord {
   std::string private_pem;
 };
 
+// A resource owner: someone who signs in with a username and password (the `password` grant) and for whom tokens are
+// issued with `sub` = SubjectId. The shape is IdentityServer's TestUser (SubjectId, Username, IsActive, Claims) plus
+// Tenant, a password hash instead of the password, and ASP.NET Core Identity's lockout state.
+//
+// Stored in the `users` database under SubjectId, and indexed in `usernames` under
+//     Tenant "\0" NormalizeUsername(Username)  ->  SubjectId
+// so a username is unique per tenant, ignoring ASCII case ("Alice" and "alice" are the same user name; the record
+// keeps the spelling it was given). The same username may exist once in each tenant. See store.h.
+//
+// Invariants (checked by UserFromJson and by Txn::PutUser):
+//   - SubjectId: 1..200 bytes; Username: 1..100 bytes; Tenant: 0..100 bytes ("" = no tenant). None of the three may
+//     contain a NUL byte (NUL separates tenant and username in the index key).
+//   - PasswordHash is empty (the user cannot sign in with a password) or has the shape of a hash this build verifies:
+//     an Argon2id PHC string ("$argon2id$v=19$m=...,t=...,p=...$salt$hash") or an ASP.NET Core Identity
+//     PasswordHasher value (strict base64; first byte 0x00 = v2: 16-byte salt and 32-byte subkey, 49 bytes; 0x01 =
+//     v3: PRF, iteration count and salt length as big-endian uint32, a salt and a subkey of at least 16 bytes each).
+//     Only the shape is checked here; src/password verifies. An error about it never repeats the value (it might be
+//     a plaintext password pasted into the wrong property).
+//   - There is no Password property, on purpose: UserFromJson lists "Users[0].Password" as unknown (or fails without
+//     an `unknown` list) like any other unknown name, so a stored record can never hold a plaintext password.
+//     `tokenctl import` reads a TestUser's Password itself, hashes it, and sets password_hash before storing.
+//   - AccessFailedCount and LockoutEnd are the lockout state (see store/lockout.h), shared by every worker because
+//     they are read and written inside one Store::Update.
+// Dates (LockoutEnd, Created) accept ISO-8601 UTC or Unix seconds and are written as Unix seconds.
+struct User {
+  std::string subject_id;                 // SubjectId (required, 1..200): the `sub` claim
+  std::string username;                   // Username (required, 1..100): original spelling
+  std::string tenant;                     // Tenant ("" = none, max 100): selected by acr_values "tenant:NAME"
+  bool is_active = true;                  // IsActive: false = cannot sign in
+  std::string password_hash;              // PasswordHash: PHC argon2id or ASP.NET Core Identity; "" = no password
+  std::vector<ClaimValue> claims;         // Claims: [{Type, Value, ValueType}], e.g. name, email, role
+  int64_t access_failed_count = 0;        // AccessFailedCount: consecutive failed password checks
+  std::optional<int64_t> lockout_end;     // LockoutEnd: locked while now < lockout_end (Unix seconds)
+  std::optional<int64_t> created;         // Created (Unix seconds)
+};
+
+// The index form of a username: ASCII letters lower-cased, every other byte (including UTF-8 sequences) unchanged.
+// ASP.NET Core Identity upper-cases with the invariant culture, which also folds non-ASCII letters; we fold ASCII
+// only, so "ÉRIC" and "éric" are different user names here.
+std::string NormalizeUsername(std::string_view username);
+
+// The invariants above that do not depend on JSON (lengths, NUL bytes, PasswordHash shape). Messages start with the
+// property name, prefixed by `path` when it is not empty.
+Status ValidateUser(const User& user, std::string_view path = "");
+
 // JSON (de)serialisation. `path` prefixes error messages and `unknown` entries ("Clients[0]").
 Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
 Result<ApiScope> ApiScopeFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
@@ -165,16 +220,20 @@ Result<ApiResource> ApiResourceFromJson(const cJSON* json, std::string_view path
 Result<IdentityResource> IdentityResourceFromJson(const cJSON* json, std::string_view path,
                                                   std::vector<std::string>* unknown);
 Result<KeyRecord> KeyRecordFromJson(const cJSON* json, std::string_view path);
+Result<User> UserFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
 
 std::string ToJson(const Client& r);
 std::string ToJson(const ApiScope& r);
 std::string ToJson(const ApiResource& r);
 std::string ToJson(const IdentityResource& r);
 std::string ToJson(const KeyRecord& r);
+std::string ToJson(const User& r);
 
 // Shared-secret check as IdentityServer's HashedSharedSecretValidator: the stored value is base64 of a SHA-256 (32
 // bytes) or SHA-512 (64 bytes) digest of the presented secret. Constant time in the digest comparison; expired
-// secrets (expiration <= now) never match. True if any secret in the list matches.
+// secrets (expiration <= now) never match; Type "SharedSecret" is compared case-insensitively and other types are
+// skipped; a Value that is not strict base64 of 32 or 64 bytes never matches; an empty presented secret never
+// matches. Every secret is checked (no early exit). True if any secret in the list matches.
 bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now);
 
 // base64(SHA-256(secret)): the stored form tokenctl writes for a new secret.

@@ -1,0 +1,360 @@
+"""The benchmark behind `make bench`: nginx + FastCGI on loopback, driven by wrk for a fixed time.
+
+Scenarios, all behind the same nginx (1 worker process) with the same POST request (a form body and a Basic header):
+  (a) static     nginx answers `return 200` with a body the size of a token response
+  (b) fcgi_echo  a bare libfcgi program returning a fixed token-sized JSON body (the baseline)
+  (c) tokenfcgi  client_credentials, one client per algorithm (ES256, EdDSA, RS256), each client's scope belonging
+                 to an ApiResource whose AllowedAccessTokenSigningAlgorithms names that algorithm
+(b) and (c) run the same number of FastCGI worker processes. Server CPU per request is the growth of utime+stime
+(from /proc/<pid>/stat) of the nginx master and workers and the scenario's FastCGI processes, divided by the number
+of requests wrk completed. Also reports one RSA-2048 signature from `openssl speed`.
+Standard library only.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ALGS = ("ES256", "EdDSA", "RS256")
+SECRET = "bench-secret-0123456789"
+FORM_BODY = "grant_type=client_credentials"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+
+
+def children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def wait_socket(path, proc, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"bench: {proc.args[0]} exited with {proc.returncode}")
+        if os.path.exists(path):
+            with socket.socket(socket.AF_UNIX) as s:
+                try:
+                    s.connect(path)
+                    return
+                except OSError:
+                    pass
+        time.sleep(0.02)
+    sys.exit(f"bench: {path} not ready")
+
+
+def to_ms(value):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+
+
+def parse_wrk(text):
+    result = {}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    result["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    result["rps"] = float(m.group(1)) if m else 0.0
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
+        result[f"p{pct}"] = to_ms(m.group(1)) if m else float("nan")
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    result["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    result["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
+    return result
+
+
+def rsa2048_sign_us():
+    try:
+        out = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"^rsa\s+2048 bits\s+([\d.]+)s", out, re.M)
+    return float(m.group(1)) * 1e6 if m else None
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+            if m:
+                model = m.group(1).strip()
+    except OSError:
+        pass
+    nginx_v = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True).stderr.strip()
+    ssl_v = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    return f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, {nginx_v.replace('nginx version: ', '')}, {ssl_v}"
+
+
+def find_nginx():
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.tmp = tempfile.mkdtemp(prefix="tokenfcgi-bench-")
+        self.procs = []
+        self.port = free_port()
+
+    def run(self, cmd, **kw):
+        return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
+
+    def tokenctl(self, *args):
+        return self.run([os.path.join(self.build, "tokenctl"), "--config", self.config] + list(args))
+
+    def setup(self):
+        t = self.tmp
+        self.config = os.path.join(t, "tokenfcgi.conf")
+        with open(self.config, "w") as f:
+            f.write(f"issuer = http://127.0.0.1:{self.port}\ndatabase = {t}/db\nlog_level = error\n"
+                    f"access_token_signing_alg = ES256\n")
+        os.makedirs(f"{t}/db")
+        digest = base64.b64encode(hashlib.sha256(SECRET.encode()).digest()).decode()
+        data = {
+            "Clients": [{"ClientId": f"bench-{alg}", "ClientSecrets": [{"Value": digest}],
+                         "AllowedGrantTypes": ["client_credentials"], "AllowedScopes": [f"scope.{alg}"]}
+                        for alg in ALGS],
+            "ApiScopes": [{"Name": f"scope.{alg}"} for alg in ALGS],
+            "ApiResources": [{"Name": f"res-{alg}", "Scopes": [f"scope.{alg}"],
+                              "AllowedAccessTokenSigningAlgorithms": [alg]} for alg in ALGS],
+        }
+        with open(f"{t}/bench.json", "w") as f:
+            json.dump(data, f)
+        self.tokenctl("init")
+        self.tokenctl("import", f"{t}/bench.json")
+        for alg in ALGS:
+            if alg != "ES256":
+                self.tokenctl("key", "generate", "--alg", alg)
+
+        self.sockets = {"echo": [], "token": []}
+        for kind, binary in (("echo", "fcgi_echo"), ("token", "tokenfcgi")):
+            for i in range(self.args.workers):
+                sock = f"{t}/{kind}{i}.sock"
+                cmd = [os.path.join(self.build, binary)]
+                if kind == "token":
+                    cmd += ["--config", self.config]
+                cmd += ["--listen", "unix:" + sock]
+                log = open(f"{t}/{kind}{i}.log", "wb")
+                p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                log.close()
+                self.procs.append(p)
+                wait_socket(sock, p)
+                self.sockets[kind].append((sock, p.pid))
+
+        # The static body is as long as a real RS256 token response: start nginx, ask for one, then reload nginx
+        # with a static body of that length.
+        self.start_nginx("{}")
+        sample = self.token_request("RS256")
+        def static(n):
+            return json.dumps({"access_token": "x" * n, "token_type": "Bearer", "expires_in": 3600,
+                               "scope": "api1 api2"}, separators=(",", ":"))
+        static_body = static(max(0, len(sample) - len(static(0))))
+        self.static_len = len(static_body)
+        self.write_nginx_config(static_body)
+        self.nginx.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while len(self.post("/static")) != self.static_len:
+            if time.monotonic() > deadline:
+                sys.exit("bench: nginx did not reload")
+            time.sleep(0.05)
+
+    def post(self, path, alg="ES256"):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=FORM_BODY.encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "Authorization": self.basic(alg)})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read().decode()
+
+    def token_request(self, alg):
+        return self.post("/connect/token", alg)
+
+    @staticmethod
+    def basic(alg):
+        return "Basic " + base64.b64encode(f"bench-{alg}:{SECRET}".encode()).decode()
+
+    def write_nginx_config(self, static_body):
+        t = self.tmp
+        echo = "\n".join(f"server unix:{s};" for s, _ in self.sockets["echo"])
+        token = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token"])
+        user = "user root root;" if os.geteuid() == 0 else ""
+        fastcgi = 'fastcgi_param REMOTE_USER ""; include /etc/nginx/fastcgi_params; fastcgi_param REMOTE_USER "";'
+        conf = f"""{user}
+daemon off;
+worker_processes 1;
+pid {t}/nginx.pid;
+error_log {t}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {t}/body; fastcgi_temp_path {t}/fastcgi; proxy_temp_path {t}/proxy;
+    uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
+    upstream echo {{ {echo} }}
+    upstream token {{ {token} }}
+    server {{
+        listen 127.0.0.1:{self.port} backlog=1024;
+        client_max_body_size 64k;
+        location = /static {{ default_type application/json; add_header Cache-Control no-store;
+                              add_header Pragma no-cache; return 200 '{static_body}'; }}
+        location = /echo {{ {fastcgi} fastcgi_pass echo; }}
+        location = /connect/token {{ {fastcgi} fastcgi_pass token; }}
+    }}
+}}
+"""
+        with open(f"{t}/nginx.conf", "w") as f:
+            f.write(conf)
+
+    def start_nginx(self, static_body):
+        t = self.tmp
+        self.write_nginx_config(static_body)
+        log = open(f"{t}/nginx-stderr.log", "wb")
+        self.nginx = subprocess.Popen([find_nginx(), "-e", f"{t}/nginx-error.log", "-p", t, "-c", f"{t}/nginx.conf"],
+                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        self.procs.append(self.nginx)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.nginx.poll() is not None:
+                sys.exit("bench: nginx did not start:\n" + open(f"{t}/nginx-error.log").read()[-2000:])
+            try:
+                self.post("/static")
+                return
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("bench: nginx not ready")
+
+    def check(self, alg):
+        raw = self.token_request(alg)
+        token = json.loads(raw)["access_token"]
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+        if header.get("alg") != alg:
+            sys.exit(f"bench: client bench-{alg} got a token signed with {header.get('alg')}")
+        return len(raw)
+
+    def measure(self, name, path, alg, fastcgi_pids):
+        lua = os.path.join(self.tmp, f"{name}.lua")
+        with open(lua, "w") as f:
+            f.write('wrk.method = "POST"\n'
+                    f'wrk.body = "{FORM_BODY}"\n'
+                    'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                    f'wrk.headers["Authorization"] = "{self.basic(alg or "ES256")}"\n')
+        url = f"http://127.0.0.1:{self.port}{path}"
+        wrk = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}", "--latency", "-s", lua, url]
+        subprocess.run(wrk[:1] + ["-d2s"] + wrk[1:], capture_output=True, check=True)  # warm-up, not counted
+        pids = [self.nginx.pid] + children(self.nginx.pid) + list(fastcgi_pids)
+        before = sum(cpu_ticks(p) for p in pids)
+        out = subprocess.run(wrk[:1] + [f"-d{self.args.duration}s"] + wrk[1:], capture_output=True, text=True,
+                             check=True).stdout
+        after = sum(cpu_ticks(p) for p in pids)
+        r = parse_wrk(out)
+        r["name"] = name
+        r["cpu_us"] = (after - before) / CLK_TCK * 1e6 / r["requests"] if r["requests"] else float("nan")
+        if r["non2xx"] or r["socket_errors"]:
+            r["note"] = f"{r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
+        print(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
+              f"{r['cpu_us']:.1f} us CPU/request", file=sys.stderr)
+        return r
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="FastCGI worker processes for (b) and (c)")
+    args = ap.parse_args()
+
+    b = Bench(args)
+    try:
+        b.setup()
+        sizes = {alg: b.check(alg) for alg in ALGS}
+        echo_pids = [pid for _, pid in b.sockets["echo"]]
+        token_pids = [pid for _, pid in b.sockets["token"]]
+        print(f"bench: wrk -t{args.threads} -c{args.connections} -d{args.duration}s on 127.0.0.1:{b.port}, "
+              f"{args.workers} FastCGI processes for (b) and (c)", file=sys.stderr)
+        rows = [b.measure("(a) nginx static body", "/static", None, []),
+                b.measure("(b) fcgi_echo (bare FastCGI)", "/echo", None, echo_pids)]
+        rows += [b.measure(f"(c) tokenfcgi {alg}", "/connect/token", alg, token_pids) for alg in ALGS]
+    finally:
+        b.stop()
+    rsa_us = rsa2048_sign_us()
+
+    base = rows[1]
+    print()
+    print(f"Machine: {machine()}.  ")
+    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, POST {FORM_BODY} with Basic auth; "
+          f"nginx 1 worker process; {args.workers} FastCGI processes for (b) and (c); log_level = error. "
+          f"Response bodies: static {b.static_len} B, token "
+          + ", ".join(f"{a} {n} B" for a, n in sizes.items()) + ".")
+    print()
+    print("| scenario | requests/s | p50 ms | p99 ms | server CPU µs/request | CPU vs (b) | requests/s vs (b) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        note = f" ({r['note']})" if "note" in r else ""
+        print(f"| {r['name']}{note} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.1f} | "
+              f"{r['cpu_us'] / base['cpu_us']:.2f}× | {r['rps'] / base['rps']:.2f}× |")
+    print()
+    es, rs = rows[2], rows[4]
+    if rsa_us is not None:
+        print(f"One RSA-2048 signature (`openssl speed -seconds 3 rsa2048`): {rsa_us:.0f} µs.")
+        limit = 1.2 * (base["cpu_us"] + rsa_us)
+        print(f"- RS256: {rs['cpu_us']:.1f} µs vs goal ≤ 1.2 × ((b) + one RSA signature) = {limit:.1f} µs: "
+              f"{'met' if rs['cpu_us'] <= limit else 'NOT met'}")
+    print(f"- ES256: {es['cpu_us'] / base['cpu_us']:.2f}× (b) vs goal ≤ 2×: "
+          f"{'met' if es['cpu_us'] <= 2 * base['cpu_us'] else 'NOT met'}")
+    if any("note" in r for r in rows):
+        print("\nWARNING: some requests failed (see the notes in the table); the numbers are not valid.")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# `make run`: a working token service on http://127.0.0.1:8080 in one command.
+#   1. installs missing Debian packages and builds tokenfcgi and tokenctl in build/;
+#   2. writes run/tokenfcgi.conf and, only if run/db does not exist yet, creates the database with a signing key
+#      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"); a second run keeps both;
+#   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints a curl line;
+#   4. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+port=8080
+run=$repo/run
+build=${BUILD_DIR:-build}
+[[ "$build" == /* ]] || build=$repo/$build
+
+scripts/deps.sh
+echo "run-demo: building tokenfcgi and tokenctl in ${build#"$repo"/}/" >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target tokenfcgi tokenctl >/dev/null
+tokenfcgi=$build/tokenfcgi
+tokenctl=$build/tokenctl
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  echo "run-demo: something already listens on 127.0.0.1:$port; stop it first" >&2
+  exit 1
+fi
+
+mkdir -p "$run"
+conf=$run/tokenfcgi.conf
+if [[ ! -e "$conf" ]]; then
+  cat >"$conf" <<CONF
+# Demo configuration written by scripts/run-demo.sh. Every key is documented in conf/tokenfcgi.conf.
+issuer = http://127.0.0.1:$port
+database = $run/db
+log_level = info
+CONF
+fi
+if [[ ! -e "$run/db/data.mdb" ]]; then
+  echo "run-demo: creating the demo database in run/db" >&2
+  mkdir -p "$run/db"
+  "$tokenctl" --config "$conf" init
+  "$tokenctl" --config "$conf" import conf/demo.json
+else
+  echo "run-demo: keeping the existing database in run/db (delete run/ to start afresh)" >&2
+fi
+
+# nginx started as root runs its workers as nobody: the socket and nginx's temp files must be in a directory that
+# user can reach. run/ usually is; if the checkout is somewhere private (e.g. /root), use a directory under /tmp.
+user_directive=""
+spawn_owner=()
+rt=$run
+if [[ $(id -u) -eq 0 ]]; then
+  user_directive="user nobody nogroup;"
+  spawn_owner=(-U nobody -G nogroup)
+  if ! runuser -u nobody -- test -x "$run" 2>/dev/null; then
+    rt=$(mktemp -d /tmp/tokenfcgi-demo.XXXXXX)
+    chmod 0755 "$rt"
+  fi
+fi
+sock=$rt/sock/tokenfcgi.sock
+mkdir -p "$rt/sock" "$run/nginx/tmp"
+chmod 0755 "$rt/sock"
+rm -f "$sock"
+
+worker_pid=""
+nginx_pid=""
+cleaned=0
+cleanup() {
+  [[ $cleaned -eq 1 ]] && return
+  cleaned=1
+  set +e
+  echo >&2
+  echo "run-demo: stopping" >&2
+  [[ -n "$nginx_pid" ]] && kill -TERM "$nginx_pid" 2>/dev/null
+  [[ -n "$worker_pid" ]] && kill -TERM "$worker_pid" 2>/dev/null
+  [[ -n "$nginx_pid" ]] && wait "$nginx_pid" 2>/dev/null
+  [[ -n "$worker_pid" ]] && wait "$worker_pid" 2>/dev/null
+  rm -f "$sock"
+  [[ "$rt" != "$run" ]] && rm -rf "$rt"
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The worker gets the FastCGI socket on fd 0 from spawn-fcgi (-n: no fork, so $! is the worker itself). Its
+# one-line-per-request log goes to this terminal.
+spawn-fcgi -n -s "$sock" -M 0600 "${spawn_owner[@]}" -- "$tokenfcgi" --config "$conf" &
+worker_pid=$!
+for _ in $(seq 100); do
+  [[ -S "$sock" ]] && break
+  kill -0 "$worker_pid" 2>/dev/null || { echo "run-demo: the worker did not start" >&2; exit 1; }
+  sleep 0.1
+done
+
+cat >"$run/nginx/nginx.conf" <<NGINX
+# Demo nginx configuration written by scripts/run-demo.sh; see nginx/tokenfcgi.conf for production.
+$user_directive
+daemon off;
+worker_processes 1;
+pid $run/nginx/nginx.pid;
+error_log $run/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $rt/sock/body;
+    fastcgi_temp_path $rt/sock/fastcgi;
+    proxy_temp_path $run/nginx/tmp/proxy;
+    uwsgi_temp_path $run/nginx/tmp/uwsgi;
+    scgi_temp_path $run/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        client_max_body_size 64k;
+        location / {
+            fastcgi_param REMOTE_USER "";
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param REMOTE_USER "";
+            fastcgi_pass unix:$sock;
+        }
+    }
+}
+NGINX
+"$nginx_bin" -e "$run/nginx/error.log" -p "$run/nginx" -c "$run/nginx/nginx.conf" &
+nginx_pid=$!
+
+ready=0
+for _ in $(seq 100); do
+  if curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/openid-configuration"; then
+    ready=1
+    break
+  fi
+  kill -0 "$nginx_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ $ready -ne 1 ]]; then
+  echo "run-demo: nginx did not come up; see run/nginx/error.log:" >&2
+  tail -n 20 "$run/nginx/error.log" >&2 || true
+  exit 1
+fi
+
+cat <<BANNER
+
+tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; nginx log in run/nginx/error.log).
+
+  Get a token:
+    curl -s -u demo:demo-secret -d grant_type=client_credentials http://127.0.0.1:$port/connect/token
+
+  Discovery and keys:
+    curl -s http://127.0.0.1:$port/.well-known/openid-configuration
+    curl -s http://127.0.0.1:$port/.well-known/openid-configuration/jwks
+
+  Administer the demo database:
+    ${tokenctl#"$repo"/} --config run/tokenfcgi.conf client list
+
+Press Ctrl-C to stop.
+
+BANNER
+wait "$nginx_pid"

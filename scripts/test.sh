@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make test` (and .ci/run): installs what the tests need, then runs the whole CTest suite twice:
+#   1. build/       the normal RelWithDebInfo build: unit + integration tests (real nginx, real workers, real LMDB)
+#   2. build-asan/  clang with ASan+UBSan (-DTF_SANITIZE=ON) and libFuzzer targets (-DTF_FUZZ=ON): unit tests,
+#                   integration tests against the sanitized workers, and every fuzz target for 15 s
+# Exits non-zero if any build or test fails (and, when CI=true, if any test was skipped).
+# JOBS sets the parallelism (default 2); BUILD_DIR and ASAN_BUILD_DIR move the two build trees.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-2}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+scripts/deps.sh || exit 1
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+declare -a summary
+failed=0
+
+# phase NAME BUILD_DIR [cmake args...]: configure, build, ctest; records one summary line.
+phase() {
+  local name=$1 dir=$2
+  shift 2
+  echo "==== $name: configure and build in $dir"
+  if ! cmake -S . -B "$dir" "$@" >"$logs/$name.cmake" 2>&1; then
+    cat "$logs/$name.cmake"
+    summary+=("$name: FAILED to configure")
+    failed=1
+    return
+  fi
+  if ! cmake --build "$dir" -j "$jobs"; then
+    summary+=("$name: FAILED to build")
+    failed=1
+    return
+  fi
+  echo "==== $name: ctest in $dir"
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs") 2>&1 | tee "$logs/$name.ctest"
+  local rc=${PIPESTATUS[0]}
+  local line skipped
+  line=$(grep -E '^[0-9]+% tests passed' "$logs/$name.ctest" | tail -n 1)
+  skipped=$(grep -E '\((Skipped|Not Run|Disabled)\)' "$logs/$name.ctest" | sed -E 's/^[[:space:]]*[0-9]+ - //')
+  if [[ $rc -ne 0 ]]; then
+    failed=1
+    summary+=("$name: FAILED: ${line:-ctest exited $rc}")
+    summary+=("$(grep -E '\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception|Child aborted)\)' \
+                 "$logs/$name.ctest" | sed 's/^/    /')")
+  else
+    summary+=("$name: ok: ${line:-ctest passed}")
+  fi
+  if [[ -n "$skipped" ]]; then
+    summary+=("$name: skipped: $(echo "$skipped" | tr '\n' ' ')")
+    if [[ "${CI:-}" == true ]]; then
+      summary+=("$name: FAILED: tests were skipped under CI (a tool is missing)")
+      failed=1
+    fi
+  fi
+}
+
+phase normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CC=clang CXX=clang++ phase asan "${ASAN_BUILD_DIR:-build-asan}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_FUZZ=ON
+
+echo
+echo "==== make test summary"
+printf '%s\n' "${summary[@]}" | sed '/^$/d'
+if [[ $failed -ne 0 ]]; then
+  echo "==== make test: FAILED"
+  exit 1
+fi
+echo "==== make test: all passed"

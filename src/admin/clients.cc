@@ -1,0 +1,209 @@
+#include "admin/clients.h"
+
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "admin/keys.h"
+#include "admin/names.h"
+#include "token/jws.h"
+#include "util/crypto.h"
+
+namespace tf::admin {
+namespace {
+
+// Short secrets are guessable offline from their single SHA-256; tokenctl's own are 43 characters.
+constexpr size_t kShortSecretLength = 16;
+
+Status ValidateClientId(std::string_view id) {
+  if (id.empty()) return Status::InvalidArgument("client id must not be empty");
+  if (id.size() > kMaxClientIdLength) {
+    return Status::InvalidArgument("client id is longer than " + std::to_string(kMaxClientIdLength) + " characters");
+  }
+  for (char c : id) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("client id must not contain control characters");
+    }
+  }
+  return Status::OK();
+}
+
+// Runs the record through the store's own reader, so a client made by tokenctl obeys exactly the rules an imported
+// one does.
+Status ValidateWithStoreRules(const store::Client& client) {
+  const std::string json = store::ToJson(client);
+  std::unique_ptr<cJSON, void (*)(cJSON*)> parsed(cJSON_Parse(json.c_str()), cJSON_Delete);
+  if (parsed == nullptr) return Status::Internal("client record did not serialise to JSON");
+  std::vector<std::string> unknown;
+  auto check = store::ClientFromJson(parsed.get(), "client", &unknown);
+  return check.ok() ? Status::OK() : check.status();
+}
+
+}  // namespace
+
+store::StoreOptions StoreOptionsFromConfig(const Config& config) {
+  store::StoreOptions options;
+  options.path = config.database;
+  options.map_size = config.map_size;
+  options.max_readers = config.max_readers;
+  return options;
+}
+
+Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std::vector<std::string>* warnings) {
+  TF_RETURN_IF_ERROR(ValidateClientId(spec.client_id));
+  if (spec.access_token_lifetime && *spec.access_token_lifetime <= 0) {
+    return Status::InvalidArgument("access token lifetime must be a positive number of seconds");
+  }
+  if (spec.is_public && !spec.secrets.empty()) {
+    return Status::InvalidArgument("a public client has no secret (drop --public or the secret)");
+  }
+  store::Client client;
+  client.client_id = spec.client_id;
+  client.client_name = spec.client_name;
+  client.require_client_secret = !spec.is_public;
+  client.allowed_grant_types = spec.grant_types;
+  client.allowed_scopes = spec.scopes;
+  if (spec.access_token_lifetime) client.access_token_lifetime = *spec.access_token_lifetime;
+  client.client_secrets = spec.secrets;
+  TF_RETURN_IF_ERROR(ValidateWithStoreRules(client));
+
+  std::vector<std::string> notes;
+  for (const std::string& g : spec.grant_types) {
+    if (!IsKnownGrantType(g)) notes.push_back("unknown grant type '" + g + "'");
+  }
+  if (spec.grant_types.empty()) notes.push_back("client '" + spec.client_id + "' is allowed no grant type (--grant)");
+  if (spec.is_public && std::count(spec.grant_types.begin(), spec.grant_types.end(), "client_credentials")) {
+    notes.push_back("client_credentials needs a confidential client; a public client can never use it");
+  }
+  if (!spec.is_public && spec.secrets.empty()) {
+    notes.push_back("client '" + spec.client_id + "' has no secret yet: tokenctl client secret add " +
+                    spec.client_id + " --generate");
+  }
+
+  Status s = store.Update([&](store::Txn& txn) -> Status {
+    auto existing = txn.GetClient(client.client_id);
+    if (existing.ok()) return Status::AlreadyExists("client '" + client.client_id + "' exists already");
+    if (!existing.status().IsNotFound()) return existing.status();
+    std::set<std::string> known = {std::string(kOfflineAccessScope)};
+    auto scopes = txn.ListApiScopes();
+    if (!scopes.ok()) return scopes.status();
+    for (const auto& sc : *scopes) known.insert(sc.name);
+    auto ids = txn.ListIdentityResources();
+    if (!ids.ok()) return ids.status();
+    for (const auto& r : *ids) known.insert(r.name);
+    for (const std::string& scope : client.allowed_scopes) {
+      if (!known.count(scope)) {
+        notes.push_back("scope '" + scope + "' is neither an ApiScope nor an IdentityResource in the store");
+      }
+    }
+    return txn.PutClient(client);
+  });
+  if (!s.ok()) return s;
+  if (warnings != nullptr) warnings->insert(warnings->end(), notes.begin(), notes.end());
+  return client;
+}
+
+Status RemoveClient(store::Store& store, std::string_view client_id) {
+  return store.Update([&](store::Txn& txn) -> Status {
+    Status s = txn.RemoveClient(client_id);
+    if (s.IsNotFound()) return Status::NotFound("no client '" + std::string(client_id) + "'");
+    return s;
+  });
+}
+
+Result<store::Client> GetClient(store::Store& store, std::string_view client_id) {
+  store::Client out;
+  TF_RETURN_IF_ERROR(store.Read([&](store::Txn& txn) -> Status {
+    auto c = txn.GetClient(client_id);
+    if (c.status().IsNotFound()) return Status::NotFound("no client '" + std::string(client_id) + "'");
+    if (!c.ok()) return c.status();
+    out = std::move(c).value();
+    return Status::OK();
+  }));
+  return out;
+}
+
+Result<std::vector<store::Client>> ListClients(store::Store& store) {
+  std::vector<store::Client> out;
+  TF_RETURN_IF_ERROR(store.Read([&](store::Txn& txn) -> Status {
+    auto c = txn.ListClients();
+    if (!c.ok()) return c.status();
+    out = std::move(c).value();
+    return Status::OK();
+  }));
+  return out;
+}
+
+std::string GenerateClientSecret() { return RandomHandle(32); }
+
+Status AddClientSecret(store::Store& store, std::string_view client_id, const NewSecret& secret, const Clock& clock,
+                       std::vector<std::string>* warnings) {
+  if (secret.secret.empty()) return Status::InvalidArgument("the secret is empty");
+  if (secret.secret.size() > kMaxClientSecretLength) {
+    return Status::InvalidArgument("the secret is longer than " + std::to_string(kMaxClientSecretLength) +
+                                   " characters and could never be presented");
+  }
+  if (secret.expiration && *secret.expiration <= clock.NowSeconds()) {
+    return Status::InvalidArgument("the expiration is not in the future");
+  }
+  store::Secret stored;
+  stored.value = store::HashSecret(secret.secret);
+  stored.description = secret.description;
+  stored.expiration = secret.expiration;
+  TF_RETURN_IF_ERROR(store.Update([&](store::Txn& txn) -> Status {
+    auto c = txn.GetClient(client_id);
+    if (c.status().IsNotFound()) return Status::NotFound("no client '" + std::string(client_id) + "'");
+    if (!c.ok()) return c.status();
+    if (c->IsPublic()) {
+      return Status::Conflict("client '" + std::string(client_id) +
+                              "' is public (RequireClientSecret false): a secret would never be checked");
+    }
+    for (const store::Secret& existing : c->client_secrets) {
+      if (existing.value == stored.value) {
+        return Status::AlreadyExists("client '" + std::string(client_id) + "' already has this secret");
+      }
+    }
+    c->client_secrets.push_back(stored);
+    return txn.PutClient(*c);
+  }));
+  if (warnings != nullptr && secret.secret.size() < kShortSecretLength) {
+    warnings->push_back("the secret is shorter than " + std::to_string(kShortSecretLength) +
+                        " characters and may be guessed; --generate makes a 256-bit one");
+  }
+  return Status::OK();
+}
+
+Result<InitReport> Init(const Config& config, const Clock& clock) {
+  InitReport report;
+  auto alg = token::ParseAlg(config.access_token_signing_alg);
+  if (!alg) {
+    return Status::InvalidArgument("access_token_signing_alg: unknown algorithm '" +
+                                   config.access_token_signing_alg + "'");
+  }
+  report.alg = std::string(token::AlgName(*alg));
+  struct stat st;
+  report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
+  store::StoreOptions options = StoreOptionsFromConfig(config);
+  options.create = true;
+  auto store = store::Store::Open(options);
+  if (!store.ok()) return store.status();
+  auto created = EnsureCurrentKey(**store, *alg, clock);
+  if (!created.ok()) return created.status();
+  report.created_key = std::move(*created);
+  if (report.created_key) {
+    report.current_kid = report.created_key->kid;
+  } else {
+    auto keys = ListKeys(**store);
+    if (!keys.ok()) return keys.status();
+    for (const auto& k : *keys) {
+      if (k.alg == report.alg && k.state == store::KeyState::kCurrent) report.current_kid = k.kid;
+    }
+  }
+  return report;
+}
+
+}  // namespace tf::admin

@@ -1,0 +1,190 @@
+#include "admin/users.h"
+
+#include <utility>
+
+#include "store/lockout.h"
+#include "util/base64.h"
+#include "util/crypto.h"
+
+namespace tf::admin {
+namespace {
+
+// Subject ids tokenctl makes: 16 random bytes, base64url (22 characters).
+constexpr size_t kSubjectIdBytes = 16;
+
+Result<std::optional<std::string>> HashIfGiven(const std::optional<std::string>& password,
+                                               const Argon2Params& params) {
+  if (!password) return std::optional<std::string>();
+  TF_RETURN_IF_ERROR(ValidateNewPassword(*password));
+  auto hash = HashPassword(*password, params);
+  if (!hash.ok()) return hash.status();
+  return std::optional<std::string>(std::move(hash).value());
+}
+
+// Reads the user, applies `change` and writes it back, all in one Update.
+template <typename Change>
+Result<store::User> Modify(store::Store& store, const UserRef& ref, Change change) {
+  store::User result;
+  Status s = store.Update([&](store::Txn& txn) -> Status {
+    auto user = FindUser(txn, ref);
+    if (!user.ok()) return user.status();
+    change(&*user);
+    TF_RETURN_IF_ERROR(txn.PutUser(*user));
+    result = std::move(user).value();
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+store::User NewUserRecord(const NewUser& spec, std::string subject_id) {
+  store::User user;
+  user.subject_id = std::move(subject_id);
+  user.username = spec.username;
+  user.tenant = spec.tenant;
+  user.is_active = spec.is_active;
+  user.claims = spec.claims;
+  return user;
+}
+
+}  // namespace
+
+std::string UserRef::Describe() const {
+  if (!subject_id.empty()) return "subject '" + subject_id + "'";
+  return "user '" + username + "' " + (tenant.empty() ? std::string("with no tenant") : "in tenant '" + tenant + "'");
+}
+
+Result<store::User> FindUser(store::Txn& txn, const UserRef& ref) {
+  Result<store::User> user =
+      ref.subject_id.empty() ? txn.FindUserByName(ref.tenant, ref.username) : txn.GetUser(ref.subject_id);
+  if (!user.ok() && user.status().IsNotFound()) return Status::NotFound("no " + ref.Describe());
+  return user;
+}
+
+Argon2Params Argon2ParamsFromConfig(const Config& config) {
+  Argon2Params params;
+  params.memory_kib = config.password_hash_memory_kib;
+  params.iterations = config.password_hash_iterations;
+  params.parallelism = config.password_hash_parallelism;
+  return params;
+}
+
+std::string PasswordScheme(std::string_view password_hash) {
+  if (password_hash.empty()) return "none";
+  if (password_hash.substr(0, 10) == "$argon2id$") return "argon2id";
+  const auto raw = Base64Decode(password_hash);
+  if (raw && !raw->empty()) {
+    if ((*raw)[0] == 0x00) return "aspnet-identity-v2";
+    if ((*raw)[0] == 0x01) return "aspnet-identity-v3";
+  }
+  return "unrecognised";
+}
+
+Status ValidateNewPassword(std::string_view password) {
+  if (password.empty()) return Status::InvalidArgument("the password is empty");
+  if (password.size() > kMaxPasswordLength) {
+    return Status::InvalidArgument("the password is longer than " + std::to_string(kMaxPasswordLength) +
+                                   " bytes (the password grant would refuse it)");
+  }
+  return Status::OK();
+}
+
+Status CheckNewUser(store::Store& store, const NewUser& spec) {
+  // A placeholder subject when none is given: the random one is checked again in AddUser's transaction.
+  const store::User user = NewUserRecord(spec, spec.subject_id.empty() ? "-" : spec.subject_id);
+  if (user.username.size() > kMaxUsernameLength) {
+    return Status::InvalidArgument("Username: longer than " + std::to_string(kMaxUsernameLength) + " characters");
+  }
+  TF_RETURN_IF_ERROR(store::ValidateUser(user));
+  return store.Read([&](store::Txn& txn) -> Status {
+    if (!spec.subject_id.empty() && txn.GetUser(spec.subject_id).ok()) {
+      return Status::AlreadyExists("subject '" + spec.subject_id + "' exists");
+    }
+    auto other = txn.FindUserByName(user.tenant, user.username);
+    if (other.ok()) {
+      return Status::AlreadyExists(UserRef::ByName(user.tenant, user.username).Describe() + " exists (subject '" +
+                                   other->subject_id + "')");
+    }
+    return other.status().IsNotFound() ? Status::OK() : other.status();
+  });
+}
+
+Result<store::User> AddUser(store::Store& store, const NewUser& spec, const Argon2Params& params, const Clock& clock) {
+  if (spec.password) TF_RETURN_IF_ERROR(ValidateNewPassword(*spec.password));
+  // Fail fast, before spending time on the hash; the Update below checks again.
+  TF_RETURN_IF_ERROR(CheckNewUser(store, spec));
+  store::User user = NewUserRecord(spec, spec.subject_id.empty() ? RandomHandle(kSubjectIdBytes) : spec.subject_id);
+  user.created = clock.NowSeconds();
+  auto hash = HashIfGiven(spec.password, params);
+  if (!hash.ok()) return hash.status();
+  if (*hash) user.password_hash = **hash;
+  Status s = store.Update([&](store::Txn& txn) -> Status {
+    if (txn.GetUser(user.subject_id).ok()) return Status::AlreadyExists("subject '" + user.subject_id + "' exists");
+    return txn.PutUser(user);
+  });
+  if (!s.ok()) return s;
+  return user;
+}
+
+Result<store::User> GetUser(store::Store& store, const UserRef& ref) {
+  store::User result;
+  Status s = store.Read([&](store::Txn& txn) -> Status {
+    auto user = FindUser(txn, ref);
+    if (!user.ok()) return user.status();
+    result = std::move(user).value();
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<std::vector<store::User>> ListUsers(store::Store& store, const std::optional<std::string>& tenant) {
+  std::vector<store::User> result;
+  Status s = store.Read([&](store::Txn& txn) -> Status {
+    auto users = txn.ListUsers();
+    if (!users.ok()) return users.status();
+    for (auto& u : *users) {
+      if (!tenant || u.tenant == *tenant) result.push_back(std::move(u));
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<store::User> RemoveUser(store::Store& store, const UserRef& ref) {
+  store::User removed;
+  Status s = store.Update([&](store::Txn& txn) -> Status {
+    auto user = FindUser(txn, ref);
+    if (!user.ok()) return user.status();
+    TF_RETURN_IF_ERROR(txn.RemoveUser(user->subject_id));
+    removed = std::move(user).value();
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return removed;
+}
+
+Result<store::User> SetPassword(store::Store& store, const UserRef& ref, const std::optional<std::string>& password,
+                                const Argon2Params& params) {
+  if (password) TF_RETURN_IF_ERROR(ValidateNewPassword(*password));
+  auto existing = GetUser(store, ref);  // fail before hashing when the user does not exist
+  if (!existing.ok()) return existing.status();
+  auto hash = HashIfGiven(password, params);
+  if (!hash.ok()) return hash.status();
+  // By subject from here on: a rename between the two transactions must not send the password to another user.
+  return Modify(store, UserRef::BySubject(existing->subject_id), [&](store::User* user) {
+    user->password_hash = hash->value_or("");
+    store::RecordSuccessfulLogin(user);  // AccessFailedCount = 0, LockoutEnd cleared
+  });
+}
+
+Result<store::User> SetActive(store::Store& store, const UserRef& ref, bool active) {
+  return Modify(store, ref, [&](store::User* user) { user->is_active = active; });
+}
+
+Result<store::User> UnlockUser(store::Store& store, const UserRef& ref) {
+  return Modify(store, ref, [](store::User* user) { store::RecordSuccessfulLogin(user); });
+}
+
+}  // namespace tf::admin

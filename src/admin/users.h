@@ -1,0 +1,90 @@
+// Resource-owner administration behind `tokenctl user ...`: add, show, list, passwd, disable, enable, unlock, remove.
+//
+// A user is addressed by subject id, or by username within a tenant (UserRef). Each change is decided and written in
+// one store Update, so it cannot interleave with a password grant updating the same user's lockout state. Passwords
+// are hashed (Argon2id, slow on purpose) before the write transaction starts, so LMDB's single writer lock is never
+// held while hashing. Plaintext passwords are never stored, returned or put into a Status message; the functions
+// here that print or describe a user (PasswordScheme) give only the hash's scheme, never the hash.
+//
+// Thread-compatible: no state besides the store, which serialises writers itself.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "password/password_hash.h"
+#include "store/records.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace tf::admin {
+
+// Which user a command means: a subject id, or (when subject_id is empty) a username in a tenant ("" = no tenant).
+struct UserRef {
+  std::string subject_id;
+  std::string username;
+  std::string tenant;
+
+  static UserRef BySubject(std::string subject) { return UserRef{std::move(subject), "", ""}; }
+  static UserRef ByName(std::string tenant, std::string username) {
+    return UserRef{"", std::move(username), std::move(tenant)};
+  }
+  // "subject 'x'" or "user 'alice' in tenant 'acme'" (or "... with no tenant"), for messages.
+  std::string Describe() const;
+};
+
+// The user `ref` names, inside a transaction. NotFound with a message naming the subject or the username.
+Result<store::User> FindUser(store::Txn& txn, const UserRef& ref);
+
+// The config's password_hash_* keys as Argon2Params.
+Argon2Params Argon2ParamsFromConfig(const Config& config);
+
+// The scheme of a stored PasswordHash, safe to print: "argon2id", "aspnet-identity-v2", "aspnet-identity-v3",
+// "none" (empty: no password login) or "unrecognised". Never any part of the hash itself.
+std::string PasswordScheme(std::string_view password_hash);
+
+// Checks a plaintext password before hashing: InvalidArgument when empty or longer than kMaxPasswordLength. The
+// message never contains the password.
+Status ValidateNewPassword(std::string_view password);
+
+struct NewUser {
+  std::string username;                   // required, 1..kMaxUsernameLength bytes
+  std::string tenant;                     // "" = no tenant
+  std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters)
+  std::vector<store::ClaimValue> claims;
+  bool is_active = true;
+  std::optional<std::string> password;    // plaintext, hashed here; nullopt = no password login
+};
+
+// The checks AddUser makes before hashing, for callers that want to fail before asking for a password: the record's
+// invariants, and that the subject id (when given) and the username in the tenant are free.
+Status CheckNewUser(store::Store& store, const NewUser& spec);
+
+// Adds a user with Created = now. AlreadyExists if the subject id exists or the username is taken in the tenant;
+// InvalidArgument for a record that breaks User's invariants or a bad password (nothing is hashed then).
+Result<store::User> AddUser(store::Store& store, const NewUser& spec, const Argon2Params& params, const Clock& clock);
+
+Result<store::User> GetUser(store::Store& store, const UserRef& ref);
+
+// Every user, ordered by subject id; with `tenant`, only that tenant's users ("" = users without a tenant).
+Result<std::vector<store::User>> ListUsers(store::Store& store, const std::optional<std::string>& tenant);
+
+// Removes the user and its username index entry. NotFound if absent. Returns the removed record.
+Result<store::User> RemoveUser(store::Store& store, const UserRef& ref);
+
+// Replaces the password (nullopt removes it: the user can no longer sign in with a password) and clears the lockout
+// state (AccessFailedCount 0, no LockoutEnd), as ASP.NET Core Identity's password reset does.
+Result<store::User> SetPassword(store::Store& store, const UserRef& ref, const std::optional<std::string>& password,
+                                const Argon2Params& params);
+
+// IsActive = active. Changes nothing else.
+Result<store::User> SetActive(store::Store& store, const UserRef& ref, bool active);
+
+// Ends a lockout at once: AccessFailedCount 0 and no LockoutEnd.
+Result<store::User> UnlockUser(store::Store& store, const UserRef& ref);
+
+}  // namespace tf::admin

@@ -1,0 +1,539 @@
+// Configuration file parsing. The file format:
+//
+//   # a comment (only whole lines: '#' as the first non-blank character)
+//   key = value
+//
+// Leading and trailing blanks around keys and values are ignored; a value may be wrapped in double quotes (so
+// `base_path = ""` spells an empty value explicitly); a '#' after a value is part of the value. Every key is listed
+// once in kKeys below with its setter, its default (as written in the file), its unit and a sentence of
+// documentation; conf/tokenfcgi.conf mirrors that table and a unit test keeps them in step.
+#include "config/config.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/config_keys.h"
+
+namespace tf {
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// For error messages: the offending text, printable ASCII only ('?' for anything else), at most 60 characters.
+std::string Sanitize(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 60; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (s.size() > 60) out += "...";
+  return out;
+}
+
+std::string Quote(std::string_view s) { return "'" + Sanitize(s) + "'"; }
+
+bool AllPrintableAscii(std::string_view s) {
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x21 || c > 0x7e) return false;  // no blanks, controls or non-ASCII
+  }
+  return true;
+}
+
+// Unsigned decimal without sign, blanks or overflow.
+bool ParseUnsigned(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// "65536", "64K", "1G": binary multiples (K = 1024), suffix case-insensitive.
+bool ParseSize(std::string_view s, uint64_t* out) {
+  uint64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': case 'K': mult = kKiB; break;
+      case 'm': case 'M': mult = kMiB; break;
+      case 'g': case 'G': mult = kMiB * kKiB; break;
+      case 't': case 'T': mult = kMiB * kMiB; break;
+      default: break;
+    }
+    if (mult != 1) s.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  if (!ParseUnsigned(s, &v)) return false;
+  if (v > UINT64_MAX / mult) return false;
+  *out = v * mult;
+  return true;
+}
+
+std::string RangeError(const char* what, uint64_t lo, uint64_t hi) {
+  return std::string("must be ") + what + " from " + std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+std::string SetInteger(std::string_view v, uint64_t lo, uint64_t hi, uint64_t* out) {
+  uint64_t n = 0;
+  if (!ParseUnsigned(v, &n)) return "not a whole number: " + Quote(v);
+  if (n < lo || n > hi) return RangeError("a whole number", lo, hi) + ", got " + Quote(v);
+  *out = n;
+  return "";
+}
+
+std::string SetSize(std::string_view v, uint64_t lo, uint64_t hi, const char* lo_text, const char* hi_text,
+                    uint64_t* out) {
+  uint64_t n = 0;
+  if (!ParseSize(v, &n)) return "not a size (a number of bytes, optionally with K, M, G or T): " + Quote(v);
+  if (n < lo || n > hi) return std::string("must be from ") + lo_text + " to " + hi_text + ", got " + Quote(v);
+  *out = n;
+  return "";
+}
+
+// issuer: scheme://authority[/path], https, or http only for a loopback host; no query, fragment, user info or
+// trailing slash.
+std::string SetIssuer(std::string_view v, Config* c) {
+  if (v.empty()) return "must not be empty";
+  if (!AllPrintableAscii(v)) return "must be printable ASCII without blanks: " + Quote(v);
+  if (v.find('?') != std::string_view::npos) return "must not have a query ('?'): " + Quote(v);
+  if (v.find('#') != std::string_view::npos) return "must not have a fragment ('#'): " + Quote(v);
+  bool https = false;
+  std::string_view rest;
+  if (v.substr(0, 8) == "https://") {
+    https = true;
+    rest = v.substr(8);
+  } else if (v.substr(0, 7) == "http://") {
+    rest = v.substr(7);
+  } else {
+    return "must start with https:// (or http:// for 127.0.0.1, [::1] or localhost): " + Quote(v);
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (authority.empty()) return "has no host: " + Quote(v);
+  if (authority.find('@') != std::string_view::npos) return "must not contain user info ('@'): " + Quote(v);
+  std::string_view host = authority;
+  std::string_view port;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return "has an unterminated IPv6 address: " + Quote(v);
+    std::string_view after = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return "has junk after the IPv6 address: " + Quote(v);
+      port = after.substr(1);
+      if (port.empty()) return "has an empty port: " + Quote(v);
+    }
+    for (char ch : host.substr(1, host.size() - 2)) {
+      if (!(std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.')) {
+        return "has a bad IPv6 address: " + Quote(v);
+      }
+    }
+    if (host.size() == 2) return "has no host: " + Quote(v);
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+      if (port.empty()) return "has an empty port: " + Quote(v);
+    }
+    if (host.empty()) return "has no host: " + Quote(v);
+    for (char ch : host) {
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.')) {
+        return "has a bad host name: " + Quote(v);
+      }
+    }
+  }
+  if (!port.empty()) {
+    uint64_t p = 0;
+    if (!ParseUnsigned(port, &p) || p < 1 || p > 65535) return "has a bad port: " + Quote(v);
+  }
+  if (!https) {
+    std::string lower(host);
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower != "127.0.0.1" && lower != "[::1]" && lower != "localhost") {
+      return "must use https:// (http:// is allowed only for 127.0.0.1, [::1] and localhost): " + Quote(v);
+    }
+  }
+  if (!path.empty() && path.back() == '/') return "must not end with '/': " + Quote(v);
+  c->issuer = std::string(v);
+  return "";
+}
+
+std::string SetDatabase(std::string_view v, Config* c) {
+  if (v.empty()) return "must not be empty";
+  if (v.find('\0') != std::string_view::npos) return "must not contain NUL";
+  c->database = std::string(v);
+  return "";
+}
+
+std::string SetMapSize(std::string_view v, Config* c) {
+  return SetSize(v, kMiB, UINT64_MAX, "1M", "the largest 64-bit size", &c->map_size);
+}
+
+std::string SetMaxReaders(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 65535, &n);
+  if (err.empty()) c->max_readers = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetMaxBodyBytes(std::string_view v, Config* c) {
+  return SetSize(v, kKiB, 16 * kMiB, "1K", "16M", &c->max_body_bytes);
+}
+
+std::string SetMaxFormParams(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 1000, &n);
+  if (err.empty()) c->max_form_params = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetBasePath(std::string_view v, Config* c) {
+  if (!v.empty()) {
+    if (v.front() != '/') return "must be empty or start with '/': " + Quote(v);
+    if (v.back() == '/') return "must not end with '/' (use an empty value for the root): " + Quote(v);
+    if (!AllPrintableAscii(v)) return "must be printable ASCII without blanks: " + Quote(v);
+    if (v.find_first_of("?#") != std::string_view::npos) return "must not contain '?' or '#': " + Quote(v);
+  }
+  c->base_path = std::string(v);
+  return "";
+}
+
+std::string SetLogLevelKey(std::string_view v, Config* c) {
+  std::optional<LogLevel> level = ParseLogLevel(v);
+  if (!level) return "must be one of error, warn, info, debug; got " + Quote(v);
+  c->log_level = *level;
+  return "";
+}
+
+std::string SetSigningAlg(std::string_view v, Config* c) {
+  if (v != "RS256" && v != "PS256" && v != "ES256" && v != "EdDSA") {
+    return "must be one of RS256, PS256, ES256, EdDSA; got " + Quote(v);
+  }
+  c->access_token_signing_alg = std::string(v);
+  return "";
+}
+
+std::string SetScopeClaimFormat(std::string_view v, Config* c) {
+  if (v == "string") {
+    c->scope_claim_as_array = false;
+  } else if (v == "array") {
+    c->scope_claim_as_array = true;
+  } else {
+    return "must be string or array; got " + Quote(v);
+  }
+  return "";
+}
+
+std::string SetRealm(std::string_view v, Config* c) {
+  if (v.empty() || v.size() > 128) return "must be 1 to 128 characters";
+  for (char ch : v) {
+    unsigned char u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u > 0x7e || ch == '"' || ch == '\\') {
+      return "must be printable ASCII without '\"' or '\\': " + Quote(v);
+    }
+  }
+  c->realm = std::string(v);
+  return "";
+}
+
+std::string SetClockSkew(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 3600, &n);
+  if (err.empty()) c->clock_skew_seconds = static_cast<int64_t>(n);
+  return err;
+}
+
+std::string SetPasswordHashMemoryKib(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 8, 4 * kMiB, &n);  // 8 KiB to 4 GiB, in KiB
+  if (err.empty()) c->password_hash_memory_kib = static_cast<uint32_t>(n);
+  return err;
+}
+
+std::string SetPasswordHashIterations(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 100, &n);
+  if (err.empty()) c->password_hash_iterations = static_cast<uint32_t>(n);
+  return err;
+}
+
+std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 64, &n);
+  if (err.empty()) c->password_hash_parallelism = static_cast<uint32_t>(n);
+  return err;
+}
+
+std::string SetLockoutMaxFailures(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 1000, &n);
+  if (err.empty()) c->lockout_max_failures = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetLockoutSeconds(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 86400, &n);
+  if (err.empty()) c->lockout_seconds = static_cast<int64_t>(n);
+  return err;
+}
+
+std::string SetAcrClaim(std::string_view v, Config* c) {
+  if (v == "true") {
+    c->acr_claim = true;
+  } else if (v == "false") {
+    c->acr_claim = false;
+  } else {
+    return "must be true or false; got " + Quote(v);
+  }
+  return "";
+}
+
+constexpr std::string_view kLoginProviderNames[] = {"local", "remote_user"};
+
+std::string SetLoginProviders(std::string_view v, Config* c) {
+  std::vector<std::string> names;
+  size_t pos = 0;
+  while (pos < v.size()) {
+    if (IsBlank(v[pos])) {
+      ++pos;
+      continue;
+    }
+    size_t end = pos;
+    while (end < v.size() && !IsBlank(v[end])) ++end;
+    std::string_view name = v.substr(pos, end - pos);
+    pos = end;
+    bool known = false;
+    for (std::string_view k : kLoginProviderNames) known = known || name == k;
+    if (!known) return "unknown provider " + Quote(name) + " (known: local, remote_user)";
+    for (const std::string& n : names) {
+      if (n == name) return "provider " + Quote(name) + " is listed twice";
+    }
+    names.emplace_back(name);
+  }
+  if (names.empty()) return "must list at least one provider (local, remote_user)";
+  c->login_providers = std::move(names);
+  return "";
+}
+
+struct KeyDef {
+  ConfigKeyInfo info;
+  std::string (*set)(std::string_view value, Config* config);  // "" on success, else what is wrong
+};
+
+// The one table: every key, its default as written in the file, its unit, its documentation and its setter. The
+// defaults here must equal the initialisers in config.h; config_test checks that parsing each default yields Config{}.
+const KeyDef kKeys[] = {
+    {{"issuer", "", "URL",
+      "Required. The issuer identifier put in every token's iss claim and the base of every URL in discovery: "
+      "https://host[:port][/path], or http:// only for 127.0.0.1, [::1] or localhost; no trailing slash, query or "
+      "fragment."},
+     SetIssuer},
+    {{"database", "/var/lib/tokenfcgi", "directory",
+      "The LMDB environment directory (data.mdb, lock.mdb) shared by every worker and by tokenctl; use an absolute "
+      "path, since a relative one is resolved against the worker's working directory."},
+     SetDatabase},
+    {{"map_size", "1G", "bytes (K/M/G/T suffix)",
+      "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
+      "must use the same value."},
+     SetMapSize},
+    {{"max_readers", "126", "reader slots",
+      "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
+     SetMaxReaders},
+    {{"max_body_bytes", "64K", "bytes (K/M suffix)",
+      "Request bodies larger than this (1K to 16M) are answered 413 without being read."},
+     SetMaxBodyBytes},
+    {{"max_form_params", "64", "parameters",
+      "A form body with more parameters than this (1 to 1000) is answered 400 invalid_request."},
+     SetMaxFormParams},
+    {{"base_path", "", "URL path",
+      "Prefix of every endpoint path, e.g. /auth for /auth/connect/token; empty, or starts with / without a trailing "
+      "/."},
+     SetBasePath},
+    {{"log_level", "info", "",
+      "error, warn, info (one line per request) or debug; error keeps the request path silent."},
+     SetLogLevelKey},
+    {{"access_token_signing_alg", "RS256", "",
+      "The JWS algorithm for access tokens: RS256, PS256, ES256 or EdDSA, narrowed by an API resource's "
+      "AllowedAccessTokenSigningAlgorithms."},
+     SetSigningAlg},
+    {{"scope_claim_format", "string", "",
+      "How the scope claim is written in access tokens: string (space-delimited, RFC 9068) or array (IdentityServer's "
+      "JSON array)."},
+     SetScopeClaimFormat},
+    {{"realm", "tokenfcgi", "",
+      "The realm in WWW-Authenticate: Basic realm=\"...\" on invalid_client; printable ASCII without '\"' or '\\'."},
+     SetRealm},
+    {{"clock_skew_seconds", "300", "seconds",
+      "Tolerance, 0 to 3600, for nbf and exp when tokens are checked."},
+     SetClockSkew},
+    {{"password_hash_memory_kib", "19456", "KiB",
+      "Argon2id memory cost (m) for new password hashes, 8 to 4194304 KiB and at least 8 x "
+      "password_hash_parallelism; the default 19456 (19 MiB) is OWASP's minimum recommendation."},
+     SetPasswordHashMemoryKib},
+    {{"password_hash_iterations", "2", "passes",
+      "Argon2id time cost (t) for new password hashes, 1 to 100."},
+     SetPasswordHashIterations},
+    {{"password_hash_parallelism", "1", "lanes",
+      "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
+      "and is rehashed with these values on the next successful login."},
+     SetPasswordHashParallelism},
+    {{"lockout_max_failures", "5", "failed logins",
+      "Consecutive failed password logins, 0 to 1000, after which a user is locked out for lockout_seconds; 0 "
+      "disables lockout."},
+     SetLockoutMaxFailures},
+    {{"lockout_seconds", "300", "seconds",
+      "How long, 1 to 86400, a user stays locked out after lockout_max_failures consecutive failures."},
+     SetLockoutSeconds},
+    {{"acr_claim", "false", "",
+      "true or false: whether acr_values other than idp:NAME and tenant:NAME are put in the token's acr claim "
+      "(false: they are ignored)."},
+     SetAcrClaim},
+    {{"login_providers", "local", "space-separated names",
+      "The identity providers that may check user credentials, from local (the user store) and remote_user (the "
+      "web server's REMOTE_USER); at least one, each once."},
+     SetLoginProviders},
+};
+
+const KeyDef* FindKey(std::string_view key) {
+  for (const KeyDef& k : kKeys) {
+    if (key == k.info.key) return &k;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const ConfigKeyInfo> ConfigKeys() {
+  static const std::vector<ConfigKeyInfo> infos = [] {
+    std::vector<ConfigKeyInfo> v;
+    for (const KeyDef& k : kKeys) v.push_back(k.info);
+    return v;
+  }();
+  return infos;
+}
+
+std::string Config::EndpointUrl(std::string_view path) const {
+  std::string url = issuer;
+  url += base_path;
+  url += path;
+  return url;
+}
+
+bool Config::LoginProviderEnabled(std::string_view name) const {
+  for (const std::string& p : login_providers) {
+    if (p == name) return true;
+  }
+  return false;
+}
+
+Result<Config> ParseConfig(std::string_view text, std::string_view source_name) {
+  Config config;
+  std::map<std::string, size_t, std::less<>> seen;  // key -> line first set
+  const std::string source(source_name);
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = Trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    ++line_no;
+    const std::string where = source + ":" + std::to_string(line_no) + ": ";
+    if (line.empty() || line.front() == '#') continue;
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      size_t word_end = 0;
+      while (word_end < line.size() && !IsBlank(line[word_end])) ++word_end;
+      return Status::InvalidArgument(where + Sanitize(line.substr(0, word_end)) +
+                                     ": missing '=' (expected key = value)");
+    }
+    std::string_view key = Trim(line.substr(0, eq));
+    std::string_view value = Trim(line.substr(eq + 1));
+    if (key.empty()) return Status::InvalidArgument(where + "missing key before '='");
+    const KeyDef* def = FindKey(key);
+    if (def == nullptr) {
+      return Status::InvalidArgument(where + Sanitize(key) + ": unknown key");
+    }
+    auto it = seen.find(key);
+    if (it != seen.end()) {
+      return Status::InvalidArgument(where + def->info.key + ": repeated (first set on line " +
+                                     std::to_string(it->second) + ")");
+    }
+    seen.emplace(std::string(key), line_no);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    std::string err = def->set(value, &config);
+    if (!err.empty()) return Status::InvalidArgument(where + def->info.key + ": " + err);
+  }
+  if (static_cast<uint64_t>(config.password_hash_memory_kib) < 8ull * config.password_hash_parallelism) {
+    // Argon2 needs 8 KiB per lane. Report it on the memory line, or on the parallelism line if memory was not set.
+    auto it = seen.find("password_hash_memory_kib");
+    const bool memory_set = it != seen.end();
+    if (!memory_set) it = seen.find("password_hash_parallelism");
+    const size_t line = it != seen.end() ? it->second : 0;
+    return Status::InvalidArgument(
+        source + ":" + std::to_string(line) + ": " +
+        (memory_set ? "password_hash_memory_kib" : "password_hash_parallelism") +
+        ": password_hash_memory_kib must be at least 8 x password_hash_parallelism (" +
+        std::to_string(8ull * config.password_hash_parallelism) + "), got " +
+        std::to_string(config.password_hash_memory_kib));
+  }
+  if (config.issuer.empty()) {
+    return Status::InvalidArgument(source + ": issuer: missing; it is required (e.g. issuer = https://id.example.com)");
+  }
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    return Status::NotFound(path + ": cannot open configuration file: " + std::strerror(err));
+  }
+  std::string text;
+  char buf[8192];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigFileBytes) {
+      return Status::InvalidArgument(path + ": configuration file is larger than 1 MiB");
+    }
+  }
+  if (in.bad()) return Status::IOError(path + ": cannot read configuration file");
+  return ParseConfig(text, path);
+}
+
+std::string DefaultConfigPath(const char* command_line_value) {
+  if (command_line_value != nullptr && command_line_value[0] != '\0') return command_line_value;
+  const char* env = std::getenv("TOKENFCGI_CONFIG");
+  if (env != nullptr && env[0] != '\0') return env;
+  return "/etc/tokenfcgi/tokenfcgi.conf";
+}
+
+}  // namespace tf

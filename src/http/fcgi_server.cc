@@ -1,0 +1,535 @@
+// The FastCGI adapter (see fcgi_server.h). The only file that includes fcgiapp.h.
+//
+// Shutdown, in detail. SIGTERM, SIGINT and SIGUSR2 are blocked before the worker threads start, so the threads
+// inherit the mask and only the serving thread receives SIGTERM/SIGINT, in sigwait(). SIGUSR2 has a no-op handler
+// installed without SA_RESTART. A worker unblocks SIGUSR2 only around FCGX_Accept_r, i.e. while it waits for a new
+// connection, and blocks it again as soon as a request has been accepted. On SIGTERM the serving thread sets the stop
+// flag, calls FCGX_ShutdownPending() and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle
+// worker's accept() fails with EINTR and the worker exits; a busy worker keeps the signal pending until its request
+// is read, handled, written and finished, then takes the signal harmlessly, sees the stop flag and exits. The
+// listening socket is never shut down or closed (under spawn-fcgi it is shared with sibling processes).
+//
+// libfcgi 2.4.2's read() and write() do not retry on EINTR, which is why SIGUSR2 must stay blocked while a request is
+// in flight: a signal there would cut the body or the response short.
+#include "http/fcgi_server.h"
+
+#include <arpa/inet.h>
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <cctype>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "http/listen_address.h"
+#include "util/log.h"
+
+namespace tf::http {
+namespace {
+
+// No single request parameter (header) is copied beyond this; longer values are truncated.
+constexpr size_t kMaxParamBytes = 16 * 1024;
+// Body reads happen in chunks of at most this many bytes.
+constexpr int kReadChunk = 64 * 1024;
+
+std::string CopyParam(const ParamLookup& param, const char* name) {
+  const char* v = param(name);
+  if (v == nullptr) return {};
+  return std::string(v, strnlen(v, kMaxParamBytes));
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+// Header names and values never carry CR, LF or NUL into the output (no response splitting).
+void AppendClean(std::string* out, std::string_view s) {
+  for (char c : s) {
+    out->push_back((c == '\r' || c == '\n' || c == '\0') ? ' ' : c);
+  }
+}
+
+// ---- Listening socket -------------------------------------------------------------------------------------------
+
+std::string Errno(int err) { return std::strerror(err); }
+
+// Binds a Unix-domain socket. A socket file left by a dead process (connect() refused) is replaced; a live socket
+// or any other kind of file at the path is an error.
+Result<int> BindUnix(const std::string& path, int backlog) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("unix socket path is too long (max " + std::to_string(sizeof(addr.sun_path) - 1) +
+                                   " bytes): " + path);
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError("socket(AF_UNIX): " + Errno(errno));
+
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      close(fd);
+      return Status::AlreadyExists(path + " exists and is not a socket; refusing to replace it");
+    }
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+      bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(probe);
+      if (live) {
+        close(fd);
+        return Status::AlreadyExists(path + " is in use by a running server");
+      }
+    }
+    unlink(path.c_str());
+  }
+  mode_t old_umask = umask(0117);  // the socket file is created 0660 (no thread runs yet)
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  umask(old_umask);
+  if (rc != 0) {
+    close(fd);
+    return Status::IOError("bind(" + path + "): " + Errno(err));
+  }
+  if (chmod(path.c_str(), 0660) != 0 || listen(fd, backlog) != 0) {
+    err = errno;
+    close(fd);
+    unlink(path.c_str());
+    return Status::IOError("listen(" + path + "): " + Errno(err));
+  }
+  return fd;
+}
+
+Result<int> BindTcp(const std::string& host, const std::string& port, int backlog) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int gai = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+  if (gai != 0) return Status::InvalidArgument("cannot resolve " + host + ": " + gai_strerror(gai));
+  std::string last_error = "no address";
+  int fd = -1;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = "socket: " + Errno(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) break;
+    last_error = "bind/listen: " + Errno(errno);
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) return Status::IOError("cannot listen on " + host + ":" + port + ": " + last_error);
+  return fd;
+}
+
+// ---- Worker threads ---------------------------------------------------------------------------------------------
+
+void IgnoreSignal(int) {}
+
+struct Shared {
+  int listen_fd = FCGI_LISTENSOCK_FILENO;
+  const ServerOptions* options = nullptr;
+  const HandlerFactory* factory = nullptr;
+  pthread_t serving_thread{};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable exited_cv;
+  unsigned exited = 0;        // guarded by mu
+  Status fatal;               // guarded by mu: the first error that stopped a worker
+};
+
+Response InternalError() {
+  Response r;
+  r.status = 500;
+  r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  r.body = "internal server error\n";
+  return r;
+}
+
+bool TransientAcceptError(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == ECONNABORTED ||
+         err == EPROTO || err == EAGAIN;
+}
+
+void ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
+  Request request = BuildRequest(
+      [&req](const char* name) -> const char* { return FCGX_GetParam(name, req.envp); },
+      [&req](char* buf, int len) -> int {
+        int n = FCGX_GetStr(buf, len, req.in);
+        if (n == 0 && FCGX_GetError(req.in) != 0) return -1;
+        return n;
+      },
+      max_body_bytes);
+  Response response;
+  try {
+    response = handler.Handle(request);
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "request handler failed: %s", e.what());
+    response = InternalError();
+  }
+  std::string out = SerializeResponse(response);
+  size_t off = 0;
+  while (off < out.size()) {
+    int n = static_cast<int>(std::min<size_t>(out.size() - off, 1 << 30));
+    if (FCGX_PutStr(out.data() + off, n, req.out) != n) break;  // the web server went away
+    off += static_cast<size_t>(n);
+  }
+}
+
+void WorkerMain(Shared* shared) {
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+
+  std::unique_ptr<RequestHandler> handler;
+  try {
+    handler = (*shared->factory)();
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "cannot create request handler: %s", e.what());
+  }
+  FCGX_Request req;
+  FCGX_InitRequest(&req, shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+  Status fatal;
+  if (handler == nullptr) fatal = Status::Internal("cannot create request handler");
+
+  while (fatal.ok() && !shared->stop.load()) {
+    // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment).
+    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+    int rc = shared->stop.load() ? -EINTR : FCGX_Accept_r(&req);
+    pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+    if (rc < 0) {
+      if (shared->stop.load() || rc == -EINTR) continue;
+      int err = -rc;
+      if (TransientAcceptError(err)) {
+        Logf(LogLevel::kWarn, "accept failed: %s; retrying", std::strerror(err));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      fatal = Status::IOError(std::string("FastCGI accept failed: ") +
+                              (err > 0 && err < 4096 ? std::strerror(err) : "protocol error") +
+                              (shared->listen_fd == FCGI_LISTENSOCK_FILENO
+                                   ? " (is fd 0 a listening socket? use --listen or spawn-fcgi)"
+                                   : ""));
+      break;
+    }
+    ServeOne(req, *handler, shared->options->max_body_bytes);
+    FCGX_Finish_r(&req);
+  }
+  FCGX_Free(&req, 0);  // frees buffers; the listening socket stays open
+  handler.reset();
+
+  std::lock_guard<std::mutex> lock(shared->mu);
+  if (!fatal.ok() && shared->fatal.ok()) {
+    shared->fatal = fatal;
+    pthread_kill(shared->serving_thread, SIGTERM);  // wake the serving thread's sigwait()
+  }
+  ++shared->exited;
+  shared->exited_cv.notify_all();
+}
+
+}  // namespace
+
+// ---- Public functions -------------------------------------------------------------------------------------------
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  ListenAddress a;
+  if (text.empty()) return a;
+  if (text.substr(0, 5) == "unix:") {
+    a.kind = ListenAddress::Kind::kUnix;
+    a.path = std::string(text.substr(5));
+    if (a.path.empty() || a.path.front() != '/') {
+      return Status::InvalidArgument("listen address 'unix:PATH' needs an absolute path");
+    }
+    if (a.path.find('\0') != std::string::npos) return Status::InvalidArgument("listen path contains NUL");
+    return a;
+  }
+  a.kind = ListenAddress::Kind::kTcp;
+  std::string_view host, port;
+  if (text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status::InvalidArgument("listen address must be unix:/path or HOST:PORT, e.g. [::1]:9000");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Status::InvalidArgument("listen address must be unix:/path or HOST:PORT, e.g. 127.0.0.1:9000");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return Status::InvalidArgument("an IPv6 listen address needs brackets, e.g. [::1]:9000");
+    }
+  }
+  if (host.empty()) {
+    return Status::InvalidArgument(
+        "listen address needs a host (e.g. 127.0.0.1:9000); write 0.0.0.0:PORT to listen on all interfaces");
+  }
+  for (char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '%')) {
+      return Status::InvalidArgument("listen address has a bad host");
+    }
+  }
+  unsigned long p = 0;
+  if (port.empty() || port.size() > 5) return Status::InvalidArgument("listen address needs a port from 1 to 65535");
+  for (char c : port) {
+    if (c < '0' || c > '9') return Status::InvalidArgument("listen address needs a port from 1 to 65535");
+    p = p * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (p < 1 || p > 65535) return Status::InvalidArgument("listen address needs a port from 1 to 65535");
+  a.host = std::string(host);
+  a.port = std::string(port);
+  return a;
+}
+
+Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t max_body_bytes) {
+  Request r;
+  r.method = CopyParam(param, "REQUEST_METHOD");
+  std::string uri = CopyParam(param, "REQUEST_URI");
+  if (!uri.empty()) {
+    r.path = uri.substr(0, uri.find('?'));
+  } else {
+    r.path = CopyParam(param, "SCRIPT_NAME") + CopyParam(param, "PATH_INFO");
+  }
+  r.query = CopyParam(param, "QUERY_STRING");
+  r.content_type = CopyParam(param, "CONTENT_TYPE");
+  r.authorization = CopyParam(param, "HTTP_AUTHORIZATION");
+  if (r.authorization.empty()) r.authorization = CopyParam(param, "REDIRECT_HTTP_AUTHORIZATION");
+  r.remote_user = CopyParam(param, "REMOTE_USER");
+  r.remote_addr = CopyParam(param, "REMOTE_ADDR");
+  r.host = CopyParam(param, "HTTP_HOST");
+  r.cookie = CopyParam(param, "HTTP_COOKIE");
+  std::string https = CopyParam(param, "HTTPS");
+  r.https = EqualsIgnoreCase(https, "on") || https == "1";
+
+  // The body. nginx sends CONTENT_LENGTH "" when there is none.
+  const char* cl = param("CONTENT_LENGTH");
+  if (cl == nullptr || cl[0] == '\0') return r;
+  const size_t digits = strnlen(cl, kMaxParamBytes);
+  if (digits == kMaxParamBytes) {
+    r.body_state = BodyState::kIncomplete;  // not a length anyone sends
+    return r;
+  }
+  uint64_t length = 0;
+  bool over = false;  // saturates: once over the cap, the exact value does not matter
+  for (size_t i = 0; i < digits; ++i) {
+    if (cl[i] < '0' || cl[i] > '9') {
+      r.body_state = BodyState::kIncomplete;  // malformed: "-1", "12abc", " 5"
+      return r;
+    }
+    if (!over) {
+      length = length * 10 + static_cast<uint64_t>(cl[i] - '0');
+      if (length > max_body_bytes || length > UINT64_MAX / 100) over = true;
+    }
+  }
+  if (over) {
+    r.body_state = BodyState::kTooLarge;  // answered 413 without reading the body
+    return r;
+  }
+  r.body.resize(static_cast<size_t>(length));
+  size_t got = 0;
+  while (got < length) {
+    int want = static_cast<int>(std::min<uint64_t>(length - got, kReadChunk));
+    int n = read(&r.body[got], want);
+    if (n <= 0) break;
+    got += static_cast<size_t>(std::min(n, want));
+  }
+  if (got < length) {
+    r.body.clear();
+    r.body_state = BodyState::kIncomplete;
+  }
+  return r;
+}
+
+std::string SerializeResponse(const Response& response) {
+  std::string out;
+  out.reserve(128 + response.body.size());
+  out += "Status: ";
+  out += std::to_string(response.status);
+  out += ' ';
+  out += ReasonPhrase(response.status);
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    // The adapter owns framing: a handler's own Status or Content-Length header is dropped.
+    if (EqualsIgnoreCase(name, "Status") || EqualsIgnoreCase(name, "Content-Length")) continue;
+    AppendClean(&out, name);
+    out += ": ";
+    AppendClean(&out, value);
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  out += std::to_string(response.body.size());
+  out += "\r\n\r\n";
+  out += response.body;
+  return out;
+}
+
+bool RunningAsCgi() { return FCGX_IsCGI() != 0; }
+
+Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory) {
+  if (options.threads < 1 || options.threads > 1024) return Status::InvalidArgument("threads must be 1 to 1024");
+  Result<ListenAddress> address = ParseListenAddress(options.listen);
+  if (!address.ok()) return address.status();
+  if (FCGX_Init() != 0) return Status::Internal("FCGX_Init failed");
+
+  Shared shared;
+  shared.options = &options;
+  shared.factory = &factory;
+  shared.serving_thread = pthread_self();
+  struct stat bound {};
+  if (address->kind == ListenAddress::Kind::kUnix) {
+    Result<int> fd = BindUnix(address->path, options.backlog);
+    if (!fd.ok()) return fd.status();
+    shared.listen_fd = *fd;
+    stat(address->path.c_str(), &bound);
+  } else if (address->kind == ListenAddress::Kind::kTcp) {
+    Result<int> fd = BindTcp(address->host, address->port, options.backlog);
+    if (!fd.ok()) return fd.status();
+    shared.listen_fd = *fd;
+  }
+
+  // Signals (see the file comment). The mask set here is inherited by every worker thread.
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = IgnoreSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocked accept() must fail with EINTR
+  sigaction(SIGUSR2, &sa, nullptr);
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+
+  std::vector<std::thread> workers;
+  workers.reserve(options.threads);
+  for (unsigned i = 0; i < options.threads; ++i) workers.emplace_back(WorkerMain, &shared);
+
+  sigset_t wait_for;
+  sigemptyset(&wait_for);
+  sigaddset(&wait_for, SIGTERM);
+  sigaddset(&wait_for, SIGINT);
+  int sig = 0;
+  sigwait(&wait_for, &sig);
+  {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    if (shared.fatal.ok()) {
+      Logf(LogLevel::kInfo, "%s received: finishing requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+  }
+  shared.stop.store(true);
+  FCGX_ShutdownPending();
+  {
+    std::unique_lock<std::mutex> lock(shared.mu);
+    while (shared.exited < workers.size()) {
+      // Idle workers have SIGUSR2 unblocked inside accept(); busy ones hold it pending until their request is done.
+      for (std::thread& t : workers) pthread_kill(t.native_handle(), SIGUSR2);
+      shared.exited_cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  for (std::thread& t : workers) t.join();
+  // SIGTERM/SIGINT stay blocked in this thread: a second signal arriving now must not kill the process before it
+  // exits cleanly.
+
+  if (address->kind == ListenAddress::Kind::kUnix) {
+    struct stat now {};
+    // Remove our socket file unless another server has replaced it meanwhile. The fd itself stays open until exit.
+    if (stat(address->path.c_str(), &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) {
+      unlink(address->path.c_str());
+    }
+  }
+  std::lock_guard<std::mutex> lock(shared.mu);
+  return shared.fatal;
+}
+
+Status ServeCgiOnce(const ServerOptions& options, RequestHandler& handler) {
+  signal(SIGPIPE, SIG_IGN);  // a web server that went away is a write error, not a fatal signal
+  Request request = BuildRequest(
+      [](const char* name) -> const char* { return std::getenv(name); },
+      [](char* buf, int len) -> int {
+        for (;;) {
+          ssize_t n = ::read(STDIN_FILENO, buf, static_cast<size_t>(len));
+          if (n < 0 && errno == EINTR) continue;
+          return static_cast<int>(n);
+        }
+      },
+      options.max_body_bytes);
+  Response response;
+  try {
+    response = handler.Handle(request);
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "request handler failed: %s", e.what());
+    response = InternalError();
+  }
+  std::string out = SerializeResponse(response);
+  size_t off = 0;
+  while (off < out.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, out.data() + off, out.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::IOError("writing the CGI response: " + Errno(errno));
+    off += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+}  // namespace tf::http

@@ -1,0 +1,173 @@
+#include "oauth/catalog.h"
+
+#include <utility>
+
+#include "oauth/discovery.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+
+const store::Client* Snapshot::FindClient(std::string_view client_id) const {
+  const auto it = clients.find(std::string(client_id));
+  return it == clients.end() ? nullptr : &it->second;
+}
+
+const store::ApiScope* Snapshot::FindApiScope(std::string_view name) const {
+  const auto it = api_scopes.find(std::string(name));
+  return it == api_scopes.end() ? nullptr : &it->second;
+}
+
+const store::IdentityResource* Snapshot::FindIdentityResource(std::string_view name) const {
+  const auto it = identity_resources.find(std::string(name));
+  return it == identity_resources.end() ? nullptr : &it->second;
+}
+
+std::shared_ptr<const token::SigningKey> Snapshot::CurrentKey(token::Alg alg) const {
+  const auto it = current_keys.find(alg);
+  return it == current_keys.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t generation,
+                                              std::vector<store::Client> clients,
+                                              std::vector<store::ApiScope> api_scopes,
+                                              std::vector<store::ApiResource> api_resources,
+                                              std::vector<store::IdentityResource> identity_resources,
+                                              const std::vector<store::KeyRecord>& keys) {
+  auto s = std::make_shared<Snapshot>();
+  s->generation = generation;
+  for (store::Client& c : clients) {
+    std::string id = c.client_id;
+    s->clients.emplace(std::move(id), std::move(c));
+  }
+  for (store::ApiScope& a : api_scopes) {
+    std::string name = a.name;
+    s->api_scopes.emplace(std::move(name), std::move(a));
+  }
+  s->api_resources = std::move(api_resources);
+  for (size_t i = 0; i < s->api_resources.size(); ++i) {
+    const store::ApiResource& r = s->api_resources[i];
+    if (!r.enabled) continue;
+    for (const std::string& scope : r.scopes) {
+      std::vector<size_t>& list = s->resources_by_scope[scope];
+      if (list.empty() || list.back() != i) list.push_back(i);
+    }
+  }
+  for (store::IdentityResource& r : identity_resources) {
+    std::string name = r.name;
+    s->identity_resources.emplace(std::move(name), std::move(r));
+  }
+
+  // Keys arrive ordered by creation time, so a later `current` key of the same alg replaces an earlier one.
+  std::vector<std::shared_ptr<const token::SigningKey>> next, retired;
+  std::vector<std::pair<token::Alg, std::shared_ptr<const token::SigningKey>>> current;
+  for (const store::KeyRecord& k : keys) {
+    const std::optional<token::Alg> alg = token::ParseAlg(k.alg);
+    if (!alg.has_value()) {
+      Logf(LogLevel::kError, "signing key %s: unknown alg; key skipped", k.kid.c_str());
+      continue;
+    }
+    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::FromPrivatePem(*alg, k.private_pem);
+    if (!key.ok()) {
+      Logf(LogLevel::kError, "signing key %s: cannot be loaded; key skipped", k.kid.c_str());
+      continue;
+    }
+    switch (k.state) {
+      case store::KeyState::kCurrent:
+        current.emplace_back(*alg, *key);
+        s->current_keys[*alg] = *key;
+        break;
+      case store::KeyState::kNext:
+        next.push_back(*key);
+        break;
+      case store::KeyState::kRetired:
+        retired.push_back(*key);
+        break;
+    }
+  }
+  for (auto& [alg, key] : current) {
+    if (s->current_keys[alg] != key) {
+      Logf(LogLevel::kWarn, "signing key %s: more than one current %s key; the newest signs",
+           key->kid().c_str(), std::string(token::AlgName(alg)).c_str());
+    }
+    s->published_keys.push_back(key);
+  }
+  for (auto& k : next) s->published_keys.push_back(std::move(k));
+  for (auto& k : retired) s->published_keys.push_back(std::move(k));
+
+  s->discovery_json = RenderDiscoveryDocument(config, *s);
+  s->jwks_json = RenderJwks(*s);
+  return s;
+}
+
+Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
+  uint64_t generation = 0;
+  std::vector<store::Client> clients;
+  std::vector<store::ApiScope> api_scopes;
+  std::vector<store::ApiResource> api_resources;
+  std::vector<store::IdentityResource> identity_resources;
+  std::vector<store::KeyRecord> keys;
+  const Status st = store_->Read([&](store::Txn& txn) -> Status {
+    Result<uint64_t> g = txn.ConfigGeneration();
+    if (!g.ok()) return g.status();
+    generation = *g;
+    Result<std::vector<store::Client>> c = txn.ListClients();
+    if (!c.ok()) return c.status();
+    clients = std::move(c).value();
+    Result<std::vector<store::ApiScope>> a = txn.ListApiScopes();
+    if (!a.ok()) return a.status();
+    api_scopes = std::move(a).value();
+    Result<std::vector<store::ApiResource>> r = txn.ListApiResources();
+    if (!r.ok()) return r.status();
+    api_resources = std::move(r).value();
+    Result<std::vector<store::IdentityResource>> i = txn.ListIdentityResources();
+    if (!i.ok()) return i.status();
+    identity_resources = std::move(i).value();
+    Result<std::vector<store::KeyRecord>> k = txn.ListKeys();
+    if (!k.ok()) return k.status();
+    keys = std::move(k).value();
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return BuildSnapshot(config_, generation, std::move(clients), std::move(api_scopes), std::move(api_resources),
+                       std::move(identity_resources), keys);
+}
+
+Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
+  std::shared_ptr<const Snapshot> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held = snapshot_;
+  }
+  const Result<uint64_t> generation = store_->ConfigGeneration();
+  if (!generation.ok()) {
+    if (held) {
+      Logf(LogLevel::kWarn, "cannot read the config generation (%s); serving the cached configuration",
+           generation.status().ToString().c_str());
+      return held;
+    }
+    return generation.status();
+  }
+  if (held && held->generation == *generation) return held;
+
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  {
+    // Another thread may have reloaded while this one waited.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot_ && snapshot_->generation == *generation) return snapshot_;
+    held = snapshot_;
+  }
+  Result<std::shared_ptr<const Snapshot>> loaded = Load();
+  if (!loaded.ok()) {
+    if (held) {
+      Logf(LogLevel::kError, "cannot reload the configuration (%s); serving generation %llu",
+           loaded.status().ToString().c_str(), static_cast<unsigned long long>(held->generation));
+      return held;
+    }
+    return loaded.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = *loaded;
+  return snapshot_;
+}
+
+}  // namespace tf::oauth

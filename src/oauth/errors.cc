@@ -1,0 +1,49 @@
+#include "oauth/errors.h"
+
+#include "oauth/json_writer.h"
+
+namespace tf::oauth {
+
+http::Response JsonResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.SetHeader("Content-Type", "application/json");
+  r.SetHeader("Cache-Control", "no-store");
+  r.SetHeader("Pragma", "no-cache");
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response OAuthError(int status, std::string_view error, std::string_view description) {
+  JsonWriter w;
+  w.String("error", error);
+  if (!description.empty()) w.String("error_description", description);
+  return JsonResponse(status, std::move(w).Finish());
+}
+
+http::Response InvalidClient(const Config& config) {
+  http::Response r = OAuthError(401, kInvalidClient, kClientAuthenticationFailed);
+  // realm is a quoted-string (RFC 9110 §5.6.4): escape '"' and '\'; drop control characters.
+  std::string challenge = "Basic realm=\"";
+  for (char c : config.realm) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) continue;
+    if (c == '"' || c == '\\') challenge += '\\';
+    challenge += c;
+  }
+  challenge += '"';
+  r.SetHeader("WWW-Authenticate", std::move(challenge));
+  return r;
+}
+
+std::string_view ErrorCodeOf(const http::Response& response) {
+  static constexpr std::string_view kPrefix = "{\"error\":\"";
+  const std::string_view body = response.body;
+  if (body.substr(0, kPrefix.size()) != kPrefix) return {};
+  const std::string_view rest = body.substr(kPrefix.size());
+  const size_t end = rest.find('"');
+  if (end == std::string_view::npos) return {};
+  return rest.substr(0, end);
+}
+
+}  // namespace tf::oauth

@@ -1,0 +1,46 @@
+// JSON responses of the OAuth endpoints: RFC 6749 §5.2 error bodies and the headers every JSON answer carries
+// (Content-Type: application/json, Cache-Control: no-store, Pragma: no-cache).
+//
+// error_description values are fixed strings chosen by the code (or a decoder message that names a parameter but
+// never echoes a value); request data never reaches them. invalid_client is always 401 with
+// `WWW-Authenticate: Basic realm="<realm>"`, and one fixed description, so that an unknown client, a disabled client,
+// a wrong secret and an expired secret give byte-identical answers.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "http/request.h"
+
+namespace tf::oauth {
+
+// RFC 6749 §5.2 error codes, plus the two this service uses outside OAuth (not_found, method_not_allowed).
+inline constexpr std::string_view kInvalidRequest = "invalid_request";
+inline constexpr std::string_view kInvalidClient = "invalid_client";
+inline constexpr std::string_view kInvalidGrant = "invalid_grant";
+inline constexpr std::string_view kUnauthorizedClient = "unauthorized_client";
+inline constexpr std::string_view kUnsupportedGrantType = "unsupported_grant_type";
+inline constexpr std::string_view kInvalidScope = "invalid_scope";
+inline constexpr std::string_view kServerError = "server_error";
+inline constexpr std::string_view kNotFound = "not_found";
+inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
+
+// The one description of every invalid_client answer.
+inline constexpr std::string_view kClientAuthenticationFailed = "client authentication failed";
+
+// A JSON body with the no-store headers.
+http::Response JsonResponse(int status, std::string body);
+
+// {"error":..., "error_description":...} (description omitted when empty).
+http::Response OAuthError(int status, std::string_view error, std::string_view description);
+
+// 401 invalid_client with WWW-Authenticate: Basic realm="<config.realm>".
+http::Response InvalidClient(const Config& config);
+
+// The error code of a response built by OAuthError, for the request log ("" if none).
+std::string_view ErrorCodeOf(const http::Response& response);
+
+}  // namespace tf::oauth

@@ -1,0 +1,15 @@
+// The grant_type -> handler table. One line per grant; see grant.h.
+#include "oauth/grant.h"
+
+namespace tf::oauth {
+
+namespace {
+constexpr GrantType kGrantTypes[] = {
+    {"client_credentials", &HandleClientCredentials},
+    {"password", &HandlePassword},
+};
+}  // namespace
+
+std::span<const GrantType> GrantTypes() { return kGrantTypes; }
+
+}  // namespace tf::oauth

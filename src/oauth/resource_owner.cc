@@ -1,0 +1,108 @@
+#include "oauth/resource_owner.h"
+
+#include "store/lockout.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+
+Argon2Params PasswordHashParams(const Config& config) {
+  Argon2Params p;
+  p.memory_kib = config.password_hash_memory_kib;
+  p.iterations = config.password_hash_iterations;
+  p.parallelism = config.password_hash_parallelism;
+  return p;
+}
+
+Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
+                                                                 int64_t now, std::string_view tenant,
+                                                                 std::string_view username,
+                                                                 std::string_view password) {
+  const Argon2Params params = PasswordHashParams(config);
+
+  // 1. Find the user (a read transaction; nothing is held afterwards).
+  std::optional<store::User> found;
+  Status st = store.Read([&](store::Txn& txn) -> Status {
+    Result<store::User> u = txn.FindUserByName(tenant, username);
+    if (u.ok()) {
+      found = std::move(u).value();
+      return Status::OK();
+    }
+    return u.status().IsNotFound() ? Status::OK() : u.status();
+  });
+  if (!st.ok()) return st;
+
+  // 2. The slow part, outside any transaction. Always one full verification, whatever the user's state.
+  PasswordCheck check;
+  if (found.has_value() && !found->password_hash.empty()) {
+    check = VerifyPassword(found->password_hash, password, params);
+  } else {
+    VerifyDummyPassword(password, params);
+  }
+  if (!found.has_value()) {
+    Logf(LogLevel::kDebug, "password login: no such user");
+    return std::optional<store::User>();
+  }
+  std::string upgraded_hash;
+  if (check.match && check.needs_rehash && found->is_active && !store::IsLockedOut(*found, now)) {
+    Result<std::string> h = HashPassword(password, params);
+    if (h.ok()) {
+      upgraded_hash = std::move(h).value();
+    } else {
+      Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
+           found->subject_id.c_str(), h.status().message().c_str());
+    }
+  }
+
+  // 3. Decide and record on a fresh copy of the record, in one write transaction.
+  std::optional<store::User> valid;
+  const int max_failures = static_cast<int>(config.lockout_max_failures);
+  st = store.Update([&](store::Txn& txn) -> Status {
+    valid.reset();
+    Result<store::User> fresh = txn.GetUser(found->subject_id);
+    if (!fresh.ok()) {
+      if (!fresh.status().IsNotFound()) return fresh.status();
+      Logf(LogLevel::kDebug, "password login: subject %s was removed meanwhile", found->subject_id.c_str());
+      return Status::OK();
+    }
+    store::User& user = *fresh;
+    if (user.password_hash != found->password_hash || user.tenant != found->tenant ||
+        store::NormalizeUsername(user.username) != store::NormalizeUsername(found->username)) {
+      Logf(LogLevel::kDebug, "password login: subject %s changed meanwhile", user.subject_id.c_str());
+      return Status::OK();
+    }
+    if (store::IsLockedOut(user, now)) {
+      Logf(LogLevel::kDebug, "password login: subject %s is locked out", user.subject_id.c_str());
+      return Status::OK();
+    }
+    if (!check.match) {
+      const int64_t count_before = user.access_failed_count;
+      const std::optional<int64_t> end_before = user.lockout_end;
+      store::RecordFailedLogin(&user, now, max_failures, config.lockout_seconds);
+      if (store::IsLockedOut(user, now)) {
+        Logf(LogLevel::kWarn, "password login: subject %s locked out for %lld s after %d failed logins",
+             user.subject_id.c_str(), static_cast<long long>(config.lockout_seconds), max_failures);
+      } else {
+        Logf(LogLevel::kDebug, "password login: wrong password for subject %s", user.subject_id.c_str());
+      }
+      // Lockout disabled (lockout_max_failures = 0): nothing changed, nothing to write.
+      if (user.access_failed_count == count_before && user.lockout_end == end_before) return Status::OK();
+      return txn.PutUser(user);
+    }
+    if (!user.is_active) {
+      Logf(LogLevel::kDebug, "password login: subject %s is disabled", user.subject_id.c_str());
+      return Status::OK();
+    }
+    const bool changed = user.access_failed_count != 0 || user.lockout_end.has_value() || !upgraded_hash.empty();
+    store::RecordSuccessfulLogin(&user);
+    if (!upgraded_hash.empty()) user.password_hash = upgraded_hash;
+    valid = user;
+    return changed ? txn.PutUser(user) : Status::OK();
+  });
+  if (!st.ok()) {
+    valid.reset();
+    return st;
+  }
+  return valid;
+}
+
+}  // namespace tf::oauth

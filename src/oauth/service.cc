@@ -1,0 +1,89 @@
+// The router: Service::Handle maps {base_path}{path} and the method to an endpoint and fills the RequestLog.
+//
+//   POST      {base_path}/connect/token                          token_endpoint.h
+//   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
+//   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
+//   anything else under any path                                 404 {"error":"not_found"}
+//   a known path with another method                             405 {"error":"method_not_allowed"} + Allow
+// Paths match exactly (no trailing slash, no percent-decoding). Every JSON answer, discovery and JWKS included,
+// carries Cache-Control: no-store and Pragma: no-cache, so a key rotation is visible at once. HEAD answers carry the
+// GET headers and no body.
+#include "oauth/service.h"
+
+#include <string_view>
+
+#include "oauth/catalog.h"
+#include "oauth/discovery.h"
+#include "oauth/errors.h"
+#include "oauth/request_log.h"
+#include "oauth/token_endpoint.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+
+struct Service::Impl {
+  Impl(const Config& c, store::Store* s, const Clock* k) : config(c), store(s), clock(k), catalog(config, s) {}
+
+  http::Response Route(const http::Request& request, RequestLog* log);
+  http::Response Document(const http::Request& request, bool jwks);
+
+  const Config config;
+  store::Store* store;
+  const Clock* clock;
+  Catalog catalog;
+};
+
+namespace {
+
+http::Response MethodNotAllowed(std::string_view allow) {
+  http::Response r = OAuthError(405, kMethodNotAllowed, "");
+  r.SetHeader("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+http::Response Service::Impl::Document(const http::Request& request, bool jwks) {
+  Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
+  if (!snapshot.ok()) {
+    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
+    return OAuthError(500, kServerError, "the server cannot read its configuration");
+  }
+  http::Response r = JsonResponse(200, jwks ? (*snapshot)->jwks_json : (*snapshot)->discovery_json);
+  if (request.method == "HEAD") r.body.clear();
+  return r;
+}
+
+http::Response Service::Impl::Route(const http::Request& request, RequestLog* log) {
+  std::string_view path = request.path;
+  if (path.substr(0, config.base_path.size()) != config.base_path) return OAuthError(404, kNotFound, "");
+  path.remove_prefix(config.base_path.size());
+
+  if (path == kTokenPath) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return HandleTokenRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kDiscoveryPath || path == kJwksPath) {
+    if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
+    return Document(request, path == kJwksPath);
+  }
+  return OAuthError(404, kNotFound, "");
+}
+
+Service::Service(const Config& config, store::Store* store, const Clock* clock)
+    : impl_(std::make_unique<Impl>(config, store, clock)) {}
+
+Service::~Service() = default;
+
+http::Response Service::Handle(const http::Request& request, RequestLog* log) {
+  RequestLog scratch;
+  if (log == nullptr) log = &scratch;
+  log->client_id = "-";
+  log->grant_type = "-";
+  http::Response response = impl_->Route(request, log);
+  const std::string_view error = ErrorCodeOf(response);
+  log->outcome = error.empty() ? "ok" : std::string(error);
+  return response;
+}
+
+}  // namespace tf::oauth

@@ -1,0 +1,72 @@
+#include "oauth/token_endpoint.h"
+
+#include "oauth/client_authentication.h"
+#include "oauth/errors.h"
+#include "oauth/form.h"
+#include "oauth/grant.h"
+#include "oauth/request_log.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+bool IsFormUrlEncoded(std::string_view content_type) {
+  static constexpr std::string_view kMediaType = "application/x-www-form-urlencoded";
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && IsOws(media.front())) media.remove_prefix(1);
+  while (!media.empty() && IsOws(media.back())) media.remove_suffix(1);
+  if (media.size() != kMediaType.size()) return false;
+  for (size_t i = 0; i < media.size(); ++i) {
+    if (Lower(media[i]) != kMediaType[i]) return false;
+  }
+  return true;
+}
+
+http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
+                                  const Clock& clock, store::Store* store, RequestLog* log) {
+  switch (request.body_state) {
+    case http::BodyState::kComplete:
+      break;
+    case http::BodyState::kTooLarge:
+      return OAuthError(413, kInvalidRequest, "the request body is too large");
+    case http::BodyState::kIncomplete:
+      return OAuthError(400, kInvalidRequest, "the request body is incomplete");
+  }
+  if (!IsFormUrlEncoded(request.content_type)) {
+    return OAuthError(400, kInvalidRequest, "the request body must be application/x-www-form-urlencoded");
+  }
+  Result<Form> form = DecodeForm(request.body, config.max_form_params);
+  if (!form.ok()) return OAuthError(400, kInvalidRequest, form.status().message());
+
+  const std::string_view grant_type = form->Get("grant_type");
+  log->grant_type = SanitizeForLog(grant_type);
+
+  Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
+  if (!snapshot.ok()) {
+    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
+    return OAuthError(500, kServerError, "the server cannot read its configuration");
+  }
+  const Snapshot& snap = **snapshot;
+
+  ClientAuthentication auth = AuthenticateClient(request, *form, snap, config, clock.NowSeconds());
+  log->client_id = SanitizeForLog(auth.claimed_client_id);  // as claimed, also when authentication failed
+  if (auth.client == nullptr) return std::move(auth.error);
+
+  if (grant_type.empty()) return OAuthError(400, kInvalidRequest, "grant_type is missing");
+  if (grant_type.size() > kMaxGrantTypeLength) return OAuthError(400, kInvalidRequest, "grant_type is too long");
+  for (const GrantType& g : GrantTypes()) {
+    if (g.name == grant_type) {
+      const TokenRequest token_request{*form, *auth.client, snap, config, clock, store};
+      return g.handler(token_request);
+    }
+  }
+  return OAuthError(400, kUnsupportedGrantType, "the grant_type is not supported");
+}
+
+}  // namespace tf::oauth

@@ -1,0 +1,86 @@
+// Password hashing for resource owners: Argon2id (RFC 9106, Debian's libargon2) for every hash we write, and
+// verification that also accepts hashes imported from ASP.NET Core Identity's PasswordHasher (v2 and v3, PBKDF2 via
+// OpenSSL) so users migrating from IdentityServer keep their passwords; such a hash reports needs_rehash on a match
+// and the caller stores a fresh Argon2id hash in its place.
+//
+// Every function is a pure function of its arguments and thread-safe. The only state is the lazily computed dummy
+// hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex).
+// Nothing here logs, and no password, salt or hash ever appears in a returned message.
+//
+// Stored forms accepted by VerifyPassword:
+//
+//   PHC string (what HashPassword writes):
+//     $argon2id$v=19$m=<memory KiB>,t=<iterations>,p=<parallelism>$<salt, base64 no pad>$<tag, base64 no pad>
+//     e.g. $argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3q2+7w...  (16-byte salt, 32-byte tag)
+//
+//   ASP.NET Core Identity PasswordHasher, base64 (with padding) of:
+//     v2: 0x00 | salt (16) | subkey (32)                         PBKDF2-HMAC-SHA1, 1000 iterations
+//     v3: 0x01 | prf (u32 BE: 0 SHA1, 1 SHA256, 2 SHA512) | iterations (u32 BE) | salt length (u32 BE)
+//              | salt | subkey (the rest)                       PBKDF2-HMAC-<prf>
+//
+// Work is bounded even for a hostile stored value: Argon2id m <= kArgon2MaxMemoryKib, t <= kArgon2MaxIterations,
+// p <= kArgon2MaxParallelism; PBKDF2 iterations <= kPbkdf2MaxIterations, salt 16..256 bytes, subkey 16..64 bytes;
+// stored values longer than kMaxStoredHashLength and passwords longer than kMaxPasswordLength never match. Anything
+// malformed is {match = false, needs_rehash = false}: never an exception, never a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace tf {
+
+// Input length limits of the password grant, as IdentityServer's InputLengthRestrictions (UserName = 100,
+// Password = 100): the grant rejects longer values with invalid_request before any hashing. HashPassword refuses a
+// longer password too, so no user can be given a password that could never be used to log in.
+constexpr size_t kMaxPasswordLength = 100;  // bytes (UTF-8)
+constexpr size_t kMaxUsernameLength = 100;  // bytes (UTF-8)
+
+// Bounds on Argon2id parameters, for HashPassword's params and for any stored PHC string (the config keys
+// password_hash_* have the same ranges). Argon2 also needs memory_kib >= 8 x parallelism.
+constexpr uint32_t kArgon2MinMemoryKib = 8;
+constexpr uint32_t kArgon2MaxMemoryKib = 4u * 1024 * 1024;  // 4 GiB
+constexpr uint32_t kArgon2MaxIterations = 100;
+constexpr uint32_t kArgon2MaxParallelism = 64;
+
+// Bounds on imported ASP.NET Core Identity v3 hashes.
+constexpr uint32_t kPbkdf2MaxIterations = 10'000'000;
+constexpr size_t kMaxStoredHashLength = 1024;  // characters of a stored hash string, either form
+
+// Argon2id cost parameters. The defaults are OWASP's current minimum recommendation (Password Storage Cheat Sheet,
+// https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html: "Use Argon2id with a minimum
+// configuration of 19 MiB of memory, an iteration count of 2, and 1 degree of parallelism"), i.e. m=19456, t=2, p=1.
+// The salt is always 16 random bytes and the tag 32 bytes.
+struct Argon2Params {
+  uint32_t memory_kib = 19456;  // m: memory in KiB
+  uint32_t iterations = 2;      // t: passes over memory
+  uint32_t parallelism = 1;     // p: lanes (and threads)
+
+  bool operator==(const Argon2Params&) const = default;
+};
+
+// Argon2id over `password` with a fresh 16-byte salt from RandomBytes, 32-byte tag, as a PHC string (above).
+// InvalidArgument when the password is empty or longer than kMaxPasswordLength, or the params are out of bounds;
+// Internal if libargon2 fails.
+Result<std::string> HashPassword(std::string_view password, const Argon2Params& params);
+
+struct PasswordCheck {
+  bool match = false;
+  // Only meaningful when match: the stored hash should be replaced by HashPassword(password, current). True for
+  // every ASP.NET Core Identity hash, and for a PHC string whose m, t or p differ from `current` or whose salt is
+  // not 16 or tag not 32 bytes.
+  bool needs_rehash = false;
+};
+
+// Checks `password` against a stored hash in either accepted form; comparisons are constant-time.
+PasswordCheck VerifyPassword(std::string_view stored, std::string_view password, const Argon2Params& current);
+
+// For an unknown user: spends about as long as VerifyPassword on an Argon2id hash made with `params`, so the answer
+// time does not reveal whether the user exists. Verifies against a hash of a random password computed once per
+// process per distinct params (lazily; the first call spends that time computing it instead).
+void VerifyDummyPassword(std::string_view password, const Argon2Params& params);
+
+}  // namespace tf

@@ -1,0 +1,774 @@
+// The LMDB implementation of Store and Txn (see store.h for the layout and the contract).
+//
+// How the LMDB rules from lmdb.h are kept:
+//   - One MDB_env per Store; callers open one Store per process, after any fork.
+//   - MDB_NOTLS: reader slots belong to MDB_txn objects, not threads, so read transactions can be pooled. A reset
+//     read transaction keeps its slot and is renewed for the next Read(); the pool holds at most as many as there
+//     were concurrent readers in this process, so max_readers must cover processes x threads (+ tokenctl).
+//   - mdb_reader_check at open clears slots left by processes that died inside a transaction.
+//   - MDB_MAP_RESIZED (another process grew the map beyond ours): mdb_env_set_mapsize(env, 0) adopts the size stored
+//     in the file. lmdb.h requires that no transaction is active in this process then, so every transaction holds
+//     `resize_mu_` shared for its lifetime and the resize takes it exclusively.
+//   - The named databases are opened once, in Open, before any other transaction exists.
+//   - Values returned by mdb_get/mdb_cursor_get point into the map: they are copied into std::string at once.
+//   - Sync stays on (no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP).
+#include <dirent.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+
+#include "store/store.h"
+#include "util/log.h"
+
+namespace tf::store {
+namespace {
+
+constexpr unsigned kMaxDbs = 16;        // the six of today plus the planned grants/families, with room to spare
+constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
+constexpr const char kSchemaVersion[] = "1";
+constexpr const char kSchemaVersionKey[] = "schema_version";
+constexpr const char kGenerationKey[] = "config_generation";
+constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
+
+constexpr std::string_view kScopePrefix = "scope:";
+constexpr std::string_view kApiPrefix = "api:";
+constexpr std::string_view kIdentityPrefix = "identity:";
+
+// Turns an LMDB return code into a Status naming the call: "mdb_put: MDB_MAP_FULL: ...".
+Status MdbStatus(const char* call, int rc) {
+  std::string m = std::string(call) + ": " + mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return Status::ResourceExhausted(m + ": database full: raise map_size");
+    case MDB_READERS_FULL:
+      return Status::ResourceExhausted(m + ": reader table full: raise max_readers");
+    case MDB_DBS_FULL:
+      return Status::ResourceExhausted(m);
+    case MDB_NOTFOUND:
+      return Status::NotFound(m);
+    case MDB_BAD_VALSIZE:
+      return Status::InvalidArgument(m + ": key empty or longer than 511 bytes");
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+      return Status::Corruption(m);
+    default:
+      return Status::IOError(m);
+  }
+}
+
+// Keys come from configuration (client ids, names); show them safely in messages.
+std::string Printable(std::string_view key) {
+  std::string out = "'";
+  for (char c : key) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  out += "'";
+  return out;
+}
+
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view View(const MDB_val& v) { return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size); }
+
+Status MakeDirectory(const std::string& path) {
+  // Create missing parents too, each with 0750.
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    const std::string prefix = path.substr(0, pos);
+    if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {
+      return Status::IOError("mkdir " + prefix + ": " + std::strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Parses a stored record; anything unexpected is corruption of that key.
+template <typename R, typename Parse>
+Result<R> ParseStored(const char* db, std::string_view key, std::string_view value, Parse parse) {
+  const std::string where = std::string(db) + " " + Printable(key) + ": ";
+  cJSON* json = cJSON_ParseWithLength(value.data(), value.size());
+  if (json == nullptr) return Status::Corruption(where + "stored record is not JSON");
+  std::vector<std::string> unknown;
+  Result<R> r = parse(json, &unknown);
+  cJSON_Delete(json);
+  if (!r.ok()) return Status::Corruption(where + r.status().message());
+  if (!unknown.empty()) return Status::Corruption(where + "unknown property " + unknown.front());
+  return r;
+}
+
+Result<Client> ParseClient(std::string_view key, std::string_view value) {
+  return ParseStored<Client>("clients", key, value,
+                             [](const cJSON* j, std::vector<std::string>* u) { return ClientFromJson(j, "", u); });
+}
+Result<ApiScope> ParseApiScope(std::string_view key, std::string_view value) {
+  return ParseStored<ApiScope>("resources", key, value,
+                               [](const cJSON* j, std::vector<std::string>* u) { return ApiScopeFromJson(j, "", u); });
+}
+Result<ApiResource> ParseApiResource(std::string_view key, std::string_view value) {
+  return ParseStored<ApiResource>(
+      "resources", key, value, [](const cJSON* j, std::vector<std::string>* u) { return ApiResourceFromJson(j, "", u); });
+}
+Result<IdentityResource> ParseIdentityResource(std::string_view key, std::string_view value) {
+  return ParseStored<IdentityResource>("resources", key, value, [](const cJSON* j, std::vector<std::string>* u) {
+    return IdentityResourceFromJson(j, "", u);
+  });
+}
+Result<User> ParseUser(std::string_view key, std::string_view value) {
+  return ParseStored<User>("users", key, value,
+                           [](const cJSON* j, std::vector<std::string>* u) { return UserFromJson(j, "", u); });
+}
+Result<KeyRecord> ParseKey(std::string_view key, std::string_view value) {
+  return ParseStored<KeyRecord>("keys", key, value,
+                                [](const cJSON* j, std::vector<std::string>*) { return KeyRecordFromJson(j, ""); });
+}
+
+// Before a record is written it must read back: a record that cannot be parsed is never stored.
+template <typename Parse>
+Status CheckReadsBack(const std::string& json, Parse parse) {
+  cJSON* parsed = cJSON_ParseWithLength(json.data(), json.size());
+  if (parsed == nullptr) return Status::Internal("record did not serialise to JSON");
+  std::vector<std::string> unknown;
+  Status s = parse(parsed, &unknown);
+  cJSON_Delete(parsed);
+  return s;
+}
+
+Result<uint64_t> ParseGeneration(std::string_view v) {
+  if (v.empty() || v.size() > 19) return Status::Corruption("meta 'config_generation': not a decimal counter");
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return Status::Corruption("meta 'config_generation': not a decimal counter");
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+struct Dbis {
+  MDB_dbi meta = 0, clients = 0, resources = 0, keys = 0, users = 0, usernames = 0;
+  // False only in a read-only open of a database made before the users databases existed: it has no users.
+  bool has_users = false;
+};
+
+// The `usernames` key: Tenant "\0" NormalizeUsername(Username). Neither part may contain NUL (ValidateUser), so the
+// split is unambiguous.
+std::string UsernameKey(std::string_view tenant, std::string_view username) {
+  std::string key(tenant);
+  key += '\0';
+  key += NormalizeUsername(username);
+  return key;
+}
+
+std::string InTenant(std::string_view tenant) {
+  return tenant.empty() ? std::string(" (no tenant)") : " in tenant " + Printable(tenant);
+}
+
+// What a lookup may be given without being an error of its own: longer or NUL-containing names cannot be stored.
+bool CanBeUsername(std::string_view tenant, std::string_view username) {
+  return !username.empty() && username.size() <= 100 && tenant.size() <= 100 &&
+         username.find('\0') == std::string_view::npos && tenant.find('\0') == std::string_view::npos;
+}
+
+// ---- Txn -------------------------------------------------------------------------------------------------------------
+
+class LmdbTxn final : public Txn {
+ public:
+  LmdbTxn(MDB_txn* txn, const Dbis& dbis, bool writable) : txn_(txn), dbis_(dbis), writable_(writable) {}
+
+  // The first failed write operation; Update() aborts with it even if the callback ignored it.
+  const Status& failure() const { return failure_; }
+  bool touched_config() const { return touched_config_; }
+
+  Result<uint64_t> ConfigGeneration() override {
+    Result<std::optional<std::string>> v = Get(dbis_.meta, kGenerationKey);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return Status::Corruption("meta 'config_generation' missing");
+    return ParseGeneration(**v);
+  }
+
+  // Called by Update() before commit when the callback changed configuration.
+  Status IncrementConfigGeneration() {
+    Result<uint64_t> g = ConfigGeneration();
+    if (!g.ok()) return g.status();
+    return Put(dbis_.meta, kGenerationKey, std::to_string(*g + 1), false);
+  }
+
+  Result<Client> GetClient(std::string_view client_id) override {
+    if (client_id.empty()) return Status::NotFound("client '' not found");
+    Result<std::optional<std::string>> v = Get(dbis_.clients, client_id);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return Status::NotFound("client " + Printable(client_id) + " not found");
+    return ParseClient(client_id, **v);
+  }
+
+  Result<std::vector<Client>> ListClients() override { return List<Client>(dbis_.clients, "", ParseClient); }
+
+  Status PutClient(const Client& client) override {
+    if (client.client_id.empty() || client.client_id.size() > 100) {
+      return Status::InvalidArgument("ClientId: expected 1 to 100 characters");
+    }
+    const std::string json = ToJson(client);
+    TF_RETURN_IF_ERROR(CheckReadsBack(json, [](const cJSON* j, std::vector<std::string>* u) {
+      return ClientFromJson(j, "", u).status();
+    }));
+    return Put(dbis_.clients, client.client_id, json, true);
+  }
+
+  Status RemoveClient(std::string_view client_id) override {
+    return Remove(dbis_.clients, client_id, "client " + Printable(client_id));
+  }
+
+  Result<std::vector<ApiScope>> ListApiScopes() override {
+    return List<ApiScope>(dbis_.resources, kScopePrefix, ParseApiScope);
+  }
+  Status PutApiScope(const ApiScope& scope) override {
+    return PutNamed(scope, kScopePrefix, [](const cJSON* j, std::vector<std::string>* u) {
+      return ApiScopeFromJson(j, "", u).status();
+    });
+  }
+  Status RemoveApiScope(std::string_view name) override {
+    return Remove(dbis_.resources, std::string(kScopePrefix) + std::string(name), "api scope " + Printable(name));
+  }
+
+  Result<std::vector<ApiResource>> ListApiResources() override {
+    return List<ApiResource>(dbis_.resources, kApiPrefix, ParseApiResource);
+  }
+  Status PutApiResource(const ApiResource& resource) override {
+    return PutNamed(resource, kApiPrefix, [](const cJSON* j, std::vector<std::string>* u) {
+      return ApiResourceFromJson(j, "", u).status();
+    });
+  }
+  Status RemoveApiResource(std::string_view name) override {
+    return Remove(dbis_.resources, std::string(kApiPrefix) + std::string(name), "api resource " + Printable(name));
+  }
+
+  Result<std::vector<IdentityResource>> ListIdentityResources() override {
+    return List<IdentityResource>(dbis_.resources, kIdentityPrefix, ParseIdentityResource);
+  }
+  Status PutIdentityResource(const IdentityResource& resource) override {
+    return PutNamed(resource, kIdentityPrefix, [](const cJSON* j, std::vector<std::string>* u) {
+      return IdentityResourceFromJson(j, "", u).status();
+    });
+  }
+  Status RemoveIdentityResource(std::string_view name) override {
+    return Remove(dbis_.resources, std::string(kIdentityPrefix) + std::string(name),
+                  "identity resource " + Printable(name));
+  }
+
+  Result<std::vector<KeyRecord>> ListKeys() override {
+    Result<std::vector<KeyRecord>> keys = List<KeyRecord>(dbis_.keys, "", ParseKey);
+    if (!keys.ok()) return keys;
+    std::sort(keys->begin(), keys->end(), [](const KeyRecord& a, const KeyRecord& b) {
+      return a.created != b.created ? a.created < b.created : a.kid < b.kid;
+    });
+    return keys;
+  }
+  Status PutKey(const KeyRecord& key) override {
+    const std::string json = ToJson(key);
+    TF_RETURN_IF_ERROR(CheckReadsBack(
+        json, [](const cJSON* j, std::vector<std::string>*) { return KeyRecordFromJson(j, "").status(); }));
+    return Put(dbis_.keys, key.kid, json, true);
+  }
+  Status RemoveKey(std::string_view kid) override { return Remove(dbis_.keys, kid, "key " + Printable(kid)); }
+
+  Result<User> GetUser(std::string_view subject_id) override {
+    if (!dbis_.has_users || subject_id.empty() || subject_id.size() > 200) return UserNotFound(subject_id);
+    Result<std::optional<std::string>> v = Get(dbis_.users, subject_id);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return UserNotFound(subject_id);
+    return ParseUser(subject_id, **v);
+  }
+
+  Result<User> FindUserByName(std::string_view tenant, std::string_view username) override {
+    const auto not_found = [&] {
+      return Status::NotFound("user name " + Printable(username) + InTenant(tenant) + " not found");
+    };
+    if (!dbis_.has_users || !CanBeUsername(tenant, username)) return not_found();
+    const std::string key = UsernameKey(tenant, username);
+    Result<std::optional<std::string>> subject = Get(dbis_.usernames, key);
+    if (!subject.ok()) return subject.status();
+    if (!subject->has_value()) return not_found();
+    Result<std::optional<std::string>> v = Get(dbis_.users, **subject);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) {
+      return Status::Corruption("usernames " + Printable(key) + ": points to missing user " + Printable(**subject));
+    }
+    Result<User> user = ParseUser(**subject, **v);
+    if (!user.ok()) return user;
+    if (UsernameKey(user->tenant, user->username) != key) {
+      return Status::Corruption("usernames " + Printable(key) + ": points to user " + Printable(**subject) +
+                                " whose user name is " + Printable(user->username) + InTenant(user->tenant));
+    }
+    return user;
+  }
+
+  Result<std::vector<User>> ListUsers() override {
+    if (!dbis_.has_users) return std::vector<User>();
+    return List<User>(dbis_.users, "", ParseUser);
+  }
+
+  Status PutUser(const User& user) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_put"));
+    TF_RETURN_IF_ERROR(failure_);
+    TF_RETURN_IF_ERROR(ValidateUser(user));
+    const std::string json = ToJson(user);
+    TF_RETURN_IF_ERROR(CheckReadsBack(json, [](const cJSON* j, std::vector<std::string>* u) {
+      return UserFromJson(j, "", u).status();
+    }));
+    // Every check comes before the first write, so a refused PutUser leaves the transaction as it was.
+    const std::string key = UsernameKey(user.tenant, user.username);
+    Result<std::optional<std::string>> owner = Get(dbis_.usernames, key);
+    if (!owner.ok()) return owner.status();
+    if (owner->has_value() && **owner != user.subject_id) {
+      // An entry whose user record is gone is a leftover (it cannot be found through anyway): take it over.
+      Result<std::optional<std::string>> other = Get(dbis_.users, **owner);
+      if (!other.ok()) return other.status();
+      if (other->has_value()) {
+        return Status::AlreadyExists("user name " + Printable(user.username) + " already exists" +
+                                     InTenant(user.tenant));
+      }
+    }
+    TF_RETURN_IF_ERROR(DropUsernameEntries(user.subject_id, key));
+    TF_RETURN_IF_ERROR(Put(dbis_.usernames, key, user.subject_id, false));
+    return Put(dbis_.users, user.subject_id, json, false);
+  }
+
+  Status RemoveUser(std::string_view subject_id) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (subject_id.empty() || subject_id.size() > 200) return UserNotFound(subject_id);
+    Result<std::optional<std::string>> v = Get(dbis_.users, subject_id);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return UserNotFound(subject_id);
+    TF_RETURN_IF_ERROR(DropUsernameEntries(subject_id, ""));
+    return Remove(dbis_.users, subject_id, "user " + Printable(subject_id), false);
+  }
+
+ private:
+  static Status UserNotFound(std::string_view subject_id) {
+    return Status::NotFound("user " + Printable(subject_id) + " not found");
+  }
+
+  // Removes the `usernames` entries of `subject_id` except `keep`. The stored record names its entry; when that
+  // record does not parse (a corrupt record being replaced or removed), every entry pointing at the subject is found
+  // by a scan instead, so the index never keeps a name for a user that is gone.
+  Status DropUsernameEntries(std::string_view subject_id, std::string_view keep) {
+    Result<std::optional<std::string>> v = Get(dbis_.users, subject_id);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return Status::OK();
+    Result<User> old = ParseUser(subject_id, **v);
+    if (old.ok()) {
+      const std::string key = UsernameKey(old->tenant, old->username);
+      if (key == keep) return Status::OK();
+      Result<std::optional<std::string>> owner = Get(dbis_.usernames, key);
+      if (!owner.ok()) return owner.status();
+      if (!owner->has_value() || **owner != subject_id) return Status::OK();  // not ours: leave it
+      return Remove(dbis_.usernames, key, "user name " + Printable(old->username), false);
+    }
+    std::vector<std::string> stale;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbis_.usernames, &cursor);
+    if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
+    MDB_val k, val;
+    for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
+      if (View(val) == subject_id && View(k) != keep) stale.emplace_back(View(k));
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+    for (const std::string& key : stale) {
+      TF_RETURN_IF_ERROR(Remove(dbis_.usernames, key, "user name entry " + Printable(key), false));
+    }
+    return Status::OK();
+  }
+
+  Result<std::optional<std::string>> Get(MDB_dbi dbi, std::string_view key) {
+    MDB_val k = Val(key), v;
+    const int rc = mdb_get(txn_, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return std::optional<std::string>(std::string(View(v)));  // copied out of the map
+  }
+
+  // Every record whose key starts with `prefix`, in key order.
+  template <typename R>
+  Result<std::vector<R>> List(MDB_dbi dbi, std::string_view prefix,
+                              Result<R> (*parse)(std::string_view, std::string_view)) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbi, &cursor);
+    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
+    std::vector<R> out;
+    Status status;
+    MDB_val k = Val(prefix), v;
+    // MDB_SET_RANGE positions at the first key >= prefix; it rejects an empty key, so "all" starts at MDB_FIRST.
+    rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    while (rc == 0) {
+      const std::string_view key = View(k);
+      if (key.substr(0, prefix.size()) != prefix) break;
+      Result<R> r = parse(key, View(v));
+      if (!r.ok()) {
+        status = r.status();
+        break;
+      }
+      out.push_back(std::move(r).value());
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cursor);
+    if (!status.ok()) return status;
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return out;
+  }
+
+  template <typename R, typename Check>
+  Status PutNamed(const R& record, std::string_view prefix, Check check) {
+    if (record.name.empty()) return Status::InvalidArgument("Name: required");
+    const std::string json = ToJson(record);
+    TF_RETURN_IF_ERROR(CheckReadsBack(json, check));
+    return Put(dbis_.resources, std::string(prefix) + record.name, json, true);
+  }
+
+  Status CheckWritable(const char* op) {
+    if (writable_) return Status::OK();
+    return Status::Internal(std::string(op) + " in a Read() transaction");
+  }
+
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, bool config) {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_put"));
+    TF_RETURN_IF_ERROR(failure_);
+    MDB_val k = Val(key), v = Val(value);
+    const int rc = mdb_put(txn_, dbi, &k, &v, 0);
+    if (rc != 0) return Fail(MdbStatus("mdb_put", rc));
+    touched_config_ = touched_config_ || config;
+    return Status::OK();
+  }
+
+  Status Remove(MDB_dbi dbi, std::string_view key, const std::string& what, bool config = true) {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (key.empty()) return Status::NotFound(what + " not found");
+    MDB_val k = Val(key);
+    const int rc = mdb_del(txn_, dbi, &k, nullptr);
+    if (rc == MDB_NOTFOUND) return Status::NotFound(what + " not found");
+    if (rc != 0) return Fail(MdbStatus("mdb_del", rc));
+    touched_config_ = touched_config_ || config;
+    return Status::OK();
+  }
+
+  Status Fail(Status s) {
+    // An invalid key leaves the transaction usable; anything else (MDB_MAP_FULL, I/O) poisons it in LMDB too.
+    if (s.code() != Status::Code::kInvalidArgument && failure_.ok()) failure_ = s;
+    return s;
+  }
+
+  MDB_txn* txn_;
+  Dbis dbis_;
+  bool writable_;
+  bool touched_config_ = false;
+  Status failure_;
+};
+
+
+// Number of keys in `dbi` that start with `prefix` (non-empty).
+Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cursor);
+  if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
+  uint64_t n = 0;
+  MDB_val k = Val(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
+    ++n;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+  return n;
+}
+
+// ---- Store -----------------------------------------------------------------------------------------------------------
+
+class LmdbStore final : public Store {
+ public:
+  LmdbStore(MDB_env* env, const StoreOptions& options) : env_(env), options_(options) {}
+
+  ~LmdbStore() override {
+    for (MDB_txn* txn : pool_) mdb_txn_abort(txn);
+    mdb_env_close(env_);
+  }
+
+  // Opens (and in a writable environment creates) the named databases and checks meta. Runs once, before any other
+  // transaction of this Store, as mdb_dbi_open requires.
+  Status Init() {
+    std::shared_lock<std::shared_mutex> lock;
+    MDB_txn* txn = nullptr;
+    TF_RETURN_IF_ERROR(Begin(!options_.read_only, &lock, &txn));
+    Status s = InitIn(txn);
+    if (!s.ok()) {
+      mdb_txn_abort(txn);
+      return s;
+    }
+    // Committing (even a read-only transaction) is what makes the DBI handles usable by later transactions.
+    const int rc = mdb_txn_commit(txn);
+    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
+    return Status::OK();
+  }
+
+  Status Read(const std::function<Status(Txn&)>& fn) override {
+    std::shared_lock<std::shared_mutex> lock;
+    MDB_txn* txn = nullptr;
+    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
+    LmdbTxn t(txn, dbis_, false);
+    Status s = fn(t);
+    Release(txn);
+    return s;
+  }
+
+  Status Update(const std::function<Status(Txn&)>& fn) override {
+    if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
+    std::shared_lock<std::shared_mutex> lock;
+    MDB_txn* txn = nullptr;
+    TF_RETURN_IF_ERROR(Begin(true, &lock, &txn));
+    LmdbTxn t(txn, dbis_, true);
+    Status s = fn(t);
+    if (s.ok()) s = t.failure();
+    if (s.ok() && t.touched_config()) s = t.IncrementConfigGeneration();
+    if (!s.ok()) {
+      mdb_txn_abort(txn);
+      return s;
+    }
+    const int rc = mdb_txn_commit(txn);
+    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
+    return Status::OK();
+  }
+
+  Result<uint64_t> ConfigGeneration() override {
+    std::shared_lock<std::shared_mutex> lock;
+    MDB_txn* txn = nullptr;
+    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
+    LmdbTxn t(txn, dbis_, false);
+    Result<uint64_t> g = t.ConfigGeneration();
+    Release(txn);
+    return g;
+  }
+
+  Result<StoreStats> Stats() override {
+    StoreStats stats;
+    {
+      std::shared_lock<std::shared_mutex> lock;
+      MDB_txn* txn = nullptr;
+      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
+      Status s = CountRecords(txn, &stats);
+      Release(txn);
+      TF_RETURN_IF_ERROR(s);
+    }
+    MDB_envinfo info;
+    int rc = mdb_env_info(env_, &info);
+    if (rc != 0) return MdbStatus("mdb_env_info", rc);
+    MDB_stat st;
+    rc = mdb_env_stat(env_, &st);
+    if (rc != 0) return MdbStatus("mdb_env_stat", rc);
+    stats.map_size = info.me_mapsize;
+    stats.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+    stats.max_readers = info.me_maxreaders;
+    stats.readers_in_use = info.me_numreaders;
+    return stats;
+  }
+
+  Status Backup(const std::string& directory) override {
+    TF_RETURN_IF_ERROR(MakeDirectory(directory));
+    DIR* dir = opendir(directory.c_str());
+    if (dir == nullptr) return Status::IOError("opendir " + directory + ": " + std::strerror(errno));
+    bool empty = true;
+    while (const dirent* e = readdir(dir)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+    }
+    closedir(dir);
+    if (!empty) return Status::AlreadyExists("backup directory " + directory + " is not empty");
+    // A short read transaction first adopts a map grown by another process, so the copy's own one does not fail.
+    {
+      std::shared_lock<std::shared_mutex> lock;
+      MDB_txn* txn = nullptr;
+      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
+      Release(txn);
+    }
+    std::shared_lock<std::shared_mutex> lock(resize_mu_);
+    const int rc = mdb_env_copy2(env_, directory.c_str(), MDB_CP_COMPACT);
+    if (rc != 0) {
+      unlink((directory + "/data.mdb").c_str());  // leave the directory empty for a retry
+      return MdbStatus("mdb_env_copy2", rc);
+    }
+    return Status::OK();
+  }
+
+ private:
+  Status InitIn(MDB_txn* txn) {
+    const unsigned flags = options_.read_only ? 0 : MDB_CREATE;
+    const std::pair<const char*, MDB_dbi*> dbs[] = {
+        {"meta", &dbis_.meta}, {"clients", &dbis_.clients}, {"resources", &dbis_.resources}, {"keys", &dbis_.keys}};
+    for (const auto& [name, dbi] : dbs) {
+      const int rc = mdb_dbi_open(txn, name, flags, dbi);
+      if (rc == MDB_NOTFOUND) return NotInitialised();
+      if (rc != 0) return MdbStatus("mdb_dbi_open", rc);
+    }
+    // Added after the first release: an older database gets them at its next writable open; read-only, it has none.
+    dbis_.has_users = true;
+    for (const auto& [name, dbi] : {std::pair{"users", &dbis_.users}, std::pair{"usernames", &dbis_.usernames}}) {
+      const int rc = mdb_dbi_open(txn, name, flags, dbi);
+      if (rc == MDB_NOTFOUND && options_.read_only) {
+        dbis_.has_users = false;
+        continue;
+      }
+      if (rc != 0) return MdbStatus("mdb_dbi_open", rc);
+    }
+    MDB_val k = Val(kSchemaVersionKey), v;
+    int rc = mdb_get(txn, dbis_.meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      if (options_.read_only) return NotInitialised();
+      v = Val(kSchemaVersion);
+      rc = mdb_put(txn, dbis_.meta, &k, &v, 0);
+      if (rc != 0) return MdbStatus("mdb_put", rc);
+    } else if (rc != 0) {
+      return MdbStatus("mdb_get", rc);
+    } else if (View(v) != kSchemaVersion) {
+      return Status::Conflict("database " + options_.path + " has schema_version " + Printable(View(v)) +
+                              " but this build supports schema_version " + kSchemaVersion);
+    }
+    k = Val(kGenerationKey);
+    rc = mdb_get(txn, dbis_.meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      if (options_.read_only) return NotInitialised();
+      v = Val("0");
+      rc = mdb_put(txn, dbis_.meta, &k, &v, 0);
+      if (rc != 0) return MdbStatus("mdb_put", rc);
+      return Status::OK();
+    }
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return ParseGeneration(View(v)).status();
+  }
+
+  Status NotInitialised() const { return Status::NotFound(std::string(kNotInitialised) + " (" + options_.path + ")"); }
+
+  Status CountRecords(MDB_txn* txn, StoreStats* stats) {
+    LmdbTxn t(txn, dbis_, false);
+    Result<uint64_t> g = t.ConfigGeneration();
+    if (!g.ok()) return g.status();
+    stats->config_generation = *g;
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbis_.clients, &st);
+    if (rc != 0) return MdbStatus("mdb_stat", rc);
+    stats->clients = st.ms_entries;
+    rc = mdb_stat(txn, dbis_.keys, &st);
+    if (rc != 0) return MdbStatus("mdb_stat", rc);
+    stats->keys = st.ms_entries;
+    if (dbis_.has_users) {
+      rc = mdb_stat(txn, dbis_.users, &st);
+      if (rc != 0) return MdbStatus("mdb_stat", rc);
+      stats->users = st.ms_entries;
+    }
+    const std::pair<std::string_view, uint64_t*> kinds[] = {{kScopePrefix, &stats->api_scopes},
+                                                            {kApiPrefix, &stats->api_resources},
+                                                            {kIdentityPrefix, &stats->identity_resources}};
+    for (const auto& [prefix, count] : kinds) {
+      Result<uint64_t> n = CountPrefix(txn, dbis_.resources, prefix);
+      if (!n.ok()) return n.status();
+      *count = *n;
+    }
+    return Status::OK();
+  }
+
+  // Begins a transaction with `lock` held shared: for reads a pooled one renewed, or a new one. When another process
+  // has grown the map beyond ours (MDB_MAP_RESIZED), waits until no transaction of this process is active, adopts the
+  // size recorded in the file, and tries again.
+  Status Begin(bool write, std::shared_lock<std::shared_mutex>* lock, MDB_txn** out) {
+    for (int attempt = 0;; ++attempt) {
+      *lock = std::shared_lock<std::shared_mutex>(resize_mu_);
+      MDB_txn* txn = nullptr;
+      int rc = 0;
+      const char* call = "mdb_txn_begin";
+      if (!write) {
+        std::lock_guard<std::mutex> guard(pool_mu_);
+        if (!pool_.empty()) {
+          txn = pool_.back();
+          pool_.pop_back();
+        }
+      }
+      if (txn != nullptr) {
+        rc = mdb_txn_renew(txn);
+        if (rc != 0) {
+          mdb_txn_abort(txn);  // frees the handle and its reader slot; a fresh transaction reports the error
+          txn = nullptr;
+        }
+      }
+      if (txn == nullptr) rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+      if (rc == 0) {
+        *out = txn;
+        return Status::OK();
+      }
+      if (rc != MDB_MAP_RESIZED || attempt >= kMaxResizeRetries) return MdbStatus(call, rc);
+      lock->unlock();
+      std::unique_lock<std::shared_mutex> exclusive(resize_mu_);
+      rc = mdb_env_set_mapsize(env_, 0);
+      if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+      Logf(LogLevel::kInfo, "store: another process grew the map; adopted the new map size");
+    }
+  }
+
+  // Resets a read transaction (releasing its snapshot, keeping its reader slot) and returns it to the pool.
+  void Release(MDB_txn* txn) {
+    mdb_txn_reset(txn);
+    std::lock_guard<std::mutex> guard(pool_mu_);
+    pool_.push_back(txn);
+  }
+
+  MDB_env* env_;
+  StoreOptions options_;
+  Dbis dbis_;
+  std::shared_mutex resize_mu_;  // shared: a transaction of this process is active; exclusive: map resize
+  std::mutex pool_mu_;
+  std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("store path is empty");
+  if (options.create) TF_RETURN_IF_ERROR(MakeDirectory(options.path));
+  if (!IsDirectory(options.path)) {
+    return Status::NotFound("database directory " + options.path + " does not exist: run tokenctl init");
+  }
+  MDB_env* env = nullptr;
+  int rc = mdb_env_create(&env);
+  if (rc != 0) return MdbStatus("mdb_env_create", rc);
+  auto store = std::make_unique<LmdbStore>(env, options);  // closes the env on every early return below
+  rc = mdb_env_set_maxdbs(env, kMaxDbs);
+  if (rc != 0) return MdbStatus("mdb_env_set_maxdbs", rc);
+  rc = mdb_env_set_mapsize(env, options.map_size);
+  if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+  rc = mdb_env_set_maxreaders(env, options.max_readers);
+  if (rc != 0) return MdbStatus("mdb_env_set_maxreaders", rc);
+  // 0660: every member of the group that runs the workers and tokenctl may share the files (the umask applies).
+  rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS | (options.read_only ? MDB_RDONLY : 0), 0660);
+  if (rc == ENOENT && options.read_only) {
+    return Status::NotFound(std::string(kNotInitialised) + " (" + options.path + ")");
+  }
+  if (rc != 0) return MdbStatus(("mdb_env_open " + options.path).c_str(), rc);
+  int dead = 0;
+  rc = mdb_reader_check(env, &dead);
+  if (rc != 0) return MdbStatus("mdb_reader_check", rc);
+  if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
+  TF_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace tf::store

@@ -1,0 +1,738 @@
+// JSON (de)serialisation of the configuration records (see records.h for the format rules).
+//
+// Each record type is described once, by a table of fields: the PascalCase property name, how to decode a JSON value
+// into the member and how to encode the member back. The same table drives FromJson (imports and stored records) and
+// ToJson (storage), so the two directions cannot disagree about a name, and the order of the table is the order of
+// the properties in a stored record.
+#include "store/records.h"
+
+#include <cjson/cJSON.h>
+
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include "util/base64.h"
+#include "util/crypto.h"
+
+namespace tf::store {
+namespace {
+
+using Unknown = std::vector<std::string>;
+
+// Integers travel through cJSON as doubles; beyond 2^53 they are no longer exact.
+constexpr double kMaxExactInteger = 9007199254740991.0;
+
+std::string Join(std::string_view path, std::string_view name) {
+  std::string p(path);
+  if (!p.empty()) p += '.';
+  p += name;
+  return p;
+}
+
+std::string Index(std::string_view path, size_t i) { return std::string(path) + "[" + std::to_string(i) + "]"; }
+
+Status Bad(std::string_view path, std::string_view what) {
+  std::string m(path.empty() ? std::string_view("record") : path);
+  m += ": ";
+  m += what;
+  return Status::InvalidArgument(std::move(m));
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// ---- Dates -------------------------------------------------------------------------------------------------------
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// Accepts "YYYY-MM-DD" (midnight UTC) and "YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)". A time without a zone
+// is rejected: it would be read as local time by some tools and as UTC by others.
+std::optional<int64_t> ParseIsoDate(std::string_view s) {
+  auto num = [&](size_t pos, size_t n, int* out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  auto at = [&](size_t pos, char c) { return pos < s.size() && s[pos] == c; };
+  int year, month, day, hour = 0, minute = 0, second = 0;
+  if (!num(0, 4, &year) || !at(4, '-') || !num(5, 2, &month) || !at(7, '-') || !num(8, 2, &day)) return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1) return std::nullopt;
+  if (day > kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0)) return std::nullopt;
+  int64_t offset = 0;
+  if (s.size() > 10) {
+    if (!at(10, 'T') || !num(11, 2, &hour) || !at(13, ':') || !num(14, 2, &minute) || !at(16, ':') ||
+        !num(17, 2, &second)) {
+      return std::nullopt;
+    }
+    if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+    size_t pos = 19;
+    if (at(pos, '.')) {
+      ++pos;
+      const size_t start = pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+      if (pos == start) return std::nullopt;
+    }
+    if (at(pos, 'Z')) {
+      ++pos;
+    } else if (at(pos, '+') || at(pos, '-')) {
+      int oh, om;
+      if (!num(pos + 1, 2, &oh) || !at(pos + 3, ':') || !num(pos + 4, 2, &om) || oh > 23 || om > 59) {
+        return std::nullopt;
+      }
+      offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+      pos += 6;
+    } else {
+      return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+  }
+  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
+         minute * 60 + second - offset;
+}
+
+// ---- Decoders and encoders, one overload per member type ----------------------------------------------------------
+// A decoder is never given a JSON null: null means "absent" and leaves the default in place.
+
+Status Decode(const cJSON* v, const std::string& path, std::string* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, bool* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, int64_t* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, std::optional<int64_t>* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, std::vector<std::string>* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, std::map<std::string, std::string>* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, RefreshTokenUsage* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, TokenExpiration* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, AccessTokenType* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, std::vector<Secret>* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, std::vector<ClaimValue>* out, Unknown* unknown);
+
+cJSON* Encode(const std::string& v);
+cJSON* Encode(bool v);
+cJSON* Encode(int64_t v);
+cJSON* Encode(const std::optional<int64_t>& v);
+cJSON* Encode(const std::vector<std::string>& v);
+cJSON* Encode(const std::map<std::string, std::string>& v);
+cJSON* Encode(RefreshTokenUsage v);
+cJSON* Encode(TokenExpiration v);
+cJSON* Encode(AccessTokenType v);
+cJSON* Encode(KeyState v);
+cJSON* Encode(const std::vector<Secret>& v);
+cJSON* Encode(const std::vector<ClaimValue>& v);
+
+template <typename R>
+struct Field {
+  const char* name;
+  std::function<Status(const cJSON*, const std::string&, R*, Unknown*)> decode;
+  std::function<cJSON*(const R&)> encode;
+};
+
+// The common case: the member's type picks the decoder and encoder.
+template <typename R, typename T>
+Field<R> F(const char* name, T R::*member) {
+  return {name,
+          [member](const cJSON* v, const std::string& path, R* r, Unknown* unknown) {
+            return Decode(v, path, &(r->*member), unknown);
+          },
+          [member](const R& r) { return Encode(r.*member); }};
+}
+
+// A point in time: ISO-8601 UTC or Unix seconds in, Unix seconds out.
+template <typename R>
+Field<R> Date(const char* name, std::optional<int64_t> R::*member) {
+  return {name,
+          [member](const cJSON* v, const std::string& path, R* r, Unknown*) -> Status {
+            if (cJSON_IsNumber(v)) {
+              const double d = v->valuedouble;
+              if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= kMaxExactInteger) {
+                r->*member = static_cast<int64_t>(d);
+                return Status::OK();
+              }
+            } else if (cJSON_IsString(v)) {
+              if (auto t = ParseIsoDate(v->valuestring)) {
+                r->*member = *t;
+                return Status::OK();
+              }
+            }
+            return Bad(path, "expected an ISO-8601 UTC date (\"2030-01-01T00:00:00Z\") or Unix seconds");
+          },
+          [member](const R& r) { return Encode(r.*member); }};
+}
+
+// Decodes one JSON object into `out` through `fields`. Top-level records also accept "v" (the record version).
+// Unknown property names go to `unknown` as paths; with unknown == nullptr they are errors.
+template <typename R>
+Status DecodeObject(const cJSON* json, const std::string& path, const std::vector<Field<R>>& fields, bool top_level,
+                    R* out, Unknown* unknown) {
+  if (!cJSON_IsObject(json)) return Bad(path, "expected an object");
+  std::set<std::string_view> seen;
+  for (const cJSON* item = json->child; item != nullptr; item = item->next) {
+    const std::string_view name = item->string != nullptr ? item->string : "";
+    const std::string p = Join(path, name);
+    if (!seen.insert(name).second) return Bad(p, "duplicate property");
+    if (top_level && name == "v") {
+      if (!cJSON_IsNumber(item) || item->valuedouble != kRecordVersion) {
+        return Bad(p, "unsupported record version (expected " + std::to_string(kRecordVersion) + ")");
+      }
+      continue;
+    }
+    const Field<R>* field = nullptr;
+    for (const Field<R>& f : fields) {
+      if (name == f.name) {
+        field = &f;
+        break;
+      }
+    }
+    if (field == nullptr) {
+      if (unknown == nullptr) return Bad(p, "unknown property");
+      unknown->push_back(p);
+      continue;
+    }
+    if (cJSON_IsNull(item)) continue;
+    TF_RETURN_IF_ERROR(field->decode(item, p, out, unknown));
+  }
+  return Status::OK();
+}
+
+template <typename R>
+cJSON* EncodeObject(const R& r, const std::vector<Field<R>>& fields, bool top_level) {
+  cJSON* o = cJSON_CreateObject();
+  if (o == nullptr) return nullptr;
+  if (top_level) cJSON_AddItemToObject(o, "v", cJSON_CreateNumber(kRecordVersion));
+  for (const Field<R>& f : fields) cJSON_AddItemToObject(o, f.name, f.encode(r));
+  return o;
+}
+
+std::string PrintAndDelete(cJSON* o) {
+  std::string out;
+  if (o == nullptr) return out;
+  char* text = cJSON_PrintUnformatted(o);
+  if (text != nullptr) out = text;
+  cJSON_free(text);
+  cJSON_Delete(o);
+  return out;
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::string* out, Unknown*) {
+  if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
+  *out = v->valuestring;
+  return Status::OK();
+}
+
+Status Decode(const cJSON* v, const std::string& path, bool* out, Unknown*) {
+  if (!cJSON_IsBool(v)) return Bad(path, "expected true or false");
+  *out = cJSON_IsTrue(v);
+  return Status::OK();
+}
+
+Status Decode(const cJSON* v, const std::string& path, int64_t* out, Unknown*) {
+  if (cJSON_IsNumber(v)) {
+    const double d = v->valuedouble;
+    if (std::isfinite(d) && d >= 0 && d <= kMaxExactInteger && std::floor(d) == d) {
+      *out = static_cast<int64_t>(d);
+      return Status::OK();
+    }
+  }
+  return Bad(path, "expected a non-negative integer");
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::optional<int64_t>* out, Unknown* unknown) {
+  int64_t n = 0;
+  TF_RETURN_IF_ERROR(Decode(v, path, &n, unknown));
+  *out = n;
+  return Status::OK();
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::vector<std::string>* out, Unknown*) {
+  if (!cJSON_IsArray(v)) return Bad(path, "expected an array of strings");
+  out->clear();
+  size_t i = 0;
+  for (const cJSON* e = v->child; e != nullptr; e = e->next, ++i) {
+    if (!cJSON_IsString(e) || e->valuestring == nullptr) return Bad(Index(path, i), "expected a string");
+    out->emplace_back(e->valuestring);
+  }
+  return Status::OK();
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::map<std::string, std::string>* out, Unknown*) {
+  if (!cJSON_IsObject(v)) return Bad(path, "expected an object whose values are strings");
+  out->clear();
+  for (const cJSON* e = v->child; e != nullptr; e = e->next) {
+    const std::string name = e->string != nullptr ? e->string : "";
+    if (!cJSON_IsString(e) || e->valuestring == nullptr) return Bad(Join(path, name), "expected a string");
+    if (!out->emplace(name, e->valuestring).second) return Bad(Join(path, name), "duplicate property");
+  }
+  return Status::OK();
+}
+
+// Enums: IdentityServer's names (any case, as .NET's binder accepts) or their numbers.
+template <typename E, size_t N>
+Status DecodeEnum(const cJSON* v, const std::string& path, const char* const (&names)[N], E* out) {
+  if (cJSON_IsNumber(v)) {
+    for (size_t i = 0; i < N; ++i) {
+      if (v->valuedouble == static_cast<double>(i)) {
+        *out = static_cast<E>(i);
+        return Status::OK();
+      }
+    }
+  } else if (cJSON_IsString(v) && v->valuestring != nullptr) {
+    for (size_t i = 0; i < N; ++i) {
+      if (EqualsIgnoreCase(v->valuestring, names[i])) {
+        *out = static_cast<E>(i);
+        return Status::OK();
+      }
+    }
+  }
+  std::string expected = "expected ";
+  for (size_t i = 0; i < N; ++i) expected += std::string(names[i]) + ", ";
+  for (size_t i = 0; i < N; ++i) expected += std::to_string(i) + (i + 2 < N ? ", " : i + 1 < N ? " or " : "");
+  return Bad(path, expected);
+}
+
+constexpr const char* kRefreshTokenUsageNames[] = {"ReUse", "OneTimeOnly"};
+constexpr const char* kTokenExpirationNames[] = {"Sliding", "Absolute"};
+constexpr const char* kAccessTokenTypeNames[] = {"Jwt", "Reference"};
+
+Status Decode(const cJSON* v, const std::string& path, RefreshTokenUsage* out, Unknown*) {
+  return DecodeEnum(v, path, kRefreshTokenUsageNames, out);
+}
+Status Decode(const cJSON* v, const std::string& path, TokenExpiration* out, Unknown*) {
+  return DecodeEnum(v, path, kTokenExpirationNames, out);
+}
+Status Decode(const cJSON* v, const std::string& path, AccessTokenType* out, Unknown*) {
+  return DecodeEnum(v, path, kAccessTokenTypeNames, out);
+}
+
+Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown*) {
+  if (cJSON_IsString(v) && v->valuestring != nullptr) {
+    for (KeyState s : {KeyState::kCurrent, KeyState::kNext, KeyState::kRetired}) {
+      if (KeyStateName(s) == v->valuestring) {
+        *out = s;
+        return Status::OK();
+      }
+    }
+  }
+  return Bad(path, "expected \"current\", \"next\" or \"retired\"");
+}
+
+const std::vector<Field<Secret>>& SecretFields() {
+  static const std::vector<Field<Secret>> fields = {
+      F("Type", &Secret::type),
+      F("Value", &Secret::value),
+      F("Description", &Secret::description),
+      Date("Expiration", &Secret::expiration),
+  };
+  return fields;
+}
+
+const std::vector<Field<ClaimValue>>& ClaimFields() {
+  static const std::vector<Field<ClaimValue>> fields = {
+      F("Type", &ClaimValue::type),
+      F("Value", &ClaimValue::value),
+      F("ValueType", &ClaimValue::value_type),
+  };
+  return fields;
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::vector<Secret>* out, Unknown* unknown) {
+  if (!cJSON_IsArray(v)) return Bad(path, "expected an array of secrets");
+  out->clear();
+  size_t i = 0;
+  for (const cJSON* e = v->child; e != nullptr; e = e->next, ++i) {
+    const std::string p = Index(path, i);
+    Secret s;
+    TF_RETURN_IF_ERROR(DecodeObject(e, p, SecretFields(), false, &s, unknown));
+    if (s.value.empty()) return Bad(Join(p, "Value"), "required");
+    out->push_back(std::move(s));
+  }
+  return Status::OK();
+}
+
+Status Decode(const cJSON* v, const std::string& path, std::vector<ClaimValue>* out, Unknown* unknown) {
+  if (!cJSON_IsArray(v)) return Bad(path, "expected an array of claims");
+  out->clear();
+  size_t i = 0;
+  for (const cJSON* e = v->child; e != nullptr; e = e->next, ++i) {
+    const std::string p = Index(path, i);
+    ClaimValue c;
+    TF_RETURN_IF_ERROR(DecodeObject(e, p, ClaimFields(), false, &c, unknown));
+    if (c.type.empty()) return Bad(Join(p, "Type"), "required");
+    out->push_back(std::move(c));
+  }
+  return Status::OK();
+}
+
+cJSON* Encode(const std::string& v) { return cJSON_CreateString(v.c_str()); }
+cJSON* Encode(bool v) { return cJSON_CreateBool(v ? 1 : 0); }
+cJSON* Encode(int64_t v) { return cJSON_CreateNumber(static_cast<double>(v)); }
+cJSON* Encode(const std::optional<int64_t>& v) { return v ? Encode(*v) : cJSON_CreateNull(); }
+cJSON* Encode(const std::vector<std::string>& v) {
+  cJSON* a = cJSON_CreateArray();
+  if (a == nullptr) return nullptr;
+  for (const std::string& s : v) cJSON_AddItemToArray(a, Encode(s));
+  return a;
+}
+cJSON* Encode(const std::map<std::string, std::string>& v) {
+  cJSON* o = cJSON_CreateObject();
+  if (o == nullptr) return nullptr;
+  for (const auto& [k, s] : v) cJSON_AddItemToObject(o, k.c_str(), Encode(s));
+  return o;
+}
+cJSON* Encode(RefreshTokenUsage v) { return Encode(std::string(kRefreshTokenUsageNames[static_cast<int>(v)])); }
+cJSON* Encode(TokenExpiration v) { return Encode(std::string(kTokenExpirationNames[static_cast<int>(v)])); }
+cJSON* Encode(AccessTokenType v) { return Encode(std::string(kAccessTokenTypeNames[static_cast<int>(v)])); }
+cJSON* Encode(KeyState v) { return Encode(std::string(KeyStateName(v))); }
+cJSON* Encode(const std::vector<Secret>& v) {
+  cJSON* a = cJSON_CreateArray();
+  if (a == nullptr) return nullptr;
+  for (const Secret& s : v) cJSON_AddItemToArray(a, EncodeObject(s, SecretFields(), false));
+  return a;
+}
+cJSON* Encode(const std::vector<ClaimValue>& v) {
+  cJSON* a = cJSON_CreateArray();
+  if (a == nullptr) return nullptr;
+  for (const ClaimValue& c : v) cJSON_AddItemToArray(a, EncodeObject(c, ClaimFields(), false));
+  return a;
+}
+
+// ---- Field tables ---------------------------------------------------------------------------------------------------
+
+const std::vector<Field<Client>>& ClientFields() {
+  using C = Client;
+  static const std::vector<Field<C>> fields = {
+      F("ClientId", &C::client_id),
+      F("ClientName", &C::client_name),
+      F("Description", &C::description),
+      F("ClientUri", &C::client_uri),
+      F("LogoUri", &C::logo_uri),
+      F("Enabled", &C::enabled),
+      F("ProtocolType", &C::protocol_type),
+      F("ClientSecrets", &C::client_secrets),
+      F("RequireClientSecret", &C::require_client_secret),
+      F("AllowedGrantTypes", &C::allowed_grant_types),
+      F("RequirePkce", &C::require_pkce),
+      F("AllowPlainTextPkce", &C::allow_plain_text_pkce),
+      F("RequireRequestObject", &C::require_request_object),
+      F("AllowAccessTokensViaBrowser", &C::allow_access_tokens_via_browser),
+      F("RedirectUris", &C::redirect_uris),
+      F("PostLogoutRedirectUris", &C::post_logout_redirect_uris),
+      F("FrontChannelLogoutUri", &C::front_channel_logout_uri),
+      F("FrontChannelLogoutSessionRequired", &C::front_channel_logout_session_required),
+      F("BackChannelLogoutUri", &C::back_channel_logout_uri),
+      F("BackChannelLogoutSessionRequired", &C::back_channel_logout_session_required),
+      F("AllowOfflineAccess", &C::allow_offline_access),
+      F("AllowedScopes", &C::allowed_scopes),
+      F("AlwaysIncludeUserClaimsInIdToken", &C::always_include_user_claims_in_id_token),
+      F("IdentityTokenLifetime", &C::identity_token_lifetime),
+      F("AllowedIdentityTokenSigningAlgorithms", &C::allowed_identity_token_signing_algorithms),
+      F("AccessTokenLifetime", &C::access_token_lifetime),
+      F("AuthorizationCodeLifetime", &C::authorization_code_lifetime),
+      F("AbsoluteRefreshTokenLifetime", &C::absolute_refresh_token_lifetime),
+      F("SlidingRefreshTokenLifetime", &C::sliding_refresh_token_lifetime),
+      F("ConsentLifetime", &C::consent_lifetime),
+      F("RefreshTokenUsage", &C::refresh_token_usage),
+      F("UpdateAccessTokenClaimsOnRefresh", &C::update_access_token_claims_on_refresh),
+      F("RefreshTokenExpiration", &C::refresh_token_expiration),
+      F("AccessTokenType", &C::access_token_type),
+      F("EnableLocalLogin", &C::enable_local_login),
+      F("IdentityProviderRestrictions", &C::identity_provider_restrictions),
+      F("IncludeJwtId", &C::include_jwt_id),
+      F("Claims", &C::claims),
+      F("AlwaysSendClientClaims", &C::always_send_client_claims),
+      F("ClientClaimsPrefix", &C::client_claims_prefix),
+      F("PairWiseSubjectSalt", &C::pair_wise_subject_salt),
+      F("UserSsoLifetime", &C::user_sso_lifetime),
+      F("UserCodeType", &C::user_code_type),
+      F("DeviceCodeLifetime", &C::device_code_lifetime),
+      F("PollingInterval", &C::polling_interval),
+      F("AllowedCorsOrigins", &C::allowed_cors_origins),
+      F("RequireConsent", &C::require_consent),
+      F("AllowRememberConsent", &C::allow_remember_consent),
+      F("Properties", &C::properties),
+  };
+  return fields;
+}
+
+const std::vector<Field<ApiScope>>& ApiScopeFields() {
+  using S = ApiScope;
+  static const std::vector<Field<S>> fields = {
+      F("Name", &S::name),
+      F("DisplayName", &S::display_name),
+      F("Description", &S::description),
+      F("Enabled", &S::enabled),
+      F("Required", &S::required),
+      F("Emphasize", &S::emphasize),
+      F("ShowInDiscoveryDocument", &S::show_in_discovery_document),
+      F("UserClaims", &S::user_claims),
+      F("Properties", &S::properties),
+  };
+  return fields;
+}
+
+const std::vector<Field<ApiResource>>& ApiResourceFields() {
+  using A = ApiResource;
+  static const std::vector<Field<A>> fields = {
+      F("Name", &A::name),
+      F("DisplayName", &A::display_name),
+      F("Description", &A::description),
+      F("Enabled", &A::enabled),
+      F("ShowInDiscoveryDocument", &A::show_in_discovery_document),
+      F("RequireResourceIndicator", &A::require_resource_indicator),
+      F("Scopes", &A::scopes),
+      F("ApiSecrets", &A::api_secrets),
+      F("UserClaims", &A::user_claims),
+      F("AllowedAccessTokenSigningAlgorithms", &A::allowed_access_token_signing_algorithms),
+      F("Properties", &A::properties),
+  };
+  return fields;
+}
+
+const std::vector<Field<IdentityResource>>& IdentityResourceFields() {
+  using I = IdentityResource;
+  static const std::vector<Field<I>> fields = {
+      F("Name", &I::name),
+      F("DisplayName", &I::display_name),
+      F("Description", &I::description),
+      F("Enabled", &I::enabled),
+      F("Required", &I::required),
+      F("Emphasize", &I::emphasize),
+      F("ShowInDiscoveryDocument", &I::show_in_discovery_document),
+      F("UserClaims", &I::user_claims),
+      F("Properties", &I::properties),
+  };
+  return fields;
+}
+
+const std::vector<Field<KeyRecord>>& KeyFields() {
+  using K = KeyRecord;
+  static const std::vector<Field<K>> fields = {
+      F("Kid", &K::kid),
+      F("Alg", &K::alg),
+      F("State", &K::state),
+      F("Created", &K::created),
+      F("PrivateKeyPem", &K::private_pem),
+  };
+  return fields;
+}
+
+const std::vector<Field<User>>& UserFields() {
+  using U = User;
+  static const std::vector<Field<U>> fields = {
+      F("SubjectId", &U::subject_id),
+      F("Username", &U::username),
+      F("Tenant", &U::tenant),
+      F("IsActive", &U::is_active),
+      F("PasswordHash", &U::password_hash),
+      F("Claims", &U::claims),
+      F("AccessFailedCount", &U::access_failed_count),
+      Date("LockoutEnd", &U::lockout_end),
+      Date("Created", &U::created),
+  };
+  return fields;
+}
+
+uint32_t BigEndian32(std::string_view bytes, size_t pos) {
+  uint32_t v = 0;
+  for (size_t i = pos; i < pos + 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  return v;
+}
+
+// The shape of a password hash this build can verify (see records.h); the value itself is never echoed.
+bool IsPasswordHashShape(std::string_view hash) {
+  constexpr std::string_view kArgon2id = "$argon2id$";
+  if (hash.substr(0, kArgon2id.size()) == kArgon2id) {
+    // $argon2id$[v=NN$]m=..,t=..,p=..$salt$hash, salt and hash in unpadded base64.
+    std::vector<std::string_view> segments;
+    for (std::string_view rest = hash.substr(kArgon2id.size());;) {
+      const size_t dollar = rest.find('$');
+      segments.push_back(rest.substr(0, dollar));
+      if (dollar == std::string_view::npos) break;
+      rest.remove_prefix(dollar + 1);
+    }
+    if (!segments.empty() && segments.front().substr(0, 2) == "v=") segments.erase(segments.begin());
+    if (segments.size() != 3 || segments[0].substr(0, 2) != "m=") return false;
+    auto is_b64 = [](std::string_view s) {
+      if (s.empty()) return false;
+      for (char c : s) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+          return false;
+        }
+      }
+      return true;
+    };
+    return is_b64(segments[1]) && is_b64(segments[2]);
+  }
+  const std::optional<std::string> raw = Base64Decode(hash);
+  if (!raw.has_value() || raw->empty()) return false;
+  constexpr size_t kMinSalt = 16, kMinSubkey = 16, kV3Header = 13;
+  switch ((*raw)[0]) {
+    case 0x00:  // v2: PBKDF2-HMAC-SHA1, 1000 iterations, 16-byte salt, 32-byte subkey
+      return raw->size() == 1 + 16 + 32;
+    case 0x01: {  // v3: prf, iterations, salt length (big-endian uint32), salt, subkey
+      if (raw->size() < kV3Header + kMinSalt + kMinSubkey) return false;
+      const uint64_t salt = BigEndian32(*raw, 9);
+      return salt >= kMinSalt && kV3Header + salt + kMinSubkey <= raw->size();
+    }
+    default:
+      return false;
+  }
+}
+
+bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Records whose identity is a "Name" (the three resource kinds).
+template <typename R>
+Result<R> NamedFromJson(const cJSON* json, std::string_view path, const std::vector<Field<R>>& fields,
+                        Unknown* unknown) {
+  R r;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, fields, true, &r, unknown));
+  if (r.name.empty()) return Bad(Join(p, "Name"), "required");
+  return r;
+}
+
+}  // namespace
+
+std::string_view KeyStateName(KeyState state) {
+  switch (state) {
+    case KeyState::kCurrent: return "current";
+    case KeyState::kNext: return "next";
+    case KeyState::kRetired: return "retired";
+  }
+  return "retired";
+}
+
+bool Client::AllowsGrantType(std::string_view grant_type) const {
+  for (const std::string& g : allowed_grant_types) {
+    if (g == grant_type) return true;
+  }
+  return false;
+}
+
+Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
+  Client c;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, ClientFields(), true, &c, unknown));
+  if (c.client_id.empty()) return Bad(Join(p, "ClientId"), "required");
+  if (c.client_id.size() > 100) return Bad(Join(p, "ClientId"), "longer than 100 characters");
+  return c;
+}
+
+Result<ApiScope> ApiScopeFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
+  return NamedFromJson(json, path, ApiScopeFields(), unknown);
+}
+
+Result<ApiResource> ApiResourceFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
+  return NamedFromJson(json, path, ApiResourceFields(), unknown);
+}
+
+Result<IdentityResource> IdentityResourceFromJson(const cJSON* json, std::string_view path,
+                                                  std::vector<std::string>* unknown) {
+  return NamedFromJson(json, path, IdentityResourceFields(), unknown);
+}
+
+Result<KeyRecord> KeyRecordFromJson(const cJSON* json, std::string_view path) {
+  KeyRecord k;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, KeyFields(), true, &k, nullptr));
+  if (k.kid.empty()) return Bad(Join(p, "Kid"), "required");
+  if (k.alg.empty()) return Bad(Join(p, "Alg"), "required");
+  if (k.private_pem.empty()) return Bad(Join(p, "PrivateKeyPem"), "required");
+  return k;
+}
+
+std::string NormalizeUsername(std::string_view username) {
+  std::string out(username);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+Status ValidateUser(const User& user, std::string_view path) {
+  const std::string p(path);
+  auto text = [&](const char* name, const std::string& value, size_t min, size_t max) -> Status {
+    if (value.size() < min) return Bad(Join(p, name), "required");
+    if (value.size() > max) return Bad(Join(p, name), "longer than " + std::to_string(max) + " characters");
+    if (HasNul(value)) return Bad(Join(p, name), "contains a NUL character");
+    return Status::OK();
+  };
+  TF_RETURN_IF_ERROR(text("SubjectId", user.subject_id, 1, 200));
+  TF_RETURN_IF_ERROR(text("Username", user.username, 1, 100));
+  TF_RETURN_IF_ERROR(text("Tenant", user.tenant, 0, 100));
+  if (!user.password_hash.empty() && !IsPasswordHashShape(user.password_hash)) {
+    return Bad(Join(p, "PasswordHash"),
+               "expected an Argon2id PHC string ($argon2id$...) or an ASP.NET Core Identity password hash (base64)");
+  }
+  if (user.access_failed_count < 0) return Bad(Join(p, "AccessFailedCount"), "expected a non-negative integer");
+  return Status::OK();
+}
+
+Result<User> UserFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
+  User u;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, UserFields(), true, &u, unknown));
+  TF_RETURN_IF_ERROR(ValidateUser(u, p));
+  return u;
+}
+
+std::string ToJson(const Client& r) { return PrintAndDelete(EncodeObject(r, ClientFields(), true)); }
+std::string ToJson(const ApiScope& r) { return PrintAndDelete(EncodeObject(r, ApiScopeFields(), true)); }
+std::string ToJson(const ApiResource& r) { return PrintAndDelete(EncodeObject(r, ApiResourceFields(), true)); }
+std::string ToJson(const IdentityResource& r) {
+  return PrintAndDelete(EncodeObject(r, IdentityResourceFields(), true));
+}
+std::string ToJson(const KeyRecord& r) { return PrintAndDelete(EncodeObject(r, KeyFields(), true)); }
+std::string ToJson(const User& r) { return PrintAndDelete(EncodeObject(r, UserFields(), true)); }
+
+bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now) {
+  // As IdentityServer: an empty presented secret never matches, whatever is stored.
+  if (presented.empty()) return false;
+  const std::string sha256 = Sha256(presented);
+  const std::string sha512 = Sha512(presented);
+  // Every candidate is compared, and the results are combined without short-circuiting, so the time taken depends on
+  // the number and kinds of secrets, not on which one (if any) matched.
+  bool matched = false;
+  for (const Secret& s : secrets) {
+    if (!EqualsIgnoreCase(s.type, "SharedSecret")) continue;
+    if (s.expiration.has_value() && *s.expiration <= now) continue;
+    const std::optional<std::string> stored = Base64Decode(s.value);
+    if (!stored.has_value()) continue;
+    bool equal = false;
+    if (stored->size() == sha256.size()) {
+      equal = ConstantTimeEquals(*stored, sha256);
+    } else if (stored->size() == sha512.size()) {
+      equal = ConstantTimeEquals(*stored, sha512);
+    }
+    matched = matched | equal;
+  }
+  return matched;
+}
+
+std::string HashSecret(std::string_view secret) { return Base64Encode(Sha256(secret)); }
+
+}  // namespace tf::store

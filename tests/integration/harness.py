@@ -1,0 +1,689 @@
+"""Integration-test harness: a real nginx in front of real tokenfcgi workers over a real LMDB, on loopback.
+
+Every integration test imports this module (standard library and python3-jwt only) and ends with
+`harness.main()`. Conventions:
+
+  * Binaries come from $TF_BUILD_DIR (set by CTest; default <repo>/build). A missing binary, nginx, spawn-fcgi or
+    python3-jwt makes the test exit 77, which CTest reports as "skipped".
+  * `Deployment` is a context manager (or call start()/stop()). It makes a temporary directory, writes a
+    configuration (issuer http://127.0.0.1:<port>, log_level info, plus keyword overrides), runs `tokenctl init`,
+    imports a dict as IdentityServer-shaped JSON, generates extra signing keys, starts W workers
+    (`tokenfcgi --config CFG --listen unix:<tmp>/w<i>.sock`, or one worker on fd 0 under `spawn-fcgi -n`), and an
+    nginx on a free loopback port whose upstream lists every worker socket. It waits for readiness with a cap and
+    always cleans up: workers and nginx are terminated and waited for, the directory is removed (set TF_KEEP_TMP=1
+    to keep it). Stopping fails if a worker did not exit 0 after SIGTERM or a sanitizer reported anything.
+  * Requests: post_form(path, fields | body, headers, auth=(id, secret)), get(path), request(method, path, ...)
+    return a Response with .status, .headers (case-insensitive), .body (bytes), .text and .json.
+  * Worker stderr goes to <tmp>/w<i>.log; when a test fails, main() prints the tail of every live deployment's logs.
+
+Each test picks its own port, so `ctest -j` is safe.
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import struct
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+SKIP = 77
+
+SOURCE_DIR = os.environ.get("TF_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BUILD_DIR = os.environ.get("TF_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
+
+# Lines in a worker log that mean a sanitizer found a bug.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+
+FORM = "application/x-www-form-urlencoded"
+
+_live_deployments = []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Locating tools
+
+
+def binary(name):
+    """Path of a build product in $TF_BUILD_DIR, or None."""
+    path = os.path.join(BUILD_DIR, name)
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def find_tool(name):
+    """A system tool on PATH or in the sbin directories (nginx lives in /usr/sbin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def missing_requirements(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+    missing = [f"{BUILD_DIR}/{b}" for b in binaries if binary(b) is None]
+    missing += [t for t in tools if find_tool(t) is None]
+    if "nginx" in tools and not os.path.isfile(FASTCGI_PARAMS):
+        missing.append(FASTCGI_PARAMS)
+    if need_jwt:
+        try:
+            import jwt  # noqa: F401
+            from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: F401
+        except ImportError:
+            missing.append("python3-jwt/python3-cryptography (use /usr/bin/python3)")
+    return missing
+
+
+def require(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+    """Exit 77 (CTest: skipped) when something the test needs is not there."""
+    missing = missing_requirements(binaries, tools, need_jwt)
+    if missing:
+        print("SKIP: missing " + ", ".join(missing), file=sys.stderr)
+        sys.exit(SKIP)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers shared by tests
+
+
+def hashed_secret(secret, expiration=None, digest="sha256"):
+    """An IdentityServer ClientSecrets entry: {"Value": base64(SHA-256(secret))} (or SHA-512)."""
+    h = hashlib.sha512 if digest == "sha512" else hashlib.sha256
+    entry = {"Value": base64.b64encode(h(secret.encode("utf-8")).digest()).decode("ascii")}
+    if expiration is not None:
+        entry["Expiration"] = expiration
+    return entry
+
+
+def basic_auth(client_id, secret, encode=True, scheme="Basic"):
+    """Authorization header value per RFC 6749 §2.3.1: id and secret form-urlencoded, then base64."""
+    if encode:
+        client_id = urllib.parse.quote_plus(client_id, safe="")
+        secret = urllib.parse.quote_plus(secret, safe="")
+    raw = f"{client_id}:{secret}".encode("utf-8")
+    return f"{scheme} " + base64.b64encode(raw).decode("ascii")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwk_thumbprint(jwk):
+    """RFC 7638: SHA-256 over the required members, sorted, no whitespace; base64url without padding."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[jwk["kty"]]
+    canonical = json.dumps({k: jwk[k] for k in required}, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def unverified_header(token):
+    return json.loads(b64url_decode(token.split(".")[0]))
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # http.client.HTTPMessage: case-insensitive get(), get_all()
+        self.body = body
+        self._json = None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        if self._json is None:
+            self._json = json.loads(self.body)
+        return self._json
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.text[:300]!r}>"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The deployment
+
+
+class DeploymentError(RuntimeError):
+    pass
+
+
+class Deployment:
+    """nginx + W tokenfcgi workers + one LMDB environment in a temporary directory.
+
+    clients: a dict imported with `tokenctl import` ({"Clients": [...], "ApiScopes": [...], ...}) or None.
+    workers: number of worker processes (each --listen unix:<tmp>/w<i>.sock).
+    threads: passed as --threads N when set.
+    key_algs: extra `tokenctl key generate --alg X` after init.
+    spawn_fcgi: run one worker under `spawn-fcgi -n` (FastCGI socket on fd 0) instead of --listen.
+    client_max_body_size: nginx's own body limit (large by default so the worker's max_body_bytes is what is tested).
+    nginx_server_extra: text added inside the nginx server block (before the catch-all location).
+    nginx_locations: text that replaces the catch-all `location / {...}`; "tokenfcgi" names the upstream of all
+        worker sockets, and `include fastcgi_params;` finds a copy of /etc/nginx/fastcgi_params next to nginx.conf.
+    env: extra environment for the workers.
+    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
+    """
+
+    START_TIMEOUT = 20.0   # seconds for a worker or nginx to become ready (sanitized builds are slow)
+    STOP_TIMEOUT = 5.0     # seconds between SIGTERM and SIGKILL
+
+    def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
+                 client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None, **config):
+        self.import_data = clients
+        self.worker_count = 1 if spawn_fcgi else workers
+        self.threads = threads
+        self.key_algs = list(key_algs)
+        self.spawn_fcgi = spawn_fcgi
+        self.client_max_body_size = client_max_body_size
+        self.nginx_server_extra = nginx_server_extra
+        self.nginx_locations = nginx_locations
+        self.extra_env = dict(env or {})
+        self.config_overrides = dict(config)
+        self.tmp = None
+        self.port = None
+        self.workers = []       # list of (Popen, log path)
+        self.nginx = None
+        self.worker_logs = []
+        self._log_files = []
+        self._problems = []
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.print_logs(f"deployment failed: {exc_type.__name__}: {exc}")
+        self.stop(raise_on_problems=exc_type is None)
+        return False
+
+    def start(self):
+        require(tools=("nginx", "spawn-fcgi") if self.spawn_fcgi else ("nginx",), need_jwt=False)
+        self.tmp = tempfile.mkdtemp(prefix="tokenfcgi-it-")
+        os.chmod(self.tmp, 0o755)
+        _live_deployments.append(self)
+        try:
+            last_error = None
+            for _ in range(5):
+                self.port = free_port()
+                self._write_config()
+                if not os.path.exists(os.path.join(self.tmp, "db", "data.mdb")):
+                    self._provision()
+                self._start_workers()
+                try:
+                    self._start_nginx()
+                    return self
+                except DeploymentError as e:  # most likely the port was taken between free_port() and bind()
+                    last_error = e
+                    self._stop_processes()
+                    if "Address already in use" not in tail(self.nginx_error_log, 20):
+                        raise
+            raise last_error
+        except BaseException:
+            self.print_logs("deployment did not start")
+            self.stop(raise_on_problems=False)
+            raise
+
+    def stop(self, raise_on_problems=True):
+        if self.tmp is None:
+            return
+        try:
+            self._stop_processes()
+            for path in self.worker_logs:
+                text = tail(path, 100000)
+                for marker in SANITIZER_MARKERS:
+                    if marker in text:
+                        self._problems.append(f"{os.path.basename(path)}: sanitizer report ({marker})")
+                        break
+            if self._problems:
+                self.print_logs("problems at shutdown: " + "; ".join(self._problems))
+        finally:
+            for f in self._log_files:
+                f.close()
+            self._log_files = []
+            if self in _live_deployments:
+                _live_deployments.remove(self)
+            if os.environ.get("TF_KEEP_TMP"):
+                print(f"kept {self.tmp}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+        problems, self._problems = self._problems, []
+        if problems and raise_on_problems:
+            raise DeploymentError("; ".join(problems))
+
+    # -- setup steps ----------------------------------------------------------------------------------------------
+
+    @property
+    def config_path(self):
+        return os.path.join(self.tmp, "tokenfcgi.conf")
+
+    @property
+    def nginx_error_log(self):
+        return os.path.join(self.tmp, "nginx-error.log")
+
+    @property
+    def issuer(self):
+        return self.config["issuer"]
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _write_config(self):
+        config = {
+            "issuer": f"http://127.0.0.1:{self.port}",
+            "database": os.path.join(self.tmp, "db"),
+            "log_level": "info",
+        }
+        config.update({k: str(v) for k, v in self.config_overrides.items()})
+        self.config = config
+        with open(self.config_path, "w") as f:
+            f.write("# written by tests/integration/harness.py\n")
+            for key, value in config.items():
+                f.write(f"{key} = {value}\n")
+
+    def _provision(self):
+        os.makedirs(os.path.join(self.tmp, "db"), exist_ok=True)
+        self.tokenctl("init")
+        if self.import_data is not None:
+            self.import_json(self.import_data)
+        for alg in self.key_algs:
+            self.tokenctl("key", "generate", "--alg", alg)
+
+    def _worker_env(self):
+        env = dict(os.environ)
+        env.pop("TOKENFCGI_CONFIG", None)
+        env.update(self.extra_env)
+        return env
+
+    def _start_workers(self):
+        self.workers = []
+        self.sockets = []
+        for i in range(self.worker_count):
+            sock = os.path.join(self.tmp, f"w{i}.sock")
+            log_path = os.path.join(self.tmp, f"w{i}.log")
+            if log_path not in self.worker_logs:
+                self.worker_logs.append(log_path)
+            if os.path.exists(sock):
+                os.unlink(sock)
+            log = open(log_path, "ab")
+            self._log_files.append(log)
+            cmd = [binary("tokenfcgi"), "--config", self.config_path]
+            if self.threads:
+                cmd += ["--threads", str(self.threads)]
+            if self.spawn_fcgi:
+                cmd = [find_tool("spawn-fcgi"), "-n", "-s", sock, "-M", "0600", "--"] + cmd
+            else:
+                cmd += ["--listen", "unix:" + sock]
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    env=self._worker_env(), start_new_session=True)
+            self.workers.append(proc)
+            self.sockets.append(sock)
+        for proc, sock, log_path in zip(self.workers, self.sockets, self.worker_logs):
+            self._wait_for_unix_socket(proc, sock, log_path)
+
+    def _wait_for_unix_socket(self, proc, path, log_path):
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DeploymentError(f"worker exited with {proc.returncode} before listening:\n{tail(log_path)}")
+            if os.path.exists(path):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    try:
+                        s.connect(path)
+                        return
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+        raise DeploymentError(f"worker socket {path} not ready after {self.START_TIMEOUT}s:\n{tail(log_path)}")
+
+    def _nginx_config(self, nonce):
+        t = self.tmp
+        servers = "\n".join(f"        server unix:{s};" for s in self.sockets)
+        # As root, nginx would run its workers as nobody, who cannot reach this private directory.
+        user = "user root root;" if os.geteuid() == 0 else ""
+        locations = self.nginx_locations or f"""location / {{
+            # libfcgi's FCGX_GetParam returns the first of repeated parameters, other parsers the last:
+            # clear REMOTE_USER on both sides of the stock list, which passes nginx's unverified $remote_user.
+            fastcgi_param REMOTE_USER "";
+            include {FASTCGI_PARAMS};
+            fastcgi_param REMOTE_USER "";
+            fastcgi_pass tokenfcgi;
+            # A crashed worker must show as a 502, not be hidden by a retry on the other one.
+            fastcgi_next_upstream off;
+        }}"""
+        return f"""# written by tests/integration/harness.py
+{user}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {t}/nginx.pid;
+error_log {self.nginx_error_log} warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log {t}/nginx-access.log;
+    default_type application/octet-stream;
+    client_body_temp_path {t}/nginx-tmp/body;
+    fastcgi_temp_path {t}/nginx-tmp/fastcgi;
+    proxy_temp_path {t}/nginx-tmp/proxy;
+    uwsgi_temp_path {t}/nginx-tmp/uwsgi;
+    scgi_temp_path {t}/nginx-tmp/scgi;
+    upstream tokenfcgi {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        server_name localhost;
+        client_max_body_size {self.client_max_body_size};
+        location = /__harness_ready {{ default_type text/plain; return 200 "{nonce}"; }}
+        {self.nginx_server_extra}
+        {locations}
+    }}
+}}
+"""
+
+    def _start_nginx(self):
+        os.makedirs(os.path.join(self.tmp, "nginx-tmp"), exist_ok=True)
+        shutil.copyfile(FASTCGI_PARAMS, os.path.join(self.tmp, "fastcgi_params"))
+        nonce = secrets.token_hex(8)
+        conf = os.path.join(self.tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(self._nginx_config(nonce))
+        log = open(os.path.join(self.tmp, "nginx-stderr.log"), "ab")
+        self._log_files.append(log)
+        self.nginx = subprocess.Popen(
+            [find_tool("nginx"), "-e", self.nginx_error_log, "-p", self.tmp, "-c", conf],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.nginx.poll() is not None:
+                raise DeploymentError(f"nginx exited with {self.nginx.returncode}:\n{tail(self.nginx_error_log)}")
+            try:
+                r = self.get("/__harness_ready", timeout=2)
+                if r.status == 200 and r.text == nonce:
+                    return
+                raise DeploymentError(f"port {self.port} answered by someone else")
+            except OSError:
+                time.sleep(0.02)
+        raise DeploymentError(f"nginx not ready after {self.START_TIMEOUT}s:\n{tail(self.nginx_error_log)}")
+
+    def _terminate(self, proc, name):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Returns False if the process had already exited."""
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(self.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._problems.append(f"{name} did not exit within {self.STOP_TIMEOUT}s of SIGTERM")
+            proc.kill()
+            proc.wait()
+        return True
+
+    def _stop_processes(self):
+        self._terminate(self.nginx, "nginx")
+        self.nginx = None
+        for i, proc in enumerate(self.workers):
+            name = f"worker w{i}"
+            if not self._terminate(proc, name):
+                self._problems.append(f"{name} had exited by itself with status {proc.returncode}")
+            elif proc.returncode != 0 and not any(p.startswith(f"{name} did not") for p in self._problems):
+                self._problems.append(f"{name} exited with status {proc.returncode} after SIGTERM")
+        self.workers = []
+
+    # -- admin tool -----------------------------------------------------------------------------------------------
+
+    def tokenctl(self, *args, check=True):
+        """Runs `tokenctl --config CFG ARGS...`; returns the CompletedProcess (text)."""
+        cmd = [binary("tokenctl"), "--config", self.config_path] + list(args)
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                              env=self._worker_env())
+        if check and proc.returncode != 0:
+            raise DeploymentError(f"{' '.join(cmd[1:])} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        return proc
+
+    def import_json(self, data):
+        path = os.path.join(self.tmp, f"import-{secrets.token_hex(4)}.json")
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+        return self.tokenctl("import", path)
+
+    # -- HTTP -----------------------------------------------------------------------------------------------------
+
+    def url(self, path):
+        return self.base_url + path
+
+    def request(self, method, path, body=None, headers=None, timeout=15):
+        headers = dict(headers or {})
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.reason, r.headers, data)
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None, timeout=15):
+        return self.request("GET", path, headers=headers, timeout=timeout)
+
+    def post_form(self, path, fields=None, body=None, headers=None, auth=None, content_type=FORM):
+        """POST a form. `fields`: dict or list of pairs (urlencoded); or `body`: raw str/bytes.
+        `auth=(id, secret)` adds an RFC 6749 Basic header. `content_type=None` sends none."""
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+        headers = dict(headers or {})
+        if content_type is not None:
+            headers.setdefault("Content-Type", content_type)
+        if auth is not None:
+            headers["Authorization"] = basic_auth(*auth)
+        return self.request("POST", path, body=body if body is not None else b"", headers=headers)
+
+    def token_path(self):
+        return self.config.get("base_path", "") + "/connect/token"
+
+    def discovery(self):
+        r = self.get(self.config.get("base_path", "") + "/.well-known/openid-configuration")
+        if r.status != 200:
+            raise AssertionError(f"discovery answered {r!r}")
+        return r.json
+
+    def jwks(self):
+        r = self.get(self.config.get("base_path", "") + "/.well-known/openid-configuration/jwks")
+        if r.status != 200:
+            raise AssertionError(f"jwks answered {r!r}")
+        return r.json
+
+    def verify_access_token(self, token, audience=None):
+        """Verifies `token` with python3-jwt against the served JWKS (an independent implementation).
+        Returns (header, claims). Checks signature, alg/kid agreement, iss, exp/nbf/iat; aud when given."""
+        import jwt
+        header = jwt.get_unverified_header(token)
+        keys = {k["kid"]: k for k in self.jwks()["keys"]}
+        if header.get("kid") not in keys:
+            raise AssertionError(f"kid {header.get('kid')!r} not in the served JWKS")
+        jwk = keys[header["kid"]]
+        key = jwt.PyJWK(jwk)
+        options = {"require": ["iss", "exp", "iat", "nbf"], "verify_aud": audience is not None}
+        claims = jwt.decode(token, key=key.key, algorithms=[jwk.get("alg", header.get("alg"))],
+                            issuer=self.issuer, audience=audience, options=options, leeway=5)
+        return header, claims
+
+    # -- logs -----------------------------------------------------------------------------------------------------
+
+    def read_worker_logs(self):
+        text = ""
+        for path in self.worker_logs:
+            try:
+                with open(path, "rb") as f:
+                    text += f.read().decode("utf-8", "replace")
+            except OSError:
+                pass
+        return text
+
+    def print_logs(self, why, lines=30):
+        if self.tmp is None:
+            return
+        out = [f"---- {why} ({self.tmp}) ----"]
+        for path in self.worker_logs + [self.nginx_error_log]:
+            out.append(f"---- tail of {os.path.basename(path)} ----")
+            out.append(tail(path, lines))
+        print("\n".join(out), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A FastCGI responder that shows what the web server sends
+
+
+class FastCgiParamsEcho:
+    """A minimal FastCGI responder on a Unix socket (a thread; context manager). It answers every request with
+    200 and a JSON array of [name, value] pairs: the FastCGI parameters exactly as received, in order, repeated ones
+    included. Used to check what a web-server configuration passes to the worker (e.g. REMOTE_USER)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(16)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(5)
+        return False
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._handle(conn)
+                except (OSError, ValueError):
+                    pass
+
+    @staticmethod
+    def _read(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ValueError("connection closed mid-record")
+            data += chunk
+        return data
+
+    @staticmethod
+    def _pairs(data):
+        def length(i):
+            if data[i] & 0x80:
+                return struct.unpack(">I", data[i:i + 4])[0] & 0x7FFFFFFF, i + 4
+            return data[i], i + 1
+        i, out = 0, []
+        while i < len(data):
+            nl, i = length(i)
+            vl, i = length(i)
+            out.append([data[i:i + nl].decode("latin-1"), data[i + nl:i + nl + vl].decode("latin-1")])
+            i += nl + vl
+        return out
+
+    def _handle(self, conn):
+        params, request_id, stdin_done, params_done = b"", 1, False, False
+        while not (stdin_done and params_done):
+            version, rtype, request_id, clen, plen, _ = struct.unpack(">BBHHBB", self._read(conn, 8))
+            content = self._read(conn, clen)
+            self._read(conn, plen)
+            if rtype == 4:          # FCGI_PARAMS
+                params += content
+                params_done = clen == 0
+            elif rtype == 5:        # FCGI_STDIN
+                stdin_done = clen == 0
+        body = json.dumps(self._pairs(params)).encode()
+        out = b"Status: 200 OK\r\nContent-Type: application/json\r\n\r\n" + body
+        records = b""
+        for i in range(0, len(out), 65535):
+            chunk = out[i:i + 65535]
+            records += struct.pack(">BBHHBB", 1, 6, request_id, len(chunk), 0, 0) + chunk
+        records += struct.pack(">BBHHBB", 1, 6, request_id, 0, 0, 0)                       # end of FCGI_STDOUT
+        records += struct.pack(">BBHHBB", 1, 3, request_id, 8, 0, 0) + struct.pack(">IB3x", 0, 0)  # END_REQUEST
+        conn.sendall(records)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running a test file
+
+
+class _TailingResult(unittest.TextTestResult):
+    """Prints the tail of every live deployment's logs next to a failure."""
+
+    def _dump(self, test):
+        for d in list(_live_deployments):
+            d.print_logs(f"logs after {test}")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._dump(test)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._dump(test)
+
+
+def main(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+    """Runs the unittest tests of __main__; exits 77 if something is missing, 1 on any failure, else 0."""
+    require(binaries, tools, need_jwt)
+    started = time.monotonic()
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_TailingResult)
+    program = unittest.main(module="__main__", testRunner=runner, exit=False)
+    result = program.result
+    print(f"{result.testsRun} tests in {time.monotonic() - started:.1f}s: "
+          f"{len(result.failures)} failed, {len(result.errors)} errors, {len(result.skipped)} skipped",
+          file=sys.stderr)
+    sys.exit(0 if result.wasSuccessful() else 1)

@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""The tokenfcgi worker as a process: FastCGI spoken directly (no web server), SIGTERM handling, CGI mode, the
+command line and the per-request log line.
+
+Needs $TF_BUILD_DIR/tokenfcgi and $TF_BUILD_DIR/tokenctl (to create the database); exits 77 (skip) without them.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = 1, 3, 4, 5, 6, 7
+FCGI_RESPONDER = 1
+
+FAILURES = []
+
+
+def check(cond, what):
+    if cond:
+        print("ok   " + what)
+    else:
+        print("FAIL " + what)
+        FAILURES.append(what)
+    return cond
+
+
+# ---- A minimal FastCGI client -----------------------------------------------------------------------------------
+
+def record(rtype, content, request_id=1):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBx", 1, rtype, request_id, len(content), pad) + content + b"\0" * pad
+
+
+def encode_length(n):
+    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+
+def encode_params(params):
+    out = b""
+    for k, v in params.items():
+        k, v = k.encode(), v.encode()
+        out += encode_length(len(k)) + encode_length(len(v)) + k + v
+    return out
+
+
+def begin_and_params(params):
+    data = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", FCGI_RESPONDER, 0))
+    encoded = encode_params(params)
+    for i in range(0, len(encoded), 65535):
+        data += record(FCGI_PARAMS, encoded[i:i + 65535])
+    return data + record(FCGI_PARAMS, b"")
+
+
+def stdin_records(body):
+    data = b""
+    for i in range(0, len(body), 65535):
+        data += record(FCGI_STDIN, body[i:i + 65535])
+    return data + record(FCGI_STDIN, b"")
+
+
+def read_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def read_response(sock):
+    """Reads STDOUT until END_REQUEST; returns (status, headers dict (lower-case names), body bytes)."""
+    out = b""
+    while True:
+        version, rtype, _rid, length, pad = struct.unpack(">BBHHBx", read_exact(sock, 8))
+        content = read_exact(sock, length + pad)[:length]
+        if rtype == FCGI_STDOUT:
+            out += content
+        elif rtype == FCGI_END_REQUEST:
+            break
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    status = int(headers.get("status", "0").split()[0])
+    return status, headers, body
+
+
+def fcgi_params(method, uri, body=b"", content_type=""):
+    path, _, query = uri.partition("?")
+    return {
+        "REQUEST_METHOD": method, "REQUEST_URI": uri, "QUERY_STRING": query, "SCRIPT_NAME": path,
+        "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)) if body else "",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8080", "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+
+
+def fcgi_request(path, method, uri, body=b"", content_type=""):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(begin_and_params(fcgi_params(method, uri, body, content_type)) + stdin_records(body))
+        return read_response(s)
+
+
+# ---- Helpers ----------------------------------------------------------------------------------------------------
+
+def wait_for(cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def exited_within(proc, seconds):
+    try:
+        proc.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+class Worker:
+    def __init__(self, exe, config, tmp, name, extra_args=(), stdin=subprocess.DEVNULL):
+        self.log_path = os.path.join(tmp, name + ".log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([exe, "--config", config] + list(extra_args), stdin=stdin,
+                                     stdout=self.log, stderr=self.log)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def log_text(self):
+        self.log.flush()
+        return read_file(self.log_path)
+
+
+def main():
+    build = os.environ.get("TF_BUILD_DIR", "")
+    exe = os.path.join(build, "tokenfcgi")
+    tokenctl = os.path.join(build, "tokenctl")
+    if not (build and os.access(exe, os.X_OK) and os.access(tokenctl, os.X_OK)):
+        print("skip: needs $TF_BUILD_DIR/tokenfcgi and $TF_BUILD_DIR/tokenctl")
+        return 77
+
+    tmp = tempfile.mkdtemp(prefix="tf-worker-")
+    db = os.path.join(tmp, "db")
+    config = os.path.join(tmp, "tokenfcgi.conf")
+    with open(config, "w") as f:
+        f.write("# test\nissuer = http://127.0.0.1:8080\ndatabase = %s\nmap_size = 16M\nmax_body_bytes = 4K\n" % db)
+    init = subprocess.run([tokenctl, "--config", config, "init"], capture_output=True, timeout=60)
+    if not check(init.returncode == 0, "tokenctl init creates the database"):
+        print(init.stdout.decode(), init.stderr.decode())
+        return 1
+
+    sock = os.path.join(tmp, "s")
+    workers = []
+    try:
+        # -- 1. A request over FastCGI, the log line, then SIGTERM while idle: exit 0 within 2 s.
+        w = Worker(exe, config, tmp, "w1", ["--listen", "unix:" + sock, "--threads", "2"])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "worker creates its unix socket")
+        check(oct(os.stat(sock).st_mode & 0o777) == oct(0o660), "unix socket mode is 0660")
+        status, headers, body = fcgi_request(sock, "GET", "/.well-known/openid-configuration?secret=s3cr3t")
+        check(status == 200, "discovery answers 200 (got %d)" % status)
+        try:
+            doc = json.loads(body)
+            check(doc.get("issuer") == "http://127.0.0.1:8080", "discovery names the configured issuer")
+        except ValueError:
+            check(False, "discovery body is JSON: %r" % body[:200])
+        check(headers.get("content-length") == str(len(body)), "Content-Length matches the body")
+        wait_for(lambda: "status=200" in w.log_text(), 5)
+        log = w.log_text()
+        check("starting: listen=unix:%s threads=2 pid=%d" % (sock, w.proc.pid) in log, "startup line: %r" % log[:300])
+        lines = [l for l in log.splitlines() if "GET /.well-known/openid-configuration " in l]
+        check(len(lines) == 1 and " client=- grant=- outcome=" in lines[0] and " status=200 us=" in lines[0],
+              "one request log line in the documented format: %r" % lines)
+        check("s3cr3t" not in log and "secret=" not in log, "the query string is never logged")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2), "SIGTERM while idle: exits within 2 s")
+        check(w.proc.returncode == 0, "SIGTERM while idle: exit status 0 (got %s)" % w.proc.returncode)
+        check(not os.path.exists(sock), "the unix socket file is removed at exit")
+
+        # -- 2. A request whose body is still being sent when SIGTERM arrives is still answered.
+        w = Worker(exe, config, tmp, "w2", ["--listen", "unix:" + sock, "--threads", "2"])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "second worker creates its socket")
+        form = b"grant_type=client_credentials&client_id=no-such-client&client_secret=wrong"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(sock)
+            s.sendall(begin_and_params(fcgi_params("POST", "/connect/token", form,
+                                                   "application/x-www-form-urlencoded")))
+            s.sendall(record(FCGI_STDIN, form[:10]))  # part of the body
+            time.sleep(0.3)                           # the worker is now reading the body
+            w.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            check(w.proc.poll() is None, "SIGTERM with a request in flight: still running while the body is sent")
+            s.sendall(record(FCGI_STDIN, form[10:]) + record(FCGI_STDIN, b""))
+            try:
+                status, headers, body = read_response(s)
+            except (EOFError, OSError) as e:
+                status, body = 0, str(e).encode()
+        check(status == 401 and b"invalid_client" in body,
+              "the request in flight is answered in full after SIGTERM (401 invalid_client; got %d %r)"
+              % (status, body[:120]))
+        check(exited_within(w.proc, 2), "after the request in flight: exits within 2 s")
+        check(w.proc.returncode == 0, "after the request in flight: exit status 0 (got %s)" % w.proc.returncode)
+
+        # -- 3. The socket inherited on fd 0 (as from spawn-fcgi): served, and never shut down or closed for siblings.
+        inherited = os.path.join(tmp, "inherited")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(inherited)
+        listener.listen(16)
+        w = Worker(exe, config, tmp, "w3", ["--threads", "3"], stdin=listener.fileno())
+        workers.append(w)
+        status, _, _ = fcgi_request(inherited, "GET", "/.well-known/openid-configuration/jwks")
+        check(status == 200, "served on the socket inherited on fd 0 (got %d)" % status)
+        w.proc.send_signal(signal.SIGINT)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "SIGINT: exits 0 within 2 s")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            try:
+                s.connect(inherited)
+                connected = True
+            except OSError:
+                connected = False
+        check(connected, "the inherited listening socket still accepts connections after the worker exits")
+        listener.close()
+
+        # -- 4. --listen HOST:PORT on loopback.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        w = Worker(exe, config, tmp, "w4", ["--listen", "127.0.0.1:%d" % port])
+        workers.append(w)
+
+        def tcp_request():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    s.sendall(begin_and_params(fcgi_params("GET", "/.well-known/openid-configuration")) +
+                              stdin_records(b""))
+                    return read_response(s)[0]
+            except OSError:
+                return 0
+        check(wait_for(lambda: tcp_request() == 200, 10), "--listen 127.0.0.1:PORT serves over TCP")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "TCP worker: SIGTERM exits 0 within 2 s")
+
+        # -- 5. CGI mode: environment + stdin pipe, one answer on stdout.
+        env = dict(os.environ, REQUEST_METHOD="GET", REQUEST_URI="/.well-known/openid-configuration",
+                   QUERY_STRING="", CONTENT_LENGTH="")
+        r = subprocess.run([exe, "--config", config], env=env, input=b"", capture_output=True, timeout=30)
+        check(r.returncode == 0 and r.stdout.startswith(b"Status: 200 OK\r\n"),
+              "CGI GET answers 'Status: 200 OK' (rc %d, %r)" % (r.returncode, r.stdout[:60]))
+        env = dict(os.environ, REQUEST_METHOD="POST", REQUEST_URI="/connect/token",
+                   CONTENT_TYPE="application/x-www-form-urlencoded", CONTENT_LENGTH=str(len(form)))
+        r = subprocess.run([exe, "--config", config], env=env, input=form, capture_output=True, timeout=30)
+        check(r.stdout.startswith(b"Status: 401 Unauthorized\r\n"),
+              "CGI POST reads the body from stdin (%r)" % r.stdout[:60])
+        env["CONTENT_LENGTH"] = "5000"  # over max_body_bytes = 4K
+        r = subprocess.run([exe, "--config", config], env=env, input=b"x" * 5000, capture_output=True, timeout=30)
+        check(r.stdout.startswith(b"Status: 413 "), "CGI body over max_body_bytes is 413 (%r)" % r.stdout[:60])
+        env["CONTENT_LENGTH"] = str(len(form) + 10)
+        r = subprocess.run([exe, "--config", config], env=env, input=form, capture_output=True, timeout=30)
+        check(r.stdout.startswith(b"Status: 400 "), "CGI body shorter than CONTENT_LENGTH is 400 (%r)" % r.stdout[:60])
+
+        # -- 6. Command line and configuration errors.
+        r = subprocess.run([exe, "--config", config, "--check-config"], capture_output=True, timeout=30)
+        check(r.returncode == 0, "--check-config on a good setup exits 0 (%r)" % r.stderr)
+        bad = os.path.join(tmp, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("issuer = http://127.0.0.1:8080\n\nmap_size = lots\n")
+        r = subprocess.run([exe, "--config", bad, "--check-config"], capture_output=True, timeout=30)
+        err = r.stderr.decode()
+        check(r.returncode == 1 and err == "tokenfcgi: %s:3: map_size: not a size " % bad +
+              "(a number of bytes, optionally with K, M, G or T): 'lots'\n", "bad config: one line, exit 1 (%r)" % err)
+        nodb = os.path.join(tmp, "nodb.conf")
+        with open(nodb, "w") as f:
+            f.write("issuer = http://127.0.0.1:8080\ndatabase = %s\n" % os.path.join(tmp, "missing"))
+        r = subprocess.run([exe, "--config", nodb, "--listen", "unix:" + sock], capture_output=True, timeout=30)
+        check(r.returncode == 1 and b"cannot open the database" in r.stderr and not os.path.exists(sock),
+              "missing database: exit 1 before listening (%r)" % r.stderr)
+        env = dict(os.environ, TOKENFCGI_CONFIG=config)
+        r = subprocess.run([exe, "--check-config"], env=env, capture_output=True, timeout=30)
+        check(r.returncode == 0, "$TOKENFCGI_CONFIG is used without --config")
+        for args in (["--listen", ":9000"], ["--threads", "0"], ["--bogus"], ["--listen"]):
+            r = subprocess.run([exe, "--config", config] + args, capture_output=True, timeout=30)
+            check(r.returncode == 2 and r.stderr.startswith(b"tokenfcgi: "), "usage error %s exits 2" % args)
+        r = subprocess.run([exe, "--version"], capture_output=True, timeout=30)
+        check(r.returncode == 0 and r.stdout.startswith(b"tokenfcgi "), "--version")
+        r = subprocess.run([exe, "--help"], capture_output=True, timeout=30)
+        check(r.returncode == 0 and b"max_body_bytes" in r.stdout, "--help lists the configuration keys")
+    finally:
+        for w in workers:
+            w.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    if FAILURES:
+        print("%d check(s) failed" % len(FAILURES))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
