@@ -15,6 +15,8 @@ packages=(
   nginx spawn-fcgi curl                       # running it for real: make run, integration tests
   python3 python3-jwt python3-cryptography    # integration tests: independent JWT verification
   clang libclang-rt-14-dev                    # ASan/UBSan build and libFuzzer targets
+  dpkg-dev debhelper lintian fakeroot        # make deb, and the package test
+  apache2 libapache2-mod-fcgid systemd       # the Apache test; systemd-analyze verify for the units
 )
 for arg in "$@"; do
   case "$arg" in
