@@ -4,12 +4,13 @@
 #   make test       unit + integration tests, then again under ASan/UBSan with the fuzz targets
 #   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256)
 #   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local)
+#   make deb        build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
 #   make clean      remove the build directories
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test bench install clean
+.PHONY: all build run test bench install deb clean
 
 all: build
 
@@ -30,5 +31,9 @@ install:
 	scripts/deps.sh
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh
 
+deb:
+	scripts/deps.sh
+	scripts/deb.sh
+
 clean:
-	rm -rf build build-asan build-bench
+	rm -rf build build-asan build-bench build-deb
