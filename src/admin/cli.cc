@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "admin/clients.h"
+#include "admin/grants.h"
 #include "admin/import.h"
 #include "admin/keys.h"
 #include "admin/names.h"
@@ -725,6 +726,8 @@ int CmdStats(Context& ctx, const Parsed&) {
     Add(o.get(), "identity_resources", s.identity_resources);
     Add(o.get(), "keys", s.keys);
     Add(o.get(), "users", s.users);
+    Add(o.get(), "grants", s.grants);
+    Add(o.get(), "revoked_families", s.revoked_families);
     Add(o.get(), "map_size", s.map_size);
     Add(o.get(), "used_bytes", s.used_bytes);
     Add(o.get(), "max_readers", s.max_readers);
@@ -744,6 +747,8 @@ int CmdStats(Context& ctx, const Parsed&) {
   row("identity resources", std::to_string(s.identity_resources));
   row("keys", std::to_string(s.keys));
   row("users", std::to_string(s.users));
+  row("grants", std::to_string(s.grants));
+  row("revoked families", std::to_string(s.revoked_families));
   const double pct = s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
   std::ostringstream used;
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
@@ -1035,6 +1040,188 @@ int CmdUserRemove(Context& ctx, const Parsed& p) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Grants and garbage collection
+
+// The value of an option that, when given, must not be empty ("" would silently mean "any").
+bool NonEmptyOption(Context& ctx, const Parsed& p, std::string_view name, std::string* value, int* exit_code) {
+  if (!p.Has(name)) return true;
+  *value = p.Get(name);
+  if (value->empty()) {
+    *exit_code = UsageError(ctx, std::string(name) + " needs a non-empty value");
+    return false;
+  }
+  return true;
+}
+
+std::string Plural(size_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+Json GrantJson(const GrantEntry& e, int64_t now) {  // never a handle: the store does not have one
+  const store::Grant& g = e.grant;
+  Json o = Object();
+  Add(o.get(), "id", e.id);
+  Add(o.get(), "kind", store::GrantKindName(g.kind));
+  Add(o.get(), "client_id", g.client_id);
+  Add(o.get(), "subject", g.subject);
+  Add(o.get(), "scopes", g.scopes);
+  Add(o.get(), "created", g.created);
+  Add(o.get(), "created_utc", FormatTimestamp(g.created));
+  Add(o.get(), "expires", g.expires);
+  Add(o.get(), "expires_utc", FormatTimestamp(g.expires));
+  Add(o.get(), "expired", g.expires <= now);
+  if (g.absolute_expires) {
+    Add(o.get(), "absolute_expires", *g.absolute_expires);
+  } else {
+    AddNull(o.get(), "absolute_expires");
+  }
+  Add(o.get(), "family", g.family);
+  if (g.consumed_at) {
+    Add(o.get(), "consumed_at", *g.consumed_at);
+  } else {
+    AddNull(o.get(), "consumed_at");
+  }
+  if (!g.successor.empty()) {
+    Add(o.get(), "successor", GrantId(g.successor));
+  } else {
+    AddNull(o.get(), "successor");
+  }
+  if (g.auth_time) {
+    Add(o.get(), "auth_time", *g.auth_time);
+  } else {
+    AddNull(o.get(), "auth_time");
+  }
+  Add(o.get(), "idp", g.idp);
+  Add(o.get(), "amr", g.amr);
+  Add(o.get(), "tenant", g.tenant);
+  return o;
+}
+
+int CmdGrantsList(Context& ctx, const Parsed& p) {
+  int code = kExitOk;
+  GrantFilter filter;
+  if (!NonEmptyOption(ctx, p, "--client", &filter.client_id, &code) ||
+      !NonEmptyOption(ctx, p, "--subject", &filter.subject, &code)) {
+    return code;
+  }
+  if (p.Has("--kind")) {
+    filter.kind = ParseGrantKind(p.Get("--kind"));
+    if (!filter.kind) {
+      return UsageError(ctx, "unknown grant kind '" + p.Get("--kind") +
+                                 "' (refresh_token, reference_token, authorization_code or device_code)");
+    }
+  }
+  auto store = OpenStore(ctx, true);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto grants = ListGrants(**store, filter);
+  if (!grants.ok()) return Fail(ctx, grants.status());
+  const int64_t now = ctx.io.clock->NowSeconds();
+  if (ctx.json) {
+    Json arr = Array();
+    for (const auto& e : *grants) cJSON_AddItemToArray(arr.get(), GrantJson(e, now).release());
+    Print(ctx.out(), arr);
+    return kExitOk;
+  }
+  if (grants->empty()) {
+    ctx.out() << "no grants\n";
+    return kExitOk;
+  }
+  size_t client_width = 6, subject_width = 7, expired = 0;
+  for (const auto& e : *grants) {
+    client_width = std::max(client_width, e.grant.client_id.size());
+    subject_width = std::max(subject_width, e.grant.subject.size());
+    if (e.grant.expires <= now) ++expired;
+  }
+  auto& out = ctx.out();
+  out << std::left << std::setw(static_cast<int>(kGrantIdLength) + 2) << "ID" << std::setw(20) << "KIND"
+      << std::setw(static_cast<int>(client_width) + 2) << "CLIENT" << std::setw(static_cast<int>(subject_width) + 2)
+      << "SUBJECT" << std::setw(22) << "CREATED" << std::setw(22) << "EXPIRES" << std::setw(22) << "CONSUMED"
+      << std::setw(24) << "FAMILY"
+      << "SCOPES\n";
+  for (const auto& e : *grants) {
+    const store::Grant& g = e.grant;
+    out << std::left << std::setw(static_cast<int>(kGrantIdLength) + 2) << e.id << std::setw(20) << store::GrantKindName(g.kind)
+        << std::setw(static_cast<int>(client_width) + 2) << g.client_id
+        << std::setw(static_cast<int>(subject_width) + 2) << (g.subject.empty() ? "-" : g.subject) << std::setw(22)
+        << FormatTimestamp(g.created) << std::setw(22) << FormatTimestamp(g.expires) << std::setw(22)
+        << (g.consumed_at ? FormatTimestamp(*g.consumed_at) : "-") << std::setw(24)
+        << (g.family.empty() ? "-" : g.family) << (g.scopes.empty() ? "-" : Join(g.scopes, " ")) << "\n";
+  }
+  out << Plural(grants->size(), "grant", "grants");
+  if (expired) out << " (" << expired << " expired: tokenctl gc deletes them)";
+  out << "\n";
+  return kExitOk;
+}
+
+int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
+  int code = kExitOk;
+  RevokeSelector selector;
+  if (!NonEmptyOption(ctx, p, "--family", &selector.family, &code) ||
+      !NonEmptyOption(ctx, p, "--id", &selector.id_prefix, &code) ||
+      !NonEmptyOption(ctx, p, "--client", &selector.client_id, &code) ||
+      !NonEmptyOption(ctx, p, "--subject", &selector.subject, &code)) {
+    return code;
+  }
+  const int kinds = (p.Has("--family") ? 1 : 0) + (p.Has("--id") ? 1 : 0) +
+                    ((p.Has("--client") || p.Has("--subject")) ? 1 : 0);
+  if (kinds != 1) {
+    return UsageError(ctx, kinds == 0 ? "say what to revoke: --family, --id, --client or --subject"
+                                      : "--family, --id and --client/--subject cannot be combined");
+  }
+  if (p.All("--family").size() > 1 || p.All("--id").size() > 1 || p.All("--client").size() > 1 ||
+      p.All("--subject").size() > 1) {
+    return UsageError(ctx, "each option may be given once");
+  }
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds);
+  if (!report.ok()) return Fail(ctx, report.status());
+  if (ctx.json) {
+    Json o = Object();
+    Add(o.get(), "grants", static_cast<uint64_t>(report->grants));
+    Add(o.get(), "families", static_cast<uint64_t>(report->families.size()));
+    Add(o.get(), "family_ids", report->families);
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  if (!selector.family.empty() && report->families.empty()) {
+    ctx.out() << "family " << selector.family << " was already revoked: nothing to do\n";
+    return kExitOk;
+  }
+  ctx.out() << "revoked " << Plural(report->grants, "grant", "grants") << " in "
+            << Plural(report->families.size(), "family", "families") << "\n";
+  return kExitOk;
+}
+
+int CmdGc(Context& ctx, const Parsed& p) {
+  size_t batch = kDefaultGcBatch;
+  if (p.Has("--batch")) {
+    const std::string v = p.Get("--batch");
+    size_t n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || ptr != v.data() + v.size() || n == 0 || n > kMaxGcBatch) {
+      return UsageError(ctx, "--batch: not a number from 1 to " + std::to_string(kMaxGcBatch) + ": '" + v + "'");
+    }
+    batch = n;
+  }
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = CollectGarbage(**store, *ctx.io.clock, batch);
+  if (!report.ok()) return Fail(ctx, report.status());
+  if (ctx.json) {
+    Json o = Object();
+    Add(o.get(), "grants", static_cast<uint64_t>(report->grants));
+    Add(o.get(), "revocations", static_cast<uint64_t>(report->revocations));
+    Add(o.get(), "batches", static_cast<uint64_t>(report->batches));
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "removed " << Plural(report->grants, "grant", "grants") << " and "
+            << Plural(report->revocations, "revocation record", "revocation records") << "\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The command table
 
 const std::vector<CommandDef>& Commands() {
@@ -1138,6 +1325,39 @@ const std::vector<CommandDef>& Commands() {
        CmdUserUnlock},
       {"user remove", "USER | --username NAME [--tenant T]", "Removes a user.", kUserRefOptions, 0, 1,
        CmdUserRemove},
+      {"grants list", "[--client ID] [--subject SUB] [--kind KIND]",
+       "Lists the stored grants (refresh tokens, reference access tokens, authorization and device codes), oldest\n"
+       "first: id, kind, client, subject, created, expires, consumed, family, scopes. The id is the first 12\n"
+       "characters of base64url(SHA-256(token)): it names the grant for `grants revoke --id`, and is not the token,\n"
+       "which the database does not hold. Expired grants stay listed until `tokenctl gc` deletes them.\n\n"
+       "examples:\n"
+       "  tokenctl grants list --client app --subject 1001\n"
+       "  tokenctl --json grants list --kind refresh_token",
+       {{"--client", true, "only this client's grants"},
+        {"--subject", true, "only this subject's (user's) grants"},
+        {"--kind", true, "refresh_token, reference_token, authorization_code or device_code"}},
+       0, 0, CmdGrantsList},
+      {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB",
+       "Revokes whole grant families in one transaction: every refresh token and reference access token\n"
+       "descending from the same original grant is deleted, and JWT access tokens issued from the family\n"
+       "introspect as inactive until the longest AccessTokenLifetime has passed. --id takes a grant id from\n"
+       "`grants list` (or its start; an id that matches several grants is refused and nothing is revoked).\n"
+       "--client and --subject revoke every family with a grant of that client and/or subject.\n\n"
+       "examples:\n"
+       "  tokenctl grants revoke --subject 1001            # sign a user out everywhere\n"
+       "  tokenctl grants revoke --client app --subject 1001\n"
+       "  tokenctl grants revoke --id 3q2-7wAAb1Jx",
+       {{"--family", true, "one family, by its id (FAMILY in grants list; grant_id in access tokens)"},
+        {"--id", true, "the family of the grant with this id (or id prefix)"},
+        {"--client", true, "every family with a grant of this client"},
+        {"--subject", true, "every family with a grant of this subject"}},
+       0, 0, CmdGrantsRevoke},
+      {"gc", "[--batch N]",
+       "Deletes expired grants and expired family-revocation records, N (default 500) per write transaction,\n"
+       "until none is left, and reports how many it removed. Safe to run from cron or a systemd timer while\n"
+       "workers serve: each batch is one short transaction. The Debian package runs it hourly\n"
+       "(tokenfcgi-gc.timer).",
+       {{"--batch", true, "records per write transaction, 1..100000 (default 500)"}}, 0, 0, CmdGc},
       {"stats", "", "Shows the store's record counts, map usage and readers.", {}, 0, 0, CmdStats},
       {"backup", "DIR", "Writes a compacted, consistent copy of the database to DIR/data.mdb while workers serve.",
        {}, 1, 1, CmdBackup},
@@ -1152,7 +1372,7 @@ const std::vector<OptionSpec> kGlobalOptions = {
 
 void PrintGeneralHelp(std::ostream& out) {
   out << "usage: tokenctl [--config FILE] [--json] COMMAND ...\n\n"
-         "Administers a tokenfcgi database: clients, resources, signing keys, users.\n\ncommands:\n";
+         "Administers a tokenfcgi database: clients, resources, signing keys, users, grants.\n\ncommands:\n";
   for (const auto& c : Commands()) {
     out << "  " << c.name;
     if (!c.synopsis.empty()) out << " " << c.synopsis;

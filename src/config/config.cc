@@ -347,6 +347,13 @@ std::string SetLoginProviders(std::string_view v, Config* c) {
   return "";
 }
 
+std::string SetRefreshTokenReuseGrace(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 300, &n);
+  if (err.empty()) c->refresh_token_reuse_grace_seconds = static_cast<int64_t>(n);
+  return err;
+}
+
 struct KeyDef {
   ConfigKeyInfo info;
   std::string (*set)(std::string_view value, Config* config);  // "" on success, else what is wrong
@@ -424,6 +431,10 @@ const KeyDef kKeys[] = {
       "The identity providers that may check user credentials, from local (the user store) and remote_user (the "
       "web server's REMOTE_USER); at least one, each once."},
      SetLoginProviders},
+    {{"refresh_token_reuse_grace_seconds", "0", "seconds",
+      "0 to 300: a rotated (OneTimeOnly) refresh token presented again this soon after its use, while its successor "
+      "is unused, is one allowed retry instead of reuse (which revokes the token family); 0 disables the grace."},
+     SetRefreshTokenReuseGrace},
 };
 
 const KeyDef* FindKey(std::string_view key) {

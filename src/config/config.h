@@ -48,6 +48,11 @@ struct Config {
   // Enabled identity providers for user login, in configuration order, no duplicates, at least one. Known names:
   // "local" (the LMDB user store) and "remote_user" (the web server's REMOTE_USER; off by default, see ARCHITECTURE).
   std::vector<std::string> login_providers = {"local"};
+
+  // Refresh-token rotation (RefreshTokenUsage OneTimeOnly): a consumed refresh token presented again within this many
+  // seconds of its consumption, while its successor is still unused, is an allowed retry (once) of a client that lost
+  // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes.
+  int64_t refresh_token_reuse_grace_seconds = 0;     // 0..300
   bool LoginProviderEnabled(std::string_view name) const;
 
   // Path under base_path, e.g. EndpointUrl("/connect/token") -> issuer + base_path + "/connect/token".

@@ -18,7 +18,7 @@ namespace {
 // Protocol claims: a stored user or client claim may never produce one of these names.
 constexpr std::string_view kReservedClaims[] = {
     "iss", "nbf", "iat", "exp", "aud", "scope", "client_id", "sub", "jti", "auth_time",
-    "idp", "amr", "acr", "tenant", "nonce", "sid", "cnf", "at_hash", "c_hash"};
+    "idp", "amr", "acr", "tenant", "nonce", "sid", "cnf", "at_hash", "c_hash", "grant_id"};
 
 bool IsReservedClaim(std::string_view name) {
   return std::find(std::begin(kReservedClaims), std::end(kReservedClaims), name) != std::end(kReservedClaims);
@@ -161,9 +161,14 @@ Result<std::shared_ptr<const token::SigningKey>> SelectSigningKey(const Config& 
 Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot& snapshot, const Clock& clock,
                                            const AccessTokenRequest& request) {
   const store::Client& client = *request.client;
+  const bool reference = client.access_token_type == store::AccessTokenType::kReference;
   const std::vector<size_t> audience = AudienceResources(snapshot, request.scopes);
-  Result<std::shared_ptr<const token::SigningKey>> key = SelectSigningKey(config, snapshot, audience);
-  if (!key.ok()) return key.status();
+  std::shared_ptr<const token::SigningKey> key;
+  if (!reference) {
+    Result<std::shared_ptr<const token::SigningKey>> selected = SelectSigningKey(config, snapshot, audience);
+    if (!selected.ok()) return selected.status();
+    key = std::move(selected).value();
+  }
 
   IssuedAccessToken issued;
   for (const std::string& s : request.scopes) {
@@ -172,6 +177,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
   }
   issued.expires_in = client.access_token_lifetime;
   const int64_t now = clock.NowSeconds();
+  issued.expires_at = now + client.access_token_lifetime;
 
   JsonWriter w;
   w.String("iss", config.issuer);
@@ -203,6 +209,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
     if (!owner.tenant.empty()) w.String("tenant", owner.tenant);
     if (!owner.acr.empty()) w.String("acr", owner.acr);
   }
+  if (!request.grant_id.empty()) w.String("grant_id", request.grant_id);
   if (client.include_jwt_id) w.String("jti", RandomHandle(16));
   if (request.resource_owner.has_value()) {
     const std::vector<std::string> types = AccessTokenUserClaimTypes(snapshot, request.scopes, audience);
@@ -215,18 +222,39 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
     WriteClaims(w, client.client_claims_prefix, client.claims, [](const std::string&) { return true; }, written);
   }
 
-  Result<std::string> jwt = token::SignJws(**key, "at+jwt", std::move(w).Finish());
+  issued.claims_json = std::move(w).Finish();
+
+  if (reference) {
+    store::Grant token;
+    token.client_id = client.client_id;
+    token.subject = request.resource_owner.has_value() ? request.subject : "";
+    token.scopes = request.scopes;
+    token.family = request.grant_id.empty() ? RandomHandle(16) : request.grant_id;  // a family of its own
+    if (request.resource_owner.has_value()) {
+      const ResourceOwner& owner = *request.resource_owner;
+      token.auth_time = owner.auth_time;
+      token.idp = owner.idp;
+      token.amr = owner.amr;
+      token.tenant = owner.tenant;
+      token.acr = owner.acr;
+    }
+    issued.reference = NewReferenceToken(std::move(token), issued.claims_json, now, issued.expires_at);
+    issued.access_token = issued.reference->handle;
+    return issued;
+  }
+  Result<std::string> jwt = token::SignJws(*key, "at+jwt", issued.claims_json);
   if (!jwt.ok()) return jwt.status();
-  issued.jwt = std::move(jwt).value();
+  issued.access_token = std::move(jwt).value();
   return issued;
 }
 
 http::Response AccessTokenResponse(const IssuedAccessToken& token) {
   JsonWriter w;
-  w.String("access_token", token.jwt);
+  w.String("access_token", token.access_token);
   w.String("token_type", "Bearer");
   w.Int("expires_in", token.expires_in);
   w.String("scope", token.scope);
+  if (!token.refresh_token.empty()) w.String("refresh_token", token.refresh_token);
   return JsonResponse(200, std::move(w).Finish());
 }
 

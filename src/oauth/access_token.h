@@ -19,14 +19,21 @@
 //           <Type>     each user claim whose Type is in the UserClaims of a granted enabled ApiScope or of an
 //                      audience ApiResource (IdentityServer's access-token claims; identity resources do not add
 //                      claims to access tokens); a type given several times becomes an array
+//         grant_id   the grant family (AccessTokenRequest.grant_id, RandomHandle(16)) when the token is issued from
+//                      one (password with offline_access, refresh_token): introspection reports the token inactive
+//                      once the family is revoked (grant_family.h)
 //           jti        RandomHandle(16): 128 random bits, base64url, 22 chars; only when client.IncludeJwtId
 //           <ClientClaimsPrefix><Type>  each client Claim when requested (client_credentials always; user grants
 //                      only with AlwaysSendClientClaims, as IdentityServer); a claim type given several times becomes
 //                      an array
 //         Claim values: ValueType boolean/integer (IdentityServer's ClaimValueTypes) emits a JSON bool/number, else a
 //         string. A user or client claim whose final name is a protocol claim (iss nbf iat exp aud scope client_id
-//         sub jti auth_time idp amr acr tenant nonce sid cnf at_hash c_hash) or was already written is skipped, so
-//         a stored claim can never forge one of those or produce a duplicate name.
+//         sub jti auth_time idp amr acr tenant nonce sid cnf at_hash c_hash grant_id) or was already written is
+//         skipped, so a stored claim can never forge one of those or produce a duplicate name.
+//
+// Token format per client (AccessTokenType): Jwt signs the claims (below); Reference returns an opaque handle and
+// IssuedAccessToken.reference holds the grant (reference_tokens.h) the caller must store, in the same write
+// transaction as anything else the response names, before answering. A reference token needs no signing key.
 //
 // Signing algorithm (SelectSigningKey): the candidates are config.access_token_signing_alg, narrowed by the
 // AllowedAccessTokenSigningAlgorithms of the audience resources (intersection of every non-empty list, in the order
@@ -45,6 +52,7 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
+#include "oauth/reference_tokens.h"
 #include "store/records.h"
 #include "token/jws.h"
 #include "util/clock.h"
@@ -68,12 +76,17 @@ struct AccessTokenRequest {
   std::vector<std::string> scopes;    // granted, already validated (identity scopes too, for user grants)
   bool include_client_claims = false;
   std::optional<ResourceOwner> resource_owner;  // absent for client_credentials
+  std::string grant_id;               // the grant family, "" = none (no grant_id claim)
 };
 
 struct IssuedAccessToken {
-  std::string jwt;
+  std::string access_token;           // the JWT, or the reference handle
   int64_t expires_in = 0;
+  int64_t expires_at = 0;             // the exp claim
   std::string scope;                  // space-delimited granted scopes
+  std::string claims_json;            // the claims (the JWT payload; a reference token's access_token_json)
+  std::optional<NewGrant> reference;  // Reference clients: the grant to store before answering
+  std::string refresh_token;          // set by the grant handler; "" = none in the response
 };
 
 // The claim types a token for `scopes` carries from the user: the UserClaims of the granted enabled ApiScopes and
@@ -90,7 +103,8 @@ Result<std::shared_ptr<const token::SigningKey>> SelectSigningKey(const Config& 
 Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot& snapshot, const Clock& clock,
                                            const AccessTokenRequest& request);
 
-// 200 {"access_token":...,"token_type":"Bearer","expires_in":...,"scope":...} with the no-store headers.
+// 200 {"access_token":...,"token_type":"Bearer","expires_in":...,"scope":...[,"refresh_token":...]} with the no-store
+// headers.
 http::Response AccessTokenResponse(const IssuedAccessToken& token);
 
 }  // namespace tf::oauth

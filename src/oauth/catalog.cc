@@ -1,5 +1,6 @@
 #include "oauth/catalog.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "oauth/discovery.h"
@@ -36,6 +37,7 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   auto s = std::make_shared<Snapshot>();
   s->generation = generation;
   for (store::Client& c : clients) {
+    s->max_access_token_lifetime = std::max(s->max_access_token_lifetime, c.access_token_lifetime);
     std::string id = c.client_id;
     s->clients.emplace(std::move(id), std::move(c));
   }
@@ -43,6 +45,7 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
     std::string name = a.name;
     s->api_scopes.emplace(std::move(name), std::move(a));
   }
+  s->family_revocation_retention = s->max_access_token_lifetime + config.clock_skew_seconds;
   s->api_resources = std::move(api_resources);
   for (size_t i = 0; i < s->api_resources.size(); ++i) {
     const store::ApiResource& r = s->api_resources[i];

@@ -6,7 +6,9 @@
 
 #include "oauth/catalog.h"
 #include "oauth/grant.h"
+#include "oauth/introspection.h"
 #include "oauth/json_writer.h"
+#include "oauth/revocation.h"
 
 namespace tf::oauth {
 namespace {
@@ -54,8 +56,14 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.StringArray("scopes_supported", scopes);
   w.StringArray("claims_supported", claims);
   w.StringArray("grant_types_supported", grant_types);
-  w.StringArray("token_endpoint_auth_methods_supported",
-                std::vector<std::string>{"client_secret_basic", "client_secret_post"});
+  // Revocation authenticates clients as the token endpoint does; introspection callers (API resources and
+  // confidential clients) use the same two methods.
+  const std::vector<std::string> auth_methods{"client_secret_basic", "client_secret_post"};
+  w.StringArray("token_endpoint_auth_methods_supported", auth_methods);
+  w.String("revocation_endpoint", config.EndpointUrl(kRevocationPath));
+  w.StringArray("revocation_endpoint_auth_methods_supported", auth_methods);
+  w.String("introspection_endpoint", config.EndpointUrl(kIntrospectionPath));
+  w.StringArray("introspection_endpoint_auth_methods_supported", auth_methods);
   return std::move(w).Finish();
 }
 

@@ -51,4 +51,8 @@ http::Response HandleClientCredentials(const TokenRequest& request);
 // RFC 6749 §4.3, the resource owner password credentials grant (grant_password.cc).
 http::Response HandlePassword(const TokenRequest& request);
 
+// RFC 6749 §6, refreshing an access token, with rotation and reuse detection (grant_refresh_token.cc,
+// refresh_tokens.h).
+http::Response HandleRefreshToken(const TokenRequest& request);
+
 }  // namespace tf::oauth

@@ -1,11 +1,13 @@
 // The client credentials grant (RFC 6749 §4.4): a confidential client asks for a token for itself.
 //
-//   unauthorized_client  the client is public (RequireClientSecret = false), is not allowed "client_credentials" in
-//                        AllowedGrantTypes, or wants reference tokens (AccessTokenType = Reference: not supported yet)
+//   unauthorized_client  the client is public (RequireClientSecret = false), or is not allowed "client_credentials"
+//                        in AllowedGrantTypes
 //   invalid_scope        see scopes.h
 //   500 server_error     no usable signing key (access_token.h); logged with the algorithms tried
-//   200                  a JWT access token (access_token.h) whose sub is the client id, with the client's claims;
-//                        no refresh token (RFC 6749 §4.4.3)
+//   500 server_error     the store cannot be written (reference tokens only; logged)
+//   200                  a JWT access token (access_token.h) whose sub is the client id, with the client's claims, or
+//                        for an AccessTokenType = Reference client an opaque handle whose claims are stored
+//                        (reference_tokens.h; subject ""); no refresh token (RFC 6749 §4.4.3)
 #include "oauth/access_token.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
@@ -22,9 +24,6 @@ http::Response HandleClientCredentials(const TokenRequest& request) {
   if (!client.AllowsGrantType("client_credentials")) {
     return OAuthError(400, kUnauthorizedClient, "the client is not allowed the client_credentials grant");
   }
-  if (client.access_token_type != store::AccessTokenType::kJwt) {
-    return OAuthError(400, kUnauthorizedClient, "reference access tokens are not supported");
-  }
 
   Result<std::vector<std::string>> scopes = ResolveApiScopes(request.snapshot, client, request.form.Get("scope"));
   if (!scopes.ok()) return OAuthError(400, kInvalidScope, scopes.status().message());
@@ -39,6 +38,14 @@ http::Response HandleClientCredentials(const TokenRequest& request) {
   if (!token.ok()) {
     Logf(LogLevel::kError, "cannot issue an access token: %s", token.status().message().c_str());
     return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
+  }
+  if (token->reference.has_value()) {
+    const Status st = request.store->Update(
+        [&](store::Txn& txn) { return txn.PutGrant(token->reference->handle_hash, token->reference->grant); });
+    if (!st.ok()) {
+      Logf(LogLevel::kError, "cannot store a reference access token: %s", st.ToString().c_str());
+      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
+    }
   }
   return AccessTokenResponse(*token);
 }

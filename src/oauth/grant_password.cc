@@ -1,15 +1,15 @@
 // The resource owner password credentials grant (RFC 6749 §4.3): a client sends a user's username and password and
 // gets an access token for that user. Checks, in this order (nothing is hashed before step 5):
 //
-//   1. unauthorized_client  the client is not allowed "password" in AllowedGrantTypes, or wants reference tokens
-//                           (AccessTokenType = Reference: not supported yet). Public clients (RequireClientSecret =
-//                           false) may use the grant, as in IdentityServer.
+//   1. unauthorized_client  the client is not allowed "password" in AllowedGrantTypes. Public clients
+//                           (RequireClientSecret = false) may use the grant, as in IdentityServer.
 //   2. invalid_request      username or password missing, or longer than 100 bytes (kMaxUsernameLength,
 //                           kMaxPasswordLength: IdentityServer's InputLengthRestrictions)
 //   3. invalid_request      acr_values malformed (acr_values.h), or its identity provider not enabled, not allowed
 //                           for the client (login_provider.h), or one that cannot check a password (anything but
 //                           "local")
-//   4. invalid_scope        scopes.h's ResolveUserScopes (identity and API scopes; offline_access refused for now)
+//   4. invalid_scope        scopes.h's ResolveUserScopes (identity and API scopes; offline_access needs the client's
+//                           AllowOfflineAccess; an omitted scope includes it when the client has it)
 //   5. invalid_grant        resource_owner.h: unknown user, wrong password, no password, disabled or locked-out user
 //                           all give the same 400 {"error":"invalid_grant","error_description":"invalid username or
 //                           password"}, byte for byte, in about the same time
@@ -17,14 +17,22 @@
 //   200                     a JWT access token (access_token.h) with sub = the user's SubjectId, auth_time, idp,
 //                           amr ["pwd"], tenant (with tenant:NAME), acr (passed-through acr_values, with config
 //                           acr_claim), the user claims the granted API scopes and resources ask for, and the client's
-//                           claims only with AlwaysSendClientClaims. No refresh token and no id_token yet.
+//                           claims only with AlwaysSendClientClaims; a reference handle instead of the JWT for an
+//                           AccessTokenType = Reference client (reference_tokens.h). With offline_access granted, a
+//                           refresh_token too (refresh_tokens.h): a new grant family, whose id the access token
+//                           carries as "grant_id", holding the login's auth_time, idp, amr, tenant, acr and a snapshot
+//                           of the user claims the access token carried. New grants are stored in one write
+//                           transaction before the answer. No id_token yet.
 //
 // Thread-safety: as every grant handler (grant.h).
+#include <algorithm>
+
 #include "oauth/access_token.h"
 #include "oauth/acr_values.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
 #include "oauth/login_provider.h"
+#include "oauth/refresh_tokens.h"
 #include "oauth/resource_owner.h"
 #include "oauth/scopes.h"
 #include "password/password_hash.h"
@@ -43,10 +51,6 @@ http::Response HandlePassword(const TokenRequest& request) {
   if (!client.AllowsGrantType("password")) {
     return OAuthError(400, kUnauthorizedClient, "the client is not allowed the password grant");
   }
-  if (client.access_token_type != store::AccessTokenType::kJwt) {
-    return OAuthError(400, kUnauthorizedClient, "reference access tokens are not supported");
-  }
-
   const std::string_view username = request.form.Get("username");
   const std::string_view password = request.form.Get("password");
   if (username.empty()) return OAuthError(400, kInvalidRequest, "username is missing");
@@ -88,10 +92,46 @@ http::Response HandlePassword(const TokenRequest& request) {
   if (request.config.acr_claim) ro.acr = acr->AcrClaim();
   ro.claims = std::move(owner.claims);
 
+  // offline_access: a refresh token, the first of a new grant family.
+  std::optional<NewGrant> refresh;
+  const std::vector<std::string>& granted = token_request.scopes;
+  if (std::find(granted.begin(), granted.end(), kOfflineAccess) != granted.end()) {
+    store::Grant g;
+    g.client_id = client.client_id;
+    g.subject = token_request.subject;
+    g.scopes = granted;
+    g.auth_time = ro.auth_time;
+    g.idp = ro.idp;
+    g.amr = ro.amr;
+    g.tenant = ro.tenant;
+    g.acr = ro.acr;
+    const std::vector<std::string> types =
+        AccessTokenUserClaimTypes(request.snapshot, granted, AudienceResources(request.snapshot, granted));
+    for (const store::ClaimValue& c : ro.claims) {
+      if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
+    }
+    refresh = NewRefreshToken(client, std::move(g), now);
+    token_request.grant_id = refresh->grant.family;
+  }
+
   Result<IssuedAccessToken> token = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
   if (!token.ok()) {
     Logf(LogLevel::kError, "cannot issue an access token: %s", token.status().message().c_str());
     return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
+  }
+  if (refresh.has_value() || token->reference.has_value()) {
+    const Status st = request.store->Update([&](store::Txn& txn) -> Status {
+      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
+      if (token->reference.has_value()) {
+        TF_RETURN_IF_ERROR(txn.PutGrant(token->reference->handle_hash, token->reference->grant));
+      }
+      return Status::OK();
+    });
+    if (!st.ok()) {
+      Logf(LogLevel::kError, "password grant: cannot store the new grants: %s", st.ToString().c_str());
+      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
+    }
+    if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
   }
   return AccessTokenResponse(*token);
 }

@@ -7,6 +7,7 @@ namespace {
 constexpr GrantType kGrantTypes[] = {
     {"client_credentials", &HandleClientCredentials},
     {"password", &HandlePassword},
+    {"refresh_token", &HandleRefreshToken},
 };
 }  // namespace
 

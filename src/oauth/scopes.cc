@@ -88,13 +88,14 @@ Result<std::vector<std::string>> ResolveUserScopes(const Snapshot& snapshot, con
       if (!IsEnabledIdentityResource(snapshot, name) && !IsEnabledApiScope(snapshot, name)) continue;
       if (!Contains(granted, name)) granted.push_back(name);
     }
+    if (client.allow_offline_access) granted.emplace_back(kOfflineAccess);
     if (granted.empty()) return Status::InvalidArgument("the client is not allowed any scope");
     return granted;
   }
   for (const std::string& name : *tokens) {
     if (name == kOfflineAccess) {
-      return Status::InvalidArgument(client.allow_offline_access ? "offline_access is not supported yet"
-                                                                 : "offline_access is not allowed for this client");
+      if (client.allow_offline_access) continue;
+      return Status::InvalidArgument("offline_access is not allowed for this client");
     }
     if (!Contains(client.allowed_scopes, name) ||
         (!IsEnabledIdentityResource(snapshot, name) && !IsEnabledApiScope(snapshot, name))) {

@@ -13,12 +13,13 @@
 //
 // ResolveUserScopes (grants that carry a user: password, later authorization_code and device_code):
 //   - omitted (or only spaces): every scope in the client's AllowedScopes that is an enabled IdentityResource or an
-//     enabled ApiScope, in the client's order; never offline_access; none at all is invalid_scope;
+//     enabled ApiScope, in the client's order, then offline_access when the client has AllowOfflineAccess (as
+//     IdentityServer: an omitted scope means everything the client may have, refresh tokens included); none at all
+//     is invalid_scope;
 //   - requested: every token must be listed in the client's AllowedScopes and be an enabled IdentityResource or an
-//     enabled ApiScope; offline_access (governed by the client's AllowOfflineAccess, as in IdentityServer, not by
-//     AllowedScopes) is refused until refresh tokens exist: "offline_access is not supported yet" when the client
-//     has AllowOfflineAccess, "offline_access is not allowed for this client" otherwise. One bad token fails the
-//     whole request (no partial grants).
+//     enabled ApiScope, except offline_access, which is governed by the client's AllowOfflineAccess (as in
+//     IdentityServer), not by AllowedScopes: without it, "offline_access is not allowed for this client". One bad
+//     token fails the whole request (no partial grants).
 // Failures are InvalidArgument with a fixed message (never the requested text), sent as invalid_scope.
 //
 // Thread-safety: pure functions.

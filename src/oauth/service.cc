@@ -1,6 +1,8 @@
 // The router: Service::Handle maps {base_path}{path} and the method to an endpoint and fills the RequestLog.
 //
 //   POST      {base_path}/connect/token                          token_endpoint.h
+//   POST      {base_path}/connect/revocation                     revocation.h (RFC 7009)
+//   POST      {base_path}/connect/introspect                     introspection.h (RFC 7662)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
 //   anything else under any path                                 404 {"error":"not_found"}
@@ -15,7 +17,9 @@
 #include "oauth/catalog.h"
 #include "oauth/discovery.h"
 #include "oauth/errors.h"
+#include "oauth/introspection.h"
 #include "oauth/request_log.h"
+#include "oauth/revocation.h"
 #include "oauth/token_endpoint.h"
 #include "util/log.h"
 
@@ -62,6 +66,14 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   if (path == kTokenPath) {
     if (request.method != "POST") return MethodNotAllowed("POST");
     return HandleTokenRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kRevocationPath) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return HandleRevocationRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kIntrospectionPath) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return HandleIntrospectionRequest(request, catalog, config, *clock, store, log);
   }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");

@@ -3,6 +3,7 @@
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
 #include "oauth/form.h"
+#include "oauth/form_post.h"
 #include "oauth/grant.h"
 #include "oauth/request_log.h"
 #include "util/log.h"
@@ -30,31 +31,15 @@ bool IsFormUrlEncoded(std::string_view content_type) {
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log) {
-  switch (request.body_state) {
-    case http::BodyState::kComplete:
-      break;
-    case http::BodyState::kTooLarge:
-      return OAuthError(413, kInvalidRequest, "the request body is too large");
-    case http::BodyState::kIncomplete:
-      return OAuthError(400, kInvalidRequest, "the request body is incomplete");
-  }
-  if (!IsFormUrlEncoded(request.content_type)) {
-    return OAuthError(400, kInvalidRequest, "the request body must be application/x-www-form-urlencoded");
-  }
-  Result<Form> form = DecodeForm(request.body, config.max_form_params);
-  if (!form.ok()) return OAuthError(400, kInvalidRequest, form.status().message());
+  FormPost post = ReadFormPost(request, catalog, config);
+  if (!post.form) return std::move(post.error);
+  const Form& form = *post.form;
+  const Snapshot& snap = *post.snapshot;
 
-  const std::string_view grant_type = form->Get("grant_type");
+  const std::string_view grant_type = form.Get("grant_type");
   log->grant_type = SanitizeForLog(grant_type);
 
-  Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
-  if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot read its configuration");
-  }
-  const Snapshot& snap = **snapshot;
-
-  ClientAuthentication auth = AuthenticateClient(request, *form, snap, config, clock.NowSeconds());
+  ClientAuthentication auth = AuthenticateClient(request, form, snap, config, clock.NowSeconds());
   log->client_id = SanitizeForLog(auth.claimed_client_id);  // as claimed, also when authentication failed
   if (auth.client == nullptr) return std::move(auth.error);
 
@@ -62,7 +47,7 @@ http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog
   if (grant_type.size() > kMaxGrantTypeLength) return OAuthError(400, kInvalidRequest, "grant_type is too long");
   for (const GrantType& g : GrantTypes()) {
     if (g.name == grant_type) {
-      const TokenRequest token_request{*form, *auth.client, snap, config, clock, store};
+      const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
       return g.handler(token_request);
     }
   }

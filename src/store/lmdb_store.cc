@@ -25,15 +25,17 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <tuple>
 #include <utility>
 
 #include "store/store.h"
+#include "util/base64.h"
 #include "util/log.h"
 
 namespace tf::store {
 namespace {
 
-constexpr unsigned kMaxDbs = 16;        // the six of today plus the planned grants/families, with room to spare
+constexpr unsigned kMaxDbs = 16;        // the nine of today, with room to spare
 constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
@@ -130,6 +132,29 @@ Result<User> ParseUser(std::string_view key, std::string_view value) {
   return ParseStored<User>("users", key, value,
                            [](const cJSON* j, std::vector<std::string>* u) { return UserFromJson(j, "", u); });
 }
+// Grant keys are raw hashes: messages name them in base64url.
+Result<Grant> ParseGrant(std::string_view hash, std::string_view value) {
+  return ParseStored<Grant>("grants", Base64UrlEncode(hash), value,
+                            [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, ""); });
+}
+Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value) {
+  return ParseStored<FamilyRevocation>(
+      "revocations", family, value,
+      [](const cJSON* j, std::vector<std::string>*) { return FamilyRevocationFromJson(j, ""); });
+}
+
+constexpr size_t kHandleHashSize = 32;
+
+Status CheckHandleHash(std::string_view hash) {
+  if (hash.size() != kHandleHashSize) return Status::InvalidArgument("handle hash: expected 32 bytes (SHA-256)");
+  return Status::OK();
+}
+
+// A family id that can be a key (ValidateGrant): 1..200 bytes, no NUL.
+bool CanBeFamily(std::string_view family) {
+  return !family.empty() && family.size() <= 200 && family.find('\0') == std::string_view::npos;
+}
+
 Result<KeyRecord> ParseKey(std::string_view key, std::string_view value) {
   return ParseStored<KeyRecord>("keys", key, value,
                                 [](const cJSON* j, std::vector<std::string>*) { return KeyRecordFromJson(j, ""); });
@@ -158,8 +183,11 @@ Result<uint64_t> ParseGeneration(std::string_view v) {
 
 struct Dbis {
   MDB_dbi meta = 0, clients = 0, resources = 0, keys = 0, users = 0, usernames = 0;
+  MDB_dbi grants = 0, families = 0, revocations = 0;
   // False only in a read-only open of a database made before the users databases existed: it has no users.
   bool has_users = false;
+  // Likewise for grants, families and revocations.
+  bool has_grants = false;
 };
 
 // The `usernames` key: Tenant "\0" NormalizeUsername(Username). Neither part may contain NUL (ValidateUser), so the
@@ -356,7 +384,256 @@ class LmdbTxn final : public Txn {
     return Remove(dbis_.users, subject_id, "user " + Printable(subject_id), false);
   }
 
+  Result<Grant> GetGrant(std::string_view handle_hash) override {
+    TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
+    if (!dbis_.has_grants) return GrantNotFound();
+    Result<std::optional<std::string>> v = Get(dbis_.grants, handle_hash);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return GrantNotFound();
+    return ParseGrant(handle_hash, **v);
+  }
+
+  Status PutGrant(std::string_view handle_hash, const Grant& grant) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_put"));
+    TF_RETURN_IF_ERROR(failure_);
+    TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
+    TF_RETURN_IF_ERROR(ValidateGrant(grant));
+    const std::string json = ToJson(grant);
+    TF_RETURN_IF_ERROR(CheckReadsBack(
+        json, [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, "").status(); }));
+    TF_RETURN_IF_ERROR(DropFamilyEntries(handle_hash, grant.family));
+    TF_RETURN_IF_ERROR(PutFamilyEntry(grant.family, handle_hash));
+    return Put(dbis_.grants, handle_hash, json, false);
+  }
+
+  Status RemoveGrant(std::string_view handle_hash) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
+    Result<std::optional<std::string>> v = Get(dbis_.grants, handle_hash);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return GrantNotFound();
+    TF_RETURN_IF_ERROR(DropFamilyEntries(handle_hash, ""));
+    return Remove(dbis_.grants, handle_hash, "grant", false);
+  }
+
+  Result<size_t> RevokeFamily(std::string_view family, int64_t now, int64_t keep_until) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (!CanBeFamily(family)) return Status::InvalidArgument("family: expected 1 to 200 bytes without NUL");
+    if (now < 0 || keep_until < 0) return Status::InvalidArgument("RevokeFamily: times must be non-negative");
+    Result<std::vector<std::string>> hashes = FamilyMembers(family);
+    if (!hashes.ok()) return hashes.status();
+    size_t deleted = 0;
+    for (const std::string& hash : *hashes) {
+      Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;  // a stale index entry: dropped below
+      // Only a grant that says it belongs to the family is deleted; a record that does not parse is deleted too (it
+      // is unusable, and the index says it was put under this family).
+      Result<Grant> g = ParseGrant(hash, **v);
+      if (g.ok() && g->family != family) continue;
+      TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
+      ++deleted;
+    }
+    if (!hashes->empty()) TF_RETURN_IF_ERROR(Remove(dbis_.families, family, "family " + Printable(family), false));
+    FamilyRevocation record{now, keep_until};
+    Result<std::optional<std::string>> old = Get(dbis_.revocations, family);
+    if (!old.ok()) return old.status();
+    if (old->has_value()) {
+      Result<FamilyRevocation> r = ParseRevocation(family, **old);
+      if (r.ok()) record = FamilyRevocation{r->revoked_at, std::max(r->keep_until, keep_until)};
+    }
+    TF_RETURN_IF_ERROR(Put(dbis_.revocations, family, ToJson(record), false));
+    return deleted;
+  }
+
+  Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
+    if (!dbis_.has_grants || !CanBeFamily(family)) return std::optional<FamilyRevocation>();
+    Result<std::optional<std::string>> v = Get(dbis_.revocations, family);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return std::optional<FamilyRevocation>();
+    Result<FamilyRevocation> r = ParseRevocation(family, **v);
+    if (!r.ok()) return r.status();
+    return std::optional<FamilyRevocation>(*r);
+  }
+
+  Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,
+                                                                std::string_view subject) override {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (!dbis_.has_grants) return out;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbis_.grants, &cursor);
+    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
+    Status status;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      Result<Grant> g = ParseGrant(View(k), View(v));
+      if (!g.ok()) {
+        status = g.status();
+        break;
+      }
+      if (!client_id.empty() && g->client_id != client_id) continue;
+      if (!subject.empty() && g->subject != subject) continue;
+      out.emplace_back(std::string(View(k)), std::move(g).value());
+    }
+    mdb_cursor_close(cursor);
+    if (!status.ok()) return status;
+    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return out;
+  }
+
+  Result<CollectResult> CollectExpired(int64_t now, size_t batch) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (batch == 0) return Status::InvalidArgument("CollectExpired: batch must be at least 1");
+    Expired found;
+    TF_RETURN_IF_ERROR(FindExpired(now, batch, "", &found));
+    Result<CollectResult> r = DeleteExpired(found, now);
+    if (r.ok()) r->more = found.size() >= batch;
+    return r;
+  }
+
+  // What FindExpired found: keys of grants and revocations that were expired in the scanned snapshot.
+  struct Expired {
+    std::vector<std::string> grants, revocations;
+    size_t size() const { return grants.size() + revocations.size(); }
+  };
+
+  // Finds up to `batch` expired grants and revocations, reading only (so it may run in a read transaction, which
+  // never blocks writers). Grants are scanned from the first key after `resume` to the end and then from the start
+  // up to `resume`, so repeated calls walk the database once instead of rescanning the live records at its start.
+  // A record that does not parse cannot be judged and is skipped (and counted in a warning).
+  Status FindExpired(int64_t now, size_t batch, std::string_view resume, Expired* out) {
+    if (!dbis_.has_grants) return Status::OK();
+    size_t corrupt = 0;
+    auto scan = [&](MDB_dbi dbi, std::string_view from, std::string_view until, auto expired,
+                    std::vector<std::string>* found) -> Status {
+      MDB_cursor* cursor = nullptr;
+      int rc = mdb_cursor_open(txn_, dbi, &cursor);
+      if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
+      MDB_val k = Val(from), v;
+      rc = mdb_cursor_get(cursor, &k, &v, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
+      if (rc == 0 && !from.empty() && View(k) == from) rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+      for (; rc == 0 && out->size() < batch; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        if (!until.empty() && View(k) > until) break;
+        Result<bool> e = expired(View(k), View(v));
+        if (!e.ok()) {
+          ++corrupt;
+        } else if (*e) {
+          found->emplace_back(View(k));
+        }
+      }
+      mdb_cursor_close(cursor);
+      if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+      return Status::OK();
+    };
+    auto grant_expired = [&](std::string_view k, std::string_view v) -> Result<bool> {
+      Result<Grant> g = ParseGrant(k, v);
+      if (!g.ok()) return g.status();
+      return g->expires <= now;
+    };
+    TF_RETURN_IF_ERROR(scan(dbis_.grants, resume, "", grant_expired, &out->grants));
+    if (!resume.empty()) TF_RETURN_IF_ERROR(scan(dbis_.grants, "", resume, grant_expired, &out->grants));
+    TF_RETURN_IF_ERROR(scan(
+        dbis_.revocations, "", "",
+        [&](std::string_view k, std::string_view v) -> Result<bool> {
+          Result<FamilyRevocation> r = ParseRevocation(k, v);
+          if (!r.ok()) return r.status();
+          return r->keep_until <= now;
+        },
+        &out->revocations));
+    if (corrupt > 0) Logf(LogLevel::kWarn, "store: gc skipped %zu record(s) that do not parse", corrupt);
+    return Status::OK();
+  }
+
+  // Deletes the records FindExpired found that are still there and still expired (another writer may have replaced
+  // or removed them since a read-transaction scan), with their family index entries.
+  Result<CollectResult> DeleteExpired(const Expired& found, int64_t now) {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    CollectResult result;
+    for (const std::string& hash : found.grants) {
+      Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;
+      Result<Grant> g = ParseGrant(hash, **v);
+      if (!g.ok() || g->expires > now) continue;
+      TF_RETURN_IF_ERROR(DropFamilyEntries(hash, ""));
+      TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
+      ++result.grants;
+    }
+    for (const std::string& family : found.revocations) {
+      Result<std::optional<std::string>> v = Get(dbis_.revocations, family);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;
+      Result<FamilyRevocation> r = ParseRevocation(family, **v);
+      if (!r.ok() || r->keep_until > now) continue;
+      TF_RETURN_IF_ERROR(Remove(dbis_.revocations, family, "revocation " + Printable(family), false));
+      ++result.revocations;
+    }
+    return result;
+  }
+
  private:
+  static Status GrantNotFound() { return Status::NotFound("grant not found"); }
+
+  // The hashes indexed under `family` in `families`, in order.
+  Result<std::vector<std::string>> FamilyMembers(std::string_view family) {
+    std::vector<std::string> out;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
+    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
+    MDB_val k = Val(family), v;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP)) {
+      out.emplace_back(View(v));
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return out;
+  }
+
+  Status PutFamilyEntry(std::string_view family, std::string_view hash) {
+    if (family.empty()) return Status::OK();  // no family: not indexed
+    MDB_val k = Val(family), v = Val(hash);
+    const int rc = mdb_put(txn_, dbis_.families, &k, &v, MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST) return Status::OK();
+    if (rc != 0) return Fail(MdbStatus("mdb_put", rc));
+    return Status::OK();
+  }
+
+  // Removes the `families` entries of the grant stored under `hash`, except one under `keep`. The stored record names
+  // its family; when it does not parse (a corrupt record being replaced or removed), every entry holding the hash is
+  // found by a scan instead, so the index never keeps a hash for a grant that is gone.
+  Status DropFamilyEntries(std::string_view hash, std::string_view keep) {
+    Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return Status::OK();
+    std::vector<std::string> families;
+    Result<Grant> old = ParseGrant(hash, **v);
+    if (old.ok()) {
+      if (!old->family.empty() && old->family != keep) families.push_back(old->family);
+    } else {
+      MDB_cursor* cursor = nullptr;
+      int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
+      if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
+      MDB_val k, val;
+      for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
+        if (View(val) == hash && View(k) != keep) families.emplace_back(View(k));
+      }
+      mdb_cursor_close(cursor);
+      if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+    }
+    for (const std::string& family : families) {
+      MDB_val k = Val(family), val = Val(hash);
+      const int rc = mdb_del(txn_, dbis_.families, &k, &val);
+      if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+    }
+    return Status::OK();
+  }
+
   static Status UserNotFound(std::string_view subject_id) {
     return Status::NotFound("user " + Printable(subject_id) + " not found");
   }
@@ -585,6 +862,43 @@ class LmdbStore final : public Store {
     return stats;
   }
 
+  // Two transactions instead of Update(Txn::CollectExpired): the scan runs in a read transaction, which never holds
+  // the writer lock, and the one write transaction only re-checks and deletes the (at most `batch`) candidates, so a
+  // token request waits for a few deletions, not for a scan of every grant. The scan resumes after the last
+  // candidate of the previous call (resume_key_), walking the grants once per round however many calls it takes.
+  Result<CollectResult> CollectExpired(int64_t now, size_t batch) override {
+    if (batch == 0) return Status::InvalidArgument("CollectExpired: batch must be at least 1");
+    if (options_.read_only) return Status::IOError("CollectExpired: the store at " + options_.path + " is open read-only");
+    LmdbTxn::Expired found;
+    std::string resume;
+    {
+      std::lock_guard<std::mutex> guard(resume_mu_);
+      resume = resume_key_;
+    }
+    {
+      std::shared_lock<std::shared_mutex> lock;
+      MDB_txn* txn = nullptr;
+      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
+      LmdbTxn t(txn, dbis_, false);
+      Status s = t.FindExpired(now, batch, resume, &found);
+      Release(txn);
+      TF_RETURN_IF_ERROR(s);
+    }
+    CollectResult result;
+    if (found.size() > 0) {
+      TF_RETURN_IF_ERROR(Update([&](Txn& txn) -> Status {
+        Result<CollectResult> r = static_cast<LmdbTxn&>(txn).DeleteExpired(found, now);  // Update makes an LmdbTxn
+        if (!r.ok()) return r.status();
+        result = *r;
+        return Status::OK();
+      }));
+    }
+    result.more = found.size() >= batch;
+    std::lock_guard<std::mutex> guard(resume_mu_);
+    resume_key_ = result.more && !found.grants.empty() ? found.grants.back() : std::string();
+    return result;
+  }
+
   Status Backup(const std::string& directory) override {
     TF_RETURN_IF_ERROR(MakeDirectory(directory));
     DIR* dir = opendir(directory.c_str());
@@ -627,6 +941,17 @@ class LmdbStore final : public Store {
       const int rc = mdb_dbi_open(txn, name, flags, dbi);
       if (rc == MDB_NOTFOUND && options_.read_only) {
         dbis_.has_users = false;
+        continue;
+      }
+      if (rc != 0) return MdbStatus("mdb_dbi_open", rc);
+    }
+    dbis_.has_grants = true;
+    for (const auto& [name, dbi, extra] : {std::tuple{"grants", &dbis_.grants, 0u},
+                                          std::tuple{"families", &dbis_.families, unsigned{MDB_DUPSORT}},
+                                          std::tuple{"revocations", &dbis_.revocations, 0u}}) {
+      const int rc = mdb_dbi_open(txn, name, flags | extra, dbi);
+      if (rc == MDB_NOTFOUND && options_.read_only) {
+        dbis_.has_grants = false;
         continue;
       }
       if (rc != 0) return MdbStatus("mdb_dbi_open", rc);
@@ -675,6 +1000,14 @@ class LmdbStore final : public Store {
       rc = mdb_stat(txn, dbis_.users, &st);
       if (rc != 0) return MdbStatus("mdb_stat", rc);
       stats->users = st.ms_entries;
+    }
+    if (dbis_.has_grants) {
+      rc = mdb_stat(txn, dbis_.grants, &st);
+      if (rc != 0) return MdbStatus("mdb_stat", rc);
+      stats->grants = st.ms_entries;
+      rc = mdb_stat(txn, dbis_.revocations, &st);
+      if (rc != 0) return MdbStatus("mdb_stat", rc);
+      stats->revoked_families = st.ms_entries;
     }
     const std::pair<std::string_view, uint64_t*> kinds[] = {{kScopePrefix, &stats->api_scopes},
                                                             {kApiPrefix, &stats->api_resources},
@@ -737,9 +1070,22 @@ class LmdbStore final : public Store {
   std::shared_mutex resize_mu_;  // shared: a transaction of this process is active; exclusive: map resize
   std::mutex pool_mu_;
   std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
+  std::mutex resume_mu_;
+  std::string resume_key_;       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 
 }  // namespace
+
+Result<CollectResult> Store::CollectExpired(int64_t now, size_t batch) {
+  CollectResult result;
+  TF_RETURN_IF_ERROR(Update([&](Txn& txn) -> Status {
+    Result<CollectResult> r = txn.CollectExpired(now, batch);
+    if (!r.ok()) return r.status();
+    result = *r;
+    return Status::OK();
+  }));
+  return result;
+}
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("store path is empty");

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <set>
 
 #include "util/base64.h"
@@ -130,6 +131,7 @@ Status Decode(const cJSON* v, const std::string& path, AccessTokenType* out, Unk
 Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown* unknown);
 Status Decode(const cJSON* v, const std::string& path, std::vector<Secret>* out, Unknown* unknown);
 Status Decode(const cJSON* v, const std::string& path, std::vector<ClaimValue>* out, Unknown* unknown);
+Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown* unknown);
 
 cJSON* Encode(const std::string& v);
 cJSON* Encode(bool v);
@@ -143,6 +145,7 @@ cJSON* Encode(AccessTokenType v);
 cJSON* Encode(KeyState v);
 cJSON* Encode(const std::vector<Secret>& v);
 cJSON* Encode(const std::vector<ClaimValue>& v);
+cJSON* Encode(GrantKind v);
 
 template <typename R>
 struct Field {
@@ -339,6 +342,21 @@ Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown*) 
   return Bad(path, "expected \"current\", \"next\" or \"retired\"");
 }
 
+constexpr GrantKind kGrantKinds[] = {GrantKind::kAuthorizationCode, GrantKind::kRefreshToken,
+                                     GrantKind::kReferenceToken, GrantKind::kDeviceCode};
+
+Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*) {
+  if (cJSON_IsString(v) && v->valuestring != nullptr) {
+    for (GrantKind k : kGrantKinds) {
+      if (GrantKindName(k) == v->valuestring) {
+        *out = k;
+        return Status::OK();
+      }
+    }
+  }
+  return Bad(path, "expected \"authorization_code\", \"refresh_token\", \"reference_token\" or \"device_code\"");
+}
+
 const std::vector<Field<Secret>>& SecretFields() {
   static const std::vector<Field<Secret>> fields = {
       F("Type", &Secret::type),
@@ -405,6 +423,7 @@ cJSON* Encode(const std::map<std::string, std::string>& v) {
 cJSON* Encode(RefreshTokenUsage v) { return Encode(std::string(kRefreshTokenUsageNames[static_cast<int>(v)])); }
 cJSON* Encode(TokenExpiration v) { return Encode(std::string(kTokenExpirationNames[static_cast<int>(v)])); }
 cJSON* Encode(AccessTokenType v) { return Encode(std::string(kAccessTokenTypeNames[static_cast<int>(v)])); }
+cJSON* Encode(GrantKind v) { return Encode(std::string(GrantKindName(v))); }
 cJSON* Encode(KeyState v) { return Encode(std::string(KeyStateName(v))); }
 cJSON* Encode(const std::vector<Secret>& v) {
   cJSON* a = cJSON_CreateArray();
@@ -555,6 +574,73 @@ const std::vector<Field<User>>& UserFields() {
   return fields;
 }
 
+// The successor's hash is 32 raw bytes in memory and base64url (no padding) on disk, so the record stays text.
+Field<Grant> Successor() {
+  return {"successor",
+          [](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
+            if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
+            const std::string_view text = v->valuestring;
+            if (text.empty()) {
+              g->successor.clear();
+              return Status::OK();
+            }
+            std::optional<std::string> raw = Base64UrlDecode(text);
+            if (!raw.has_value() || raw->size() != 32) {
+              return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
+            }
+            g->successor = std::move(*raw);
+            return Status::OK();
+          },
+          [](const Grant& g) { return Encode(Base64UrlEncode(g.successor)); }};
+}
+
+const std::vector<Field<Grant>>& GrantFields() {
+  using G = Grant;
+  static const std::vector<Field<G>> fields = {
+      F("kind", &G::kind),
+      F("client_id", &G::client_id),
+      F("subject", &G::subject),
+      F("scopes", &G::scopes),
+      F("created", &G::created),
+      F("expires", &G::expires),
+      F("absolute_expires", &G::absolute_expires),
+      F("family", &G::family),
+      F("consumed_at", &G::consumed_at),
+      Successor(),
+      F("auth_time", &G::auth_time),
+      F("idp", &G::idp),
+      F("amr", &G::amr),
+      F("tenant", &G::tenant),
+      F("acr", &G::acr),
+      F("session_id", &G::session_id),
+      F("claims", &G::claims),
+      F("access_token_json", &G::access_token_json),
+      F("redirect_uri", &G::redirect_uri),
+      F("nonce", &G::nonce),
+      F("code_challenge", &G::code_challenge),
+      F("code_challenge_method", &G::code_challenge_method),
+  };
+  return fields;
+}
+
+const std::vector<Field<FamilyRevocation>>& FamilyRevocationFields() {
+  using R = FamilyRevocation;
+  static const std::vector<Field<R>> fields = {
+      F("revoked_at", &R::revoked_at),
+      F("keep_until", &R::keep_until),
+  };
+  return fields;
+}
+
+// Properties a stored record must have (present and not null).
+Status RequireProperties(const cJSON* json, const std::string& path, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(json, name);
+    if (item == nullptr || cJSON_IsNull(item)) return Bad(Join(path, name), "required");
+  }
+  return Status::OK();
+}
+
 uint32_t BigEndian32(std::string_view bytes, size_t pos) {
   uint32_t v = 0;
   for (size_t i = pos; i < pos + 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
@@ -698,6 +784,60 @@ Result<User> UserFromJson(const cJSON* json, std::string_view path, std::vector<
   TF_RETURN_IF_ERROR(DecodeObject(json, p, UserFields(), true, &u, unknown));
   TF_RETURN_IF_ERROR(ValidateUser(u, p));
   return u;
+}
+
+std::string_view GrantKindName(GrantKind kind) {
+  switch (kind) {
+    case GrantKind::kAuthorizationCode: return "authorization_code";
+    case GrantKind::kRefreshToken: return "refresh_token";
+    case GrantKind::kReferenceToken: return "reference_token";
+    case GrantKind::kDeviceCode: return "device_code";
+  }
+  return "refresh_token";
+}
+
+Status ValidateGrant(const Grant& grant) {
+  if (grant.client_id.empty()) return Bad("client_id", "required");
+  if (grant.client_id.size() > 100) return Bad("client_id", "longer than 100 characters");
+  if (grant.subject.size() > 200) return Bad("subject", "longer than 200 characters");
+  if (grant.family.size() > 200) return Bad("family", "longer than 200 characters");
+  if (HasNul(grant.family)) return Bad("family", "contains a NUL character");
+  if (!grant.successor.empty() && grant.successor.size() != 32) {
+    return Bad("successor", "expected a 32-byte SHA-256 hash");
+  }
+  const std::pair<const char*, std::optional<int64_t>> times[] = {
+      {"created", grant.created},         {"expires", grant.expires},    {"absolute_expires", grant.absolute_expires},
+      {"consumed_at", grant.consumed_at}, {"auth_time", grant.auth_time}};
+  for (const auto& [name, t] : times) {
+    if (t.has_value() && (*t < 0 || static_cast<double>(*t) > kMaxExactInteger)) {
+      return Bad(name, "expected a non-negative integer");
+    }
+  }
+  return Status::OK();
+}
+
+Result<Grant> GrantFromJson(const cJSON* json, std::string_view path) {
+  Grant g;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, GrantFields(), true, &g, nullptr));
+  TF_RETURN_IF_ERROR(RequireProperties(json, p, {"kind", "client_id", "created", "expires"}));
+  Status s = ValidateGrant(g);
+  if (!s.ok() && !p.empty()) return Status::InvalidArgument(p + "." + s.message());
+  TF_RETURN_IF_ERROR(s);
+  return g;
+}
+
+Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string_view path) {
+  FamilyRevocation r;
+  const std::string p(path);
+  TF_RETURN_IF_ERROR(DecodeObject(json, p, FamilyRevocationFields(), true, &r, nullptr));
+  TF_RETURN_IF_ERROR(RequireProperties(json, p, {"revoked_at", "keep_until"}));
+  return r;
+}
+
+std::string ToJson(const Grant& r) { return PrintAndDelete(EncodeObject(r, GrantFields(), true)); }
+std::string ToJson(const FamilyRevocation& r) {
+  return PrintAndDelete(EncodeObject(r, FamilyRevocationFields(), true));
 }
 
 std::string ToJson(const Client& r) { return PrintAndDelete(EncodeObject(r, ClientFields(), true)); }

@@ -213,6 +213,77 @@ std::string NormalizeUsername(std::string_view username);
 // property name, prefixed by `path` when it is not empty.
 Status ValidateUser(const User& user, std::string_view path = "");
 
+// A grant: the server-side state behind an opaque handle (authorization code, refresh token, reference access token,
+// device code). Stored in the `grants` database under SHA-256(handle) (32 raw bytes), never under the handle itself,
+// so a copy of the database yields no usable token (see store.h for the layout and the family index).
+//
+// Invariants (checked by GrantFromJson and by Txn::PutGrant):
+//   - client_id: 1..100 bytes; subject: 0..200 bytes; family: 0..200 bytes without NUL. A grant issued from a
+//     user's grant (password with offline_access, refresh, codes) belongs to the family of the original grant
+//     (RandomHandle(16)); "" means no family (a client_credentials reference token): such a grant is not in the
+//     family index and no RevokeFamily reaches it.
+//   - created >= 0, expires >= 0; the grant is dead at or after `expires` (Store::CollectExpired deletes it then).
+//   - successor: "" or exactly 32 raw bytes (the SHA-256 of the replacing handle); on disk it is base64url without
+//     padding (43 characters), so the JSON stays text.
+//   - consumed_at: one-time grants (OneTimeOnly refresh tokens, codes) set it in the same write transaction that
+//     issues the successor; the record is kept until `expires`, so presenting the handle again is detected as reuse.
+// Times are Unix seconds.
+//
+// JSON (snake_case, like the protocol's own names; this record is not imported from IdentityServer):
+//   {"v":1,"kind":"refresh_token","client_id":"c","subject":"alice","scopes":["api","offline_access"],
+//    "created":1700000000,"expires":1702592000,"absolute_expires":null,"family":"...","consumed_at":null,
+//    "successor":"","auth_time":1700000000,"idp":"local","amr":["pwd"],"tenant":"","acr":"","session_id":"",
+//    "claims":[{"Type":"name","Value":"Alice","ValueType":""}],"access_token_json":"","redirect_uri":"","nonce":"",
+//    "code_challenge":"","code_challenge_method":""}
+// Every property is written; on reading, a missing property takes the default below, null means absent, "kind",
+// "client_id", "created" and "expires" are required, and an unknown property is an error (a record written
+// by a newer build is Corruption, not silently truncated).
+enum class GrantKind { kAuthorizationCode, kRefreshToken, kReferenceToken, kDeviceCode };
+// "authorization_code", "refresh_token", "reference_token", "device_code" (the JSON "kind").
+std::string_view GrantKindName(GrantKind kind);
+
+struct Grant {
+  GrantKind kind = GrantKind::kRefreshToken;
+  std::string client_id;
+  std::string subject;                 // "" for client-only grants (client_credentials reference tokens)
+  std::vector<std::string> scopes;     // granted scopes, in order
+  int64_t created = 0;                 // Unix seconds
+  int64_t expires = 0;                 // Unix seconds; the grant is dead at or after this instant
+  std::optional<int64_t> absolute_expires;  // sliding refresh tokens: the cap that sliding can never pass
+  std::string family;                  // family id (RandomHandle(16)): the original grant every rotation descends from
+  std::optional<int64_t> consumed_at;  // one-time grants: set when redeemed; the record is kept until `expires` for
+                                       // reuse detection
+  std::string successor;               // hash (raw 32 bytes, stored base64url) of the token that replaced this one
+  // who and how the user authenticated (copied to every token issued from the grant)
+  std::optional<int64_t> auth_time;
+  std::string idp;
+  std::vector<std::string> amr;
+  std::string tenant;
+  std::string acr;
+  std::string session_id;
+  std::vector<ClaimValue> claims;      // the user/client claims snapshot put in access tokens
+  std::string access_token_json;       // reference tokens: the claims JSON of the token (what introspection returns)
+  // authorization code / device flow (issue 5 and later; stored now so the format does not change)
+  std::string redirect_uri, nonce, code_challenge, code_challenge_method;
+};
+
+// The record kept in `revocations` after a family was revoked: JWT access tokens issued from the family carry
+// "grant_id": <family> and stay verifiable offline until they expire, so introspection looks the family up here and
+// reports them inactive. Kept until keep_until (now + the longest access-token lifetime of any client), then collected.
+// JSON: {"v":1,"revoked_at":1700000000,"keep_until":1700003600}.
+struct FamilyRevocation {
+  int64_t revoked_at = 0;
+  int64_t keep_until = 0;
+};
+
+// The Grant invariants above that do not depend on JSON. Messages start with the property name.
+Status ValidateGrant(const Grant& grant);
+
+Result<Grant> GrantFromJson(const cJSON* json, std::string_view path);
+Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string_view path);
+std::string ToJson(const Grant& r);
+std::string ToJson(const FamilyRevocation& r);
+
 // JSON (de)serialisation. `path` prefixes error messages and `unknown` entries ("Clients[0]").
 Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);
 Result<ApiScope> ApiScopeFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);

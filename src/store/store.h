@@ -10,10 +10,13 @@
 //   keys        Kid                           -> KeyRecord
 //   users       SubjectId                     -> User
 //   usernames   Tenant "\0" NormalizeUsername(Username) -> SubjectId (raw bytes, not JSON)
-// Planned by the grant issues, in the same environment (documented here so the layout is designed once):
-//   grants      SHA-256(handle) (32 raw bytes) -> Grant {kind, client, subject, scopes, created, expires, family,
-//               consumed_at, ...}: codes, refresh tokens, device codes, reference tokens
-//   families    FamilyId -> revocation record (kept until the longest access-token lifetime has passed)
+//   grants      SHA-256(handle) (32 raw bytes) -> Grant (records.h): codes, refresh tokens, device codes,
+//               reference tokens; the handle itself is never stored
+//   families    FamilyId -> SHA-256(handle), MDB_DUPSORT (one duplicate per grant of the family; raw bytes, not
+//               JSON; a grant whose family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by PutGrant, RemoveGrant,
+//               RevokeFamily and CollectExpired in the same transaction
+//   revocations FamilyId -> FamilyRevocation (records.h): kept until keep_until (the longest access-token lifetime
+//               after the revocation), so introspection can report JWTs of a revoked family inactive
 //
 // The configuration generation is incremented in the same write transaction as any change to clients, resources or
 // keys. Workers cache the parsed configuration and reload it only when the generation moves, so the token path parses
@@ -39,12 +42,22 @@
 // Every other LMDB failure becomes a Status whose message names the mdb_* call. A stored record that does not parse,
 // or that has a property this build does not know, is a Corruption error naming the database and key.
 //
+// Grants are not configuration either: no grant operation (including CollectExpired) changes the generation.
+//
+// Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now (with their family index entries)
+// and revocation records whose keep_until <= now, at most `batch` deletions in one short write transaction per call.
+// Expired records are found by scanning `grants` and `revocations` in a read transaction first (no expiry index: it
+// would cost every token write), so the writer lock is held only to re-check and delete the candidates, and token
+// requests interleave between batches; readers are never blocked (LMDB MVCC). Each call's scan resumes after the
+// previous call's last candidate (per Store), so looping while `more` is true walks the grants about once.
+//
 // Opening: with `create`, the directory (and missing parents) are made with mode 0750. A writable open creates the
 // named databases and the meta entries when they are missing; a read-only open of a directory without them fails
-// with NotFound "database not initialised: run tokenctl init". A schema_version other than 1 is refused. The `users`
-// and `usernames` databases came later: a writable open of an older database adds them (schema_version stays 1);
-// a read-only open of an older database that lacks them succeeds and sees no users (GetUser and FindUserByName are
-// NotFound, ListUsers is empty) until a writable open adds them and the store is opened again.
+// with NotFound "database not initialised: run tokenctl init". A schema_version other than 1 is refused. The `users`,
+// `usernames`, `grants`, `families` and `revocations` databases came later: a writable open of an older database
+// adds them (schema_version stays 1); a read-only open of an older database that lacks them succeeds and sees none of
+// their records (GetUser, FindUserByName and GetGrant are NotFound, the lists are empty, GetFamilyRevocation is
+// nullopt) until a writable open adds them and the store is opened again.
 //
 // Thread-safety: a Store may be used from many threads at once; each Txn belongs to one thread. Do not call the
 // Store (Read, Update, ConfigGeneration, ...) from inside a callback: an Update inside an Update deadlocks on LMDB's
@@ -54,8 +67,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/records.h"
@@ -75,9 +90,18 @@ struct StoreStats {
   uint64_t config_generation = 0;
   uint64_t clients = 0, api_scopes = 0, api_resources = 0, identity_resources = 0, keys = 0;
   uint64_t users = 0;
+  uint64_t grants = 0;              // records in `grants`, expired or not
+  uint64_t revoked_families = 0;    // records in `revocations`
   uint64_t map_size = 0;            // bytes configured
   uint64_t used_bytes = 0;          // pages in use x page size
   unsigned max_readers = 0, readers_in_use = 0;
+};
+
+// What one Store::CollectExpired call deleted. `more` is true when the call stopped because it reached `batch`.
+struct CollectResult {
+  size_t grants = 0;
+  size_t revocations = 0;
+  bool more = false;
 };
 
 class Txn {
@@ -116,6 +140,28 @@ class Txn {
   // subject already has the username in that tenant, in which case nothing is written.
   virtual Status PutUser(const User& user) = 0;
   virtual Status RemoveUser(std::string_view subject_id) = 0;         // and its index entry; NotFound if absent
+
+  // Grants (see records.h), keyed by handle_hash = SHA-256(handle), 32 raw bytes (InvalidArgument otherwise); never
+  // the handle itself. None of these changes the configuration generation. Expiry is not checked here: GetGrant
+  // returns an expired grant until it is collected, and callers compare `expires` with their clock.
+  virtual Result<Grant> GetGrant(std::string_view handle_hash) = 0;           // NotFound if absent
+  // Insert or replace; maintains the family index (a replaced grant whose family changed moves its index entry).
+  // InvalidArgument if the grant breaks an invariant of Grant.
+  virtual Status PutGrant(std::string_view handle_hash, const Grant& grant) = 0;
+  virtual Status RemoveGrant(std::string_view handle_hash) = 0;               // NotFound if absent; and its index entry
+  // Deletes every grant of the family and records the revocation (kept until keep_until, for JWT introspection).
+  // Returns how many grants were deleted. Idempotent: revoking again deletes nothing more and returns 0; an existing
+  // revocation record keeps its revoked_at and keeps the later of the two keep_until values.
+  virtual Result<size_t> RevokeFamily(std::string_view family, int64_t now, int64_t keep_until) = 0;
+  // The revocation record of the family, or nullopt if it was never revoked (or its record was collected).
+  virtual Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) = 0;
+  // Lists (handle_hash, grant) pairs ordered by hash, optionally filtered by exact client id and subject (empty =
+  // any); for tokenctl, a scan.
+  virtual Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,
+                                                                        std::string_view subject) = 0;
+  // Store::CollectExpired's work inside the caller's write transaction, scan included (it holds the writer lock for
+  // the scan: prefer Store::CollectExpired); `batch` >= 1; an error inside Read().
+  virtual Result<CollectResult> CollectExpired(int64_t now, size_t batch) = 0;
 };
 
 class Store {
@@ -132,6 +178,12 @@ class Store {
   // `mdb_copy -c` equivalent: a compacted, consistent copy taken while workers serve. `directory` is created (0750)
   // if missing and must be empty (AlreadyExists otherwise); it receives data.mdb only (no lock file).
   virtual Status Backup(const std::string& directory) = 0;
+  // Deletes up to `batch` (>= 1; InvalidArgument otherwise) expired grants (expires <= now, with their family index
+  // entries) and expired family revocations (keep_until <= now) in ONE short write transaction; returns counts; call
+  // again while `more` is true. Never blocks readers. See "Garbage collection" above. The default implementation is
+  // Update(Txn::CollectExpired), so a Store that wraps another (tests) gets it through its Update; the LMDB store
+  // overrides it with the read-scan-then-short-write form.
+  virtual Result<CollectResult> CollectExpired(int64_t now, size_t batch);
 };
 
 }  // namespace tf::store

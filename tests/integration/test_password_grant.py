@@ -187,8 +187,10 @@ class PasswordGrantTest(unittest.TestCase):
                          "the identity provider cannot check passwords")
         self.assertError(self.login("alice", "Alice-pass-1", client=("restricted", SECRET)), 400, "invalid_request",
                          "the client is not allowed the identity provider")
-        self.assertError(self.login("alice", "Alice-pass-1", scope="api1 offline_access"), 400, "invalid_scope",
-                         "offline_access is not supported yet")
+        self.assertError(self.d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
+                                                             "password": "Alice-pass-1", "client_id": "public",
+                                                             "scope": "api1 offline_access"}),
+                         400, "invalid_scope", "offline_access is not allowed for this client")
         self.assertError(self.login("alice", "Alice-pass-1", scope="api3"), 400, "invalid_scope")
         r = self.d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
                                                 "password": "Alice-pass-1"}, auth=("app", "wrong-secret"))

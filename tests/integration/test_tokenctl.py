@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 SKIP = 77
@@ -31,6 +32,10 @@ UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]+$")
 
 class Failure(Exception):
     pass
+
+
+class Skipped(Exception):
+    """A test that cannot run here (a binary it needs is not built); reported, not counted as passed."""
 
 
 def check(condition, message):
@@ -50,10 +55,11 @@ class Env:
         self.db = os.path.join(self.dir, "db")
         self.config = os.path.join(self.dir, "tokenfcgi.conf")
         with open(self.config, "w") as f:
-            # Small Argon2id parameters keep the user tests fast.
+            # Small Argon2id parameters keep the user tests fast; no clock skew, so revocation records expire
+            # exactly after the longest AccessTokenLifetime.
             f.write("# test configuration\nissuer = http://127.0.0.1:8080\n"
                     "database = %s\nmap_size = 32M\npassword_hash_memory_kib = 1024\n"
-                    "password_hash_iterations = 1\n%s" % (self.db, extra_config))
+                    "password_hash_iterations = 1\nclock_skew_seconds = 0\n%s" % (self.db, extra_config))
 
     def run(self, *args, stdin=None, config=True, env=None):
         cmd = [TOKENCTL] + (["--config", self.config] if config else []) + list(args)
@@ -373,9 +379,11 @@ def test_stats_and_backup(env):
     env.ok("init")
     env.ok("import", DEMO_JSON)
     stats = env.json("stats")
-    for key in ("config_generation", "clients", "keys", "map_size", "used_bytes", "max_readers", "readers_in_use"):
+    for key in ("config_generation", "clients", "keys", "grants", "revoked_families", "map_size", "used_bytes",
+                "max_readers", "readers_in_use"):
         check(key in stats, "stats has %s: %r" % (key, stats))
     check(stats["keys"] == 1 and stats["map_size"] == 32 * 1024 * 1024, "stats values: %r" % stats)
+    check(stats["grants"] == 0 and stats["revoked_families"] == 0, "no grants yet: %r" % stats)
     check("config generation" in env.ok("stats").stdout, "human stats")
 
     backup = os.path.join(env.dir, "backup")
@@ -656,6 +664,133 @@ def test_import_users(env):
     check(b"Dup-pw-2" not in data_mdb(env) and b"Carol-pw-1" not in data_mdb(env), "no plaintext in data.mdb")
 
 
+# ---- grants and gc ----------------------------------------------------------------------------------------------
+# tokenctl cannot issue tokens, so the grants come from the real worker ($TF_BUILD_DIR/tokenfcgi) run as a CGI
+# program: one request per process, the form on standard input.
+
+TOKENFCGI = os.path.join(BUILD_DIR, "tokenfcgi")
+GRANT_SECRET = "grants-s3cret"
+
+
+def test_grants_and_gc_on_an_empty_database(env):
+    env.fails(1, "grants", "list")                                    # no database yet
+    env.ok("init")
+    check(env.ok("grants", "list").stdout == "no grants\n", "empty list")
+    check(env.json("grants", "list") == [], "empty JSON list")
+    check(env.ok("gc").stdout == "removed 0 grants and 0 revocation records\n", "gc on nothing")
+    check(env.json("gc", "--batch", "1") == {"grants": 0, "revocations": 0, "batches": 1}, "gc --json")
+    env.fails(1, "grants", "revoke", "--family", "no-such-family")
+    env.fails(1, "grants", "revoke", "--id", "AAAAAAAAAAAA")
+    check(env.json("grants", "revoke", "--client", "nobody") == {"grants": 0, "families": 0, "family_ids": []},
+          "revoking nothing by client is not an error")
+    for args in (["grants", "revoke"], ["grants", "revoke", "--family", "f", "--subject", "s"],
+                 ["grants", "revoke", "--id", "abc", "--client", "c"], ["grants", "list", "--kind", "bogus"],
+                 ["gc", "--batch", "0"], ["gc", "--batch", "ten"], ["gc", "extra"]):
+        env.fails(2, *args)
+    stats = env.json("stats")
+    check(stats["grants"] == 0 and stats["revoked_families"] == 0, "stats: %r" % stats)
+    for args in (["grants", "list", "--help"], ["grants", "revoke", "--help"], ["gc", "--help"]):
+        check("usage: tokenctl" in env.ok(*args).stdout, "%s prints its help" % " ".join(args))
+
+
+def cgi_token(env, fields):
+    """POST /connect/token to the worker run as a CGI program; returns (status, JSON body)."""
+    import urllib.parse
+    body = urllib.parse.urlencode(fields).encode()
+    cgi_env = dict(os.environ)
+    cgi_env.pop("TOKENFCGI_CONFIG", None)
+    cgi_env.update({
+        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": "POST",
+        "REQUEST_URI": "/connect/token", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(("app:" + GRANT_SECRET).encode()).decode(),
+    })
+    p = subprocess.run([TOKENFCGI, "--config", env.config], input=body, capture_output=True, timeout=120,
+                       env=cgi_env)
+    check(p.returncode == 0, "tokenfcgi as CGI: exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")))
+    head, _, payload = p.stdout.partition(b"\r\n\r\n")
+    status_line = [line for line in head.decode().split("\r\n") if line.lower().startswith("status:")]
+    status = int(status_line[0].split()[1]) if status_line else 200
+    return status, json.loads(payload)
+
+
+def grant_id(token):
+    """The id tokenctl shows for a token: base64url(SHA-256(token)), first 12 characters."""
+    return base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()[:12]
+
+
+def test_grants_from_the_worker(env):
+    if not os.access(TOKENFCGI, os.X_OK):
+        raise Skipped("%s not built" % TOKENFCGI)
+    env.ok("init")
+    env.ok("import", env.write("grants.json", {
+        "Clients": [{"ClientId": "app", "ClientSecrets": [{"Value": hash_secret(GRANT_SECRET)}],
+                     "AllowedGrantTypes": ["password"], "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
+                     "AccessTokenLifetime": 1, "AbsoluteRefreshTokenLifetime": 3600}],
+        "ApiScopes": [{"Name": "api1"}],
+        "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1"}]}))
+    login = {"grant_type": "password", "username": "alice", "password": "Alice-pass-1",
+             "scope": "api1 offline_access"}
+    tokens = []
+    for _ in range(2):
+        status, body = cgi_token(env, login)
+        check(status == 200 and "refresh_token" in body, "password grant with offline_access: %d %r" % (status, body))
+        tokens.append(body["refresh_token"])
+
+    listed = env.json("grants", "list")
+    check(sorted(g["id"] for g in listed) == sorted(grant_id(t) for t in tokens),
+          "grants list shows the two refresh tokens by id: %r" % listed)
+    for g in listed:
+        check(g["kind"] == "refresh_token" and g["client_id"] == "app" and g["subject"] == "1001", "grant: %r" % g)
+        check(g["scopes"] == ["api1", "offline_access"] and g["consumed_at"] is None and not g["expired"],
+              "grant: %r" % g)
+        check(g["expires"] - g["created"] == 3600 and g["family"], "absolute lifetime and a family: %r" % g)
+    check(len({g["family"] for g in listed}) == 2, "two logins, two families")
+    human = env.ok("grants", "list", "--client", "app", "--subject", "1001").stdout
+    check(human.count("refresh_token") == 2 and human.endswith("2 grants\n"), "human list: %r" % human)
+    for text in (human, json.dumps(listed)):
+        for t in tokens:
+            check(t not in text, "tokenctl never prints a refresh token")
+    with open(os.path.join(env.db, "data.mdb"), "rb") as f:
+        check(not any(t.encode() in f.read() for t in tokens), "the database holds no refresh token")
+
+    # Rotation: the first token is consumed and kept (reuse detection), its successor is in the same family.
+    status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": tokens[0]})
+    check(status == 200 and body.get("refresh_token"), "refresh: %d %r" % (status, body))
+    rotated = body["refresh_token"]
+    by_id = {g["id"]: g for g in env.json("grants", "list")}
+    first, successor = by_id[grant_id(tokens[0])], by_id[grant_id(rotated)]
+    check(first["consumed_at"] is not None and first["successor"] == grant_id(rotated), "consumed: %r" % first)
+    check(successor["family"] == first["family"], "the successor stays in the family")
+
+    # Revoke the second login by its id: that family only.
+    out = env.ok("grants", "revoke", "--id", grant_id(tokens[1])).stdout
+    check(out == "revoked 1 grant in 1 family\n", "revoke --id: %r" % out)
+    status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": tokens[1]})
+    check(status == 400 and body.get("error") == "invalid_grant", "a revoked token is refused: %d %r" % (status, body))
+    # Revoke alice everywhere: the rotated family (consumed token and successor).
+    report = env.json("grants", "revoke", "--subject", "1001")
+    check(report == {"grants": 2, "families": 1, "family_ids": [first["family"]]}, "revoke --subject: %r" % report)
+    status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": rotated})
+    check(status == 400 and body.get("error") == "invalid_grant", "revoked successor: %d %r" % (status, body))
+    stats = env.json("stats")
+    check(stats["grants"] == 0 and stats["revoked_families"] == 2, "stats after revoking: %r" % stats)
+
+    # The revocation records are kept for the longest AccessTokenLifetime (1 s here) plus clock_skew_seconds (0 here),
+    # then gc removes them.
+    env.ok("import", env.write("short.json", {
+        "Clients": [{"ClientId": "app", "ClientSecrets": [{"Value": hash_secret(GRANT_SECRET)}],
+                     "AllowedGrantTypes": ["password"], "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
+                     "AccessTokenLifetime": 1, "AbsoluteRefreshTokenLifetime": 1}],
+        "ApiScopes": [{"Name": "api1"}]}))
+    status, body = cgi_token(env, login)
+    check(status == 200 and "refresh_token" in body, "short-lived refresh token: %d %r" % (status, body))
+    time.sleep(2.2)
+    out = env.ok("gc").stdout
+    check(out == "removed 1 grant and 2 revocation records\n", "gc after expiry: %r" % out)
+    check(env.json("grants", "list") == [] and env.json("stats")["revoked_families"] == 0, "nothing left")
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_") and callable(v)]
 
 
@@ -670,6 +805,8 @@ def main():
             test(env)
             passed += 1
             print("ok      %s" % test.__name__)
+        except Skipped as e:
+            print("skipped %s: %s" % (test.__name__, e))
         except Exception as e:  # a failed check or an unexpected error: report it and go on
             failed += 1
             print("FAILED  %s: %s" % (test.__name__, e))

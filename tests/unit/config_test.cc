@@ -69,6 +69,7 @@ TEST(ConfigTest, DefaultsWhenOnlyIssuerIsSet) {
   EXPECT_EQ(c.login_providers, std::vector<std::string>{"local"});
   EXPECT_TRUE(c.LoginProviderEnabled("local"));
   EXPECT_FALSE(c.LoginProviderEnabled("remote_user"));
+  EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 0);
 }
 
 TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
@@ -98,7 +99,8 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
   EXPECT_EQ(a.acr_claim, b.acr_claim);
   EXPECT_EQ(a.login_providers, b.login_providers);
-  EXPECT_EQ(ConfigKeys().size(), 19u);
+  EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
+  EXPECT_EQ(ConfigKeys().size(), 20u);
 }
 
 TEST(ConfigTest, IssuerIsRequired) {
@@ -298,6 +300,14 @@ TEST(ConfigTest, LockoutSeconds) {
   ExpectBad("lockout_seconds", "0", "1 to 86400");
   ExpectBad("lockout_seconds", "86401", "1 to 86400");
   ExpectBad("lockout_seconds", "5m", "not a whole number");
+}
+
+TEST(ConfigTest, RefreshTokenReuseGraceSeconds) {
+  EXPECT_EQ(With("refresh_token_reuse_grace_seconds", "0").refresh_token_reuse_grace_seconds, 0);
+  EXPECT_EQ(With("refresh_token_reuse_grace_seconds", "300").refresh_token_reuse_grace_seconds, 300);
+  ExpectBad("refresh_token_reuse_grace_seconds", "301", "0 to 300");
+  ExpectBad("refresh_token_reuse_grace_seconds", "-1", "not a whole number");
+  ExpectBad("refresh_token_reuse_grace_seconds", "5s", "not a whole number");
 }
 
 TEST(ConfigTest, AcrClaim) {

@@ -430,7 +430,9 @@ TEST_F(PasswordGrantTest, OmittedScopeGrantsAllAllowedEnabledScopes) {
   });
   http::Response r = Login("alice", "Wonderland1");
   Json body(r.body);
-  EXPECT_EQ(body.Str("scope"), "openid profile api1.read api2");  // not off, gone, unknown, offline_access
+  // Not off, gone or unknown; offline_access last, because the client has AllowOfflineAccess (as IdentityServer).
+  EXPECT_EQ(body.Str("scope"), "openid profile api1.read api2 offline_access");
+  EXPECT_TRUE(body.Has("refresh_token"));
 }
 
 TEST_F(PasswordGrantTest, ScopeRules) {
@@ -456,8 +458,9 @@ TEST_F(PasswordGrantTest, ScopeRules) {
     c->allow_offline_access = true;
     return t.PutClient(*c);
   });
-  ExpectError(Login("alice", "Wonderland1", "&scope=openid+offline_access"), 400, "invalid_scope",
-              "offline_access is not supported yet");
+  // With AllowOfflineAccess, offline_access is granted (refresh_grant_test.cc covers the refresh token).
+  EXPECT_EQ(Json(Login("alice", "Wonderland1", "&scope=openid+offline_access").body).Str("scope"),
+            "openid offline_access");
   // A scope error is not a failed login.
   EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
 }
@@ -465,8 +468,10 @@ TEST_F(PasswordGrantTest, ScopeRules) {
 TEST_F(PasswordGrantTest, ClientMustBeAllowedTheGrant) {
   ExpectError(Post("grant_type=password&username=alice&password=Wonderland1", Basic("machine", "s3cret")), 400,
               "unauthorized_client", "the client is not allowed the password grant");
-  ExpectError(Post("grant_type=password&username=alice&password=Wonderland1", Basic("reference", "s3cret")), 400,
-              "unauthorized_client", "reference access tokens are not supported");
+  // A Reference client gets an opaque access token (refresh_grant_test.cc checks what is stored).
+  http::Response r = Post("grant_type=password&username=alice&password=Wonderland1", Basic("reference", "s3cret"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).Str("access_token").size(), 43u);
 }
 
 TEST_F(PasswordGrantTest, PublicClientMayUseTheGrant) {
@@ -833,7 +838,8 @@ TEST_F(PasswordGrantTest, DiscoveryListsThePasswordGrant) {
   r.method = "GET";
   r.path = "/.well-known/openid-configuration";
   Json doc(service_->Handle(r, &log_).body);
-  EXPECT_EQ(doc.Strings("grant_types_supported"), (std::vector<std::string>{"client_credentials", "password"}));
+  EXPECT_EQ(doc.Strings("grant_types_supported"),
+            (std::vector<std::string>{"client_credentials", "password", "refresh_token"}));
 }
 
 }  // namespace

@@ -1,0 +1,162 @@
+#include "admin/grants.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "util/base64.h"
+
+namespace tf::admin {
+namespace {
+
+constexpr store::GrantKind kAllKinds[] = {store::GrantKind::kRefreshToken, store::GrantKind::kReferenceToken,
+                                          store::GrantKind::kAuthorizationCode, store::GrantKind::kDeviceCode};
+
+// base64url of a 32-byte SHA-256: 43 characters.
+constexpr size_t kFullIdLength = 43;
+
+bool IsBase64UrlText(std::string_view s) {
+  for (char c : s) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string GrantId(std::string_view handle_hash) {
+  return Base64UrlEncode(handle_hash).substr(0, kGrantIdLength);
+}
+
+std::optional<store::GrantKind> ParseGrantKind(std::string_view name) {
+  for (store::GrantKind k : kAllKinds) {
+    if (store::GrantKindName(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
+Result<std::vector<GrantEntry>> ListGrants(store::Store& store, const GrantFilter& filter) {
+  std::vector<GrantEntry> entries;
+  Status s = store.Read([&](store::Txn& txn) -> Status {
+    entries.clear();
+    auto grants = txn.ListGrants(filter.client_id, filter.subject);
+    if (!grants.ok()) return grants.status();
+    for (auto& [hash, grant] : *grants) {
+      // The store filters already; checking again keeps this function's promise whatever the backend does.
+      if (!filter.client_id.empty() && grant.client_id != filter.client_id) continue;
+      if (!filter.subject.empty() && grant.subject != filter.subject) continue;
+      if (filter.kind && grant.kind != *filter.kind) continue;
+      entries.push_back(GrantEntry{GrantId(hash), hash, std::move(grant)});
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  std::sort(entries.begin(), entries.end(), [](const GrantEntry& a, const GrantEntry& b) {
+    if (a.grant.created != b.grant.created) return a.grant.created < b.grant.created;
+    return a.handle_hash < b.handle_hash;
+  });
+  return entries;
+}
+
+Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_skew_seconds) {
+  auto clients = txn.ListClients();
+  if (!clients.ok()) return clients.status();
+  int64_t longest = 0;
+  for (const store::Client& c : *clients) longest = std::max(longest, c.access_token_lifetime);
+  return now + longest + clock_skew_seconds;
+}
+
+Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,
+                                  int64_t clock_skew_seconds) {
+  const int kinds = (selector.family.empty() ? 0 : 1) + (selector.id_prefix.empty() ? 0 : 1) +
+                    ((selector.client_id.empty() && selector.subject.empty()) ? 0 : 1);
+  if (kinds == 0) return Status::InvalidArgument("say what to revoke: a family, a grant id, a client or a subject");
+  if (kinds > 1) {
+    return Status::InvalidArgument("give one of: a family, a grant id, or a client and/or subject");
+  }
+  if (!selector.id_prefix.empty() &&
+      (selector.id_prefix.size() > kFullIdLength || !IsBase64UrlText(selector.id_prefix))) {
+    return Status::InvalidArgument("'" + selector.id_prefix +
+                                   "' is not a grant id (up to 43 characters of A-Z a-z 0-9 - _)");
+  }
+
+  RevokeReport report;
+  Status s = store.Update([&](store::Txn& txn) -> Status {
+    report = RevokeReport{};
+    auto keep_until = RevocationKeepUntil(txn, now, clock_skew_seconds);
+    if (!keep_until.ok()) return keep_until.status();
+
+    std::set<std::string> families;
+
+    if (!selector.family.empty()) {
+      auto revoked = txn.GetFamilyRevocation(selector.family);
+      if (!revoked.ok()) return revoked.status();
+      if (revoked->has_value()) return Status::OK();  // already revoked: nothing to do
+      auto deleted = txn.RevokeFamily(selector.family, now, *keep_until);
+      if (!deleted.ok()) return deleted.status();
+      if (*deleted == 0) return Status::NotFound("no grants in family " + selector.family);  // aborts: no record
+      report.grants = *deleted;
+      report.families.push_back(selector.family);
+      return Status::OK();
+    }
+
+    if (!selector.id_prefix.empty()) {
+      auto grants = txn.ListGrants("", "");
+      if (!grants.ok()) return grants.status();
+      const std::pair<std::string, store::Grant>* match = nullptr;
+      size_t matches = 0;
+      for (const auto& entry : *grants) {
+        if (Base64UrlEncode(entry.first).rfind(selector.id_prefix, 0) == 0) {
+          ++matches;
+          match = &entry;
+        }
+      }
+      if (matches == 0) return Status::NotFound("no grant has an id starting with " + selector.id_prefix);
+      if (matches > 1) {
+        return Status::InvalidArgument("grant id " + selector.id_prefix + " matches " + std::to_string(matches) +
+                                       " grants: give more characters (nothing was revoked)");
+      }
+      families.insert(match->second.family);
+    } else {
+      auto grants = txn.ListGrants(selector.client_id, selector.subject);
+      if (!grants.ok()) return grants.status();
+      for (const auto& [hash, grant] : *grants) {
+        if (!selector.client_id.empty() && grant.client_id != selector.client_id) continue;
+        if (!selector.subject.empty() && grant.subject != selector.subject) continue;
+        families.insert(grant.family);
+      }
+    }
+
+    for (const std::string& family : families) {
+      auto deleted = txn.RevokeFamily(family, now, *keep_until);
+      if (!deleted.ok()) return deleted.status();
+      report.grants += *deleted;
+      report.families.push_back(family);
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return report;
+}
+
+Result<GcReport> CollectGarbage(store::Store& store, const Clock& clock, size_t batch) {
+  if (batch == 0 || batch > kMaxGcBatch) {
+    return Status::InvalidArgument("batch must be 1.." + std::to_string(kMaxGcBatch));
+  }
+  // One instant for the whole run: what expires while it runs is left for the next run, so the loop ends.
+  const int64_t now = clock.NowSeconds();
+  GcReport report;
+  for (;;) {
+    auto r = store.CollectExpired(now, batch);
+    if (!r.ok()) return r.status();
+    ++report.batches;
+    report.grants += r->grants;
+    report.revocations += r->revocations;
+    // A batch that removed nothing cannot make progress, whatever `more` says.
+    if (!r->more || r->grants + r->revocations == 0) break;
+  }
+  return report;
+}
+
+}  // namespace tf::admin

@@ -1,0 +1,104 @@
+// Grant administration behind `tokenctl grants list`, `tokenctl grants revoke` and `tokenctl gc`.
+//
+// A grant (store::Grant: a refresh token, reference access token, authorization code or device code) is stored under
+// SHA-256 of its handle; the handle itself is never stored, so nothing here can print one. Operators name a grant by
+// its id, the first 12 characters of base64url(SHA-256(handle)):
+//
+//   id = base64url( SHA-256(handle) )[0..12)      e.g. "3q2-7wAAb1Jx"  (72 bits: unique in practice, not a token)
+//
+// Revocation always works on whole families (every grant descending from one original grant, see records.h):
+// revoking one refresh token of a family and leaving its rotated successor alive would be no revocation at all.
+// Each family is revoked with Txn::RevokeFamily, whose revocation record is kept until keep_until = now + the longest
+// AccessTokenLifetime of any client, so introspection reports the family's JWT access tokens inactive until the last
+// of them has expired anyway. One revoke command is one write transaction: the selection and the revocation cannot
+// drift apart.
+//
+// Garbage collection loops Store::CollectExpired, one short write transaction per batch, so workers serving tokens
+// meanwhile wait at most one batch for LMDB's writer lock; it never holds a read transaction across batches.
+//
+// Thread-compatible: no state besides the store, which serialises writers itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/records.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace tf::admin {
+
+// Length of a grant id (see above).
+inline constexpr size_t kGrantIdLength = 12;
+
+// base64url(handle_hash) cut to kGrantIdLength characters.
+std::string GrantId(std::string_view handle_hash);
+
+// "refresh_token", "reference_token", "authorization_code", "device_code" (store::GrantKindName) -> the kind.
+std::optional<store::GrantKind> ParseGrantKind(std::string_view name);
+
+struct GrantFilter {
+  std::string client_id;                // "" = any client
+  std::string subject;                  // "" = any subject
+  std::optional<store::GrantKind> kind; // nullopt = any kind
+};
+
+struct GrantEntry {
+  std::string id;            // GrantId(handle_hash)
+  std::string handle_hash;   // 32 raw bytes
+  store::Grant grant;
+};
+
+// The grants matching every given filter, ordered by created, then id. Expired grants that gc has not removed yet
+// are listed too (Grant::expires tells).
+Result<std::vector<GrantEntry>> ListGrants(store::Store& store, const GrantFilter& filter);
+
+// What to revoke: exactly one of family, id_prefix, or client_id and/or subject.
+struct RevokeSelector {
+  std::string family;     // one family, by its id
+  std::string id_prefix;  // the family of the one grant whose id (or full base64url hash) starts with this
+  std::string client_id;  // every family with a grant of this client (and subject, when given)
+  std::string subject;    // every family with a grant of this subject (and client, when given)
+};
+
+struct RevokeReport {
+  size_t grants = 0;                  // grants deleted
+  std::vector<std::string> families;  // families revoked now (sorted); a family already revoked is not counted
+};
+
+// Revokes the selected families in one write transaction at `now` (see above).
+//   - InvalidArgument: no selector, or more than one kind of selector, or an id prefix that is not base64url or is
+//     longer than a full hash (43 characters).
+//   - id prefix: NotFound if no grant matches; InvalidArgument "matches N grants" if several do (none is revoked and
+//     none is named: give more characters).
+//   - family: NotFound if the family has no grants and was never revoked; an already revoked family is not an error
+//     (RevokeFamily is idempotent) and reports 0 grants and no family.
+//   - client and/or subject: matching nothing is not an error (0 grants, no family).
+// The revocation record is kept until now + the longest AccessTokenLifetime + clock_skew_seconds: introspection
+// accepts a JWT until exp + clock_skew_seconds, and the record must outlive every such JWT of the family.
+Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,
+                                  int64_t clock_skew_seconds = 0);
+
+// now + the longest AccessTokenLifetime among the clients (now when there are none): when a JWT access token issued
+// from a family revoked at `now` has certainly expired.
+Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_skew_seconds = 0);
+
+inline constexpr size_t kDefaultGcBatch = 500;
+inline constexpr size_t kMaxGcBatch = 100000;
+
+struct GcReport {
+  size_t grants = 0;       // expired grants deleted
+  size_t revocations = 0;  // expired family-revocation records deleted
+  size_t batches = 0;      // CollectExpired calls (write transactions)
+};
+
+// Deletes everything expired at the clock's time when the call starts, `batch` (1..kMaxGcBatch) records per write
+// transaction, until Store::CollectExpired says there is no more. InvalidArgument for a batch out of range.
+Result<GcReport> CollectGarbage(store::Store& store, const Clock& clock, size_t batch = kDefaultGcBatch);
+
+}  // namespace tf::admin

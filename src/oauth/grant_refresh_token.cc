@@ -1,0 +1,172 @@
+// The refresh_token grant (RFC 6749 §6): a client trades a refresh token for a new access token (and, with
+// rotation, a new refresh token). The dispatcher has already authenticated the client (a confidential client must;
+// a public client names itself with client_id). As in IdentityServer, the grant needs no AllowedGrantTypes entry:
+// AllowOfflineAccess is what allows it. Checks, in this order:
+//
+//   1. invalid_request   refresh_token missing
+//   2. invalid_grant     longer than kMaxRefreshTokenLength, unknown, not a refresh token, issued to another client,
+//                        expired, revoked (its family deleted), the client no longer has AllowOfflineAccess, the user
+//                        is gone or disabled (IsActive false); one description for all: "the refresh token is
+//                        invalid". A consumed token presented again is reuse: the same answer, and the whole family
+//                        is revoked (refresh_tokens.h), unless it is the one retry the grace period allows.
+//   3. invalid_scope     `scope` is malformed, too long, or names a scope the refresh token was not granted; nothing
+//                        is consumed. An omitted scope means the grant's scopes.
+//   500 server_error     the store cannot be read or written, or no usable signing key (logged); nothing consumed
+//   200                  an access token for the granted (possibly narrowed) scope, with the original auth_time, idp,
+//                        amr, tenant and acr, "grant_id": <family>, a fresh iat/exp/jti, and the user claims either
+//                        read again (UpdateAccessTokenClaimsOnRefresh) or the snapshot taken at login; "scope" says
+//                        what was granted; "refresh_token" is the new handle (OneTimeOnly) or the same (ReUse), and
+//                        always keeps the original scope. Scopes the client has lost since the login (no longer in
+//                        AllowedScopes, or disabled) are left out of the access token.
+//
+// Thread-safety: as every grant handler (grant.h).
+#include <algorithm>
+
+#include "oauth/access_token.h"
+#include "oauth/errors.h"
+#include "oauth/grant.h"
+#include "oauth/refresh_tokens.h"
+#include "oauth/scopes.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+namespace {
+
+// The one description of every invalid_grant answer of this grant.
+constexpr std::string_view kInvalidRefreshToken = "the refresh token is invalid";
+
+http::Response InvalidGrant() { return OAuthError(400, kInvalidGrant, kInvalidRefreshToken); }
+
+http::Response StoreFailure(const Status& st) {
+  Logf(LogLevel::kError, "refresh_token grant: the store failed: %s", st.ToString().c_str());
+  return OAuthError(500, kServerError, "the server cannot use refresh tokens at the moment");
+}
+
+// Whether `scope` may still go into an access token for `client`.
+bool StillAllowed(const Snapshot& snapshot, const store::Client& client, const std::string& scope) {
+  if (scope == kOfflineAccess) return client.allow_offline_access;
+  if (std::find(client.allowed_scopes.begin(), client.allowed_scopes.end(), scope) == client.allowed_scopes.end()) {
+    return false;
+  }
+  const store::IdentityResource* identity = snapshot.FindIdentityResource(scope);
+  if (identity != nullptr && identity->enabled) return true;
+  const store::ApiScope* api = snapshot.FindApiScope(scope);
+  return api != nullptr && api->enabled;
+}
+
+}  // namespace
+
+http::Response HandleRefreshToken(const TokenRequest& request) {
+  const store::Client& client = request.client;
+  const std::string_view handle = request.form.Get("refresh_token");
+  if (handle.empty()) return OAuthError(400, kInvalidRequest, "refresh_token is missing");
+  if (handle.size() > kMaxRefreshTokenLength) return InvalidGrant();
+  const int64_t now = request.clock.NowSeconds();
+
+  // Everything that needs no write is decided on a read transaction first; the Update below decides again on fresh
+  // data, which is what counts.
+  const std::string hash = Sha256(handle);
+  std::optional<store::Grant> grant;
+  std::optional<store::User> user;
+  Status st = request.store->Read([&](store::Txn& txn) -> Status {
+    Result<store::Grant> g = txn.GetGrant(hash);
+    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+    grant = std::move(g).value();
+    if (grant->subject.empty()) return Status::OK();
+    Result<store::User> u = txn.GetUser(grant->subject);
+    if (!u.ok()) return u.status().IsNotFound() ? Status::OK() : u.status();
+    user = std::move(u).value();
+    return Status::OK();
+  });
+  if (!st.ok()) return StoreFailure(st);
+  if (!grant.has_value() || !IsLiveRefreshTokenOf(*grant, client.client_id, now)) return InvalidGrant();
+  if (!client.allow_offline_access) {
+    Logf(LogLevel::kDebug, "refresh_token grant: client %s no longer has AllowOfflineAccess", client.client_id.c_str());
+    return InvalidGrant();
+  }
+
+  // The scope asked for: a subset of the grant's (checked again in the Update, after reuse detection).
+  const std::string_view scope_param = request.form.Get("scope");
+  if (scope_param.size() > kMaxScopeLength) return OAuthError(400, kInvalidScope, "the scope parameter is too long");
+  Result<std::vector<std::string>> requested = SplitScopes(scope_param);
+  if (!requested.ok()) return OAuthError(400, kInvalidScope, requested.status().message());
+  std::vector<std::string> scopes;
+  if (requested->empty()) {
+    scopes = grant->scopes;
+  } else {
+    for (const std::string& s : grant->scopes) {  // the grant's order
+      if (std::find(requested->begin(), requested->end(), s) != requested->end()) scopes.push_back(s);
+    }
+  }
+  const bool within = ScopesWithin(*requested, grant->scopes);
+
+  // The access token, built outside the write transaction (signing is slow; the writer lock is shared by every
+  // process). Only when the request can succeed; a reuse or an error discards nothing of value.
+  std::optional<IssuedAccessToken> token;
+  if (within && user.has_value() && user->is_active) {
+    AccessTokenRequest token_request;
+    token_request.client = &client;
+    token_request.subject = grant->subject;
+    for (const std::string& s : scopes) {
+      if (StillAllowed(request.snapshot, client, s)) token_request.scopes.push_back(s);
+    }
+    token_request.include_client_claims = client.always_send_client_claims;
+    token_request.grant_id = grant->family;
+    ResourceOwner& ro = token_request.resource_owner.emplace();
+    ro.auth_time = grant->auth_time.value_or(grant->created);
+    ro.idp = grant->idp;
+    ro.amr = grant->amr;
+    ro.tenant = grant->tenant;
+    ro.acr = grant->acr;
+    ro.claims = client.update_access_token_claims_on_refresh ? user->claims : grant->claims;
+    Result<IssuedAccessToken> issued = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
+    if (!issued.ok()) {
+      Logf(LogLevel::kError, "cannot issue an access token: %s", issued.status().message().c_str());
+      return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
+    }
+    token = std::move(issued).value();
+  }
+
+  RefreshRedeemRequest redeem;
+  redeem.handle = handle;
+  redeem.client = &client;
+  redeem.snapshot = &request.snapshot;
+  redeem.scopes = *requested;  // checked against the fresh grant
+  redeem.now = now;
+  redeem.reuse_grace_seconds = request.config.refresh_token_reuse_grace_seconds;
+  redeem.reference = token.has_value() && token->reference.has_value() ? &*token->reference : nullptr;
+  RefreshRedemption result;
+  st = request.store->Update([&](store::Txn& txn) -> Status {
+    Result<RefreshRedemption> r = RedeemRefreshToken(txn, redeem);
+    if (!r.ok()) return r.status();
+    result = std::move(r).value();
+    // Succeeding without a token built means the read above saw a state that changed since (a user re-enabled
+    // meanwhile): write nothing and answer as the read decided.
+    if (result.outcome == RefreshRedemption::Outcome::kIssued && !token.has_value()) {
+      return Status::Conflict("the grant changed during the request");
+    }
+    return Status::OK();
+  });
+  if (!st.ok()) {
+    if (st.code() == Status::Code::kConflict) return InvalidGrant();
+    return StoreFailure(st);
+  }
+  switch (result.outcome) {
+    case RefreshRedemption::Outcome::kIssued:
+      break;
+    case RefreshRedemption::Outcome::kScopeExceeded:
+      return OAuthError(400, kInvalidScope, "the requested scope exceeds the scope of the refresh token");
+    case RefreshRedemption::Outcome::kRejected:
+    case RefreshRedemption::Outcome::kReuseDetected:
+      return InvalidGrant();
+  }
+  if (result.retry) {
+    Logf(LogLevel::kInfo, "refresh_token grant: client %s retried within the reuse grace period",
+         client.client_id.c_str());
+  }
+  token->refresh_token = std::move(result.refresh_token);
+  return AccessTokenResponse(*token);
+}
+
+}  // namespace tf::oauth

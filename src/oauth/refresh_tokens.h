@@ -1,0 +1,102 @@
+// Refresh tokens (RFC 6749 §1.5, §6): issuing them, and redeeming them with rotation and reuse detection.
+//
+// A refresh token is an opaque handle; the store keeps only its SHA-256 (reference_tokens.h's NewGrant):
+//
+//   handle  = RandomHandle(32)        base64url(RAND_bytes(32)): 43 chars of [A-Za-z0-9_-], 256 bits
+//   family  = RandomHandle(16)        22 chars; made once per login (the "original grant"), copied to every rotation
+//                                     and put in access tokens as "grant_id"
+//   key     = Sha256(handle) -> Grant{kind refresh_token, client_id, subject, scopes, created, expires,
+//                                     absolute_expires, family, consumed_at, successor, auth_time, idp, amr, tenant,
+//                                     acr, claims}
+//
+// Lifetimes, per client as IdentityServer (times in Unix seconds):
+//   Absolute (RefreshTokenExpiration default):  expires = login + AbsoluteRefreshTokenLifetime; rotation keeps it.
+//       (AbsoluteRefreshTokenLifetime = 0 with Absolute makes tokens that are dead at once, as in IdentityServer.)
+//   Sliding: expires = min(now + SlidingRefreshTokenLifetime, absolute_expires) at issue and at every use, where
+//       absolute_expires = login + AbsoluteRefreshTokenLifetime, or no cap when that is 0.
+//
+// Redemption (RedeemRefreshToken) runs inside ONE Store::Update, so N parallel requests with the same token, from
+// any number of processes, serialise on LMDB's writer lock and see each other's writes: exactly one rotates.
+//   1. the grant is looked up by hash: absent, not a refresh token, another client's, or expired -> invalid_grant
+//   2. already consumed (consumed_at set): REUSE, unless it is the one allowed retry:
+//        grace > 0 (config refresh_token_reuse_grace_seconds), now <= consumed_at + grace, and the recorded
+//        successor still exists unconsumed. A retry removes that unused successor and mints a new one, and clears
+//        the `successor` link (consumed_at set + successor empty = "retry spent"), so a second retry is reuse.
+//      Reuse revokes the whole family (grant_family.h) in the same transaction and answers invalid_grant.
+//   3. the user (subject) is gone or IsActive = false -> invalid_grant, nothing written
+//   4. requested scopes not all within the grant's scopes -> invalid_scope, nothing written
+//   5. RefreshTokenUsage OneTimeOnly: consumed_at = now, successor = Sha256(new handle), and the new grant (same
+//      family and authentication data, created = now, expires per the lifetime rules) is stored. ReUse: the same
+//      handle is returned; a Sliding token's expires moves forward (capped).
+//      A reference access token (IssuedAccessToken.reference) is stored in the same transaction.
+// The caller checks, before the transaction, what needs no write (unknown, other client, expired, AllowOfflineAccess)
+// and builds the access token, so no signing happens while the writer lock is held.
+//
+// Thread-safety: pure functions of their arguments plus the Txn they are given (one thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "oauth/catalog.h"
+#include "oauth/reference_tokens.h"
+#include "store/records.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace tf::oauth {
+
+// The longest refresh token presented at all (IdentityServer's InputLengthRestrictions.RefreshToken); longer ones are
+// invalid_grant without a lookup.
+inline constexpr size_t kMaxRefreshTokenLength = 100;
+
+// The expiry of a refresh token created at `now` for a new login (sets expires and absolute_expires of `grant`).
+void SetNewRefreshTokenExpiry(const store::Client& client, int64_t now, store::Grant* grant);
+
+// The expiry of a sliding token used at `now`: min(now + SlidingRefreshTokenLifetime, absolute_expires).
+int64_t SlidingRefreshTokenExpiry(const store::Client& client, const store::Grant& grant, int64_t now);
+
+// A new refresh token for a login: a new family; `grant` arrives with client_id, subject, scopes and the
+// authentication data (auth_time, idp, amr, tenant, acr, claims) filled in.
+NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_t now);
+
+// The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data.
+NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now);
+
+// True if every scope in `requested` is in `granted`.
+bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
+
+// Whether `grant` (found under some hash) can be redeemed by `client_id` at `now` at all (step 1 above).
+bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now);
+
+struct RefreshRedemption {
+  enum class Outcome {
+    kIssued,         // success: refresh_token is the handle to return (new, or the same for ReUse)
+    kRejected,       // unknown, expired, another client's, user gone or inactive: nothing written
+    kReuseDetected,  // a consumed token presented again: the family was revoked (answer invalid_grant)
+    kScopeExceeded,  // more scope than granted: nothing written
+  };
+  Outcome outcome = Outcome::kRejected;
+  bool retry = false;           // kIssued through the grace retry
+  std::string refresh_token;    // kIssued only
+  std::string family;           // the grant's family, when found
+};
+
+struct RefreshRedeemRequest {
+  std::string_view handle;                   // as presented
+  const store::Client* client = nullptr;
+  const Snapshot* snapshot = nullptr;
+  std::vector<std::string> scopes;           // the scope parameter's tokens (empty: the grant's own scopes)
+  int64_t now = 0;
+  int64_t reuse_grace_seconds = 0;
+  const NewGrant* reference = nullptr;       // a reference access token to store on success, or null
+};
+
+// Steps 1-5 above, in `txn` (which must be a write transaction). A non-OK Status is a store failure: the caller's
+// Update aborts and nothing is written.
+Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedeemRequest& request);
+
+}  // namespace tf::oauth

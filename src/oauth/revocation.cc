@@ -1,0 +1,101 @@
+#include "oauth/revocation.h"
+
+#include "oauth/client_authentication.h"
+#include "oauth/errors.h"
+#include "oauth/form_post.h"
+#include "oauth/grant_family.h"
+#include "oauth/request_log.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+namespace {
+
+// What step 6 did, for the debug log only (never the token).
+enum class Outcome { kUnknown, kFamilyRevoked, kReferenceTokenRemoved, kOtherClient, kNotRevocable };
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kUnknown: return "unknown token";
+    case Outcome::kFamilyRevoked: return "refresh token family revoked";
+    case Outcome::kReferenceTokenRemoved: return "reference access token removed";
+    case Outcome::kOtherClient: return "token of another client left alone";
+    case Outcome::kNotRevocable: return "grant kind not revocable here";
+  }
+  return "?";
+}
+
+// Step 6 inside one write transaction; with `dry_run` (in a read transaction) it only says what it would do.
+Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, std::string_view handle_hash,
+              int64_t now, bool dry_run, Outcome* outcome) {
+  Result<store::Grant> grant = txn.GetGrant(handle_hash);
+  if (!grant.ok()) {
+    if (grant.status().IsNotFound()) {
+      *outcome = Outcome::kUnknown;
+      return Status::OK();
+    }
+    return grant.status();
+  }
+  if (grant->client_id != client_id) {
+    *outcome = Outcome::kOtherClient;
+    return Status::OK();
+  }
+  switch (grant->kind) {
+    case store::GrantKind::kRefreshToken:
+      *outcome = Outcome::kFamilyRevoked;
+      return dry_run ? Status::OK() : RevokeGrantFamily(txn, snapshot, grant->family, now);
+    case store::GrantKind::kReferenceToken:
+      *outcome = Outcome::kReferenceTokenRemoved;
+      return dry_run ? Status::OK() : txn.RemoveGrant(handle_hash);
+    case store::GrantKind::kAuthorizationCode:
+    case store::GrantKind::kDeviceCode:
+      break;
+  }
+  *outcome = Outcome::kNotRevocable;
+  return Status::OK();
+}
+
+}  // namespace
+
+http::Response HandleRevocationRequest(const http::Request& request, Catalog& catalog, const Config& config,
+                                       const Clock& clock, store::Store* store, RequestLog* log) {
+  FormPost post = ReadFormPost(request, catalog, config);
+  if (!post.form.has_value()) return std::move(post.error);
+  const Form& form = *post.form;
+  const Snapshot& snapshot = *post.snapshot;
+  const int64_t now = clock.NowSeconds();
+
+  ClientAuthentication auth = AuthenticateClient(request, form, snapshot, config, now);
+  log->client_id = SanitizeForLog(auth.claimed_client_id);
+  if (auth.client == nullptr) return std::move(auth.error);
+
+  const std::string_view token = form.Get("token");
+  if (token.empty()) return OAuthError(400, kInvalidRequest, "token is missing");
+  // token_type_hint is deliberately not read: see revocation.h, step 5.
+
+  const std::string handle_hash = Sha256(token);
+  Outcome outcome = Outcome::kUnknown;
+  // A read first, so unknown tokens and tokens of other clients never take LMDB's one writer lock; the write
+  // transaction then looks again, as the grant may have changed in between.
+  Status st = store->Read([&](store::Txn& txn) {
+    return Revoke(txn, snapshot, auth.client->client_id, handle_hash, now, /*dry_run=*/true, &outcome);
+  });
+  if (st.ok() && (outcome == Outcome::kFamilyRevoked || outcome == Outcome::kReferenceTokenRemoved)) {
+    st = store->Update([&](store::Txn& txn) {
+      return Revoke(txn, snapshot, auth.client->client_id, handle_hash, now, /*dry_run=*/false, &outcome);
+    });
+  }
+  if (!st.ok()) {
+    Logf(LogLevel::kError, "revocation: the store failed: %s", st.ToString().c_str());
+    return OAuthError(500, kServerError, "the server cannot revoke tokens at the moment");
+  }
+  Logf(LogLevel::kDebug, "revocation by %s: %s", log->client_id.c_str(), OutcomeName(outcome));
+
+  http::Response r;
+  r.status = 200;
+  r.SetHeader("Cache-Control", "no-store");
+  r.SetHeader("Pragma", "no-cache");
+  return r;
+}
+
+}  // namespace tf::oauth

@@ -1,0 +1,139 @@
+"""`tokenctl gc` while a load test refreshes tokens, without a single failed request (issue 4, Housekeeping).
+
+nginx -> 4 tokenfcgi workers -> one LMDB. A client with short sliding refresh tokens (RefreshTokenUsage OneTimeOnly,
+RefreshTokenExpiration Sliding, SlidingRefreshTokenLifetime a few seconds, no absolute cap) makes every rotation leave
+a consumed refresh token behind that expires a few seconds later, and abandoned families expire too. For LOAD_SECONDS,
+parallel loops each refresh their own token chain as fast as they can while `tokenctl gc --batch 10` runs again and
+again, deleting those expired grants in many small write transactions under the workers' feet. Every refresh must
+answer 200 with a new refresh token (no 5xx, no invalid_grant for a live token, no connection error), gc must exit 0
+every time and must really have deleted grants while the loops ran, and at the end no expired grant is left.
+"""
+
+import json
+import sys
+import threading
+import time
+import unittest
+
+import harness
+from harness import Deployment, hashed_secret
+
+SECRET = "load-s3cret"
+SLIDING_SECONDS = 4       # each rotated (consumed) refresh token is deleted by gc this long after it was issued
+LOAD_SECONDS = 10
+LOOPS = 8                 # parallel refresh chains
+ABANDONED = 6             # families issued up front and never used again: they expire and gc deletes them
+
+
+def configuration():
+    return {
+        "Clients": [{
+            "ClientId": "load", "ClientSecrets": [hashed_secret(SECRET)], "AllowedGrantTypes": ["password"],
+            "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
+            "RefreshTokenUsage": "OneTimeOnly", "RefreshTokenExpiration": "Sliding",
+            "SlidingRefreshTokenLifetime": SLIDING_SECONDS, "AbsoluteRefreshTokenLifetime": 0,
+            "AccessTokenLifetime": 60,
+        }],
+        "ApiScopes": [{"Name": "api1"}],
+        "ApiResources": [{"Name": "api", "Scopes": ["api1"]}],
+        "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1"}],
+    }
+
+
+class GcUnderLoadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Deployment(configuration(), workers=4, access_token_signing_alg="ES256",
+                           password_hash_memory_kib=1024, password_hash_iterations=1, log_level="error")
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def issue(self):
+        r = self.d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
+                                                "password": "Alice-pass-1", "scope": "api1 offline_access"},
+                             auth=("load", SECRET))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("refresh_token", r.json, r)
+        return r.json["refresh_token"]
+
+    def gc(self):
+        proc = self.d.tokenctl("--json", "gc", "--batch", "10", check=False)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout)
+        return json.loads(proc.stdout)
+
+    def grants(self):
+        return json.loads(self.d.tokenctl("--json", "grants", "list", "--client", "load").stdout)
+
+    def test_gc_while_refreshing(self):
+        for _ in range(ABANDONED):
+            self.issue()
+        chains = [self.issue() for _ in range(LOOPS)]
+
+        stop = threading.Event()
+        lock = threading.Lock()
+        counts = {"ok": 0}
+        failures = []  # (what, detail): every one of them fails the test
+
+        def refresh_loop(token):
+            while not stop.is_set():
+                try:
+                    r = self.d.post_form("/connect/token", {"grant_type": "refresh_token", "refresh_token": token},
+                                         auth=("load", SECRET))
+                except OSError as e:
+                    with lock:
+                        failures.append(("connection", repr(e)))
+                    return
+                if r.status != 200:
+                    with lock:
+                        failures.append((f"HTTP {r.status}", r.text[:300]))
+                    return  # the chain is broken; its token is no longer usable
+                new = r.json.get("refresh_token")
+                if not new or new == token:
+                    with lock:
+                        failures.append(("no new refresh token", r.text[:300]))
+                    return
+                token = new
+                with lock:
+                    counts["ok"] += 1
+
+        threads = [threading.Thread(target=refresh_loop, args=(t,), daemon=True) for t in chains]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+
+        gc_runs = []        # the reports of the gc runs made while the loops were running
+        gc_errors = []
+        while time.monotonic() - started < LOAD_SECONDS:
+            try:
+                gc_runs.append(self.gc())
+            except AssertionError as e:
+                gc_errors.append(str(e))
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertFalse(any(t.is_alive() for t in threads), "a refresh loop did not stop")
+        print(f"{counts['ok']} refreshes in {LOAD_SECONDS}s; {len(gc_runs)} gc runs removed "
+              f"{sum(r['grants'] for r in gc_runs)} grants in {sum(r['batches'] for r in gc_runs)} batches "
+              f"(most in one run: {max((r['grants'] for r in gc_runs), default=0)})", file=sys.stderr)
+
+        self.assertEqual(gc_errors, [], "tokenctl gc failed while the workers served")
+        self.assertEqual(failures, [], f"failed requests during gc ({counts['ok']} refreshes succeeded)")
+        self.assertGreater(counts["ok"], LOOPS * 5, "the load loops barely ran")
+        removed_under_load = sum(r["grants"] for r in gc_runs)
+        # Consumed tokens from the first seconds of load and the abandoned families expired during the run.
+        self.assertGreater(removed_under_load, ABANDONED, f"gc removed too little while the loops ran: {gc_runs}")
+        self.assertTrue(any(r["batches"] > 1 for r in gc_runs), f"gc never needed more than one batch: {gc_runs}")
+
+        # Once the last token of every chain has expired, one more gc leaves nothing behind.
+        time.sleep(SLIDING_SECONDS + 1)
+        final = self.gc()
+        self.assertGreaterEqual(final["grants"], LOOPS, final)
+        self.assertEqual(self.grants(), [], f"grants left after the final gc ({final})")
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,236 @@
+"""Refresh tokens (RFC 6749 §6) over real HTTP: nginx -> 4 tokenfcgi workers -> one LMDB (issue 4).
+
+Rotation, reuse detection (the whole family dies), scope narrowing and escalation, sliding and absolute expiry with
+lifetimes of a few seconds, reference access tokens, the grace retry, and a parallel double-spend: the same refresh
+token sent at once from many connections, which nginx spreads over the four worker processes; exactly one request
+succeeds, and because the others are reuse, the winner's new refresh token is dead too. Every JWT access token is
+verified by python3-jwt against the served JWKS.
+"""
+
+import concurrent.futures
+import re
+import threading
+import time
+import unittest
+
+import harness
+from harness import Deployment, hashed_secret
+
+SECRET = "app-s3cret"
+INVALID_GRANT = {"error": "invalid_grant", "error_description": "the refresh token is invalid"}
+HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def configuration():
+    app = {"ClientId": "app", "ClientSecrets": [hashed_secret(SECRET)], "AllowedGrantTypes": ["password"],
+           "AllowedScopes": ["api1", "api2"], "AllowOfflineAccess": True}
+    return {
+        "Clients": [
+            app,
+            {**app, "ClientId": "other"},
+            {**app, "ClientId": "sliding", "RefreshTokenExpiration": "Sliding", "SlidingRefreshTokenLifetime": 3,
+             "AbsoluteRefreshTokenLifetime": 5},
+            {**app, "ClientId": "absolute", "AbsoluteRefreshTokenLifetime": 2},
+            {**app, "ClientId": "reuse", "RefreshTokenUsage": "ReUse"},
+            {**app, "ClientId": "ref", "AccessTokenType": "Reference"},
+            {"ClientId": "m2m", "ClientSecrets": [hashed_secret(SECRET)], "AllowedGrantTypes": ["client_credentials"],
+             "AllowedScopes": ["api1"], "AccessTokenType": "Reference"},
+        ],
+        "ApiScopes": [{"Name": "api1", "UserClaims": ["email"]}, {"Name": "api2"}],
+        "ApiResources": [{"Name": "api-main", "Scopes": ["api1", "api2"]}],
+        "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1",
+                   "Claims": [{"Type": "email", "Value": "alice@example.com"}]}],
+    }
+
+
+class RefreshMixin:
+    def login(self, client="app", scope="api1 api2 offline_access"):
+        fields = {"grant_type": "password", "username": "alice", "password": "Alice-pass-1", "scope": scope}
+        r = self.d.post_form("/connect/token", fields, auth=(client, SECRET))
+        self.assertEqual(r.status, 200, r)
+        self.assertRegex(r.json["refresh_token"], HANDLE)
+        return r.json
+
+    def refresh(self, token, client="app", **extra):
+        fields = {"grant_type": "refresh_token", "refresh_token": token}
+        fields.update(extra)
+        return self.d.post_form("/connect/token", fields, auth=(client, SECRET))
+
+    def assertInvalidGrant(self, r):
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json, INVALID_GRANT, r)
+
+
+class RefreshTest(RefreshMixin, unittest.TestCase):
+    """One deployment: 4 workers, cheap Argon2id, no reuse grace."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Deployment(configuration(), workers=4, access_token_signing_alg="ES256",
+                           password_hash_memory_kib=1024, password_hash_iterations=1)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_discovery_lists_the_grant(self):
+        self.assertIn("refresh_token", self.d.discovery()["grant_types_supported"])
+
+    def test_rotation(self):
+        first = self.login()
+        _, claims = self.d.verify_access_token(first["access_token"], audience="api-main")
+        family = claims["grant_id"]
+        self.assertRegex(family, r"^[A-Za-z0-9_-]{22}$")
+        time.sleep(1.1)  # so iat moves
+        r = self.refresh(first["refresh_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers.get("Cache-Control"), "no-store")
+        second = r.json
+        self.assertEqual(second["token_type"], "Bearer")
+        self.assertEqual(second["scope"], "api1 api2 offline_access")
+        self.assertRegex(second["refresh_token"], HANDLE)
+        self.assertNotEqual(second["refresh_token"], first["refresh_token"])
+        _, renewed = self.d.verify_access_token(second["access_token"], audience="api-main")
+        self.assertEqual(renewed["grant_id"], family)
+        self.assertEqual(renewed["sub"], "1001")
+        self.assertEqual(renewed["auth_time"], claims["auth_time"])  # the original login
+        self.assertGreater(renewed["iat"], claims["iat"])
+        self.assertNotEqual(renewed["jti"], claims["jti"])
+        self.assertEqual(renewed["email"], "alice@example.com")
+        # The new token works in turn; a ReUse client keeps its handle.
+        self.assertEqual(self.refresh(second["refresh_token"]).status, 200)
+        kept = self.login("reuse")["refresh_token"]
+        for _ in range(2):
+            r = self.refresh(kept, "reuse")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["refresh_token"], kept)
+
+    def test_reuse_revokes_the_family(self):
+        first = self.login()["refresh_token"]
+        second = self.refresh(first).json["refresh_token"]
+        self.assertInvalidGrant(self.refresh(first))
+        self.assertInvalidGrant(self.refresh(second))  # the whole family is dead
+
+    def test_errors(self):
+        r = self.d.post_form("/connect/token", {"grant_type": "refresh_token"}, auth=("app", SECRET))
+        self.assertEqual((r.status, r.json["error"]), (400, "invalid_request"), r)
+        self.assertInvalidGrant(self.refresh("x" * 43))
+        token = self.login()["refresh_token"]
+        self.assertInvalidGrant(self.refresh(token, "other"))  # another client's token; not consumed
+        r = self.refresh(token, "app")
+        self.assertEqual(r.status, 200, r)
+        r = self.d.post_form("/connect/token", {"grant_type": "refresh_token", "refresh_token": token},
+                             auth=("app", "wrong"))
+        self.assertEqual(r.status, 401, r)
+
+    def test_scope_narrowing_and_escalation(self):
+        token = self.login(scope="api1 offline_access")["refresh_token"]
+        r = self.refresh(token, scope="api2")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["error"], "invalid_scope")
+        r = self.refresh(token, scope="api1 api2")
+        self.assertEqual(r.json["error"], "invalid_scope", r)
+        # Nothing was consumed: the token still works, narrowed.
+        r = self.refresh(token, scope="api1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["scope"], "api1")
+        _, claims = self.d.verify_access_token(r.json["access_token"], audience="api-main")
+        self.assertEqual(claims["scope"], "api1")
+        # The new refresh token keeps the original scope.
+        r = self.refresh(r.json["refresh_token"])
+        self.assertEqual(r.json["scope"], "api1 offline_access", r)
+
+    def test_absolute_expiry(self):
+        token = self.login("absolute")["refresh_token"]
+        time.sleep(0.3)
+        r = self.refresh(token, "absolute")
+        self.assertEqual(r.status, 200, r)
+        time.sleep(3.1)  # past the 2 s absolute lifetime of the login, whatever rotation happened
+        self.assertInvalidGrant(self.refresh(r.json["refresh_token"], "absolute"))
+
+    def test_sliding_expiry(self):
+        started = time.time()
+        token = self.login("sliding")["refresh_token"]
+        idle = self.login("sliding")["refresh_token"]
+        for at in (2.0, 4.0):  # each use slides the 3 s window, within the 5 s cap
+            time.sleep(max(0.0, started + at - time.time()))
+            r = self.refresh(token, "sliding")
+            self.assertEqual(r.status, 200, r)
+            token = r.json["refresh_token"]
+        self.assertInvalidGrant(self.refresh(idle, "sliding"))  # unused for more than 3 s
+        time.sleep(max(0.0, started + 6.2 - time.time()))
+        self.assertInvalidGrant(self.refresh(token, "sliding"))  # past the 5 s cap despite the sliding
+
+    def test_reference_tokens(self):
+        r = self.d.post_form("/connect/token", {"grant_type": "client_credentials"}, auth=("m2m", SECRET))
+        self.assertEqual(r.status, 200, r)
+        self.assertRegex(r.json["access_token"], HANDLE)
+        body = self.login("ref")
+        self.assertRegex(body["access_token"], HANDLE)
+        self.assertNotEqual(body["access_token"], body["refresh_token"])
+        r = self.refresh(body["refresh_token"], "ref")
+        self.assertEqual(r.status, 200, r)
+        self.assertRegex(r.json["access_token"], HANDLE)
+        # A reference access token is not a refresh token.
+        self.assertInvalidGrant(self.refresh(r.json["access_token"], "ref"))
+
+    def test_parallel_double_spend_across_workers(self):
+        parallel = 12
+        for round_no in range(3):
+            token = self.login()["refresh_token"]
+            barrier = threading.Barrier(parallel)
+
+            def spend(_):
+                barrier.wait()
+                return self.refresh(token)
+
+            with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+                results = list(pool.map(spend, range(parallel)))
+            winners = [r for r in results if r.status == 200]
+            self.assertEqual(len(winners), 1, f"round {round_no}: {results}")
+            for r in results:
+                if r.status != 200:
+                    self.assertInvalidGrant(r)
+            # The others were reuse: the family is dead, the winner's new refresh token included.
+            self.assertInvalidGrant(self.refresh(winners[0].json["refresh_token"]))
+        # nginx spread the requests over the worker processes.
+        served = [harness.tail(path, 100000).count("grant=refresh_token") for path in self.d.worker_logs]
+        self.assertGreaterEqual(sum(1 for n in served if n > 0), 3, served)
+
+
+class RefreshGraceTest(RefreshMixin, unittest.TestCase):
+    """A second deployment with refresh_token_reuse_grace_seconds = 30."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Deployment(configuration(), workers=2, access_token_signing_alg="ES256",
+                           password_hash_memory_kib=1024, password_hash_iterations=1,
+                           refresh_token_reuse_grace_seconds=30)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_one_retry_then_reuse(self):
+        first = self.login()["refresh_token"]
+        lost = self.refresh(first).json["refresh_token"]  # the answer the client never saw
+        r = self.refresh(first)                            # its retry
+        self.assertEqual(r.status, 200, r)
+        retried = r.json["refresh_token"]
+        self.assertNotEqual(retried, lost)
+        self.assertInvalidGrant(self.refresh(lost))        # replaced by the retry
+        self.assertInvalidGrant(self.refresh(first))       # a second retry is reuse
+        self.assertInvalidGrant(self.refresh(retried))     # and the family is dead
+
+    def test_no_retry_once_the_successor_was_used(self):
+        first = self.login()["refresh_token"]
+        second = self.refresh(first).json["refresh_token"]
+        third = self.refresh(second).json["refresh_token"]
+        self.assertInvalidGrant(self.refresh(first))
+        self.assertInvalidGrant(self.refresh(third))
+
+
+if __name__ == "__main__":
+    harness.main()

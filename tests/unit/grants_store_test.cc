@@ -1,0 +1,723 @@
+// Tests for the grants part of store/: the Grant and FamilyRevocation records (JSON round trip, invariants), the
+// `grants` / `families` / `revocations` databases (put, get, remove, the family index behind RevokeFamily, listing),
+// garbage collection in batches (CollectExpired), one-time redemption across processes, gc running beside traffic,
+// and the upgrade of a database made before grants existed.
+#include <lmdb.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "store/records.h"
+#include "store/store.h"
+#include "util/base64.h"
+#include "util/crypto.h"
+
+namespace tf::store {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/grants_store_test.XXXXXX";
+    const char* p = mkdtemp(tmpl);
+    EXPECT_NE(p, nullptr);
+    path_ = p != nullptr ? p : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+StoreOptions Options(const std::string& path, bool create = true) {
+  StoreOptions o;
+  o.path = path;
+  o.create = create;
+  o.map_size = 32u << 20;
+  return o;
+}
+
+std::unique_ptr<Store> MustOpen(const StoreOptions& o) {
+  Result<std::unique_ptr<Store>> s = Store::Open(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+Grant MakeGrant(const std::string& client, const std::string& subject, const std::string& family, int64_t expires) {
+  Grant g;
+  g.kind = GrantKind::kRefreshToken;
+  g.client_id = client;
+  g.subject = subject;
+  g.scopes = {"api", "offline_access"};
+  g.created = 1000;
+  g.expires = expires;
+  g.family = family;
+  return g;
+}
+
+// The key a caller uses: SHA-256 of the handle.
+std::string H(const std::string& handle) { return Sha256(handle); }
+
+Result<Grant> ParseJson(const std::string& json) {
+  cJSON* j = cJSON_Parse(json.c_str());
+  if (j == nullptr) return Status::InvalidArgument("not JSON");
+  Result<Grant> g = GrantFromJson(j, "");
+  cJSON_Delete(j);
+  return g;
+}
+
+Status::Code Code(Store& s, const std::string& hash) {
+  Status::Code code = Status::Code::kInternal;
+  EXPECT_TRUE(s.Read([&](Txn& t) {
+                 code = t.GetGrant(hash).status().code();
+                 return Status::OK();
+               }).ok());
+  return code;
+}
+
+size_t Revoke(Store& s, const std::string& family, int64_t now, int64_t keep_until) {
+  size_t n = 999;
+  Status st = s.Update([&](Txn& t) -> Status {
+    Result<size_t> r = t.RevokeFamily(family, now, keep_until);
+    if (!r.ok()) return r.status();
+    n = *r;
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return n;
+}
+
+std::optional<FamilyRevocation> Revocation(Store& s, const std::string& family) {
+  std::optional<FamilyRevocation> out;
+  Status st = s.Read([&](Txn& t) -> Status {
+    Result<std::optional<FamilyRevocation>> r = t.GetFamilyRevocation(family);
+    if (!r.ok()) return r.status();
+    out = *r;
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+Status Put(Store& s, const std::string& hash, const Grant& g) {
+  return s.Update([&](Txn& t) { return t.PutGrant(hash, g); });
+}
+
+// ---- Records ---------------------------------------------------------------------------------------------------------
+
+TEST(GrantJson, RoundTripOfEveryField) {
+  Grant g;
+  g.kind = GrantKind::kReferenceToken;
+  g.client_id = "web";
+  g.subject = "alice";
+  g.scopes = {"openid", "api", "offline_access"};
+  g.created = 1700000000;
+  g.expires = 1702592000;
+  g.absolute_expires = 1705000000;
+  g.family = "fam-1";
+  g.consumed_at = 1700000100;
+  g.successor = H("next-handle");
+  g.auth_time = 1699999999;
+  g.idp = "local";
+  g.amr = {"pwd", "mfa"};
+  g.tenant = "acme";
+  g.acr = "urn:acr:1";
+  g.session_id = "sid-9";
+  g.claims = {{"name", "Alice", ""}, {"age", "42", "http://www.w3.org/2001/XMLSchema#integer"}};
+  g.access_token_json = R"({"sub":"alice","scope":"api"})";
+  g.redirect_uri = "https://app.example/cb";
+  g.nonce = "n-0S6";
+  g.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+  g.code_challenge_method = "S256";
+
+  const std::string json = ToJson(g);
+  EXPECT_EQ(json.rfind("{\"v\":1,\"kind\":\"reference_token\",", 0), 0u) << json;
+  // The successor hash is stored as base64url text, never as raw bytes.
+  EXPECT_NE(json.find("\"successor\":\"" + Base64UrlEncode(g.successor) + "\""), std::string::npos) << json;
+  EXPECT_EQ(json.find(g.successor), std::string::npos);
+
+  Result<Grant> back = ParseJson(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->kind, g.kind);
+  EXPECT_EQ(back->client_id, g.client_id);
+  EXPECT_EQ(back->subject, g.subject);
+  EXPECT_EQ(back->scopes, g.scopes);
+  EXPECT_EQ(back->created, g.created);
+  EXPECT_EQ(back->expires, g.expires);
+  EXPECT_EQ(back->absolute_expires, g.absolute_expires);
+  EXPECT_EQ(back->family, g.family);
+  EXPECT_EQ(back->consumed_at, g.consumed_at);
+  EXPECT_EQ(back->successor, g.successor);
+  EXPECT_EQ(back->auth_time, g.auth_time);
+  EXPECT_EQ(back->idp, g.idp);
+  EXPECT_EQ(back->amr, g.amr);
+  EXPECT_EQ(back->tenant, g.tenant);
+  EXPECT_EQ(back->acr, g.acr);
+  EXPECT_EQ(back->session_id, g.session_id);
+  ASSERT_EQ(back->claims.size(), 2u);
+  EXPECT_EQ(back->claims[1].type, "age");
+  EXPECT_EQ(back->claims[1].value, "42");
+  EXPECT_EQ(back->claims[1].value_type, "http://www.w3.org/2001/XMLSchema#integer");
+  EXPECT_EQ(back->access_token_json, g.access_token_json);
+  EXPECT_EQ(back->redirect_uri, g.redirect_uri);
+  EXPECT_EQ(back->nonce, g.nonce);
+  EXPECT_EQ(back->code_challenge, g.code_challenge);
+  EXPECT_EQ(back->code_challenge_method, g.code_challenge_method);
+  EXPECT_EQ(ToJson(*back), json);
+}
+
+TEST(GrantJson, AbsentOptionalsStayAbsentAndEveryKindHasItsName) {
+  for (GrantKind k : {GrantKind::kAuthorizationCode, GrantKind::kRefreshToken, GrantKind::kReferenceToken,
+                      GrantKind::kDeviceCode}) {
+    Grant g = MakeGrant("c", "", "f", 5);
+    g.kind = k;
+    const std::string json = ToJson(g);
+    EXPECT_NE(json.find("\"kind\":\"" + std::string(GrantKindName(k)) + "\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"consumed_at\":null"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"successor\":\"\""), std::string::npos) << json;
+    Result<Grant> back = ParseJson(json);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->kind, k);
+    EXPECT_FALSE(back->consumed_at.has_value());
+    EXPECT_FALSE(back->absolute_expires.has_value());
+    EXPECT_FALSE(back->auth_time.has_value());
+    EXPECT_TRUE(back->successor.empty());
+  }
+  EXPECT_EQ(GrantKindName(GrantKind::kAuthorizationCode), "authorization_code");
+  EXPECT_EQ(GrantKindName(GrantKind::kRefreshToken), "refresh_token");
+  EXPECT_EQ(GrantKindName(GrantKind::kReferenceToken), "reference_token");
+  EXPECT_EQ(GrantKindName(GrantKind::kDeviceCode), "device_code");
+}
+
+TEST(GrantJson, BadRecordsAreRefusedNamingTheProperty) {
+  const std::string ok = R"("kind":"refresh_token","client_id":"c","family":"f","created":1,"expires":2)";
+  ASSERT_TRUE(ParseJson("{\"v\":1," + ok + "}").ok());
+  struct Case {
+    std::string json, message;
+  } cases[] = {
+      {R"({"client_id":"c","family":"f","created":1,"expires":2})", "kind: required"},
+      {R"({"kind":"refresh_token","family":"f","created":1,"expires":2})", "client_id: required"},
+      {R"({"kind":"refresh_token","client_id":"c","family":")" + std::string(201, 'f') + R"(","created":1,"expires":2})",
+       "family: longer than 200"},
+      {R"({"kind":"refresh_token","client_id":"c","family":"f","expires":2})", "created: required"},
+      {R"({"kind":"refresh_token","client_id":"c","family":"f","created":1})", "expires: required"},
+      {"{" + ok + R"(,"kind2":1})", "kind2: unknown property"},
+      {R"({"kind":"RefreshToken","client_id":"c","family":"f","created":1,"expires":2})", "kind: expected"},
+      {"{" + ok + R"(,"successor":"abc"})", "successor: expected"},
+      {"{" + ok + R"(,"successor":")" + Base64Encode(H("x")) + "\"}", "successor: expected"},
+      {"{" + ok + R"(,"consumed_at":-1})", "consumed_at: expected a non-negative integer"},
+      {"{\"v\":2," + ok + "}", "v: unsupported record version"},
+  };
+  for (const Case& c : cases) {
+    Result<Grant> g = ParseJson(c.json);
+    ASSERT_FALSE(g.ok()) << c.json;
+    EXPECT_NE(g.status().message().find(c.message), std::string::npos) << c.json << " -> " << g.status().message();
+  }
+}
+
+TEST(GrantJson, FamilyRevocationRoundTrip) {
+  const std::string json = ToJson(FamilyRevocation{100, 3700});
+  EXPECT_EQ(json, R"({"v":1,"revoked_at":100,"keep_until":3700})");
+  cJSON* j = cJSON_Parse(json.c_str());
+  Result<FamilyRevocation> r = FamilyRevocationFromJson(j, "");
+  cJSON_Delete(j);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->revoked_at, 100);
+  EXPECT_EQ(r->keep_until, 3700);
+  j = cJSON_Parse(R"({"v":1,"revoked_at":100})");
+  EXPECT_FALSE(FamilyRevocationFromJson(j, "").ok());
+  cJSON_Delete(j);
+}
+
+// ---- Store -----------------------------------------------------------------------------------------------------------
+
+class GrantsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = MustOpen(Options(tmp_.path()));
+    ASSERT_NE(store_, nullptr);
+  }
+  uint64_t Generation() {
+    Result<uint64_t> g = store_->ConfigGeneration();
+    EXPECT_TRUE(g.ok());
+    return g.ok() ? *g : ~0ull;
+  }
+  std::vector<std::pair<std::string, Grant>> List(const std::string& client, const std::string& subject) {
+    std::vector<std::pair<std::string, Grant>> out;
+    Status st = store_->Read([&](Txn& t) -> Status {
+      auto r = t.ListGrants(client, subject);
+      if (!r.ok()) return r.status();
+      out = std::move(r).value();
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  }
+  StoreStats Stats() {
+    Result<StoreStats> s = store_->Stats();
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : StoreStats{};
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(GrantsStoreTest, PutGetRemoveWithoutMovingTheConfigGeneration) {
+  const uint64_t gen = Generation();
+  const std::string h = H("handle-1");
+  EXPECT_EQ(Code(*store_, h), Status::Code::kNotFound);
+  Grant g = MakeGrant("c1", "alice", "fam", 5000);
+  ASSERT_TRUE(Put(*store_, h, g).ok());
+  ASSERT_TRUE(store_->Read([&](Txn& t) -> Status {
+                      Result<Grant> got = t.GetGrant(h);
+                      EXPECT_TRUE(got.ok()) << got.status().ToString();
+                      if (got.ok()) {
+                        EXPECT_EQ(got->client_id, "c1");
+                        EXPECT_EQ(got->scopes, g.scopes);
+                      }
+                      return Status::OK();
+                    }).ok());
+  // Replace (a redeemed one-time grant).
+  g.consumed_at = 1234;
+  ASSERT_TRUE(Put(*store_, h, g).ok());
+  ASSERT_TRUE(store_->Read([&](Txn& t) -> Status {
+                      EXPECT_EQ(t.GetGrant(h)->consumed_at, std::optional<int64_t>(1234));
+                      return Status::OK();
+                    }).ok());
+  EXPECT_EQ(Stats().grants, 1u);
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.RemoveGrant(h); }).ok());
+  EXPECT_EQ(Code(*store_, h), Status::Code::kNotFound);
+  EXPECT_EQ(store_->Update([&](Txn& t) { return t.RemoveGrant(h); }).code(), Status::Code::kNotFound);
+  EXPECT_EQ(Generation(), gen);
+  EXPECT_EQ(Stats().grants, 0u);
+}
+
+TEST_F(GrantsStoreTest, BadKeysAndBadGrantsAreRefusedAndWriteNothing) {
+  EXPECT_EQ(Put(*store_, "short", MakeGrant("c", "", "f", 1)).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(Code(*store_, "short"), Status::Code::kInvalidArgument);
+  EXPECT_EQ(Put(*store_, H("a"), MakeGrant("", "", "f", 1)).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(Put(*store_, H("a"), MakeGrant("c", "", std::string("f\0g", 3), 1)).code(),
+            Status::Code::kInvalidArgument);
+  Grant bad = MakeGrant("c", "", "f", 1);
+  bad.successor = "not 32 bytes";
+  EXPECT_EQ(Put(*store_, H("a"), bad).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(Code(*store_, H("a")), Status::Code::kNotFound);
+  EXPECT_EQ(Stats().grants, 0u);
+  // Writes inside Read() are refused.
+  EXPECT_FALSE(store_->Read([&](Txn& t) { return t.PutGrant(H("a"), MakeGrant("c", "", "f", 1)); }).ok());
+  EXPECT_FALSE(store_->Read([&](Txn& t) { return t.CollectExpired(10, 10).status(); }).ok());
+  EXPECT_EQ(store_->CollectExpired(10, 0).status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(GrantsStoreTest, TheHandleItselfNeverReachesTheDatabaseFile) {
+  const std::string handle = RandomHandle(32);
+  ASSERT_TRUE(Put(*store_, H(handle), MakeGrant("c", "s", "fam", 99)).ok());
+  store_.reset();
+  std::ifstream f(tmp_.path() + "/data.mdb", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.find(handle), std::string::npos);
+  EXPECT_NE(bytes.find(H(handle)), std::string::npos);  // the key is the hash
+}
+
+TEST_F(GrantsStoreTest, RevokeFamilyDeletesExactlyTheFamilyAndIsIdempotent) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put(*store_, H("a" + std::to_string(i)), MakeGrant("c", "s", "A", 9e3)).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Put(*store_, H("b" + std::to_string(i)), MakeGrant("c", "s", "B", 9e3)).ok());
+  // A grant moved from family A to family C no longer belongs to A.
+  ASSERT_TRUE(Put(*store_, H("moved"), MakeGrant("c", "s", "A", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("moved"), MakeGrant("c", "s", "C", 9e3)).ok());
+  // A removed grant is not counted.
+  ASSERT_TRUE(Put(*store_, H("gone"), MakeGrant("c", "s", "A", 9e3)).ok());
+  ASSERT_TRUE(store_->Update([](Txn& t) { return t.RemoveGrant(H("gone")); }).ok());
+  const uint64_t gen = Generation();
+
+  EXPECT_FALSE(Revocation(*store_, "A").has_value());
+  EXPECT_EQ(Revoke(*store_, "A", 100, 3700), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Code(*store_, H("a" + std::to_string(i))), Status::Code::kNotFound);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Code(*store_, H("b" + std::to_string(i))), Status::Code::kOk);
+  EXPECT_EQ(Code(*store_, H("moved")), Status::Code::kOk);
+  std::optional<FamilyRevocation> r = Revocation(*store_, "A");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->revoked_at, 100);
+  EXPECT_EQ(r->keep_until, 3700);
+
+  // Again: nothing more to delete; the first revocation time stays, the later keep_until wins.
+  EXPECT_EQ(Revoke(*store_, "A", 200, 3000), 0u);
+  r = Revocation(*store_, "A");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->revoked_at, 100);
+  EXPECT_EQ(r->keep_until, 3700);
+  EXPECT_EQ(Revoke(*store_, "A", 300, 9000), 0u);
+  EXPECT_EQ(Revocation(*store_, "A")->keep_until, 9000);
+
+  EXPECT_EQ(Revoke(*store_, "C", 100, 200), 1u);
+  EXPECT_EQ(Code(*store_, H("moved")), Status::Code::kNotFound);
+  // A family that never had grants can be revoked too (a JWT-only family).
+  EXPECT_EQ(Revoke(*store_, "never", 100, 200), 0u);
+  EXPECT_TRUE(Revocation(*store_, "never").has_value());
+  EXPECT_FALSE(Revocation(*store_, "B").has_value());
+  EXPECT_FALSE(Revocation(*store_, "").has_value());
+  EXPECT_EQ(Stats().grants, 2u);
+  EXPECT_EQ(Stats().revoked_families, 3u);
+  EXPECT_EQ(Generation(), gen);
+  // A failed revocation inside an aborted Update leaves everything as it was.
+  EXPECT_FALSE(store_->Update([](Txn& t) -> Status {
+                       EXPECT_EQ(*t.RevokeFamily("B", 1, 2), 2u);
+                       return Status::Conflict("abort");
+                     }).ok());
+  EXPECT_EQ(Code(*store_, H("b0")), Status::Code::kOk);
+  EXPECT_FALSE(Revocation(*store_, "B").has_value());
+}
+
+TEST_F(GrantsStoreTest, AGrantWithoutFamilyIsStoredButNotIndexed) {
+  // A client_credentials reference token: no family.
+  Grant g = MakeGrant("svc", "", "", 50);
+  g.kind = GrantKind::kReferenceToken;
+  ASSERT_TRUE(Put(*store_, H("ref"), g).ok());
+  ASSERT_TRUE(Put(*store_, H("other"), MakeGrant("c", "s", "F", 50)).ok());
+  EXPECT_EQ(Revoke(*store_, "F", 1, 2), 1u);
+  EXPECT_EQ(Code(*store_, H("ref")), Status::Code::kOk);
+  // Moving it into a family and out again keeps the index right.
+  g.family = "G";
+  ASSERT_TRUE(Put(*store_, H("ref"), g).ok());
+  g.family = "";
+  ASSERT_TRUE(Put(*store_, H("ref"), g).ok());
+  EXPECT_EQ(Revoke(*store_, "G", 1, 2), 0u);
+  EXPECT_EQ(Code(*store_, H("ref")), Status::Code::kOk);
+  Result<CollectResult> r = store_->CollectExpired(50, 10);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->grants, 1u);
+  EXPECT_EQ(Code(*store_, H("ref")), Status::Code::kNotFound);
+}
+
+TEST_F(GrantsStoreTest, ListGrantsFiltersByClientAndSubject) {
+  ASSERT_TRUE(Put(*store_, H("1"), MakeGrant("web", "alice", "f1", 9)).ok());
+  ASSERT_TRUE(Put(*store_, H("2"), MakeGrant("web", "bob", "f2", 9)).ok());
+  ASSERT_TRUE(Put(*store_, H("3"), MakeGrant("cli", "alice", "f3", 9)).ok());
+  ASSERT_TRUE(Put(*store_, H("4"), MakeGrant("cli", "", "f4", 9)).ok());
+  auto hashes = [](const std::vector<std::pair<std::string, Grant>>& v) {
+    std::set<std::string> out;
+    for (const auto& [h, g] : v) out.insert(h);
+    return out;
+  };
+  EXPECT_EQ(hashes(List("", "")), (std::set<std::string>{H("1"), H("2"), H("3"), H("4")}));
+  EXPECT_EQ(hashes(List("web", "")), (std::set<std::string>{H("1"), H("2")}));
+  EXPECT_EQ(hashes(List("", "alice")), (std::set<std::string>{H("1"), H("3")}));
+  EXPECT_EQ(hashes(List("cli", "alice")), (std::set<std::string>{H("3")}));
+  EXPECT_TRUE(List("nobody", "").empty());
+  auto all = List("", "");
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].first, all[i].first);  // ordered by hash
+  for (const auto& [h, g] : all) {
+    if (h == H("2")) {
+      EXPECT_EQ(g.subject, "bob");
+    }
+  }
+}
+
+TEST_F(GrantsStoreTest, CollectExpiredRemovesOnlyExpiredInBatchesAndKeepsTheFamilyIndex) {
+  const int64_t now = 5000;
+  // Family F: 3 expired (one exactly at now: dead at `expires`), 2 live. Family G: 4 expired.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put(*store_, H("fx" + std::to_string(i)), MakeGrant("c", "s", "F", now - i)).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Put(*store_, H("fl" + std::to_string(i)), MakeGrant("c", "s", "F", now + 1)).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Put(*store_, H("gx" + std::to_string(i)), MakeGrant("c", "s", "G", 10)).ok());
+  // Revocations: two expired (one exactly at now), one kept.
+  Revoke(*store_, "R1", 1, now);
+  Revoke(*store_, "R2", 1, now - 100);
+  Revoke(*store_, "R3", 1, now + 1);
+  const uint64_t gen = Generation();
+  ASSERT_EQ(Stats().grants, 9u);
+  ASSERT_EQ(Stats().revoked_families, 3u);
+
+  size_t grants = 0, revocations = 0, calls = 0;
+  for (;;) {
+    Result<CollectResult> r = store_->CollectExpired(now, 3);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ++calls;
+    EXPECT_LE(r->grants + r->revocations, 3u);
+    EXPECT_EQ(r->more, r->grants + r->revocations == 3u);
+    grants += r->grants;
+    revocations += r->revocations;
+    if (!r->more) break;
+    ASSERT_LT(calls, 10u);
+  }
+  EXPECT_EQ(grants, 7u);
+  EXPECT_EQ(revocations, 2u);
+  EXPECT_EQ(calls, 4u);  // 3 + 3 + 3 deletions, then an empty call says there is no more
+  EXPECT_EQ(Stats().grants, 2u);
+  EXPECT_EQ(Stats().revoked_families, 1u);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Code(*store_, H("fl" + std::to_string(i))), Status::Code::kOk);
+  EXPECT_TRUE(Revocation(*store_, "R3").has_value());
+  EXPECT_FALSE(Revocation(*store_, "R1").has_value());
+  EXPECT_EQ(Generation(), gen);
+
+  // The family index lost the collected members: revoking F deletes (and counts) exactly the two live ones, G none.
+  EXPECT_EQ(Revoke(*store_, "G", now, now), 0u);
+  EXPECT_EQ(Revoke(*store_, "F", now, now), 2u);
+  EXPECT_EQ(Stats().grants, 0u);
+  // With nothing expired, a call deletes nothing and says so.
+  Result<CollectResult> r = store_->CollectExpired(now - 1, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->grants + r->revocations, 0u);
+  EXPECT_FALSE(r->more);
+}
+
+TEST_F(GrantsStoreTest, ResumedScansStillReachGrantsThatExpireBehindThem) {
+  // 20 expired grants; one batch of 5 leaves the scan's resume point somewhere in the middle of the key order.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Put(*store_, H("e" + std::to_string(i)), MakeGrant("c", "s", "F", 1)).ok());
+  Result<CollectResult> first = store_->CollectExpired(10, 5);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->more);
+  // New dead grants land on both sides of the resume point (their keys are random); the loop still gets them all.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Put(*store_, H("n" + std::to_string(i)), MakeGrant("c", "s", "G", 2)).ok());
+  ASSERT_TRUE(Put(*store_, H("live"), MakeGrant("c", "s", "G", 11)).ok());
+  size_t total = first->grants;
+  for (int calls = 0;; ++calls) {
+    ASSERT_LT(calls, 20);
+    Result<CollectResult> r = store_->CollectExpired(10, 5);
+    ASSERT_TRUE(r.ok());
+    total += r->grants;
+    if (!r->more) break;
+  }
+  EXPECT_EQ(total, 40u);
+  EXPECT_EQ(Stats().grants, 1u);
+  EXPECT_EQ(Code(*store_, H("live")), Status::Code::kOk);
+}
+
+TEST_F(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Put(*store_, H("e" + std::to_string(i)), MakeGrant("c", "s", "F", 1)).ok());
+  ASSERT_TRUE(Put(*store_, H("live"), MakeGrant("c", "s", "F", 99)).ok());
+  CollectResult got;
+  ASSERT_TRUE(store_->Update([&](Txn& t) -> Status {
+                      Result<CollectResult> r = t.CollectExpired(10, 3);
+                      if (!r.ok()) return r.status();
+                      got = *r;
+                      return Status::OK();
+                    }).ok());
+  EXPECT_EQ(got.grants, 3u);
+  EXPECT_TRUE(got.more);
+  EXPECT_EQ(Stats().grants, 2u);
+  EXPECT_EQ(Revoke(*store_, "F", 1, 2), 2u);  // the index lost the three collected members
+}
+
+TEST_F(GrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
+  // Every collected grant's index entry is gone: a raw count of `families` duplicates matches the live grants.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(Put(*store_, H("x" + std::to_string(i)), MakeGrant("c", "s", "fam" + std::to_string(i % 3), i < 15 ? 1 : 99)).ok());
+  }
+  ASSERT_TRUE(store_->CollectExpired(50, 100).ok());
+  store_.reset();
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+  ASSERT_EQ(mdb_env_open(env, tmp_.path().c_str(), MDB_RDONLY, 0660), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &dbi), 0);
+  MDB_stat st;
+  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
+  EXPECT_EQ(st.ms_entries, 5u);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
+// ---- Processes -------------------------------------------------------------------------------------------------------
+
+template <typename Fn>
+pid_t Spawn(Fn fn) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+constexpr int kWin = 10, kLoss = 11;
+
+TEST(GrantsProcesses, OneTimeRedemptionFromFourProcessesHasExactlyOneWinner) {
+  TempDir tmp;
+  for (int round = 0; round < 5; ++round) {
+    const std::string hash = H("once-" + std::to_string(round));
+    {
+      std::unique_ptr<Store> s = MustOpen(Options(tmp.path()));
+      ASSERT_NE(s, nullptr);
+      ASSERT_TRUE(Put(*s, hash, MakeGrant("c", "s", "f", 1 << 30)).ok());
+    }  // closed before fork: each child opens its own environment
+    int pipefd[2];
+    ASSERT_EQ(pipe(pipefd), 0);
+    std::vector<pid_t> kids;
+    for (int i = 0; i < 4; ++i) {
+      kids.push_back(Spawn([&, i]() -> int {
+        close(pipefd[1]);
+        Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+        if (!s.ok()) return 1;
+        char c;
+        if (read(pipefd[0], &c, 1) != 0) return 2;  // start together: wait until the parent closes the pipe
+        bool won = false;
+        Status st = (*s)->Update([&](Txn& t) -> Status {
+          Result<Grant> g = t.GetGrant(hash);
+          if (!g.ok()) return g.status();
+          if (g->consumed_at.has_value()) return Status::OK();
+          g->consumed_at = 100 + i;
+          won = true;
+          return t.PutGrant(hash, *g);
+        });
+        if (!st.ok()) return 3;
+        return won ? kWin : kLoss;
+      }));
+    }
+    close(pipefd[0]);
+    close(pipefd[1]);
+    int wins = 0, losses = 0;
+    for (pid_t pid : kids) {
+      const int rc = Wait(pid);
+      if (rc == kWin) ++wins;
+      if (rc == kLoss) ++losses;
+      EXPECT_TRUE(rc == kWin || rc == kLoss) << "child exit " << rc;
+    }
+    EXPECT_EQ(wins, 1);
+    EXPECT_EQ(losses, 3);
+  }
+}
+
+TEST(GrantsProcesses, GcLoopBesideTrafficNeverFailsAnOperation) {
+  TempDir tmp;
+  { ASSERT_NE(MustOpen(Options(tmp.path())), nullptr); }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  const int64_t now = 1000000;
+  // The collector: CollectExpired in small batches, again and again.
+  const pid_t gc = Spawn([&]() -> int {
+    Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+    if (!s.ok()) return 1;
+    size_t collected = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<CollectResult> r = (*s)->CollectExpired(now, 5);
+      if (!r.ok()) return 2;
+      collected += r->grants;
+    }
+    return collected > 0 ? 0 : 3;  // it did collect the traffic's dead grants
+  });
+  // The traffic: issue a live grant and an already dead one, redeem the live one (rotate), revoke now and then.
+  const pid_t traffic = Spawn([&]() -> int {
+    Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+    if (!s.ok()) return 1;
+    int i = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string live = H("live" + std::to_string(i)), dead = H("dead" + std::to_string(i));
+      const std::string family = "fam" + std::to_string(i / 10);
+      if (!Put(**s, live, MakeGrant("c", "s", family, now + 100)).ok()) return 2;
+      if (!Put(**s, dead, MakeGrant("c", "s", family, now - 1)).ok()) return 3;
+      Status st = (*s)->Update([&](Txn& t) -> Status {
+        Result<Grant> g = t.GetGrant(live);
+        if (!g.ok()) return g.status();  // a live grant must never be collected
+        if (g->consumed_at.has_value()) return Status::Conflict("already consumed");
+        g->consumed_at = now;
+        g->successor = H("live" + std::to_string(i + 1));
+        return t.PutGrant(live, *g);
+      });
+      if (!st.ok()) return 4;
+      if (i % 10 == 9) {
+        Status rv = (*s)->Update([&](Txn& t) { return t.RevokeFamily(family, now, now - 1).status(); });
+        if (!rv.ok()) return 5;
+      }
+      ++i;
+    }
+    return i > 10 ? 0 : 6;
+  });
+  EXPECT_EQ(Wait(traffic), 0);
+  EXPECT_EQ(Wait(gc), 0);
+  // Afterwards everything dead goes, and every surviving grant is live with its index entry.
+  std::unique_ptr<Store> s = MustOpen(Options(tmp.path(), false));
+  ASSERT_NE(s, nullptr);
+  for (;;) {
+    Result<CollectResult> r = s->CollectExpired(now, 1000);
+    ASSERT_TRUE(r.ok());
+    if (!r->more) break;
+  }
+  Status st = s->Read([&](Txn& t) -> Status {
+    auto all = t.ListGrants("", "");
+    EXPECT_TRUE(all.ok());
+    for (const auto& [h, g] : *all) EXPECT_GT(g.expires, now);
+    return Status::OK();
+  });
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(s->Stats()->revoked_families, 0u);  // their keep_until had passed
+}
+
+// ---- Upgrade ---------------------------------------------------------------------------------------------------------
+
+void RawCreate(const std::string& path, std::initializer_list<const char*> dbs) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0660), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi meta = 0;
+  for (const char* db : dbs) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    if (std::string(db) == "meta") meta = dbi;
+  }
+  for (auto [key, value] : {std::pair{"schema_version", "1"}, std::pair{"config_generation", "4"}}) {
+    MDB_val k{strlen(key), const_cast<char*>(key)}, v{strlen(value), const_cast<char*>(value)};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+  }
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+TEST(GrantsUpgrade, DatabaseWithoutGrantDatabasesOpensAndGetsThem) {
+  TempDir tmp;
+  RawCreate(tmp.path(), {"meta", "clients", "resources", "keys", "users", "usernames"});
+  StoreOptions ro = Options(tmp.path(), false);
+  ro.read_only = true;
+  {
+    std::unique_ptr<Store> s = MustOpen(ro);
+    ASSERT_NE(s, nullptr);
+    Status st = s->Read([](Txn& t) -> Status {
+      EXPECT_EQ(t.GetGrant(H("x")).status().code(), Status::Code::kNotFound);
+      auto list = t.ListGrants("", "");
+      EXPECT_TRUE(list.ok() && list->empty());
+      auto r = t.GetFamilyRevocation("f");
+      EXPECT_TRUE(r.ok() && !r->has_value());
+      return Status::OK();
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(s->Stats()->grants, 0u);
+  }
+  {
+    std::unique_ptr<Store> s = MustOpen(Options(tmp.path(), false));
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(Put(*s, H("x"), MakeGrant("c", "s", "f", 9)).ok());
+    EXPECT_EQ(Revoke(*s, "g", 1, 2), 0u);
+    EXPECT_EQ(*s->ConfigGeneration(), 4u);
+  }
+  std::unique_ptr<Store> s = MustOpen(ro);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Code(*s, H("x")), Status::Code::kOk);
+  EXPECT_TRUE(Revocation(*s, "g").has_value());
+  EXPECT_EQ(s->Stats()->grants, 1u);
+  EXPECT_EQ(s->Stats()->revoked_families, 1u);
+}
+
+}  // namespace
+}  // namespace tf::store

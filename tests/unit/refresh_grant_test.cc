@@ -1,0 +1,733 @@
+// Refresh tokens (RFC 6749 §6) and reference access tokens end to end through oauth::Service over a real LMDB store
+// in a temporary directory, with a ManualClock and cheap Argon2id parameters: issuing on offline_access, rotation,
+// reuse detection (the family dies), the grace retry, ReUse, scope narrowing and escalation, sliding and absolute
+// lifetimes, the client and user checks, UpdateAccessTokenClaimsOnRefresh, reference tokens for every grant, and
+// parallel redemption of one token.
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "oauth/service.h"
+#include "password/password_hash.h"
+#include "store/records.h"
+#include "store/store.h"
+#include "token/jws.h"
+#include "util/base64.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+
+namespace tf::oauth {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+constexpr char kIssuer[] = "https://auth.example.com";
+constexpr char kInvalidRefreshToken[] =
+    R"({"error":"invalid_grant","error_description":"the refresh token is invalid"})";
+
+class Json {
+ public:
+  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
+  ~Json() { cJSON_Delete(root_); }
+  Json(const Json&) = delete;
+  Json& operator=(const Json&) = delete;
+  bool ok() const { return root_ != nullptr; }
+  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
+  bool Has(const char* name) const { return Get(name) != nullptr; }
+  std::string Str(const char* name) const {
+    const cJSON* v = Get(name);
+    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
+  }
+  double Num(const char* name) const {
+    const cJSON* v = Get(name);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+  }
+
+ private:
+  cJSON* root_;
+};
+
+store::ApiScope Scope(std::string name, std::vector<std::string> user_claims = {}) {
+  store::ApiScope s;
+  s.name = std::move(name);
+  s.user_claims = std::move(user_claims);
+  return s;
+}
+
+class RefreshGrantTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/refresh_grant_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    store::StoreOptions o;
+    o.path = dir_ + "/db";
+    o.create = true;
+    o.map_size = 16u << 20;
+    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+
+    config_.issuer = kIssuer;
+    config_.password_hash_memory_kib = 1024;
+    config_.password_hash_iterations = 1;
+    config_.password_hash_parallelism = 1;
+    config_.access_token_signing_alg = "ES256";
+    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
+    ASSERT_TRUE(key.ok());
+    key_ = *key;
+
+    Put([&](store::Txn& t) -> Status {
+      store::KeyRecord rec;
+      rec.kid = key_->kid();
+      rec.alg = "ES256";
+      rec.state = store::KeyState::kCurrent;
+      rec.created = kNow - 100;
+      rec.private_pem = key_->PrivatePem();
+      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      // grant_id in UserClaims: a user claim of that name must still not forge the protocol claim.
+      TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api1.read", {"email", "grant_id"})));
+      TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api2")));
+      store::ApiResource api;
+      api.name = "api";
+      api.scopes = {"api1.read", "api2"};
+      TF_RETURN_IF_ERROR(t.PutApiResource(api));
+      store::IdentityResource openid;
+      openid.name = "openid";
+      TF_RETURN_IF_ERROR(t.PutIdentityResource(openid));
+
+      store::Client app;
+      app.client_id = "app";
+      store::Secret secret;
+      secret.value = store::HashSecret("s3cret");
+      app.client_secrets = {secret};
+      app.allowed_grant_types = {"password"};  // no "refresh_token" entry needed: AllowOfflineAccess allows it
+      app.allowed_scopes = {"openid", "api1.read", "api2"};
+      app.allow_offline_access = true;
+      TF_RETURN_IF_ERROR(t.PutClient(app));
+
+      store::Client other = app;
+      other.client_id = "other";
+      other.access_token_lifetime = 7200;  // the longest lifetime: family revocations are kept this long
+      TF_RETURN_IF_ERROR(t.PutClient(other));
+
+      store::Client reuse = app;
+      reuse.client_id = "reuse";
+      reuse.refresh_token_usage = store::RefreshTokenUsage::kReUse;
+      reuse.refresh_token_expiration = store::TokenExpiration::kSliding;
+      reuse.sliding_refresh_token_lifetime = 100;
+      reuse.absolute_refresh_token_lifetime = 250;
+      TF_RETURN_IF_ERROR(t.PutClient(reuse));
+
+      store::Client sliding = app;
+      sliding.client_id = "sliding";
+      sliding.refresh_token_expiration = store::TokenExpiration::kSliding;
+      sliding.sliding_refresh_token_lifetime = 100;
+      sliding.absolute_refresh_token_lifetime = 250;
+      TF_RETURN_IF_ERROR(t.PutClient(sliding));
+
+      store::Client uncapped = sliding;
+      uncapped.client_id = "uncapped";
+      uncapped.absolute_refresh_token_lifetime = 0;
+      TF_RETURN_IF_ERROR(t.PutClient(uncapped));
+
+      store::Client absolute = app;
+      absolute.client_id = "absolute";
+      absolute.absolute_refresh_token_lifetime = 100;
+      TF_RETURN_IF_ERROR(t.PutClient(absolute));
+
+      store::Client fresh = app;
+      fresh.client_id = "fresh";
+      fresh.update_access_token_claims_on_refresh = true;
+      TF_RETURN_IF_ERROR(t.PutClient(fresh));
+
+      store::Client ref = app;
+      ref.client_id = "ref";
+      ref.access_token_type = store::AccessTokenType::kReference;
+      TF_RETURN_IF_ERROR(t.PutClient(ref));
+
+      store::Client machine = app;
+      machine.client_id = "machine";
+      machine.allowed_grant_types = {"client_credentials"};
+      machine.allow_offline_access = false;
+      machine.access_token_type = store::AccessTokenType::kReference;
+      TF_RETURN_IF_ERROR(t.PutClient(machine));
+
+      store::Client offline_less = app;
+      offline_less.client_id = "nooffline";
+      offline_less.allow_offline_access = false;
+      TF_RETURN_IF_ERROR(t.PutClient(offline_less));
+
+      store::Client pub = app;
+      pub.client_id = "public";
+      pub.require_client_secret = false;
+      pub.client_secrets.clear();
+      return t.PutClient(pub);
+    });
+
+    store::User alice;
+    alice.subject_id = "sub-alice";
+    alice.username = "alice";
+    alice.claims = {{"email", "alice@example.com", ""}, {"name", "Alice", ""}, {"grant_id", "forged", ""}};
+    Result<std::string> h = HashPassword("Wonderland1", Argon2Params{1024, 1, 1});
+    ASSERT_TRUE(h.ok());
+    alice.password_hash = *h;
+    Put([&](store::Txn& t) { return t.PutUser(alice); });
+    NewService();
+  }
+
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
+
+  void Put(const std::function<Status(store::Txn&)>& fn) {
+    const Status st = store_->Update(fn);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  void EditClient(const std::string& id, const std::function<void(store::Client&)>& edit) {
+    Put([&](store::Txn& t) -> Status {
+      Result<store::Client> c = t.GetClient(id);
+      if (!c.ok()) return c.status();
+      edit(*c);
+      return t.PutClient(*c);
+    });
+  }
+
+  void EditUser(const std::function<void(store::User&)>& edit) {
+    Put([&](store::Txn& t) -> Status {
+      Result<store::User> u = t.GetUser("sub-alice");
+      if (!u.ok()) return u.status();
+      edit(*u);
+      return t.PutUser(*u);
+    });
+  }
+
+  std::optional<store::Grant> StoredGrant(const std::string& handle) {
+    std::optional<store::Grant> out;
+    const Status st = store_->Read([&](store::Txn& t) -> Status {
+      Result<store::Grant> g = t.GetGrant(Sha256(handle));
+      if (g.ok()) out = *g;
+      return g.ok() || g.status().IsNotFound() ? Status::OK() : g.status();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  }
+
+  std::optional<store::FamilyRevocation> Revocation(const std::string& family) {
+    std::optional<store::FamilyRevocation> out;
+    const Status st = store_->Read([&](store::Txn& t) -> Status {
+      Result<std::optional<store::FamilyRevocation>> r = t.GetFamilyRevocation(family);
+      if (!r.ok()) return r.status();
+      out = *r;
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  }
+
+  size_t GrantCount() {
+    size_t n = 0;
+    const Status st = store_->Read([&](store::Txn& t) -> Status {
+      auto all = t.ListGrants("", "");
+      if (!all.ok()) return all.status();
+      n = all->size();
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return n;
+  }
+
+  static std::string Basic(std::string_view id, std::string_view secret = "s3cret") {
+    return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
+  }
+
+  http::Response Post(const std::string& body, const std::string& client = "app") {
+    http::Request r;
+    r.method = "POST";
+    r.path = "/connect/token";
+    r.content_type = "application/x-www-form-urlencoded";
+    r.authorization = client == "public" ? "" : Basic(client);
+    r.body = client == "public" ? body + "&client_id=public" : body;
+    return service_->Handle(r, &log_);
+  }
+
+  http::Response Login(const std::string& client = "app", const std::string& scope = "api1.read offline_access") {
+    std::string body = "grant_type=password&username=alice&password=Wonderland1";
+    if (!scope.empty()) {
+      std::string encoded = scope;
+      for (char& c : encoded) {
+        if (c == ' ') c = '+';
+      }
+      body += "&scope=" + encoded;
+    }
+    return Post(body, client);
+  }
+
+  // The refresh token of a successful response ("" and a test failure otherwise).
+  std::string RefreshTokenOf(const http::Response& r) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    Json body(r.body);
+    if (!body.Has("refresh_token")) {
+      ADD_FAILURE() << "no refresh_token in " << r.body;
+      return "";
+    }
+    return body.Str("refresh_token");
+  }
+
+  http::Response Refresh(const std::string& token, const std::string& client = "app", const std::string& extra = "") {
+    return Post("grant_type=refresh_token&refresh_token=" + token + extra, client);
+  }
+
+  // The verified claims of a JWT access token in a 200 response.
+  std::string Claims(const http::Response& r) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    Json body(r.body);
+    if (!body.Has("access_token")) return "";
+    std::optional<token::JwsParts> parts = token::SplitJws(body.Str("access_token"));
+    EXPECT_TRUE(parts.has_value()) << r.body;
+    if (!parts) return "";
+    EXPECT_TRUE(key_->Verify(parts->signing_input, parts->signature));
+    return parts->payload_json;
+  }
+
+  void ExpectInvalidGrant(const http::Response& r) {
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.body, kInvalidRefreshToken);
+    EXPECT_EQ(log_.outcome, "invalid_grant");
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  Config config_;
+  ManualClock clock_{kNow};
+  std::unique_ptr<Service> service_;
+  RequestLog log_;
+  std::shared_ptr<const token::SigningKey> key_;
+};
+
+TEST_F(RefreshGrantTest, PasswordGrantWithOfflineAccessIssuesARefreshToken) {
+  http::Response r = Login();
+  const std::string handle = RefreshTokenOf(r);
+  Json body(r.body);
+  EXPECT_EQ(body.Str("scope"), "api1.read offline_access");
+  EXPECT_EQ(handle.size(), 43u);
+  EXPECT_EQ(handle.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            std::string::npos);
+
+  std::optional<store::Grant> g = StoredGrant(handle);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->kind, store::GrantKind::kRefreshToken);
+  EXPECT_EQ(g->client_id, "app");
+  EXPECT_EQ(g->subject, "sub-alice");
+  EXPECT_EQ(g->scopes, (std::vector<std::string>{"api1.read", "offline_access"}));
+  EXPECT_EQ(g->created, kNow);
+  EXPECT_EQ(g->expires, kNow + 2592000);  // Absolute, 30 days
+  EXPECT_FALSE(g->absolute_expires.has_value());
+  EXPECT_EQ(g->auth_time, kNow);
+  EXPECT_EQ(g->idp, "local");
+  EXPECT_EQ(g->amr, std::vector<std::string>{"pwd"});
+  EXPECT_EQ(g->family.size(), 22u);
+  EXPECT_FALSE(g->consumed_at.has_value());
+  // The snapshot holds the user claims the access token carried: email (and the harmless grant_id), not name.
+  ASSERT_EQ(g->claims.size(), 2u);
+  EXPECT_EQ(g->claims[0].type, "email");
+
+  Json claims(Claims(r));
+  EXPECT_EQ(claims.Str("grant_id"), g->family);  // the protocol claim, not the user's forged one
+  EXPECT_EQ(claims.Str("email"), "alice@example.com");
+
+  // Without offline_access: no refresh token, no grant_id, nothing stored.
+  const size_t before = GrantCount();
+  http::Response plain = Login("app", "api1.read");
+  EXPECT_FALSE(Json(plain.body).Has("refresh_token"));
+  EXPECT_FALSE(Json(Claims(plain)).Has("grant_id"));
+  EXPECT_EQ(GrantCount(), before);
+}
+
+TEST_F(RefreshGrantTest, OmittedScopeIncludesOfflineAccessLikeIdentityServer) {
+  http::Response r = Login("app", "");
+  EXPECT_EQ(Json(r.body).Str("scope"), "openid api1.read api2 offline_access");
+  EXPECT_FALSE(RefreshTokenOf(r).empty());
+  // A client without AllowOfflineAccess gets neither, and cannot ask for it.
+  http::Response none = Login("nooffline", "");
+  EXPECT_EQ(Json(none.body).Str("scope"), "openid api1.read api2");
+  EXPECT_FALSE(Json(none.body).Has("refresh_token"));
+  http::Response asked = Login("nooffline");
+  EXPECT_EQ(asked.status, 400);
+  EXPECT_EQ(Json(asked.body).Str("error"), "invalid_scope");
+  EXPECT_EQ(Json(asked.body).Str("error_description"), "offline_access is not allowed for this client");
+}
+
+TEST_F(RefreshGrantTest, RotationReplacesTheTokenAndKeepsTheLogin) {
+  const std::string first = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(first)->family;
+  clock_.Advance(60);
+  http::Response r = Refresh(first);
+  const std::string second = RefreshTokenOf(r);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second.size(), 43u);
+  EXPECT_EQ(log_.grant_type, "refresh_token");
+  EXPECT_EQ(log_.outcome, "ok");
+  Json body(r.body);
+  EXPECT_EQ(body.Str("scope"), "api1.read offline_access");
+  EXPECT_EQ(body.Str("token_type"), "Bearer");
+  EXPECT_EQ(body.Num("expires_in"), 3600);
+  Json claims(Claims(r));
+  EXPECT_EQ(claims.Str("sub"), "sub-alice");
+  EXPECT_EQ(claims.Num("auth_time"), kNow);  // the original login
+  EXPECT_EQ(claims.Num("iat"), kNow + 60);   // a fresh token
+  EXPECT_EQ(claims.Num("exp"), kNow + 60 + 3600);
+  EXPECT_EQ(claims.Str("idp"), "local");
+  EXPECT_EQ(claims.Str("grant_id"), family);
+  EXPECT_EQ(claims.Str("jti").size(), 22u);
+
+  std::optional<store::Grant> old = StoredGrant(first);
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->consumed_at, kNow + 60);
+  EXPECT_EQ(old->successor, Sha256(second));
+  std::optional<store::Grant> next = StoredGrant(second);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->family, family);
+  EXPECT_EQ(next->created, kNow + 60);
+  EXPECT_EQ(next->expires, kNow + 2592000);  // Absolute: rotation keeps the login's expiry
+  EXPECT_EQ(next->auth_time, kNow);
+  EXPECT_FALSE(next->consumed_at.has_value());
+
+  // The new one works in turn.
+  EXPECT_FALSE(RefreshTokenOf(Refresh(second)).empty());
+}
+
+TEST_F(RefreshGrantTest, ReuseRevokesTheWholeFamily) {
+  const std::string first = RefreshTokenOf(Login("ref"));  // reference access tokens die with the family too
+  const std::string family = StoredGrant(first)->family;
+  http::Response rotated = Refresh(first, "ref");
+  const std::string second = RefreshTokenOf(rotated);
+  const std::string access = Json(rotated.body).Str("access_token");
+  ASSERT_TRUE(StoredGrant(access).has_value());
+  const std::string unrelated = RefreshTokenOf(Login());  // another login's family is untouched
+
+  clock_.Advance(5);
+  ExpectInvalidGrant(Refresh(first, "ref"));  // reuse
+  EXPECT_FALSE(StoredGrant(first).has_value());
+  EXPECT_FALSE(StoredGrant(second).has_value());
+  EXPECT_FALSE(StoredGrant(access).has_value());
+  std::optional<store::FamilyRevocation> rev = Revocation(family);
+  ASSERT_TRUE(rev.has_value());
+  EXPECT_EQ(rev->revoked_at, kNow + 5);
+  // the longest AccessTokenLifetime of any client, plus the skew introspection allows past exp
+  EXPECT_EQ(rev->keep_until, kNow + 5 + 7200 + config_.clock_skew_seconds);
+  ExpectInvalidGrant(Refresh(second, "ref"));   // the successor died with the family
+  EXPECT_FALSE(RefreshTokenOf(Refresh(unrelated)).empty());
+}
+
+TEST_F(RefreshGrantTest, GraceAllowsOneRetry) {
+  config_.refresh_token_reuse_grace_seconds = 10;
+  NewService();
+  const std::string first = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(first)->family;
+  const std::string lost = RefreshTokenOf(Refresh(first));  // the client never saw this answer
+  clock_.Advance(10);
+  const std::string retried = RefreshTokenOf(Refresh(first));
+  EXPECT_NE(retried, lost);
+  EXPECT_FALSE(StoredGrant(lost).has_value());  // the unused successor is replaced
+  EXPECT_FALSE(Revocation(family).has_value());
+  ExpectInvalidGrant(Refresh(lost));
+  EXPECT_FALSE(Revocation(family).has_value());  // an unknown token revokes nothing
+  // A second retry is reuse.
+  ExpectInvalidGrant(Refresh(first));
+  EXPECT_TRUE(Revocation(family).has_value());
+  ExpectInvalidGrant(Refresh(retried));
+}
+
+TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {
+  config_.refresh_token_reuse_grace_seconds = 10;
+  NewService();
+  // Too late: reuse.
+  const std::string a = RefreshTokenOf(Login());
+  const std::string a2 = RefreshTokenOf(Refresh(a));
+  clock_.Advance(11);
+  ExpectInvalidGrant(Refresh(a));
+  ExpectInvalidGrant(Refresh(a2));
+  // In time, but the successor was used: the client did get the answer, so this is reuse.
+  const std::string b = RefreshTokenOf(Login());
+  const std::string b2 = RefreshTokenOf(Refresh(b));
+  const std::string b3 = RefreshTokenOf(Refresh(b2));
+  ExpectInvalidGrant(Refresh(b));
+  ExpectInvalidGrant(Refresh(b3));
+}
+
+TEST_F(RefreshGrantTest, WithoutGraceEveryReuseRevokes) {
+  const std::string first = RefreshTokenOf(Login());
+  const std::string second = RefreshTokenOf(Refresh(first));
+  ExpectInvalidGrant(Refresh(first));  // same second, grace 0
+  ExpectInvalidGrant(Refresh(second));
+}
+
+TEST_F(RefreshGrantTest, ReUseKeepsTheHandleAndSlides) {
+  const std::string handle = RefreshTokenOf(Login("reuse"));
+  EXPECT_EQ(StoredGrant(handle)->expires, kNow + 100);
+  EXPECT_EQ(StoredGrant(handle)->absolute_expires, kNow + 250);
+  clock_.Advance(90);
+  EXPECT_EQ(RefreshTokenOf(Refresh(handle, "reuse")), handle);
+  EXPECT_EQ(StoredGrant(handle)->expires, kNow + 190);
+  EXPECT_FALSE(StoredGrant(handle)->consumed_at.has_value());
+  clock_.Advance(90);
+  EXPECT_EQ(RefreshTokenOf(Refresh(handle, "reuse")), handle);
+  EXPECT_EQ(StoredGrant(handle)->expires, kNow + 250);  // capped
+  clock_.Advance(70);
+  ExpectInvalidGrant(Refresh(handle, "reuse"));
+}
+
+TEST_F(RefreshGrantTest, ScopeNarrowing) {
+  const std::string first = RefreshTokenOf(Login("app", "openid api1.read api2 offline_access"));
+  http::Response r = Refresh(first, "app", "&scope=api2");
+  const std::string second = RefreshTokenOf(r);
+  EXPECT_EQ(Json(r.body).Str("scope"), "api2");
+  Json claims(Claims(r));
+  EXPECT_EQ(claims.Str("scope"), "api2");
+  EXPECT_FALSE(claims.Has("email"));  // api1.read's user claim went with it
+  // The refresh token keeps the original scope.
+  EXPECT_EQ(StoredGrant(second)->scopes, (std::vector<std::string>{"openid", "api1.read", "api2", "offline_access"}));
+  http::Response full = Refresh(second);
+  EXPECT_EQ(Json(full.body).Str("scope"), "openid api1.read api2 offline_access");
+  EXPECT_EQ(Json(Claims(full)).Str("email"), "alice@example.com");
+}
+
+TEST_F(RefreshGrantTest, EscalationIsInvalidScopeAndConsumesNothing) {
+  const std::string first = RefreshTokenOf(Login());  // api1.read offline_access
+  for (const char* scope : {"api2", "api1.read+api2", "openid", "nope", "bad%22char"}) {
+    http::Response r = Refresh(first, "app", std::string("&scope=") + scope);
+    EXPECT_EQ(r.status, 400) << scope;
+    EXPECT_EQ(Json(r.body).Str("error"), "invalid_scope") << scope;
+    EXPECT_FALSE(StoredGrant(first)->consumed_at.has_value()) << scope;
+  }
+  http::Response r = Refresh(first, "app", "&scope=api2");
+  EXPECT_EQ(Json(r.body).Str("error_description"), "the requested scope exceeds the scope of the refresh token");
+  EXPECT_FALSE(RefreshTokenOf(Refresh(first)).empty());
+}
+
+TEST_F(RefreshGrantTest, ScopesTheClientLostAreLeftOutOfTheAccessToken) {
+  const std::string first = RefreshTokenOf(Login("app", "api1.read api2 offline_access"));
+  EditClient("app", [](store::Client& c) { c.allowed_scopes = {"openid", "api1.read"}; });
+  Put([](store::Txn& t) {
+    store::ApiScope off = Scope("api1.read", {"email"});
+    off.enabled = false;
+    return t.PutApiScope(off);
+  });
+  http::Response r = Refresh(first);
+  EXPECT_EQ(Json(r.body).Str("scope"), "offline_access");
+  EXPECT_EQ(Json(Claims(r)).Str("scope"), "offline_access");
+  // The refresh token itself keeps what the login granted.
+  EXPECT_EQ(StoredGrant(RefreshTokenOf(r))->scopes,
+            (std::vector<std::string>{"api1.read", "api2", "offline_access"}));
+}
+
+TEST_F(RefreshGrantTest, SlidingExpiry) {
+  const std::string a = RefreshTokenOf(Login("sliding"));
+  std::optional<store::Grant> g = StoredGrant(a);
+  EXPECT_EQ(g->expires, kNow + 100);
+  EXPECT_EQ(g->absolute_expires, kNow + 250);
+  clock_.Advance(90);
+  const std::string b = RefreshTokenOf(Refresh(a, "sliding"));
+  EXPECT_EQ(StoredGrant(b)->expires, kNow + 190);
+  EXPECT_EQ(StoredGrant(b)->absolute_expires, kNow + 250);
+  clock_.Advance(90);
+  const std::string c = RefreshTokenOf(Refresh(b, "sliding"));
+  EXPECT_EQ(StoredGrant(c)->expires, kNow + 250);  // capped by the login's absolute lifetime
+  clock_.Advance(70);                               // kNow + 250
+  ExpectInvalidGrant(Refresh(c, "sliding"));
+
+  // Unused for the sliding lifetime: dead.
+  const std::string d = RefreshTokenOf(Login("sliding"));
+  clock_.Advance(100);
+  ExpectInvalidGrant(Refresh(d, "sliding"));
+
+  // AbsoluteRefreshTokenLifetime 0: no cap.
+  const std::string e = RefreshTokenOf(Login("uncapped"));
+  EXPECT_FALSE(StoredGrant(e)->absolute_expires.has_value());
+  std::string current = e;
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(99);
+    current = RefreshTokenOf(Refresh(current, "uncapped"));
+  }
+  EXPECT_EQ(StoredGrant(current)->expires, clock_.NowSeconds() + 100);
+}
+
+TEST_F(RefreshGrantTest, AbsoluteExpiry) {
+  const std::string a = RefreshTokenOf(Login("absolute"));
+  EXPECT_EQ(StoredGrant(a)->expires, kNow + 100);
+  clock_.Advance(50);
+  const std::string b = RefreshTokenOf(Refresh(a, "absolute"));
+  EXPECT_EQ(StoredGrant(b)->expires, kNow + 100);  // rotation does not extend
+  clock_.Advance(49);
+  const std::string c = RefreshTokenOf(Refresh(b, "absolute"));
+  clock_.Advance(1);  // kNow + 100: dead at that instant
+  ExpectInvalidGrant(Refresh(c, "absolute"));
+}
+
+TEST_F(RefreshGrantTest, AnotherClientsTokenIsInvalidAndNotConsumed) {
+  const std::string a = RefreshTokenOf(Login());
+  ExpectInvalidGrant(Refresh(a, "other"));
+  ExpectInvalidGrant(Refresh(a, "public"));
+  EXPECT_FALSE(StoredGrant(a)->consumed_at.has_value());
+  EXPECT_FALSE(RefreshTokenOf(Refresh(a)).empty());
+}
+
+TEST_F(RefreshGrantTest, PublicClientRefreshesWithItsClientId) {
+  const std::string a = RefreshTokenOf(Login("public"));
+  EXPECT_FALSE(RefreshTokenOf(Refresh(a, "public")).empty());
+}
+
+TEST_F(RefreshGrantTest, ClientThatLostOfflineAccess) {
+  const std::string a = RefreshTokenOf(Login());
+  EditClient("app", [](store::Client& c) { c.allow_offline_access = false; });
+  ExpectInvalidGrant(Refresh(a));
+  EXPECT_FALSE(StoredGrant(a)->consumed_at.has_value());
+}
+
+TEST_F(RefreshGrantTest, InactiveOrRemovedUser) {
+  const std::string a = RefreshTokenOf(Login());
+  EditUser([](store::User& u) { u.is_active = false; });
+  ExpectInvalidGrant(Refresh(a));
+  EXPECT_FALSE(StoredGrant(a)->consumed_at.has_value());
+  EditUser([](store::User& u) { u.is_active = true; });
+  const std::string b = RefreshTokenOf(Refresh(a));
+  Put([](store::Txn& t) { return t.RemoveUser("sub-alice"); });
+  ExpectInvalidGrant(Refresh(b));
+}
+
+TEST_F(RefreshGrantTest, UpdateAccessTokenClaimsOnRefresh) {
+  const std::string snapshot = RefreshTokenOf(Login("app"));
+  const std::string reread = RefreshTokenOf(Login("fresh"));
+  EditUser([](store::User& u) { u.claims = {{"email", "new@example.com", ""}}; });
+  EXPECT_EQ(Json(Claims(Refresh(snapshot))).Str("email"), "alice@example.com");      // the login's snapshot
+  EXPECT_EQ(Json(Claims(Refresh(reread, "fresh"))).Str("email"), "new@example.com");  // read again
+}
+
+TEST_F(RefreshGrantTest, RequestErrors) {
+  http::Response missing = Post("grant_type=refresh_token");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(Json(missing.body).Str("error"), "invalid_request");
+  EXPECT_EQ(Json(missing.body).Str("error_description"), "refresh_token is missing");
+  ExpectInvalidGrant(Refresh("unknown-token"));
+  ExpectInvalidGrant(Refresh(std::string(101, 'a')));
+  // An access token is not a refresh token.
+  ExpectInvalidGrant(Refresh(Json(Login("ref").body).Str("access_token"), "ref"));
+  // Wrong client secret: the dispatcher's invalid_client.
+  http::Request r;
+  r.method = "POST";
+  r.path = "/connect/token";
+  r.content_type = "application/x-www-form-urlencoded";
+  r.authorization = Basic("app", "wrong");
+  r.body = "grant_type=refresh_token&refresh_token=" + RefreshTokenOf(Login());
+  EXPECT_EQ(service_->Handle(r, &log_).status, 401);
+}
+
+TEST_F(RefreshGrantTest, ReferenceTokensForEveryGrant) {
+  // client_credentials
+  http::Response cc = Post("grant_type=client_credentials&scope=api2", "machine");
+  ASSERT_EQ(cc.status, 200) << cc.body;
+  const std::string cc_token = Json(cc.body).Str("access_token");
+  EXPECT_EQ(cc_token.size(), 43u);
+  EXPECT_FALSE(token::SplitJws(cc_token).has_value());
+  std::optional<store::Grant> g = StoredGrant(cc_token);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->kind, store::GrantKind::kReferenceToken);
+  EXPECT_EQ(g->client_id, "machine");
+  EXPECT_EQ(g->subject, "");
+  EXPECT_EQ(g->scopes, std::vector<std::string>{"api2"});
+  EXPECT_EQ(g->created, kNow);
+  EXPECT_EQ(g->expires, kNow + 3600);
+  EXPECT_FALSE(g->family.empty());
+  Json cc_claims(g->access_token_json);
+  EXPECT_EQ(cc_claims.Str("sub"), "machine");
+  EXPECT_EQ(cc_claims.Str("client_id"), "machine");
+  EXPECT_EQ(cc_claims.Str("scope"), "api2");
+  EXPECT_EQ(cc_claims.Num("exp"), kNow + 3600);
+  EXPECT_FALSE(cc_claims.Has("grant_id"));
+
+  // password, with a refresh token: the reference token belongs to the refresh token's family
+  http::Response pw = Login("ref");
+  const std::string pw_token = Json(pw.body).Str("access_token");
+  const std::string refresh = RefreshTokenOf(pw);
+  std::optional<store::Grant> pg = StoredGrant(pw_token);
+  ASSERT_TRUE(pg.has_value());
+  EXPECT_EQ(pg->kind, store::GrantKind::kReferenceToken);
+  EXPECT_EQ(pg->subject, "sub-alice");
+  EXPECT_EQ(pg->family, StoredGrant(refresh)->family);
+  EXPECT_EQ(pg->auth_time, kNow);
+  Json pw_claims(pg->access_token_json);
+  EXPECT_EQ(pw_claims.Str("sub"), "sub-alice");
+  EXPECT_EQ(pw_claims.Str("grant_id"), pg->family);
+  EXPECT_EQ(pw_claims.Str("email"), "alice@example.com");
+
+  // refresh
+  clock_.Advance(30);
+  http::Response rf = Refresh(refresh, "ref", "&scope=api1.read");
+  const std::string rf_token = Json(rf.body).Str("access_token");
+  EXPECT_FALSE(token::SplitJws(rf_token).has_value());
+  std::optional<store::Grant> rg = StoredGrant(rf_token);
+  ASSERT_TRUE(rg.has_value());
+  EXPECT_EQ(rg->family, pg->family);
+  EXPECT_EQ(rg->scopes, std::vector<std::string>{"api1.read"});
+  EXPECT_EQ(rg->expires, kNow + 30 + 3600);
+  EXPECT_EQ(Json(rg->access_token_json).Num("iat"), kNow + 30);
+}
+
+TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
+  const std::string token = RefreshTokenOf(Login());
+  constexpr int kThreads = 8;
+  std::atomic<int> ok{0}, invalid{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      http::Request r;
+      r.method = "POST";
+      r.path = "/connect/token";
+      r.content_type = "application/x-www-form-urlencoded";
+      r.authorization = Basic("app");
+      r.body = "grant_type=refresh_token&refresh_token=" + token;
+      RequestLog log;
+      const http::Response resp = service_->Handle(r, &log);
+      if (resp.status == 200) {
+        ++ok;
+      } else if (resp.body == kInvalidRefreshToken) {
+        ++invalid;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(invalid.load(), kThreads - 1);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(RefreshGrantTest, DiscoveryListsTheGrant) {
+  http::Request r;
+  r.method = "GET";
+  r.path = "/.well-known/openid-configuration";
+  const std::string body = service_->Handle(r, &log_).body;
+  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","refresh_token"])"),
+            std::string::npos)
+      << body;
+}
+
+}  // namespace
+}  // namespace tf::oauth
