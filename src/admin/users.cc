@@ -61,13 +61,6 @@ Result<store::User> FindUser(store::Txn& txn, const UserRef& ref) {
   return user;
 }
 
-Argon2Params Argon2ParamsFromConfig(const Config& config) {
-  Argon2Params params;
-  params.memory_kib = config.password_hash_memory_kib;
-  params.iterations = config.password_hash_iterations;
-  params.parallelism = config.password_hash_parallelism;
-  return params;
-}
 
 std::string PasswordScheme(std::string_view password_hash) {
   if (password_hash.empty()) return "none";

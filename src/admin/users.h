@@ -40,8 +40,6 @@ struct UserRef {
 // The user `ref` names, inside a transaction. NotFound with a message naming the subject or the username.
 Result<store::User> FindUser(store::Txn& txn, const UserRef& ref);
 
-// The config's password_hash_* keys as Argon2Params.
-Argon2Params Argon2ParamsFromConfig(const Config& config);
 
 // The scheme of a stored PasswordHash, safe to print: "argon2id", "aspnet-identity-v2", "aspnet-identity-v3",
 // "none" (empty: no password login) or "unrecognised". Never any part of the hash itself.

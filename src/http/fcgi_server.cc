@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "http/listen_address.h"
+#include "util/ascii.h"
 #include "util/log.h"
 
 namespace tf::http {
@@ -55,16 +56,6 @@ std::string CopyParam(const ParamLookup& param, const char* name) {
   return std::string(v, strnlen(v, kMaxParamBytes));
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 const char* ReasonPhrase(int status) {
   switch (status) {
@@ -359,7 +350,7 @@ Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t 
   r.host = CopyParam(param, "HTTP_HOST");
   r.cookie = CopyParam(param, "HTTP_COOKIE");
   std::string https = CopyParam(param, "HTTPS");
-  r.https = EqualsIgnoreCase(https, "on") || https == "1";
+  r.https = EqualsIgnoreAsciiCase(https, "on") || https == "1";
 
   // The body. nginx sends CONTENT_LENGTH "" when there is none.
   const char* cl = param("CONTENT_LENGTH");
@@ -410,7 +401,7 @@ std::string SerializeResponse(const Response& response) {
   out += "\r\n";
   for (const auto& [name, value] : response.headers) {
     // The adapter owns framing: a handler's own Status or Content-Length header is dropped.
-    if (EqualsIgnoreCase(name, "Status") || EqualsIgnoreCase(name, "Content-Length")) continue;
+    if (EqualsIgnoreAsciiCase(name, "Status") || EqualsIgnoreAsciiCase(name, "Content-Length")) continue;
     AppendClean(&out, name);
     out += ": ";
     AppendClean(&out, value);

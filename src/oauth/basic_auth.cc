@@ -1,21 +1,12 @@
 #include "oauth/basic_auth.h"
 
 #include "oauth/form.h"
+#include "util/ascii.h"
 #include "util/base64.h"
 
 namespace tf::oauth {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
@@ -29,7 +20,7 @@ Result<BasicCredentials> ParseBasicAuthorization(std::string_view header) {
 
   const size_t space = header.find(' ');
   const std::string_view scheme = header.substr(0, space);
-  if (!EqualsIgnoreCase(scheme, "Basic")) return Status::NotFound("the Authorization header is not Basic");
+  if (!EqualsIgnoreAsciiCase(scheme, "Basic")) return Status::NotFound("the Authorization header is not Basic");
   if (space == std::string_view::npos) return Status::InvalidArgument("Basic credentials are missing");
 
   std::string_view token = header.substr(space);

@@ -13,6 +13,7 @@
 #include "oauth/json_writer.h"
 #include "oauth/request_log.h"
 #include "token/jws.h"
+#include "util/ascii.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -62,16 +63,6 @@ DateMember NumericDate(const cJSON* object, const char* name, int64_t* out) {
   return DateMember::kPresent;
 }
 
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // aud is one string or an array of strings (RFC 7519 §4.1.3).
 bool AudienceContains(const cJSON* claims, std::string_view name) {

@@ -5,19 +5,11 @@
 
 namespace tf::oauth {
 
-Argon2Params PasswordHashParams(const Config& config) {
-  Argon2Params p;
-  p.memory_kib = config.password_hash_memory_kib;
-  p.iterations = config.password_hash_iterations;
-  p.parallelism = config.password_hash_parallelism;
-  return p;
-}
-
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
                                                                  int64_t now, std::string_view tenant,
                                                                  std::string_view username,
                                                                  std::string_view password) {
-  const Argon2Params params = PasswordHashParams(config);
+  const Argon2Params params = Argon2ParamsFromConfig(config);
 
   // 1. Find the user (a read transaction; nothing is held afterwards).
   std::optional<store::User> found;

@@ -36,9 +36,6 @@
 
 namespace tf::oauth {
 
-// The config's password_hash_* keys.
-Argon2Params PasswordHashParams(const Config& config);
-
 // The user (as stored after this login) when the credentials are valid; nullopt when they are not.
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
                                                                  int64_t now, std::string_view tenant,

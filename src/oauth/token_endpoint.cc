@@ -6,12 +6,11 @@
 #include "oauth/form_post.h"
 #include "oauth/grant.h"
 #include "oauth/request_log.h"
+#include "util/ascii.h"
 #include "util/log.h"
 
 namespace tf::oauth {
 namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
@@ -24,7 +23,7 @@ bool IsFormUrlEncoded(std::string_view content_type) {
   while (!media.empty() && IsOws(media.back())) media.remove_suffix(1);
   if (media.size() != kMediaType.size()) return false;
   for (size_t i = 0; i < media.size(); ++i) {
-    if (Lower(media[i]) != kMediaType[i]) return false;
+    if (AsciiLower(media[i]) != kMediaType[i]) return false;
   }
   return true;
 }

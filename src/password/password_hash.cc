@@ -232,4 +232,12 @@ void VerifyDummyPassword(std::string_view password, const Argon2Params& params) 
   (void)VerifyPassword(stored, password, params);
 }
 
+Argon2Params Argon2ParamsFromConfig(const Config& config) {
+  Argon2Params params;
+  params.memory_kib = config.password_hash_memory_kib;
+  params.iterations = config.password_hash_iterations;
+  params.parallelism = config.password_hash_parallelism;
+  return params;
+}
+
 }  // namespace tf

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
 #include "util/status.h"
 
 namespace tf {
@@ -61,6 +62,9 @@ struct Argon2Params {
 
   bool operator==(const Argon2Params&) const = default;
 };
+
+// The configuration's password_hash_memory_kib, password_hash_iterations and password_hash_parallelism.
+Argon2Params Argon2ParamsFromConfig(const Config& config);
 
 // Argon2id over `password` with a fresh 16-byte salt from RandomBytes, 32-byte tag, as a PHC string (above).
 // InvalidArgument when the password is empty or longer than kMaxPasswordLength, or the params are out of bounds;

@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <set>
 
+#include "util/ascii.h"
 #include "util/base64.h"
 #include "util/crypto.h"
 
@@ -40,16 +41,6 @@ Status Bad(std::string_view path, std::string_view what) {
   return Status::InvalidArgument(std::move(m));
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // ---- Dates -------------------------------------------------------------------------------------------------------
 
@@ -304,7 +295,7 @@ Status DecodeEnum(const cJSON* v, const std::string& path, const char* const (&n
     }
   } else if (cJSON_IsString(v) && v->valuestring != nullptr) {
     for (size_t i = 0; i < N; ++i) {
-      if (EqualsIgnoreCase(v->valuestring, names[i])) {
+      if (EqualsIgnoreAsciiCase(v->valuestring, names[i])) {
         *out = static_cast<E>(i);
         return Status::OK();
       }
@@ -858,7 +849,7 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
   // the number and kinds of secrets, not on which one (if any) matched.
   bool matched = false;
   for (const Secret& s : secrets) {
-    if (!EqualsIgnoreCase(s.type, "SharedSecret")) continue;
+    if (!EqualsIgnoreAsciiCase(s.type, "SharedSecret")) continue;
     if (s.expiration.has_value() && *s.expiration <= now) continue;
     const std::optional<std::string> stored = Base64Decode(s.value);
     if (!stored.has_value()) continue;
