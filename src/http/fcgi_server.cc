@@ -96,15 +96,21 @@ void AppendClean(std::string* out, std::string_view s) {
 std::string Errno(int err) { return std::strerror(err); }
 
 // Binds a Unix-domain socket. A socket file left by a dead process (connect() refused) is replaced; a live socket
-// or any other kind of file at the path is an error.
+// or any other kind of file at the path is an error. The socket is bound and listening under a temporary sibling
+// name first and then renamed into place, so the path never names a socket that refuses connections (a web server
+// or test that connects as soon as the file appears would otherwise race listen()).
 Result<int> BindUnix(const std::string& path, int backlog) {
-  sockaddr_un addr{};
+  const std::string temporary = path + ".new" + std::to_string(getpid());
+  sockaddr_un addr{}, temporary_addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return Status::InvalidArgument("unix socket path is too long (max " + std::to_string(sizeof(addr.sun_path) - 1) +
+  temporary_addr.sun_family = AF_UNIX;
+  if (temporary.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("unix socket path is too long (max " +
+                                   std::to_string(sizeof(addr.sun_path) - 1 - (temporary.size() - path.size())) +
                                    " bytes): " + path);
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
+  std::memcpy(temporary_addr.sun_path, temporary.data(), temporary.size());
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IOError("socket(AF_UNIX): " + Errno(errno));
 
@@ -123,21 +129,27 @@ Result<int> BindUnix(const std::string& path, int backlog) {
         return Status::AlreadyExists(path + " is in use by a running server");
       }
     }
-    unlink(path.c_str());
   }
+  unlink(temporary.c_str());  // left by a process with our pid that died mid-bind
   mode_t old_umask = umask(0117);  // the socket file is created 0660 (no thread runs yet)
-  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&temporary_addr), sizeof temporary_addr);
   int err = errno;
   umask(old_umask);
   if (rc != 0) {
     close(fd);
-    return Status::IOError("bind(" + path + "): " + Errno(err));
+    return Status::IOError("bind(" + temporary + "): " + Errno(err));
   }
-  if (chmod(path.c_str(), 0660) != 0 || listen(fd, backlog) != 0) {
+  if (chmod(temporary.c_str(), 0660) != 0 || listen(fd, backlog) != 0) {
     err = errno;
     close(fd);
-    unlink(path.c_str());
+    unlink(temporary.c_str());
     return Status::IOError("listen(" + path + "): " + Errno(err));
+  }
+  if (rename(temporary.c_str(), path.c_str()) != 0) {  // atomically replaces a stale socket file
+    err = errno;
+    close(fd);
+    unlink(temporary.c_str());
+    return Status::IOError("rename(" + temporary + ", " + path + "): " + Errno(err));
   }
   return fd;
 }
