@@ -317,15 +317,20 @@ class DebianPackageTest(unittest.TestCase):
         keys = self.keys()
         self.assertEqual(list(keys.values()), ["current"], keys)
         for path in ("/usr/bin/tokenfcgi", "/usr/bin/tokenctl", "/lib/systemd/system/tokenfcgi.socket",
-                     "/lib/systemd/system/tokenfcgi.service", "/usr/share/man/man8/tokenfcgi.8.gz",
+                     "/lib/systemd/system/tokenfcgi.service", "/lib/systemd/system/tokenfcgi-gc.service",
+                     "/lib/systemd/system/tokenfcgi-gc.timer", "/usr/share/man/man8/tokenfcgi.8.gz",
                      "/usr/share/man/man8/tokenctl.8.gz", NGINX_EXAMPLE,
                      "/usr/share/tokenfcgi/apache/tokenfcgi.conf", "/usr/share/doc/tokenfcgi/deploy.md"):
             self.assertTrue(os.path.exists(path) or os.path.exists(path + ".gz"), path)
         analyze = find_tool("systemd-analyze")
         if analyze:
             proc = run([analyze, "verify", "/lib/systemd/system/tokenfcgi.socket",
-                        "/lib/systemd/system/tokenfcgi.service"], check=False)
+                        "/lib/systemd/system/tokenfcgi.service", "/lib/systemd/system/tokenfcgi-gc.service",
+                        "/lib/systemd/system/tokenfcgi-gc.timer"], check=False)
             self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        # The gc timer is enabled by the package (dh_installsystemd), even where systemd does not run.
+        self.assertTrue(os.path.islink("/etc/systemd/system/timers.target.wants/tokenfcgi-gc.timer"),
+                        "tokenfcgi-gc.timer is not enabled")
         run(["/usr/bin/tokenfcgi", "--check-config"])
 
         # 3. Import the demo client with the installed tokenctl, serve a token from the installed worker.
