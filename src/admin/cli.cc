@@ -25,6 +25,7 @@
 #include "admin/import.h"
 #include "admin/keys.h"
 #include "admin/names.h"
+#include "admin/session.h"
 #include "admin/users.h"
 #include "config/config.h"
 #include "password/password_hash.h"
@@ -212,7 +213,8 @@ int CmdInit(Context& ctx, const Parsed&) {
   if (!s.ok()) return Fail(ctx, s);
   auto report = Init(*ctx.config, *ctx.io.clock);
   if (!report.ok()) return Fail(ctx, report.status());
-  const bool changed = report->created_database || report->created_key.has_value();
+  const bool changed =
+      report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
   if (ctx.json) {
     Json o = Object();
     Add(o.get(), "database", ctx.config->database);
@@ -225,12 +227,21 @@ int CmdInit(Context& ctx, const Parsed&) {
     }
     Add(o.get(), "alg", report->alg);
     Add(o.get(), "current_kid", report->current_kid);
+    if (report->created_id_token_key) {
+      Add(o.get(), "created_id_token_key", KeyJson(*report->created_id_token_key));
+    } else {
+      AddNull(o.get(), "created_id_token_key");
+    }
     Print(ctx.out(), o);
     return kExitOk;
   }
   if (report->created_database) ctx.out() << "created database " << ctx.config->database << "\n";
   if (report->created_key) {
     ctx.out() << "created " << report->alg << " signing key " << report->created_key->kid << " (current)\n";
+  }
+  if (report->created_id_token_key) {
+    ctx.out() << "created " << report->created_id_token_key->alg << " signing key "
+              << report->created_id_token_key->kid << " (current; id_token_signing_alg)\n";
   }
   if (!changed) {
     ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
@@ -683,6 +694,23 @@ int CmdKeyRotate(Context& ctx, const Parsed& p) {
     ctx.out() << token::AlgName(*alg) << ": key " << rotation->retired->kid
               << " is retired (still in the JWKS until: tokenctl key remove " << rotation->retired->kid << ")\n";
   }
+  return kExitOk;
+}
+
+int CmdSessionRotateKey(Context& ctx, const Parsed&) {
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto rotation = RotateSessionKey(**store);
+  if (!rotation.ok()) return Fail(ctx, rotation.status());
+  if (ctx.json) {
+    Json o = Object();
+    Add(o.get(), "rotated", true);
+    Add(o.get(), "config_generation", rotation->config_generation);
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "session key replaced: every login session and open login form is now invalid (config generation "
+            << rotation->config_generation << ")\n";
   return kExitOk;
 }
 
@@ -1228,7 +1256,8 @@ const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
       {"init", "",
        "Creates the database directory and databases if missing, and a current signing key for the configured\n"
-       "access_token_signing_alg if there is none. Running it again changes nothing and says so.",
+       "access_token_signing_alg (and for id_token_signing_alg, when it differs) if there is none. Running it\n"
+       "again changes nothing and says so.",
        {}, 0, 0, CmdInit},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
@@ -1283,6 +1312,11 @@ const std::vector<CommandDef>& Commands() {
       {"key import", "FILE.pem [--alg ALG]",
        "Imports a PEM private key (PKCS#8 or traditional), placed as current or next like key generate.",
        {{"--alg", true, "RS256, PS256, ES256 or EdDSA"}}, 1, 1, CmdKeyImport},
+      {"session rotate-key", "",
+       "Replaces the session key (32 new random bytes) that signs the authorize endpoint's login-session cookies\n"
+       "and login-form CSRF tokens: every user must sign in again, and a login form open in a browser must be\n"
+       "reloaded. Issued tokens stay valid. Workers pick the new key up on their next request.",
+       {}, 0, 0, CmdSessionRotateKey},
       {"user add", "USERNAME [--tenant T] [--subject ID] [--claim TYPE=VALUE]... [--inactive] [--no-password]",
        "Adds a user. The password is read from standard input (one line), or asked for twice without echo on a\n"
        "terminal; never from the command line. Only its Argon2id hash is stored. --no-password makes a user who\n"

@@ -185,6 +185,10 @@ Result<InitReport> Init(const Config& config, const Clock& clock) {
                                    config.access_token_signing_alg + "'");
   }
   report.alg = std::string(token::AlgName(*alg));
+  auto id_alg = token::ParseAlg(config.id_token_signing_alg);
+  if (!id_alg) {
+    return Status::InvalidArgument("id_token_signing_alg: unknown algorithm '" + config.id_token_signing_alg + "'");
+  }
   struct stat st;
   report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
   store::StoreOptions options = StoreOptionsFromConfig(config);
@@ -194,6 +198,11 @@ Result<InitReport> Init(const Config& config, const Clock& clock) {
   auto created = EnsureCurrentKey(**store, *alg, clock);
   if (!created.ok()) return created.status();
   report.created_key = std::move(*created);
+  if (*id_alg != *alg) {
+    auto created_id = EnsureCurrentKey(**store, *id_alg, clock);
+    if (!created_id.ok()) return created_id.status();
+    report.created_id_token_key = std::move(*created_id);
+  }
   if (report.created_key) {
     report.current_kid = report.created_key->kid;
   } else {

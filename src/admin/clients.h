@@ -65,6 +65,9 @@ struct InitReport {
   std::optional<store::KeyRecord> created_key;  // the key made now, if any
   std::string current_kid;                      // the current key for the configured algorithm
   std::string alg;
+  // The key made now for config id_token_signing_alg when it differs from access_token_signing_alg and had no
+  // current key (OpenID Connect logins would otherwise fail with 500 until one is generated).
+  std::optional<store::KeyRecord> created_id_token_key;
 };
 Result<InitReport> Init(const Config& config, const Clock& clock);
 

@@ -236,13 +236,16 @@ std::string SetLogLevelKey(std::string_view v, Config* c) {
   return "";
 }
 
-std::string SetSigningAlg(std::string_view v, Config* c) {
+// The JWS algorithms tokenfcgi signs with (token/jws.h), spelled exactly as in JWA (case-sensitive).
+std::string SetJwsAlg(std::string_view v, std::string* out) {
   if (v != "RS256" && v != "PS256" && v != "ES256" && v != "EdDSA") {
     return "must be one of RS256, PS256, ES256, EdDSA; got " + Quote(v);
   }
-  c->access_token_signing_alg = std::string(v);
+  *out = std::string(v);
   return "";
 }
+
+std::string SetSigningAlg(std::string_view v, Config* c) { return SetJwsAlg(v, &c->access_token_signing_alg); }
 
 std::string SetScopeClaimFormat(std::string_view v, Config* c) {
   if (v == "string") {
@@ -309,16 +312,18 @@ std::string SetLockoutSeconds(std::string_view v, Config* c) {
   return err;
 }
 
-std::string SetAcrClaim(std::string_view v, Config* c) {
+std::string SetBool(std::string_view v, bool* out) {
   if (v == "true") {
-    c->acr_claim = true;
+    *out = true;
   } else if (v == "false") {
-    c->acr_claim = false;
+    *out = false;
   } else {
     return "must be true or false; got " + Quote(v);
   }
   return "";
 }
+
+std::string SetAcrClaim(std::string_view v, Config* c) { return SetBool(v, &c->acr_claim); }
 
 constexpr std::string_view kLoginProviderNames[] = {"local", "remote_user"};
 
@@ -353,6 +358,19 @@ std::string SetRefreshTokenReuseGrace(std::string_view v, Config* c) {
   if (err.empty()) c->refresh_token_reuse_grace_seconds = static_cast<int64_t>(n);
   return err;
 }
+
+std::string SetSessionLifetime(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 60, 31536000, &n);  // a minute to 365 days
+  if (err.empty()) c->session_lifetime_seconds = static_cast<int64_t>(n);
+  return err;
+}
+
+std::string SetRemoteUserProvision(std::string_view v, Config* c) { return SetBool(v, &c->remote_user_provision); }
+
+std::string SetLoginFormTenant(std::string_view v, Config* c) { return SetBool(v, &c->login_form_tenant); }
+
+std::string SetIdTokenSigningAlg(std::string_view v, Config* c) { return SetJwsAlg(v, &c->id_token_signing_alg); }
 
 struct KeyDef {
   ConfigKeyInfo info;
@@ -435,6 +453,21 @@ const KeyDef kKeys[] = {
       "0 to 300: a rotated (OneTimeOnly) refresh token presented again this soon after its use, while its successor "
       "is unused, is one allowed retry instead of reuse (which revokes the token family); 0 disables the grace."},
      SetRefreshTokenReuseGrace},
+    {{"session_lifetime_seconds", "36000", "seconds",
+      "60 to 31536000: how long a login session of the authorize endpoint (its signed cookie) stays valid after the "
+      "login, absolute rather than sliding; a client's UserSsoLifetime and a request's max_age can only shorten it."},
+     SetSessionLifetime},
+    {{"remote_user_provision", "false", "",
+      "true or false: whether a remote_user login whose REMOTE_USER names no user in the store creates one (random "
+      "SubjectId, Username = REMOTE_USER, the tenant of acr_values, no password); false refuses it (access_denied)."},
+     SetRemoteUserProvision},
+    {{"login_form_tenant", "false", "",
+      "true or false: whether the built-in login form asks for a tenant when acr_values carries no tenant:NAME."},
+     SetLoginFormTenant},
+    {{"id_token_signing_alg", "RS256", "",
+      "The JWS algorithm for id_tokens of a client whose AllowedIdentityTokenSigningAlgorithms is empty: RS256 (which "
+      "OpenID Connect requires every provider to support), PS256, ES256 or EdDSA."},
+     SetIdTokenSigningAlg},
 };
 
 const KeyDef* FindKey(std::string_view key) {

@@ -53,6 +53,20 @@ struct Config {
   // seconds of its consumption, while its successor is still unused, is an allowed retry (once) of a client that lost
   // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes.
   int64_t refresh_token_reuse_grace_seconds = 0;     // 0..300
+
+  // The authorize endpoint (oauth/authorize.h, oauth/session.h).
+  // How long a login session cookie stays valid after the login (absolute, not sliding; IdentityServer's cookie
+  // default is 10 hours). A client's UserSsoLifetime and a request's max_age can only shorten it.
+  int64_t session_lifetime_seconds = 36000;          // 60..31536000
+  // remote_user: when REMOTE_USER names no user in the store, create one (random SubjectId, Username = REMOTE_USER,
+  // the tenant of acr_values, no password). false: such a login is refused (access_denied).
+  bool remote_user_provision = false;
+  // Whether the built-in login form asks for a tenant (when acr_values carries no tenant:NAME).
+  bool login_form_tenant = false;
+  // The id_token signing algorithm when the client's AllowedIdentityTokenSigningAlgorithms is empty (OpenID Connect
+  // requires RS256 support, and IdentityServer defaults to it). RS256 | PS256 | ES256 | EdDSA.
+  std::string id_token_signing_alg = "RS256";
+
   bool LoginProviderEnabled(std::string_view name) const;
 
   // Path under base_path, e.g. EndpointUrl("/connect/token") -> issuer + base_path + "/connect/token".

@@ -1,11 +1,10 @@
 #include "oauth/access_token.h"
 
 #include <algorithm>
-#include <charconv>
-#include <map>
 #include <set>
 #include <string_view>
 
+#include "oauth/claims.h"
 #include "oauth/errors.h"
 #include "oauth/json_writer.h"
 #include "oauth/request_log.h"
@@ -13,77 +12,6 @@
 #include "util/log.h"
 
 namespace tf::oauth {
-namespace {
-
-// Protocol claims: a stored user or client claim may never produce one of these names.
-constexpr std::string_view kReservedClaims[] = {
-    "iss", "nbf", "iat", "exp", "aud", "scope", "client_id", "sub", "jti", "auth_time",
-    "idp", "amr", "acr", "tenant", "nonce", "sid", "cnf", "at_hash", "c_hash", "grant_id"};
-
-bool IsReservedClaim(std::string_view name) {
-  return std::find(std::begin(kReservedClaims), std::end(kReservedClaims), name) != std::end(kReservedClaims);
-}
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// One claim value as JSON, following IdentityServer's ClaimValueTypes for booleans and integers.
-std::string ClaimValueJson(const store::ClaimValue& claim) {
-  std::string out;
-  const std::string_view type = claim.value_type;
-  if (EndsWith(type, "#boolean")) {
-    if (claim.value == "true" || claim.value == "True") return "true";
-    if (claim.value == "false" || claim.value == "False") return "false";
-  } else if (EndsWith(type, "#integer") || EndsWith(type, "#int") || EndsWith(type, "#integer32") ||
-             EndsWith(type, "#integer64") || EndsWith(type, "#long")) {
-    int64_t v = 0;
-    const char* first = claim.value.data();
-    const char* last = first + claim.value.size();
-    const auto [ptr, ec] = std::from_chars(first, last, v);
-    if (ec == std::errc() && ptr == last && !claim.value.empty()) return std::to_string(v);
-  }
-  AppendJsonString(out, claim.value);
-  return out;
-}
-
-// Writes `claims` (names prefixed with `prefix`) whose Type passes `wanted`, grouping repeated types into arrays in
-// the order of first appearance. Skips empty types, protocol claim names and names already in `written`, and adds
-// the names it writes to `written`.
-template <typename Wanted>
-void WriteClaims(JsonWriter& w, std::string_view prefix, const std::vector<store::ClaimValue>& claims,
-                 const Wanted& wanted, std::set<std::string>& written) {
-  std::vector<std::string> names;
-  std::map<std::string, std::vector<std::string>> values;
-  for (const store::ClaimValue& c : claims) {
-    if (c.type.empty() || !wanted(c.type)) continue;
-    std::string name = std::string(prefix) + c.type;
-    if (IsReservedClaim(name) || written.count(name) != 0) {
-      Logf(LogLevel::kDebug, "claim type '%s' skipped (reserved or already present)", SanitizeForLog(name).c_str());
-      continue;
-    }
-    auto [it, inserted] = values.try_emplace(name);
-    if (inserted) names.push_back(name);
-    it->second.push_back(ClaimValueJson(c));
-  }
-  for (const std::string& name : names) {
-    written.insert(name);
-    const std::vector<std::string>& v = values[name];
-    if (v.size() == 1) {
-      w.Raw(name, v[0]);
-      continue;
-    }
-    std::string array = "[";
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (i != 0) array += ',';
-      array += v[i];
-    }
-    array += ']';
-    w.Raw(name, array);
-  }
-}
-
-}  // namespace
 
 std::vector<std::string> AccessTokenUserClaimTypes(const Snapshot& snapshot, const std::vector<std::string>& scopes,
                                                    const std::vector<size_t>& audience) {
@@ -213,13 +141,10 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
   if (client.include_jwt_id) w.String("jti", RandomHandle(16));
   if (request.resource_owner.has_value()) {
     const std::vector<std::string> types = AccessTokenUserClaimTypes(snapshot, request.scopes, audience);
-    const auto wanted = [&](const std::string& type) {
-      return std::find(types.begin(), types.end(), type) != types.end();
-    };
-    WriteClaims(w, "", request.resource_owner->claims, wanted, written);
+    WriteClaims(w, "", request.resource_owner->claims, &types, written);
   }
   if (request.include_client_claims) {
-    WriteClaims(w, client.client_claims_prefix, client.claims, [](const std::string&) { return true; }, written);
+    WriteClaims(w, client.client_claims_prefix, client.claims, nullptr, written);
   }
 
   issued.claims_json = std::move(w).Finish();
@@ -255,6 +180,7 @@ http::Response AccessTokenResponse(const IssuedAccessToken& token) {
   w.Int("expires_in", token.expires_in);
   w.String("scope", token.scope);
   if (!token.refresh_token.empty()) w.String("refresh_token", token.refresh_token);
+  if (!token.id_token.empty()) w.String("id_token", token.id_token);
   return JsonResponse(200, std::move(w).Finish());
 }
 

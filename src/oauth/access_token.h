@@ -87,6 +87,7 @@ struct IssuedAccessToken {
   std::string claims_json;            // the claims (the JWT payload; a reference token's access_token_json)
   std::optional<NewGrant> reference;  // Reference clients: the grant to store before answering
   std::string refresh_token;          // set by the grant handler; "" = none in the response
+  std::string id_token;               // set by the grant handler (OpenID Connect, id_token.h); "" = none
 };
 
 // The claim types a token for `scopes` carries from the user: the UserClaims of the granted enabled ApiScopes and
@@ -103,8 +104,8 @@ Result<std::shared_ptr<const token::SigningKey>> SelectSigningKey(const Config& 
 Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot& snapshot, const Clock& clock,
                                            const AccessTokenRequest& request);
 
-// 200 {"access_token":...,"token_type":"Bearer","expires_in":...,"scope":...[,"refresh_token":...]} with the no-store
-// headers.
+// 200 {"access_token":...,"token_type":"Bearer","expires_in":...,"scope":...[,"refresh_token":...][,"id_token":...]}
+// with the no-store headers.
 http::Response AccessTokenResponse(const IssuedAccessToken& token);
 
 }  // namespace tf::oauth

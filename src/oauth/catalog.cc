@@ -33,9 +33,11 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
                                               std::vector<store::ApiScope> api_scopes,
                                               std::vector<store::ApiResource> api_resources,
                                               std::vector<store::IdentityResource> identity_resources,
-                                              const std::vector<store::KeyRecord>& keys) {
+                                              const std::vector<store::KeyRecord>& keys,
+                                              std::string session_key) {
   auto s = std::make_shared<Snapshot>();
   s->generation = generation;
+  s->session_key = std::move(session_key);
   for (store::Client& c : clients) {
     s->max_access_token_lifetime = std::max(s->max_access_token_lifetime, c.access_token_lifetime);
     std::string id = c.client_id;
@@ -109,6 +111,7 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
   std::vector<store::ApiResource> api_resources;
   std::vector<store::IdentityResource> identity_resources;
   std::vector<store::KeyRecord> keys;
+  std::string session_key;
   const Status st = store_->Read([&](store::Txn& txn) -> Status {
     Result<uint64_t> g = txn.ConfigGeneration();
     if (!g.ok()) return g.status();
@@ -128,11 +131,23 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
     Result<std::vector<store::KeyRecord>> k = txn.ListKeys();
     if (!k.ok()) return k.status();
     keys = std::move(k).value();
+    // In the same transaction, so the key always belongs to this generation. Without a usable key (NotFound: a
+    // database opened read-only that no writable open has upgraded; Corruption: a stored value of the wrong size) it
+    // stays empty: the authorize endpoint answers 500, and every other endpoint keeps working.
+    Result<std::string> sk = txn.GetSessionKey();
+    if (sk.ok()) {
+      session_key = std::move(sk).value();
+    } else if (sk.status().code() == Status::Code::kCorruption) {
+      Logf(LogLevel::kError, "%s; the authorize endpoint is unavailable until: tokenctl session rotate-key",
+           sk.status().message().c_str());
+    } else if (!sk.status().IsNotFound()) {
+      return sk.status();
+    }
     return Status::OK();
   });
   if (!st.ok()) return st;
   return BuildSnapshot(config_, generation, std::move(clients), std::move(api_scopes), std::move(api_resources),
-                       std::move(identity_resources), keys);
+                       std::move(identity_resources), keys, std::move(session_key));
 }
 
 Result<std::shared_ptr<const Snapshot>> Catalog::Current() {

@@ -50,6 +50,12 @@ struct Snapshot {
   // revocation record is kept this long.
   int64_t family_revocation_retention = 0;
 
+  // The key that signs session cookies and CSRF tokens of the authorize endpoint (session.h): 32 raw bytes from the
+  // store's meta database (Txn::GetSessionKey), read in the same transaction as the rest of the snapshot. "" when
+  // the store has none (a database opened read-only before a writable open created it) or the stored one is not 32
+  // bytes (logged; `tokenctl session rotate-key` repairs it): the authorize endpoint then answers 500.
+  std::string session_key;
+
   std::string discovery_json;  // /.well-known/openid-configuration
   std::string jwks_json;       // /.well-known/openid-configuration/jwks
 
@@ -59,13 +65,15 @@ struct Snapshot {
   std::shared_ptr<const token::SigningKey> CurrentKey(token::Alg alg) const;  // null if none
 };
 
-// Builds a snapshot from already-read records (used by the Catalog and by tests).
+// Builds a snapshot from already-read records (used by the Catalog and by tests). `session_key` becomes
+// Snapshot::session_key ("" = none).
 std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t generation,
                                               std::vector<store::Client> clients,
                                               std::vector<store::ApiScope> api_scopes,
                                               std::vector<store::ApiResource> api_resources,
                                               std::vector<store::IdentityResource> identity_resources,
-                                              const std::vector<store::KeyRecord>& keys);
+                                              const std::vector<store::KeyRecord>& keys,
+                                              std::string session_key = "");
 
 class Catalog {
  public:

@@ -1,14 +1,18 @@
 #include "oauth/discovery.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
+#include "oauth/authorize.h"
 #include "oauth/catalog.h"
 #include "oauth/grant.h"
 #include "oauth/introspection.h"
 #include "oauth/json_writer.h"
 #include "oauth/revocation.h"
+#include "oauth/userinfo.h"
 
 namespace tf::oauth {
 namespace {
@@ -26,6 +30,46 @@ std::vector<const typename Map::mapped_type*> SortedByName(const Map& map) {
   return out;
 }
 
+// The claims an id_token can carry besides the user's own (id_token.h), in the order id_tokens write them.
+constexpr const char* kIdTokenProtocolClaims[] = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
+                                                  "at_hash", "sid", "idp", "amr", "acr"};
+
+// The algorithms that could sign an id_token (id_token.h's SelectIdTokenSigningKey): config.id_token_signing_alg and
+// every algorithm an enabled client allows, when there is a current key for it. RS256 first (OpenID Connect
+// Discovery requires it in the list; it is what clients assume), then in order of appearance (clients by id).
+std::vector<std::string> IdTokenSigningAlgs(const Config& config, const Snapshot& snapshot) {
+  std::vector<token::Alg> algs;
+  const auto add = [&](std::string_view name) {
+    const std::optional<token::Alg> alg = token::ParseAlg(name);
+    if (!alg.has_value() || snapshot.CurrentKey(*alg) == nullptr) return;
+    if (std::find(algs.begin(), algs.end(), *alg) == algs.end()) algs.push_back(*alg);
+  };
+  add(config.id_token_signing_alg);
+  std::vector<const store::Client*> clients;
+  for (const auto& [id, client] : snapshot.clients) clients.push_back(&client);
+  std::sort(clients.begin(), clients.end(), [](auto* a, auto* b) { return a->client_id < b->client_id; });
+  for (const store::Client* c : clients) {
+    if (!c->enabled) continue;
+    for (const std::string& name : c->allowed_identity_token_signing_algorithms) add(name);
+  }
+  std::stable_partition(algs.begin(), algs.end(), [](token::Alg a) { return a == token::Alg::kRS256; });
+  std::vector<std::string> out;
+  for (token::Alg a : algs) out.emplace_back(token::AlgName(a));
+  return out;
+}
+
+// PKCE methods (RFC 7636 §4.3, RFC 8414 §2): S256 always; plain when an enabled client allows it.
+std::vector<std::string> CodeChallengeMethods(const Snapshot& snapshot) {
+  std::vector<std::string> out{"S256"};
+  for (const auto& [id, client] : snapshot.clients) {
+    if (client.enabled && client.allow_plain_text_pkce) {
+      out.emplace_back("plain");
+      break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot) {
@@ -34,6 +78,7 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
 
   std::vector<std::string> scopes, claims;
   std::set<std::string> seen_scopes, seen_claims;
+  for (const char* c : kIdTokenProtocolClaims) AddUnique(claims, seen_claims, c);
   for (const store::IdentityResource* r : SortedByName(snapshot.identity_resources)) {
     if (!r->enabled || !r->show_in_discovery_document) continue;
     AddUnique(scopes, seen_scopes, r->name);
@@ -52,10 +97,18 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   JsonWriter w;
   w.String("issuer", config.issuer);
   w.String("jwks_uri", config.EndpointUrl(kJwksPath));
+  w.String("authorization_endpoint", config.EndpointUrl(kAuthorizePath));
   w.String("token_endpoint", config.EndpointUrl(kTokenPath));
+  w.String("userinfo_endpoint", config.EndpointUrl(kUserinfoPath));
   w.StringArray("scopes_supported", scopes);
   w.StringArray("claims_supported", claims);
   w.StringArray("grant_types_supported", grant_types);
+  w.StringArray("response_types_supported", std::vector<std::string>{"code"});
+  w.StringArray("response_modes_supported", std::vector<std::string>{"query", "form_post"});
+  w.StringArray("code_challenge_methods_supported", CodeChallengeMethods(snapshot));
+  w.StringArray("subject_types_supported", std::vector<std::string>{"public"});
+  w.StringArray("id_token_signing_alg_values_supported", IdTokenSigningAlgs(config, snapshot));
+  w.Bool("authorization_response_iss_parameter_supported", true);
   // Revocation authenticates clients as the token endpoint does; introspection callers (API resources and
   // confidential clients) use the same two methods.
   const std::vector<std::string> auth_methods{"client_secret_basic", "client_secret_post"};

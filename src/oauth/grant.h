@@ -55,4 +55,8 @@ http::Response HandlePassword(const TokenRequest& request);
 // refresh_tokens.h).
 http::Response HandleRefreshToken(const TokenRequest& request);
 
+// RFC 6749 §4.1.3 with RFC 7636 (PKCE) and OpenID Connect Core §3.1.3: redeeming a code from the authorize endpoint
+// (grant_authorization_code.cc, authorization_codes.h).
+http::Response HandleAuthorizationCode(const TokenRequest& request);
+
 }  // namespace tf::oauth

@@ -18,6 +18,10 @@
 //                        what was granted; "refresh_token" is the new handle (OneTimeOnly) or the same (ReUse), and
 //                        always keeps the original scope. Scopes the client has lost since the login (no longer in
 //                        AllowedScopes, or disabled) are left out of the access token.
+//                        When those scopes include openid: "id_token", a new id_token (id_token.h) for the same login
+//                        (OpenID Connect Core §12.2): the grant's sub, auth_time, idp, amr, acr and sid (session_id),
+//                        no nonce, at_hash of the new access token, and with AlwaysIncludeUserClaimsInIdToken the
+//                        identity claims of the user record as it is now. Signed before the write transaction.
 //
 // Thread-safety: as every grant handler (grant.h).
 #include <algorithm>
@@ -25,6 +29,7 @@
 #include "oauth/access_token.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
+#include "oauth/id_token.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/scopes.h"
 #include "util/crypto.h"
@@ -126,6 +131,27 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
       return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
     }
     token = std::move(issued).value();
+    // OpenID Connect Core §12.2: a new id_token for the same login, without nonce, bound to the new access token.
+    if (std::find(token_request.scopes.begin(), token_request.scopes.end(), kOpenIdScope) !=
+        token_request.scopes.end()) {
+      IdTokenRequest id;
+      id.client = &client;
+      id.subject = grant->subject;
+      id.scopes = token_request.scopes;
+      id.auth_time = ro.auth_time;
+      id.idp = grant->idp;
+      id.amr = grant->amr;
+      id.acr = grant->acr;
+      id.sid = grant->session_id;
+      id.access_token = token->access_token;
+      if (client.always_include_user_claims_in_id_token) id.user_claims = user->claims;
+      Result<std::string> id_token = IssueIdToken(request.config, request.snapshot, request.clock, id);
+      if (!id_token.ok()) {
+        Logf(LogLevel::kError, "cannot issue an id_token: %s", id_token.status().message().c_str());
+        return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
+      }
+      token->id_token = std::move(id_token).value();
+    }
   }
 
   RefreshRedeemRequest redeem;

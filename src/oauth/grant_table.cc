@@ -7,6 +7,7 @@ namespace {
 constexpr GrantType kGrantTypes[] = {
     {"client_credentials", &HandleClientCredentials},
     {"password", &HandlePassword},
+    {"authorization_code", &HandleAuthorizationCode},
     {"refresh_token", &HandleRefreshToken},
 };
 }  // namespace

@@ -35,6 +35,12 @@ NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_
   return g;
 }
 
+NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant, std::string family, int64_t now) {
+  NewGrant g = NewRefreshToken(client, std::move(grant), now);
+  g.grant.family = std::move(family);
+  return g;
+}
+
 NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now) {
   NewGrant g = NewHandle();
   g.grant = consumed;

@@ -63,7 +63,13 @@ int64_t SlidingRefreshTokenExpiry(const store::Client& client, const store::Gran
 // authentication data (auth_time, idp, amr, tenant, acr, claims) filled in.
 NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_t now);
 
-// The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data.
+// A new refresh token in an existing family (the authorization_code grant: every token issued from a code joins the
+// code's family, so a second use of the code revokes it); otherwise as NewRefreshToken, including the expiry of a
+// new login from `now`. `grant` also carries session_id (the login session, for the id_token's sid on refresh).
+NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant, std::string family, int64_t now);
+
+// The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
+// (auth_time, idp, amr, tenant, acr, session_id, claims).
 NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now);
 
 // True if every scope in `requested` is in `granted`.

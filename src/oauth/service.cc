@@ -3,6 +3,8 @@
 //   POST      {base_path}/connect/token                          token_endpoint.h
 //   POST      {base_path}/connect/revocation                     revocation.h (RFC 7009)
 //   POST      {base_path}/connect/introspect                     introspection.h (RFC 7662)
+//   GET|POST  {base_path}/connect/authorize                      authorize.h (RFC 6749 §4.1.1, OIDC Core §3.1.2)
+//   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
 //   anything else under any path                                 404 {"error":"not_found"}
@@ -14,6 +16,7 @@
 
 #include <string_view>
 
+#include "oauth/authorize.h"
 #include "oauth/catalog.h"
 #include "oauth/discovery.h"
 #include "oauth/errors.h"
@@ -21,6 +24,7 @@
 #include "oauth/request_log.h"
 #include "oauth/revocation.h"
 #include "oauth/token_endpoint.h"
+#include "oauth/userinfo.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -75,6 +79,14 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
     if (request.method != "POST") return MethodNotAllowed("POST");
     return HandleIntrospectionRequest(request, catalog, config, *clock, store, log);
   }
+  if (path == kAuthorizePath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleAuthorizeRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kUserinfoPath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleUserinfoRequest(request, catalog, config, *clock, store, log);
+  }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     return Document(request, path == kJwksPath);
@@ -92,9 +104,12 @@ http::Response Service::Handle(const http::Request& request, RequestLog* log) {
   if (log == nullptr) log = &scratch;
   log->client_id = "-";
   log->grant_type = "-";
+  log->outcome.clear();
   http::Response response = impl_->Route(request, log);
-  const std::string_view error = ErrorCodeOf(response);
-  log->outcome = error.empty() ? "ok" : std::string(error);
+  if (log->outcome.empty()) {  // endpoints that answer HTML or redirects (authorize) set it themselves
+    const std::string_view error = ErrorCodeOf(response);
+    log->outcome = error.empty() ? "ok" : std::string(error);
+  }
   return response;
 }
 

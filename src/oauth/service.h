@@ -23,7 +23,8 @@ namespace tf::oauth {
 struct RequestLog {
   std::string client_id;   // as authenticated or claimed ("-" if none); truncated and sanitised for the log
   std::string grant_type;  // "-" if none
-  std::string outcome;     // "ok" or the OAuth error code ("invalid_client", ...), or "not_found", ...
+  std::string outcome;     // "ok" or the OAuth error code ("invalid_client", ...), or "not_found", ...; an endpoint
+                           // may set it (authorize does), else Handle derives it from the JSON error body
 };
 
 class Service {

@@ -30,6 +30,7 @@
 
 #include "store/store.h"
 #include "util/base64.h"
+#include "util/crypto.h"
 #include "util/log.h"
 
 namespace tf::store {
@@ -40,6 +41,10 @@ constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; mo
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
 constexpr const char kGenerationKey[] = "config_generation";
+// meta "session_key": the HMAC key of session cookies and CSRF tokens (oauth/session.h), kSessionKeySize raw random
+// bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
+constexpr const char kSessionKeyKey[] = "session_key";
+constexpr size_t kSessionKeySize = 32;
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
 
 constexpr std::string_view kScopePrefix = "scope:";
@@ -310,6 +315,28 @@ class LmdbTxn final : public Txn {
     return Put(dbis_.keys, key.kid, json, true);
   }
   Status RemoveKey(std::string_view kid) override { return Remove(dbis_.keys, kid, "key " + Printable(kid)); }
+
+  Result<std::string> GetSessionKey() override {
+    Result<std::optional<std::string>> v = Get(dbis_.meta, kSessionKeyKey);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) {
+      return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
+    }
+    if ((*v)->size() != kSessionKeySize) {
+      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
+                                std::to_string((*v)->size()));
+    }
+    return std::move(**v);
+  }
+
+  // `config` = true: the generation moves at commit, so every worker's snapshot reloads the key.
+  Status PutSessionKey(std::string_view key) override {
+    if (key.size() != kSessionKeySize) {
+      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " bytes, got " +
+                                     std::to_string(key.size()));
+    }
+    return Put(dbis_.meta, kSessionKeyKey, key, true);
+  }
 
   Result<User> GetUser(std::string_view subject_id) override {
     if (!dbis_.has_users || subject_id.empty() || subject_id.size() > 200) return UserNotFound(subject_id);
@@ -976,10 +1003,25 @@ class LmdbStore final : public Store {
       v = Val("0");
       rc = mdb_put(txn, dbis_.meta, &k, &v, 0);
       if (rc != 0) return MdbStatus("mdb_put", rc);
+    } else if (rc != 0) {
+      return MdbStatus("mdb_get", rc);
+    } else {
+      TF_RETURN_IF_ERROR(ParseGeneration(View(v)).status());
+    }
+    // Added after the first release: a writable open creates the session key of a new or older database, in this
+    // same transaction; read-only, an older database has none (Txn::GetSessionKey answers NotFound).
+    k = Val(kSessionKeyKey);
+    rc = mdb_get(txn, dbis_.meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      if (options_.read_only) return Status::OK();
+      const std::string key = RandomBytes(kSessionKeySize);
+      v = Val(key);
+      rc = mdb_put(txn, dbis_.meta, &k, &v, 0);
+      if (rc != 0) return MdbStatus("mdb_put", rc);
       return Status::OK();
     }
     if (rc != 0) return MdbStatus("mdb_get", rc);
-    return ParseGeneration(View(v)).status();
+    return Status::OK();
   }
 
   Status NotInitialised() const { return Status::NotFound(std::string(kNotInitialised) + " (" + options_.path + ")"); }

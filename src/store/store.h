@@ -2,7 +2,9 @@
 // is shared by every worker process and by tokenctl; each process opens it once (after any fork) and keeps it.
 //
 // Named databases (all keys are bytes; all values are versioned JSON records, see records.h):
-//   meta        "schema_version" -> "1";  "config_generation" -> decimal counter (see below)
+//   meta        "schema_version" -> "1";  "config_generation" -> decimal counter (see below);
+//               "session_key" -> 32 random raw bytes (the HMAC key of session cookies, oauth/session.h); a writable
+//               open creates it when missing; replacing it (PutSessionKey) moves the config generation
 //   clients     ClientId                      -> Client
 //   resources   "scope:" Name                 -> ApiScope
 //               "api:" Name                   -> ApiResource
@@ -128,6 +130,12 @@ class Txn {
   virtual Result<std::vector<KeyRecord>> ListKeys() = 0;              // ordered by created, then kid
   virtual Status PutKey(const KeyRecord& key) = 0;
   virtual Status RemoveKey(std::string_view kid) = 0;
+
+  // The session-cookie key (meta "session_key", 32 raw bytes). NotFound if absent (only possible in a database opened
+  // read-only that no writable open has upgraded yet). PutSessionKey replaces it (InvalidArgument unless exactly 32
+  // bytes) and increments the configuration generation, so every worker reloads it and every session ends.
+  virtual Result<std::string> GetSessionKey() = 0;
+  virtual Status PutSessionKey(std::string_view key) = 0;
 
   // Users (see records.h). None of these changes the configuration generation.
   virtual Result<User> GetUser(std::string_view subject_id) = 0;      // NotFound if absent

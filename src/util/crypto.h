@@ -20,6 +20,9 @@ std::string RandomBytes(size_t n);
 //   handle = base64url( RAND_bytes(32) )   e.g. "q0vC1n...Zx4"  (43 chars)
 std::string RandomHandle(size_t bytes = 32);
 
+// HMAC-SHA-256 (RFC 2104) of `data` under `key`: 32 raw bytes (EVP_MAC "HMAC" with digest SHA256).
+std::string HmacSha256(std::string_view key, std::string_view data);
+
 // Compares in time that depends only on the lengths, never on where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

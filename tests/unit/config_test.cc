@@ -70,6 +70,10 @@ TEST(ConfigTest, DefaultsWhenOnlyIssuerIsSet) {
   EXPECT_TRUE(c.LoginProviderEnabled("local"));
   EXPECT_FALSE(c.LoginProviderEnabled("remote_user"));
   EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 0);
+  EXPECT_EQ(c.session_lifetime_seconds, 36000);  // IdentityServer's 10-hour cookie
+  EXPECT_FALSE(c.remote_user_provision);
+  EXPECT_FALSE(c.login_form_tenant);
+  EXPECT_EQ(c.id_token_signing_alg, "RS256");    // the one OpenID Connect requires
 }
 
 TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
@@ -98,9 +102,13 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.lockout_max_failures, b.lockout_max_failures);
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
   EXPECT_EQ(a.acr_claim, b.acr_claim);
+  EXPECT_EQ(a.session_lifetime_seconds, b.session_lifetime_seconds);
+  EXPECT_EQ(a.remote_user_provision, b.remote_user_provision);
+  EXPECT_EQ(a.login_form_tenant, b.login_form_tenant);
+  EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 20u);
+  EXPECT_EQ(ConfigKeys().size(), 24u);
 }
 
 TEST(ConfigTest, IssuerIsRequired) {
@@ -308,6 +316,47 @@ TEST(ConfigTest, RefreshTokenReuseGraceSeconds) {
   ExpectBad("refresh_token_reuse_grace_seconds", "301", "0 to 300");
   ExpectBad("refresh_token_reuse_grace_seconds", "-1", "not a whole number");
   ExpectBad("refresh_token_reuse_grace_seconds", "5s", "not a whole number");
+}
+
+TEST(ConfigTest, SessionLifetimeSeconds) {
+  EXPECT_EQ(With("session_lifetime_seconds", "60").session_lifetime_seconds, 60);
+  EXPECT_EQ(With("session_lifetime_seconds", "31536000").session_lifetime_seconds, 31536000);
+  EXPECT_EQ(With("session_lifetime_seconds", "\"3600\"").session_lifetime_seconds, 3600);
+  ExpectBad("session_lifetime_seconds", "59", "60 to 31536000");
+  ExpectBad("session_lifetime_seconds", "31536001", "60 to 31536000");
+  ExpectBad("session_lifetime_seconds", "0", "60 to 31536000");
+  ExpectBad("session_lifetime_seconds", "-60", "not a whole number");
+  ExpectBad("session_lifetime_seconds", "10h", "not a whole number");
+  ExpectBad("session_lifetime_seconds", "\"\"", "not a whole number");
+}
+
+TEST(ConfigTest, RemoteUserProvisionAndLoginFormTenant) {
+  EXPECT_TRUE(With("remote_user_provision", "true").remote_user_provision);
+  EXPECT_FALSE(With("remote_user_provision", "false").remote_user_provision);
+  EXPECT_FALSE(With("remote_user_provision", "true").login_form_tenant);  // each key sets only its own field
+  EXPECT_TRUE(With("login_form_tenant", "true").login_form_tenant);
+  EXPECT_FALSE(With("login_form_tenant", "false").login_form_tenant);
+  EXPECT_FALSE(With("login_form_tenant", "true").remote_user_provision);
+  for (const char* key : {"remote_user_provision", "login_form_tenant"}) {
+    ExpectBad(key, "yes", "true or false; got 'yes'");
+    ExpectBad(key, "True", "true or false");
+    ExpectBad(key, "1", "true or false");
+    ExpectBad(key, "\"\"", "true or false");
+  }
+}
+
+TEST(ConfigTest, IdTokenSigningAlg) {
+  for (const char* alg : {"RS256", "PS256", "ES256", "EdDSA"}) {
+    Config c = With("id_token_signing_alg", alg);
+    EXPECT_EQ(c.id_token_signing_alg, alg);
+    EXPECT_EQ(c.access_token_signing_alg, "RS256");  // independent of the access token's algorithm
+  }
+  EXPECT_EQ(With("access_token_signing_alg", "ES256").id_token_signing_alg, "RS256");
+  ExpectBad("id_token_signing_alg", "HS256", "one of RS256, PS256, ES256, EdDSA; got 'HS256'");
+  ExpectBad("id_token_signing_alg", "none", "one of RS256, PS256, ES256, EdDSA");
+  ExpectBad("id_token_signing_alg", "rs256", "one of RS256, PS256, ES256, EdDSA");
+  ExpectBad("id_token_signing_alg", "Ed25519", "one of RS256, PS256, ES256, EdDSA");
+  ExpectBad("id_token_signing_alg", "\"\"", "one of RS256, PS256, ES256, EdDSA");
 }
 
 TEST(ConfigTest, AcrClaim) {

@@ -72,5 +72,52 @@ TEST(CryptoTest, ConstantTimeEqualsTruthTable) {
   EXPECT_FALSE(ConstantTimeEquals(c, a));
 }
 
+// RFC 4231 §4.2-§4.8: every HMAC-SHA-256 test case (case 5's result is truncated to 128 bits by the RFC).
+TEST(CryptoTest, HmacSha256Rfc4231TestCases) {
+  struct Case {
+    std::string key, data, mac;
+  };
+  std::string key4;
+  for (int i = 1; i <= 25; ++i) key4.push_back(static_cast<char>(i));
+  const std::string long_key(131, '\xaa');
+  const Case cases[] = {
+      {std::string(20, '\x0b'), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"Jefe", "what do ya want for nothing?",
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {std::string(20, '\xaa'), std::string(50, '\xdd'),
+       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+      {key4, std::string(50, '\xcd'), "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      {long_key, "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {long_key,
+       "This is a test using a larger than block-size key and a larger than block-size data. The key needs to be "
+       "hashed before being used by the HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+  };
+  for (const Case& c : cases) {
+    const std::string mac = HmacSha256(c.key, c.data);
+    EXPECT_EQ(mac.size(), 32u);
+    EXPECT_EQ(Hex(mac), c.mac) << c.data;
+  }
+  // Test case 5: only the first 128 bits are given.
+  EXPECT_EQ(Hex(HmacSha256(std::string(20, '\x0c'), "Test With Truncation")).substr(0, 32),
+            "a3b6167473100ee06e0c796c2955552b");
+}
+
+TEST(CryptoTest, HmacSha256EdgeCases) {
+  // An empty key and empty data are valid HMAC inputs (value from Python's hmac module).
+  EXPECT_EQ(Hex(HmacSha256("", "")), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // Embedded NULs are data: "a\0b" is not "a".
+  EXPECT_EQ(Hex(HmacSha256("k", std::string("a\0b", 3))),
+            "982872ff8422d2d84de2d26d7900850ff9f3b3275079b02813b572f9ff0ef0b2");
+  EXPECT_NE(HmacSha256("k", std::string("a\0b", 3)), HmacSha256("k", "a"));
+  // RFC 2104 pads a short key with zeros, so "k" and "k\0" are the same key: a property of HMAC itself, and why the
+  // store's session key is always exactly 32 bytes.
+  EXPECT_EQ(HmacSha256(std::string("k\0", 2), "a"), HmacSha256("k", "a"));
+  // Not a plain hash, and the key matters.
+  EXPECT_NE(HmacSha256("k", "data"), Sha256("data"));
+  EXPECT_NE(HmacSha256("k1", "data"), HmacSha256("k2", "data"));
+}
+
 }  // namespace
 }  // namespace tf

@@ -285,6 +285,9 @@ TEST(InitTest, CreatesDatabaseAndKeyOnceOnly) {
   ASSERT_TRUE(first->created_key);
   EXPECT_EQ(first->created_key->alg, "ES256");
   EXPECT_EQ(first->current_kid, first->created_key->kid);
+  // id_token_signing_alg (RS256 by default) differs: init makes its key too, or OpenID logins would answer 500.
+  ASSERT_TRUE(first->created_id_token_key);
+  EXPECT_EQ(first->created_id_token_key->alg, "RS256");
   struct stat st;
   EXPECT_EQ(::stat((config.database + "/data.mdb").c_str(), &st), 0);
 
@@ -292,9 +295,13 @@ TEST(InitTest, CreatesDatabaseAndKeyOnceOnly) {
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->created_database);
   EXPECT_FALSE(second->created_key);
+  EXPECT_FALSE(second->created_id_token_key);
   EXPECT_EQ(second->current_kid, first->current_kid);
 
   config.access_token_signing_alg = "HS256";
+  EXPECT_FALSE(Init(config, clock).ok());
+  config.access_token_signing_alg = "ES256";
+  config.id_token_signing_alg = "HS256";
   EXPECT_FALSE(Init(config, clock).ok());
   std::filesystem::remove_all(tmpl);
 }

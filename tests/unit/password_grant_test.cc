@@ -839,7 +839,7 @@ TEST_F(PasswordGrantTest, DiscoveryListsThePasswordGrant) {
   r.path = "/.well-known/openid-configuration";
   Json doc(service_->Handle(r, &log_).body);
   EXPECT_EQ(doc.Strings("grant_types_supported"),
-            (std::vector<std::string>{"client_credentials", "password", "refresh_token"}));
+            (std::vector<std::string>{"client_credentials", "password", "authorization_code", "refresh_token"}));
 }
 
 }  // namespace

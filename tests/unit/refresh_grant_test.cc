@@ -1,8 +1,8 @@
 // Refresh tokens (RFC 6749 §6) and reference access tokens end to end through oauth::Service over a real LMDB store
 // in a temporary directory, with a ManualClock and cheap Argon2id parameters: issuing on offline_access, rotation,
 // reuse detection (the family dies), the grace retry, ReUse, scope narrowing and escalation, sliding and absolute
-// lifetimes, the client and user checks, UpdateAccessTokenClaimsOnRefresh, reference tokens for every grant, and
-// parallel redemption of one token.
+// lifetimes, the client and user checks, UpdateAccessTokenClaimsOnRefresh, reference tokens for every grant, id_tokens
+// on refresh of a grant with openid (OpenID Connect Core §12.2), and parallel redemption of one token.
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
@@ -82,6 +82,7 @@ class RefreshGrantTest : public ::testing::Test {
     config_.password_hash_iterations = 1;
     config_.password_hash_parallelism = 1;
     config_.access_token_signing_alg = "ES256";
+    config_.id_token_signing_alg = "ES256";  // the only key: id_tokens on refresh of an openid grant
     Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
     ASSERT_TRUE(key.ok());
     key_ = *key;
@@ -724,9 +725,127 @@ TEST_F(RefreshGrantTest, DiscoveryListsTheGrant) {
   r.method = "GET";
   r.path = "/.well-known/openid-configuration";
   const std::string body = service_->Handle(r, &log_).body;
-  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","refresh_token"])"),
+  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code",)"
+                      R"("refresh_token"])"),
             std::string::npos)
       << body;
+}
+
+// ---- id_tokens on refresh (OpenID Connect Core §12.2) ----
+
+// The verified claims of the id_token in a 200 response ("" and a failure when there is none).
+std::string IdTokenClaims(const http::Response& r, const token::SigningKey& key) {
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json body(r.body);
+  if (!body.Has("id_token")) {
+    ADD_FAILURE() << "no id_token in " << r.body;
+    return "";
+  }
+  std::optional<token::JwsParts> parts = token::SplitJws(body.Str("id_token"));
+  EXPECT_TRUE(parts.has_value());
+  if (!parts) return "";
+  Json header(parts->header_json);
+  EXPECT_EQ(header.Str("typ"), "JWT");
+  EXPECT_EQ(header.Str("alg"), "ES256");
+  EXPECT_EQ(header.Str("kid"), key.kid());
+  EXPECT_TRUE(key.Verify(parts->signing_input, parts->signature));
+  return parts->payload_json;
+}
+
+// at_hash computed here: base64url of the left 16 bytes of SHA-256 (ES256).
+std::string ExpectedAtHash(const std::string& access_token) {
+  return Base64UrlEncode(Sha256(access_token).substr(0, 16));
+}
+
+TEST_F(RefreshGrantTest, RefreshOfAnOpenidGrantReturnsANewIdToken) {
+  const std::string first = RefreshTokenOf(Login("app", "openid api1.read offline_access"));
+  // The login's session and acr, as the authorization_code grant stores them.
+  Put([&](store::Txn& t) -> Status {
+    Result<store::Grant> g = t.GetGrant(Sha256(first));
+    if (!g.ok()) return g.status();
+    g->session_id = "session-1";
+    g->acr = "urn:example:loa:2";
+    g->nonce = "n-0S6_WzA2Mj";  // the authorize request's nonce is never repeated on refresh
+    return t.PutGrant(Sha256(first), *g);
+  });
+  clock_.Advance(60);
+  http::Response r = Refresh(first);
+  const std::string second = RefreshTokenOf(r);
+  Json claims(IdTokenClaims(r, *key_));
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims.Str("iss"), kIssuer);
+  EXPECT_EQ(claims.Str("sub"), "sub-alice");
+  EXPECT_EQ(claims.Str("aud"), "app");
+  EXPECT_EQ(claims.Num("iat"), kNow + 60);
+  EXPECT_EQ(claims.Num("exp"), kNow + 60 + 300);  // IdentityTokenLifetime
+  EXPECT_EQ(claims.Num("auth_time"), kNow);       // the original login
+  EXPECT_EQ(claims.Str("sid"), "session-1");
+  EXPECT_EQ(claims.Str("acr"), "urn:example:loa:2");
+  EXPECT_EQ(claims.Str("idp"), "local");
+  EXPECT_TRUE(cJSON_IsArray(claims.Get("amr")));
+  EXPECT_EQ(cJSON_GetArrayItem(claims.Get("amr"), 0)->valuestring, std::string("pwd"));
+  EXPECT_FALSE(claims.Has("nonce"));
+  EXPECT_EQ(claims.Str("at_hash"), ExpectedAtHash(Json(r.body).Str("access_token")));
+  EXPECT_FALSE(claims.Has("email"));  // AlwaysIncludeUserClaimsInIdToken is off
+
+  // The rotated token carries the session on: the next id_token has the same sid and auth_time.
+  clock_.Advance(60);
+  http::Response again = Refresh(second);
+  Json next(IdTokenClaims(again, *key_));
+  EXPECT_EQ(next.Str("sid"), "session-1");
+  EXPECT_EQ(next.Num("auth_time"), kNow);
+  EXPECT_EQ(next.Num("iat"), kNow + 120);
+  EXPECT_EQ(next.Str("at_hash"), ExpectedAtHash(Json(again.body).Str("access_token")));
+  EXPECT_NE(next.Str("at_hash"), claims.Str("at_hash"));
+}
+
+TEST_F(RefreshGrantTest, NoIdTokenWithoutOpenid) {
+  http::Response r = Refresh(RefreshTokenOf(Login()));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(Json(r.body).Has("id_token")) << r.body;
+  // Narrowing the scope to leave openid out leaves the id_token out.
+  const std::string handle = RefreshTokenOf(Login("app", "openid api1.read offline_access"));
+  http::Response narrowed = Refresh(handle, "app", "&scope=api1.read");
+  EXPECT_EQ(narrowed.status, 200) << narrowed.body;
+  EXPECT_FALSE(Json(narrowed.body).Has("id_token")) << narrowed.body;
+  // A client that lost openid from its AllowedScopes gets no id_token either.
+  const std::string lost = RefreshTokenOf(Login("app", "openid api1.read offline_access"));
+  EditClient("app", [](store::Client& c) { c.allowed_scopes = {"api1.read", "api2"}; });
+  http::Response without = Refresh(lost);
+  EXPECT_EQ(without.status, 200) << without.body;
+  EXPECT_FALSE(Json(without.body).Has("id_token")) << without.body;
+}
+
+TEST_F(RefreshGrantTest, IdTokenUserClaimsComeFromTheUserRecordAsItIsNow) {
+  Put([&](store::Txn& t) -> Status {
+    store::IdentityResource profile;
+    profile.name = "profile";
+    profile.user_claims = {"name"};
+    return t.PutIdentityResource(profile);
+  });
+  EditClient("app", [](store::Client& c) {
+    c.allowed_scopes.push_back("profile");
+    c.always_include_user_claims_in_id_token = true;
+  });
+  const std::string handle = RefreshTokenOf(Login("app", "openid profile api1.read offline_access"));
+  EditUser([](store::User& u) { u.claims = {{"name", "Alice Liddell", ""}, {"email", "alice@example.com", ""}}; });
+  http::Response r = Refresh(handle);
+  Json claims(IdTokenClaims(r, *key_));
+  EXPECT_EQ(claims.Str("name"), "Alice Liddell");
+  EXPECT_FALSE(claims.Has("email"));  // not a claim of a granted identity resource
+}
+
+TEST_F(RefreshGrantTest, NoIdTokenSigningKeyIsServerErrorAndConsumesNothing) {
+  const std::string handle = RefreshTokenOf(Login("app", "openid api1.read offline_access"));
+  config_.id_token_signing_alg = "PS256";  // no PS256 key
+  NewService();
+  http::Response r = Refresh(handle);
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_EQ(Json(r.body).Str("error"), "server_error");
+  EXPECT_FALSE(StoredGrant(handle)->consumed_at.has_value());
+  config_.id_token_signing_alg = "ES256";
+  NewService();
+  EXPECT_FALSE(IdTokenClaims(Refresh(handle), *key_).empty());
 }
 
 }  // namespace

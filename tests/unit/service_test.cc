@@ -637,6 +637,8 @@ TEST_F(ServiceTest, BasePathPrefixesEveryEndpoint) {
   Json doc(Request("GET", "/auth/.well-known/openid-configuration").body);
   EXPECT_EQ(doc.Str("token_endpoint"), std::string(kIssuer) + "/auth/connect/token");
   EXPECT_EQ(doc.Str("jwks_uri"), std::string(kIssuer) + "/auth/.well-known/openid-configuration/jwks");
+  EXPECT_EQ(doc.Str("authorization_endpoint"), std::string(kIssuer) + "/auth/connect/authorize");
+  EXPECT_EQ(doc.Str("userinfo_endpoint"), std::string(kIssuer) + "/auth/connect/userinfo");
 }
 
 TEST_F(ServiceTest, DiscoveryDocument) {
@@ -651,19 +653,80 @@ TEST_F(ServiceTest, DiscoveryDocument) {
   EXPECT_EQ(doc.Str("token_endpoint"), std::string(kIssuer) + "/connect/token");
   EXPECT_EQ(doc.Str("jwks_uri"), std::string(kIssuer) + "/.well-known/openid-configuration/jwks");
   EXPECT_EQ(doc.Strings("grant_types_supported"),
-            (std::vector<std::string>{"client_credentials", "password", "refresh_token"}));
+            (std::vector<std::string>{"client_credentials", "password", "authorization_code", "refresh_token"}));
   EXPECT_EQ(doc.Strings("token_endpoint_auth_methods_supported"),
             (std::vector<std::string>{"client_secret_basic", "client_secret_post"}));
   // Identity resources then API scopes, sorted; not "off" (disabled) nor "hidden" (not shown).
   EXPECT_EQ(doc.Strings("scopes_supported"),
             (std::vector<std::string>{"openid", "profile", "api1.read", "api1.write", "api2", "es.only",
                                       "in.disabled.resource", "lonely", "ps.only"}));
-  EXPECT_EQ(doc.Strings("claims_supported"), (std::vector<std::string>{"sub", "name", "family_name"}));
+  // The claims id_tokens carry, then the user claims of the resources shown.
+  EXPECT_EQ(doc.Strings("claims_supported"),
+            (std::vector<std::string>{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "idp",
+                                      "amr", "acr", "name", "family_name"}));
+  // OpenID Connect and the authorize endpoint.
+  EXPECT_EQ(doc.Str("authorization_endpoint"), std::string(kIssuer) + "/connect/authorize");
+  EXPECT_EQ(doc.Str("userinfo_endpoint"), std::string(kIssuer) + "/connect/userinfo");
+  EXPECT_EQ(doc.Strings("response_types_supported"), (std::vector<std::string>{"code"}));
+  EXPECT_EQ(doc.Strings("response_modes_supported"), (std::vector<std::string>{"query", "form_post"}));
+  EXPECT_EQ(doc.Strings("code_challenge_methods_supported"), (std::vector<std::string>{"S256"}));
+  EXPECT_EQ(doc.Strings("subject_types_supported"), (std::vector<std::string>{"public"}));
+  EXPECT_EQ(doc.Strings("id_token_signing_alg_values_supported"), (std::vector<std::string>{"RS256"}));
+  EXPECT_TRUE(cJSON_IsTrue(doc.Get("authorization_response_iss_parameter_supported")));
 
   http::Response head = Request("HEAD", "/.well-known/openid-configuration");
   EXPECT_EQ(head.status, 200);
   EXPECT_TRUE(head.body.empty());
   EXPECT_EQ(head.headers, r.headers);
+}
+
+TEST_F(ServiceTest, DiscoveryPlainPkceOnlyWhenAnEnabledClientAllowsIt) {
+  Put([&](store::Txn& t) -> Status {
+    store::Client c = ConfidentialClient("plain-but-disabled", "secret", {"openid"});
+    c.allow_plain_text_pkce = true;
+    c.enabled = false;
+    return t.PutClient(c);
+  });
+  Json doc(Request("GET", "/.well-known/openid-configuration").body);
+  EXPECT_EQ(doc.Strings("code_challenge_methods_supported"), (std::vector<std::string>{"S256"}));
+  Put([&](store::Txn& t) -> Status {
+    store::Client c = ConfidentialClient("plain", "secret", {"openid"});
+    c.allow_plain_text_pkce = true;
+    return t.PutClient(c);
+  });
+  Json after(Request("GET", "/.well-known/openid-configuration").body);
+  EXPECT_EQ(after.Strings("code_challenge_methods_supported"), (std::vector<std::string>{"S256", "plain"}));
+}
+
+TEST_F(ServiceTest, DiscoveryIdTokenAlgorithmsAreThoseWithACurrentKey) {
+  const auto algs = [&] {
+    return Json(Request("GET", "/.well-known/openid-configuration").body)
+        .Strings("id_token_signing_alg_values_supported");
+  };
+  const auto put_client = [&](const std::string& id, std::vector<std::string> allowed, bool enabled) {
+    Put([&](store::Txn& t) -> Status {
+      store::Client c = ConfidentialClient(id, "secret", {"openid"});
+      c.allowed_identity_token_signing_algorithms = allowed;
+      c.enabled = enabled;
+      return t.PutClient(c);
+    });
+  };
+  // Keys: RS256 and ES256 current, EdDSA only next (next keys never sign); no PS256 key.
+  AddKey(Alg::kEdDSA, store::KeyState::kNext);
+  put_client("oidc", {"PS256", "ES256", "ES256", "EdDSA"}, true);
+  EXPECT_EQ(algs(), (std::vector<std::string>{"RS256", "ES256"}));
+
+  // A current EdDSA key, allowed only by a disabled client: still not listed.
+  AddKey(Alg::kEdDSA, store::KeyState::kCurrent);
+  put_client("oidc", {"PS256", "ES256"}, true);
+  put_client("oidc-off", {"EdDSA"}, false);
+  EXPECT_EQ(algs(), (std::vector<std::string>{"RS256", "ES256"}));
+
+  // The configured alg first, then the clients' (by client id), and RS256 ahead of all.
+  config_.id_token_signing_alg = "ES256";
+  put_client("oidc", {"EdDSA", "RS256"}, true);
+  NewService();
+  EXPECT_EQ(algs(), (std::vector<std::string>{"RS256", "ES256", "EdDSA"}));
 }
 
 TEST_F(ServiceTest, DiscoveryIgnoresTheHostHeader) {

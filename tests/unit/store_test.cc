@@ -1029,5 +1029,124 @@ TEST(StoreUpgrade, DatabaseWithoutUserDatabasesOpensAndGetsThem) {
   ASSERT_TRUE(st.ok());
 }
 
+// ---- The session key (meta "session_key") -----------------------------------------------------------------------
+
+Result<std::string> SessionKey(Store& s) {
+  Result<std::string> key = Status::Internal("not read");
+  Status st = s.Read([&](Txn& t) -> Status {
+    key = t.GetSessionKey();
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return key;
+}
+
+TEST(StoreSessionKey, CreatedByTheFirstOpenStableAcrossReopenAndRandom) {
+  TempDir tmp;
+  std::string first;
+  {
+    std::unique_ptr<Store> s = MustOpen(Options(tmp.Sub("a")));
+    ASSERT_NE(s, nullptr);
+    Result<std::string> key = SessionKey(*s);
+    ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_EQ(key->size(), 32u);
+    EXPECT_NE(*key, std::string(32, '\0'));
+    first = *key;
+    EXPECT_EQ(Generation(*s), 0u);  // creating it is part of initialisation, not a configuration change
+  }
+  std::unique_ptr<Store> again = MustOpen(Options(tmp.Sub("a"), false));
+  ASSERT_NE(again, nullptr);
+  Result<std::string> key = SessionKey(*again);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(*key, first);
+  StoreOptions ro = Options(tmp.Sub("a"), false);
+  ro.read_only = true;
+  std::unique_ptr<Store> reader = MustOpen(ro);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(*SessionKey(*reader), first);
+  // Another database gets another key.
+  std::unique_ptr<Store> other = MustOpen(Options(tmp.Sub("b")));
+  ASSERT_NE(other, nullptr);
+  EXPECT_NE(*SessionKey(*other), first);
+}
+
+TEST_F(StoreTest, PutSessionKeyReplacesItAndMovesTheConfigGeneration) {
+  const std::string old_key = *SessionKey(*store_);
+  const uint64_t g = Generation(*store_);
+  const std::string new_key(32, '\x5a');
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.PutSessionKey(new_key); }).ok());
+  EXPECT_EQ(*SessionKey(*store_), new_key);
+  EXPECT_NE(new_key, old_key);
+  EXPECT_EQ(Generation(*store_), g + 1);
+  // Every replacement moves it again, even with the same bytes (the operator asked for a change).
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.PutSessionKey(new_key); }).ok());
+  EXPECT_EQ(Generation(*store_), g + 2);
+  // Keys are raw bytes: NULs and high bytes survive.
+  std::string binary(32, '\0');
+  binary[5] = '\xff';
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.PutSessionKey(binary); }).ok());
+  EXPECT_EQ(*SessionKey(*store_), binary);
+}
+
+TEST_F(StoreTest, PutSessionKeyRefusesAnyOtherSize) {
+  const std::string before = *SessionKey(*store_);
+  const uint64_t g = Generation(*store_);
+  for (size_t n : {0u, 1u, 16u, 31u, 33u, 64u}) {
+    Status st = store_->Update([&](Txn& t) { return t.PutSessionKey(std::string(n, 'k')); });
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << n << ": " << st.ToString();
+    EXPECT_TRUE(Contains(st.message(), "expected 32 bytes")) << st.message();
+    EXPECT_EQ(st.message().find(std::string(n, 'k') + "'"), std::string::npos) << "the key must not be echoed";
+  }
+  EXPECT_EQ(*SessionKey(*store_), before);
+  EXPECT_EQ(Generation(*store_), g);
+  // Not in a read transaction either.
+  Status st = store_->Read([](Txn& t) { return t.PutSessionKey(std::string(32, 'k')); });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(*SessionKey(*store_), before);
+}
+
+TEST_F(StoreTest, StoredSessionKeyOfAnotherSizeIsCorruption) {
+  store_.reset();
+  RawPut(tmp_.path(), "meta", "session_key", "short");
+  store_ = MustOpen(Options(tmp_.path(), false));
+  ASSERT_NE(store_, nullptr);
+  // A writable open does not silently replace it (that would end sessions without the operator asking).
+  Result<std::string> key = SessionKey(*store_);
+  EXPECT_EQ(key.status().code(), Status::Code::kCorruption);
+  EXPECT_TRUE(Contains(key.status().message(), "expected 32 bytes, found 5")) << key.status().message();
+  EXPECT_FALSE(Contains(key.status().message(), "short"));
+  // Replacing it (tokenctl session rotate-key) repairs it.
+  ASSERT_TRUE(store_->Update([](Txn& t) { return t.PutSessionKey(std::string(32, 'n')); }).ok());
+  EXPECT_EQ(*SessionKey(*store_), std::string(32, 'n'));
+}
+
+TEST(StoreUpgrade, DatabaseWithoutSessionKeyGetsOneAtItsNextWritableOpen) {
+  TempDir tmp;
+  MakeDatabaseWithoutUsers(tmp.path());
+  StoreOptions ro = Options(tmp.path(), false);
+  ro.read_only = true;
+  {
+    // Read-only, it has none: NotFound, and everything else still works.
+    std::unique_ptr<Store> s = MustOpen(ro);
+    ASSERT_NE(s, nullptr);
+    Result<std::string> key = SessionKey(*s);
+    EXPECT_EQ(key.status().code(), Status::Code::kNotFound) << key.status().ToString();
+    EXPECT_EQ(Generation(*s), 7u);
+  }
+  std::string created;
+  {
+    std::unique_ptr<Store> s = MustOpen(Options(tmp.path(), false));
+    ASSERT_NE(s, nullptr);
+    Result<std::string> key = SessionKey(*s);
+    ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_EQ(key->size(), 32u);
+    created = *key;
+    EXPECT_EQ(Generation(*s), 7u);
+  }
+  std::unique_ptr<Store> s = MustOpen(ro);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(*SessionKey(*s), created);
+}
+
 }  // namespace
 }  // namespace tf::store

@@ -1,0 +1,59 @@
+#include "oauth/authorization_codes.h"
+
+#include "oauth/grant_family.h"
+#include "util/crypto.h"
+
+namespace tf::oauth {
+
+NewGrant NewAuthorizationCode(const store::Client& client, store::Grant grant, int64_t now) {
+  NewGrant g = NewHandle();
+  g.grant = std::move(grant);
+  g.grant.kind = store::GrantKind::kAuthorizationCode;
+  g.grant.created = now;
+  g.grant.expires = now + client.authorization_code_lifetime;
+  g.grant.absolute_expires.reset();
+  g.grant.family = RandomHandle(16);
+  g.grant.consumed_at.reset();
+  g.grant.successor.clear();
+  return g;
+}
+
+bool IsLiveAuthorizationCodeOf(const store::Grant& grant, std::string_view client_id, int64_t now) {
+  return grant.kind == store::GrantKind::kAuthorizationCode && grant.client_id == client_id && now < grant.expires &&
+         !grant.family.empty();
+}
+
+Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& snapshot, std::string_view code_hash,
+                                               std::string_view client_id, int64_t now,
+                                               const std::vector<const NewGrant*>& issued) {
+  // 1. The code itself.
+  Result<store::Grant> found = txn.GetGrant(code_hash);
+  if (!found.ok()) {
+    if (found.status().IsNotFound()) return CodeRedemption::kRejected;
+    return found.status();
+  }
+  store::Grant& code = *found;
+  if (!IsLiveAuthorizationCodeOf(code, client_id, now)) return CodeRedemption::kRejected;
+
+  // 2. A second use: everything issued from the code dies (RFC 6749 §4.1.2).
+  if (code.consumed_at.has_value()) {
+    TF_RETURN_IF_ERROR(RevokeGrantFamily(txn, snapshot, code.family, now));
+    return CodeRedemption::kReuseDetected;
+  }
+
+  // 3. Consume it and store what was issued from it.
+  for (const NewGrant* g : issued) {
+    if (g != nullptr && g->grant.family != code.family) {
+      return Status::InvalidArgument("a grant issued from an authorization code is not in the code's family");
+    }
+  }
+  code.consumed_at = now;
+  TF_RETURN_IF_ERROR(txn.PutGrant(code_hash, code));
+  for (const NewGrant* g : issued) {
+    if (g == nullptr) continue;
+    TF_RETURN_IF_ERROR(txn.PutGrant(g->handle_hash, g->grant));
+  }
+  return CodeRedemption::kRedeemed;
+}
+
+}  // namespace tf::oauth

@@ -1,0 +1,62 @@
+// Authorization codes (RFC 6749 §4.1): issued by the authorize endpoint (authorize.h), redeemed once by the
+// authorization_code grant (grant_authorization_code.cc).
+//
+//   handle  = RandomHandle(32)          43 chars of [A-Za-z0-9_-], 256 bits
+//   key     = Sha256(handle) -> Grant{kind authorization_code, client_id, subject, scopes, created, expires =
+//             created + AuthorizationCodeLifetime, family = RandomHandle(16) (every token issued from the code joins
+//             this family, so one RevokeGrantFamily reaches all of them), redirect_uri (as sent to authorize; "" when
+//             none was sent), nonce, code_challenge, code_challenge_method, auth_time, idp, amr, tenant, acr,
+//             session_id}
+//
+// Redemption (RedeemAuthorizationCode) runs inside ONE Store::Update, so parallel requests with the same code from
+// any number of processes serialise on LMDB's writer lock: exactly one succeeds.
+//   1. absent, not a code, another client's, or expired (now >= expires)   -> kRejected, nothing written
+//   2. consumed_at already set                                             -> kReuseDetected: the family is revoked
+//      (grant_family.h: the refresh tokens and reference tokens issued from the code are deleted, and JWT access
+//      tokens carrying grant_id = family introspect inactive) in the same transaction (RFC 6749 §4.1.2). The code
+//      record itself is in the family and goes with it, so a third use is simply unknown (kRejected).
+//      The revocation is a WRITE: the caller's Update callback must return OK (commit) on kReuseDetected, and answer
+//      invalid_grant afterwards; returning an error there would abort the transaction and undo the revocation.
+//   3. otherwise: consumed_at = now (the record stays until `expires` so a second use is detected), and the grants
+//      the caller built (a refresh token, a reference access token) are stored in the same transaction -> kRedeemed
+// Everything that needs no write (redirect_uri, PKCE, user active) is checked by the caller in a read transaction
+// before, and the tokens are signed outside any transaction; step 1 is repeated here because the world may have
+// moved in between.
+//
+// Thread-safety: pure functions of their arguments plus the Txn they are given (one thread).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "oauth/catalog.h"
+#include "oauth/reference_tokens.h"
+#include "store/records.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace tf::oauth {
+
+// Codes longer than this are invalid_grant without a lookup (IdentityServer's InputLengthRestrictions.AuthorizationCode).
+inline constexpr size_t kMaxAuthorizationCodeLength = 100;
+
+// A new code: `grant` arrives with client_id, subject, scopes, redirect_uri, nonce, code_challenge(_method) and the
+// authentication data (auth_time, idp, amr, tenant, acr, session_id); kind, created, expires and family are set here.
+NewGrant NewAuthorizationCode(const store::Client& client, store::Grant grant, int64_t now);
+
+// Step 1 without a write: `grant` is an authorization code of `client_id`, not expired at `now`, with a family. The
+// grant handler uses it on its read transaction; RedeemAuthorizationCode applies it again on fresh data.
+bool IsLiveAuthorizationCodeOf(const store::Grant& grant, std::string_view client_id, int64_t now);
+
+enum class CodeRedemption { kRedeemed, kRejected, kReuseDetected };
+
+// Steps 1-3 above in `txn` (a write transaction). `issued` are grants to store on success (each in the code's
+// family; null entries are skipped; one in another family is InvalidArgument, so a token could never outlive a
+// revocation of the code). A non-OK Status is a store failure: the caller's Update aborts and nothing is written.
+// Every outcome, kReuseDetected included, needs the caller's Update to commit (see step 2).
+Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& snapshot, std::string_view code_hash,
+                                               std::string_view client_id, int64_t now,
+                                               const std::vector<const NewGrant*>& issued);
+
+}  // namespace tf::oauth

@@ -1,0 +1,283 @@
+// The authorize endpoint after validation (authorize_request.h): authenticating the user with the chosen login
+// provider and issuing the code. See authorize.h for the rules.
+#include "oauth/authorize.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oauth/authorization_codes.h"
+#include "oauth/authorize_request.h"
+#include "oauth/authorize_response.h"
+#include "oauth/html.h"
+#include "oauth/login_provider.h"
+#include "oauth/remote_user.h"
+#include "oauth/resource_owner.h"
+#include "oauth/session.h"
+#include "password/password_hash.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+namespace {
+
+constexpr std::string_view kErrorTitle = "Sign-in error";
+// The one message of every failed form login (unknown user, wrong or no password, locked out, disabled).
+constexpr std::string_view kInvalidCredentials = "invalid username or password";
+constexpr std::string_view kLoginRequired = "login_required";
+constexpr std::string_view kAccessDenied = "access_denied";
+constexpr std::string_view kPasswordAmr = "pwd";
+
+// Everything one authorize request needs after validation.
+struct Flow {
+  const http::Request& http;
+  const AuthorizeRequest& request;
+  const Config& config;
+  store::Store* store;
+  RequestLog* log;
+  int64_t now;
+  const std::string& key;  // the session key
+
+  const store::Client& client() const { return *request.client; }
+};
+
+// Who signed in and how: what the code (and the tokens issued from it) will say.
+struct Authentication {
+  std::string subject;
+  std::string tenant;
+  std::string idp;
+  std::vector<std::string> amr;
+  int64_t auth_time = 0;
+  std::string sid;
+  std::string set_cookie;  // a session cookie to set with the answer ("" = none)
+};
+
+http::Response Answer(const Flow& f, http::Response response, std::string_view outcome) {
+  f.log->outcome = std::string(outcome);
+  return response;
+}
+
+http::Response Page(const Flow& f, int status, std::string_view message) {
+  return Answer(f, AuthorizeErrorPage(status, kErrorTitle, message), kOutcomeErrorPage);
+}
+
+http::Response StoreFailure(const Flow& f, const char* what, const Status& st) {
+  Logf(LogLevel::kError, "authorize: %s: %s", what, st.ToString().c_str());
+  return Page(f, 500, "The server cannot sign you in at the moment. Please try again later.");
+}
+
+http::Response Redirected(const Flow& f, std::string_view error, std::string_view description) {
+  return Answer(f, AuthorizeErrorRedirect(f.request, f.config, error, description), error);
+}
+
+// The session that started now for `auth` (sid and amr already set), as a cookie.
+Session NewSession(const Flow& f, const Authentication& auth) {
+  Session s;
+  s.subject = auth.subject;
+  s.tenant = auth.tenant;
+  s.idp = auth.idp;
+  s.amr = auth.amr;
+  s.auth_time = auth.auth_time;
+  s.sid = auth.sid;
+  s.expires = f.now + f.config.session_lifetime_seconds;
+  return s;
+}
+
+// Success: one code, stored in one write transaction, and the browser sent back with it.
+http::Response IssueCode(const Flow& f, const Authentication& auth) {
+  const AuthorizeRequest& r = f.request;
+  store::Grant g;
+  g.client_id = f.client().client_id;
+  g.subject = auth.subject;
+  g.scopes = r.scopes;
+  g.redirect_uri = r.redirect_uri;
+  g.nonce = r.nonce;
+  g.code_challenge = r.code_challenge;
+  g.code_challenge_method = r.code_challenge_method;
+  g.auth_time = auth.auth_time;
+  g.idp = auth.idp;
+  g.amr = auth.amr;
+  g.tenant = auth.tenant;
+  if (f.config.acr_claim) g.acr = r.acr.AcrClaim();
+  g.session_id = auth.sid;
+  const NewGrant code = NewAuthorizationCode(f.client(), std::move(g), f.now);
+  const Status st = f.store->Update([&](store::Txn& txn) { return txn.PutGrant(code.handle_hash, code.grant); });
+  if (!st.ok()) return StoreFailure(f, "cannot store the authorization code", st);
+
+  Params params;
+  params.emplace_back("code", code.handle);
+  if (!r.state.empty()) params.emplace_back("state", r.state);
+  params.emplace_back("iss", f.config.issuer);
+  http::Response response = AuthorizationResponse(r.response_mode, r.redirect_uri, params);
+  if (!auth.set_cookie.empty()) response.SetHeader("Set-Cookie", auth.set_cookie);
+  return Answer(f, std::move(response), "ok");
+}
+
+// ---- local: the session cookie, or the built-in login form ----
+
+bool AskTenant(const Flow& f) { return f.config.login_form_tenant && f.request.acr.tenant.empty(); }
+
+// The login form with a fresh CSRF nonce (cookie) and token (hidden field), every authorize parameter as a hidden
+// field (the form's own fields excepted), and an optional error message.
+http::Response LoginFormAnswer(const Flow& f, std::string_view username, std::string_view tenant,
+                               std::string_view error, std::string_view outcome) {
+  LoginForm form;
+  form.action = f.config.EndpointUrl(kAuthorizePath);
+  form.redirect_uri = f.request.redirect_uri;
+  form.client_name = f.client().client_name.empty() ? f.client().client_id : f.client().client_name;
+  for (const auto& [name, value] : f.request.form.params()) {
+    if (name == kLoginField || name == kCsrfField || name == kUsernameField || name == kPasswordField ||
+        name == kTenantField) {
+      continue;
+    }
+    form.hidden.emplace_back(name, value);
+  }
+  const std::string nonce = NewCsrfNonce();
+  form.hidden.emplace_back(std::string(kLoginField), "1");
+  form.hidden.emplace_back(std::string(kCsrfField), CsrfToken(f.key, nonce));
+  form.username = std::string(username);
+  form.ask_tenant = AskTenant(f);
+  if (form.ask_tenant) form.tenant = std::string(tenant);
+  form.error = std::string(error);
+  http::Response response = LoginPage(form);
+  EnsureNoStore(&response);
+  response.SetHeader("Set-Cookie", CsrfSetCookie(nonce));
+  return Answer(f, std::move(response), outcome);
+}
+
+// Whether a login at `auth_time` is recent enough for this request: prompt=login|select_account never, max_age
+// (0 = always re-authenticate, OIDC Core §3.1.2.1), the client's UserSsoLifetime and session_lifetime_seconds bound
+// the time since the login.
+bool IsFreshEnough(const Flow& f, int64_t auth_time) {
+  if (f.request.prompt_login) return false;
+  const int64_t age = f.now - auth_time;
+  if (age > f.config.session_lifetime_seconds) return false;
+  if (f.request.max_age.has_value() && (*f.request.max_age == 0 || age > *f.request.max_age)) return false;
+  const std::optional<int64_t>& sso = f.client().user_sso_lifetime;
+  if (sso.has_value() && age > *sso) return false;
+  return true;
+}
+
+// The local session of the cookie when it can be used for this request: signed, unexpired, idp local, the requested
+// tenant, fresh enough, and its user still exists (re-read now) and is active. nullopt otherwise.
+Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
+  const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
+  if (cookie.empty()) return std::optional<Session>();
+  std::optional<Session> session = DecodeSession(cookie, f.key, f.now);
+  if (!session.has_value() || session->idp != kLocalProvider) return std::optional<Session>();
+  if (!f.request.acr.tenant.empty() && session->tenant != f.request.acr.tenant) return std::optional<Session>();
+  if (!IsFreshEnough(f, session->auth_time)) return std::optional<Session>();
+  bool usable = false;
+  const Status st = f.store->Read([&](store::Txn& txn) -> Status {
+    Result<store::User> user = txn.GetUser(session->subject);
+    if (!user.ok()) return user.status().IsNotFound() ? Status::OK() : user.status();
+    usable = user->is_active && user->tenant == session->tenant;
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  if (!usable) return std::optional<Session>();
+  return session;
+}
+
+// The form's POST: CSRF, then the same credential check, lockout and timing as the password grant.
+http::Response LocalLoginPost(const Flow& f) {
+  const Form& form = f.request.form;
+  if (!CheckCsrf(f.key, FindCookie(f.http.cookie, kCsrfCookie), form.Get(kCsrfField))) {
+    return Page(f, 400, "the form has expired; go back and try again");
+  }
+  const std::string_view username = form.Get(kUsernameField);
+  const std::string_view password = form.Get(kPasswordField);
+  const std::string_view tenant = AskTenant(f) ? form.Get(kTenantField) : std::string_view(f.request.acr.tenant);
+  if (username.empty() || password.empty() || username.size() > kMaxUsernameLength ||
+      password.size() > kMaxPasswordLength || tenant.size() > kMaxTenantLength) {
+    return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);
+  }
+  Result<std::optional<store::User>> user =
+      ValidateResourceOwnerPassword(*f.store, f.config, f.now, tenant, username, password);
+  if (!user.ok()) return StoreFailure(f, "the user store failed", user.status());
+  if (!user->has_value()) {
+    return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);
+  }
+  Authentication auth;
+  auth.subject = (*user)->subject_id;
+  auth.tenant = (*user)->tenant;
+  auth.idp = std::string(kLocalProvider);
+  auth.amr = {std::string(kPasswordAmr)};
+  auth.auth_time = f.now;
+  auth.sid = RandomHandle(16);
+  auth.set_cookie = SessionSetCookie(NewSession(f, auth), f.key, f.now);
+  return IssueCode(f, auth);
+}
+
+http::Response Local(const Flow& f) {
+  if (f.request.login_post) return LocalLoginPost(f);
+  Result<std::optional<Session>> session = UsableLocalSession(f);
+  if (!session.ok()) return StoreFailure(f, "cannot read the session's user", session.status());
+  if (session->has_value()) {
+    const Session& s = **session;
+    Authentication auth;
+    auth.subject = s.subject;
+    auth.tenant = s.tenant;
+    auth.idp = s.idp;
+    auth.amr = s.amr;
+    auth.auth_time = s.auth_time;
+    auth.sid = s.sid;
+    return IssueCode(f, auth);
+  }
+  if (f.request.prompt_none) return Redirected(f, kLoginRequired, "the user is not signed in");
+  return LoginFormAnswer(f, "", "", "", kOutcomeLoginForm);
+}
+
+// ---- remote_user: the web server authenticated the user ----
+
+http::Response RemoteUser(const Flow& f) {
+  const std::string_view remote_user = f.http.remote_user;
+  if (remote_user.empty()) {
+    if (f.request.prompt_none) return Redirected(f, kLoginRequired, "the user is not signed in");
+    return Page(f, 401, "the web server did not authenticate you");
+  }
+  Result<std::optional<store::User>> user =
+      FindOrProvisionRemoteUser(*f.store, f.config, f.request.acr.tenant, remote_user, f.now);
+  if (!user.ok()) {
+    if (user.status().code() == Status::Code::kInvalidArgument) {
+      Logf(LogLevel::kWarn, "authorize: %s", user.status().message().c_str());
+      return Page(f, 400, "the web server passed an unusable user name");
+    }
+    return StoreFailure(f, "the user store failed", user.status());
+  }
+  if (!user->has_value()) return Redirected(f, kAccessDenied, "the user is unknown or disabled");
+
+  Authentication auth;
+  auth.subject = (*user)->subject_id;
+  auth.tenant = (*user)->tenant;
+  auth.idp = std::string(kRemoteUserProvider);
+  auth.amr = {std::string(kRemoteUserAmr)};
+  auth.auth_time = f.now;  // the web server authenticated this very request
+  const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
+  if (!cookie.empty()) {
+    std::optional<Session> previous = DecodeSession(cookie, f.key, f.now);
+    if (previous.has_value() && previous->subject == auth.subject && previous->idp == kRemoteUserProvider) {
+      auth.sid = previous->sid;
+    }
+  }
+  if (auth.sid.empty()) auth.sid = RandomHandle(16);
+  auth.set_cookie = SessionSetCookie(NewSession(f, auth), f.key, f.now);
+  return IssueCode(f, auth);
+}
+
+}  // namespace
+
+http::Response HandleAuthorizeRequest(const http::Request& request, Catalog& catalog, const Config& config,
+                                      const Clock& clock, store::Store* store, RequestLog* log) {
+  AuthorizeValidation v = ValidateAuthorizeRequest(request, catalog, config, log);
+  if (!v.request.has_value()) {
+    log->outcome = std::move(v.outcome);
+    return std::move(v.answer);
+  }
+  const AuthorizeRequest& r = *v.request;
+  const Flow f{request, r, config, store, log, clock.NowSeconds(), r.snapshot->session_key};
+  if (store == nullptr) return StoreFailure(f, "no store", Status::Internal("the service has no store"));
+  return r.provider == kRemoteUserProvider ? RemoteUser(f) : Local(f);
+}
+
+}  // namespace tf::oauth

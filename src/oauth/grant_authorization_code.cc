@@ -1,0 +1,227 @@
+// The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6, OpenID Connect Core §3.1.3): a client trades the
+// code the authorize endpoint gave it (authorization_codes.h) for an access token, a refresh token (offline_access)
+// and an id_token (openid). The dispatcher has already authenticated the client (a confidential client must; a public
+// client names itself with client_id). Checks, in this order:
+//
+//   1. unauthorized_client  the client is not allowed "authorization_code" in AllowedGrantTypes
+//   2. invalid_request      code missing
+//   3. invalid_grant        code longer than kMaxAuthorizationCodeLength (no lookup); then, in ONE read transaction:
+//                           unknown, not a code, issued to another client, expired. A code that was redeemed already
+//                           skips 4-6 and goes straight to step 8, where its second use revokes everything issued from
+//                           it. "the authorization code is invalid"
+//   4. invalid_grant        the code was issued with a redirect_uri and the request's is missing or not identical
+//                           (byte for byte). Without one at authorize, the parameter is not checked (RFC 6749 §4.1.3).
+//   5. invalid_grant        PKCE (RFC 7636): the code has a code_challenge and code_verifier is missing, is not 43-128
+//                           characters of [A-Za-z0-9-._~], or does not match under the code's method (S256 or plain);
+//                           or the code has no challenge but a code_verifier is sent (RFC 9700 §2.1.1: a PKCE
+//                           downgrade attempt)
+//   6. invalid_grant        the user (the code's subject) is gone or disabled (IsActive false)
+//   7. (no transaction)     the tokens are built: the access token (access_token.h) with the code's auth_time, idp,
+//                           amr, tenant, acr, the user's current claims and "grant_id": <the code's family>, always;
+//                           with offline_access (and AllowOfflineAccess), a refresh token IN THE CODE'S FAMILY carrying
+//                           the login data and session_id; with openid, an id_token (id_token.h) with the code's nonce,
+//                           at_hash of the access token, sid = the code's session_id
+//   8. ONE write transaction (RedeemAuthorizationCode): the code is checked again and consumed, and the refresh token
+//                           and a reference access token (Reference clients) are stored with it. A code consumed by
+//                           then (a second use, or a parallel request that won) is invalid_grant and revokes its
+//                           whole family: the first use's refresh token and reference token are deleted and its JWT
+//                           access tokens introspect inactive (RFC 6749 §4.1.2). The reuse is logged as a warning
+//                           naming the client and the family, never the code.
+//   500 server_error        the store cannot be read or written, or no usable signing key (logged); nothing consumed
+//   200                     {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"][,"id_token"]}
+//
+// Error descriptions are fixed text; no request value is ever echoed or logged.
+//
+// Thread-safety: as every grant handler (grant.h).
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oauth/access_token.h"
+#include "oauth/authorization_codes.h"
+#include "oauth/errors.h"
+#include "oauth/grant.h"
+#include "oauth/id_token.h"
+#include "oauth/pkce.h"
+#include "oauth/refresh_tokens.h"
+#include "oauth/scopes.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+namespace tf::oauth {
+namespace {
+
+constexpr std::string_view kInvalidCode = "the authorization code is invalid";
+constexpr std::string_view kRedirectUriMismatch = "redirect_uri does not match the authorization request";
+constexpr std::string_view kInvalidVerifier = "the code_verifier is missing, malformed or does not match";
+constexpr std::string_view kUnexpectedVerifier = "a code_verifier was sent for a code issued without a code_challenge";
+
+http::Response InvalidGrant(std::string_view description) { return OAuthError(400, kInvalidGrant, description); }
+
+http::Response StoreFailure(const Status& st) {
+  Logf(LogLevel::kError, "authorization_code grant: the store failed: %s", st.ToString().c_str());
+  return OAuthError(500, kServerError, "the server cannot redeem authorization codes at the moment");
+}
+
+http::Response SigningFailure(const char* what, const Status& st) {
+  Logf(LogLevel::kError, "authorization_code grant: cannot issue %s: %s", what, st.message().c_str());
+  return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
+}
+
+bool Has(const std::vector<std::string>& scopes, std::string_view scope) {
+  return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
+}
+
+// Steps 4-6: what the request must match in an unconsumed code. nullopt = all good.
+std::optional<std::string_view> CheckCodeRequest(const Form& form, const store::Grant& code,
+                                                 const std::optional<store::User>& user) {
+  if (!code.redirect_uri.empty() && form.Get("redirect_uri") != code.redirect_uri) return kRedirectUriMismatch;
+  const std::string_view verifier = form.Get("code_verifier");
+  if (!code.code_challenge.empty()) {
+    if (!IsValidPkceString(verifier) ||
+        !PkceVerifierMatches(verifier, code.code_challenge, code.code_challenge_method)) {
+      return kInvalidVerifier;
+    }
+  } else if (form.Has("code_verifier")) {
+    return kUnexpectedVerifier;
+  }
+  if (!user.has_value() || !user->is_active) return kInvalidCode;
+  return std::nullopt;
+}
+
+// The tokens of a successful redemption, built before the write transaction.
+struct IssuedTokens {
+  IssuedAccessToken access;
+  std::optional<NewGrant> refresh;
+};
+
+}  // namespace
+
+http::Response HandleAuthorizationCode(const TokenRequest& request) {
+  const store::Client& client = request.client;
+  if (!client.AllowsGrantType("authorization_code")) {
+    return OAuthError(400, kUnauthorizedClient, "the client is not allowed the authorization_code grant");
+  }
+  const std::string_view code_param = request.form.Get("code");
+  if (code_param.empty()) return OAuthError(400, kInvalidRequest, "code is missing");
+  if (code_param.size() > kMaxAuthorizationCodeLength) return InvalidGrant(kInvalidCode);
+  const int64_t now = request.clock.NowSeconds();
+  const std::string hash = Sha256(code_param);
+
+  // The code and its user, in one read transaction. The write transaction below decides again on fresh data.
+  std::optional<store::Grant> code;
+  std::optional<store::User> user;
+  Status st = request.store->Read([&](store::Txn& txn) -> Status {
+    Result<store::Grant> g = txn.GetGrant(hash);
+    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+    code = std::move(g).value();
+    if (code->subject.empty()) return Status::OK();
+    Result<store::User> u = txn.GetUser(code->subject);
+    if (!u.ok()) return u.status().IsNotFound() ? Status::OK() : u.status();
+    user = std::move(u).value();
+    return Status::OK();
+  });
+  if (!st.ok()) return StoreFailure(st);
+  if (!code.has_value() || !IsLiveAuthorizationCodeOf(*code, client.client_id, now)) return InvalidGrant(kInvalidCode);
+
+  // A consumed code builds nothing: its second use is detected (and its family revoked) in the transaction.
+  std::optional<IssuedTokens> tokens;
+  if (!code->consumed_at.has_value()) {
+    if (std::optional<std::string_view> error = CheckCodeRequest(request.form, *code, user)) {
+      return InvalidGrant(*error);
+    }
+    const std::vector<std::string>& granted = code->scopes;
+
+    AccessTokenRequest token_request;
+    token_request.client = &client;
+    token_request.subject = code->subject;
+    token_request.scopes = granted;
+    token_request.include_client_claims = client.always_send_client_claims;
+    token_request.grant_id = code->family;  // always: a second use of the code makes these tokens inactive
+    ResourceOwner& ro = token_request.resource_owner.emplace();
+    ro.auth_time = code->auth_time.value_or(code->created);
+    ro.idp = code->idp;
+    ro.amr = code->amr;
+    ro.tenant = code->tenant;
+    ro.acr = code->acr;
+    ro.claims = user->claims;
+    Result<IssuedAccessToken> access = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
+    if (!access.ok()) return SigningFailure("an access token", access.status());
+    tokens.emplace();
+    tokens->access = std::move(access).value();
+
+    if (Has(granted, kOfflineAccess) && client.allow_offline_access) {
+      store::Grant g;
+      g.client_id = client.client_id;
+      g.subject = code->subject;
+      g.scopes = granted;
+      g.auth_time = ro.auth_time;
+      g.idp = ro.idp;
+      g.amr = ro.amr;
+      g.tenant = ro.tenant;
+      g.acr = ro.acr;
+      g.session_id = code->session_id;
+      const std::vector<std::string> types =
+          AccessTokenUserClaimTypes(request.snapshot, granted, AudienceResources(request.snapshot, granted));
+      for (const store::ClaimValue& c : ro.claims) {
+        if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
+      }
+      tokens->refresh = NewRefreshTokenInFamily(client, std::move(g), code->family, now);
+    }
+
+    if (Has(granted, kOpenIdScope)) {
+      IdTokenRequest id_request;
+      id_request.client = &client;
+      id_request.subject = code->subject;
+      id_request.scopes = granted;
+      id_request.auth_time = ro.auth_time;
+      id_request.idp = ro.idp;
+      id_request.amr = ro.amr;
+      id_request.acr = ro.acr;
+      id_request.sid = code->session_id;
+      id_request.nonce = code->nonce;
+      id_request.access_token = tokens->access.access_token;
+      id_request.user_claims = user->claims;
+      Result<std::string> id_token = IssueIdToken(request.config, request.snapshot, request.clock, id_request);
+      if (!id_token.ok()) return SigningFailure("an id_token", id_token.status());
+      tokens->access.id_token = std::move(id_token).value();
+    }
+  }
+
+  std::vector<const NewGrant*> issued;
+  if (tokens.has_value()) {
+    if (tokens->refresh.has_value()) issued.push_back(&*tokens->refresh);
+    if (tokens->access.reference.has_value()) issued.push_back(&*tokens->access.reference);
+  }
+  CodeRedemption outcome = CodeRedemption::kRejected;
+  st = request.store->Update([&](store::Txn& txn) -> Status {
+    Result<CodeRedemption> r = RedeemAuthorizationCode(txn, request.snapshot, hash, client.client_id, now, issued);
+    if (!r.ok()) return r.status();
+    outcome = *r;
+    // Redeeming without tokens built cannot happen (a consumed code never becomes unconsumed); if the store says
+    // otherwise, write nothing rather than consume the code for an empty answer.
+    if (outcome == CodeRedemption::kRedeemed && !tokens.has_value()) {
+      return Status::Conflict("the authorization code changed during the request");
+    }
+    return Status::OK();  // kReuseDetected must commit: the revocation is the point
+  });
+  if (!st.ok()) {
+    if (st.code() == Status::Code::kConflict) return InvalidGrant(kInvalidCode);
+    return StoreFailure(st);
+  }
+  switch (outcome) {
+    case CodeRedemption::kRedeemed:
+      break;
+    case CodeRedemption::kRejected:
+      return InvalidGrant(kInvalidCode);
+    case CodeRedemption::kReuseDetected:
+      Logf(LogLevel::kWarn, "authorization code reuse by client %s: its grant family %s is revoked",
+           client.client_id.c_str(), code->family.c_str());
+      return InvalidGrant(kInvalidCode);
+  }
+  if (tokens->refresh.has_value()) tokens->access.refresh_token = std::move(tokens->refresh->handle);
+  return AccessTokenResponse(tokens->access);
+}
+
+}  // namespace tf::oauth

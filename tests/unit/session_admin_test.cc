@@ -1,0 +1,171 @@
+// `tokenctl session rotate-key` (admin/session.h): the store's session key is replaced, the configuration generation
+// moves, every session cookie and CSRF token signed with the old key stops verifying, and the key is never printed.
+#include "admin/session.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "admin/cli.h"
+#include "oauth/session.h"
+#include "store/store.h"
+#include "util/base64.h"
+
+namespace tf::admin {
+namespace {
+
+class SessionAdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tf_session_admin_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    config_ = dir_ + "/tokenfcgi.conf";
+    std::ofstream(config_) << "issuer = http://127.0.0.1:8080\ndatabase = " << dir_
+                           << "/db\nmap_size = 16M\naccess_token_signing_alg = ES256\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  int Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", config_});
+    std::istringstream in;
+    std::ostringstream out, err;
+    CliIo io{&in, &out, &err, &clock_};
+    io.terminal_fd = -1;
+    const int code = RunTokenctl(args, io);
+    out_ = out.str();
+    err_ = err.str();
+    return code;
+  }
+
+  // Opened only between tokenctl runs (one environment per process at a time).
+  std::unique_ptr<store::Store> Open() {
+    store::StoreOptions options;
+    options.path = dir_ + "/db";
+    options.map_size = 16 << 20;
+    auto opened = store::Store::Open(options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
+  std::string Key(store::Store& s) {
+    std::string key;
+    EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
+                   auto k = t.GetSessionKey();
+                   if (!k.ok()) return k.status();
+                   key = *k;
+                   return Status::OK();
+                 }).ok());
+    return key;
+  }
+
+  std::string dir_, config_, out_, err_;
+  ManualClock clock_{1700000000};
+};
+
+TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms) {
+  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  std::unique_ptr<store::Store> s = Open();
+  ASSERT_NE(s, nullptr);
+  const std::string old_key = Key(*s);
+  ASSERT_EQ(old_key.size(), 32u);
+  const uint64_t g = *s->ConfigGeneration();
+
+  oauth::Session session;
+  session.subject = "alice";
+  session.idp = "local";
+  session.sid = "sid1";
+  session.auth_time = clock_.NowSeconds();
+  session.expires = clock_.NowSeconds() + 3600;
+  const std::string cookie = oauth::EncodeSession(session, old_key);
+  const std::string nonce = oauth::NewCsrfNonce();
+  const std::string csrf = oauth::CsrfToken(old_key, nonce);
+  ASSERT_TRUE(oauth::DecodeSession(cookie, old_key, clock_.NowSeconds()).has_value());
+  ASSERT_TRUE(oauth::CheckCsrf(old_key, nonce, csrf));
+
+  auto rotation = RotateSessionKey(*s);
+  ASSERT_TRUE(rotation.ok()) << rotation.status().ToString();
+  const std::string new_key = Key(*s);
+  EXPECT_EQ(new_key.size(), 32u);
+  EXPECT_NE(new_key, old_key);
+  EXPECT_EQ(rotation->config_generation, g + 1);
+  EXPECT_EQ(*s->ConfigGeneration(), g + 1);  // every worker reloads its snapshot, and with it the key
+  EXPECT_FALSE(oauth::DecodeSession(cookie, new_key, clock_.NowSeconds()).has_value());
+  EXPECT_FALSE(oauth::CheckCsrf(new_key, nonce, csrf));
+
+  // Each rotation draws new random bytes.
+  auto again = RotateSessionKey(*s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(Key(*s), new_key);
+  EXPECT_EQ(again->config_generation, g + 2);
+}
+
+TEST_F(SessionAdminTest, CommandPrintsOneLineAndNeverTheKey) {
+  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  std::string before;
+  {
+    std::unique_ptr<store::Store> s = Open();
+    ASSERT_NE(s, nullptr);
+    before = Key(*s);
+  }
+  ASSERT_EQ(Run({"session", "rotate-key"}), kExitOk) << err_;
+  EXPECT_EQ(err_, "");
+  EXPECT_EQ(std::count(out_.begin(), out_.end(), '\n'), 1) << out_;
+  EXPECT_EQ(out_.rfind("session key replaced: every login session and open login form is now invalid", 0), 0u)
+      << out_;
+  std::string after;
+  uint64_t generation = 0;
+  {
+    std::unique_ptr<store::Store> s = Open();
+    ASSERT_NE(s, nullptr);
+    after = Key(*s);
+    generation = *s->ConfigGeneration();
+  }
+  EXPECT_NE(after, before);
+  EXPECT_TRUE(out_.find("(config generation " + std::to_string(generation) + ")") != std::string::npos) << out_;
+  for (const std::string& secret : {after, Base64UrlEncode(after), Base64Encode(after)}) {
+    EXPECT_EQ(out_.find(secret), std::string::npos);
+  }
+}
+
+TEST_F(SessionAdminTest, CommandJson) {
+  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_EQ(Run({"--json", "session", "rotate-key"}), kExitOk) << err_;
+  std::unique_ptr<cJSON, void (*)(cJSON*)> doc(cJSON_Parse(out_.c_str()), cJSON_Delete);
+  ASSERT_NE(doc, nullptr) << out_;
+  EXPECT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc.get(), "rotated")));
+  const cJSON* g = cJSON_GetObjectItemCaseSensitive(doc.get(), "config_generation");
+  ASSERT_TRUE(cJSON_IsNumber(g));
+  std::unique_ptr<store::Store> s = Open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(static_cast<uint64_t>(g->valuedouble), *s->ConfigGeneration());
+  EXPECT_EQ(cJSON_GetArraySize(doc.get()), 2);  // nothing else, the key least of all
+}
+
+TEST_F(SessionAdminTest, CommandErrors) {
+  // No database yet: an error, not a new database.
+  EXPECT_EQ(Run({"session", "rotate-key"}), kExitError);
+  EXPECT_NE(err_.find("tokenctl init"), std::string::npos) << err_;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/db/data.mdb"));
+  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  EXPECT_EQ(Run({"session", "rotate-key", "extra"}), kExitUsage) << err_;
+  EXPECT_EQ(Run({"session", "rotate-key", "--force"}), kExitUsage) << err_;
+  EXPECT_EQ(Run({"session"}), kExitUsage) << err_;
+  // Listed in the help.
+  ASSERT_EQ(Run({"--help"}), kExitOk);
+  EXPECT_NE(out_.find("session rotate-key"), std::string::npos);
+  ASSERT_EQ(Run({"session", "rotate-key", "--help"}), kExitOk) << err_;
+  EXPECT_NE(out_.find("usage: tokenctl [--config FILE] [--json] session rotate-key"), std::string::npos) << out_;
+}
+
+}  // namespace
+}  // namespace tf::admin
