@@ -14,6 +14,7 @@ packages=(
   libgtest-dev googletest                     # unit tests
   nginx spawn-fcgi curl                       # running it for real: make run, integration tests
   python3 python3-jwt python3-cryptography    # integration tests: independent JWT verification
+  python3-jose                                # integration tests: independent id_token validation (at_hash)
   clang libclang-rt-14-dev                    # ASan/UBSan build and libFuzzer targets
   dpkg-dev debhelper lintian fakeroot        # make deb, and the package test
   apache2 libapache2-mod-fcgid systemd       # the Apache test; systemd-analyze verify for the units

@@ -15,12 +15,18 @@ Every integration test imports this module (standard library and python3-jwt onl
   * Requests: post_form(path, fields | body, headers, auth=(id, secret)), get(path), request(method, path, ...)
     return a Response with .status, .headers (case-insensitive), .body (bytes), .text and .json.
   * Worker stderr goes to <tmp>/w<i>.log; when a test fails, main() prints the tail of every live deployment's logs.
+    log_mark() / logs_since(mark) read what every worker logged after a point.
+  * The authorize endpoint (issue 5): `Browser(deployment)` is a cookie jar that follows nothing by itself;
+    `parse_html(text)` reads forms, inputs, labels and scripts with html.parser; `Deployment(remote_user_header=True)`
+    makes the test's nginx (loopback only) pass the request header X-Test-Remote-User as REMOTE_USER;
+    `Deployment.verify_id_token` validates an id_token with python3-jose (main(need_jose=True) requires it).
 
 Each test picks its own port, so `ctest -j` is safe.
 """
 
 import base64
 import hashlib
+import html.parser
 import http.client
 import json
 import os
@@ -75,7 +81,7 @@ def find_tool(name):
     return None
 
 
-def missing_requirements(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+def missing_requirements(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True, need_jose=False):
     missing = [f"{BUILD_DIR}/{b}" for b in binaries if binary(b) is None]
     missing += [t for t in tools if find_tool(t) is None]
     if "nginx" in tools and not os.path.isfile(FASTCGI_PARAMS):
@@ -86,12 +92,17 @@ def missing_requirements(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), n
             from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: F401
         except ImportError:
             missing.append("python3-jwt/python3-cryptography (use /usr/bin/python3)")
+    if need_jose:
+        try:
+            import jose.jwt  # noqa: F401
+        except ImportError:
+            missing.append("python3-jose (use /usr/bin/python3; scripts/deps.sh installs it)")
     return missing
 
 
-def require(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+def require(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True, need_jose=False):
     """Exit 77 (CTest: skipped) when something the test needs is not there."""
-    missing = missing_requirements(binaries, tools, need_jwt)
+    missing = missing_requirements(binaries, tools, need_jwt, need_jose)
     if missing:
         print("SKIP: missing " + ", ".join(missing), file=sys.stderr)
         sys.exit(SKIP)
@@ -193,6 +204,11 @@ class Deployment:
     nginx_locations: text that replaces the catch-all `location / {...}`; "tokenfcgi" names the upstream of all
         worker sockets, and `include fastcgi_params;` finds a copy of /etc/nginx/fastcgi_params next to nginx.conf.
     env: extra environment for the workers.
+    remote_user_header: the catch-all location passes the request header X-Test-Remote-User as REMOTE_USER, the
+        ONLY copy of that parameter (the stock fastcgi_params line that passes nginx's unverified $remote_user is
+        left out), so libfcgi's first-wins and other parsers' last-wins read the same value; no header = "". For
+        tests only: nginx listens on 127.0.0.1, and the shipped configs clear REMOTE_USER instead. Cannot be combined
+        with nginx_locations.
     **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
     """
 
@@ -200,7 +216,11 @@ class Deployment:
     STOP_TIMEOUT = 5.0     # seconds between SIGTERM and SIGKILL
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
-                 client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None, **config):
+                 client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
+                 remote_user_header=False, **config):
+        if remote_user_header and nginx_locations is not None:
+            raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
+        self.remote_user_header = remote_user_header
         self.import_data = clients
         self.worker_count = 1 if spawn_fcgi else workers
         self.threads = threads
@@ -377,6 +397,14 @@ class Deployment:
         servers = "\n".join(f"        server unix:{s};" for s in self.sockets)
         # As root, nginx would run its workers as nobody, who cannot reach this private directory.
         user = "user root root;" if os.geteuid() == 0 else ""
+        if self.remote_user_header:
+            return self._nginx_config_text(nonce, servers, user, f"""location / {{
+            # Tests only (loopback): REMOTE_USER comes from a request header, as auth_request would set it.
+            include {t}/fastcgi_params_without_remote_user;
+            fastcgi_param REMOTE_USER $http_x_test_remote_user;
+            fastcgi_pass tokenfcgi;
+            fastcgi_next_upstream off;
+        }}""")
         locations = self.nginx_locations or f"""location / {{
             # libfcgi's FCGX_GetParam returns the first of repeated parameters, other parsers the last:
             # clear REMOTE_USER on both sides of the stock list, which passes nginx's unverified $remote_user.
@@ -387,6 +415,10 @@ class Deployment:
             # A crashed worker must show as a 502, not be hidden by a retry on the other one.
             fastcgi_next_upstream off;
         }}"""
+        return self._nginx_config_text(nonce, servers, user, locations)
+
+    def _nginx_config_text(self, nonce, servers, user, locations):
+        t = self.tmp
         return f"""# written by tests/integration/harness.py
 {user}
 daemon off;
@@ -420,6 +452,9 @@ http {{
     def _start_nginx(self):
         os.makedirs(os.path.join(self.tmp, "nginx-tmp"), exist_ok=True)
         shutil.copyfile(FASTCGI_PARAMS, os.path.join(self.tmp, "fastcgi_params"))
+        with open(FASTCGI_PARAMS) as src, \
+                open(os.path.join(self.tmp, "fastcgi_params_without_remote_user"), "w") as dst:
+            dst.writelines(line for line in src if line.split()[:2] != ["fastcgi_param", "REMOTE_USER"])
         nonce = secrets.token_hex(8)
         conf = os.path.join(self.tmp, "nginx.conf")
         with open(conf, "w") as f:
@@ -546,6 +581,30 @@ http {{
                             issuer=self.issuer, audience=audience, options=options, leeway=5)
         return header, claims
 
+    def verify_id_token(self, token, client_id, access_token=None, nonce=None):
+        """Validates an OpenID Connect id_token with python3-jose (another independent library) against the served
+        JWKS: typ JWT, a kid of the JWKS with its alg, the signature, iss, aud = client_id, exp/iat (5 s leeway),
+        sub, and at_hash against `access_token` when given (then at_hash is required). `nonce`: required and equal
+        when given. Returns (header, claims)."""
+        from jose import jwt as jose_jwt
+        header = jose_jwt.get_unverified_header(token)
+        if header.get("typ") != "JWT":
+            raise AssertionError(f"id_token typ is {header.get('typ')!r}, not JWT")
+        keys = {k["kid"]: k for k in self.jwks()["keys"]}
+        if header.get("kid") not in keys:
+            raise AssertionError(f"kid {header.get('kid')!r} not in the served JWKS")
+        jwk = keys[header["kid"]]
+        alg = jwk.get("alg", header.get("alg"))
+        if header.get("alg") != alg:
+            raise AssertionError(f"id_token alg {header.get('alg')!r} but its key is {alg!r}")
+        options = {"leeway": 5, "require_iat": True, "require_exp": True, "require_iss": True, "require_aud": True,
+                   "require_sub": True, "require_at_hash": access_token is not None}
+        claims = jose_jwt.decode(token, jwk, algorithms=[alg], audience=client_id, issuer=self.issuer,
+                                 access_token=access_token, options=options)
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise AssertionError(f"id_token nonce {claims.get('nonce')!r}, expected {nonce!r}")
+        return header, claims
+
     # -- logs -----------------------------------------------------------------------------------------------------
 
     def read_worker_logs(self):
@@ -553,6 +612,21 @@ http {{
         for path in self.worker_logs:
             try:
                 with open(path, "rb") as f:
+                    text += f.read().decode("utf-8", "replace")
+            except OSError:
+                pass
+        return text
+
+    def log_mark(self):
+        """The current size of every worker log: pass it to logs_since() to read what was logged after it."""
+        return [os.path.getsize(p) if os.path.exists(p) else 0 for p in self.worker_logs]
+
+    def logs_since(self, mark):
+        text = ""
+        for path, offset in zip(self.worker_logs, mark):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
                     text += f.read().decode("utf-8", "replace")
             except OSError:
                 pass
@@ -566,6 +640,225 @@ http {{
             out.append(f"---- tail of {os.path.basename(path)} ----")
             out.append(tail(path, lines))
         print("\n".join(out), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A browser for the authorize endpoint
+
+REMOTE_USER_HEADER = "X-Test-Remote-User"
+
+
+def pkce_pair(verifier=None):
+    """(code_verifier, S256 code_challenge) per RFC 7636 §4.1-4.2; a random 43-character verifier by default."""
+    verifier = verifier or secrets.token_urlsafe(32)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def parse_query(query):
+    """A query string as a dict; a repeated name is an AssertionError (the authorize response never repeats one)."""
+    out = {}
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+        if name in out:
+            raise AssertionError(f"parameter {name!r} repeated in {query!r}")
+        out[name] = value
+    return out
+
+
+def split_redirect(location):
+    """A redirect URI with parameters: (the URI without its query, dict of the query's parameters)."""
+    parts = urllib.parse.urlsplit(location)
+    base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    if parts.fragment:
+        raise AssertionError(f"unexpected fragment in {location!r}")
+    return base, parse_query(parts.query)
+
+
+class HtmlForm:
+    def __init__(self, attrs):
+        self.attrs = attrs
+        self.action = attrs.get("action")
+        self.method = (attrs.get("method") or "get").lower()
+        self.inputs = []    # dicts of attributes, in document order
+        self.buttons = []
+
+    def field(self, name):
+        for i in self.inputs:
+            if i.get("name") == name:
+                return i
+        return None
+
+    def hidden(self):
+        """The hidden inputs as a list of (name, value) pairs, in order."""
+        return [(i.get("name"), i.get("value", "")) for i in self.inputs if i.get("type") == "hidden"]
+
+    def values(self):
+        """Every named input's value (as a browser would submit them before the user types), as (name, value)."""
+        return [(i["name"], i.get("value", "")) for i in self.inputs if i.get("name") is not None]
+
+
+class HtmlPage(html.parser.HTMLParser):
+    """What a test needs from the HTML pages of the authorize endpoint: forms with their inputs and buttons,
+    <label for=...> texts, elements by id, scripts (attributes and text), the <html> attributes, the visible text."""
+
+    VOID = {"input", "meta", "br", "img", "link", "hr"}
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.forms = []
+        self.labels = {}         # for -> text
+        self.ids = {}            # id -> (tag, attrs)
+        self.scripts = []        # (attrs, text)
+        self.html_attrs = {}
+        self.title = ""
+        self.text_parts = []
+        self._form = None
+        self._label = None
+        self._script = None
+        self._in_title = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: (v if v is not None else "") for k, v in attrs}
+        if "id" in attrs:
+            self.ids[attrs["id"]] = (tag, attrs)
+        if tag == "html":
+            self.html_attrs = attrs
+        elif tag == "form":
+            self._form = HtmlForm(attrs)
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None:
+            self._form.inputs.append(attrs)
+        elif tag == "button" and self._form is not None:
+            self._form.buttons.append(attrs)
+        elif tag == "label":
+            self._label = [attrs.get("for"), ""]
+        elif tag == "script":
+            self._script = [attrs, ""]
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "label" and self._label is not None:
+            self.labels[self._label[0]] = self._label[1].strip()
+            self._label = None
+        elif tag == "script" and self._script is not None:
+            self.scripts.append(tuple(self._script))
+            self._script = None
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._label is not None:
+            self._label[1] += data
+        if self._script is not None:
+            self._script[1] += data
+            return
+        if self._in_title:
+            self.title += data
+        self.text_parts.append(data)
+
+    @property
+    def text(self):
+        return " ".join(" ".join(self.text_parts).split())
+
+
+def parse_html(text):
+    return HtmlPage(text)
+
+
+class Cookie:
+    def __init__(self, header):
+        first, *attributes = header.split(";")
+        name, sep, value = first.partition("=")
+        if not sep:
+            raise AssertionError(f"Set-Cookie without '=': {header!r}")
+        self.name, self.value = name.strip(), value.strip()
+        self.attributes = {}     # lower-case name -> value ("" for flags)
+        for a in attributes:
+            k, _, v = a.strip().partition("=")
+            self.attributes[k.strip().lower()] = v.strip()
+        self.header = header
+
+    @property
+    def deletes(self):
+        max_age = self.attributes.get("max-age")
+        return max_age is not None and max_age.lstrip("-").isdigit() and int(max_age) <= 0
+
+
+class Browser:
+    """A cookie jar in front of a Deployment, for the authorize flow. It follows no redirect and submits no form by
+    itself: every step is the test's. Cookies are sent back by hand over http: the __Host- cookies are Secure, which a
+    real browser keeps for https, and this jar deliberately ignores that for the loopback test server. What a browser
+    would refuse is an AssertionError instead: a __Host- cookie without Secure, without Path=/ or with Domain
+    (RFC 6265bis §4.1.3.2). A Max-Age of 0 or less deletes a cookie. remote_user: sent as X-Test-Remote-User (see
+    Deployment(remote_user_header=True)). Every Set-Cookie of the last answer is in .last_set_cookies by name."""
+
+    def __init__(self, deployment, remote_user=None):
+        self.d = deployment
+        self.remote_user = remote_user
+        self.jar = {}               # name -> Cookie, in the order they were set
+        self.last_set_cookies = {}
+
+    def cookie(self, name):
+        c = self.jar.get(name)
+        return c.value if c is not None else None
+
+    def cookie_header(self):
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar.values())
+
+    def _path(self, path_or_url):
+        if path_or_url.startswith(("http://", "https://")):
+            if not path_or_url.startswith(self.d.base_url + "/"):
+                raise AssertionError(f"the browser only talks to the deployment, not {path_or_url!r}")
+            return path_or_url[len(self.d.base_url):]
+        return path_or_url
+
+    def request(self, method, path_or_url, body=None, headers=None, cookies=True):
+        headers = dict(headers or {})
+        if cookies and self.jar:
+            headers.setdefault("Cookie", self.cookie_header())
+        if self.remote_user is not None:
+            headers.setdefault(REMOTE_USER_HEADER, self.remote_user)
+        r = self.d.request(method, self._path(path_or_url), body=body, headers=headers)
+        self.last_set_cookies = {}
+        for header in r.headers.get_all("Set-Cookie") or []:
+            c = Cookie(header)
+            if c.name.startswith("__Host-"):
+                if "secure" not in c.attributes or c.attributes.get("path") != "/" or "domain" in c.attributes:
+                    raise AssertionError(f"a browser would refuse this __Host- cookie: {header!r}")
+            self.last_set_cookies[c.name] = c
+            if c.deletes:
+                self.jar.pop(c.name, None)
+            else:
+                self.jar[c.name] = c
+        return r
+
+    def get(self, path_or_url, params=None, headers=None, cookies=True):
+        path = self._path(path_or_url)
+        if params is not None:
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+        return self.request("GET", path, headers=headers, cookies=cookies)
+
+    def post_form(self, path_or_url, fields, headers=None, cookies=True):
+        headers = dict(headers or {})
+        headers.setdefault("Content-Type", FORM)
+        return self.request("POST", path_or_url, body=urllib.parse.urlencode(fields), headers=headers,
+                            cookies=cookies)
+
+    def submit(self, form, cookies=True, **typed):
+        """Submits an HtmlForm as a browser would: its inputs' values, then what the user typed (username=...),
+        replacing inputs of the same name, to its action, with its method."""
+        fields = [(n, v) for n, v in form.values() if n not in typed] + list(typed.items())
+        if form.method == "post":
+            return self.post_form(form.action, fields, cookies=cookies)
+        return self.get(form.action, params=fields, cookies=cookies)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -676,9 +969,9 @@ class _TailingResult(unittest.TextTestResult):
         self._dump(test)
 
 
-def main(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True):
+def main(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True, need_jose=False):
     """Runs the unittest tests of __main__; exits 77 if something is missing, 1 on any failure, else 0."""
-    require(binaries, tools, need_jwt)
+    require(binaries, tools, need_jwt, need_jose)
     started = time.monotonic()
     runner = unittest.TextTestRunner(verbosity=2, resultclass=_TailingResult)
     program = unittest.main(module="__main__", testRunner=runner, exit=False)
