@@ -2,7 +2,8 @@
 # `make run`: a working token service on http://127.0.0.1:8080 in one command.
 #   1. installs missing Debian packages and builds tokenfcgi and tokenctl in build/;
 #   2. writes run/tokenfcgi.conf and, only if run/db does not exist yet, creates the database with a signing key
-#      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"); a second run keeps both;
+#      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"; browser client "demo-web" and
+#      user "alice" for the authorization-code flow); a second run keeps both;
 #   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints a curl line;
 #   4. Ctrl-C stops everything it started.
 set -euo pipefail
@@ -113,6 +114,11 @@ http {
         listen 127.0.0.1:$port;
         server_name localhost;
         client_max_body_size 64k;
+        # Where the demo-web client's browser flow lands: shows the code (text/plain, so nothing in it can run).
+        location = /demo/callback {
+            default_type text/plain;
+            return 200 "authorization code: \$arg_code\nstate: \$arg_state\n";
+        }
         location / {
             fastcgi_param REMOTE_USER "";
             include /etc/nginx/fastcgi_params;
@@ -146,6 +152,13 @@ tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; n
 
   Get a token:
     curl -s -u demo:demo-secret -d grant_type=client_credentials http://127.0.0.1:$port/connect/token
+
+  Sign in as a user (authorization code + PKCE; user alice, password alice-demo-password): open
+    http://127.0.0.1:$port/connect/authorize?client_id=demo-web&response_type=code&scope=openid%20profile%20api1%20offline_access&redirect_uri=http%3A%2F%2F127.0.0.1%3A$port%2Fdemo%2Fcallback&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+  then exchange the code the callback page shows (within 5 minutes; the verifier is RFC 7636's example):
+    curl -s -d grant_type=authorization_code -d client_id=demo-web -d code=CODE \\
+      -d redirect_uri=http://127.0.0.1:$port/demo/callback -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk \\
+      http://127.0.0.1:$port/connect/token
 
   Discovery and keys:
     curl -s http://127.0.0.1:$port/.well-known/openid-configuration
