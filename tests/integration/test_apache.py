@@ -398,6 +398,22 @@ class _ApacheChecks:
             self.assertTrue(re.match(r'Basic realm="[^"]+"', r.headers.get("WWW-Authenticate") or ""),
                             r.headers.get("WWW-Authenticate"))
 
+    def test_every_endpoint_reaches_the_worker(self):
+        form = {"Content-Type": harness.FORM, "Authorization": basic_auth(BASIC_ID, SECRET)}
+        r = self.d.request("POST", "/connect/revocation", body="token=x", headers=form)
+        self.assertEqual(r.status, 200, r)
+        r = self.d.request("POST", "/connect/introspect", body="token=x", headers=form)
+        self.assertEqual((r.status, r.json), (200, {"active": False}), r)
+        r = self.d.request("GET", "/connect/userinfo")
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("Bearer", r.headers.get("WWW-Authenticate", ""))
+        r = self.d.request("GET", "/connect/authorize?client_id=nobody")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("text/html", r.headers.get("Content-Type", ""))
+        r = self.d.request("GET", "/connect/other")
+        self.assertEqual(r.status, 404, r)
+        self.assertNotIn("application/json", r.headers.get("Content-Type", ""))
+
     def test_wrong_method_is_405_with_allow(self):
         r = self.d.request("GET", TOKEN)
         self.assertEqual(r.status, 405, r)

@@ -35,10 +35,22 @@ class NginxExampleTest(unittest.TestCase):
             r = d.get("/connect/token")
             self.assertEqual(r.status, 405, r)  # the worker's answer, with Allow
             self.assertIn("POST", r.headers.get("Allow", ""))
+            # Every endpoint reaches the worker (its own answers, not nginx's 404).
+            r = d.post_form("/connect/revocation", {"token": "x"}, auth=("svc", SECRET))
+            self.assertEqual(r.status, 200, r)
+            r = d.post_form("/connect/introspect", {"token": "x"}, auth=("svc", SECRET))
+            self.assertEqual((r.status, r.json), (200, {"active": False}), r)
+            r = d.get("/connect/userinfo")
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("Bearer", r.headers.get("WWW-Authenticate", ""))
+            r = d.get("/connect/authorize?client_id=nobody")
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("text/html", r.headers.get("Content-Type", ""))
             # Only the endpoints are exposed: anything else is nginx's own 404, not the worker's JSON.
-            r = d.get("/elsewhere")
-            self.assertEqual(r.status, 404, r)
-            self.assertIn("nginx", r.text)
+            for path in ("/elsewhere", "/connect/other", "/connect/authorize/x"):
+                r = d.get(path)
+                self.assertEqual(r.status, 404, r)
+                self.assertIn("nginx", r.text)
             # nginx enforces the same body limit as the worker's default max_body_bytes.
             r = d.post_form("/connect/token", body="grant_type=client_credentials&pad=" + "a" * 70000,
                             auth=("svc", SECRET))
