@@ -4,7 +4,8 @@
 # issuing client_credentials tokens signed with ES256, EdDSA and RS256, drives each with wrk for a fixed time and
 # prints a markdown table: requests/s, p50/p99 latency, and server CPU time per request (nginx + FastCGI workers,
 # from /proc), each also as a ratio to (b).
-#   bench/run.sh [--duration SECONDS] [--connections N] [--workers N]
+#   bench/run.sh [--duration SECONDS] [--connections N] [--workers N] [--repeat N]
+# --repeat N measures (b) and (c) N times in interleaved rounds and reports medians: use it on a busy machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "http/listen_address.h"
+#include "http/param_index.h"
 #include "util/ascii.h"
 #include "util/log.h"
 
@@ -212,8 +213,9 @@ bool TransientAcceptError(int err) {
 }
 
 void ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
+  const internal::ParamIndex params(req.envp);  // one pass over the parameters, not one FCGX_GetParam scan per name
   Request request = BuildRequest(
-      [&req](const char* name) -> const char* { return FCGX_GetParam(name, req.envp); },
+      [&params](const char* name) -> const char* { return params.Get(name); },
       [&req](char* buf, int len) -> int {
         int n = FCGX_GetStr(buf, len, req.in);
         if (n == 0 && FCGX_GetError(req.in) != 0) return -1;

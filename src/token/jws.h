@@ -7,7 +7,9 @@
 //   kid = base64url( SHA-256( '{"e":"AQAB","kty":"RSA","n":"..."}' ) )   members sorted, no whitespace
 //       RSA: e, kty, n     EC: crv, kty, x, y     OKP: crv, kty, x
 //
-// A SigningKey is immutable after creation; Sign() may be called from many threads at once.
+// A SigningKey is immutable after creation; Sign() may be called from many threads at once. Each key prepares its
+// signing and verification contexts once (algorithm fetch, digest, padding); every Sign()/Verify() works on a private
+// copy of them, so no per-call algorithm lookup happens and concurrent calls share nothing mutable.
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include "util/status.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace tf::token {
 
@@ -53,6 +56,10 @@ class SigningKey {
   SigningKey(Alg alg, EVP_PKEY* pkey);
   Alg alg_;
   EVP_PKEY* pkey_;
+  // Initialised once for pkey_ and only ever read (copied) afterwards; nullptr when this OpenSSL cannot copy such a
+  // context (then each call initialises its own).
+  EVP_MD_CTX* sign_template_ = nullptr;
+  EVP_MD_CTX* verify_template_ = nullptr;
   std::string kid_;
   std::string public_jwk_;
 };

@@ -6,9 +6,12 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "http/fcgi_server.h"
 #include "http/listen_address.h"
+#include "http/param_index.h"
 
 namespace tf::http {
 namespace {
@@ -245,6 +248,79 @@ TEST(BuildRequestTest, LongParamsAreCapped) {
   EXPECT_EQ(r.authorization.size(), 16u * 1024);
   EXPECT_EQ(r.cookie.size(), 16u * 1024);
   EXPECT_EQ(r.path.size(), 16u * 1024);
+}
+
+// ---- ParamIndex: the one-pass parameter lookup the FastCGI adapter feeds to BuildRequest ----
+
+// FCGX_GetParam's rule, written out: the first "NAME=" entry.
+const char* Naive(char** envp, const char* name) {
+  const size_t len = std::strlen(name);
+  for (char** p = envp; *p != nullptr; ++p) {
+    if (std::strncmp(name, *p, len) == 0 && (*p)[len] == '=') return *p + len + 1;
+  }
+  return nullptr;
+}
+
+struct Env {
+  std::vector<std::string> entries;
+  std::vector<char*> ptrs;
+  char** Get() {
+    ptrs.clear();
+    for (std::string& e : entries) ptrs.push_back(e.data());
+    ptrs.push_back(nullptr);
+    return ptrs.data();
+  }
+};
+
+TEST(ParamIndexTest, FindsWhatFcgxGetParamFinds) {
+  Env env{{"HTTP_HOSTX=wrong", "HTTP_HOS=wrong", "REQUEST_METHOD=POST", "HTTP_HOST=a.example", "HTTP_HOST=second",
+           "CONTENT_LENGTH=", "HTTP_AUTHORIZATION=Basic a=b=", "SERVER_NAME=srv", "NOEQUALS", "QUERY_STRING=x=1&y"},
+          {}};
+  char** envp = env.Get();
+  internal::ParamIndex index(envp);
+  EXPECT_STREQ(index.Get("HTTP_HOST"), "a.example");  // the first occurrence, not a prefix match
+  EXPECT_STREQ(index.Get("REQUEST_METHOD"), "POST");
+  EXPECT_STREQ(index.Get("CONTENT_LENGTH"), "");       // present but empty is not absent
+  EXPECT_STREQ(index.Get("HTTP_AUTHORIZATION"), "Basic a=b=");
+  EXPECT_STREQ(index.Get("QUERY_STRING"), "x=1&y");
+  EXPECT_EQ(index.Get("REMOTE_USER"), nullptr);
+  EXPECT_STREQ(index.Get("SERVER_NAME"), "srv");       // outside the indexed names: the full scan
+  EXPECT_EQ(index.Get("NOT_THERE"), nullptr);
+  for (std::string_view name : internal::ParamIndex::kNames) {
+    const std::string n(name);
+    EXPECT_EQ(index.Get(n.c_str()), Naive(envp, n.c_str())) << n;
+  }
+}
+
+TEST(ParamIndexTest, IndexesEveryNameBuildRequestReads) {
+  // Each parameter BuildRequest asks for, given once; the request built through the index must see all of them.
+  Env env;
+  std::vector<std::string> asked;
+  BuildRequest(
+      [&asked](const char* name) -> const char* {
+        asked.emplace_back(name);
+        return nullptr;
+      },
+      [](char*, int) { return 0; }, 1024);
+  BuildRequest(
+      [&asked](const char* name) -> const char* {
+        asked.emplace_back(name);
+        return std::string_view(name) == "CONTENT_LENGTH" ? "0" : "";
+      },
+      [](char*, int) { return 0; }, 1024);
+  for (const std::string& name : asked) {
+    EXPECT_NE(std::find(internal::ParamIndex::kNames.begin(), internal::ParamIndex::kNames.end(), name),
+              internal::ParamIndex::kNames.end())
+        << name << " is read by BuildRequest but not indexed (it would take the slow full scan)";
+  }
+  EXPECT_GE(asked.size(), 13u);
+  for (std::string_view name : internal::ParamIndex::kNames) env.entries.push_back(std::string(name) + "=v");
+  char** envp = env.Get();
+  internal::ParamIndex index(envp);
+  for (std::string_view name : internal::ParamIndex::kNames) {
+    EXPECT_STREQ(index.Get(std::string(name).c_str()), "v") << name;
+  }
+  EXPECT_EQ(internal::ParamIndex(nullptr).Get("HTTP_HOST"), nullptr);
 }
 
 TEST(SerializeResponseTest, Format) {

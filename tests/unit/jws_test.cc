@@ -314,6 +314,33 @@ TEST(JwsTest, Es256RejectsSignaturesThatAreNot64Bytes) {
   EXPECT_FALSE((*key)->Verify("x", std::string(64, '\0')));
 }
 
+TEST(JwsTest, Es256SignaturesWithShortOrHighBitRAndSConvert) {
+  // Sign's DER -> r||s conversion and Verify's r||s -> DER conversion are hand-written: check them on the awkward
+  // values. About one signature in 128 has r or s with a zero first byte (a shorter DER INTEGER, left-padded in
+  // r||s); about three in four have r or s with the top bit set (a DER INTEGER with a 0x00 sign byte).
+  auto key = SigningKey::Generate(Alg::kES256);
+  ASSERT_TRUE(key.ok());
+  PkeyPtr pub = PublicKeyFromJwk((*key)->PublicJwkJson());
+  ASSERT_TRUE(pub);
+  bool short_seen = false, high_seen = false;
+  for (int i = 0; i < 5000 && !(short_seen && high_seen); ++i) {
+    const std::string input = "input " + std::to_string(i);
+    auto sig = (*key)->Sign(input);
+    ASSERT_TRUE(sig.ok());
+    ASSERT_EQ(sig->size(), 64u);
+    const auto r0 = static_cast<unsigned char>((*sig)[0]), s0 = static_cast<unsigned char>((*sig)[32]);
+    const bool is_short = r0 == 0 || s0 == 0, is_high = r0 >= 0x80 || s0 >= 0x80;
+    if (!is_short && !(is_high && !high_seen)) continue;
+    short_seen = short_seen || is_short;
+    high_seen = high_seen || is_high;
+    EXPECT_TRUE(IndependentVerify(Alg::kES256, pub.get(), input, *sig)) << i;
+    EXPECT_TRUE((*key)->Verify(input, *sig)) << i;
+    EXPECT_FALSE((*key)->Verify(input + "x", *sig)) << i;
+  }
+  EXPECT_TRUE(short_seen);
+  EXPECT_TRUE(high_seen);
+}
+
 TEST(JwsTest, EcCoordinatesAreLeftPaddedTo32Bytes) {
   // About one key in 128 has x or y below 2^248; keep generating until one turns up.
   for (int i = 0; i < 5000; ++i) {
