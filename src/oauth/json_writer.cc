@@ -9,6 +9,18 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
+    // The common case, plain printable ASCII (tokens, ids, URLs), is appended in one run, not byte by byte.
+    size_t clean = i;
+    while (clean < s.size()) {
+      const unsigned char b = static_cast<unsigned char>(s[clean]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++clean;
+    }
+    if (clean > i) {
+      out.append(s, i, clean - i);
+      i = clean;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const size_t n = Utf8SequenceLength(s, i);

@@ -844,9 +844,10 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
   // As IdentityServer: an empty presented secret never matches, whatever is stored.
   if (presented.empty()) return false;
   const std::string sha256 = Sha256(presented);
-  const std::string sha512 = Sha512(presented);
+  // SHA-512 only when some stored secret is a SHA-512 digest (imported from IdentityServer); most clients have none.
+  std::string sha512;
   // Every candidate is compared, and the results are combined without short-circuiting, so the time taken depends on
-  // the number and kinds of secrets, not on which one (if any) matched.
+  // the number and kinds of stored secrets, not on the presented secret or on which one (if any) matched.
   bool matched = false;
   for (const Secret& s : secrets) {
     if (!EqualsIgnoreAsciiCase(s.type, "SharedSecret")) continue;
@@ -856,7 +857,8 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
     bool equal = false;
     if (stored->size() == sha256.size()) {
       equal = ConstantTimeEquals(*stored, sha256);
-    } else if (stored->size() == sha512.size()) {
+    } else if (stored->size() == 64) {
+      if (sha512.empty()) sha512 = Sha512(presented);
       equal = ConstantTimeEquals(*stored, sha512);
     }
     matched = matched | equal;

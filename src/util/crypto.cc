@@ -27,11 +27,25 @@ std::string Digest(const EVP_MD* md, size_t size, std::string_view data) {
   return out;
 }
 
+// The digest implementation, fetched once per process: EVP_Digest with EVP_sha256() would look the provider's
+// implementation up again on every call (OpenSSL 3's implicit fetch). A fetched EVP_MD is immutable and may be shared
+// by threads; function-local statics are initialised once, thread-safely. Never freed (one per process).
+const EVP_MD* FetchedMd(const char* name, const EVP_MD* fallback) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md != nullptr ? md : fallback;
+}
+
 }  // namespace
 
-std::string Sha256(std::string_view data) { return Digest(EVP_sha256(), 32, data); }
+std::string Sha256(std::string_view data) {
+  static const EVP_MD* const md = FetchedMd("SHA256", EVP_sha256());
+  return Digest(md, 32, data);
+}
 
-std::string Sha512(std::string_view data) { return Digest(EVP_sha512(), 64, data); }
+std::string Sha512(std::string_view data) {
+  static const EVP_MD* const md = FetchedMd("SHA512", EVP_sha512());
+  return Digest(md, 64, data);
+}
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
