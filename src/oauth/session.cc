@@ -12,6 +12,7 @@
 #include <string>
 
 #include "oauth/json_writer.h"
+#include "oauth/utf8.h"
 #include "util/base64.h"
 #include "util/crypto.h"
 
@@ -38,10 +39,11 @@ std::string CsrfMac(std::string_view key, std::string_view nonce) {
   return HmacSha256(key, data);
 }
 
+// A JSON string that is valid UTF-8: EncodeSession never writes anything else (JsonWriter replaces invalid bytes).
 bool StringMember(const cJSON* item, std::string* out) {
   if (!cJSON_IsString(item) || item->valuestring == nullptr) return false;
   *out = item->valuestring;
-  return true;
+  return IsValidUtf8(*out);
 }
 
 // A whole number in [0, 2^53], as JSON writes it (no fraction).

@@ -169,6 +169,15 @@ TEST(SessionTest, UnknownMemberIsRefused) {
   EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, "}", R"(,"x":null})"))));
 }
 
+// Found by session_fuzz: we never sign a string that is not UTF-8 (JsonWriter would replace the bytes), so such a
+// string is not a session we wrote, and accepting it would hand a subject that no user can have to the caller.
+TEST(SessionTest, InvalidUtf8IsRefused) {
+  EXPECT_TRUE(Accepted(Forge(kCanonical)));
+  EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, R"("sub":"alice-1")", "\"sub\":\"alice\x96\""))));
+  EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, R"("sid":"sid-abc")", "\"sid\":\"\xC3\""))));
+  EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, R"(["pwd"])", "[\"pw\xFF\"]"))));
+}
+
 TEST(SessionTest, MissingMemberIsRefused) {
   const char* members[] = {R"("sub":"alice-1",)", R"("tenant":"acme",)", R"("idp":"local",)", R"("amr":["pwd"],)",
                            R"("auth_time":1699999990,)", R"("sid":"sid-abc",)"};
