@@ -4,13 +4,10 @@
 // without offline_access and openid, the refresh token's family and session, the id_token's nonce/at_hash/sid,
 // reuse (the family dies, JWTs introspect inactive), reference tokens, PKCE S256/plain/downgrade, and a parallel
 // double redemption.
-#include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,11 +23,13 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Json;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kRedirect[] = "https://web.example/cb";
 constexpr char kRedirectEncoded[] = "https%3A%2F%2Fweb.example%2Fcb";
@@ -47,29 +46,6 @@ constexpr char kInvalidVerifier[] =
 constexpr char kUnexpectedVerifier[] =
     R"({"error":"invalid_grant","error_description":"a code_verifier was sent for a code issued without a code_challenge"})";
 
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return root_ != nullptr; }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-  bool True(const char* name) const { return cJSON_IsTrue(Get(name)); }
-
- private:
-  cJSON* root_;
-};
-
 // What the authorize endpoint would have stored; the defaults are a typical OIDC login with PKCE.
 struct CodeSpec {
   std::string client = "web";
@@ -82,38 +58,19 @@ struct CodeSpec {
   std::string subject = "sub-alice";
 };
 
-class AuthorizationCodeGrantTest : public ::testing::Test {
+class AuthorizationCodeGrantTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/authorization_code_grant_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("authorization_code_grant_test"));
 
     config_.issuer = kIssuer;
     config_.access_token_signing_alg = "ES256";  // id_tokens: RS256 (config default)
-    Result<std::shared_ptr<const token::SigningKey>> es = token::SigningKey::Generate(token::Alg::kES256);
-    Result<std::shared_ptr<const token::SigningKey>> rs = token::SigningKey::Generate(token::Alg::kRS256);
-    ASSERT_TRUE(es.ok() && rs.ok());
-    es256_ = *es;
-    rs256_ = *rs;
+    es256_ = testing::NewSigningKey(token::Alg::kES256);
+    rs256_ = testing::NewSigningKey(token::Alg::kRS256);
+    ASSERT_TRUE(es256_ != nullptr && rs256_ != nullptr);
 
     Put([&](store::Txn& t) -> Status {
-      for (const auto& key : {es256_, rs256_}) {
-        store::KeyRecord rec;
-        rec.kid = key->kid();
-        rec.alg = std::string(token::AlgName(key->alg()));
-        rec.state = store::KeyState::kCurrent;
-        rec.created = kNow - 100;
-        rec.private_pem = key->PrivatePem();
-        TF_RETURN_IF_ERROR(t.PutKey(rec));
-      }
+      for (const auto& key : {es256_, rs256_}) TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key, kNow - 100)));
       store::ApiScope read;
       read.name = "api1.read";
       read.user_claims = {"email"};
@@ -121,9 +78,7 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
       store::ApiResource api;
       api.name = "api";
       api.scopes = {"api1.read"};
-      store::Secret api_secret;
-      api_secret.value = store::HashSecret("api-secret");
-      api.api_secrets = {api_secret};
+      api.api_secrets = {testing::HashedSecret("api-secret")};
       TF_RETURN_IF_ERROR(t.PutApiResource(api));
       store::IdentityResource openid;
       openid.name = "openid";
@@ -136,9 +91,7 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
 
       store::Client web;
       web.client_id = "web";
-      store::Secret secret;
-      secret.value = store::HashSecret("s3cret");
-      web.client_secrets = {secret};
+      web.client_secrets = {testing::HashedSecret("s3cret")};
       web.allowed_grant_types = {"authorization_code"};
       web.allowed_scopes = {"openid", "profile", "api1.read"};
       web.allow_offline_access = true;
@@ -179,20 +132,6 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
     NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
   store::Client ClientRecord(const std::string& id) {
     store::Client c;
     const Status st = store_->Read([&](store::Txn& t) -> Status {
@@ -228,54 +167,18 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
     return code.handle;
   }
 
-  std::optional<store::Grant> StoredGrant(const std::string& handle) {
-    std::optional<store::Grant> out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::Grant> g = t.GetGrant(Sha256(handle));
-      if (g.ok()) out = *g;
-      return g.ok() || g.status().IsNotFound() ? Status::OK() : g.status();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
+  bool Revoked(const std::string& family) { return FamilyRevocation(family).has_value(); }
 
-  bool Revoked(const std::string& family) {
-    bool revoked = false;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<std::optional<store::FamilyRevocation>> r = t.GetFamilyRevocation(family);
-      if (!r.ok()) return r.status();
-      revoked = r->has_value();
-      return Status::OK();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return revoked;
-  }
+  void EditUser(const std::function<void(store::User&)>& edit) { ServiceFixture::EditUser("sub-alice", edit); }
 
-  void EditUser(const std::function<void(store::User&)>& edit) {
-    Put([&](store::Txn& t) -> Status {
-      Result<store::User> u = t.GetUser("sub-alice");
-      if (!u.ok()) return u.status();
-      edit(*u);
-      return t.PutUser(*u);
-    });
-  }
-
-  static std::string Basic(std::string_view id, std::string_view secret = "s3cret") {
-    return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
-  }
-
+  // A token request as `client` (Basic "s3cret"; the public client sends only its client_id).
   static http::Request TokenRequest(const std::string& body, const std::string& client) {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/token";
-    r.content_type = "application/x-www-form-urlencoded";
-    r.authorization = client == "public" ? "" : Basic(client);
-    r.body = client == "public" ? body + "&client_id=public" : body;
-    return r;
+    if (client == "public") return testing::FormPost("/connect/token", body + "&client_id=public");
+    return testing::FormPost("/connect/token", body, testing::Basic(client, "s3cret"));
   }
 
   http::Response Post(const std::string& body, const std::string& client = "web") {
-    return service_->Handle(TokenRequest(body, client), &log_);
+    return Handle(TokenRequest(body, client));
   }
 
   // The usual redemption: the code with the registered redirect_uri and the RFC 7636 verifier.
@@ -292,14 +195,10 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
   }
 
   http::Response Introspect(const std::string& token) {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/introspect";
-    r.content_type = "application/x-www-form-urlencoded";
-    r.authorization = Basic("api", "api-secret");
-    r.body = "token=" + token;
     RequestLog log;
-    return service_->Handle(r, &log);
+    return service_->Handle(
+        testing::FormPost("/connect/introspect", "token=" + token, testing::Basic("api", "api-secret")),
+        &log);
   }
 
   bool Active(const std::string& token) {
@@ -310,10 +209,8 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
 
   // The verified payload of a JWT signed by `key` with header typ `typ`.
   static std::string Payload(const std::string& jwt, const token::SigningKey& key, const std::string& typ) {
-    std::optional<token::JwsParts> parts = token::SplitJws(jwt);
-    EXPECT_TRUE(parts.has_value()) << jwt;
-    if (!parts) return "";
-    EXPECT_TRUE(key.Verify(parts->signing_input, parts->signature));
+    std::string payload = testing::VerifiedJwsPayload(jwt, key);
+    if (payload.empty()) return "";
     std::optional<std::string> header = Base64UrlDecode(jwt.substr(0, jwt.find('.')));
     EXPECT_TRUE(header.has_value());
     if (header) {
@@ -321,7 +218,7 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
       EXPECT_EQ(h.Str("typ"), typ);
       EXPECT_EQ(h.Str("kid"), key.kid());
     }
-    return parts->payload_json;
+    return payload;
   }
 
   void ExpectError(const http::Response& r, const char* body) {
@@ -330,12 +227,6 @@ class AuthorizationCodeGrantTest : public ::testing::Test {
     EXPECT_EQ(log_.grant_type, "authorization_code");
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::shared_ptr<const token::SigningKey> es256_, rs256_;
 };
 
@@ -805,10 +696,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
 }
 
 TEST_F(AuthorizationCodeGrantTest, DiscoveryListsTheGrant) {
-  http::Request r;
-  r.method = "GET";
-  r.path = "/.well-known/openid-configuration";
-  const std::string body = service_->Handle(r, &log_).body;
+  const std::string body = Handle(testing::GetRequest("/.well-known/openid-configuration")).body;
   EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code","refresh_token"])"),
             std::string::npos)
       << body;

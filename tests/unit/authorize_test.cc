@@ -2,12 +2,10 @@
 // directory, with a ManualClock and cheap Argon2id parameters, driven as a browser would: the error pages (never a
 // redirect), the redirected errors (state, iss), form_post, the login form and its CSRF protection, the session
 // cookie (prompt, max_age, UserSsoLifetime, inactive users), the remote_user provider, PKCE, and the stored code.
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,11 +24,12 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kCallback[] = "https://app.example/cb";
 constexpr char kCallbackWithQuery[] = "https://app.example/cb?tenant=a";
@@ -140,50 +139,28 @@ std::string Field(const Params& p, const std::string& name) {
   return "<absent>";
 }
 
-class AuthorizeTest : public ::testing::Test {
+class AuthorizeTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/authorize_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("authorize_test"));
 
     config_.issuer = kIssuer;
-    config_.password_hash_memory_kib = 1024;
-    config_.password_hash_iterations = 1;
-    config_.password_hash_parallelism = 1;
+    testing::UseCheapPasswordHashing(&config_);
     config_.access_token_signing_alg = "ES256";
     config_.id_token_signing_alg = "ES256";
-    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
-    ASSERT_TRUE(key.ok());
+    std::shared_ptr<const token::SigningKey> key = testing::NewSigningKey(token::Alg::kES256);
+    ASSERT_NE(key, nullptr);
 
     Put([&](store::Txn& t) -> Status {
-      store::KeyRecord rec;
-      rec.kid = (*key)->kid();
-      rec.alg = "ES256";
-      rec.state = store::KeyState::kCurrent;
-      rec.created = kNow - 100;
-      rec.private_pem = (*key)->PrivatePem();
-      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key, kNow - 100)));
       store::ApiScope api;
       api.name = "api1";
       TF_RETURN_IF_ERROR(t.PutApiScope(api));
-      store::IdentityResource openid;
-      openid.name = "openid";
-      openid.user_claims = {"sub"};
-      TF_RETURN_IF_ERROR(t.PutIdentityResource(openid));
+      TF_RETURN_IF_ERROR(t.PutIdentityResource(testing::Identity("openid", {"sub"})));
 
       store::Client web;
       web.client_id = "web";
-      store::Secret secret;
-      secret.value = store::HashSecret("s3cret");
-      web.client_secrets = {secret};
+      web.client_secrets = {testing::HashedSecret("s3cret")};
       web.allowed_grant_types = {"authorization_code", "password"};
       web.redirect_uris = {kCallback, kCallbackWithQuery, "https://app.example/frag#x",
                            "https://app.example/x\r\nSet-Cookie: a=b"};
@@ -238,20 +215,6 @@ class AuthorizeTest : public ::testing::Test {
     NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
   void AddUser(const std::string& subject, const std::string& username, const std::string& tenant,
                std::string_view password) {
     store::User u;
@@ -259,23 +222,10 @@ class AuthorizeTest : public ::testing::Test {
     u.username = username;
     u.tenant = tenant;
     if (!password.empty()) {
-      Result<std::string> h = HashPassword(password, Argon2Params{1024, 1, 1});
-      ASSERT_TRUE(h.ok());
-      u.password_hash = *h;
+      u.password_hash = testing::CheapPasswordHash(password);
+      ASSERT_FALSE(u.password_hash.empty());
     }
     Put([&](store::Txn& t) { return t.PutUser(u); });
-  }
-
-  store::User StoredUser(const std::string& subject) {
-    store::User out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::User> u = t.GetUser(subject);
-      if (!u.ok()) return u.status();
-      out = *u;
-      return Status::OK();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
   }
 
   void SetActive(const std::string& subject, bool active) {
@@ -284,16 +234,7 @@ class AuthorizeTest : public ::testing::Test {
     Put([&](store::Txn& t) { return t.PutUser(u); });
   }
 
-  std::optional<store::Grant> StoredCode(const std::string& code) {
-    std::optional<store::Grant> out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::Grant> g = t.GetGrant(Sha256(code));
-      if (g.ok()) out = *g;
-      return g.ok() || g.status().IsNotFound() ? Status::OK() : g.status();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
+  std::optional<store::Grant> StoredCode(const std::string& code) { return StoredGrant(code); }
 
   static Params Base(const std::string& client_id = "web") {
     return {{"client_id", client_id},   {"redirect_uri", kCallback},  {"response_type", "code"},
@@ -302,24 +243,17 @@ class AuthorizeTest : public ::testing::Test {
   }
 
   http::Response Get(const Params& params, const std::string& cookie = "", const std::string& remote_user = "") {
-    http::Request r;
-    r.method = "GET";
-    r.path = "/connect/authorize";
-    r.query = Build(params);
+    http::Request r = testing::GetRequest("/connect/authorize", Build(params));
     r.cookie = cookie;
     r.remote_user = remote_user;
-    return service_->Handle(r, &log_);
+    return Handle(r);
   }
 
   http::Response Post(const std::string& body, const std::string& cookie = "",
-                      const std::string& content_type = "application/x-www-form-urlencoded") {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/authorize";
-    r.content_type = content_type;
-    r.body = body;
+                      const std::string& content_type = testing::kFormUrlEncoded) {
+    http::Request r = testing::FormPost("/connect/authorize", body, "", content_type);
     r.cookie = cookie;
-    return service_->Handle(r, &log_);
+    return Handle(r);
   }
 
   // A login form's POST as a browser would send it: its hidden fields plus the credentials, with its CSRF cookie
@@ -405,12 +339,6 @@ class AuthorizeTest : public ::testing::Test {
     NewService();
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::string session_key_;
   std::string session_cookie_;
 };
@@ -462,13 +390,10 @@ TEST_F(AuthorizeTest, UndecodableRequestsAreErrorPages) {
 }
 
 TEST_F(AuthorizeTest, PostWithFormBodyWorksAndIgnoresTheQuery) {
-  http::Request r;
-  r.method = "POST";
-  r.path = "/connect/authorize";
-  r.content_type = "application/x-www-form-urlencoded; charset=UTF-8";
-  r.body = Build(Base());
+  http::Request r =
+      testing::FormPost("/connect/authorize", Build(Base()), "", "application/x-www-form-urlencoded; charset=UTF-8");
   r.query = "client_id=disabled";
-  http::Response form = service_->Handle(r, &log_);
+  http::Response form = Handle(r);
   EXPECT_EQ(form.status, 200) << form.body;
   EXPECT_EQ(log_.outcome, "login_form");
 }
@@ -484,11 +409,7 @@ TEST_F(AuthorizeTest, OtherMethodsAre405) {
   }
   config_.base_path = "/auth";
   NewService();
-  http::Request r;
-  r.method = "GET";
-  r.path = "/auth/connect/authorize";
-  r.query = Build(Base());
-  EXPECT_EQ(service_->Handle(r, &log_).status, 200);
+  EXPECT_EQ(Handle(testing::GetRequest("/auth/connect/authorize", Build(Base()))).status, 200);
   EXPECT_EQ(log_.outcome, "login_form");
 }
 
@@ -695,16 +616,12 @@ TEST_F(AuthorizeTest, LoginFormThenCodeWithEveryFieldStored) {
   EXPECT_TRUE(g->claims.empty());
 
   // The code is redeemable at the token endpoint with the verifier.
-  http::Request token;
-  token.method = "POST";
-  token.path = "/connect/token";
-  token.content_type = "application/x-www-form-urlencoded";
-  token.authorization = "Basic " + Base64Encode("web:s3cret");
-  token.body = Build({{"grant_type", "authorization_code"},
-                      {"code", code},
-                      {"redirect_uri", kCallback},
-                      {"code_verifier", kVerifier}});
-  http::Response t = service_->Handle(token, &log_);
+  http::Response t = Handle(testing::FormPost("/connect/token",
+                                              Build({{"grant_type", "authorization_code"},
+                                                     {"code", code},
+                                                     {"redirect_uri", kCallback},
+                                                     {"code_verifier", kVerifier}}),
+                                              testing::Basic("web", "s3cret")));
   EXPECT_EQ(t.status, 200) << t.body;
 }
 
@@ -849,12 +766,8 @@ TEST_F(AuthorizeTest, LockoutIsSharedWithThePasswordGrant) {
   // Locked: the right password fails both in the form and at the token endpoint.
   SubmitForm(form, "alice", "Wonderland1");
   EXPECT_EQ(log_.outcome, "invalid_credentials");
-  http::Request token;
-  token.method = "POST";
-  token.path = "/connect/token";
-  token.content_type = "application/x-www-form-urlencoded";
-  token.authorization = "Basic " + Base64Encode("web:s3cret");
-  token.body = "grant_type=password&username=alice&password=Wonderland1";
+  http::Request token = testing::FormPost("/connect/token", "grant_type=password&username=alice&password=Wonderland1",
+                                          testing::Basic("web", "s3cret"));
   EXPECT_EQ(service_->Handle(token, &log_).status, 400);
   EXPECT_EQ(log_.outcome, "invalid_grant");
   // Failures at the token endpoint count for the form too.
@@ -1028,12 +941,9 @@ TEST_F(AuthorizeTest, RemoteUserFoundIssuesACode) {
   EXPECT_EQ(g->subject, "sub-alice");
   EXPECT_NE(g->session_id, session->sid);
   // The Authorization header is never a user login.
-  http::Request basic;
-  basic.method = "GET";
-  basic.path = "/connect/authorize";
-  basic.query = Build(Base("remote"));
-  basic.authorization = "Basic " + Base64Encode("ruth:x");
-  ExpectErrorPage(service_->Handle(basic, &log_), 401, "the web server did not authenticate you");
+  const http::Request basic =
+      testing::GetRequest("/connect/authorize", Build(Base("remote")), testing::Basic("ruth", "x"));
+  ExpectErrorPage(Handle(basic), 401, "the web server did not authenticate you");
 }
 
 TEST_F(AuthorizeTest, RemoteUserProvisioning) {

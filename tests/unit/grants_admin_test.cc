@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::admin {
 namespace {
@@ -51,24 +52,9 @@ store::Client MakeClient(std::string id, int64_t access_token_lifetime) {
   return c;
 }
 
-class GrantsAdminTest : public ::testing::Test {
+class GrantsAdminTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf_grants_admin_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    options.create = true;
-    auto opened = store::Store::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(opened).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore("tf_grants_admin_test")); }
 
   void Put(const std::string& hash, const Grant& g) {
     ASSERT_TRUE(store_->Update([&](store::Txn& txn) { return txn.PutGrant(hash, g); }).ok());
@@ -130,8 +116,6 @@ class GrantsAdminTest : public ::testing::Test {
     Put(loner_, MakeGrant(GrantKind::kReferenceToken, "web", "", "fam-e", kNow - 5, kNow + 1000));
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
   const std::string a1_ = HashOf("a1"), a2_ = HashOf("a2"), b_ = HashOf("b"), c_ = HashOf("c"), d_ = HashOf("d"),
                     loner_ = HashOf("loner");
 };

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -20,41 +19,21 @@
 #include "store/store.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::store {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/grants_store_test.XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p != nullptr ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A fresh /tmp/grants_store_test.XXXXXX, removed on destruction.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("grants_store_test") {}
 };
 
 StoreOptions Options(const std::string& path, bool create = true) {
-  StoreOptions o;
-  o.path = path;
-  o.create = create;
-  o.map_size = 32u << 20;
-  return o;
+  return testing::NewStoreOptions(path, create, 32u << 20);
 }
 
-std::unique_ptr<Store> MustOpen(const StoreOptions& o) {
-  Result<std::unique_ptr<Store>> s = Store::Open(o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
+std::unique_ptr<Store> MustOpen(const StoreOptions& o) { return testing::OpenStoreOrNull(o); }
 
 Grant MakeGrant(const std::string& client, const std::string& subject, const std::string& family, int64_t expires) {
   Grant g;

@@ -3,12 +3,8 @@
 // test generated itself, and at_hash against the OpenID Connect Core example and an EVP_Digest computed here.
 #include "oauth/id_token.h"
 
-#include <cjson/cJSON.h>
 #include <gtest/gtest.h>
-#include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 
 #include <memory>
 #include <string>
@@ -19,112 +15,19 @@
 #include "token/jws.h"
 #include "util/base64.h"
 #include "util/clock.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
 
 using token::Alg;
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return cJSON_IsObject(root_); }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-  std::string Raw(const char* name) const {
-    char* text = cJSON_PrintUnformatted(Get(name));
-    std::string out = text != nullptr ? text : "<absent>";
-    cJSON_free(text);
-    return out;
-  }
-  std::vector<std::string> Names() const {
-    std::vector<std::string> out;
-    const cJSON* item;
-    cJSON_ArrayForEach(item, root_) out.emplace_back(item->string);
-    return out;
-  }
-
- private:
-  cJSON* root_;
-};
-
-// ---- Independent helpers: raw OpenSSL, nothing from jws.cc ----
-
-PkeyPtr NewKey(Alg alg) {
-  switch (alg) {
-    case Alg::kRS256:
-    case Alg::kPS256:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
-    case Alg::kES256:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    case Alg::kEdDSA:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-  }
-  return nullptr;
-}
-
-std::string PemOf(EVP_PKEY* pkey) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return out;
-}
-
-std::string DerInteger(std::string_view be) {
-  size_t i = 0;
-  while (i + 1 < be.size() && be[i] == 0) ++i;
-  std::string v(be.substr(i));
-  if (static_cast<unsigned char>(v[0]) & 0x80) v.insert(v.begin(), '\0');
-  return std::string("\x02", 1) + static_cast<char>(v.size()) + v;
-}
-
-// RFC 7518 §3.4: r||s to the DER ECDSA-Sig-Value OpenSSL verifies.
-std::string EcdsaRsToDer(std::string_view rs) {
-  const std::string body = DerInteger(rs.substr(0, 32)) + DerInteger(rs.substr(32));
-  return std::string("\x30", 1) + static_cast<char>(body.size()) + body;
-}
-
-bool IndependentVerify(Alg alg, EVP_PKEY* pkey, std::string_view input, std::string_view sig) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = EVP_DigestVerifyInit(ctx, &pctx, alg == Alg::kEdDSA ? nullptr : EVP_sha256(), nullptr, pkey) == 1;
-  if (ok && alg == Alg::kPS256) {
-    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
-  }
-  std::string der;
-  if (alg == Alg::kES256) {
-    ok = ok && sig.size() == 64;
-    if (ok) der = EcdsaRsToDer(sig);
-    sig = der;
-  }
-  ok = ok && EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                              reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
-}
+using testing::Identity;
+using testing::IndependentVerify;
+using testing::Json;
+using testing::PkeyPtr;
 
 // base64url(left half of EVP_Digest(md, text)).
 std::string IndependentHalfHash(const EVP_MD* md, std::string_view text) {
@@ -134,19 +37,13 @@ std::string IndependentHalfHash(const EVP_MD* md, std::string_view text) {
   return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), len / 2));
 }
 
-store::IdentityResource Identity(std::string name, std::vector<std::string> claims, bool enabled = true) {
-  store::IdentityResource r;
-  r.name = std::move(name);
-  r.user_claims = std::move(claims);
-  r.enabled = enabled;
-  return r;
-}
-
 class IdTokenTest : public ::testing::Test {
  protected:
   // RSA key generation is slow: one key per algorithm for the whole suite.
   static void SetUpTestSuite() {
-    for (Alg alg : {Alg::kRS256, Alg::kPS256, Alg::kES256, Alg::kEdDSA}) keys_[static_cast<int>(alg)] = NewKey(alg);
+    for (Alg alg : {Alg::kRS256, Alg::kPS256, Alg::kES256, Alg::kEdDSA}) {
+      keys_[static_cast<int>(alg)] = testing::NewPkey(alg);
+    }
   }
   static void TearDownTestSuite() {
     for (PkeyPtr& k : keys_) k.reset();
@@ -168,7 +65,7 @@ class IdTokenTest : public ::testing::Test {
       k.alg = std::string(token::AlgName(alg));
       k.kid = k.alg;
       k.state = store::KeyState::kCurrent;
-      k.private_pem = PemOf(keys_[static_cast<int>(alg)].get());
+      k.private_pem = testing::PrivatePemOf(keys_[static_cast<int>(alg)].get());
       keys.push_back(k);
     }
     std::vector<store::IdentityResource> identity = {
@@ -260,7 +157,7 @@ TEST_F(IdTokenTest, IdentityClaimTypesOfGrantedEnabledIdentityResources) {
 TEST_F(IdTokenTest, ClaimsAndSignatureWithTheDefaultAlgorithm) {
   const std::string payload = IssueAndVerify(Request(), Alg::kRS256);
   Json claims(payload);
-  ASSERT_TRUE(claims.ok()) << payload;
+  ASSERT_TRUE(claims.IsObject()) << payload;
   EXPECT_EQ(claims.Names(), (std::vector<std::string>{"iss", "sub", "aud", "iat", "nbf", "exp", "auth_time", "nonce",
                                                        "at_hash", "sid", "idp", "amr", "acr"}));
   EXPECT_EQ(claims.Str("iss"), kIssuer);
@@ -328,7 +225,7 @@ TEST_F(IdTokenTest, UserClaimsOnlyWithAlwaysIncludeUserClaimsInIdToken) {
   client_.always_include_user_claims_in_id_token = true;
   Build({Alg::kRS256});
   Json claims(IssueAndVerify(Request(), Alg::kRS256));
-  ASSERT_TRUE(claims.ok());
+  ASSERT_TRUE(claims.IsObject());
   EXPECT_EQ(claims.Str("name"), "Alice");
   EXPECT_EQ(claims.Str("given_name"), "Alice");
   EXPECT_EQ(claims.Raw("email_verified"), "true");  // ValueType boolean

@@ -2,10 +2,8 @@
 #include "admin/import.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -14,28 +12,14 @@
 #include "password/password_hash.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "test_env.h"
 
 namespace tf::admin {
 namespace {
 
-class ImportTest : public ::testing::Test {
+class ImportTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf_import_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    options.create = true;
-    auto opened = store::Store::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(opened).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore("tf_import_test")); }
 
   ImportReport Run(std::string_view json, ImportOptions options = {}) {
     options.password_params = params_;
@@ -94,8 +78,6 @@ class ImportTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
   ManualClock clock_{1700000000};
   Argon2Params params_{256, 1, 1};  // small, to keep the tests fast
 };

@@ -5,12 +5,8 @@
 // with the stored keys; stored grants are written directly with Txn::PutGrant.
 #include "oauth/introspection.h"
 
-#include <cjson/cJSON.h>
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,69 +19,22 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Basic;
+using testing::ConfidentialClient;
+using testing::HashedSecret;
+using testing::HeaderOf;
+using testing::Json;
+using testing::kNow;
+using testing::Scope;
 constexpr char kIssuer[] = "https://auth.example.com";
 
 using token::Alg;
 using token::SigningKey;
-
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return root_ != nullptr; }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-  std::vector<std::string> Strings(const char* name) const {
-    std::vector<std::string> out;
-    const cJSON* item;
-    cJSON_ArrayForEach(item, Get(name)) { out.push_back(cJSON_IsString(item) ? item->valuestring : "<?>"); }
-    return out;
-  }
-  bool Active() const { return cJSON_IsTrue(Get("active")); }
-  int Size() const { return cJSON_GetArraySize(root_); }
-
- private:
-  cJSON* root_;
-};
-
-std::string HeaderOf(const http::Response& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
-}
-
-std::string Basic(std::string_view id, std::string_view secret) {
-  return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
-}
-
-store::Secret SharedSecret(std::string_view secret, std::optional<int64_t> expiration = std::nullopt) {
-  store::Secret s;
-  s.value = store::HashSecret(secret);
-  s.expiration = expiration;
-  return s;
-}
-
-store::ApiScope Scope(std::string name) {
-  store::ApiScope s;
-  s.name = std::move(name);
-  return s;
-}
 
 store::ApiResource Resource(std::string name, std::vector<std::string> scopes, std::vector<store::Secret> secrets,
                             bool enabled = true) {
@@ -97,28 +46,10 @@ store::ApiResource Resource(std::string name, std::vector<std::string> scopes, s
   return r;
 }
 
-store::Client ConfidentialClient(std::string id, std::string secret, std::vector<std::string> scopes) {
-  store::Client c;
-  c.client_id = std::move(id);
-  c.client_secrets.push_back(SharedSecret(secret));
-  c.allowed_grant_types = {"client_credentials"};
-  c.allowed_scopes = std::move(scopes);
-  return c;
-}
-
-class IntrospectionTest : public ::testing::Test {
+class IntrospectionTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/introspection_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("introspection_test"));
 
     config_.issuer = kIssuer;
     config_.realm = "test realm";
@@ -129,11 +60,11 @@ class IntrospectionTest : public ::testing::Test {
 
     Put([&](store::Txn& t) -> Status {
       for (const char* name : {"api1", "api2", "both", "gone"}) TF_RETURN_IF_ERROR(t.PutApiScope(Scope(name)));
-      TF_RETURN_IF_ERROR(t.PutApiResource(Resource("api1", {"api1", "both"}, {SharedSecret("api1-secret")})));
+      TF_RETURN_IF_ERROR(t.PutApiResource(Resource("api1", {"api1", "both"}, {HashedSecret("api1-secret")})));
       TF_RETURN_IF_ERROR(t.PutApiResource(Resource(
-          "api2", {"api2", "both"}, {SharedSecret("api2-old", kNow - 1), SharedSecret("api2-secret")})));
+          "api2", {"api2", "both"}, {HashedSecret("api2-old", kNow - 1), HashedSecret("api2-secret")})));
       TF_RETURN_IF_ERROR(
-          t.PutApiResource(Resource("disabled-api", {"gone"}, {SharedSecret("disabled-secret")}, false)));
+          t.PutApiResource(Resource("disabled-api", {"gone"}, {HashedSecret("disabled-secret")}, false)));
       TF_RETURN_IF_ERROR(t.PutApiResource(Resource("nosecret-api", {"gone"}, {})));
       TF_RETURN_IF_ERROR(t.PutClient(ConfidentialClient("svc", "s3cret", {"api1", "api2", "both"})));
       TF_RETURN_IF_ERROR(t.PutClient(ConfidentialClient("other", "0ther", {"api1"})));
@@ -142,49 +73,21 @@ class IntrospectionTest : public ::testing::Test {
       store::Client pub;
       pub.client_id = "public";
       pub.require_client_secret = false;
-      pub.client_secrets.push_back(SharedSecret("pub-secret"));
+      pub.client_secrets.push_back(HashedSecret("pub-secret"));
       TF_RETURN_IF_ERROR(t.PutClient(pub));
       return Status::OK();
     });
     NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
+  // Each key a second newer than the one before.
   std::shared_ptr<const SigningKey> AddKey(Alg alg, store::KeyState state) {
-    Result<std::shared_ptr<const SigningKey>> key = SigningKey::Generate(alg);
-    EXPECT_TRUE(key.ok());
-    store::KeyRecord rec;
-    rec.kid = (*key)->kid();
-    rec.alg = std::string(token::AlgName(alg));
-    rec.state = state;
-    rec.created = kNow - 100 + static_cast<int64_t>(key_count_++);
-    rec.private_pem = (*key)->PrivatePem();
-    Put([&](store::Txn& t) { return t.PutKey(rec); });
-    return *key;
+    return PutNewKey(alg, state, kNow - 100 + static_cast<int64_t>(key_count_++));
   }
 
   http::Response PostTo(const std::string& path, const std::string& body, const std::string& authorization,
-                        const std::string& content_type = "application/x-www-form-urlencoded") {
-    http::Request r;
-    r.method = "POST";
-    r.path = config_.base_path + path;
-    r.content_type = content_type;
-    r.authorization = authorization;
-    r.body = body;
-    return service_->Handle(r, &log_);
+                        const std::string& content_type = testing::kFormUrlEncoded) {
+    return Handle(testing::FormPost(config_.base_path + path, body, authorization, content_type));
   }
 
   http::Response Introspect(const std::string& token, const std::string& authorization = Basic("api1", "api1-secret"),
@@ -203,7 +106,7 @@ class IntrospectionTest : public ::testing::Test {
     return j;
   }
 
-  void ExpectActive(const http::Response& r) { EXPECT_TRUE(Answer(r)->Active()) << r.body; }
+  void ExpectActive(const http::Response& r) { EXPECT_TRUE(Answer(r)->True("active")) << r.body; }
   void ExpectInactive(const http::Response& r) {
     Answer(r);
     EXPECT_EQ(r.body, R"({"active":false})");
@@ -279,12 +182,6 @@ class IntrospectionTest : public ::testing::Test {
     });
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   size_t key_count_ = 0;
   std::shared_ptr<const SigningKey> rs256_, es256_;
 };
@@ -407,7 +304,7 @@ TEST_F(IntrospectionTest, ActiveJwtAnswer) {
   const std::string jwt = IssueJwt("api1");
   const http::Response r = Introspect(jwt);
   std::unique_ptr<Json> a = Answer(r);
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Str("iss"), kIssuer);
   EXPECT_EQ(a->Str("client_id"), "svc");
   EXPECT_EQ(a->Str("sub"), "svc");
@@ -427,7 +324,7 @@ TEST_F(IntrospectionTest, ResourceSeesOnlyTokensForItsAudience) {
   ExpectActive(Introspect(for_api1, Basic("api1", "api1-secret")));
   ExpectInactive(Introspect(for_api1, Basic("api2", "api2-secret")));
   std::unique_ptr<Json> a = Answer(Introspect(for_both, Basic("api2", "api2-secret")));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Strings("aud"), (std::vector<std::string>{"api1", "api2"}));
   ExpectActive(Introspect(for_both, Basic("api1", "api1-secret")));
 }
@@ -475,7 +372,7 @@ TEST_F(IntrospectionTest, NotBeforeAllowsTheConfiguredClockSkew) {
 TEST_F(IntrospectionTest, HandSignedTokenIsActiveWhenEverythingHolds) {
   // The control for the negative cases below: the same construction with nothing wrong.
   std::unique_ptr<Json> a = Answer(Introspect(SignRaw(*rs256_, Header(*rs256_), Claims())));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_FALSE(a->Has("jti"));  // only what the token has
   ExpectActive(Introspect(SignRaw(*es256_, Header(*es256_, "application/AT+JWT"), Claims())));
 }
@@ -533,7 +430,7 @@ TEST_F(IntrospectionTest, JwtOfARevokedFamilyIsInactive) {
   const std::string in_family = SignRaw(*rs256_, Header(*rs256_), Claims(R"(,"grant_id":"fam1")"));
   const std::string other_family = SignRaw(*rs256_, Header(*rs256_), Claims(R"(,"grant_id":"fam2")"));
   std::unique_ptr<Json> a = Answer(Introspect(in_family));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_FALSE(a->Has("grant_id"));  // internal: not shown
   RevokeFamilyInStore("fam1");
   ExpectInactive(Introspect(in_family));
@@ -549,7 +446,7 @@ TEST_F(IntrospectionTest, ScopeIsAlwaysASpaceDelimitedString) {
   NewService();
   const std::string jwt = IssueJwt("api1 both");
   std::unique_ptr<Json> a = Answer(Introspect(jwt));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Str("scope"), "api1 both");
 }
 
@@ -557,7 +454,7 @@ TEST_F(IntrospectionTest, UserAndClientClaimsAreIncludedReservedNamesAreNot) {
   const std::string jwt = SignRaw(*rs256_, Header(*rs256_),
                                   Claims(R"(,"name":"Alice","amr":["pwd"],"active":false,"token_type":"x")"));
   std::unique_ptr<Json> a = Answer(Introspect(jwt));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Str("name"), "Alice");
   EXPECT_EQ(a->Strings("amr"), (std::vector<std::string>{"pwd"}));
   EXPECT_EQ(a->Str("token_type"), "Bearer");
@@ -582,7 +479,7 @@ TEST_F(IntrospectionTest, UnknownTokensAreInactive) {
 TEST_F(IntrospectionTest, ReferenceTokenAnswersItsStoredClaims) {
   const std::string handle = PutGrant(ReferenceGrant());
   std::unique_ptr<Json> a = Answer(Introspect(handle));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Str("sub"), "alice");
   EXPECT_EQ(a->Str("client_id"), "svc");
   EXPECT_EQ(a->Str("aud"), "api1");
@@ -647,7 +544,7 @@ TEST_F(IntrospectionTest, ReferenceTokenWithUnreadableClaimsIsInactive) {
 TEST_F(IntrospectionTest, RefreshTokenForItsOwnClientOnly) {
   const std::string handle = PutGrant(RefreshGrant());
   std::unique_ptr<Json> a = Answer(Introspect(handle, Basic("svc", "s3cret")));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_EQ(a->Str("token_type"), "refresh_token");
   EXPECT_EQ(a->Str("client_id"), "svc");
   EXPECT_EQ(a->Str("sub"), "alice");
@@ -698,7 +595,7 @@ TEST_F(IntrospectionTest, RefreshTokenWithoutUserHasNoSub) {
   g.subject = "";
   g.auth_time.reset();
   std::unique_ptr<Json> a = Answer(Introspect(PutGrant(g), Basic("svc", "s3cret")));
-  EXPECT_TRUE(a->Active());
+  EXPECT_TRUE(a->True("active"));
   EXPECT_FALSE(a->Has("sub"));
   EXPECT_FALSE(a->Has("auth_time"));
 }
@@ -708,10 +605,7 @@ TEST_F(IntrospectionTest, RefreshTokenWithoutUserHasNoSub) {
 TEST_F(IntrospectionTest, DiscoveryAdvertisesBothEndpoints) {
   config_.base_path = "/auth";
   NewService();
-  http::Request r;
-  r.method = "GET";
-  r.path = "/auth/.well-known/openid-configuration";
-  Json doc(service_->Handle(r, &log_).body);
+  Json doc(Handle(testing::GetRequest("/auth/.well-known/openid-configuration")).body);
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(doc.Str("revocation_endpoint"), std::string(kIssuer) + "/auth/connect/revocation");
   EXPECT_EQ(doc.Str("introspection_endpoint"), std::string(kIssuer) + "/auth/connect/introspect");

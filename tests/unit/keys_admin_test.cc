@@ -25,6 +25,7 @@
 #include "token/jws.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::admin {
 namespace {
@@ -32,24 +33,9 @@ namespace {
 using store::KeyState;
 using token::Alg;
 
-class AdminTest : public ::testing::Test {
+class AdminTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf_keys_admin_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    options.create = true;
-    auto opened = store::Store::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(opened).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore("tf_keys_admin_test")); }
 
   std::optional<store::KeyRecord> Key(std::string_view kid) {
     auto keys = ListKeys(*store_);
@@ -60,8 +46,6 @@ class AdminTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
   ManualClock clock_{1700000000};
 };
 

@@ -3,18 +3,17 @@
 // failures recorded by several worker processes, each in its own Store::Update, all count toward one lockout.
 #include "store/lockout.h"
 
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "store/store.h"
+#include "test_env.h"
 
 namespace tf::store {
 namespace {
@@ -141,31 +140,12 @@ TEST(Lockout, ExtremeValuesSaturateInsteadOfOverflowing) {
 
 // ---- Shared by every worker process ------------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lockout_test.XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p != nullptr ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A fresh /tmp/lockout_test.XXXXXX, removed on destruction.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("lockout_test") {}
 };
 
-StoreOptions Options(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  o.create = true;
-  o.map_size = 16u << 20;
-  return o;
-}
+StoreOptions Options(const std::string& path) { return testing::NewStoreOptions(path); }
 
 // What the password grant does on a wrong password, in one write transaction: read, count, write back.
 Status FailOnce(Store& store, int64_t now, int max_failures, int64_t lockout_seconds) {

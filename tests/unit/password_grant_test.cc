@@ -3,13 +3,10 @@
 // idp), scopes, the access token's user claims, the identical invalid_grant answers, lockout, concurrency and the
 // upgrade of an imported ASP.NET Core Identity hash.
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,11 +20,17 @@
 #include "token/jws.h"
 #include "util/base64.h"
 #include "util/clock.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Basic;
+using testing::Identity;
+using testing::Json;
+using testing::kNow;
+using testing::RacingStore;
+using testing::Scope;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kInvalidGrantBody[] =
     R"({"error":"invalid_grant","error_description":"invalid username or password"})";
@@ -36,35 +39,6 @@ constexpr char kInvalidGrantBody[] =
 // made independently with Python: hashlib.pbkdf2_hmac('sha256', b'Pa55word!', bytes(range(16)), 10000, 32).
 constexpr char kAspNetV3Hash[] = "AQAAAAEAACcQAAAAEAABAgMEBQYHCAkKCwwNDg8AFpj0T1prT+jZVt1TkaQi2JuFT+tAMS1LBckMqboKUQ==";
 
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return root_ != nullptr; }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-  std::vector<std::string> Strings(const char* name) const {
-    std::vector<std::string> out;
-    const cJSON* item;
-    cJSON_ArrayForEach(item, Get(name)) { out.push_back(cJSON_IsString(item) ? item->valuestring : "<?>"); }
-    return out;
-  }
-  const cJSON* root() const { return root_; }
-
- private:
-  cJSON* root_;
-};
-
 std::vector<std::string> Names(const cJSON* object) {
   std::vector<std::string> out;
   const cJSON* item;
@@ -72,80 +46,20 @@ std::vector<std::string> Names(const cJSON* object) {
   return out;
 }
 
-store::ApiScope Scope(std::string name, std::vector<std::string> user_claims = {}, bool enabled = true) {
-  store::ApiScope s;
-  s.name = std::move(name);
-  s.user_claims = std::move(user_claims);
-  s.enabled = enabled;
-  return s;
-}
-
-store::IdentityResource Identity(std::string name, std::vector<std::string> user_claims, bool enabled = true) {
-  store::IdentityResource r;
-  r.name = std::move(name);
-  r.user_claims = std::move(user_claims);
-  r.enabled = enabled;
-  return r;
-}
-
-// A Store that runs a hook (once) just before the next Update, to play a change that lands between the password
-// grant's read and its write transaction (another worker, or tokenctl).
-class RacingStore final : public store::Store {
- public:
-  explicit RacingStore(store::Store* inner) : inner_(inner) {}
-  void BeforeNextUpdate(std::function<void(store::Store&)> hook) { hook_ = std::move(hook); }
-
-  Status Read(const std::function<Status(store::Txn&)>& fn) override { return inner_->Read(fn); }
-  Status Update(const std::function<Status(store::Txn&)>& fn) override {
-    if (hook_) {
-      auto hook = std::move(hook_);
-      hook_ = nullptr;
-      hook(*inner_);
-    }
-    return inner_->Update(fn);
-  }
-  Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
-  Result<store::StoreStats> Stats() override { return inner_->Stats(); }
-  Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
-
- private:
-  store::Store* inner_;
-  std::function<void(store::Store&)> hook_;
-};
-
-class PasswordGrantTest : public ::testing::Test {
+class PasswordGrantTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/password_grant_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("password_grant_test"));
 
     config_.issuer = kIssuer;
-    config_.password_hash_memory_kib = 1024;
-    config_.password_hash_iterations = 1;
-    config_.password_hash_parallelism = 1;
-    params_ = {1024, 1, 1};
+    testing::UseCheapPasswordHashing(&config_);
 
-    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
-    ASSERT_TRUE(key.ok());
-    key_ = *key;
+    key_ = testing::NewSigningKey(token::Alg::kES256);
+    ASSERT_NE(key_, nullptr);
     config_.access_token_signing_alg = "ES256";
 
     Put([&](store::Txn& t) -> Status {
-      store::KeyRecord rec;
-      rec.kid = key_->kid();
-      rec.alg = "ES256";
-      rec.state = store::KeyState::kCurrent;
-      rec.created = kNow - 100;
-      rec.private_pem = key_->PrivatePem();
-      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key_, kNow - 100)));
 
       TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api1.read", {"email"})));
       TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api2")));
@@ -166,9 +80,7 @@ class PasswordGrantTest : public ::testing::Test {
 
       store::Client app;
       app.client_id = "app";
-      store::Secret secret;
-      secret.value = store::HashSecret("s3cret");
-      app.client_secrets = {secret};
+      app.client_secrets = {testing::HashedSecret("s3cret")};
       app.allowed_grant_types = {"password"};
       app.allowed_scopes = {"openid", "profile", "api1.read", "api2", "off", "gone", "unknown"};
       app.claims = {{"kind", "mobile", ""}};
@@ -207,20 +119,6 @@ class PasswordGrantTest : public ::testing::Test {
     NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
   store::User AddUser(std::string subject, std::string username, std::string tenant, std::string_view password,
                       std::vector<store::ClaimValue> claims = {}) {
     store::User u;
@@ -228,39 +126,13 @@ class PasswordGrantTest : public ::testing::Test {
     u.username = std::move(username);
     u.tenant = std::move(tenant);
     u.claims = std::move(claims);
-    if (!password.empty()) {
-      Result<std::string> h = HashPassword(password, params_);
-      EXPECT_TRUE(h.ok()) << h.status().ToString();
-      if (h.ok()) u.password_hash = *h;
-    }
+    if (!password.empty()) u.password_hash = testing::CheapPasswordHash(password);
     Put([&](store::Txn& t) { return t.PutUser(u); });
     return u;
   }
 
-  store::User Stored(const std::string& subject) {
-    store::User out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::User> u = t.GetUser(subject);
-      if (!u.ok()) return u.status();
-      out = *u;
-      return Status::OK();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
-
-  static std::string Basic(std::string_view id, std::string_view secret) {
-    return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
-  }
-
   http::Response Post(const std::string& body, const std::string& authorization = Basic("app", "s3cret")) {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/token";
-    r.content_type = "application/x-www-form-urlencoded";
-    r.authorization = authorization;
-    r.body = body;
-    return service_->Handle(r, &log_);
+    return Handle(testing::FormPost("/connect/token", body, authorization));
   }
 
   http::Response Login(const std::string& username, const std::string& password, const std::string& extra = "") {
@@ -272,11 +144,7 @@ class PasswordGrantTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     Json body(r.body);
     if (!body.ok() || !body.Has("access_token")) return "";
-    std::optional<token::JwsParts> parts = token::SplitJws(body.Str("access_token"));
-    EXPECT_TRUE(parts.has_value());
-    if (!parts) return "";
-    EXPECT_TRUE(key_->Verify(parts->signing_input, parts->signature));
-    return parts->payload_json;
+    return testing::VerifiedJwsPayload(body.Str("access_token"), *key_);
   }
 
   void ExpectError(const http::Response& r, int status, std::string_view error, std::string_view description) {
@@ -299,13 +167,6 @@ class PasswordGrantTest : public ::testing::Test {
     return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  Argon2Params params_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::shared_ptr<const token::SigningKey> key_;
   store::User alice_;
 };
@@ -462,7 +323,7 @@ TEST_F(PasswordGrantTest, ScopeRules) {
   EXPECT_EQ(Json(Login("alice", "Wonderland1", "&scope=openid+offline_access").body).Str("scope"),
             "openid offline_access");
   // A scope error is not a failed login.
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
 }
 
 TEST_F(PasswordGrantTest, ClientMustBeAllowedTheGrant) {
@@ -490,11 +351,11 @@ TEST_F(PasswordGrantTest, MissingAndOverlongCredentialsAreInvalidRequest) {
   ExpectError(Login(std::string(101, 'u'), "x"), 400, "invalid_request", "username is too long");
   ExpectError(Login("alice", hundred + "p"), 400, "invalid_request", "password is too long");
   // Over-long values are refused before the user is looked at: no failed login is counted.
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
   // 100 of each is allowed (and merely wrong).
   ExpectInvalidGrant(Login(std::string(100, 'u'), hundred));
   ExpectInvalidGrant(Login("alice", hundred));
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 1);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 1);
 }
 
 TEST_F(PasswordGrantTest, InvalidGrantAnswersAreByteIdentical) {
@@ -517,9 +378,9 @@ TEST_F(PasswordGrantTest, InvalidGrantAnswersAreByteIdentical) {
   ExpectInvalidGrant(Login("carol", "Right-pass", "&acr_values=tenant%3Aother"));     // wrong tenant
   ExpectInvalidGrant(Login("alice", "Wonderland1", "&acr_values=tenant%3Aacme"));     // not in that tenant
   // The disabled user's correct password changes nothing; the locked user's lockout is not extended.
-  EXPECT_EQ(Stored("sub-disabled").access_failed_count, 0);
-  EXPECT_EQ(Stored("sub-locked").lockout_end, kNow + 60);
-  EXPECT_EQ(Stored("sub-locked").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-disabled").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-locked").lockout_end, kNow + 60);
+  EXPECT_EQ(StoredUser("sub-locked").access_failed_count, 0);
   // Carol in acme signs in with her tenant.
   Json claims(Claims(Login("carol", "Right-pass", "&acr_values=tenant%3Aacme")));
   EXPECT_EQ(claims.Str("sub"), "sub-acme");
@@ -546,9 +407,9 @@ TEST_F(PasswordGrantTest, SameUsernameInTwoTenants) {
   // Each password works only in its own tenant; a failure counts against that tenant's user only.
   ExpectInvalidGrant(Login("alice", "Acme-pass", "&acr_values=tenant%3Aglobex"));
   ExpectInvalidGrant(Login("alice", "Globex-pass"));
-  EXPECT_EQ(Stored("sub-alice-globex").access_failed_count, 1);
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 1);
-  EXPECT_EQ(Stored("sub-alice-acme").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice-globex").access_failed_count, 1);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 1);
+  EXPECT_EQ(StoredUser("sub-alice-acme").access_failed_count, 0);
   // Tenants compare exactly.
   ExpectInvalidGrant(Login("alice", "Acme-pass", "&acr_values=tenant%3AACME"));
 }
@@ -566,7 +427,7 @@ TEST_F(PasswordGrantTest, AcrValuesErrorsAreInvalidRequest) {
               "acr_values is too long");
   ExpectError(Login("alice", "Wonderland1", "&acr_values=a%09b"), 400, "invalid_request",
               "acr_values contains a control character");
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
 }
 
 TEST_F(PasswordGrantTest, IdentityProviderRules) {
@@ -606,7 +467,7 @@ TEST_F(PasswordGrantTest, IdentityProviderRules) {
   config_.login_providers = {"remote_user"};
   NewService();
   ExpectError(Login("alice", "Wonderland1"), 400, "invalid_request", "the identity provider is not enabled");
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
 }
 
 TEST_F(PasswordGrantTest, EnableLocalLoginFalseRefusesLocal) {
@@ -626,13 +487,13 @@ TEST_F(PasswordGrantTest, LockoutAfterConsecutiveFailures) {
   // Two failures, then a success resets the count.
   ExpectInvalidGrant(Login("alice", "bad1"));
   ExpectInvalidGrant(Login("alice", "bad2"));
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 2);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 2);
   Claims(Login("alice", "Wonderland1"));
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
 
   // Three consecutive failures lock the user for 300 s.
   for (int i = 0; i < 3; ++i) ExpectInvalidGrant(Login("alice", "bad"));
-  store::User u = Stored("sub-alice");
+  store::User u = StoredUser("sub-alice");
   EXPECT_EQ(u.lockout_end, kNow + 300);
   EXPECT_EQ(u.access_failed_count, 0);
 
@@ -640,7 +501,7 @@ TEST_F(PasswordGrantTest, LockoutAfterConsecutiveFailures) {
   clock_.Advance(100);
   ExpectInvalidGrant(Login("alice", "Wonderland1"));
   ExpectInvalidGrant(Login("alice", "bad"));
-  u = Stored("sub-alice");
+  u = StoredUser("sub-alice");
   EXPECT_EQ(u.lockout_end, kNow + 300);
   EXPECT_EQ(u.access_failed_count, 0);
   clock_.Advance(199);  // one second before the end
@@ -650,7 +511,7 @@ TEST_F(PasswordGrantTest, LockoutAfterConsecutiveFailures) {
   clock_.Advance(1);
   Json claims(Claims(Login("alice", "Wonderland1")));
   EXPECT_EQ(claims.Num("auth_time"), kNow + 300);
-  u = Stored("sub-alice");
+  u = StoredUser("sub-alice");
   EXPECT_FALSE(u.lockout_end.has_value());
   EXPECT_EQ(u.access_failed_count, 0);
 }
@@ -660,19 +521,19 @@ TEST_F(PasswordGrantTest, FailuresAfterAnExpiredLockoutStartAFreshCount) {
   NewService();
   ExpectInvalidGrant(Login("alice", "bad"));
   ExpectInvalidGrant(Login("alice", "bad"));
-  EXPECT_EQ(Stored("sub-alice").lockout_end, kNow + 300);
+  EXPECT_EQ(StoredUser("sub-alice").lockout_end, kNow + 300);
   clock_.Advance(300);
   ExpectInvalidGrant(Login("alice", "bad"));
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 1);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 1);
   ExpectInvalidGrant(Login("alice", "bad"));
-  EXPECT_EQ(Stored("sub-alice").lockout_end, kNow + 600);
+  EXPECT_EQ(StoredUser("sub-alice").lockout_end, kNow + 600);
 }
 
 TEST_F(PasswordGrantTest, LockoutDisabledWithZeroFailures) {
   config_.lockout_max_failures = 0;
   NewService();
   for (int i = 0; i < 8; ++i) ExpectInvalidGrant(Login("alice", "bad"));
-  store::User u = Stored("sub-alice");
+  store::User u = StoredUser("sub-alice");
   EXPECT_EQ(u.access_failed_count, 0);
   EXPECT_FALSE(u.lockout_end.has_value());
   Claims(Login("alice", "Wonderland1"));
@@ -687,19 +548,16 @@ TEST_F(PasswordGrantTest, ConcurrentFailuresAllCount) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        http::Request r;
-        r.method = "POST";
-        r.path = "/connect/token";
-        r.content_type = "application/x-www-form-urlencoded";
-        r.authorization = Basic("app", "s3cret");
-        r.body = "grant_type=password&username=alice&password=wrong" + std::to_string(t);
+        const http::Request r =
+            testing::FormPost("/connect/token", "grant_type=password&username=alice&password=wrong" + std::to_string(t),
+                              Basic("app", "s3cret"));
         statuses[t * kEach + i] = service_->Handle(r, nullptr).status;
       }
     });
   }
   for (std::thread& t : threads) t.join();
   for (int s : statuses) EXPECT_EQ(s, 400);
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, kThreads * kEach);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, kThreads * kEach);
 }
 
 TEST_F(PasswordGrantTest, ConcurrentFailuresReachTheLockout) {
@@ -719,7 +577,7 @@ TEST_F(PasswordGrantTest, ConcurrentFailuresReachTheLockout) {
   }
   for (std::thread& t : threads) t.join();
   // 5 failures locked the user; the other 3 arrived while locked and changed nothing.
-  store::User u = Stored("sub-alice");
+  store::User u = StoredUser("sub-alice");
   EXPECT_EQ(u.lockout_end, kNow + 300);
   EXPECT_EQ(u.access_failed_count, 0);
   ExpectInvalidGrant(Login("alice", "Wonderland1"));
@@ -735,18 +593,18 @@ TEST_F(PasswordGrantTest, AspNetIdentityHashIsUpgradedOnLogin) {
 
   // A wrong password leaves the hash alone (and counts).
   ExpectInvalidGrant(Login("migrated", "Pa55word"));
-  EXPECT_EQ(Stored("sub-migrated").password_hash, kAspNetV3Hash);
-  EXPECT_EQ(Stored("sub-migrated").access_failed_count, 3);
+  EXPECT_EQ(StoredUser("sub-migrated").password_hash, kAspNetV3Hash);
+  EXPECT_EQ(StoredUser("sub-migrated").access_failed_count, 3);
 
   Json claims(Claims(Login("migrated", "Pa55word%21", "&scope=api2")));
   EXPECT_EQ(claims.Str("sub"), "sub-migrated");
-  const store::User after = Stored("sub-migrated");
+  const store::User after = StoredUser("sub-migrated");
   EXPECT_EQ(after.password_hash.rfind("$argon2id$v=19$m=1024,t=1,p=1$", 0), 0u) << after.password_hash;
   EXPECT_EQ(after.access_failed_count, 0);
-  EXPECT_TRUE(VerifyPassword(after.password_hash, "Pa55word!", params_).match);
+  EXPECT_TRUE(VerifyPassword(after.password_hash, "Pa55word!", testing::kCheapArgon2).match);
   // The new hash works, and needs no further upgrade.
   Claims(Login("migrated", "Pa55word%21"));
-  EXPECT_EQ(Stored("sub-migrated").password_hash, after.password_hash);
+  EXPECT_EQ(StoredUser("sub-migrated").password_hash, after.password_hash);
 }
 
 TEST_F(PasswordGrantTest, ArgonHashWithOtherParametersIsUpgraded) {
@@ -758,7 +616,7 @@ TEST_F(PasswordGrantTest, ArgonHashWithOtherParametersIsUpgraded) {
   u.password_hash = *old_hash;
   Put([&](store::Txn& t) { return t.PutUser(u); });
   Claims(Login("old", "Older-pass"));
-  EXPECT_EQ(Stored("sub-old").password_hash.rfind("$argon2id$v=19$m=1024,t=1,p=1$", 0), 0u);
+  EXPECT_EQ(StoredUser("sub-old").password_hash.rfind("$argon2id$v=19$m=1024,t=1,p=1$", 0), 0u);
 }
 
 TEST_F(PasswordGrantTest, DisabledUserWithMigratedHashIsNotUpgraded) {
@@ -769,7 +627,7 @@ TEST_F(PasswordGrantTest, DisabledUserWithMigratedHashIsNotUpgraded) {
   u.is_active = false;
   Put([&](store::Txn& t) { return t.PutUser(u); });
   ExpectInvalidGrant(Login("m2", "Pa55word%21"));
-  EXPECT_EQ(Stored("sub-m2").password_hash, kAspNetV3Hash);
+  EXPECT_EQ(StoredUser("sub-m2").password_hash, kAspNetV3Hash);
 }
 
 TEST_F(PasswordGrantTest, ChangesBetweenTheReadAndTheWriteMakeTheCheckStale) {
@@ -777,7 +635,7 @@ TEST_F(PasswordGrantTest, ChangesBetweenTheReadAndTheWriteMakeTheCheckStale) {
   service_ = std::make_unique<Service>(config_, &racing, &clock_);
   // The password is changed (tokenctl user passwd) after it was verified against the old hash: refused, and the
   // new record is left alone.
-  Result<std::string> new_hash = HashPassword("New-pass-1", params_);
+  Result<std::string> new_hash = HashPassword("New-pass-1", testing::kCheapArgon2);
   ASSERT_TRUE(new_hash.ok());
   racing.BeforeNextUpdate([&](store::Store& s) {
     ASSERT_TRUE(s.Update([&](store::Txn& t) -> Status {
@@ -788,8 +646,8 @@ TEST_F(PasswordGrantTest, ChangesBetweenTheReadAndTheWriteMakeTheCheckStale) {
                  }).ok());
   });
   ExpectInvalidGrant(Login("alice", "Wonderland1"));
-  EXPECT_EQ(Stored("sub-alice").password_hash, *new_hash);
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").password_hash, *new_hash);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
   // A wrong password checked against the old hash is not counted against the new one either.
   racing.BeforeNextUpdate([&](store::Store& s) {
     ASSERT_TRUE(s.Update([&](store::Txn& t) -> Status {
@@ -800,7 +658,7 @@ TEST_F(PasswordGrantTest, ChangesBetweenTheReadAndTheWriteMakeTheCheckStale) {
                  }).ok());
   });
   ExpectInvalidGrant(Login("alice", "bad"));
-  EXPECT_EQ(Stored("sub-alice").access_failed_count, 0);
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
 
   // The user is removed meanwhile: refused, and not recreated.
   AddUser("sub-erin", "erin", "", "Erin-pass");
@@ -827,7 +685,7 @@ TEST_F(PasswordGrantTest, ChangesBetweenTheReadAndTheWriteMakeTheCheckStale) {
                  }).ok());
   });
   ExpectInvalidGrant(Login("alice", "New-pass-1"));
-  EXPECT_EQ(Stored("sub-alice").lockout_end, kNow + 10);
+  EXPECT_EQ(StoredUser("sub-alice").lockout_end, kNow + 10);
   // After the lockout, the new password works.
   clock_.Advance(10);
   Claims(Login("alice", "New-pass-1"));

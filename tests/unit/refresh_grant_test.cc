@@ -4,12 +4,10 @@
 // lifetimes, the client and user checks, UpdateAccessTokenClaimsOnRefresh, reference tokens for every grant, id_tokens
 // on refresh of a grant with openid (OpenID Connect Core §12.2), and parallel redemption of one token.
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,76 +23,32 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Json;
+using testing::kNow;
+using testing::Scope;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kInvalidRefreshToken[] =
     R"({"error":"invalid_grant","error_description":"the refresh token is invalid"})";
 
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return root_ != nullptr; }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-
- private:
-  cJSON* root_;
-};
-
-store::ApiScope Scope(std::string name, std::vector<std::string> user_claims = {}) {
-  store::ApiScope s;
-  s.name = std::move(name);
-  s.user_claims = std::move(user_claims);
-  return s;
-}
-
-class RefreshGrantTest : public ::testing::Test {
+class RefreshGrantTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/refresh_grant_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("refresh_grant_test"));
 
     config_.issuer = kIssuer;
-    config_.password_hash_memory_kib = 1024;
-    config_.password_hash_iterations = 1;
-    config_.password_hash_parallelism = 1;
+    testing::UseCheapPasswordHashing(&config_);
     config_.access_token_signing_alg = "ES256";
     config_.id_token_signing_alg = "ES256";  // the only key: id_tokens on refresh of an openid grant
-    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
-    ASSERT_TRUE(key.ok());
-    key_ = *key;
+    key_ = testing::NewSigningKey(token::Alg::kES256);
+    ASSERT_NE(key_, nullptr);
 
     Put([&](store::Txn& t) -> Status {
-      store::KeyRecord rec;
-      rec.kid = key_->kid();
-      rec.alg = "ES256";
-      rec.state = store::KeyState::kCurrent;
-      rec.created = kNow - 100;
-      rec.private_pem = key_->PrivatePem();
-      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key_, kNow - 100)));
       // grant_id in UserClaims: a user claim of that name must still not forge the protocol claim.
       TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api1.read", {"email", "grant_id"})));
       TF_RETURN_IF_ERROR(t.PutApiScope(Scope("api2")));
@@ -108,9 +62,7 @@ class RefreshGrantTest : public ::testing::Test {
 
       store::Client app;
       app.client_id = "app";
-      store::Secret secret;
-      secret.value = store::HashSecret("s3cret");
-      app.client_secrets = {secret};
+      app.client_secrets = {testing::HashedSecret("s3cret")};
       app.allowed_grant_types = {"password"};  // no "refresh_token" entry needed: AllowOfflineAccess allows it
       app.allowed_scopes = {"openid", "api1.read", "api2"};
       app.allow_offline_access = true;
@@ -179,25 +131,10 @@ class RefreshGrantTest : public ::testing::Test {
     alice.subject_id = "sub-alice";
     alice.username = "alice";
     alice.claims = {{"email", "alice@example.com", ""}, {"name", "Alice", ""}, {"grant_id", "forged", ""}};
-    Result<std::string> h = HashPassword("Wonderland1", Argon2Params{1024, 1, 1});
-    ASSERT_TRUE(h.ok());
-    alice.password_hash = *h;
+    alice.password_hash = testing::CheapPasswordHash("Wonderland1");
+    ASSERT_FALSE(alice.password_hash.empty());
     Put([&](store::Txn& t) { return t.PutUser(alice); });
     NewService();
-  }
-
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
   void EditClient(const std::string& id, const std::function<void(store::Client&)>& edit) {
@@ -209,37 +146,7 @@ class RefreshGrantTest : public ::testing::Test {
     });
   }
 
-  void EditUser(const std::function<void(store::User&)>& edit) {
-    Put([&](store::Txn& t) -> Status {
-      Result<store::User> u = t.GetUser("sub-alice");
-      if (!u.ok()) return u.status();
-      edit(*u);
-      return t.PutUser(*u);
-    });
-  }
-
-  std::optional<store::Grant> StoredGrant(const std::string& handle) {
-    std::optional<store::Grant> out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::Grant> g = t.GetGrant(Sha256(handle));
-      if (g.ok()) out = *g;
-      return g.ok() || g.status().IsNotFound() ? Status::OK() : g.status();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
-
-  std::optional<store::FamilyRevocation> Revocation(const std::string& family) {
-    std::optional<store::FamilyRevocation> out;
-    const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<std::optional<store::FamilyRevocation>> r = t.GetFamilyRevocation(family);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return Status::OK();
-    });
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
+  void EditUser(const std::function<void(store::User&)>& edit) { ServiceFixture::EditUser("sub-alice", edit); }
 
   size_t GrantCount() {
     size_t n = 0;
@@ -253,18 +160,10 @@ class RefreshGrantTest : public ::testing::Test {
     return n;
   }
 
-  static std::string Basic(std::string_view id, std::string_view secret = "s3cret") {
-    return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
-  }
-
+  // A token request as `client` (Basic "s3cret"; the public client sends only its client_id).
   http::Response Post(const std::string& body, const std::string& client = "app") {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/token";
-    r.content_type = "application/x-www-form-urlencoded";
-    r.authorization = client == "public" ? "" : Basic(client);
-    r.body = client == "public" ? body + "&client_id=public" : body;
-    return service_->Handle(r, &log_);
+    if (client == "public") return Handle(testing::FormPost("/connect/token", body + "&client_id=public"));
+    return Handle(testing::FormPost("/connect/token", body, testing::Basic(client, "s3cret")));
   }
 
   http::Response Login(const std::string& client = "app", const std::string& scope = "api1.read offline_access") {
@@ -299,11 +198,7 @@ class RefreshGrantTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     Json body(r.body);
     if (!body.Has("access_token")) return "";
-    std::optional<token::JwsParts> parts = token::SplitJws(body.Str("access_token"));
-    EXPECT_TRUE(parts.has_value()) << r.body;
-    if (!parts) return "";
-    EXPECT_TRUE(key_->Verify(parts->signing_input, parts->signature));
-    return parts->payload_json;
+    return testing::VerifiedJwsPayload(body.Str("access_token"), *key_);
   }
 
   void ExpectInvalidGrant(const http::Response& r) {
@@ -312,12 +207,6 @@ class RefreshGrantTest : public ::testing::Test {
     EXPECT_EQ(log_.outcome, "invalid_grant");
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::shared_ptr<const token::SigningKey> key_;
 };
 
@@ -427,7 +316,7 @@ TEST_F(RefreshGrantTest, ReuseRevokesTheWholeFamily) {
   EXPECT_FALSE(StoredGrant(first).has_value());
   EXPECT_FALSE(StoredGrant(second).has_value());
   EXPECT_FALSE(StoredGrant(access).has_value());
-  std::optional<store::FamilyRevocation> rev = Revocation(family);
+  std::optional<store::FamilyRevocation> rev = FamilyRevocation(family);
   ASSERT_TRUE(rev.has_value());
   EXPECT_EQ(rev->revoked_at, kNow + 5);
   // the longest AccessTokenLifetime of any client, plus the skew introspection allows past exp
@@ -446,12 +335,12 @@ TEST_F(RefreshGrantTest, GraceAllowsOneRetry) {
   const std::string retried = RefreshTokenOf(Refresh(first));
   EXPECT_NE(retried, lost);
   EXPECT_FALSE(StoredGrant(lost).has_value());  // the unused successor is replaced
-  EXPECT_FALSE(Revocation(family).has_value());
+  EXPECT_FALSE(FamilyRevocation(family).has_value());
   ExpectInvalidGrant(Refresh(lost));
-  EXPECT_FALSE(Revocation(family).has_value());  // an unknown token revokes nothing
+  EXPECT_FALSE(FamilyRevocation(family).has_value());  // an unknown token revokes nothing
   // A second retry is reuse.
   ExpectInvalidGrant(Refresh(first));
-  EXPECT_TRUE(Revocation(family).has_value());
+  EXPECT_TRUE(FamilyRevocation(family).has_value());
   ExpectInvalidGrant(Refresh(retried));
 }
 
@@ -630,13 +519,8 @@ TEST_F(RefreshGrantTest, RequestErrors) {
   // An access token is not a refresh token.
   ExpectInvalidGrant(Refresh(Json(Login("ref").body).Str("access_token"), "ref"));
   // Wrong client secret: the dispatcher's invalid_client.
-  http::Request r;
-  r.method = "POST";
-  r.path = "/connect/token";
-  r.content_type = "application/x-www-form-urlencoded";
-  r.authorization = Basic("app", "wrong");
-  r.body = "grant_type=refresh_token&refresh_token=" + RefreshTokenOf(Login());
-  EXPECT_EQ(service_->Handle(r, &log_).status, 401);
+  const std::string body = "grant_type=refresh_token&refresh_token=" + RefreshTokenOf(Login());
+  EXPECT_EQ(Handle(testing::FormPost("/connect/token", body, testing::Basic("app", "wrong"))).status, 401);
 }
 
 TEST_F(RefreshGrantTest, ReferenceTokensForEveryGrant) {
@@ -697,14 +581,11 @@ TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      http::Request r;
-      r.method = "POST";
-      r.path = "/connect/token";
-      r.content_type = "application/x-www-form-urlencoded";
-      r.authorization = Basic("app");
-      r.body = "grant_type=refresh_token&refresh_token=" + token;
       RequestLog log;
-      const http::Response resp = service_->Handle(r, &log);
+      const http::Response resp =
+          service_->Handle(testing::FormPost("/connect/token", "grant_type=refresh_token&refresh_token=" + token,
+                                             testing::Basic("app", "s3cret")),
+                           &log);
       if (resp.status == 200) {
         ++ok;
       } else if (resp.body == kInvalidRefreshToken) {
@@ -721,10 +602,7 @@ TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
 }
 
 TEST_F(RefreshGrantTest, DiscoveryListsTheGrant) {
-  http::Request r;
-  r.method = "GET";
-  r.path = "/.well-known/openid-configuration";
-  const std::string body = service_->Handle(r, &log_).body;
+  const std::string body = Handle(testing::GetRequest("/.well-known/openid-configuration")).body;
   EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code",)"
                       R"("refresh_token"])"),
             std::string::npos)

@@ -1,12 +1,9 @@
 // The remote_user login provider's user lookup and provisioning (oauth/remote_user.h) over a real LMDB store in a
 // temporary directory: usable names, case-insensitive lookup per tenant, inactive users, provisioning on and off, a
 // user created by another worker between the read and the write, and concurrent first logins.
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,57 +13,19 @@
 #include "oauth/remote_user.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::kNow;
+using testing::RacingStore;
 
-// Runs a hook (once) just before the next Update: another worker acting between the provider's read and write.
-class RacingStore final : public store::Store {
- public:
-  explicit RacingStore(store::Store* inner) : inner_(inner) {}
-  void BeforeNextUpdate(std::function<void(store::Store&)> hook) { hook_ = std::move(hook); }
-  int updates = 0;
-
-  Status Read(const std::function<Status(store::Txn&)>& fn) override { return inner_->Read(fn); }
-  Status Update(const std::function<Status(store::Txn&)>& fn) override {
-    ++updates;
-    if (hook_) {
-      auto hook = std::move(hook_);
-      hook_ = nullptr;
-      hook(*inner_);
-    }
-    return inner_->Update(fn);
-  }
-  Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
-  Result<store::StoreStats> Stats() override { return inner_->Stats(); }
-  Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
-
- private:
-  store::Store* inner_;
-  std::function<void(store::Store&)> hook_;
-};
-
-class RemoteUserTest : public ::testing::Test {
+class RemoteUserTest : public testing::StoreFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/remote_user_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("remote_user_test"));
     config_.issuer = "https://auth.example.com";
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   void AddUser(const std::string& subject, const std::string& name, const std::string& tenant, bool active = true) {
@@ -75,8 +34,7 @@ class RemoteUserTest : public ::testing::Test {
     u.username = name;
     u.tenant = tenant;
     u.is_active = active;
-    const Status st = store_->Update([&](store::Txn& t) { return t.PutUser(u); });
-    ASSERT_TRUE(st.ok()) << st.ToString();
+    Put([&](store::Txn& t) { return t.PutUser(u); });
   }
 
   std::vector<store::User> Users() {
@@ -95,8 +53,6 @@ class RemoteUserTest : public ::testing::Test {
     return FindOrProvisionRemoteUser(*store_, config_, tenant, name, kNow);
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
   Config config_;
 };
 

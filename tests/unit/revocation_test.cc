@@ -5,11 +5,9 @@
 #include "oauth/revocation.h"
 
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,19 +20,15 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Basic;
+using testing::HeaderOf;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
-
-std::string HeaderOf(const http::Response& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
-}
 
 std::string ErrorOf(const http::Response& r) {
   cJSON* root = cJSON_Parse(r.body.c_str());
@@ -44,47 +38,21 @@ std::string ErrorOf(const http::Response& r) {
   return out;
 }
 
-std::string Basic(std::string_view id, std::string_view secret) {
-  return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
+store::Client Confidential(std::string id, std::string_view secret) {
+  return testing::ConfidentialClient(std::move(id), secret, {"api1"});
 }
 
-store::Client Confidential(std::string id, std::string secret) {
-  store::Client c;
-  c.client_id = std::move(id);
-  store::Secret s;
-  s.value = store::HashSecret(secret);
-  c.client_secrets.push_back(s);
-  c.allowed_grant_types = {"client_credentials"};
-  c.allowed_scopes = {"api1"};
-  return c;
-}
-
-class RevocationTest : public ::testing::Test {
+class RevocationTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/revocation_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("revocation_test"));
     config_.issuer = kIssuer;
     config_.realm = "test realm";
 
-    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kRS256);
-    ASSERT_TRUE(key.ok());
+    std::shared_ptr<const token::SigningKey> key = testing::NewSigningKey(token::Alg::kRS256);
+    ASSERT_NE(key, nullptr);
     Put([&](store::Txn& t) -> Status {
-      store::KeyRecord rec;
-      rec.kid = (*key)->kid();
-      rec.alg = "RS256";
-      rec.state = store::KeyState::kCurrent;
-      rec.created = kNow - 100;
-      rec.private_pem = (*key)->PrivatePem();
-      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key, kNow - 100)));
       store::ApiScope scope;
       scope.name = "api1";
       TF_RETURN_IF_ERROR(t.PutApiScope(scope));
@@ -107,30 +75,12 @@ class RevocationTest : public ::testing::Test {
       TF_RETURN_IF_ERROR(t.PutClient(pub));
       return Status::OK();
     });
-    service_ = std::make_unique<Service>(config_, store_.get(), &clock_);
-  }
-
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
+    NewService();
   }
 
   http::Response PostTo(const std::string& path, const std::string& body, const std::string& authorization,
-                        const std::string& content_type = "application/x-www-form-urlencoded") {
-    http::Request r;
-    r.method = "POST";
-    r.path = path;
-    r.content_type = content_type;
-    r.authorization = authorization;
-    r.body = body;
-    return service_->Handle(r, &log_);
+                        const std::string& content_type = testing::kFormUrlEncoded) {
+    return Handle(testing::FormPost(path, body, authorization, content_type));
   }
 
   http::Response Revoke(const std::string& token, const std::string& authorization = Basic("svc", "s3cret"),
@@ -165,39 +115,7 @@ class RevocationTest : public ::testing::Test {
     return handle;
   }
 
-  void Get(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Read(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
-  bool Exists(const std::string& handle) {
-    bool found = false;
-    Get([&](store::Txn& t) -> Status {
-      Result<store::Grant> g = t.GetGrant(Sha256(handle));
-      if (!g.ok() && !g.status().IsNotFound()) return g.status();
-      found = g.ok();
-      return Status::OK();
-    });
-    return found;
-  }
-
-  std::optional<store::FamilyRevocation> Revocation(const std::string& family) {
-    std::optional<store::FamilyRevocation> out;
-    Get([&](store::Txn& t) -> Status {
-      Result<std::optional<store::FamilyRevocation>> r = t.GetFamilyRevocation(family);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return Status::OK();
-    });
-    return out;
-  }
-
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
+  bool Exists(const std::string& handle) { return StoredGrant(handle).has_value(); }
 };
 
 TEST_F(RevocationTest, OnlyPost) {
@@ -270,12 +188,12 @@ TEST_F(RevocationTest, RefreshTokenRevokesItsWholeFamily) {
   EXPECT_FALSE(Exists(old_rt));
   EXPECT_FALSE(Exists(ref));
   EXPECT_TRUE(Exists(unrelated));
-  std::optional<store::FamilyRevocation> rec = Revocation("fam1");
+  std::optional<store::FamilyRevocation> rec = FamilyRevocation("fam1");
   ASSERT_TRUE(rec.has_value());
   EXPECT_EQ(rec->revoked_at, kNow + 7);
   // the longest AccessTokenLifetime of any client, plus the skew introspection allows past exp
   EXPECT_EQ(rec->keep_until, kNow + 7 + 7200 + config_.clock_skew_seconds);
-  EXPECT_FALSE(Revocation("fam2").has_value());
+  EXPECT_FALSE(FamilyRevocation("fam2").has_value());
 
   // Revoking it again is still 200.
   ExpectRevocationOk(Revoke(rt));
@@ -288,7 +206,7 @@ TEST_F(RevocationTest, ConsumedRefreshTokenStillNamesItsFamily) {
   const std::string current = PutGrant(MakeGrant(store::GrantKind::kRefreshToken, "svc", "fam1"));
   ExpectRevocationOk(Revoke(old_rt));
   EXPECT_FALSE(Exists(current));
-  EXPECT_TRUE(Revocation("fam1").has_value());
+  EXPECT_TRUE(FamilyRevocation("fam1").has_value());
 }
 
 TEST_F(RevocationTest, ReferenceTokenIsDeletedAloneItsFamilyLivesOn) {
@@ -299,7 +217,7 @@ TEST_F(RevocationTest, ReferenceTokenIsDeletedAloneItsFamilyLivesOn) {
   EXPECT_FALSE(Exists(ref));
   EXPECT_TRUE(Exists(ref2));
   EXPECT_TRUE(Exists(rt));
-  EXPECT_FALSE(Revocation("fam1").has_value());
+  EXPECT_FALSE(FamilyRevocation("fam1").has_value());
 }
 
 TEST_F(RevocationTest, AnotherClientsTokenIsLeftAlone) {
@@ -309,7 +227,7 @@ TEST_F(RevocationTest, AnotherClientsTokenIsLeftAlone) {
   ExpectRevocationOk(Revoke(ref));
   EXPECT_TRUE(Exists(rt));
   EXPECT_TRUE(Exists(ref));
-  EXPECT_FALSE(Revocation("fam1").has_value());
+  EXPECT_FALSE(FamilyRevocation("fam1").has_value());
   // Its owner can.
   ExpectRevocationOk(Revoke(rt, Basic("other", "0ther")));
   EXPECT_FALSE(Exists(rt));
@@ -332,7 +250,7 @@ TEST_F(RevocationTest, CodesAreNotRevokedHere) {
   ExpectRevocationOk(Revoke(device));
   EXPECT_TRUE(Exists(code));
   EXPECT_TRUE(Exists(device));
-  EXPECT_FALSE(Revocation("fam1").has_value());
+  EXPECT_FALSE(FamilyRevocation("fam1").has_value());
 }
 
 TEST_F(RevocationTest, JwtAccessTokenIsAcceptedAndChangesNothing) {

@@ -4,12 +4,10 @@
 #include "oauth/service.h"
 
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,61 +19,21 @@
 #include "token/jws.h"
 #include "util/base64.h"
 #include "util/clock.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Basic;
+using testing::ConfidentialClient;
+using testing::HashedSecret;
+using testing::HeaderOf;
+using testing::Json;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
 
 using token::Alg;
 using token::SigningKey;
-
-// A parsed JSON document, freed on scope exit.
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return root_ != nullptr; }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  double Num(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-  }
-  std::vector<std::string> Strings(const char* name) const {
-    std::vector<std::string> out;
-    const cJSON* item;
-    cJSON_ArrayForEach(item, Get(name)) {
-      out.push_back(cJSON_IsString(item) ? item->valuestring : "<not a string>");
-    }
-    return out;
-  }
-  const cJSON* root() const { return root_; }
-
- private:
-  cJSON* root_;
-};
-
-std::string HeaderOf(const http::Response& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
-}
-
-store::Secret SharedSecret(std::string_view secret, std::optional<int64_t> expiration = std::nullopt) {
-  store::Secret s;
-  s.value = store::HashSecret(secret);
-  s.expiration = expiration;
-  return s;
-}
 
 store::ApiScope Scope(std::string name, bool enabled = true, bool show = true) {
   store::ApiScope s;
@@ -95,28 +53,10 @@ store::ApiResource Resource(std::string name, std::vector<std::string> scopes, s
   return r;
 }
 
-store::Client ConfidentialClient(std::string id, std::string secret, std::vector<std::string> scopes) {
-  store::Client c;
-  c.client_id = std::move(id);
-  c.client_secrets.push_back(SharedSecret(secret));
-  c.allowed_grant_types = {"client_credentials"};
-  c.allowed_scopes = std::move(scopes);
-  return c;
-}
-
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/service_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("service_test"));
 
     config_.issuer = kIssuer;
     config_.realm = "test realm";
@@ -141,14 +81,8 @@ class ServiceTest : public ::testing::Test {
       TF_RETURN_IF_ERROR(t.PutApiResource(Resource("es-rs-api", {"es.only"}, {"RS256", "ES256"})));
       TF_RETURN_IF_ERROR(t.PutApiResource(Resource("ps-api", {"ps.only"}, {"PS256"})));
       TF_RETURN_IF_ERROR(t.PutApiResource(Resource("gone", {"in.disabled.resource"}, {}, /*enabled=*/false)));
-      store::IdentityResource openid;
-      openid.name = "openid";
-      openid.user_claims = {"sub"};
-      TF_RETURN_IF_ERROR(t.PutIdentityResource(openid));
-      store::IdentityResource profile;
-      profile.name = "profile";
-      profile.user_claims = {"name", "family_name"};
-      TF_RETURN_IF_ERROR(t.PutIdentityResource(profile));
+      TF_RETURN_IF_ERROR(t.PutIdentityResource(testing::Identity("openid", {"sub"})));
+      TF_RETURN_IF_ERROR(t.PutIdentityResource(testing::Identity("profile", {"name", "family_name"})));
 
       store::Client svc = ConfidentialClient(
           "svc", "s3cret", {"api1.read", "api1.write", "api2", "off", "openid", "lonely", "es.only", "ps.only",
@@ -157,7 +91,7 @@ class ServiceTest : public ::testing::Test {
       TF_RETURN_IF_ERROR(t.PutClient(svc));
 
       store::Client narrow = ConfidentialClient("narrow", "n4rrow", {"api2"});
-      narrow.client_secrets.push_back(SharedSecret("expired", kNow - 1));
+      narrow.client_secrets.push_back(HashedSecret("expired", kNow - 1));
       narrow.access_token_lifetime = 120;
       TF_RETURN_IF_ERROR(t.PutClient(narrow));
 
@@ -183,46 +117,19 @@ class ServiceTest : public ::testing::Test {
       TF_RETURN_IF_ERROR(t.PutClient(with_colon));
       return Status::OK();
     });
-    service_ = std::make_unique<Service>(config_, store_.get(), &clock_);
+    NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
+  // Each key a second newer than the one before; remembered by kid to verify what the service signs.
   std::shared_ptr<const SigningKey> AddKey(Alg alg, store::KeyState state) {
-    Result<std::shared_ptr<const SigningKey>> key = SigningKey::Generate(alg);
-    EXPECT_TRUE(key.ok());
-    store::KeyRecord rec;
-    rec.kid = (*key)->kid();
-    rec.alg = std::string(token::AlgName(alg));
-    rec.state = state;
-    rec.created = kNow - 100 + static_cast<int64_t>(keys_.size());
-    rec.private_pem = (*key)->PrivatePem();
-    Put([&](store::Txn& t) { return t.PutKey(rec); });
-    keys_[rec.kid] = *key;
-    return *key;
+    std::shared_ptr<const SigningKey> key = PutNewKey(alg, state, kNow - 100 + static_cast<int64_t>(keys_.size()));
+    if (key != nullptr) keys_[key->kid()] = key;
+    return key;
   }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
 
   http::Response Post(const std::string& body, const std::string& authorization = "",
-                      const std::string& content_type = "application/x-www-form-urlencoded") {
-    http::Request r;
-    r.method = "POST";
-    r.path = config_.base_path + "/connect/token";
-    r.content_type = content_type;
-    r.authorization = authorization;
-    r.body = body;
-    return service_->Handle(r, &log_);
+                      const std::string& content_type = testing::kFormUrlEncoded) {
+    return Handle(testing::FormPost(config_.base_path + "/connect/token", body, authorization, content_type));
   }
 
   http::Response Request(const std::string& method, const std::string& path) {
@@ -230,10 +137,6 @@ class ServiceTest : public ::testing::Test {
     r.method = method;
     r.path = path;
     return service_->Handle(r, &log_);
-  }
-
-  static std::string Basic(std::string_view id, std::string_view secret) {
-    return "Basic " + Base64Encode(std::string(id) + ":" + std::string(secret));
   }
 
   // Posts a client_credentials request as "svc" with `extra` appended and returns the verified token's claims.
@@ -273,12 +176,6 @@ class ServiceTest : public ::testing::Test {
     EXPECT_EQ(log_.outcome, error);
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::map<std::string, std::shared_ptr<const SigningKey>> keys_;
   std::shared_ptr<const SigningKey> rs256_, es256_;
 };

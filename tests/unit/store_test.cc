@@ -5,7 +5,6 @@
 #include "store/store.h"
 
 #include <lmdb.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,45 +13,22 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include "test_env.h"
 
 namespace tf::store {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/store_test.XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p != nullptr ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// A fresh /tmp/store_test.XXXXXX, removed on destruction.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("store_test") {}
 };
 
-StoreOptions Options(const std::string& path, bool create = true) {
-  StoreOptions o;
-  o.path = path;
-  o.create = create;
-  o.map_size = 16u << 20;
-  return o;
-}
+StoreOptions Options(const std::string& path, bool create = true) { return testing::NewStoreOptions(path, create); }
 
-std::unique_ptr<Store> MustOpen(const StoreOptions& o) {
-  Result<std::unique_ptr<Store>> s = Store::Open(o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
+std::unique_ptr<Store> MustOpen(const StoreOptions& o) { return testing::OpenStoreOrNull(o); }
 
 uint64_t Generation(Store& s) {
   Result<uint64_t> g = s.ConfigGeneration();

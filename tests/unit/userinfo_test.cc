@@ -5,12 +5,8 @@
 // grant.
 #include "oauth/userinfo.h"
 
-#include <cjson/cJSON.h>
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,97 +21,38 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_env.h"
 
 namespace tf::oauth {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using testing::Json;
+using testing::Identity;
+using testing::kNow;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kRealm[] = "test \"realm\"";
 constexpr char kChallenge[] = R"(Bearer realm="test \"realm\"")";
 constexpr char kInvalidTokenChallenge[] = R"(Bearer realm="test \"realm\"", error="invalid_token")";
 
-class Json {
- public:
-  explicit Json(const std::string& text) : root_(cJSON_Parse(text.c_str())) {}
-  ~Json() { cJSON_Delete(root_); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-  bool ok() const { return cJSON_IsObject(root_); }
-  const cJSON* Get(const char* name) const { return cJSON_GetObjectItemCaseSensitive(root_, name); }
-  bool Has(const char* name) const { return Get(name) != nullptr; }
-  std::string Str(const char* name) const {
-    const cJSON* v = Get(name);
-    return cJSON_IsString(v) ? v->valuestring : "<not a string>";
-  }
-  std::string Raw(const char* name) const {
-    char* text = cJSON_PrintUnformatted(Get(name));
-    std::string out = text != nullptr ? text : "<absent>";
-    cJSON_free(text);
-    return out;
-  }
-  std::vector<std::string> Names() const {
-    std::vector<std::string> out;
-    const cJSON* item;
-    cJSON_ArrayForEach(item, root_) out.emplace_back(item->string);
-    return out;
-  }
-
- private:
-  cJSON* root_;
-};
-
+// Every header the endpoint writes must stand once.
 std::string HeaderOf(const http::Response& r, std::string_view name) {
-  std::string out = "<absent>";
-  int count = 0;
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) {
-      out = v;
-      ++count;
-    }
-  }
-  return count > 1 ? "<repeated>" : out;
+  return testing::HeaderOf(r, name, testing::RepeatedHeader::kMark);
 }
 
-store::IdentityResource Identity(std::string name, std::vector<std::string> claims) {
-  store::IdentityResource r;
-  r.name = std::move(name);
-  r.user_claims = std::move(claims);
-  return r;
-}
-
-class UserinfoTest : public ::testing::Test {
+class UserinfoTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/userinfo_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.create = true;
-    o.map_size = 16u << 20;
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(OpenStore("userinfo_test"));
 
     config_.issuer = kIssuer;
     config_.realm = kRealm;
-    config_.password_hash_memory_kib = 1024;
-    config_.password_hash_iterations = 1;
-    config_.password_hash_parallelism = 1;
+    testing::UseCheapPasswordHashing(&config_);
     config_.access_token_signing_alg = "ES256";
-    Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::Generate(token::Alg::kES256);
-    ASSERT_TRUE(key.ok());
-    key_ = *key;
+    key_ = testing::NewSigningKey(token::Alg::kES256);
+    ASSERT_NE(key_, nullptr);
 
     Put([&](store::Txn& t) -> Status {
-      store::KeyRecord rec;
-      rec.kid = key_->kid();
-      rec.alg = "ES256";
-      rec.state = store::KeyState::kCurrent;
-      rec.created = kNow - 100;
-      rec.private_pem = key_->PrivatePem();
-      TF_RETURN_IF_ERROR(t.PutKey(rec));
+      TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key_, kNow - 100)));
       store::ApiScope api;
       api.name = "api";
       api.user_claims = {"department"};
@@ -131,9 +68,7 @@ class UserinfoTest : public ::testing::Test {
 
       store::Client app;
       app.client_id = "app";
-      store::Secret secret;
-      secret.value = store::HashSecret("s3cret");
-      app.client_secrets = {secret};
+      app.client_secrets = {testing::HashedSecret("s3cret")};
       app.allowed_grant_types = {"password"};
       app.allowed_scopes = {"openid", "profile", "email", "api"};
       app.allow_offline_access = true;
@@ -157,45 +92,19 @@ class UserinfoTest : public ::testing::Test {
                     {"department", "R&D", ""},
                     {"iss", "https://evil.example", ""},
                     {"sub", "someone-else", ""}};
-    Result<std::string> h = HashPassword("Wonderland1", Argon2Params{1024, 1, 1});
-    ASSERT_TRUE(h.ok());
-    alice.password_hash = *h;
+    alice.password_hash = testing::CheapPasswordHash("Wonderland1");
+    ASSERT_FALSE(alice.password_hash.empty());
     Put([&](store::Txn& t) { return t.PutUser(alice); });
     NewService();
   }
 
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void NewService() { service_ = std::make_unique<Service>(config_, store_.get(), &clock_); }
-
-  void Put(const std::function<Status(store::Txn&)>& fn) {
-    const Status st = store_->Update(fn);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
-  void EditUser(const std::function<void(store::User&)>& edit) {
-    Put([&](store::Txn& t) -> Status {
-      Result<store::User> u = t.GetUser("sub-alice");
-      if (!u.ok()) return u.status();
-      edit(*u);
-      return t.PutUser(*u);
-    });
-  }
+  void EditUser(const std::function<void(store::User&)>& edit) { ServiceFixture::EditUser("sub-alice", edit); }
 
   // A password-grant token response for `scope` ('+' for spaces).
   Json Login(const std::string& scope, const std::string& client = "app") {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/token";
-    r.content_type = "application/x-www-form-urlencoded";
-    r.authorization = "Basic " + Base64Encode(client + ":s3cret");
-    r.body = "grant_type=password&username=alice&password=Wonderland1&scope=" + scope;
-    http::Response resp = service_->Handle(r, &log_);
+    http::Response resp = Handle(testing::FormPost(
+        "/connect/token", "grant_type=password&username=alice&password=Wonderland1&scope=" + scope,
+        testing::Basic(client, "s3cret")));
     EXPECT_EQ(resp.status, 200) << resp.body;
     return Json(resp.body);
   }
@@ -205,23 +114,12 @@ class UserinfoTest : public ::testing::Test {
   }
 
   http::Response Get(const std::string& authorization, const std::string& query = "") {
-    http::Request r;
-    r.method = "GET";
-    r.path = "/connect/userinfo";
-    r.query = query;
-    r.authorization = authorization;
-    return service_->Handle(r, &log_);
+    return Handle(testing::GetRequest("/connect/userinfo", query, authorization));
   }
 
   http::Response PostForm(const std::string& body, const std::string& authorization = "",
-                          const std::string& content_type = "application/x-www-form-urlencoded") {
-    http::Request r;
-    r.method = "POST";
-    r.path = "/connect/userinfo";
-    r.content_type = content_type;
-    r.authorization = authorization;
-    r.body = body;
-    return service_->Handle(r, &log_);
+                          const std::string& content_type = testing::kFormUrlEncoded) {
+    return Handle(testing::FormPost("/connect/userinfo", body, authorization, content_type));
   }
 
   // Every answer: no caching.
@@ -259,19 +157,13 @@ class UserinfoTest : public ::testing::Test {
     return r.body;
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  Config config_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<Service> service_;
-  RequestLog log_;
   std::shared_ptr<const token::SigningKey> key_;
 };
 
 TEST_F(UserinfoTest, BearerHeaderReturnsTheClaimsOfTheGrantedIdentityScopes) {
   const std::string token = AccessToken("openid+profile+api");
   Json claims(Claims(Get("Bearer " + token)));
-  ASSERT_TRUE(claims.ok());
+  ASSERT_TRUE(claims.IsObject());
   // sub first; profile's claims with their value types; never email (scope not granted) nor department (an API
   // scope's claim); a stored iss or sub cannot forge the protocol claims; tenant is a protocol name too.
   EXPECT_EQ(claims.Names(), (std::vector<std::string>{"sub", "name", "email_verified", "age", "role"}));
