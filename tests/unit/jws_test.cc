@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_env.h"
 #include "token/jwk.h"
 #include "util/base64.h"
 #include "util/crypto.h"
@@ -23,10 +24,7 @@ namespace {
 
 // ---- Independent helpers: raw OpenSSL and cJSON, nothing from jws.cc ----
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using tf::testing::PkeyPtr;
 
 struct JsonFree {
   void operator()(cJSON* p) const { cJSON_Delete(p); }
@@ -87,41 +85,10 @@ PkeyPtr PublicKeyFromJwk(const std::string& jwk_json) {
   return PkeyPtr(pkey);
 }
 
-// DER INTEGER of an unsigned big-endian number (hand-written, not d2i/i2d).
-std::string DerInteger(std::string_view be) {
-  size_t i = 0;
-  while (i + 1 < be.size() && be[i] == 0) ++i;
-  std::string v(be.substr(i));
-  if (static_cast<unsigned char>(v[0]) & 0x80) v.insert(v.begin(), '\0');
-  return std::string("\x02", 1) + static_cast<char>(v.size()) + v;
-}
-
-std::string EcdsaRsToDer(std::string_view rs) {
-  const std::string body = DerInteger(rs.substr(0, 32)) + DerInteger(rs.substr(32));
-  return std::string("\x30", 1) + static_cast<char>(body.size()) + body;
-}
-
-// Verifies a JWS signature with raw EVP_DigestVerify, following RFC 7518 §3 directly.
-bool IndependentVerify(Alg alg, EVP_PKEY* pkey, std::string_view input, std::string_view sig) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = EVP_DigestVerifyInit(ctx, &pctx, alg == Alg::kEdDSA ? nullptr : EVP_sha256(), nullptr, pkey) == 1;
-  if (ok && alg == Alg::kPS256) {
-    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1 &&  // exactly 32, not "auto"
-         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
-  }
-  std::string der;
-  if (alg == Alg::kES256) {
-    ok = ok && sig.size() == 64;
-    if (ok) der = EcdsaRsToDer(sig);
-    sig = der;
-  }
-  ok = ok && EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                              reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
-}
+// The DER and signature-check helpers are test_env.h's (raw EVP calls, nothing from jws.cc).
+using tf::testing::DerInteger;
+using tf::testing::EcdsaRsToDer;
+using tf::testing::IndependentVerify;
 
 std::string PemOf(EVP_PKEY* pkey, bool traditional = false, const char* passphrase = nullptr) {
   BIO* bio = BIO_new(BIO_s_mem());
