@@ -90,13 +90,34 @@ Answer ValidateJwt(std::string_view token, const Snapshot& snapshot, const Confi
 
 // An opaque handle: a reference access token, or not an access token at all.
 Answer ValidateReference(std::string_view token, int64_t now, store::Store& store) {
-  const std::string handle_hash = Sha256(token);
+  Result<std::optional<store::Grant>> grant = FindLiveGrant(store, token, store::GrantKind::kReferenceToken, now);
+  if (!grant.ok()) return grant.status();
+  if (!grant->has_value()) return NotValid();
+  store::Grant& g = **grant;
+  const JsonDocument doc(g.access_token_json);
+  if (doc.object() == nullptr) {
+    Logf(LogLevel::kError, "a reference token of client %s has unreadable claims",
+         SanitizeForLog(g.client_id).c_str());
+    return NotValid();
+  }
+  ValidAccessToken valid;
+  valid.reference = true;
+  valid.client_id = std::move(g.client_id);
+  valid.claims_json = std::move(g.access_token_json);
+  return std::optional<ValidAccessToken>(std::move(valid));
+}
+
+}  // namespace
+
+Result<std::optional<store::Grant>> FindLiveGrant(store::Store& store, std::string_view handle, store::GrantKind kind,
+                                                  int64_t now) {
+  const std::string handle_hash = Sha256(handle);
   std::optional<store::Grant> grant;
   bool family_revoked = false;
   const Status st = store.Read([&](store::Txn& txn) -> Status {
     Result<store::Grant> g = txn.GetGrant(handle_hash);
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
-    if (g->kind != store::GrantKind::kReferenceToken) return Status::OK();
+    if (g->kind != kind) return Status::OK();
     grant = std::move(g).value();
     Result<std::optional<store::FamilyRevocation>> r = txn.GetFamilyRevocation(grant->family);
     if (!r.ok()) return r.status();
@@ -104,21 +125,9 @@ Answer ValidateReference(std::string_view token, int64_t now, store::Store& stor
     return Status::OK();
   });
   if (!st.ok()) return st;
-  if (!grant.has_value() || family_revoked || now >= grant->expires) return NotValid();
-  const JsonDocument doc(grant->access_token_json);
-  if (doc.object() == nullptr) {
-    Logf(LogLevel::kError, "a reference token of client %s has unreadable claims",
-         SanitizeForLog(grant->client_id).c_str());
-    return NotValid();
-  }
-  ValidAccessToken valid;
-  valid.reference = true;
-  valid.client_id = std::move(grant->client_id);
-  valid.claims_json = std::move(grant->access_token_json);
-  return std::optional<ValidAccessToken>(std::move(valid));
+  if (!grant.has_value() || family_revoked || now >= grant->expires) return std::optional<store::Grant>();
+  return grant;
 }
-
-}  // namespace
 
 Result<std::optional<ValidAccessToken>> ValidateAccessToken(std::string_view token, const Snapshot& snapshot,
                                                             const Config& config, int64_t now, store::Store& store) {

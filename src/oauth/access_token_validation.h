@@ -31,6 +31,12 @@ struct ValidAccessToken {
   std::string client_id;     // the client_id claim (a reference token: its grant's client, which issued it)
 };
 
+// The grant stored under SHA-256(handle) when it is of `kind`, now < its expires, and its family has no revocation
+// record (one read transaction); nullopt otherwise. Only a store failure is an error. Shared with introspection's
+// refresh-token answer.
+Result<std::optional<store::Grant>> FindLiveGrant(store::Store& store, std::string_view handle, store::GrantKind kind,
+                                                  int64_t now);
+
 Result<std::optional<ValidAccessToken>> ValidateAccessToken(std::string_view token, const Snapshot& snapshot,
                                                             const Config& config, int64_t now, store::Store& store);
 

@@ -42,16 +42,6 @@ struct Flow {
 };
 
 // Who signed in and how: what the code (and the tokens issued from it) will say.
-struct Authentication {
-  std::string subject;
-  std::string tenant;
-  std::string idp;
-  std::vector<std::string> amr;
-  int64_t auth_time = 0;
-  std::string sid;
-  std::string set_cookie;  // a session cookie to set with the answer ("" = none)
-};
-
 http::Response Answer(const Flow& f, http::Response response, std::string_view outcome) {
   f.log->outcome = std::string(outcome);
   return response;
@@ -70,21 +60,23 @@ http::Response Redirected(const Flow& f, std::string_view error, std::string_vie
   return Answer(f, AuthorizeErrorRedirect(f.request, f.config, error, description), error);
 }
 
-// The session that started now for `auth` (sid and amr already set), as a cookie.
-Session NewSession(const Flow& f, const Authentication& auth) {
+// A session that starts now for `user`, signed in by `idp` with `amr`; `sid` "" = a new session id.
+Session StartSession(const Flow& f, const store::User& user, std::string_view idp, std::string_view amr,
+                     std::string sid) {
   Session s;
-  s.subject = auth.subject;
-  s.tenant = auth.tenant;
-  s.idp = auth.idp;
-  s.amr = auth.amr;
-  s.auth_time = auth.auth_time;
-  s.sid = auth.sid;
+  s.subject = user.subject_id;
+  s.tenant = user.tenant;
+  s.idp = std::string(idp);
+  s.amr = {std::string(amr)};
+  s.auth_time = f.now;
+  s.sid = sid.empty() ? RandomHandle(16) : std::move(sid);
   s.expires = f.now + f.config.session_lifetime_seconds;
   return s;
 }
 
-// Success: one code, stored in one write transaction, and the browser sent back with it.
-http::Response IssueCode(const Flow& f, const Authentication& auth) {
+// Success: one code for the user of `auth`, stored in one write transaction, and the browser sent back with it; a
+// `started` session is set as the session cookie with the answer.
+http::Response IssueCode(const Flow& f, const Session& auth, bool started) {
   const AuthorizeRequest& r = f.request;
   store::Grant g;
   g.client_id = f.client().client_id;
@@ -109,7 +101,7 @@ http::Response IssueCode(const Flow& f, const Authentication& auth) {
   if (!r.state.empty()) params.emplace_back("state", r.state);
   params.emplace_back("iss", f.config.issuer);
   http::Response response = AuthorizationResponse(r.response_mode, r.redirect_uri, params);
-  if (!auth.set_cookie.empty()) response.SetHeader("Set-Cookie", auth.set_cookie);
+  if (started) response.SetHeader("Set-Cookie", SessionSetCookie(auth, f.key, f.now));
   return Answer(f, std::move(response), "ok");
 }
 
@@ -198,32 +190,14 @@ http::Response LocalLoginPost(const Flow& f) {
   if (!user->has_value()) {
     return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);
   }
-  Authentication auth;
-  auth.subject = (*user)->subject_id;
-  auth.tenant = (*user)->tenant;
-  auth.idp = std::string(kLocalProvider);
-  auth.amr = {std::string(kPasswordAmr)};
-  auth.auth_time = f.now;
-  auth.sid = RandomHandle(16);
-  auth.set_cookie = SessionSetCookie(NewSession(f, auth), f.key, f.now);
-  return IssueCode(f, auth);
+  return IssueCode(f, StartSession(f, **user, kLocalProvider, kPasswordAmr, ""), true);
 }
 
 http::Response Local(const Flow& f) {
   if (f.request.login_post) return LocalLoginPost(f);
   Result<std::optional<Session>> session = UsableLocalSession(f);
   if (!session.ok()) return StoreFailure(f, "cannot read the session's user", session.status());
-  if (session->has_value()) {
-    const Session& s = **session;
-    Authentication auth;
-    auth.subject = s.subject;
-    auth.tenant = s.tenant;
-    auth.idp = s.idp;
-    auth.amr = s.amr;
-    auth.auth_time = s.auth_time;
-    auth.sid = s.sid;
-    return IssueCode(f, auth);
-  }
+  if (session->has_value()) return IssueCode(f, **session, false);
   if (f.request.prompt_none) return Redirected(f, kLoginRequired, "the user is not signed in");
   return LoginFormAnswer(f, "", "", "", kOutcomeLoginForm);
 }
@@ -247,22 +221,17 @@ http::Response RemoteUser(const Flow& f) {
   }
   if (!user->has_value()) return Redirected(f, kAccessDenied, "the user is unknown or disabled");
 
-  Authentication auth;
-  auth.subject = (*user)->subject_id;
-  auth.tenant = (*user)->tenant;
-  auth.idp = std::string(kRemoteUserProvider);
-  auth.amr = {std::string(kRemoteUserAmr)};
-  auth.auth_time = f.now;  // the web server authenticated this very request
+  // auth_time is now: the web server authenticated this very request. The sid of this user's earlier remote_user
+  // session is kept.
+  std::string sid;
   const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
   if (!cookie.empty()) {
     std::optional<Session> previous = DecodeSession(cookie, f.key, f.now);
-    if (previous.has_value() && previous->subject == auth.subject && previous->idp == kRemoteUserProvider) {
-      auth.sid = previous->sid;
+    if (previous.has_value() && previous->subject == (*user)->subject_id && previous->idp == kRemoteUserProvider) {
+      sid = std::move(previous->sid);
     }
   }
-  if (auth.sid.empty()) auth.sid = RandomHandle(16);
-  auth.set_cookie = SessionSetCookie(NewSession(f, auth), f.key, f.now);
-  return IssueCode(f, auth);
+  return IssueCode(f, StartSession(f, **user, kRemoteUserProvider, kRemoteUserAmr, std::move(sid)), true);
 }
 
 }  // namespace

@@ -107,25 +107,14 @@ std::optional<std::string> IntrospectAccessToken(const ValidAccessToken& token, 
 Result<std::optional<std::string>> IntrospectRefreshToken(std::string_view token, const Caller& caller,
                                                           const Config& config, int64_t now, store::Store& store) {
   if (caller.client == nullptr) return std::optional<std::string>();  // resources never see refresh tokens
-  const std::string handle_hash = Sha256(token);
-  std::optional<store::Grant> grant;
-  bool family_revoked = false;
-  const Status st = store.Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = txn.GetGrant(handle_hash);
-    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
-    if (g->kind != store::GrantKind::kRefreshToken) return Status::OK();
-    grant = std::move(g).value();
-    Result<std::optional<store::FamilyRevocation>> r = txn.GetFamilyRevocation(grant->family);
-    if (!r.ok()) return r.status();
-    family_revoked = r->has_value();
-    return Status::OK();
-  });
-  if (!st.ok()) return st;
-  if (!grant.has_value() || family_revoked || now >= grant->expires) return std::optional<std::string>();
-  if (grant->client_id != caller.client->client_id) return std::optional<std::string>();
-  if (grant->consumed_at.has_value()) return std::optional<std::string>();
-  if (grant->absolute_expires.has_value() && now >= *grant->absolute_expires) return std::optional<std::string>();
-  return std::optional<std::string>(ActiveRefreshTokenJson(config, *grant));
+  Result<std::optional<store::Grant>> found = FindLiveGrant(store, token, store::GrantKind::kRefreshToken, now);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return std::optional<std::string>();
+  const store::Grant& grant = **found;
+  if (grant.client_id != caller.client->client_id) return std::optional<std::string>();
+  if (grant.consumed_at.has_value()) return std::optional<std::string>();
+  if (grant.absolute_expires.has_value() && now >= *grant.absolute_expires) return std::optional<std::string>();
+  return std::optional<std::string>(ActiveRefreshTokenJson(config, grant));
 }
 
 }  // namespace
