@@ -212,7 +212,9 @@ bool TransientAcceptError(int err) {
          err == EPROTO || err == EAGAIN;
 }
 
-void ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
+// Returns whether the request's input was read to its end (the body as long as CONTENT_LENGTH said, then FastCGI's
+// empty STDIN record), so that closing the connection leaves nothing the web server sent unread.
+bool ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
   const internal::ParamIndex params(req.envp);  // one pass over the parameters, not one FCGX_GetParam scan per name
   Request request = BuildRequest(
       [&params](const char* name) -> const char* { return params.Get(name); },
@@ -236,6 +238,11 @@ void ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_byte
     if (FCGX_PutStr(out.data() + off, n, req.out) != n) break;  // the web server went away
     off += static_cast<size_t>(n);
   }
+  // A complete body is followed by the empty STDIN record, normally already in libfcgi's buffer: reading one more
+  // byte consumes it without a system call. A body that was not read (413, malformed length) is never touched.
+  if (request.body_state != BodyState::kComplete) return false;
+  char extra;
+  return FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in) && FCGX_GetError(req.in) == 0;
 }
 
 void WorkerMain(Shared* shared) {
@@ -274,7 +281,14 @@ void WorkerMain(Shared* shared) {
                                    : ""));
       break;
     }
-    ServeOne(req, *handler, shared->options->max_body_bytes);
+    // libfcgi closes a connection by shutting down its write side and then waiting in poll() until the web server
+    // has closed too: a sleep and a wake-up per request. With the input read to its end there is nothing left that
+    // a close could turn into a TCP reset, so a detached request is closed at once. Otherwise (a body left unread)
+    // the lingering close stays, so that the reset cannot destroy the response before the web server reads it.
+    // A kept-alive connection (fastcgi_keep_conn) is not closed here, and libfcgi would remember the detach for
+    // whichever later request closes it: it is left alone.
+    const bool input_read = ServeOne(req, *handler, shared->options->max_body_bytes);
+    if (input_read && !req.keepConnection) FCGX_Detach(&req);
     FCGX_Finish_r(&req);
   }
   FCGX_Free(&req, 0);  // frees buffers; the listening socket stays open

@@ -194,6 +194,34 @@ def main():
         check(len(lines) == 1 and " client=- grant=- outcome=" in lines[0] and " status=200 us=" in lines[0],
               "one request log line in the documented format: %r" % lines)
         check("s3cr3t" not in log and "secret=" not in log, "the query string is never logged")
+
+        # -- 1b. Closing the connection. A request read to its end is closed at once: no lingering wait for the web
+        # server to close first, so a write after the response fails. A request whose body was left unread (413)
+        # keeps the lingering close, which reads until the web server closes: closing a TCP socket with unread
+        # input sends a reset, which can destroy the response before the web server has read it.
+        def written_after_response(params, stdin):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(sock)
+                s.sendall(begin_and_params(params) + stdin)
+                status = read_response(s)[0]
+                at_eof = s.recv(1) == b""
+                try:
+                    s.sendall(b"\0" * 64)
+                    return status, at_eof, True
+                except (BrokenPipeError, ConnectionResetError):
+                    return status, at_eof, False
+        status, at_eof, written = written_after_response(
+            fcgi_params("GET", "/.well-known/openid-configuration"), stdin_records(b""))
+        check(status == 200 and at_eof and not written,
+              "a request read to its end: the worker closes at once (status %d, eof %s, write after it %s)"
+              % (status, at_eof, "succeeded" if written else "failed"))
+        big = b"x" * 5000  # over max_body_bytes = 4K
+        status, at_eof, written = written_after_response(
+            fcgi_params("POST", "/connect/token", big, "application/x-www-form-urlencoded"), stdin_records(big))
+        check(status == 413 and at_eof and written,
+              "a body left unread (413): the worker still reads until the web server closes (status %d, eof %s, "
+              "write after it %s)" % (status, at_eof, "succeeded" if written else "failed"))
         w.proc.send_signal(signal.SIGTERM)
         check(exited_within(w.proc, 2), "SIGTERM while idle: exits within 2 s")
         check(w.proc.returncode == 0, "SIGTERM while idle: exit status 0 (got %s)" % w.proc.returncode)
