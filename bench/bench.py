@@ -3,14 +3,17 @@
 Scenarios, all behind the same nginx (1 worker process) with the same POST request (a form body and a Basic header):
   (a) static     nginx answers `return 200` with a body the size of a token response
   (b) fcgi_echo  a bare libfcgi program returning a fixed token-sized JSON body (the baseline)
+  (b') the same with --close-at-once: it closes each connection as tokenfcgi does (a plain close once the request
+                 was read to its end) instead of libfcgi's lingering close, to show how much of the difference
+                 between (b) and (c) is that close
   (c) tokenfcgi  client_credentials, one client per algorithm (ES256, EdDSA, RS256), each client's scope belonging
                  to an ApiResource whose AllowedAccessTokenSigningAlgorithms names that algorithm
 (b) and (c) run the same number of FastCGI worker processes. Server CPU per request is the growth of utime+stime
 (from /proc/<pid>/stat) of the nginx master and workers and the scenario's FastCGI processes, divided by the number
 of requests wrk completed. Also reports one RSA-2048 signature from `openssl speed`.
-With --repeat N, (b) and (c) are measured N times in interleaved rounds ((b), ES256, EdDSA, RS256, (b), ...), so that
-load from other programs hits both alike; the table shows each column's median over the rounds and the per-round
-CPU ratios to (b) are printed below it.
+With --repeat N, (b), (b') and (c) are measured N times in interleaved rounds ((b), (b'), ES256, EdDSA, RS256, (b),
+...), so that load from other programs hits all alike; the table shows each column's median over the rounds and the
+per-round CPU ratios to (b) are printed below it.
 Standard library only.
 """
 
@@ -110,7 +113,7 @@ def median_row(results):
     if len(results) == 1:
         return results[0]
     row = {"name": results[0]["name"] + f" (median of {len(results)})"}
-    for key in ("rps", "p50", "p99", "cpu_us"):
+    for key in ("rps", "p50", "p99", "cpu_us", "nginx_us", "fastcgi_us"):
         row[key] = median([r[key] for r in results])
     notes = [r["note"] for r in results if "note" in r]
     if notes:
@@ -118,10 +121,10 @@ def median_row(results):
     return row
 
 
-def rsa2048_sign_us():
+def rsa2048_sign_us(seconds):
     try:
-        out = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True, text=True,
-                             timeout=60).stdout
+        out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "rsa2048"], capture_output=True,
+                             text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"^rsa\s+2048 bits\s+([\d.]+)s", out, re.M)
@@ -189,9 +192,10 @@ class Bench:
         # same programs with --threads T behind an upstream with keepalive = workers x T and fastcgi_keep_conn on.
         # libfcgi serves a kept-alive connection until nginx closes it, so every thread is tied to one nginx
         # connection; nginx must never hold more connections than there are threads (see --ka-threads).
-        self.sockets = {"echo": [], "token": [], "echo_ka": [], "token_ka": []}
-        for kind, binary in (("echo", "fcgi_echo"), ("token", "tokenfcgi"), ("echo_ka", "fcgi_echo"),
-                             ("token_ka", "tokenfcgi")):
+        # "echo_close": fcgi_echo --close-at-once, i.e. with the connection close tokenfcgi uses.
+        self.sockets = {"echo": [], "echo_close": [], "token": [], "echo_ka": [], "token_ka": []}
+        for kind, binary in (("echo", "fcgi_echo"), ("echo_close", "fcgi_echo"), ("token", "tokenfcgi"),
+                             ("echo_ka", "fcgi_echo"), ("token_ka", "tokenfcgi")):
             for i in range(self.args.workers):
                 sock = f"{t}/{kind}{i}.sock"
                 cmd = [os.path.join(self.build, binary)]
@@ -200,6 +204,8 @@ class Bench:
                 cmd += ["--listen", "unix:" + sock]
                 if kind.endswith("_ka"):
                     cmd += ["--threads", str(self.args.ka_threads)]
+                if kind == "echo_close":
+                    cmd += ["--close-at-once"]
                 log = open(f"{t}/{kind}{i}.log", "wb")
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
                 log.close()
@@ -241,6 +247,7 @@ class Bench:
     def write_nginx_config(self, static_body):
         t = self.tmp
         echo = "\n".join(f"server unix:{s};" for s, _ in self.sockets["echo"])
+        echo_close = "\n".join(f"server unix:{s};" for s, _ in self.sockets["echo_close"])
         token = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token"])
         echo_ka = "\n".join(f"server unix:{s};" for s, _ in self.sockets["echo_ka"])
         token_ka = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token_ka"])
@@ -258,6 +265,7 @@ http {{
     client_body_temp_path {t}/body; fastcgi_temp_path {t}/fastcgi; proxy_temp_path {t}/proxy;
     uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
     upstream echo {{ {echo} }}
+    upstream echo_close {{ {echo_close} }}
     upstream token {{ {token} }}
     server {{
         listen 127.0.0.1:{self.port} backlog=1024;
@@ -265,6 +273,7 @@ http {{
         location = /static {{ default_type application/json; add_header Cache-Control no-store;
                               add_header Pragma no-cache; return 200 '{static_body}'; }}
         location = /echo {{ {fastcgi} fastcgi_pass echo; }}
+        location = /echo-close {{ {fastcgi} fastcgi_pass echo_close; }}
         location = /connect/token {{ {fastcgi} fastcgi_pass token; }}
     }}
     upstream echo_ka {{ {echo_ka} keepalive {ka}; }}
@@ -317,18 +326,21 @@ http {{
         url = f"http://127.0.0.1:{port or self.port}{path}"
         wrk = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}", "--latency", "-s", lua, url]
         subprocess.run(wrk[:1] + ["-d2s"] + wrk[1:], capture_output=True, check=True)  # warm-up, not counted
-        pids = [self.nginx.pid] + children(self.nginx.pid) + list(fastcgi_pids)
-        before = sum(cpu_ticks(p) for p in pids)
+        nginx_pids = [self.nginx.pid] + children(self.nginx.pid)
+        before = [sum(cpu_ticks(p) for p in nginx_pids), sum(cpu_ticks(p) for p in fastcgi_pids)]
         out = subprocess.run(wrk[:1] + [f"-d{self.args.duration}s"] + wrk[1:], capture_output=True, text=True,
                              check=True).stdout
-        after = sum(cpu_ticks(p) for p in pids)
+        after = [sum(cpu_ticks(p) for p in nginx_pids), sum(cpu_ticks(p) for p in fastcgi_pids)]
         r = parse_wrk(out)
         r["name"] = name
-        r["cpu_us"] = (after - before) / CLK_TCK * 1e6 / r["requests"] if r["requests"] else float("nan")
+        per_request = (lambda ticks: ticks / CLK_TCK * 1e6 / r["requests"]) if r["requests"] else (lambda _: float("nan"))
+        r["nginx_us"] = per_request(after[0] - before[0])
+        r["fastcgi_us"] = per_request(after[1] - before[1])
+        r["cpu_us"] = r["nginx_us"] + r["fastcgi_us"]
         if r["non2xx"] or r["socket_errors"]:
             r["note"] = f"{r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
         print(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
-              f"{r['cpu_us']:.1f} us CPU/request", file=sys.stderr)
+              f"{r['cpu_us']:.1f} us CPU/request (nginx {r['nginx_us']:.1f}, FastCGI {r['fastcgi_us']:.1f})", file=sys.stderr)
         return r
 
     def stop(self):
@@ -362,30 +374,38 @@ def main():
     try:
         b.setup()
         sizes = {alg: b.check(alg) for alg in ALGS}
-        echo_pids = [pid for _, pid in b.sockets["echo"]]
         token_pids = [pid for _, pid in b.sockets["token"]]
         print(f"bench: wrk -t{args.threads} -c{args.connections} -d{args.duration}s on 127.0.0.1:{b.port}, "
               f"{args.workers} FastCGI processes for (b) and (c)", file=sys.stderr)
-        rows = [b.measure("(a) nginx static body", "/static", None, [])]
-        rounds = []  # per round: (b), then (c) for each of ALGS
+        static = b.measure("(a) nginx static body", "/static", None, [])
+        # One round: (b), (b'), then (c) for each of ALGS.
+        scenarios = [("(b) fcgi_echo (bare FastCGI)", "/echo", None, [pid for _, pid in b.sockets["echo"]]),
+                     ("(b') fcgi_echo --close-at-once", "/echo-close", None,
+                      [pid for _, pid in b.sockets["echo_close"]])]
+        scenarios += [(f"(c) tokenfcgi {alg}", "/connect/token", alg, token_pids) for alg in ALGS]
+        # One RSA-2048 signature (`openssl speed`) is measured in every round, right after the scenarios, so that
+        # the RS256 goal compares numbers taken under the same load.
+        rounds, rsa_rounds = [], []
         for _ in range(max(1, args.repeat)):
-            rounds.append([b.measure("(b) fcgi_echo (bare FastCGI)", "/echo", None, echo_pids)] +
-                          [b.measure(f"(c) tokenfcgi {alg}", "/connect/token", alg, token_pids) for alg in ALGS])
-        rows += [median_row([r[i] for r in rounds]) for i in range(1 + len(ALGS))]
+            rounds.append([b.measure(*sc) for sc in scenarios])
+            rsa_rounds.append(rsa2048_sign_us(3))
+        measured = [median_row([r[i] for r in rounds]) for i in range(len(scenarios))]
         if len(rounds) > 1:  # ratios to (b) within each round, then their median: robust to load between rounds
-            for i in range(1 + len(ALGS)):
-                rows[1 + i]["cpu_ratio"] = median([r[i]["cpu_us"] / r[0]["cpu_us"] for r in rounds])
+            for i, row in enumerate(measured):
+                row["cpu_ratio"] = median([r[i]["cpu_us"] / r[0]["cpu_us"] for r in rounds])
         b.check("ES256", b.port_ka)
         ka = f"keepalive {args.workers * args.ka_threads}, {args.workers}×{args.ka_threads} threads"
-        rows += [b.measure(f"(b-ka) fcgi_echo, {ka}", "/echo", None,
-                           [pid for _, pid in b.sockets["echo_ka"]], b.port_ka),
-                 b.measure(f"(c-ka) tokenfcgi ES256, {ka}", "/connect/token", "ES256",
-                           [pid for _, pid in b.sockets["token_ka"]], b.port_ka)]
+        keepalive = [b.measure(f"(b-ka) fcgi_echo, {ka}", "/echo", None,
+                               [pid for _, pid in b.sockets["echo_ka"]], b.port_ka),
+                     b.measure(f"(c-ka) tokenfcgi ES256, {ka}", "/connect/token", "ES256",
+                               [pid for _, pid in b.sockets["token_ka"]], b.port_ka)]
     finally:
         b.stop()
-    rsa_us = rsa2048_sign_us()
 
-    base = rows[1]
+    rows = [static] + measured + keepalive
+    base = measured[0]
+    es, rs = measured[2], measured[4]
+    bka, eska = keepalive
     print()
     print(f"Machine: {machine()}.  ")
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, POST {FORM_BODY} with Basic auth; "
@@ -393,42 +413,44 @@ def main():
           f"Response bodies: static {b.static_len} B, token "
           + ", ".join(f"{a} {n} B" for a, n in sizes.items()) + ".")
     print()
-    print("| scenario | requests/s | p50 ms | p99 ms | server CPU µs/request | CPU vs (b) | requests/s vs (b) |")
+    print("| scenario | requests/s | p50 ms | p99 ms | server CPU µs/request (nginx + FastCGI) | CPU vs (b) | "
+          "requests/s vs (b) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         note = f" ({r['note']})" if "note" in r else ""
-        print(f"| {r['name']}{note} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.1f} | "
+        print(f"| {r['name']}{note} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.1f} "
+              f"({r['nginx_us']:.1f} + {r['fastcgi_us']:.1f}) | "
               f"{r.get('cpu_ratio', r['cpu_us'] / base['cpu_us']):.2f}× | {r['rps'] / base['rps']:.2f}× |")
-    if len(rounds) > 1:
-        for i, alg in enumerate(ALGS, start=1):
-            ratios = [r[i]["cpu_us"] / r[0]["cpu_us"] for r in rounds]
-            print(f"- {alg} CPU / (b) CPU in each round: " + ", ".join(f"{x:.2f}" for x in ratios) +
-                  f" (median {median(ratios):.2f})")
     print()
-    es, rs = rows[2], rows[4]
-    bka, eska = rows[5], rows[6]
+
+    def ratio(i, j):  # median over the rounds of scenario i's CPU / scenario j's CPU
+        return median([r[i]["cpu_us"] / r[j]["cpu_us"] for r in rounds])
+    if len(rounds) > 1:
+        for i, (name, *_rest) in enumerate(scenarios[1:], start=1):
+            ratios = [r[i]["cpu_us"] / r[0]["cpu_us"] for r in rounds]
+            print(f"- {name} CPU / (b) CPU in each round: " + ", ".join(f"{x:.2f}" for x in ratios))
     print(f"- keepalive: ES256 {eska['cpu_us'] / bka['cpu_us']:.2f}× (b-ka); (b-ka) {bka['cpu_us'] / base['cpu_us']:.2f}× "
           f"and {bka['rps'] / base['rps']:.2f}× the requests/s of (b); (c-ka) ES256 {eska['cpu_us'] / es['cpu_us']:.2f}× "
           f"the CPU and {eska['rps'] / es['rps']:.2f}× the requests/s of (c) ES256")
-    if rsa_us is not None:
-        print(f"One RSA-2048 signature (`openssl speed -seconds 3 rsa2048`): {rsa_us:.0f} µs.")
-        limit = 1.2 * (base["cpu_us"] + rsa_us)
-        print(f"- RS256: {rs['cpu_us']:.1f} µs vs goal ≤ 1.2 × ((b) + one RSA signature) = {limit:.1f} µs: "
-              f"{'met' if rs['cpu_us'] <= limit else 'NOT met'}")
+    how = " (medians of the per-round ratios)" if len(rounds) > 1 else ""
+    es_ratio = ratio(2, 0)
+    print(f"- ES256: {es_ratio:.2f}× (b){how} vs goal ≤ 2×: {'met' if es_ratio <= 2 else 'NOT met'}; "
+          f"{ratio(2, 1):.2f}× (b'), the baseline with tokenfcgi's connection close")
+    if None not in rsa_rounds:
+        print("- One RSA-2048 signature (`openssl speed -seconds 3 rsa2048`, after each round): " +
+              ", ".join(f"{x:.0f}" for x in rsa_rounds) + " µs.")
+        # RS256 CPU / (1.2 × ((b) + one RSA signature)) in each round; ≤ 1 meets the goal.
+        shares = [r[4]["cpu_us"] / (1.2 * (r[0]["cpu_us"] + rsa)) for r, rsa in zip(rounds, rsa_rounds)]
+        shares_close = [r[4]["cpu_us"] / (1.2 * (r[1]["cpu_us"] + rsa)) for r, rsa in zip(rounds, rsa_rounds)]
+        print(f"- RS256: CPU / (1.2 × ((b) + one RSA signature)) = {median(shares):.2f}{how} vs goal ≤ 1: "
+              f"{'met' if median(shares) <= 1 else 'NOT met'}; {median(shares_close):.2f} with (b') instead of (b)")
         if len(rounds) > 1:
-            shares = [r[3]["cpu_us"] / (1.2 * (r[0]["cpu_us"] + rsa_us)) for r in rounds]
-            print("  RS256 / goal in each round: " + ", ".join(f"{x:.2f}" for x in shares) +
-                  f" (median {median(shares):.2f}; ≤ 1 meets the goal)")
-    es_ratio = es.get("cpu_ratio", es["cpu_us"] / base["cpu_us"])
-    how = " (median of the per-round ratios)" if len(rounds) > 1 else ""
-    print(f"- ES256: {es_ratio:.2f}× (b){how} vs goal ≤ 2×: "
-          f"{'met' if es_ratio <= 2 else 'NOT met'}")
-    if any("note" in r for r in rows[5:]):
+            print("  in each round: " + ", ".join(f"{x:.2f}" for x in shares))
+    if any("note" in r for r in keepalive):
         print("\nNote: requests failed in the keepalive scenarios: the libfcgi keepalive stall (see README).")
-    if any("note" in r for r in rows[:5]):
+    if any("note" in r for r in [static] + measured):
         print("\nWARNING: some requests failed (see the notes in the table); the numbers are not valid.")
         sys.exit(1)
-
 
 if __name__ == "__main__":
     main()

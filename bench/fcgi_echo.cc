@@ -3,7 +3,11 @@
 // a token response carries. It depends on nothing of ours, so the difference between it and tokenfcgi behind the
 // same nginx is the cost of the OAuth work itself.
 //
-//   fcgi_echo [--listen ADDR] [--threads N]
+//   fcgi_echo [--listen ADDR] [--threads N] [--close-at-once]
+//
+// --close-at-once closes each connection as tokenfcgi does when the request was read to its end (FCGX_Detach before
+// FCGX_Finish_r: a plain close(), instead of libfcgi's shutdown and wait for the web server to close first). Without
+// it, fcgi_echo is libfcgi's plain accept/finish loop.
 //
 // ADDR is passed to FCGX_OpenSocket: ":PORT", "HOST:PORT" or a Unix socket path (a "unix:" prefix is accepted, so
 // the same ADDR works for tokenfcgi). Without --listen the socket inherited on fd 0 is used (spawn-fcgi). SIGTERM
@@ -33,7 +37,7 @@ std::string MakeBody() {
          "\",\"token_type\":\"Bearer\",\"expires_in\":3600,\"scope\":\"api1 api2\"}";
 }
 
-void Serve(int listen_fd, const std::string* response) {
+void Serve(int listen_fd, const std::string* response, bool close_at_once) {
   FCGX_Request req;
   FCGX_InitRequest(&req, listen_fd, 0);
   char buf[16384];
@@ -50,6 +54,10 @@ void Serve(int listen_fd, const std::string* response) {
       remaining -= n;
     }
     FCGX_PutStr(response->data(), static_cast<int>(response->size()), req.out);
+    char extra;
+    if (close_at_once && remaining == 0 && FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in)) {
+      FCGX_Detach(&req);
+    }
     FCGX_Finish_r(&req);
   }
 }
@@ -59,6 +67,7 @@ void Serve(int listen_fd, const std::string* response) {
 int main(int argc, char** argv) {
   std::string listen;
   int threads = 1;
+  bool close_at_once = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen = argv[++i];
@@ -68,8 +77,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fcgi_echo: --threads must be 1 to 1024\n");
         return 2;
       }
+    } else if (std::strcmp(argv[i], "--close-at-once") == 0) {
+      close_at_once = true;
     } else {
-      std::fprintf(stderr, "usage: fcgi_echo [--listen ADDR] [--threads N]\n");
+      std::fprintf(stderr, "usage: fcgi_echo [--listen ADDR] [--threads N] [--close-at-once]\n");
       return 2;
     }
   }
@@ -101,8 +112,8 @@ int main(int argc, char** argv) {
       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back(Serve, listen_fd, &response);
-  Serve(listen_fd, &response);
+  for (int i = 1; i < threads; ++i) pool.emplace_back(Serve, listen_fd, &response, close_at_once);
+  Serve(listen_fd, &response, close_at_once);
   for (std::thread& t : pool) t.join();
   return 0;
 }
