@@ -212,8 +212,11 @@ bool TransientAcceptError(int err) {
          err == EPROTO || err == EAGAIN;
 }
 
-// Returns whether the request's input was read to its end (the body as long as CONTENT_LENGTH said, then FastCGI's
-// empty STDIN record), so that closing the connection leaves nothing the web server sent unread.
+// Returns whether the request's input was read to its end (a body as long as CONTENT_LENGTH said, then FastCGI's
+// empty STDIN record), so that closing the connection leaves nothing the web server sent unread. Only a body of
+// declared length is followed at once by that record; without CONTENT_LENGTH (a GET, or a body nginx streams with
+// fastcgi_request_buffering off) the next byte may be one a client has not sent yet, and the worker must not wait
+// for it, so such a request reports false.
 bool ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
   const internal::ParamIndex params(req.envp);  // one pass over the parameters, not one FCGX_GetParam scan per name
   Request request = BuildRequest(
@@ -238,9 +241,10 @@ bool ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_byte
     if (FCGX_PutStr(out.data() + off, n, req.out) != n) break;  // the web server went away
     off += static_cast<size_t>(n);
   }
-  // A complete body is followed by the empty STDIN record, normally already in libfcgi's buffer: reading one more
-  // byte consumes it without a system call. A body that was not read (413, malformed length) is never touched.
-  if (request.body_state != BodyState::kComplete) return false;
+  // The empty STDIN record is normally already in libfcgi's buffer: reading one more byte consumes it without a
+  // system call. A body that was not read (413, malformed length) is never touched.
+  const char* length = params.Get("CONTENT_LENGTH");
+  if (request.body_state != BodyState::kComplete || length == nullptr || length[0] == '\0') return false;
   char extra;
   return FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in) && FCGX_GetError(req.in) == 0;
 }

@@ -195,10 +195,11 @@ def main():
               "one request log line in the documented format: %r" % lines)
         check("s3cr3t" not in log and "secret=" not in log, "the query string is never logged")
 
-        # -- 1b. Closing the connection. A request read to its end is closed at once: no lingering wait for the web
-        # server to close first, so a write after the response fails. A request whose body was left unread (413)
-        # keeps the lingering close, which reads until the web server closes: closing a TCP socket with unread
-        # input sends a reset, which can destroy the response before the web server has read it.
+        # -- 1b. Closing the connection. A request whose body of declared length was read to its end is closed at
+        # once: no lingering wait for the web server to close first, so a write after the response fails. A body
+        # left unread (413) keeps the lingering close, which reads until the web server closes: closing a TCP socket
+        # with unread input sends a reset, which can destroy the response before the web server has read it. So
+        # does a request without CONTENT_LENGTH, whose input may still be streaming.
         def written_after_response(params, stdin):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(10)
@@ -211,10 +212,16 @@ def main():
                     return status, at_eof, True
                 except (BrokenPipeError, ConnectionResetError):
                     return status, at_eof, False
+        form = b"grant_type=client_credentials&client_id=no-such-client&client_secret=wrong"
+        status, at_eof, written = written_after_response(
+            fcgi_params("POST", "/connect/token", form, "application/x-www-form-urlencoded"), stdin_records(form))
+        check(status == 401 and at_eof and not written,
+              "a body read to its end: the worker closes at once (status %d, eof %s, write after it %s)"
+              % (status, at_eof, "succeeded" if written else "failed"))
         status, at_eof, written = written_after_response(
             fcgi_params("GET", "/.well-known/openid-configuration"), stdin_records(b""))
-        check(status == 200 and at_eof and not written,
-              "a request read to its end: the worker closes at once (status %d, eof %s, write after it %s)"
+        check(status == 200 and at_eof and written,
+              "no CONTENT_LENGTH: the worker keeps the lingering close (status %d, eof %s, write after it %s)"
               % (status, at_eof, "succeeded" if written else "failed"))
         big = b"x" * 5000  # over max_body_bytes = 4K
         status, at_eof, written = written_after_response(
