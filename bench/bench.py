@@ -363,8 +363,8 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="FastCGI worker processes for (b) and (c)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="measure (b) and (c) this many times in interleaved rounds and report medians")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="measure (b), (b') and (c) this many times in interleaved rounds and report medians")
     ap.add_argument("--ka-threads", type=int, default=16,
                     help="threads per FastCGI process in the keepalive scenarios; nginx keepalive = workers x this, "
                          "which must be >= --connections or requests stall")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `make bench` (not part of `make test`): builds a Release tree in build-bench/ and runs bench/bench.py, which puts
-# nginx on a loopback port in front of (a) a static body, (b) the bare FastCGI program fcgi_echo and (c) tokenfcgi
+# nginx on a loopback port in front of (a) a static body, (b) the bare FastCGI program fcgi_echo, (b') the same
+# closing connections as tokenfcgi does, and (c) tokenfcgi
 # issuing client_credentials tokens signed with ES256, EdDSA and RS256, drives each with wrk for a fixed time and
 # prints a markdown table: requests/s, p50/p99 latency, and server CPU time per request (nginx + FastCGI workers,
 # from /proc), each also as a ratio to (b).
 #   bench/run.sh [--duration SECONDS] [--connections N] [--workers N] [--repeat N]
-# --repeat N measures (b) and (c) N times in interleaved rounds and reports medians: use it on a busy machine.
+# --repeat N (default 3) measures (b), (b') and (c) N times in interleaved rounds and reports medians, because one
+# round moves by 10-15% with the machine's load; --repeat 1 --duration 2 is a quick smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
