@@ -2,12 +2,10 @@
 // family, client, subject and id prefix (ambiguous and unknown prefixes included), garbage collection in batches, and
 // the `tokenctl grants ...` / `tokenctl gc` / `tokenctl stats` commands driven through RunTokenctl.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 
-#include <filesystem>
-#include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -429,38 +427,18 @@ TEST_F(GrantsAdminTest, GcRefusesABatchOutOfRange) {
 
 // ---- through RunTokenctl ---------------------------------------------------------------------------------------
 
-class GrantsCliTest : public ::testing::Test {
+class GrantsCliTest : public testing::TokenctlFixture {
  protected:
+  GrantsCliTest() : TokenctlFixture("", kNow) {}
   void SetUp() override {
-    char tmpl[] = "/tmp/tf_grants_cli_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    config_ = dir_ + "/tokenfcgi.conf";
-    std::ofstream(config_) << "issuer = http://127.0.0.1:8080\ndatabase = " << dir_
-                           << "/db\nmap_size = 16M\naccess_token_signing_alg = ES256\n";
+    TokenctlFixture::SetUp();
     ASSERT_EQ(Run({"init"}), kExitOk) << err_;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  int Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--config", config_});
-    std::istringstream in;
-    std::ostringstream out, err;
-    CliIo io{&in, &out, &err, &clock_};
-    io.terminal_fd = -1;
-    const int code = RunTokenctl(args, io);
-    out_ = out.str();
-    err_ = err.str();
-    return code;
   }
   // Writes with a store opened only for this (never while RunTokenctl has one open).
   void WithStore(const std::function<Status(store::Txn&)>& fn) {
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    auto opened = store::Store::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    Status s = (*opened)->Update(fn);
+    std::unique_ptr<store::Store> opened = OpenStore();
+    ASSERT_NE(opened, nullptr);
+    Status s = opened->Update(fn);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   std::unique_ptr<cJSON, void (*)(cJSON*)> Json() { return {cJSON_Parse(out_.c_str()), cJSON_Delete}; }
@@ -488,8 +466,6 @@ class GrantsCliTest : public ::testing::Test {
     });
   }
 
-  std::string dir_, config_, out_, err_;
-  ManualClock clock_{kNow};
   const std::string a1_ = HashOf("cli-a1"), a2_ = HashOf("cli-a2"), b_ = HashOf("cli-b");
 };
 

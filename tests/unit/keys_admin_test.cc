@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "admin/cli.h"
@@ -549,31 +548,12 @@ TEST(PasswordSchemeTest, NamesTheSchemeOnly) {
 
 // ---- users through RunTokenctl -------------------------------------------------------------------------------
 
-class UserCliTest : public ::testing::Test {
+class UserCliTest : public testing::TokenctlFixture {
  protected:
+  UserCliTest() : TokenctlFixture("password_hash_memory_kib = 1024\npassword_hash_iterations = 1\n", 1700000000) {}
   void SetUp() override {
-    char tmpl[] = "/tmp/tf_user_cli_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    config_ = dir_ + "/tokenfcgi.conf";
-    std::ofstream(config_) << "issuer = http://127.0.0.1:8080\ndatabase = " << dir_
-                           << "/db\nmap_size = 16M\naccess_token_signing_alg = ES256\n"
-                              "password_hash_memory_kib = 1024\npassword_hash_iterations = 1\n";
+    TokenctlFixture::SetUp();
     ASSERT_EQ(Run({"init"}), kExitOk) << err_;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  int Run(std::vector<std::string> args, const std::string& input = "", bool terminal = false) {
-    args.insert(args.begin(), {"--config", config_});
-    std::istringstream in(input);
-    std::ostringstream out, err;
-    CliIo io{&in, &out, &err, &clock_};
-    io.stdin_is_terminal = terminal;
-    io.terminal_fd = -1;  // prompts and confirmation, but never touch the test's real terminal
-    const int code = RunTokenctl(args, io);
-    out_ = out.str();
-    err_ = err.str();
-    return code;
   }
   // `tokenctl --json user show ...` as a cJSON tree.
   std::unique_ptr<cJSON, void (*)(cJSON*)> ShowJson(std::vector<std::string> ref) {
@@ -583,22 +563,16 @@ class UserCliTest : public ::testing::Test {
   }
   // The stored record, read with a store opened only for this (never while RunTokenctl has one open).
   store::User Stored(std::string_view subject) {
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    auto opened = store::Store::Open(options);
-    EXPECT_TRUE(opened.ok());
-    auto u = GetUser(**opened, UserRef::BySubject(std::string(subject)));
+    std::unique_ptr<store::Store> opened = OpenStore();
+    if (opened == nullptr) return store::User();
+    auto u = GetUser(*opened, UserRef::BySubject(std::string(subject)));
     EXPECT_TRUE(u.ok()) << u.status().ToString();
     return u.ok() ? *u : store::User();
   }
   void Lock(std::string_view subject) {
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    auto opened = store::Store::Open(options);
-    ASSERT_TRUE(opened.ok());
-    ASSERT_TRUE((*opened)->Update([&](store::Txn& txn) {
+    std::unique_ptr<store::Store> opened = OpenStore();
+    ASSERT_NE(opened, nullptr);
+    ASSERT_TRUE(opened->Update([&](store::Txn& txn) {
                            auto u = txn.GetUser(subject);
                            if (!u.ok()) return u.status();
                            u->access_failed_count = 1;
@@ -606,9 +580,6 @@ class UserCliTest : public ::testing::Test {
                            return txn.PutUser(*u);
                          }).ok());
   }
-
-  std::string dir_, config_, out_, err_;
-  ManualClock clock_{1700000000};
 };
 
 TEST_F(UserCliTest, AddReadsThePasswordFromStdinAndNeverShowsIt) {
@@ -734,7 +705,7 @@ TEST_F(UserCliTest, UsageErrors) {
 }
 
 TEST_F(UserCliTest, ImportUsesTheConfiguredArgon2Parameters) {
-  const std::string file = dir_ + "/users.json";
+  const std::string file = dir_->Sub("users.json");
   std::ofstream(file) << R"({"Users": [{"SubjectId": "u1", "Username": "dave", "Password": "dave-Secret-1"}]})";
   ASSERT_EQ(Run({"--json", "import", file}), kExitOk) << err_;
   EXPECT_NE(out_.find("\"Users\""), std::string::npos) << out_;

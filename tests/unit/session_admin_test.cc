@@ -3,60 +3,25 @@
 #include "admin/session.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "admin/cli.h"
 #include "oauth/session.h"
 #include "store/store.h"
+#include "test_env.h"
 #include "util/base64.h"
 
 namespace tf::admin {
 namespace {
 
-class SessionAdminTest : public ::testing::Test {
+class SessionAdminTest : public testing::TokenctlFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf_session_admin_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    config_ = dir_ + "/tokenfcgi.conf";
-    std::ofstream(config_) << "issuer = http://127.0.0.1:8080\ndatabase = " << dir_
-                           << "/db\nmap_size = 16M\naccess_token_signing_alg = ES256\n";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  int Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--config", config_});
-    std::istringstream in;
-    std::ostringstream out, err;
-    CliIo io{&in, &out, &err, &clock_};
-    io.terminal_fd = -1;
-    const int code = RunTokenctl(args, io);
-    out_ = out.str();
-    err_ = err.str();
-    return code;
-  }
-
-  // Opened only between tokenctl runs (one environment per process at a time).
-  std::unique_ptr<store::Store> Open() {
-    store::StoreOptions options;
-    options.path = dir_ + "/db";
-    options.map_size = 16 << 20;
-    auto opened = store::Store::Open(options);
-    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
-    return opened.ok() ? std::move(opened).value() : nullptr;
-  }
-
   std::string Key(store::Store& s) {
     std::string key;
     EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
@@ -67,14 +32,11 @@ class SessionAdminTest : public ::testing::Test {
                  }).ok());
     return key;
   }
-
-  std::string dir_, config_, out_, err_;
-  ManualClock clock_{1700000000};
 };
 
 TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms) {
   ASSERT_EQ(Run({"init"}), kExitOk) << err_;
-  std::unique_ptr<store::Store> s = Open();
+  std::unique_ptr<store::Store> s = OpenStore();
   ASSERT_NE(s, nullptr);
   const std::string old_key = Key(*s);
   ASSERT_EQ(old_key.size(), 32u);
@@ -113,7 +75,7 @@ TEST_F(SessionAdminTest, CommandPrintsOneLineAndNeverTheKey) {
   ASSERT_EQ(Run({"init"}), kExitOk) << err_;
   std::string before;
   {
-    std::unique_ptr<store::Store> s = Open();
+    std::unique_ptr<store::Store> s = OpenStore();
     ASSERT_NE(s, nullptr);
     before = Key(*s);
   }
@@ -125,7 +87,7 @@ TEST_F(SessionAdminTest, CommandPrintsOneLineAndNeverTheKey) {
   std::string after;
   uint64_t generation = 0;
   {
-    std::unique_ptr<store::Store> s = Open();
+    std::unique_ptr<store::Store> s = OpenStore();
     ASSERT_NE(s, nullptr);
     after = Key(*s);
     generation = *s->ConfigGeneration();
@@ -145,7 +107,7 @@ TEST_F(SessionAdminTest, CommandJson) {
   EXPECT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc.get(), "rotated")));
   const cJSON* g = cJSON_GetObjectItemCaseSensitive(doc.get(), "config_generation");
   ASSERT_TRUE(cJSON_IsNumber(g));
-  std::unique_ptr<store::Store> s = Open();
+  std::unique_ptr<store::Store> s = OpenStore();
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(static_cast<uint64_t>(g->valuedouble), *s->ConfigGeneration());
   EXPECT_EQ(cJSON_GetArraySize(doc.get()), 2);  // nothing else, the key least of all
@@ -155,7 +117,7 @@ TEST_F(SessionAdminTest, CommandErrors) {
   // No database yet: an error, not a new database.
   EXPECT_EQ(Run({"session", "rotate-key"}), kExitError);
   EXPECT_NE(err_.find("tokenctl init"), std::string::npos) << err_;
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/db/data.mdb"));
+  EXPECT_FALSE(std::filesystem::exists(dir_->Sub("db/data.mdb")));
   ASSERT_EQ(Run({"init"}), kExitOk) << err_;
   EXPECT_EQ(Run({"session", "rotate-key", "extra"}), kExitUsage) << err_;
   EXPECT_EQ(Run({"session", "rotate-key", "--force"}), kExitUsage) << err_;

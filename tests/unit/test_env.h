@@ -3,7 +3,8 @@
 // and an oauth::Service), and RacingStore (a hook between a read and a write transaction). Builders for the records
 // the tests seed (hashed secrets, API scopes, identity resources, clients, signing keys, cheap Argon2id hashes); the
 // http::Request values they send (form POSTs, GETs, Basic credentials); a small JSON reader (Json); the verified
-// payload of a JWS; and raw-OpenSSL key generation and signature checks that share no code with token/jws.cc.
+// payload of a JWS; raw-OpenSSL key generation and signature checks that share no code with token/jws.cc; and
+// TokenctlFixture, which drives `tokenctl` in-process against a configuration file in a temporary directory.
 //
 // Header-only, test-only. Nothing here is global mutable state; each fixture instance owns its store, directory and
 // clock, so tests stay independent. A fixture is used by one test thread at a time, except what the test itself
@@ -30,6 +31,10 @@
 #include <utility>
 #include <vector>
 
+#include <fstream>
+#include <sstream>
+
+#include "admin/cli.h"
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/service.h"
@@ -474,6 +479,46 @@ class ServiceFixture : public StoreFixture {
   ManualClock clock_{kNow};
   std::unique_ptr<oauth::Service> service_;
   oauth::RequestLog log_;
+};
+
+// `tokenctl` run in-process (admin::RunTokenctl) against <dir>/tokenfcgi.conf and a database at <dir>/db, in a fresh
+// temporary directory. The database is not created: a derived SetUp runs {"init"} when its tests need one. A store
+// may be opened with OpenStore() only between runs (one LMDB environment per process at a time).
+class TokenctlFixture : public ::testing::Test {
+ protected:
+  // `extra_config`: more `key = value` lines for the configuration file; `now`: where the clock starts.
+  explicit TokenctlFixture(std::string extra_config = "", int64_t now = kNow)
+      : extra_config_(std::move(extra_config)), clock_(now) {}
+
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>("tf_tokenctl_test");
+    config_ = dir_->Sub("tokenfcgi.conf");
+    std::ofstream(config_) << "issuer = http://127.0.0.1:8080\ndatabase = " << dir_->Sub("db")
+                           << "\nmap_size = 16M\naccess_token_signing_alg = ES256\n" << extra_config_;
+  }
+
+  // Runs `tokenctl --config <config> args...` with `input` on stdin; keeps stdout and stderr in out_ and err_.
+  // `terminal`: behave as on a terminal (prompts, confirmations), without touching the test's real terminal.
+  int Run(std::vector<std::string> args, const std::string& input = "", bool terminal = false) {
+    args.insert(args.begin(), {"--config", config_});
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    admin::CliIo io{&in, &out, &err, &clock_};
+    io.stdin_is_terminal = terminal;
+    io.terminal_fd = -1;
+    const int code = admin::RunTokenctl(args, io);
+    out_ = out.str();
+    err_ = err.str();
+    return code;
+  }
+
+  // The database, opened for a check between runs (nullptr and a test failure if it cannot be opened).
+  std::unique_ptr<store::Store> OpenStore() { return OpenStoreOrNull(NewStoreOptions(dir_->Sub("db"), false)); }
+
+  std::string extra_config_;
+  ManualClock clock_;
+  std::unique_ptr<TempDir> dir_;
+  std::string config_, out_, err_;
 };
 
 }  // namespace tf::testing
