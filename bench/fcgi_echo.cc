@@ -5,9 +5,9 @@
 //
 //   fcgi_echo [--listen ADDR] [--threads N] [--close-at-once]
 //
-// --close-at-once closes each connection as tokenfcgi does when the request was read to its end (FCGX_Detach before
-// FCGX_Finish_r: a plain close(), instead of libfcgi's shutdown and wait for the web server to close first). Without
-// it, fcgi_echo is libfcgi's plain accept/finish loop.
+// --close-at-once closes each connection as tokenfcgi does when a body of declared length was read to its end
+// (FCGX_Detach before FCGX_Finish_r: a plain close(), instead of libfcgi's shutdown and wait for the web server to
+// close first). Without it, fcgi_echo is libfcgi's plain accept/finish loop.
 //
 // ADDR is passed to FCGX_OpenSocket: ":PORT", "HOST:PORT" or a Unix socket path (a "unix:" prefix is accepted, so
 // the same ADDR works for tokenfcgi). Without --listen the socket inherited on fd 0 is used (spawn-fcgi). SIGTERM
@@ -55,7 +55,8 @@ void Serve(int listen_fd, const std::string* response, bool close_at_once) {
     }
     FCGX_PutStr(response->data(), static_cast<int>(response->size()), req.out);
     char extra;
-    if (close_at_once && remaining == 0 && FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in)) {
+    if (close_at_once && cl != nullptr && cl[0] != '\0' && remaining == 0 && FCGX_GetStr(&extra, 1, req.in) == 0 &&
+        FCGX_HasSeenEOF(req.in)) {
       FCGX_Detach(&req);
     }
     FCGX_Finish_r(&req);
