@@ -287,10 +287,11 @@ void WorkerMain(Shared* shared) {
     }
     // libfcgi closes a connection by shutting down its write side and then waiting in poll() until the web server
     // has closed too: a sleep and a wake-up per request. With the input read to its end there is nothing left that
-    // a close could turn into a TCP reset, so a detached request is closed at once. Otherwise (a body left unread)
-    // the lingering close stays, so that the reset cannot destroy the response before the web server reads it.
-    // A kept-alive connection (fastcgi_keep_conn) is not closed here, and libfcgi would remember the detach for
-    // whichever later request closes it: it is left alone.
+    // a close could turn into a TCP reset, so the request is detached, which libfcgi 2.4 closes with a plain close()
+    // (FCGX_Free passes !detached as OS_IpcClose's shutdown flag; test_worker_signals checks the effect on the
+    // wire). Otherwise (a body left unread) the lingering close stays, so that the reset cannot destroy the response
+    // before the web server reads it. A kept-alive connection (fastcgi_keep_conn) is not closed here, and libfcgi
+    // would remember the detach for whichever later request closes it: it is left alone.
     const bool input_read = ServeOne(req, *handler, shared->options->max_body_bytes);
     if (input_read && !req.keepConnection) FCGX_Detach(&req);
     FCGX_Finish_r(&req);
