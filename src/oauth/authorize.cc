@@ -41,7 +41,7 @@ struct Flow {
   const store::Client& client() const { return *request.client; }
 };
 
-// Who signed in and how: what the code (and the tokens issued from it) will say.
+// Every answer goes through here, so that the log line names its outcome.
 http::Response Answer(const Flow& f, http::Response response, std::string_view outcome) {
   f.log->outcome = std::string(outcome);
   return response;
