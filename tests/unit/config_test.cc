@@ -430,10 +430,25 @@ TEST(ConfigTest, CommentsBlankLinesWhitespaceAndCrLf) {
       "\t\n"
       "  issuer\t=   https://id.example.com  \r\n"
       "log_level=debug\n"
-      "realm = a # b\n");  // '#' after a value is part of it
+      "realm = a # b\n");  // a blank then '#' starts an end-of-line comment
   EXPECT_EQ(c.issuer, "https://id.example.com");
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
-  EXPECT_EQ(c.realm, "a # b");
+  EXPECT_EQ(c.realm, "a");
+}
+
+TEST(ConfigTest, EndOfLineComments) {
+  EXPECT_EQ(With("database", "/var/lib/x   # note").database, "/var/lib/x");
+  EXPECT_EQ(With("database", "/var/lib/x\t# note").database, "/var/lib/x");
+  EXPECT_EQ(With("realm", "a#b").realm, "a#b");               // no blank before '#': part of the value
+  EXPECT_EQ(With("realm", "\"a # b\"  # why").realm, "a # b");  // quoted: kept, comment after it dropped
+  EXPECT_EQ(With("base_path", "\"\" # none").base_path, "");
+  Result<Config> bad = Parse(std::string(kIssuer) + "realm = \"a\" b\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("t.conf:2: realm: text after the closing"), std::string::npos)
+      << bad.status().message();
+  Result<Config> open_quote = Parse(std::string(kIssuer) + "realm = \"a\n");
+  ASSERT_FALSE(open_quote.ok());
+  EXPECT_NE(open_quote.status().message().find("missing closing"), std::string::npos);
 }
 
 TEST(ConfigTest, ValueMayContainEquals) {
