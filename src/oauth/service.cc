@@ -7,13 +7,14 @@
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
-//   anything else under any path                                 404 {"error":"not_found"}
-//   a known path with another method                             405 {"error":"method_not_allowed"} + Allow
+//   anything else under any path                                 404 {"error":"not_found",...}
+//   a known path with another method                             405 {"error":"method_not_allowed",...} + Allow
 // Paths match exactly (no trailing slash, no percent-decoding). Every JSON answer, discovery and JWKS included,
 // carries Cache-Control: no-store and Pragma: no-cache, so a key rotation is visible at once. HEAD answers carry the
 // GET headers and no body.
 #include "oauth/service.h"
 
+#include <string>
 #include <string_view>
 
 #include "oauth/authorize.h"
@@ -44,10 +45,12 @@ struct Service::Impl {
 namespace {
 
 http::Response MethodNotAllowed(std::string_view allow) {
-  http::Response r = OAuthError(405, kMethodNotAllowed, "");
+  http::Response r = OAuthError(405, kMethodNotAllowed, "this endpoint accepts " + std::string(allow));
   r.SetHeader("Allow", std::string(allow));
   return r;
 }
+
+http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at this path"); }
 
 }  // namespace
 
@@ -64,7 +67,7 @@ http::Response Service::Impl::Document(const http::Request& request, bool jwks) 
 
 http::Response Service::Impl::Route(const http::Request& request, RequestLog* log) {
   std::string_view path = request.path;
-  if (path.substr(0, config.base_path.size()) != config.base_path) return OAuthError(404, kNotFound, "");
+  if (path.substr(0, config.base_path.size()) != config.base_path) return NotFound();
   path.remove_prefix(config.base_path.size());
 
   if (path == kTokenPath) {
@@ -91,7 +94,7 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     return Document(request, path == kJwksPath);
   }
-  return OAuthError(404, kNotFound, "");
+  return NotFound();
 }
 
 Service::Service(const Config& config, store::Store* store, const Clock* clock)
