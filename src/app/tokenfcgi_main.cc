@@ -4,6 +4,7 @@
 //
 // Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a successful --check-config; 1 when the configuration,
 // the store or the listening socket is unusable; 2 for a bad command line.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,8 +21,10 @@
 #include "config/config_keys.h"
 #include "http/fcgi_server.h"
 #include "http/listen_address.h"
+#include "oauth/catalog.h"
 #include "oauth/service.h"
 #include "store/store.h"
+#include "token/jws.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -41,7 +44,8 @@ constexpr char kUsage[] =
     "  --listen ADDR    bind unix:/path or HOST:PORT (e.g. 127.0.0.1:9000, [::1]:9000) instead of using the\n"
     "                   FastCGI socket inherited on fd 0 (spawn-fcgi, mod_fcgid, systemd StandardInput=socket)\n"
     "  --threads N      serve N requests at once in this process (1 to 1024, default 1)\n"
-    "  --check-config   check the configuration and that the database opens, then exit 0 (ok) or 1\n"
+    "  --check-config   check the configuration, the database and the keys a request needs, changing nothing;\n"
+    "                   exit 0 (ok) or 1\n"
     "  --version        print the version and exit\n"
     "  --help           print this help and exit\n"
     "\n"
@@ -172,6 +176,46 @@ int ParseArgs(int argc, char** argv, Options* o) {
   return -1;
 }
 
+// --check-config: what a request would need, without changing anything. The database must be initialised (it is
+// opened read-only, so nothing is created in an empty directory), and the configuration snapshot must load with a
+// current signing key for every algorithm the configuration signs with and a session key. Exit status 0 or 1.
+int CheckConfig(const Config& config, const std::string& config_path) {
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "tokenfcgi: %s: %s\n", config_path.c_str(), what.c_str());
+    return 1;
+  };
+  struct stat st;
+  if (::stat((config.database + "/data.mdb").c_str(), &st) != 0) {
+    return fail("database " + config.database + ": not initialised (no data.mdb): run tokenctl init");
+  }
+  store::StoreOptions store_options;
+  store_options.path = config.database;
+  store_options.map_size = config.map_size;
+  store_options.max_readers = config.max_readers;
+  store_options.read_only = true;
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
+  if (!store.ok()) return fail("database " + config.database + ": " + store.status().message());
+  Result<store::StoreStats> stats = (*store)->Stats();
+  if (!stats.ok()) return fail("database " + config.database + ": " + stats.status().message());
+  oauth::Catalog catalog(config, store->get());
+  Result<std::shared_ptr<const oauth::Snapshot>> snapshot = catalog.Current();
+  if (!snapshot.ok()) return fail("cannot load the configuration from the database: " + snapshot.status().message());
+  for (const std::string* alg : {&config.access_token_signing_alg, &config.id_token_signing_alg}) {
+    std::optional<token::Alg> parsed = token::ParseAlg(*alg);
+    if (!parsed || (*snapshot)->CurrentKey(*parsed) == nullptr) {
+      return fail("no current " + *alg + " signing key (every token request would answer 500): run "
+                  "tokenctl key generate --alg " + *alg);
+    }
+  }
+  if ((*snapshot)->session_key.empty()) {
+    return fail("database " + config.database + ": no valid session key: run tokenctl session rotate-key");
+  }
+  std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
+              config.database.c_str(), static_cast<unsigned long long>(stats->clients),
+              static_cast<unsigned long long>(stats->keys));
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Options options;
   int rc = ParseArgs(argc, argv, &options);
@@ -196,6 +240,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (options.check_config) return CheckConfig(*config, config_path);
+
   store::StoreOptions store_options;
   store_options.path = config->database;
   store_options.map_size = config->map_size;
@@ -206,19 +252,6 @@ int Main(int argc, char** argv) {
     Logf(LogLevel::kError, "cannot open the database %s: %s", config->database.c_str(),
          store.status().message().c_str());
     return 1;
-  }
-
-  if (options.check_config) {
-    Result<store::StoreStats> stats = (*store)->Stats();
-    if (!stats.ok()) {
-      std::fprintf(stderr, "tokenfcgi: database %s: %s\n", config->database.c_str(),
-                   stats.status().message().c_str());
-      return 1;
-    }
-    std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
-                config->database.c_str(), static_cast<unsigned long long>(stats->clients),
-                static_cast<unsigned long long>(stats->keys));
-    return 0;
   }
 
   oauth::Service service(*config, store->get(), SystemClock::Default());
