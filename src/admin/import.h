@@ -2,7 +2,10 @@
 //
 // Accepted shape: a top-level object with any of "Clients", "ApiScopes", "ApiResources", "IdentityResources" (arrays
 // of IdentityServer's own records, PascalCase) and "Users" (IdentityServer's TestUser shape, below), or the same
-// object wrapped as {"IdentityServer": {...}} as in an appsettings.json section. Each element is read by
+// object wrapped as {"IdentityServer": {...}} as in an appsettings.json, whose other top-level sections (Logging,
+// AllowedHosts, ...) are skipped with one warning and whose Users may stand inside or beside the IdentityServer
+// section. Comments (// and /* */) and trailing commas are accepted, as .NET's configuration reader accepts them.
+// Each element is read by
 // store::ClientFromJson and friends, so the import format is the storage format. Everything is checked before
 // anything is written:
 //   - malformed JSON or invalid UTF-8: an error with the byte offset (and line:column) where parsing stopped;
