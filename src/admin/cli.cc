@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "admin/clients.h"
+#include "admin/database_owner.h"
 #include "admin/grants.h"
 #include "admin/import.h"
 #include "admin/keys.h"
@@ -165,7 +166,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   }
   store::StoreOptions options = StoreOptionsFromConfig(*ctx.config);
   options.read_only = read_only;
-  return store::Store::Open(options);
+  return OpenStoreAsDirectoryOwner(options);
 }
 
 Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream) {
