@@ -4,6 +4,8 @@
 //
 // Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a successful --check-config; 1 when the configuration,
 // the store or the listening socket is unusable; 2 for a bad command line.
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,13 +38,18 @@ namespace tf {
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: tokenfcgi [--config FILE] [--listen ADDR] [--threads N] [--check-config] [--version] [--help]\n"
+    "Usage: tokenfcgi [--config FILE] [--listen ADDR [--socket-user U] [--socket-group G] [--socket-mode M]]\n"
+    "                 [--threads N] [--check-config] [--version] [--help]\n"
     "\n"
     "The tokenfcgi OAuth 2.0 token service, as a FastCGI program.\n"
     "\n"
     "  --config FILE    configuration file (default: $TOKENFCGI_CONFIG, else /etc/tokenfcgi/tokenfcgi.conf)\n"
     "  --listen ADDR    bind unix:/path or HOST:PORT (e.g. 127.0.0.1:9000, [::1]:9000) instead of using the\n"
     "                   FastCGI socket inherited on fd 0 (spawn-fcgi, mod_fcgid, systemd StandardInput=socket)\n"
+    "  --socket-user U, --socket-group G, --socket-mode M\n"
+    "                   with --listen unix:/path: the socket file's owner, group (names or numbers) and octal mode\n"
+    "                   (default: the worker's own user and group, 0660), as spawn-fcgi's -U, -G and -M; a worker\n"
+    "                   that is not root can give the socket only to a group it belongs to\n"
     "  --threads N      serve N requests at once in this process (1 to 1024, default 1)\n"
     "  --check-config   check the configuration, the database and the keys a request needs, changing nothing;\n"
     "                   exit 0 (ok) or 1\n"
@@ -58,6 +65,19 @@ constexpr char kUsage[] =
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "tokenfcgi: %s\nTry 'tokenfcgi --help'.\n", message.c_str());
   return 2;
+}
+
+// A user or group id written as a number (0 to 2^31-1).
+bool ParseId(std::string_view text, int* id) {
+  if (text.empty() || text.size() > 10) return false;
+  long long n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n > 0x7fffffff) return false;
+  *id = static_cast<int>(n);
+  return true;
 }
 
 void PrintHelp() {
@@ -121,6 +141,9 @@ class LoggingHandler final : public http::RequestHandler {
 struct Options {
   std::optional<std::string> config;
   std::string listen;
+  int socket_uid = -1;
+  int socket_gid = -1;
+  std::optional<unsigned> socket_mode;
   unsigned threads = 1;
   bool check_config = false;
 };
@@ -159,6 +182,32 @@ int ParseArgs(int argc, char** argv, Options* o) {
     } else if (arg == "--listen") {
       if (!take_value() || value.empty()) return UsageError("--listen needs an ADDR (unix:/path or HOST:PORT)");
       o->listen = std::string(value);
+    } else if (arg == "--socket-user") {
+      if (!take_value() || value.empty()) return UsageError("--socket-user needs a user name or number");
+      const std::string name(value);
+      const struct passwd* pw = getpwnam(name.c_str());
+      if (pw == nullptr && !ParseId(value, &o->socket_uid)) {
+        return UsageError("--socket-user: no user '" + ForLog(value, 64) + "'");
+      }
+      if (pw != nullptr) o->socket_uid = static_cast<int>(pw->pw_uid);
+    } else if (arg == "--socket-group") {
+      if (!take_value() || value.empty()) return UsageError("--socket-group needs a group name or number");
+      const std::string name(value);
+      const struct group* gr = getgrnam(name.c_str());
+      if (gr == nullptr && !ParseId(value, &o->socket_gid)) {
+        return UsageError("--socket-group: no group '" + ForLog(value, 64) + "'");
+      }
+      if (gr != nullptr) o->socket_gid = static_cast<int>(gr->gr_gid);
+    } else if (arg == "--socket-mode") {
+      if (!take_value()) return UsageError("--socket-mode needs an octal mode");
+      unsigned mode = 0;
+      bool ok = !value.empty() && value.size() <= 4;
+      for (char c : value) {
+        if (c < '0' || c > '7') ok = false;
+        mode = mode * 8 + static_cast<unsigned>(c - '0');
+      }
+      if (!ok || mode > 0777) return UsageError("--socket-mode must be an octal mode such as 0660");
+      o->socket_mode = mode;
     } else if (arg == "--threads") {
       if (!take_value()) return UsageError("--threads needs a number");
       unsigned long n = 0;
@@ -172,6 +221,10 @@ int ParseArgs(int argc, char** argv, Options* o) {
     } else {
       return UsageError("unknown argument '" + ForLog(arg, 64) + "'");
     }
+  }
+  const bool socket_options = o->socket_uid != -1 || o->socket_gid != -1 || o->socket_mode.has_value();
+  if (socket_options && o->listen.rfind("unix:", 0) != 0) {
+    return UsageError("--socket-user, --socket-group and --socket-mode need --listen unix:/path");
   }
   return -1;
 }
@@ -258,6 +311,9 @@ int Main(int argc, char** argv) {
   http::ServerOptions server;
   server.listen = options.listen;
   server.threads = options.threads;
+  server.socket_uid = options.socket_uid;
+  server.socket_gid = options.socket_gid;
+  if (options.socket_mode) server.socket_mode = *options.socket_mode;
   server.max_body_bytes = config->max_body_bytes;
 
   if (cgi) {

@@ -33,6 +33,11 @@ struct ServerOptions {
   unsigned threads = 1;
   uint64_t max_body_bytes = 64 * 1024;
   int backlog = 128;
+  // "unix:/path" only: the socket file's owner and group (-1 = the worker's own) and mode, as spawn-fcgi's -U, -G
+  // and -M. A worker that is not root can give the socket only to a group it belongs to.
+  int socket_uid = -1;
+  int socket_gid = -1;
+  unsigned socket_mode = 0660;
 };
 
 // True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
