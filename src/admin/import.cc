@@ -593,6 +593,12 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
     }
     any_section = true;
   }
+  for (const Located<ImportedUser>& u : plan.users) {
+    if (u.record.password && u.record.password->size() < options.password_min_length) {
+      report->errors.push_back(u.path + ".Password: shorter than password_min_length (" +
+                               std::to_string(options.password_min_length) + " bytes)");
+    }
+  }
   if (!any_section) {
     report->warnings.push_back(std::string(prefix.empty() ? "(root)" : prefix) +
                                ": no Clients, ApiScopes, ApiResources, IdentityResources or Users to import");

@@ -18,7 +18,8 @@
 //     and SharedSecret Values that are not base64 of a SHA-256/SHA-512 digest (a plain secret pasted by mistake).
 //
 // Users: SubjectId and Username (required), Tenant, IsActive, Claims ([{Type, Value, ValueType}]), and at most one of
-//   - Password: plaintext (1..kMaxPasswordLength bytes), hashed here with HashPassword(options.password_params);
+//   - Password: plaintext (password_min_length..kMaxPasswordLength bytes), hashed here with
+//     HashPassword(options.password_params);
 //     the plaintext is never stored. When the user exists and its stored hash verifies against this password with
 //     the current parameters, the stored hash is kept, so re-importing the same file changes nothing;
 //   - PasswordHash: an Argon2id PHC string or an ASP.NET Core Identity (v2/v3) hash, stored as is; a value of neither
@@ -57,6 +58,7 @@ struct ImportOptions {
   bool dry_run = false;         // validate and count, write nothing
   bool ignore_unknown = false;  // unknown properties become warnings instead of errors
   Argon2Params password_params;  // for Users[].Password (the config's password_hash_* keys)
+  size_t password_min_length = 1;  // Users[].Password shorter than this is an error (the config's password_min_length)
   const Clock* clock = nullptr;  // Created of new users; nullptr = SystemClock::Default()
 };
 

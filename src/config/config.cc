@@ -323,6 +323,13 @@ std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetPasswordMinLength(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 100, &n);  // up to kMaxPasswordLength
+  if (err.empty()) c->password_min_length = static_cast<uint32_t>(n);
+  return err;
+}
+
 std::string SetLockoutMaxFailures(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 0, 1000, &n);
@@ -459,6 +466,10 @@ const KeyDef kKeys[] = {
       "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
       "and is rehashed with these values on the next successful login."},
      SetPasswordHashParallelism},
+    {{"password_min_length", "8", "bytes",
+      "The shortest password, 1 to 100 bytes, that tokenctl user add, user passwd and import accept for a new "
+      "password; imported PasswordHash values are exempt (they are checked when the user signs in)."},
+     SetPasswordMinLength},
     {{"lockout_max_failures", "5", "failed logins",
       "Consecutive failed password logins, 0 to 1000, after which a user is locked out for lockout_seconds; 0 "
       "disables lockout."},

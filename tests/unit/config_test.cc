@@ -99,6 +99,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.password_hash_memory_kib, b.password_hash_memory_kib);
   EXPECT_EQ(a.password_hash_iterations, b.password_hash_iterations);
   EXPECT_EQ(a.password_hash_parallelism, b.password_hash_parallelism);
+  EXPECT_EQ(a.password_min_length, b.password_min_length);
   EXPECT_EQ(a.lockout_max_failures, b.lockout_max_failures);
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
   EXPECT_EQ(a.acr_claim, b.acr_claim);
@@ -108,7 +109,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 24u);
+  EXPECT_EQ(ConfigKeys().size(), 25u);
 }
 
 TEST(ConfigTest, IssuerIsRequired) {
@@ -293,6 +294,14 @@ TEST(ConfigTest, PasswordHashMemoryMustCoverEveryLane) {
             "password_hash_parallelism (32), got 31");
   // The default memory (19456 KiB) covers the largest parallelism (64 lanes need 512 KiB).
   EXPECT_EQ(With("password_hash_parallelism", "64").password_hash_memory_kib, 19456u);
+}
+
+TEST(ConfigTest, PasswordMinLength) {
+  EXPECT_EQ(ParseOk(kIssuer).password_min_length, 8u);
+  EXPECT_EQ(With("password_min_length", "1").password_min_length, 1u);
+  EXPECT_EQ(With("password_min_length", "100").password_min_length, 100u);
+  ExpectBad("password_min_length", "0");
+  ExpectBad("password_min_length", "101");
 }
 
 TEST(ConfigTest, LockoutMaxFailures) {

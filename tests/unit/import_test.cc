@@ -460,6 +460,17 @@ TEST_F(ImportTest, UsersDryRunWritesAndHashesNothing) {
   EXPECT_EQ(Run(kAlice, dry).users.unchanged, 1);
 }
 
+TEST_F(ImportTest, PasswordShorterThanTheMinimumIsAnErrorButHashesAreExempt) {
+  ImportOptions options;
+  options.password_min_length = 8;
+  ImportReport r = Run(R"({"Users": [{"SubjectId": "1", "Username": "a", "Password": "seven77"}]})", options);
+  EXPECT_TRUE(Contains(r.errors, "Users[0].Password: shorter than password_min_length (8 bytes)"));
+  EXPECT_FALSE(Contains(r.errors, "seven77"));
+  EXPECT_FALSE(r.written);
+  r = Run(R"({"Users": [{"SubjectId": "1", "Username": "a", "Password": "eight888"}]})", options);
+  EXPECT_TRUE(r.errors.empty()) << r.errors.front();
+}
+
 TEST_F(ImportTest, UsersInsideTheIdentityServerSection) {
   ImportReport r = Run(R"({"IdentityServer": {"Users": [{"SubjectId": "1", "Username": "a", "Bad": 1}]}})");
   EXPECT_EQ(r.unknown, std::vector<std::string>{"IdentityServer.Users[0].Bad"});
