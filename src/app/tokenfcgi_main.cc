@@ -2,8 +2,8 @@
 // fork" holds trivially), builds one oauth::Service shared by every thread, and serves requests: FastCGI on the socket
 // inherited on fd 0 or bound by --listen, or a single plain-CGI request when fd 0 is not a socket.
 //
-// Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a successful --check-config; 1 when the configuration,
-// the store or the listening socket is unusable; 2 for a bad command line.
+// Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP) or a successful --check-config; 1 when the
+// configuration, the store or the listening socket is unusable; 2 for a bad command line.
 #include <unistd.h>
 
 #include <chrono>
@@ -47,7 +47,7 @@ constexpr char kUsage[] =
     "\n"
     "When fd 0 is not a socket and --listen is not given, tokenfcgi runs as a CGI program: it answers the one request\n"
     "described by the environment (REQUEST_METHOD, REQUEST_URI, CONTENT_LENGTH, ...) and stdin, and exits.\n"
-    "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "SIGTERM, SIGINT or SIGHUP: stop accepting, finish the requests in flight, exit 0. SIGUSR1 is ignored.\n"
     "\n"
     "Configuration keys (key = value; each is documented in the sample tokenfcgi.conf):\n";
 

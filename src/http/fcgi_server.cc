@@ -1,9 +1,15 @@
 // The FastCGI adapter (see fcgi_server.h). The only file that includes fcgiapp.h.
 //
-// Shutdown, in detail. SIGTERM, SIGINT and SIGUSR2 are blocked before the worker threads start, so the threads
-// inherit the mask and only the serving thread receives SIGTERM/SIGINT, in sigwait(). SIGUSR2 has a no-op handler
-// installed without SA_RESTART. A worker unblocks SIGUSR2 only around FCGX_Accept_r, i.e. while it waits for a new
-// connection, and blocks it again as soon as a request has been accepted. On SIGTERM the serving thread sets the stop
+// Signals. SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are blocked before the worker threads start, so the threads
+// inherit the mask and no signal can interrupt a read or write of a request in flight: only the serving thread takes
+// SIGTERM, SIGINT, SIGHUP and SIGUSR1, in sigwait(). SIGHUP is a shutdown like SIGTERM (the configuration is read only
+// at start, so a worker asked to reload finishes its requests and exits, and its supervisor starts a fresh one).
+// SIGUSR1, which libfcgi would otherwise take as "shut down after this request" through a handler it installs, is
+// logged and ignored.
+//
+// Shutdown, in detail. SIGUSR2 has a no-op handler installed without SA_RESTART. A worker unblocks SIGUSR2 only
+// around FCGX_Accept_r, i.e. while it waits for a new connection, and blocks it again as soon as a request has been
+// accepted. On SIGTERM (or SIGINT, SIGHUP) the serving thread sets the stop
 // flag, calls FCGX_ShutdownPending() and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle
 // worker's accept() fails with EINTR and the worker exits; a busy worker keeps the signal pending until its request
 // is read, handled, written and finished, then takes the signal harmlessly, sees the stop flag and exits. The
@@ -482,6 +488,8 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGTERM);
   sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGHUP);
+  sigaddset(&blocked, SIGUSR1);
   sigaddset(&blocked, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
 
@@ -493,12 +501,19 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   sigemptyset(&wait_for);
   sigaddset(&wait_for, SIGTERM);
   sigaddset(&wait_for, SIGINT);
+  sigaddset(&wait_for, SIGHUP);
+  sigaddset(&wait_for, SIGUSR1);
   int sig = 0;
-  sigwait(&wait_for, &sig);
+  for (;;) {
+    if (sigwait(&wait_for, &sig) != 0) continue;
+    if (sig != SIGUSR1) break;
+    Logf(LogLevel::kInfo, "SIGUSR1 received: ignored");
+  }
   {
     std::lock_guard<std::mutex> lock(shared.mu);
     if (shared.fatal.ok()) {
-      Logf(LogLevel::kInfo, "%s received: finishing requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      Logf(LogLevel::kInfo, "%s received: finishing requests in flight",
+           sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     }
   }
   shared.stop.store(true);
@@ -512,8 +527,8 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     }
   }
   for (std::thread& t : workers) t.join();
-  // SIGTERM/SIGINT stay blocked in this thread: a second signal arriving now must not kill the process before it
-  // exits cleanly.
+  // SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked in this thread: a second signal arriving now must not kill the
+  // process before it exits cleanly.
 
   if (address->kind == ListenAddress::Kind::kUnix) {
     struct stat now {};

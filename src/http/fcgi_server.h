@@ -6,7 +6,8 @@
 // Threads: `threads` threads each accept and serve one request at a time. Each thread gets its own RequestHandler
 // from the factory, created on that thread, so handlers need no locking of their own state.
 //
-// Shutdown: SIGTERM or SIGINT stops accepting; requests in flight are finished and written; Serve returns 0.
+// Shutdown: SIGTERM, SIGINT or SIGHUP stops accepting; requests in flight are finished and written; Serve returns OK.
+// SIGUSR1 is ignored (logged). No signal interrupts a request in flight.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,7 @@ struct ServerOptions {
 // True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
 bool RunningAsCgi();
 
-// Serves FastCGI requests until SIGTERM/SIGINT. Returns an error if the socket cannot be bound.
+// Serves FastCGI requests until SIGTERM, SIGINT or SIGHUP. Returns an error if the socket cannot be bound.
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory);
 
 // Answers the single CGI request from environ and stdin on stdout.
