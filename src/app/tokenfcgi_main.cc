@@ -176,8 +176,9 @@ int Main(int argc, char** argv) {
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
-  if (Result<http::ListenAddress> a = http::ParseListenAddress(options.listen); !a.ok()) {
-    return UsageError("--listen: " + a.status().message());  // a typo is a usage error, not a runtime one
+  Result<http::ListenAddress> listen_address = http::ParseListenAddress(options.listen);
+  if (!listen_address.ok()) {
+    return UsageError("--listen: " + listen_address.status().message());  // a typo is a usage error
   }
 
   const std::string config_path = DefaultConfigPath(options.config ? options.config->c_str() : nullptr);
@@ -240,6 +241,17 @@ int Main(int argc, char** argv) {
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
        options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str(), options.threads,
        static_cast<long>(getpid()));
+  // FastCGI has no authentication: whoever can connect to the socket sets REMOTE_USER. A Unix socket can be limited
+  // to the web server's group; a TCP port on this host is open to every local user and process.
+  const bool tcp = listen_address->kind == http::ListenAddress::Kind::kTcp ||
+                   (listen_address->kind == http::ListenAddress::Kind::kInherited && http::InheritedSocketIsTcp());
+  if (tcp && config->LoginProviderEnabled("remote_user")) {
+    Logf(LogLevel::kWarn,
+         "login_providers includes remote_user and the FastCGI socket is TCP (%s): any local process can connect "
+         "and send REMOTE_USER, i.e. sign in as any user; listen on a unix: socket that only the web server's group "
+         "can open instead",
+         options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str());
+  }
   Status s = http::ServeFastCgi(server, [&service]() -> std::unique_ptr<http::RequestHandler> {
     return std::make_unique<LoggingHandler>(&service);
   });

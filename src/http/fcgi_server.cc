@@ -455,6 +455,13 @@ std::string SerializeResponse(const Response& response) {
 
 bool RunningAsCgi() { return FCGX_IsCGI() != 0; }
 
+bool InheritedSocketIsTcp() {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(FCGI_LISTENSOCK_FILENO, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+  return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory) {
   if (options.threads < 1 || options.threads > 1024) return Status::InvalidArgument("threads must be 1 to 1024");
   Result<ListenAddress> address = ParseListenAddress(options.listen);

@@ -36,6 +36,9 @@ struct ServerOptions {
   int backlog = 128;
 };
 
+// True when the socket inherited on fd 0 is a TCP (IPv4 or IPv6) socket.
+bool InheritedSocketIsTcp();
+
 // True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
 bool RunningAsCgi();
 

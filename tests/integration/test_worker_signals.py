@@ -350,6 +350,30 @@ def main():
         check(wait_for(lambda: tcp_request() == 200, 10), "--listen 127.0.0.1:PORT serves over TCP")
         w.proc.send_signal(signal.SIGTERM)
         check(exited_within(w.proc, 2) and w.proc.returncode == 0, "TCP worker: SIGTERM exits 0 within 2 s")
+        check("any local process can connect" not in w.log_text(),
+              "TCP without the remote_user provider: no REMOTE_USER warning")
+
+        # -- 4b. remote_user over TCP: any local process could send REMOTE_USER, so the worker warns at start; over a
+        # Unix socket (which only the web server's group can open) it does not.
+        remote_config = os.path.join(tmp, "remote.conf")
+        with open(config) as src, open(remote_config, "w") as dst:
+            dst.write(src.read() + "login_providers = local remote_user\n")
+        w = Worker(exe, remote_config, tmp, "w4remote", ["--listen", "127.0.0.1:%d" % port])
+        workers.append(w)
+        check(wait_for(lambda: tcp_request() == 200, 10), "remote_user worker serves over TCP")
+        log = w.log_text()
+        check("login_providers includes remote_user and the FastCGI socket is TCP (127.0.0.1:%d): any local process "
+              "can connect and send REMOTE_USER" % port in log, "remote_user over TCP: warning at start (%r)" % log[:600])
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user TCP worker exits 0")
+        w = Worker(exe, remote_config, tmp, "w4remoteunix", ["--listen", "unix:" + sock])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "remote_user worker on a unix socket starts")
+        status, _, _ = fcgi_request(sock, "GET", "/.well-known/openid-configuration")
+        check(status == 200 and "any local process can connect" not in w.log_text(),
+              "remote_user over a unix socket: no warning")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user unix worker exits 0")
 
         # -- 5. CGI mode: environment + stdin pipe, one answer on stdout.
         env = dict(os.environ, REQUEST_METHOD="GET", REQUEST_URI="/.well-known/openid-configuration",
