@@ -33,7 +33,8 @@ namespace tf {
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: tokenfcgi [--config FILE] [--listen ADDR] [--threads N] [--check-config] [--version] [--help]\n"
+    "Usage: tokenfcgi [--config FILE] [--listen ADDR] [--threads N] [--backlog N] [--check-config] [--version]\n"
+    "                 [--help]\n"
     "\n"
     "The tokenfcgi OAuth 2.0 token service, as a FastCGI program.\n"
     "\n"
@@ -41,6 +42,9 @@ constexpr char kUsage[] =
     "  --listen ADDR    bind unix:/path or HOST:PORT (e.g. 127.0.0.1:9000, [::1]:9000) instead of using the\n"
     "                   FastCGI socket inherited on fd 0 (spawn-fcgi, mod_fcgid, systemd StandardInput=socket)\n"
     "  --threads N      serve N requests at once in this process (1 to 1024, default 1)\n"
+    "  --backlog N      listen backlog of the --listen socket: connections that wait for a free thread (1 to\n"
+    "                   65535; default the system's maximum, /proc/sys/net/core/somaxconn); an inherited socket\n"
+    "                   keeps its creator's (spawn-fcgi -b, systemd Backlog=)\n"
     "  --check-config   check the configuration and that the database opens, then exit 0 (ok) or 1\n"
     "  --version        print the version and exit\n"
     "  --help           print this help and exit\n"
@@ -118,6 +122,7 @@ struct Options {
   std::optional<std::string> config;
   std::string listen;
   unsigned threads = 1;
+  int backlog = 0;  // 0: http::DefaultListenBacklog()
   bool check_config = false;
 };
 
@@ -165,6 +170,16 @@ int ParseArgs(int argc, char** argv, Options* o) {
       }
       if (!ok || n < 1 || n > 1024) return UsageError("--threads must be a number from 1 to 1024");
       o->threads = static_cast<unsigned>(n);
+    } else if (arg == "--backlog") {
+      if (!take_value()) return UsageError("--backlog needs a number");
+      unsigned long n = 0;
+      bool ok = !value.empty() && value.size() <= 5;
+      for (char c : value) {
+        if (c < '0' || c > '9') ok = false;
+        n = n * 10 + static_cast<unsigned long>(c - '0');
+      }
+      if (!ok || n < 1 || n > 65535) return UsageError("--backlog must be a number from 1 to 65535");
+      o->backlog = static_cast<int>(n);
     } else {
       return UsageError("unknown argument '" + ForLog(arg, 64) + "'");
     }
@@ -226,6 +241,7 @@ int Main(int argc, char** argv) {
   http::ServerOptions server;
   server.listen = options.listen;
   server.threads = options.threads;
+  server.backlog = options.backlog;
   server.max_body_bytes = config->max_body_bytes;
 
   if (cgi) {

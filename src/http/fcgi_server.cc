@@ -37,6 +37,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -455,6 +456,16 @@ std::string SerializeResponse(const Response& response) {
 
 bool RunningAsCgi() { return FCGX_IsCGI() != 0; }
 
+int DefaultListenBacklog() {
+  int backlog = SOMAXCONN;
+  if (FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re")) {
+    int n = 0;
+    if (std::fscanf(f, "%d", &n) == 1 && n > 0) backlog = n;
+    std::fclose(f);
+  }
+  return backlog;
+}
+
 bool InheritedSocketIsTcp() {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -472,14 +483,15 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   shared.options = &options;
   shared.factory = &factory;
   shared.serving_thread = pthread_self();
+  const int backlog = options.backlog > 0 ? options.backlog : DefaultListenBacklog();
   struct stat bound {};
   if (address->kind == ListenAddress::Kind::kUnix) {
-    Result<int> fd = BindUnix(address->path, options.backlog);
+    Result<int> fd = BindUnix(address->path, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
     stat(address->path.c_str(), &bound);
   } else if (address->kind == ListenAddress::Kind::kTcp) {
-    Result<int> fd = BindTcp(address->host, address->port, options.backlog);
+    Result<int> fd = BindTcp(address->host, address->port, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
   }

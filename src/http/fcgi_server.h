@@ -33,8 +33,14 @@ struct ServerOptions {
   std::string listen;
   unsigned threads = 1;
   uint64_t max_body_bytes = 64 * 1024;
-  int backlog = 128;
+  // listen() backlog of a socket bound by --listen: connections that wait for a free thread. 0 = the system's
+  // maximum (DefaultListenBacklog). An inherited socket keeps the backlog its creator gave it.
+  int backlog = 0;
 };
+
+// The system's maximum listen backlog, /proc/sys/net/core/somaxconn (SOMAXCONN when it cannot be read): a burst of
+// connections queues there instead of being refused (EAGAIN on a Unix socket, a dropped SYN on TCP).
+int DefaultListenBacklog();
 
 // True when the socket inherited on fd 0 is a TCP (IPv4 or IPv6) socket.
 bool InheritedSocketIsTcp();

@@ -412,7 +412,8 @@ def main():
         env = dict(os.environ, TOKENFCGI_CONFIG=config)
         r = subprocess.run([exe, "--check-config"], env=env, capture_output=True, timeout=30)
         check(r.returncode == 0, "$TOKENFCGI_CONFIG is used without --config")
-        for args in (["--listen", ":9000"], ["--threads", "0"], ["--bogus"], ["--listen"]):
+        for args in (["--listen", ":9000"], ["--threads", "0"], ["--bogus"], ["--listen"], ["--backlog", "0"],
+                     ["--backlog", "65536"], ["--backlog", "x"]):
             r = subprocess.run([exe, "--config", config] + args, capture_output=True, timeout=30)
             check(r.returncode == 2 and r.stderr.startswith(b"tokenfcgi: "), "usage error %s exits 2" % args)
         r = subprocess.run([exe, "--version"], capture_output=True, timeout=30)
