@@ -2,8 +2,8 @@
 // fork" holds trivially), builds one oauth::Service shared by every thread, and serves requests: FastCGI on the socket
 // inherited on fd 0 or bound by --listen, or a single plain-CGI request when fd 0 is not a socket.
 //
-// Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a successful --check-config; 1 when the configuration,
-// the store or the listening socket is unusable; 2 for a bad command line.
+// Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP) or a successful --check-config; 1 when the
+// configuration, the store or the listening socket is unusable; 2 for a bad command line.
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -39,7 +39,7 @@ namespace {
 
 constexpr char kUsage[] =
     "Usage: tokenfcgi [--config FILE] [--listen ADDR [--socket-user U] [--socket-group G] [--socket-mode M]]\n"
-    "                 [--threads N] [--check-config] [--version] [--help]\n"
+    "                 [--threads N] [--backlog N] [--check-config] [--version] [--help]\n"
     "\n"
     "The tokenfcgi OAuth 2.0 token service, as a FastCGI program.\n"
     "\n"
@@ -51,6 +51,9 @@ constexpr char kUsage[] =
     "                   (default: the worker's own user and group, 0660), as spawn-fcgi's -U, -G and -M; a worker\n"
     "                   that is not root can give the socket only to a group it belongs to\n"
     "  --threads N      serve N requests at once in this process (1 to 1024, default 1)\n"
+    "  --backlog N      listen backlog of the --listen socket: connections that wait for a free thread (1 to\n"
+    "                   65535; default the system's maximum, /proc/sys/net/core/somaxconn); an inherited socket\n"
+    "                   keeps its creator's (spawn-fcgi -b, systemd Backlog=)\n"
     "  --check-config   check the configuration, the database and the keys a request needs, changing nothing;\n"
     "                   exit 0 (ok) or 1\n"
     "  --version        print the version and exit\n"
@@ -58,7 +61,7 @@ constexpr char kUsage[] =
     "\n"
     "When fd 0 is not a socket and --listen is not given, tokenfcgi runs as a CGI program: it answers the one request\n"
     "described by the environment (REQUEST_METHOD, REQUEST_URI, CONTENT_LENGTH, ...) and stdin, and exits.\n"
-    "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "SIGTERM, SIGINT or SIGHUP: stop accepting, finish the requests in flight, exit 0. SIGUSR1 is ignored.\n"
     "\n"
     "Configuration keys (key = value; each is documented in the sample tokenfcgi.conf):\n";
 
@@ -145,6 +148,7 @@ struct Options {
   int socket_gid = -1;
   std::optional<unsigned> socket_mode;
   unsigned threads = 1;
+  int backlog = 0;  // 0: http::DefaultListenBacklog()
   bool check_config = false;
 };
 
@@ -218,6 +222,16 @@ int ParseArgs(int argc, char** argv, Options* o) {
       }
       if (!ok || n < 1 || n > 1024) return UsageError("--threads must be a number from 1 to 1024");
       o->threads = static_cast<unsigned>(n);
+    } else if (arg == "--backlog") {
+      if (!take_value()) return UsageError("--backlog needs a number");
+      unsigned long n = 0;
+      bool ok = !value.empty() && value.size() <= 5;
+      for (char c : value) {
+        if (c < '0' || c > '9') ok = false;
+        n = n * 10 + static_cast<unsigned long>(c - '0');
+      }
+      if (!ok || n < 1 || n > 65535) return UsageError("--backlog must be a number from 1 to 65535");
+      o->backlog = static_cast<int>(n);
     } else {
       return UsageError("unknown argument '" + ForLog(arg, 64) + "'");
     }
@@ -273,8 +287,9 @@ int Main(int argc, char** argv) {
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
-  if (Result<http::ListenAddress> a = http::ParseListenAddress(options.listen); !a.ok()) {
-    return UsageError("--listen: " + a.status().message());  // a typo is a usage error, not a runtime one
+  Result<http::ListenAddress> listen_address = http::ParseListenAddress(options.listen);
+  if (!listen_address.ok()) {
+    return UsageError("--listen: " + listen_address.status().message());  // a typo is a usage error
   }
 
   const std::string config_path = DefaultConfigPath(options.config ? options.config->c_str() : nullptr);
@@ -314,6 +329,7 @@ int Main(int argc, char** argv) {
   server.socket_uid = options.socket_uid;
   server.socket_gid = options.socket_gid;
   if (options.socket_mode) server.socket_mode = *options.socket_mode;
+  server.backlog = options.backlog;
   server.max_body_bytes = config->max_body_bytes;
 
   if (cgi) {
@@ -329,6 +345,17 @@ int Main(int argc, char** argv) {
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
        options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str(), options.threads,
        static_cast<long>(getpid()));
+  // FastCGI has no authentication: whoever can connect to the socket sets REMOTE_USER. A Unix socket can be limited
+  // to the web server's group; a TCP port on this host is open to every local user and process.
+  const bool tcp = listen_address->kind == http::ListenAddress::Kind::kTcp ||
+                   (listen_address->kind == http::ListenAddress::Kind::kInherited && http::InheritedSocketIsTcp());
+  if (tcp && config->LoginProviderEnabled("remote_user")) {
+    Logf(LogLevel::kWarn,
+         "login_providers includes remote_user and the FastCGI socket is TCP (%s): any local process can connect "
+         "and send REMOTE_USER, i.e. sign in as any user; listen on a unix: socket that only the web server's group "
+         "can open instead",
+         options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str());
+  }
   Status s = http::ServeFastCgi(server, [&service]() -> std::unique_ptr<http::RequestHandler> {
     return std::make_unique<LoggingHandler>(&service);
   });
