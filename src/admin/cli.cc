@@ -912,6 +912,7 @@ int CmdUserAdd(Context& ctx, const Parsed& p) {
     const size_t eq = claim.find('=');
     if (eq == std::string::npos || eq == 0) return UsageError(ctx, "--claim: expected TYPE=VALUE, got '" + claim + "'");
     spec.claims.push_back(store::ClaimValue{claim.substr(0, eq), claim.substr(eq + 1), ""});
+    if (Status c = store::CheckClaimValue(spec.claims.back()); !c.ok()) return UsageError(ctx, "--claim: " + c.message());
   }
   spec.is_active = !p.Has("--inactive");
   auto store = OpenStore(ctx, false);

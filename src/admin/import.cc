@@ -252,6 +252,25 @@ void CheckSecretValues(const std::vector<store::Secret>& secrets, const std::str
   }
 }
 
+// A claim whose ValueType is unknown, or whose Value does not fit its type (OpenID Connect Core §5.1's for a standard
+// claim), is refused: it would otherwise reach tokens and userinfo as a string a relying party rejects.
+void CheckClaims(const std::vector<store::ClaimValue>& claims, const std::string& path, const std::string& record,
+                 ImportReport* report) {
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const Status checked = store::CheckClaimValue(claims[i]);
+    if (!checked.ok()) report->errors.push_back(IndexPath(path, i) + " of " + record + ": " + checked.message());
+  }
+}
+
+void CheckPlanClaims(const ImportPlan& plan, ImportReport* report) {
+  for (const auto& c : plan.clients) {
+    CheckClaims(c.record.claims, c.path + ".Claims", "client '" + c.record.client_id + "'", report);
+  }
+  for (const auto& u : plan.users) {
+    CheckClaims(u.record.record.claims, u.path + ".Claims", "user '" + u.record.record.username + "'", report);
+  }
+}
+
 void CrossCheck(const ImportPlan& plan, const Existing& existing, ImportReport* report) {
   std::set<std::string> api_scopes, identity_resources;
   for (const auto& [name, json] : existing.api_scopes) api_scopes.insert(name);
@@ -637,6 +656,7 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
 Status Import(std::string_view json_text, store::Store* store, const ImportOptions& options, ImportReport* report) {
   *report = ImportReport();
   ImportPlan plan = ParseImport(json_text, options, report);
+  CheckPlanClaims(plan, report);
   if (!report->errors.empty()) return Status::InvalidArgument(report->errors.front());
   if (store == nullptr && !options.dry_run) {
     return Status::InvalidArgument("import needs a store unless it is a dry run");

@@ -10,6 +10,9 @@
 // anything is written:
 //   - malformed JSON or invalid UTF-8: an error with the byte offset (and line:column) where parsing stopped;
 //   - a bad value: an error starting with its JSON path ("Clients[3].AccessTokenLifetime: ...");
+//   - a claim (Clients[].Claims, Users[].Claims) with an unknown ValueType, or a Value that does not fit its type
+//     (store::CheckClaimValue; OpenID Connect Core §5.1's type for a standard claim such as email_verified): an error
+//     with its path and the record ("Users[0].Claims[2] of user 'alice': unknown ValueType 'bool' ...");
 //   - an unknown property anywhere (top level included): an error with its path, or a warning with ignore_unknown;
 //   - a property name repeated inside one JSON object, or two records of one kind with the same ClientId/Name:
 //     an error naming both paths;

@@ -400,6 +400,7 @@ Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t 
   r.remote_addr = CopyParam(param, "REMOTE_ADDR");
   r.host = CopyParam(param, "HTTP_HOST");
   r.cookie = CopyParam(param, "HTTP_COOKIE");
+  r.origin = CopyParam(param, "HTTP_ORIGIN");
   std::string https = CopyParam(param, "HTTPS");
   r.https = EqualsIgnoreAsciiCase(https, "on") || https == "1";
 

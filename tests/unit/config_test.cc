@@ -524,8 +524,8 @@ TEST(ConfigTest, LoadConfigReadsFileAndNamesIt) {
 
 // The shipped sample documents every key of the table with the table's default, and parses.
 TEST(ConfigTest, SampleConfigDocumentsEveryKeyWithItsDefault) {
-  std::string here = __FILE__;  // .../tests/unit/config_test.cc
-  std::string path = here.substr(0, here.rfind("/tests/unit/")) + "/conf/tokenfcgi.conf";
+  // TF_SOURCE_DIR (tests/CMakeLists.txt), not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
+  std::string path = std::string(TF_SOURCE_DIR) + "/conf/tokenfcgi.conf";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << path;
   std::stringstream ss;
