@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "oauth/introspection.h"
+#include "oauth/access_token.h"
 #include "oauth/json_reader.h"
 #include "oauth/request_log.h"
 #include "token/jws.h"

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "oauth/access_token.h"
 #include "oauth/access_token_validation.h"
 #include "oauth/api_resource_authentication.h"
 #include "oauth/client_authentication.h"

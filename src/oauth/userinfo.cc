@@ -15,7 +15,6 @@
 #include "oauth/json_reader.h"
 #include "oauth/json_writer.h"
 #include "oauth/request_log.h"
-#include "oauth/token_endpoint.h"
 #include "util/ascii.h"
 #include "util/log.h"
 
