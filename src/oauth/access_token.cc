@@ -6,9 +6,9 @@
 
 #include "oauth/claims.h"
 #include "oauth/errors.h"
-#include "oauth/json_writer.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 
 namespace tf::oauth {

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "oauth/grant.h"
-#include "oauth/json_writer.h"
 #include "oauth/paths.h"
 #include "oauth/snapshot.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 namespace {

@@ -1,7 +1,7 @@
 #include "oauth/form.h"
 
-#include "oauth/utf8.h"
 #include "util/ascii.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {
