@@ -26,7 +26,7 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
   // 2. The slow part, outside any transaction. Always one full verification, whatever the user's state.
   PasswordCheck check;
   if (found.has_value() && !found->password_hash.empty()) {
-    check = VerifyPassword(found->password_hash, password, params);
+    check = VerifyPasswordAtLeastAt(found->password_hash, password, params);
   } else {
     VerifyDummyPassword(password, params);
   }
