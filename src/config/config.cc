@@ -298,6 +298,20 @@ std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetPasswordHashConcurrency(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 1024, &n);
+  if (err.empty()) c->password_hash_concurrency = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetPasswordHashWait(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 60000, &n);
+  if (err.empty()) c->password_hash_wait_ms = static_cast<int64_t>(n);
+  return err;
+}
+
 std::string SetLockoutMaxFailures(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 0, 1000, &n);
@@ -434,6 +448,14 @@ const KeyDef kKeys[] = {
       "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
       "and is rehashed with these values on the next successful login."},
      SetPasswordHashParallelism},
+    {{"password_hash_concurrency", "0", "password checks",
+      "At most this many password checks (Argon2id) at once in one worker process, 0 to 1024; 0 = half the CPUs, at "
+      "least 1. Across processes the bound is processes x this."},
+     SetPasswordHashConcurrency},
+    {{"password_hash_wait_ms", "500", "milliseconds",
+      "How long, 0 to 60000, a password check waits for one of password_hash_concurrency to come free before it is "
+      "answered 503 temporarily_unavailable with Retry-After."},
+     SetPasswordHashWait},
     {{"lockout_max_failures", "5", "failed logins",
       "Consecutive failed password logins, 0 to 1000, after which a user is locked out for lockout_seconds; 0 "
       "disables lockout."},

@@ -21,7 +21,9 @@
 //      processes all count; none is lost. If the user was removed, or their password, username or tenant changed,
 //      between step 1 and step 3, the check is stale: invalid, and nothing is counted.
 // Unknown user, no password, wrong password, locked out, disabled: all the same nullopt; the caller must answer them
-// identically. Only a store failure is an error Status.
+// identically. Errors: ResourceExhausted when step 2 found every password check slot of this process busy for
+// password_hash_wait_ms (password_hash.h's PasswordCheckSlots; the caller answers 503 with Retry-After), or a store
+// failure.
 //
 // Thread-safety: safe from many threads (the store is thread-safe; everything else is on the stack).
 #pragma once

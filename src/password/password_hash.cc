@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <tuple>
 
 #include "util/base64.h"
@@ -242,6 +243,32 @@ PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view 
 }
 
 HashWork ThreadHashWork() { return thread_work; }
+
+PasswordCheckSlots& PasswordCheckSlots::Process() {
+  static PasswordCheckSlots slots;
+  return slots;
+}
+
+bool PasswordCheckSlots::Enter(unsigned limit, std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!freed_.wait_for(lock, wait, [&] { return inside_ < limit; })) return false;
+  ++inside_;
+  return true;
+}
+
+void PasswordCheckSlots::Leave() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --inside_;
+  }
+  freed_.notify_one();
+}
+
+unsigned PasswordCheckConcurrency(unsigned configured) {
+  if (configured > 0) return configured;
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return cpus >= 2 ? cpus / 2 : 1;
+}
 
 void VerifyDummyPassword(std::string_view password, const Argon2Params& params) {
   if (password.size() > kMaxPasswordLength) return;  // VerifyPassword does no work for these either

@@ -4,8 +4,8 @@
 // and the caller stores a fresh Argon2id hash in its place.
 //
 // Every function is a pure function of its arguments and thread-safe. The only state is the lazily computed dummy
-// hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex) and
-// the per-thread work counters of ThreadHashWork.
+// hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex),
+// PasswordCheckSlots (one per process) and the per-thread work counters of ThreadHashWork.
 // Nothing here logs, and no password, salt or hash ever appears in a returned message.
 //
 // Stored forms accepted by VerifyPassword:
@@ -25,8 +25,11 @@
 // malformed is {match = false, needs_rehash = false}: never an exception, never a crash.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -91,6 +94,26 @@ PasswordCheck VerifyPassword(std::string_view stored, std::string_view password,
 // verified at its own cost (lowering the cost is visible until such users log in again).
 PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view password,
                                       const Argon2Params& current);
+
+// The bound on password checks (Argon2id work) running at once in this process, shared by every thread: a counting
+// semaphore, so that a flood of password requests cannot take every CPU from cheap requests. The limit is passed on
+// each Enter (it comes from the configuration); a waiter is woken by Leave or gives up after `wait`.
+class PasswordCheckSlots {
+ public:
+  static PasswordCheckSlots& Process();
+
+  // True once fewer than `limit` checks are inside (the caller must Leave); false after `wait` without a slot.
+  bool Enter(unsigned limit, std::chrono::milliseconds wait);
+  void Leave();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable freed_;
+  unsigned inside_ = 0;  // guarded by mu_
+};
+
+// The configured password_hash_concurrency as a limit: 0 = half the CPUs this process may use, at least 1.
+unsigned PasswordCheckConcurrency(unsigned configured);
 
 // The hashing work this thread has done so far: what tests compare to show that the work for a request does not
 // depend on whether a user exists. Argon2id work is counted in KiB-passes (m x t of each computation, whatever p).

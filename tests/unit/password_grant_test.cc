@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -542,6 +543,7 @@ TEST_F(PasswordGrantTest, LockoutDisabledWithZeroFailures) {
 
 TEST_F(PasswordGrantTest, ConcurrentFailuresAllCount) {
   config_.lockout_max_failures = 1000;
+  config_.password_hash_wait_ms = 60000;  // a bounded wait for a password check slot is tested elsewhere
   NewService();
   constexpr int kThreads = 6, kEach = 4;
   std::vector<std::thread> threads;
@@ -563,6 +565,7 @@ TEST_F(PasswordGrantTest, ConcurrentFailuresAllCount) {
 
 TEST_F(PasswordGrantTest, ConcurrentFailuresReachTheLockout) {
   config_.lockout_max_failures = 5;
+  config_.password_hash_wait_ms = 60000;  // a bounded wait for a password check slot is tested elsewhere
   NewService();
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -664,6 +667,28 @@ TEST_F(PasswordGrantTest, ClientSecretWorkDoesNotDependOnTheClient) {
   EXPECT_EQ(unknown, std::make_pair(1ull, 1ull));
   EXPECT_EQ(work_of("app"), unknown);
   EXPECT_EQ(work_of("imported"), unknown);
+}
+
+// With every password check slot of the process taken, a password login waits password_hash_wait_ms and is then
+// answered 503 temporarily_unavailable with Retry-After; once a slot is free, logins work again.
+TEST_F(PasswordGrantTest, PasswordChecksBeyondTheConcurrencyAreTemporarilyUnavailable) {
+  config_.password_hash_concurrency = 2;
+  config_.password_hash_wait_ms = 0;
+  NewService();
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  EXPECT_EQ(Login("alice", "Wonderland1").status, 200);  // one slot is still free
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  const uint64_t work_before = ThreadHashWork().argon2_calls;
+  const http::Response busy = Login("alice", "Wonderland1");
+  EXPECT_EQ(ThreadHashWork().argon2_calls, work_before);  // refused before any hashing
+  slots.Leave();
+  slots.Leave();
+  ExpectError(busy, 503, "temporarily_unavailable", "too many password checks at once; retry shortly");
+  EXPECT_EQ(testing::HeaderOf(busy, "Retry-After"), "1");
+  EXPECT_EQ(testing::HeaderOf(busy, "Cache-Control"), "no-store");
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);  // nothing was counted against the user
+  EXPECT_EQ(Login("alice", "Wonderland1").status, 200);
 }
 
 TEST_F(PasswordGrantTest, ArgonHashWithOtherParametersIsUpgraded) {

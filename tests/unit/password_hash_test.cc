@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -562,6 +563,25 @@ TEST(PasswordHashTest, VerifyPasswordAtLeastAtTopsUpCheaperHashes) {
   EXPECT_EQ(work([&] { (void)VerifyPasswordAtLeastAt("not a hash", "guess", current); }), wanted);
   // Without the top-up, the cheap hash costs its own m x t only: what made existing users answer faster.
   EXPECT_EQ(work([&] { (void)VerifyPassword(*cheap, "guess", current); }), 40u);
+}
+
+TEST(PasswordHashTest, PasswordCheckSlotsBoundConcurrentChecks) {
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(slots.Enter(2, std::chrono::milliseconds(20)));  // a bounded wait, then no slot
+  EXPECT_TRUE(slots.Enter(3, std::chrono::milliseconds(0)));     // the limit is the caller's
+  slots.Leave();
+  // A waiter is woken by Leave.
+  std::atomic<bool> entered{false};
+  std::thread waiter([&] { entered = slots.Enter(2, std::chrono::seconds(60)); });
+  slots.Leave();
+  waiter.join();
+  EXPECT_TRUE(entered.load());
+  slots.Leave();
+  slots.Leave();
+  EXPECT_EQ(PasswordCheckConcurrency(3), 3u);
+  EXPECT_GE(PasswordCheckConcurrency(0), 1u);
 }
 
 }  // namespace
