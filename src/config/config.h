@@ -40,6 +40,7 @@ struct Config {
   // A check that finds them all busy waits up to password_hash_wait_ms, then is answered 503 temporarily_unavailable.
   unsigned password_hash_concurrency = 0;            // 0..1024
   int64_t password_hash_wait_ms = 500;               // milliseconds, 0..60000
+  uint32_t password_min_length = 8;                 // bytes, 1..100: new passwords set by tokenctl and import
 
   // Brute-force protection for the password grant (RFC 6749 §4.3.2), ASP.NET Core Identity's defaults: after
   // lockout_max_failures consecutive failures the user is locked for lockout_seconds. 0 failures disables lockout.

@@ -106,8 +106,9 @@ std::string Errno(int err) { return std::strerror(err); }
 // Binds a Unix-domain socket. A socket file left by a dead process (connect() refused) is replaced; a live socket
 // or any other kind of file at the path is an error. The socket is bound and listening under a temporary sibling
 // name first and then renamed into place, so the path never names a socket that refuses connections (a web server
-// or test that connects as soon as the file appears would otherwise race listen()).
-Result<int> BindUnix(const std::string& path, int backlog) {
+// or test that connects as soon as the file appears would otherwise race listen()). Owner, group and mode are set
+// before the rename, so the socket appears with them.
+Result<int> BindUnix(const std::string& path, const ServerOptions& options, int backlog) {
   const std::string temporary = path + ".new" + std::to_string(getpid());
   sockaddr_un addr{}, temporary_addr{};
   addr.sun_family = AF_UNIX;
@@ -147,7 +148,17 @@ Result<int> BindUnix(const std::string& path, int backlog) {
     close(fd);
     return Status::IOError("bind(" + temporary + "): " + Errno(err));
   }
-  if (chmod(temporary.c_str(), 0660) != 0 || listen(fd, backlog) != 0) {
+  if ((options.socket_uid != -1 || options.socket_gid != -1) &&
+      chown(temporary.c_str(), static_cast<uid_t>(options.socket_uid), static_cast<gid_t>(options.socket_gid)) != 0) {
+    err = errno;
+    close(fd);
+    unlink(temporary.c_str());
+    return Status::IOError("chown(" + path + "): " + Errno(err) +
+                           (err == EPERM ? " (a worker that is not root can give its socket only to a group it "
+                                           "belongs to)"
+                                         : ""));
+  }
+  if (chmod(temporary.c_str(), options.socket_mode) != 0 || listen(fd, backlog) != 0) {
     err = errno;
     close(fd);
     unlink(temporary.c_str());
@@ -389,6 +400,7 @@ Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t 
   r.remote_addr = CopyParam(param, "REMOTE_ADDR");
   r.host = CopyParam(param, "HTTP_HOST");
   r.cookie = CopyParam(param, "HTTP_COOKIE");
+  r.origin = CopyParam(param, "HTTP_ORIGIN");
   std::string https = CopyParam(param, "HTTPS");
   r.https = EqualsIgnoreAsciiCase(https, "on") || https == "1";
 
@@ -486,7 +498,7 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   const int backlog = options.backlog > 0 ? options.backlog : DefaultListenBacklog();
   struct stat bound {};
   if (address->kind == ListenAddress::Kind::kUnix) {
-    Result<int> fd = BindUnix(address->path, backlog);
+    Result<int> fd = BindUnix(address->path, options, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
     stat(address->path.c_str(), &bound);

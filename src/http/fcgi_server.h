@@ -36,6 +36,11 @@ struct ServerOptions {
   // listen() backlog of a socket bound by --listen: connections that wait for a free thread. 0 = the system's
   // maximum (DefaultListenBacklog). An inherited socket keeps the backlog its creator gave it.
   int backlog = 0;
+  // "unix:/path" only: the socket file's owner and group (-1 = the worker's own) and mode, as spawn-fcgi's -U, -G
+  // and -M. A worker that is not root can give the socket only to a group it belongs to.
+  int socket_uid = -1;
+  int socket_gid = -1;
+  unsigned socket_mode = 0660;
 };
 
 // The system's maximum listen backlog, /proc/sys/net/core/somaxconn (SOMAXCONN when it cannot be read): a burst of
