@@ -6,13 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "oauth/authorize.h"
-#include "oauth/catalog.h"
 #include "oauth/grant.h"
-#include "oauth/introspection.h"
-#include "oauth/json_writer.h"
-#include "oauth/revocation.h"
-#include "oauth/userinfo.h"
+#include "oauth/paths.h"
+#include "oauth/snapshot.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 namespace {

@@ -26,6 +26,7 @@
 #include "oauth/discovery.h"
 #include "oauth/errors.h"
 #include "oauth/introspection.h"
+#include "oauth/paths.h"
 #include "oauth/request_log.h"
 #include "oauth/revocation.h"
 #include "oauth/token_endpoint.h"

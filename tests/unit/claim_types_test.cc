@@ -10,7 +10,7 @@
 
 #include "admin/import.h"
 #include "oauth/claims.h"
-#include "oauth/json_writer.h"
+#include "util/json_writer.h"
 #include "store/records.h"
 #include "test_env.h"
 
