@@ -25,6 +25,7 @@ inline constexpr std::string_view kUnauthorizedClient = "unauthorized_client";
 inline constexpr std::string_view kUnsupportedGrantType = "unsupported_grant_type";
 inline constexpr std::string_view kInvalidScope = "invalid_scope";
 inline constexpr std::string_view kServerError = "server_error";
+inline constexpr std::string_view kTemporarilyUnavailable = "temporarily_unavailable";
 inline constexpr std::string_view kNotFound = "not_found";
 inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
 

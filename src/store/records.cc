@@ -845,11 +845,12 @@ std::string ToJson(const User& r) { return PrintAndDelete(EncodeObject(r, UserFi
 bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now) {
   // As IdentityServer: an empty presented secret never matches, whatever is stored.
   if (presented.empty()) return false;
+  // Both digests, always: the work must not tell a client with SHA-512 secrets (imported from IdentityServer) from
+  // one with SHA-256 secrets or from an unknown client (checked against no secrets at all).
   const std::string sha256 = Sha256(presented);
-  // SHA-512 only when some stored secret is a SHA-512 digest (imported from IdentityServer); most clients have none.
-  std::string sha512;
+  const std::string sha512 = Sha512(presented);
   // Every candidate is compared, and the results are combined without short-circuiting, so the time taken depends on
-  // the number and kinds of stored secrets, not on the presented secret or on which one (if any) matched.
+  // the number of stored secrets, not on the presented secret or on which one (if any) matched.
   bool matched = false;
   for (const Secret& s : secrets) {
     if (!EqualsIgnoreAsciiCase(s.type, "SharedSecret")) continue;
@@ -859,8 +860,7 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
     bool equal = false;
     if (stored->size() == sha256.size()) {
       equal = ConstantTimeEquals(*stored, sha256);
-    } else if (stored->size() == 64) {
-      if (sha512.empty()) sha512 = Sha512(presented);
+    } else if (stored->size() == sha512.size()) {
       equal = ConstantTimeEquals(*stored, sha512);
     }
     matched = matched | equal;
