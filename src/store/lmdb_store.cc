@@ -85,6 +85,50 @@ std::string Printable(std::string_view key) {
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) { return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size); }
 
+// An open cursor, closed on every path out of the scope that opened it (an early return, a break, an exception).
+class CursorGuard {
+ public:
+  CursorGuard() = default;
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+  ~CursorGuard() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  Status Open(MDB_txn* txn, MDB_dbi dbi) {
+    const int rc = mdb_cursor_open(txn, dbi, &cursor_);
+    if (rc != 0) {
+      cursor_ = nullptr;
+      return MdbStatus("mdb_cursor_open", rc);
+    }
+    return Status::OK();
+  }
+  MDB_cursor* get() const { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+// Where a Scan starts and how it steps: kFrom visits every key >= `from` ("" = the first key) in order; kDuplicatesOf
+// visits the duplicates of exactly `from` (an MDB_DUPSORT database).
+enum class ScanMode { kFrom, kDuplicatesOf };
+
+// Walks `dbi` with a CursorGuard, calling visit(key, value) (views into the map, valid only during the call) until it
+// returns false or the keys run out. The only cursor loop of this file: every scan below goes through it.
+template <typename Visit>
+Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view from, ScanMode mode, Visit visit) {
+  CursorGuard cursor;
+  TF_RETURN_IF_ERROR(cursor.Open(txn, dbi));
+  MDB_val k = Val(from), v;
+  MDB_cursor_op op = mode == ScanMode::kDuplicatesOf ? MDB_SET_KEY : from.empty() ? MDB_FIRST : MDB_SET_RANGE;
+  const MDB_cursor_op next = mode == ScanMode::kDuplicatesOf ? MDB_NEXT_DUP : MDB_NEXT;
+  int rc = 0;
+  for (rc = mdb_cursor_get(cursor.get(), &k, &v, op); rc == 0; rc = mdb_cursor_get(cursor.get(), &k, &v, next)) {
+    if (!visit(View(k), View(v))) return Status::OK();
+  }
+  if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+  return Status::OK();
+}
+
 Status MakeDirectory(const std::string& path) {
   // Create missing parents too, each with 0750.
   for (size_t pos = 1; pos <= path.size(); ++pos) {
@@ -489,24 +533,19 @@ class LmdbTxn final : public Txn {
                                                                 std::string_view subject) override {
     std::vector<std::pair<std::string, Grant>> out;
     if (!dbis_.has_grants) return out;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.grants, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
     Status status;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-      Result<Grant> g = ParseGrant(View(k), View(v));
+    TF_RETURN_IF_ERROR(Scan(txn_, dbis_.grants, "", ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+      Result<Grant> g = ParseGrant(k, v);
       if (!g.ok()) {
         status = g.status();
-        break;
+        return false;
       }
-      if (!client_id.empty() && g->client_id != client_id) continue;
-      if (!subject.empty() && g->subject != subject) continue;
-      out.emplace_back(std::string(View(k)), std::move(g).value());
-    }
-    mdb_cursor_close(cursor);
+      if (!client_id.empty() && g->client_id != client_id) return true;
+      if (!subject.empty() && g->subject != subject) return true;
+      out.emplace_back(std::string(k), std::move(g).value());
+      return true;
+    }));
     if (!status.ok()) return status;
-    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
     return out;
   }
 
@@ -536,24 +575,18 @@ class LmdbTxn final : public Txn {
     size_t corrupt = 0;
     auto scan = [&](MDB_dbi dbi, std::string_view from, std::string_view until, auto expired,
                     std::vector<std::string>* found) -> Status {
-      MDB_cursor* cursor = nullptr;
-      int rc = mdb_cursor_open(txn_, dbi, &cursor);
-      if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
-      MDB_val k = Val(from), v;
-      rc = mdb_cursor_get(cursor, &k, &v, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
-      if (rc == 0 && !from.empty() && View(k) == from) rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-      for (; rc == 0 && out->size() < batch; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        if (!until.empty() && View(k) > until) break;
-        Result<bool> e = expired(View(k), View(v));
+      return Scan(txn_, dbi, from, ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+        if (out->size() >= batch) return false;
+        if (!from.empty() && k == from) return true;  // the scan starts after `from`
+        if (!until.empty() && k > until) return false;
+        Result<bool> e = expired(k, v);
         if (!e.ok()) {
           ++corrupt;
         } else if (*e) {
-          found->emplace_back(View(k));
+          found->emplace_back(k);
         }
-      }
-      mdb_cursor_close(cursor);
-      if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
-      return Status::OK();
+        return true;
+      });
     };
     auto grant_expired = [&](std::string_view k, std::string_view v) -> Result<bool> {
       Result<Grant> g = ParseGrant(k, v);
@@ -608,16 +641,10 @@ class LmdbTxn final : public Txn {
   // The hashes indexed under `family` in `families`, in order.
   Result<std::vector<std::string>> FamilyMembers(std::string_view family) {
     std::vector<std::string> out;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
-    MDB_val k = Val(family), v;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP)) {
-      out.emplace_back(View(v));
-    }
-    mdb_cursor_close(cursor);
-    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    TF_RETURN_IF_ERROR(Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+      out.emplace_back(v);
+      return true;
+    }));
     return out;
   }
 
@@ -642,16 +669,11 @@ class LmdbTxn final : public Txn {
     if (old.ok()) {
       if (!old->family.empty() && old->family != keep) families.push_back(old->family);
     } else {
-      MDB_cursor* cursor = nullptr;
-      int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
-      if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
-      MDB_val k, val;
-      for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0;
-           rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
-        if (View(val) == hash && View(k) != keep) families.emplace_back(View(k));
-      }
-      mdb_cursor_close(cursor);
-      if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+      const Status s = Scan(txn_, dbis_.families, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
+        if (val == hash && k != keep) families.emplace_back(k);
+        return true;
+      });
+      if (!s.ok()) return Fail(s);
     }
     for (const std::string& family : families) {
       MDB_val k = Val(family), val = Val(hash);
@@ -682,15 +704,11 @@ class LmdbTxn final : public Txn {
       return Remove(dbis_.usernames, key, "user name " + Printable(old->username), false);
     }
     std::vector<std::string> stale;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.usernames, &cursor);
-    if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
-    MDB_val k, val;
-    for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
-      if (View(val) == subject_id && View(k) != keep) stale.emplace_back(View(k));
-    }
-    mdb_cursor_close(cursor);
-    if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+    const Status s = Scan(txn_, dbis_.usernames, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
+      if (val == subject_id && k != keep) stale.emplace_back(k);
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
     for (const std::string& key : stale) {
       TF_RETURN_IF_ERROR(Remove(dbis_.usernames, key, "user name entry " + Printable(key), false));
     }
@@ -709,28 +727,19 @@ class LmdbTxn final : public Txn {
   template <typename R>
   Result<std::vector<R>> List(MDB_dbi dbi, std::string_view prefix,
                               Result<R> (*parse)(std::string_view, std::string_view)) {
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbi, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
     std::vector<R> out;
     Status status;
-    MDB_val k = Val(prefix), v;
-    // MDB_SET_RANGE positions at the first key >= prefix; it rejects an empty key, so "all" starts at MDB_FIRST.
-    rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
-    while (rc == 0) {
-      const std::string_view key = View(k);
-      if (key.substr(0, prefix.size()) != prefix) break;
-      Result<R> r = parse(key, View(v));
+    TF_RETURN_IF_ERROR(Scan(txn_, dbi, prefix, ScanMode::kFrom, [&](std::string_view key, std::string_view v) {
+      if (key.substr(0, prefix.size()) != prefix) return false;
+      Result<R> r = parse(key, v);
       if (!r.ok()) {
         status = r.status();
-        break;
+        return false;
       }
       out.push_back(std::move(r).value());
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cursor);
+      return true;
+    }));
     if (!status.ok()) return status;
-    if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
     return out;
   }
 
@@ -785,18 +794,12 @@ class LmdbTxn final : public Txn {
 
 // Number of keys in `dbi` that start with `prefix` (non-empty).
 Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix) {
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, dbi, &cursor);
-  if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
   uint64_t n = 0;
-  MDB_val k = Val(prefix), v;
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
+  TF_RETURN_IF_ERROR(Scan(txn, dbi, prefix, ScanMode::kFrom, [&](std::string_view k, std::string_view) {
+    if (k.substr(0, prefix.size()) != prefix) return false;
     ++n;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return true;
+  }));
   return n;
 }
 
@@ -814,67 +817,45 @@ class LmdbStore final : public Store {
   // Opens (and in a writable environment creates) the named databases and checks meta. Runs once, before any other
   // transaction of this Store, as mdb_dbi_open requires.
   Status Init() {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(!options_.read_only, &lock, &txn));
-    Status s = InitIn(txn);
-    if (!s.ok()) {
-      mdb_txn_abort(txn);
-      return s;
-    }
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(!options_.read_only));
+    TF_RETURN_IF_ERROR(InitIn(txn.get()));
     // Committing (even a read-only transaction) is what makes the DBI handles usable by later transactions.
-    const int rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
-    return Status::OK();
+    return txn.Commit();
   }
 
   Status Read(const std::function<Status(Txn&)>& fn) override {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-    LmdbTxn t(txn, dbis_, false);
-    Status s = fn(t);
-    Release(txn);
-    return s;
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return fn(t);
   }
 
   Status Update(const std::function<Status(Txn&)>& fn) override {
     if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(true, &lock, &txn));
-    LmdbTxn t(txn, dbis_, true);
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(true));
+    LmdbTxn t(txn.get(), dbis_, true);
     Status s = fn(t);
     if (s.ok()) s = t.failure();
     if (s.ok() && t.touched_config()) s = t.IncrementConfigGeneration();
-    if (!s.ok()) {
-      mdb_txn_abort(txn);
-      return s;
-    }
-    const int rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
-    return Status::OK();
+    if (!s.ok()) return s;  // the guard aborts
+    return txn.Commit();
   }
 
   Result<uint64_t> ConfigGeneration() override {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-    LmdbTxn t(txn, dbis_, false);
-    Result<uint64_t> g = t.ConfigGeneration();
-    Release(txn);
-    return g;
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return t.ConfigGeneration();
   }
 
   Result<StoreStats> Stats() override {
     StoreStats stats;
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      Status s = CountRecords(txn, &stats);
-      Release(txn);
-      TF_RETURN_IF_ERROR(s);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+      TF_RETURN_IF_ERROR(CountRecords(txn.get(), &stats));
     }
     MDB_envinfo info;
     int rc = mdb_env_info(env_, &info);
@@ -903,13 +884,10 @@ class LmdbStore final : public Store {
       resume = resume_key_;
     }
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      LmdbTxn t(txn, dbis_, false);
-      Status s = t.FindExpired(now, batch, resume, &found);
-      Release(txn);
-      TF_RETURN_IF_ERROR(s);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+      LmdbTxn t(txn.get(), dbis_, false);
+      TF_RETURN_IF_ERROR(t.FindExpired(now, batch, resume, &found));
     }
     CollectResult result;
     if (found.size() > 0) {
@@ -938,10 +916,8 @@ class LmdbStore final : public Store {
     if (!empty) return Status::AlreadyExists("backup directory " + directory + " is not empty");
     // A short read transaction first adopts a map grown by another process, so the copy's own one does not fail.
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      Release(txn);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
     }
     std::shared_lock<std::shared_mutex> lock(resize_mu_);
     const int rc = mdb_env_copy2(env_, directory.c_str(), MDB_CP_COMPACT);
@@ -953,6 +929,47 @@ class LmdbStore final : public Store {
   }
 
  private:
+  // One transaction of this Store, ended on every path out of the scope that began it (an early return, an exception
+  // thrown by a callback): a write transaction is aborted unless Commit() ran (so the writer lock that every process
+  // shares is never kept), a read transaction is reset and returned to the pool (so its reader slot and snapshot are
+  // not leaked). It holds resize_mu_ shared from Begin until it ends, so a map resize never sees it active.
+  class TxnGuard {
+   public:
+    explicit TxnGuard(LmdbStore* store) : store_(store) {}
+    TxnGuard(const TxnGuard&) = delete;
+    TxnGuard& operator=(const TxnGuard&) = delete;
+    ~TxnGuard() { End(); }
+
+    Status Begin(bool write) {
+      write_ = write;
+      return store_->Begin(write, &lock_, &txn_);
+    }
+    MDB_txn* get() const { return txn_; }
+    // Commits (a read-only transaction too: Init needs that for its DBI handles). The transaction is gone afterwards
+    // whatever mdb_txn_commit returns.
+    Status Commit() {
+      const int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
+      if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
+      return Status::OK();
+    }
+
+   private:
+    void End() {
+      if (txn_ == nullptr) return;
+      if (write_) {
+        mdb_txn_abort(txn_);
+      } else {
+        store_->Release(txn_);
+      }
+      txn_ = nullptr;
+    }
+
+    LmdbStore* store_;
+    std::shared_lock<std::shared_mutex> lock_;  // released after End() (members outlive the destructor's body)
+    MDB_txn* txn_ = nullptr;
+    bool write_ = false;
+  };
+
   Status InitIn(MDB_txn* txn) {
     const unsigned flags = options_.read_only ? 0 : MDB_CREATE;
     const std::pair<const char*, MDB_dbi*> dbs[] = {

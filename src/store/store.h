@@ -33,7 +33,9 @@
 //
 // Transactions: Read() and Update() run a callback with a Txn that is valid only inside the callback. Update() runs
 // in one LMDB write transaction (LMDB allows one writer at a time across all processes, which is what makes
-// single-use redemption race-free); it commits if the callback returns OK and aborts otherwise. Never do I/O or wait
+// single-use redemption race-free); it commits if the callback returns OK and aborts otherwise. An exception thrown by a
+// callback propagates to the caller of Read() or Update() after the transaction has ended (an Update is aborted and
+// writes nothing), so no early return or exception keeps LMDB's writer lock or a reader slot. Never do I/O or wait
 // for a request inside a callback. Values are copied out of the map before a callback returns.
 //
 // LMDB rules followed: the environment is opened with MDB_NOTLS (file mode 0660, so one group can share it; the umask

@@ -12,8 +12,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <csignal>
+#include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "test_env.h"
@@ -570,6 +574,99 @@ TEST(StoreProcesses, UpdatesFromFourProcessesAreSerialised) {
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(Generation(*s), 201u);
+}
+
+// A pipe the tests use to step a child process and its parent in turn (no sleeps): Signal() writes a byte, Await()
+// reads one (false on EOF, when the other side died).
+struct Pipe {
+  int fds[2] = {-1, -1};
+  Pipe() { EXPECT_EQ(pipe(fds), 0); }
+  ~Pipe() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  void Signal() { EXPECT_EQ(write(fds[1], "x", 1), 1); }
+  bool Await() {
+    char c;
+    return read(fds[0], &c, 1) == 1;
+  }
+};
+
+// An exception thrown inside an Update callback aborts the write transaction: another process (here the parent) can
+// write at once, while the process that threw is still alive. Without the transaction guard the child would keep
+// LMDB's cross-process writer lock for its whole life and the parent's Update would wait for it.
+TEST(StoreGuards, ExceptionInUpdateReleasesTheWriterLockForOtherProcesses) {
+  TempDir tmp;
+  { ASSERT_NE(MustOpen(Options(tmp.path())), nullptr); }
+  Pipe thrown, finish;
+  const pid_t pid = Spawn([&]() -> int {
+    Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+    if (!s.ok()) return 2;
+    try {
+      (void)(*s)->Update([](Txn& t) -> Status {
+        (void)t.PutClient(MakeClient("never"));
+        throw std::runtime_error("callback failed");
+      });
+      return 3;  // the exception must propagate
+    } catch (const std::runtime_error&) {
+    }
+    thrown.Signal();
+    return finish.Await() ? 0 : 0;  // alive until the parent is done
+  });
+  ASSERT_TRUE(thrown.Await());
+  std::unique_ptr<Store> s = MustOpen(Options(tmp.path(), false));
+  ASSERT_NE(s, nullptr);
+  std::promise<Status> wrote;
+  std::future<Status> written = wrote.get_future();
+  std::thread writer([&] { wrote.set_value(s->Update([](Txn& t) { return t.PutClient(MakeClient("after")); })); });
+  const bool in_time = written.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  EXPECT_TRUE(in_time) << "the parent's Update waited for the child's writer lock";
+  if (!in_time) kill(pid, SIGKILL);  // LMDB's robust mutex lets the waiting writer in once the owner dies
+  writer.join();
+  finish.Signal();
+  Wait(pid);
+  EXPECT_TRUE(written.get().ok());
+  Status st = s->Read([](Txn& t) -> Status {
+    EXPECT_TRUE(t.GetClient("never").status().IsNotFound());
+    return t.GetClient("after").status();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+// An exception thrown inside a Read callback returns the read transaction (and its reader slot) to the pool: another
+// process can still read after the child threw more times than the reader table has slots.
+TEST(StoreGuards, ExceptionInReadReleasesTheReaderSlot) {
+  TempDir tmp;
+  StoreOptions o = Options(tmp.path());
+  o.max_readers = 4;
+  { ASSERT_NE(MustOpen(o), nullptr); }
+  Pipe thrown, finish;
+  const pid_t pid = Spawn([&]() -> int {
+    StoreOptions co = o;
+    co.create = false;
+    Result<std::unique_ptr<Store>> s = Store::Open(co);
+    if (!s.ok()) return 2;
+    for (int i = 0; i < 8; ++i) {
+      try {
+        (void)(*s)->Read([](Txn&) -> Status { throw std::runtime_error("callback failed"); });
+      } catch (const std::runtime_error&) {
+      }
+    }
+    Result<StoreStats> stats = (*s)->Stats();
+    const int rc = stats.ok() && stats->readers_in_use <= 1 ? 0 : 4;
+    thrown.Signal();
+    finish.Await();
+    return rc;
+  });
+  ASSERT_TRUE(thrown.Await());
+  StoreOptions po = o;
+  po.create = false;
+  std::unique_ptr<Store> s = MustOpen(po);
+  ASSERT_NE(s, nullptr);
+  Result<uint64_t> g = s->ConfigGeneration();
+  finish.Signal();
+  EXPECT_EQ(Wait(pid), 0) << "the child's reader slots were not reused";
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
 }
 
 TEST(StoreProcesses, MapGrownByAnotherProcessIsAdopted) {
