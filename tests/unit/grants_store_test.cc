@@ -1,7 +1,8 @@
-// Tests for the grants part of store/: the Grant and FamilyRevocation records (JSON round trip, invariants), the
+// Tests for the grants part of store/: the Grant and FamilyRevocation records (JSON round trip, invariants), and,
+// as TEST_P(GrantsStoreTest, ...) run on every Store implementation (store_contract.h), the
 // `grants` / `families` / `revocations` databases (put, get, remove, the family index behind RevokeFamily, listing),
-// garbage collection in batches (CollectExpired), one-time redemption across processes, gc running beside traffic,
-// and the upgrade of a database made before grants existed.
+// garbage collection in batches (CollectExpired), one-time redemption across processes, gc running beside traffic;
+// and the LMDB store's own: what its files hold, and the upgrade of a database made before grants existed.
 #include <lmdb.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "store/store.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "store_contract.h"
 #include "test_env.h"
 
 namespace tf::store {
@@ -223,12 +225,9 @@ TEST(GrantJson, FamilyRevocationRoundTrip) {
 
 // ---- Store -----------------------------------------------------------------------------------------------------------
 
-class GrantsStoreTest : public ::testing::Test {
+// The grants part of the Store contract (store.h), run once per implementation (store_contract.h).
+class GrantsStoreTest : public testing::StoreContract {
  protected:
-  void SetUp() override {
-    store_ = MustOpen(Options(tmp_.path()));
-    ASSERT_NE(store_, nullptr);
-  }
   uint64_t Generation() {
     Result<uint64_t> g = store_->ConfigGeneration();
     EXPECT_TRUE(g.ok());
@@ -250,12 +249,21 @@ class GrantsStoreTest : public ::testing::Test {
     EXPECT_TRUE(s.ok());
     return s.ok() ? *s : StoreStats{};
   }
+};
+TF_STORE_CONTRACT_SUITE(GrantsStoreTest);
 
+// The LMDB store's own: what its files hold.
+class LmdbGrantsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = MustOpen(Options(tmp_.path()));
+    ASSERT_NE(store_, nullptr);
+  }
   TempDir tmp_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(GrantsStoreTest, PutGetRemoveWithoutMovingTheConfigGeneration) {
+TEST_P(GrantsStoreTest, PutGetRemoveWithoutMovingTheConfigGeneration) {
   const uint64_t gen = Generation();
   const std::string h = H("handle-1");
   EXPECT_EQ(Code(*store_, h), Status::Code::kNotFound);
@@ -285,7 +293,7 @@ TEST_F(GrantsStoreTest, PutGetRemoveWithoutMovingTheConfigGeneration) {
   EXPECT_EQ(Stats().grants, 0u);
 }
 
-TEST_F(GrantsStoreTest, BadKeysAndBadGrantsAreRefusedAndWriteNothing) {
+TEST_P(GrantsStoreTest, BadKeysAndBadGrantsAreRefusedAndWriteNothing) {
   EXPECT_EQ(Put(*store_, "short", MakeGrant("c", "", "f", 1)).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(Code(*store_, "short"), Status::Code::kInvalidArgument);
   EXPECT_EQ(Put(*store_, H("a"), MakeGrant("", "", "f", 1)).code(), Status::Code::kInvalidArgument);
@@ -302,7 +310,7 @@ TEST_F(GrantsStoreTest, BadKeysAndBadGrantsAreRefusedAndWriteNothing) {
   EXPECT_EQ(store_->CollectExpired(10, 0).status().code(), Status::Code::kInvalidArgument);
 }
 
-TEST_F(GrantsStoreTest, TheHandleItselfNeverReachesTheDatabaseFile) {
+TEST_F(LmdbGrantsStoreTest, TheHandleItselfNeverReachesTheDatabaseFile) {
   const std::string handle = RandomHandle(32);
   ASSERT_TRUE(Put(*store_, H(handle), MakeGrant("c", "s", "fam", 99)).ok());
   store_.reset();
@@ -313,7 +321,7 @@ TEST_F(GrantsStoreTest, TheHandleItselfNeverReachesTheDatabaseFile) {
   EXPECT_NE(bytes.find(H(handle)), std::string::npos);  // the key is the hash
 }
 
-TEST_F(GrantsStoreTest, RevokeFamilyDeletesExactlyTheFamilyAndIsIdempotent) {
+TEST_P(GrantsStoreTest, RevokeFamilyDeletesExactlyTheFamilyAndIsIdempotent) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put(*store_, H("a" + std::to_string(i)), MakeGrant("c", "s", "A", 9e3)).ok());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(Put(*store_, H("b" + std::to_string(i)), MakeGrant("c", "s", "B", 9e3)).ok());
   // A grant moved from family A to family C no longer belongs to A.
@@ -362,7 +370,7 @@ TEST_F(GrantsStoreTest, RevokeFamilyDeletesExactlyTheFamilyAndIsIdempotent) {
   EXPECT_FALSE(Revocation(*store_, "B").has_value());
 }
 
-TEST_F(GrantsStoreTest, AGrantWithoutFamilyIsStoredButNotIndexed) {
+TEST_P(GrantsStoreTest, AGrantWithoutFamilyIsStoredButNotIndexed) {
   // A client_credentials reference token: no family.
   Grant g = MakeGrant("svc", "", "", 50);
   g.kind = GrantKind::kReferenceToken;
@@ -383,7 +391,7 @@ TEST_F(GrantsStoreTest, AGrantWithoutFamilyIsStoredButNotIndexed) {
   EXPECT_EQ(Code(*store_, H("ref")), Status::Code::kNotFound);
 }
 
-TEST_F(GrantsStoreTest, ListGrantsFiltersByClientAndSubject) {
+TEST_P(GrantsStoreTest, ListGrantsFiltersByClientAndSubject) {
   ASSERT_TRUE(Put(*store_, H("1"), MakeGrant("web", "alice", "f1", 9)).ok());
   ASSERT_TRUE(Put(*store_, H("2"), MakeGrant("web", "bob", "f2", 9)).ok());
   ASSERT_TRUE(Put(*store_, H("3"), MakeGrant("cli", "alice", "f3", 9)).ok());
@@ -407,7 +415,7 @@ TEST_F(GrantsStoreTest, ListGrantsFiltersByClientAndSubject) {
   }
 }
 
-TEST_F(GrantsStoreTest, CollectExpiredRemovesOnlyExpiredInBatchesAndKeepsTheFamilyIndex) {
+TEST_P(GrantsStoreTest, CollectExpiredRemovesOnlyExpiredInBatchesAndKeepsTheFamilyIndex) {
   const int64_t now = 5000;
   // Family F: 3 expired (one exactly at now: dead at `expires`), 2 live. Family G: 4 expired.
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put(*store_, H("fx" + std::to_string(i)), MakeGrant("c", "s", "F", now - i)).ok());
@@ -454,7 +462,7 @@ TEST_F(GrantsStoreTest, CollectExpiredRemovesOnlyExpiredInBatchesAndKeepsTheFami
   EXPECT_FALSE(r->more);
 }
 
-TEST_F(GrantsStoreTest, ResumedScansStillReachGrantsThatExpireBehindThem) {
+TEST_P(GrantsStoreTest, ResumedScansStillReachGrantsThatExpireBehindThem) {
   // 20 expired grants; one batch of 5 leaves the scan's resume point somewhere in the middle of the key order.
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Put(*store_, H("e" + std::to_string(i)), MakeGrant("c", "s", "F", 1)).ok());
   Result<CollectResult> first = store_->CollectExpired(10, 5);
@@ -476,7 +484,7 @@ TEST_F(GrantsStoreTest, ResumedScansStillReachGrantsThatExpireBehindThem) {
   EXPECT_EQ(Code(*store_, H("live")), Status::Code::kOk);
 }
 
-TEST_F(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
+TEST_P(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Put(*store_, H("e" + std::to_string(i)), MakeGrant("c", "s", "F", 1)).ok());
   ASSERT_TRUE(Put(*store_, H("live"), MakeGrant("c", "s", "F", 99)).ok());
   CollectResult got;
@@ -492,7 +500,7 @@ TEST_F(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
   EXPECT_EQ(Revoke(*store_, "F", 1, 2), 2u);  // the index lost the three collected members
 }
 
-TEST_F(GrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
+TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
   // Every collected grant's index entry is gone: a raw count of `families` duplicates matches the live grants.
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(Put(*store_, H("x" + std::to_string(i)), MakeGrant("c", "s", "fam" + std::to_string(i % 3), i < 15 ? 1 : 99)).ok());
@@ -531,22 +539,22 @@ int Wait(pid_t pid) {
 
 constexpr int kWin = 10, kLoss = 11;
 
-TEST(GrantsProcesses, OneTimeRedemptionFromFourProcessesHasExactlyOneWinner) {
-  TempDir tmp;
+TEST_P(GrantsStoreTest, OneTimeRedemptionFromFourProcessesHasExactlyOneWinner) {
+  store_.reset();
   for (int round = 0; round < 5; ++round) {
     const std::string hash = H("once-" + std::to_string(round));
     {
-      std::unique_ptr<Store> s = MustOpen(Options(tmp.path()));
-      ASSERT_NE(s, nullptr);
-      ASSERT_TRUE(Put(*s, hash, MakeGrant("c", "s", "f", 1 << 30)).ok());
-    }  // closed before fork: each child opens its own environment
+      Result<std::unique_ptr<Store>> s = OpenAnother();
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      ASSERT_TRUE(Put(**s, hash, MakeGrant("c", "s", "f", 1 << 30)).ok());
+    }  // closed before fork: each child opens its own handle
     int pipefd[2];
     ASSERT_EQ(pipe(pipefd), 0);
     std::vector<pid_t> kids;
     for (int i = 0; i < 4; ++i) {
       kids.push_back(Spawn([&, i]() -> int {
         close(pipefd[1]);
-        Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+        Result<std::unique_ptr<Store>> s = OpenAnother();
         if (!s.ok()) return 1;
         char c;
         if (read(pipefd[0], &c, 1) != 0) return 2;  // start together: wait until the parent closes the pipe
@@ -577,14 +585,13 @@ TEST(GrantsProcesses, OneTimeRedemptionFromFourProcessesHasExactlyOneWinner) {
   }
 }
 
-TEST(GrantsProcesses, GcLoopBesideTrafficNeverFailsAnOperation) {
-  TempDir tmp;
-  { ASSERT_NE(MustOpen(Options(tmp.path())), nullptr); }
+TEST_P(GrantsStoreTest, GcLoopBesideTrafficNeverFailsAnOperation) {
+  store_.reset();  // closed before fork: each process opens its own handle
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   const int64_t now = 1000000;
   // The collector: CollectExpired in small batches, again and again.
   const pid_t gc = Spawn([&]() -> int {
-    Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+    Result<std::unique_ptr<Store>> s = OpenAnother();
     if (!s.ok()) return 1;
     size_t collected = 0;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -596,7 +603,7 @@ TEST(GrantsProcesses, GcLoopBesideTrafficNeverFailsAnOperation) {
   });
   // The traffic: issue a live grant and an already dead one, redeem the live one (rotate), revoke now and then.
   const pid_t traffic = Spawn([&]() -> int {
-    Result<std::unique_ptr<Store>> s = Store::Open(Options(tmp.path(), false));
+    Result<std::unique_ptr<Store>> s = OpenAnother();
     if (!s.ok()) return 1;
     int i = 0;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -624,8 +631,9 @@ TEST(GrantsProcesses, GcLoopBesideTrafficNeverFailsAnOperation) {
   EXPECT_EQ(Wait(traffic), 0);
   EXPECT_EQ(Wait(gc), 0);
   // Afterwards everything dead goes, and every surviving grant is live with its index entry.
-  std::unique_ptr<Store> s = MustOpen(Options(tmp.path(), false));
-  ASSERT_NE(s, nullptr);
+  Result<std::unique_ptr<Store>> reopened = OpenAnother();
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  std::unique_ptr<Store> s = std::move(reopened).value();
   for (;;) {
     Result<CollectResult> r = s->CollectExpired(now, 1000);
     ASSERT_TRUE(r.ok());
