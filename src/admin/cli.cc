@@ -57,6 +57,7 @@ void Add(cJSON* obj, const char* name, int64_t v) {
   cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(static_cast<double>(v)));
 }
 void Add(cJSON* obj, const char* name, uint64_t v) { Add(obj, name, static_cast<int64_t>(v)); }
+void AddDouble(cJSON* obj, const char* name, double v) { cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(v)); }
 void Add(cJSON* obj, const char* name, int v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, unsigned v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, Json v) { cJSON_AddItemToObject(obj, name, v.release()); }
@@ -738,6 +739,11 @@ int CmdKeyRemove(Context& ctx, const Parsed& p) {
   return kExitOk;
 }
 
+// How much of the map is in use, in percent (0 without a map).
+double UsedPercent(const store::StoreStats& s) {
+  return s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+}
+
 int CmdStats(Context& ctx, const Parsed&) {
   auto store = OpenStore(ctx, true);
   if (!store.ok()) return Fail(ctx, store.status());
@@ -758,6 +764,7 @@ int CmdStats(Context& ctx, const Parsed&) {
     Add(o.get(), "revoked_families", s.revoked_families);
     Add(o.get(), "map_size", s.map_size);
     Add(o.get(), "used_bytes", s.used_bytes);
+    AddDouble(o.get(), "used_percent", UsedPercent(s));
     Add(o.get(), "max_readers", s.max_readers);
     Add(o.get(), "readers_in_use", s.readers_in_use);
     Print(ctx.out(), o);
@@ -777,7 +784,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   row("users", std::to_string(s.users));
   row("grants", std::to_string(s.grants));
   row("revoked families", std::to_string(s.revoked_families));
-  const double pct = s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+  const double pct = UsedPercent(s);
   std::ostringstream used;
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
        << "%; raise map_size when it nears 100%)";

@@ -469,7 +469,8 @@ class LmdbTxn final : public Txn {
     TF_RETURN_IF_ERROR(failure_);
     TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
     TF_RETURN_IF_ERROR(ValidateGrant(grant));
-    const std::string json = ToJson(grant);
+    // A consumed grant is kept only as its tombstone (records.h), so rotations cost little space.
+    const std::string json = grant.consumed_at.has_value() ? ToTombstoneJson(grant) : ToJson(grant);
     TF_RETURN_IF_ERROR(CheckReadsBack(
         json, [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, "").status(); }));
     TF_RETURN_IF_ERROR(DropFamilyEntries(handle_hash, grant.family));

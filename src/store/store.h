@@ -48,6 +48,12 @@
 //
 // Grants are not configuration either: no grant operation (including CollectExpired) changes the generation.
 //
+// Tombstones: a one-time grant that was redeemed (a rotated refresh token, a redeemed code: consumed_at set) is kept
+// until its `expires` only for reuse detection and the refresh grace retry, so PutGrant stores it as a tombstone
+// (records.h ConsumedGrantTombstone: identity, times, family and successor links; no scopes, claims or
+// authentication data), written without its empty properties: a third or less of a live refresh token's record. The
+// refresh grace retry restores what it needs from the successor (oauth/refresh_tokens.h ReadRefreshToken).
+//
 // Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now (with their family index entries)
 // and revocation records whose keep_until <= now, at most `batch` deletions in one short write transaction per call.
 // Expired records are found by scanning `grants` and `revocations` in a read transaction first (no expiry index: it
@@ -153,9 +159,11 @@ class Txn {
 
   // Grants (see records.h), keyed by handle_hash = SHA-256(handle), 32 raw bytes (InvalidArgument otherwise); never
   // the handle itself. None of these changes the configuration generation. Expiry is not checked here: GetGrant
-  // returns an expired grant until it is collected, and callers compare `expires` with their clock.
+  // returns an expired grant until it is collected, and callers compare `expires` with their clock. A consumed grant
+  // (consumed_at set) is stored and returned as its tombstone (see "Tombstones" above).
   virtual Result<Grant> GetGrant(std::string_view handle_hash) = 0;           // NotFound if absent
   // Insert or replace; maintains the family index (a replaced grant whose family changed moves its index entry).
+  // A grant with consumed_at set is stored as ConsumedGrantTombstone(grant) (records.h).
   // InvalidArgument if the grant breaks an invariant of Grant.
   virtual Status PutGrant(std::string_view handle_hash, const Grant& grant) = 0;
   virtual Status RemoveGrant(std::string_view handle_hash) = 0;               // NotFound if absent; and its index entry

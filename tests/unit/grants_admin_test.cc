@@ -486,7 +486,8 @@ TEST_F(GrantsCliTest, ListPrintsOneLinePerGrantAndJsonForScripts) {
   EXPECT_NE(rows[0].find("reference_token"), std::string::npos);
   EXPECT_NE(rows[0].find("fam-bob"), std::string::npos);
   EXPECT_NE(rows[1].find("2023-11-14T22:13:15Z"), std::string::npos) << rows[1];  // a1 consumed at kNow - 5
-  EXPECT_NE(rows[1].find("api1 offline_access"), std::string::npos);
+  EXPECT_EQ(rows[1].find("api1"), std::string::npos) << rows[1];  // a consumed grant is a tombstone: no scopes
+  EXPECT_NE(rows[2].find("api1 offline_access"), std::string::npos) << rows[2];
   EXPECT_EQ(rows[3], "3 grants (1 expired: tokenctl gc deletes them)");
   // Only the 12-character id, never the whole hash.
   EXPECT_EQ(out_.find(Base64UrlEncode(a1_)), std::string::npos);
