@@ -5,7 +5,9 @@
 //   - MDB_NOTLS: reader slots belong to MDB_txn objects, not threads, so read transactions can be pooled. A reset
 //     read transaction keeps its slot and is renewed for the next Read(); the pool holds at most as many as there
 //     were concurrent readers in this process, so max_readers must cover processes x threads (+ tokenctl).
-//   - mdb_reader_check at open clears slots left by processes that died inside a transaction.
+//   - mdb_reader_check clears slots left by processes that died inside a transaction: at open, at most every
+//     kReaderCheckIntervalSeconds while running, and whenever a read transaction meets MDB_READERS_FULL (then the
+//     begin is retried once), so a worker killed with -9 inside a read costs its slots only until the next check.
 //   - MDB_MAP_RESIZED (another process grew the map beyond ours): mdb_env_set_mapsize(env, 0) adopts the size stored
 //     in the file. lmdb.h requires that no transaction is active in this process then, so every transaction holds
 //     `resize_mu_` shared for its lifetime and the resize takes it exclusively.
@@ -21,6 +23,8 @@
 #include <cjson/cJSON.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -38,6 +42,8 @@ namespace {
 
 constexpr unsigned kMaxDbs = 16;        // the nine of today, with room to spare
 constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
+// How often (at most) a Store looks for reader slots of dead processes besides the moments it needs one.
+constexpr int64_t kReaderCheckIntervalSeconds = 10;
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
 constexpr const char kGenerationKey[] = "config_generation";
@@ -825,6 +831,9 @@ class LmdbStore final : public Store {
     return txn.Commit();
   }
 
+  // The next periodic stale-reader check is one interval from now (Open has just run one).
+  void ScheduleReaderCheck() { next_reader_check_.store(SteadySeconds() + kReaderCheckIntervalSeconds); }
+
   Status Read(const std::function<Status(Txn&)>& fn) override {
     TxnGuard txn(this);
     TF_RETURN_IF_ERROR(txn.Begin(false));
@@ -1084,6 +1093,8 @@ class LmdbStore final : public Store {
   // has grown the map beyond ours (MDB_MAP_RESIZED), waits until no transaction of this process is active, adopts the
   // size recorded in the file, and tries again.
   Status Begin(bool write, std::shared_lock<std::shared_mutex>* lock, MDB_txn** out) {
+    if (!write) MaybeClearStaleReaders();
+    bool readers_checked = false;
     for (int attempt = 0;; ++attempt) {
       *lock = std::shared_lock<std::shared_mutex>(resize_mu_);
       MDB_txn* txn = nullptr;
@@ -1104,6 +1115,11 @@ class LmdbStore final : public Store {
         }
       }
       if (txn == nullptr) rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+      // A full reader table may be full of slots of dead processes: clear them and try once more.
+      if (rc == MDB_READERS_FULL && !readers_checked) {
+        readers_checked = true;
+        if (ClearStaleReaders() > 0) rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+      }
       if (rc == 0) {
         *out = txn;
         return Status::OK();
@@ -1115,6 +1131,35 @@ class LmdbStore final : public Store {
       if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
       Logf(LogLevel::kInfo, "store: another process grew the map; adopted the new map size");
     }
+  }
+
+  // Clears the reader slots of processes that died inside a read transaction (mdb_reader_check: a slot whose pid no
+  // longer exists). Returns how many; a failure is logged and counts as none.
+  int ClearStaleReaders() {
+    next_reader_check_.store(SteadySeconds() + kReaderCheckIntervalSeconds, std::memory_order_relaxed);
+    int dead = 0;
+    const int rc = mdb_reader_check(env_, &dead);
+    if (rc != 0) {
+      Logf(LogLevel::kWarn, "store: mdb_reader_check: %s", mdb_strerror(rc));
+      return 0;
+    }
+    if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
+    return dead;
+  }
+
+  // ClearStaleReaders at most once per kReaderCheckIntervalSeconds (one clock read per transaction otherwise), so the
+  // slots of a worker killed inside a read transaction come back while the others keep running.
+  void MaybeClearStaleReaders() {
+    int64_t due = next_reader_check_.load(std::memory_order_relaxed);
+    const int64_t now = SteadySeconds();
+    if (now < due) return;
+    if (!next_reader_check_.compare_exchange_strong(due, now + kReaderCheckIntervalSeconds)) return;  // another thread
+    ClearStaleReaders();
+  }
+
+  static int64_t SteadySeconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   // Resets a read transaction (releasing its snapshot, keeping its reader slot) and returns it to the pool.
@@ -1131,7 +1176,8 @@ class LmdbStore final : public Store {
   std::mutex pool_mu_;
   std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
   std::mutex resume_mu_;
-  std::string resume_key_;       // CollectExpired: the grant key after which the next scan starts ("" = the first)
+  std::string resume_key_;
+  std::atomic<int64_t> next_reader_check_{0};  // SteadySeconds() from which the periodic reader check runs       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 
 }  // namespace
@@ -1173,6 +1219,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rc = mdb_reader_check(env, &dead);
   if (rc != 0) return MdbStatus("mdb_reader_check", rc);
   if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
+  store->ScheduleReaderCheck();
   TF_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<Store>(std::move(store));
 }

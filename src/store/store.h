@@ -39,7 +39,9 @@
 // for a request inside a callback. Values are copied out of the map before a callback returns.
 //
 // LMDB rules followed: the environment is opened with MDB_NOTLS (file mode 0660, so one group can share it; the umask
-// applies) and mdb_reader_check runs at open; MDB_MAP_RESIZED is handled by adopting the new size and retrying;
+// applies); mdb_reader_check (which frees the reader slots of processes that died inside a read transaction) runs at
+// open, at most every 10 seconds while a Store reads, and whenever a read meets MDB_READERS_FULL, which is then
+// retried once; MDB_MAP_RESIZED is handled by adopting the new size and retrying;
 // MDB_MAP_FULL and MDB_READERS_FULL become ResourceExhausted with a message naming the config key to raise; sync
 // stays on; read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
 // reader slot, so max_readers must cover every process's peak number of concurrent readers, plus tokenctl).

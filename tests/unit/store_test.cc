@@ -674,6 +674,65 @@ TEST(LmdbStoreGuards, ExceptionInReadReleasesTheReaderSlot) {
   EXPECT_TRUE(g.ok()) << g.status().ToString();
 }
 
+// A process killed with -9 while it held reader slots leaves them taken; a running Store that then finds the reader
+// table full clears them (mdb_reader_check) and serves the read, without a restart or a reopen.
+TEST(LmdbStoreReaders, SlotsOfAKilledProcessAreClearedWhileRunning) {
+  TempDir tmp;
+  StoreOptions o = Options(tmp.path());
+  o.max_readers = 4;
+  std::unique_ptr<Store> s = MustOpen(o);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Generation(*s), 0u);  // this Store's first slot (pooled from now on)
+  Pipe holding;
+  const pid_t pid = Spawn([&]() -> int {
+    StoreOptions co = o;
+    co.create = false;
+    Result<std::unique_ptr<Store>> child = Store::Open(co);
+    if (!child.ok()) return 2;
+    std::atomic<int> inside{0};
+    for (int i = 0; i < 3; ++i) {
+      std::thread([&] {
+        (void)(*child)->Read([&](Txn&) -> Status {
+          ++inside;
+          for (;;) pause();  // holds its slot until the process is killed
+        });
+      }).detach();
+    }
+    while (inside < 3) std::this_thread::yield();
+    holding.Signal();
+    for (;;) pause();
+  });
+  ASSERT_TRUE(holding.Await());
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_EQ(Wait(pid), 128 + SIGKILL);
+  // Two reads at once: the second needs a slot of its own, and only the dead process's slots are free.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false, done = false;
+  std::thread holder([&] {
+    Status st = s->Read([&](Txn&) {
+      std::unique_lock<std::mutex> lock(mu);
+      inside = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return done; });
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return inside; });
+  }
+  Result<uint64_t> g = s->ConfigGeneration();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  }
+  holder.join();
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+}
+
 TEST(StoreProcesses, MapGrownByAnotherProcessIsAdopted) {
   TempDir tmp;
   StoreOptions small = Options(tmp.path());
