@@ -26,7 +26,7 @@ http::Response StoreFailureResponse(std::string_view what, const Status& st, std
   const std::string w(what);
   if (st.code() == Status::Code::kResourceExhausted) {
     Logf(LogLevel::kError, "%s: the store is full, writes are refused until an operator acts (tokenctl stats, "
-         "a larger map_size, tokenctl gc): %s", w.c_str(), st.ToString().c_str());
+         "tokenctl map grow or a larger map_size, tokenctl gc): %s", w.c_str(), st.ToString().c_str());
     http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
     r.SetHeader("Retry-After", std::to_string(kStoreFullRetryAfterSeconds));
     return r;

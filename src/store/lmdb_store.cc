@@ -47,6 +47,8 @@ constexpr int64_t kReaderCheckIntervalSeconds = 10;
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
 constexpr const char kGenerationKey[] = "config_generation";
+// meta "map_size": the map size the last tokenctl map grow (Store::GrowMap) set, decimal bytes.
+constexpr const char kMapSizeKey[] = "map_size";
 // meta "session_key": the HMAC key of session cookies and CSRF tokens (oauth/session.h), kSessionKeySize raw random
 // bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
 constexpr const char kSessionKeyKey[] = "session_key";
@@ -281,6 +283,17 @@ class LmdbTxn final : public Txn {
     return ParseGeneration(**v);
   }
 
+  // meta "map_size" (see store.h): 0 when absent.
+  Result<uint64_t> RecordedMapSize() {
+    Result<std::optional<std::string>> v = Get(dbis_.meta, kMapSizeKey);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return uint64_t{0};
+    Result<uint64_t> n = ParseGeneration(**v);
+    if (!n.ok()) return Status::Corruption("meta 'map_size': not a decimal number");
+    return n;
+  }
+  Status PutRecordedMapSize(uint64_t bytes) { return Put(dbis_.meta, kMapSizeKey, std::to_string(bytes), false); }
+
   // Called by Update() before commit when the callback changed configuration.
   Status IncrementConfigGeneration() {
     Result<uint64_t> g = ConfigGeneration();
@@ -467,7 +480,12 @@ class LmdbTxn final : public Txn {
     Result<std::optional<std::string>> v = Get(dbis_.grants, handle_hash);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return GrantNotFound();
-    return ParseGrant(handle_hash, **v);
+    Result<Grant> grant = ParseGrant(handle_hash, **v);
+    if (!grant.ok() || grant->family.empty()) return grant;
+    Result<bool> revoked = IsRevoked(grant->family);
+    if (!revoked.ok()) return revoked.status();
+    if (*revoked) return GrantNotFound();  // its family is dead, even while its grants are still being deleted
+    return grant;
   }
 
   Status PutGrant(std::string_view handle_hash, const Grant& grant) override {
@@ -515,15 +533,58 @@ class LmdbTxn final : public Txn {
       ++deleted;
     }
     if (!hashes->empty()) TF_RETURN_IF_ERROR(Remove(dbis_.families, family, "family " + Printable(family), false));
-    FamilyRevocation record{now, keep_until};
-    Result<std::optional<std::string>> old = Get(dbis_.revocations, family);
-    if (!old.ok()) return old.status();
-    if (old->has_value()) {
-      Result<FamilyRevocation> r = ParseRevocation(family, **old);
-      if (r.ok()) record = FamilyRevocation{r->revoked_at, std::max(r->keep_until, keep_until)};
-    }
-    TF_RETURN_IF_ERROR(Put(dbis_.revocations, family, ToJson(record), false));
+    TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
     return deleted;
+  }
+
+  Result<RevokeProgress> RevokeFamilyPart(std::string_view family, int64_t now, int64_t keep_until,
+                                          size_t limit) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (!CanBeFamily(family)) return Status::InvalidArgument("family: expected 1 to 200 bytes without NUL");
+    if (now < 0 || keep_until < 0) return Status::InvalidArgument("RevokeFamilyPart: times must be non-negative");
+    TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
+    // The first `limit` index entries (and one more, to tell whether any are left): a walk of the family's own
+    // duplicates, never a scan of the database.
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          hashes.emplace_back(v);
+          return hashes.size() <= limit;
+        }));
+    RevokeProgress progress;
+    progress.more = hashes.size() > limit;
+    if (progress.more) hashes.pop_back();
+    for (const std::string& hash : hashes) {
+      Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
+      if (!v.ok()) return v.status();
+      if (v->has_value()) {
+        // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes.
+        Result<Grant> g = ParseGrant(hash, **v);
+        if (!g.ok() || g->family == family) {
+          TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
+          ++progress.grants;
+        }
+      }
+      MDB_val k = Val(family), val = Val(hash);
+      const int rc = mdb_del(txn_, dbis_.families, &k, &val);
+      if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+    }
+    return progress;
+  }
+
+  Result<size_t> CountFamilyGrants(std::string_view family) override {
+    if (!dbis_.has_grants || !CanBeFamily(family)) return size_t{0};
+    CursorGuard cursor;
+    TF_RETURN_IF_ERROR(cursor.Open(txn_, dbis_.families));
+    MDB_val k = Val(family), v;
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND) return size_t{0};
+    if (rc != 0) return MdbStatus("mdb_cursor_get", rc);
+    size_t n = 0;
+    rc = mdb_cursor_count(cursor.get(), &n);
+    if (rc != 0) return MdbStatus("mdb_cursor_count", rc);
+    return static_cast<size_t>(n);
   }
 
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
@@ -567,6 +628,13 @@ class LmdbTxn final : public Txn {
     return r;
   }
 
+  // Whether gc deletes `grant`: it has expired, or its family was revoked (RevokeFamilyInBatches did not finish).
+  Result<bool> IsCollectable(const Grant& grant, int64_t now) {
+    if (grant.expires <= now) return true;
+    if (grant.family.empty()) return false;
+    return IsRevoked(grant.family);
+  }
+
   // What FindExpired found: keys of grants and revocations that were expired in the scanned snapshot.
   struct Expired {
     std::vector<std::string> grants, revocations;
@@ -598,7 +666,7 @@ class LmdbTxn final : public Txn {
     auto grant_expired = [&](std::string_view k, std::string_view v) -> Result<bool> {
       Result<Grant> g = ParseGrant(k, v);
       if (!g.ok()) return g.status();
-      return g->expires <= now;
+      return IsCollectable(*g, now);
     };
     TF_RETURN_IF_ERROR(scan(dbis_.grants, resume, "", grant_expired, &out->grants));
     if (!resume.empty()) TF_RETURN_IF_ERROR(scan(dbis_.grants, "", resume, grant_expired, &out->grants));
@@ -607,7 +675,10 @@ class LmdbTxn final : public Txn {
         [&](std::string_view k, std::string_view v) -> Result<bool> {
           Result<FamilyRevocation> r = ParseRevocation(k, v);
           if (!r.ok()) return r.status();
-          return r->keep_until <= now;
+          if (r->keep_until > now) return false;
+          Result<bool> has_grants = HasFamilyEntries(k);  // its grants go first
+          if (!has_grants.ok()) return has_grants.status();
+          return !*has_grants;
         },
         &out->revocations));
     if (corrupt > 0) Logf(LogLevel::kWarn, "store: gc skipped %zu record(s) that do not parse", corrupt);
@@ -625,7 +696,10 @@ class LmdbTxn final : public Txn {
       if (!v.ok()) return v.status();
       if (!v->has_value()) continue;
       Result<Grant> g = ParseGrant(hash, **v);
-      if (!g.ok() || g->expires > now) continue;
+      if (!g.ok()) continue;
+      Result<bool> collectable = IsCollectable(*g, now);
+      if (!collectable.ok()) return collectable.status();
+      if (!*collectable) continue;
       TF_RETURN_IF_ERROR(DropFamilyEntries(hash, ""));
       TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
       ++result.grants;
@@ -636,6 +710,9 @@ class LmdbTxn final : public Txn {
       if (!v->has_value()) continue;
       Result<FamilyRevocation> r = ParseRevocation(family, **v);
       if (!r.ok() || r->keep_until > now) continue;
+      Result<bool> has_grants = HasFamilyEntries(family);
+      if (!has_grants.ok()) return has_grants.status();
+      if (*has_grants) continue;
       TF_RETURN_IF_ERROR(Remove(dbis_.revocations, family, "revocation " + Printable(family), false));
       ++result.revocations;
     }
@@ -645,13 +722,46 @@ class LmdbTxn final : public Txn {
  private:
   static Status GrantNotFound() { return Status::NotFound("grant not found"); }
 
+  // Writes the family's revocation record; an existing one keeps its revoked_at and the later keep_until.
+  Status PutRevocation(std::string_view family, int64_t now, int64_t keep_until) {
+    FamilyRevocation record{now, keep_until};
+    Result<std::optional<std::string>> old = Get(dbis_.revocations, family);
+    if (!old.ok()) return old.status();
+    if (old->has_value()) {
+      Result<FamilyRevocation> r = ParseRevocation(family, **old);
+      if (r.ok()) record = FamilyRevocation{r->revoked_at, std::max(r->keep_until, keep_until)};
+    }
+    return Put(dbis_.revocations, family, ToJson(record), false);
+  }
+
+  // Whether `family` has a revocation record (one lookup; the record is not parsed).
+  Result<bool> IsRevoked(std::string_view family) {
+    if (!CanBeFamily(family)) return false;
+    MDB_val k = Val(family), v;
+    const int rc = mdb_get(txn_, dbis_.revocations, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return true;
+  }
+
+  // Whether `family` still has entries in the family index.
+  Result<bool> HasFamilyEntries(std::string_view family) {
+    if (!CanBeFamily(family)) return false;
+    MDB_val k = Val(family), v;
+    const int rc = mdb_get(txn_, dbis_.families, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return true;
+  }
+
   // The hashes indexed under `family` in `families`, in order.
   Result<std::vector<std::string>> FamilyMembers(std::string_view family) {
     std::vector<std::string> out;
-    TF_RETURN_IF_ERROR(Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
-      out.emplace_back(v);
-      return true;
-    }));
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          out.emplace_back(v);
+          return true;
+        }));
     return out;
   }
 
@@ -843,6 +953,14 @@ class LmdbStore final : public Store {
 
   Status Update(const std::function<Status(Txn&)>& fn) override {
     if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
+    Status s = UpdateOnce(fn);
+    // A full map may have been grown by another process (tokenctl map grow) without our transactions noticing: LMDB
+    // reports MDB_MAP_RESIZED only once the data outgrows our map. Adopt the recorded size and try once more.
+    if (s.code() == Status::Code::kResourceExhausted && AdoptGrownMap()) s = UpdateOnce(fn);
+    return s;
+  }
+
+  Status UpdateOnce(const std::function<Status(Txn&)>& fn) {
     TxnGuard txn(this);
     TF_RETURN_IF_ERROR(txn.Begin(true));
     LmdbTxn t(txn.get(), dbis_, true);
@@ -912,6 +1030,62 @@ class LmdbStore final : public Store {
     std::lock_guard<std::mutex> guard(resume_mu_);
     resume_key_ = result.more && !found.grants.empty() ? found.grants.back() : std::string();
     return result;
+  }
+
+  Status GrowMap(uint64_t bytes) override {
+    if (options_.read_only) return Status::IOError("GrowMap: the store at " + options_.path + " is open read-only");
+    {
+      // Adopt a size another process may have set, so "smaller than the current size" compares with the newest.
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+    }
+    {
+      std::unique_lock<std::shared_mutex> exclusive(resize_mu_);  // no transaction of this process is active
+      MDB_envinfo info;
+      int rc = mdb_env_info(env_, &info);
+      if (rc != 0) return MdbStatus("mdb_env_info", rc);
+      if (bytes < info.me_mapsize) {
+        return Status::InvalidArgument("map_size " + std::to_string(bytes) + " is smaller than the current map (" +
+                                       std::to_string(info.me_mapsize) + " bytes): a map can only grow");
+      }
+      rc = mdb_env_set_mapsize(env_, bytes);
+      if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+    }
+    // The commit writes the new size into LMDB's meta page (other processes meet MDB_MAP_RESIZED) and into meta
+    // "map_size" (later opens start from it).
+    return Update([&](Txn& txn) { return static_cast<LmdbTxn&>(txn).PutRecordedMapSize(bytes); });
+  }
+
+  // Adopts the map size recorded in the environment (mdb_env_set_mapsize(env, 0)) when it is larger than ours; true if
+  // the map grew. No transaction of this process may be active: takes resize_mu_ exclusively.
+  bool AdoptGrownMap() {
+    std::unique_lock<std::shared_mutex> exclusive(resize_mu_);
+    MDB_envinfo before, after;
+    if (mdb_env_info(env_, &before) != 0) return false;
+    if (mdb_env_set_mapsize(env_, 0) != 0 || mdb_env_info(env_, &after) != 0) return false;
+    if (after.me_mapsize > before.me_mapsize) {
+      Logf(LogLevel::kInfo, "store: another process grew the map; adopted the new map size");
+      return true;
+    }
+    if (after.me_mapsize < before.me_mapsize) (void)mdb_env_set_mapsize(env_, before.me_mapsize);
+    return false;
+  }
+
+  // The map size a previous GrowMap recorded (meta "map_size"), or 0. Runs once in Open, before any transaction of
+  // another thread exists.
+  Result<uint64_t> RecordedMapSize() {
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return t.RecordedMapSize();
+  }
+
+  // Raises this process's map to `bytes` (Open: no transaction is active).
+  Status SetMapSize(uint64_t bytes) {
+    std::unique_lock<std::shared_mutex> exclusive(resize_mu_);
+    const int rc = mdb_env_set_mapsize(env_, bytes);
+    if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+    return Status::OK();
   }
 
   Status Backup(const std::string& directory) override {
@@ -1193,6 +1367,23 @@ Result<CollectResult> Store::CollectExpired(int64_t now, size_t batch) {
   return result;
 }
 
+Result<size_t> Store::RevokeFamilyInBatches(std::string_view family, int64_t now, int64_t keep_until, size_t batch) {
+  if (batch == 0) return Status::InvalidArgument("RevokeFamilyInBatches: batch must be at least 1");
+  size_t deleted = 0;
+  // The record alone first: the family is dead for every reader once this short transaction commits.
+  for (size_t limit = 0;; limit = batch) {
+    RevokeProgress part;
+    TF_RETURN_IF_ERROR(Update([&](Txn& txn) -> Status {
+      Result<RevokeProgress> r = txn.RevokeFamilyPart(family, now, keep_until, limit);
+      if (!r.ok()) return r.status();
+      part = *r;
+      return Status::OK();
+    }));
+    deleted += part.grants;
+    if (!part.more) return deleted;
+  }
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("store path is empty");
   if (options.create) TF_RETURN_IF_ERROR(MakeDirectory(options.path));
@@ -1221,6 +1412,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
   store->ScheduleReaderCheck();
   TF_RETURN_IF_ERROR(store->Init());
+  // A map grown by tokenctl map grow stays grown for processes whose configuration still names the smaller size.
+  Result<uint64_t> recorded = store->RecordedMapSize();
+  if (!recorded.ok()) return recorded.status();
+  if (*recorded > options.map_size) TF_RETURN_IF_ERROR(store->SetMapSize(*recorded));
   return std::unique_ptr<Store>(std::move(store));
 }
 

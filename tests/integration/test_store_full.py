@@ -3,8 +3,10 @@
 Reference access tokens (one grant write each, with a large client claim so each fills a page) are issued until the
 map is full. From then on every request that must write answers 503 temporarily_unavailable with Retry-After and
 Cache-Control: no-store, and the workers log one line naming map_size; requests that only read keep working (a JWT
-from client_credentials, discovery, JWKS), and nothing is consumed. `tokenctl stats` shows the map use in bytes and
-percent.
+from client_credentials, discovery, JWKS), and nothing is consumed (a refresh token obtained before still works
+afterwards). `tokenctl stats` shows the map use in bytes and percent. `tokenctl map grow` then grows the map while the
+workers run: they adopt the new size at their next transaction, without a restart, and writes succeed again; a worker
+started afterwards with the configuration's smaller map_size uses the grown size too.
 """
 
 import json
@@ -74,7 +76,7 @@ class StoreFullTest(unittest.TestCase):
         self.assertEqual(r.headers["Retry-After"], "60", r)
         self.assertEqual(r.headers["Cache-Control"], "no-store", r)
 
-    def test_full_map_refuses_writes_and_keeps_reads(self):
+    def test_full_map_refuses_writes_keeps_reads_and_grows_while_workers_run(self):
         refresh_token = self.login()
         mark = self.d.log_mark()
         self.assertUnavailable(self.fill())
@@ -95,6 +97,28 @@ class StoreFullTest(unittest.TestCase):
         self.assertGreaterEqual(stats["used_percent"], 80.0)
         self.assertAlmostEqual(stats["used_bytes"] * 100.0 / stats["map_size"], stats["used_percent"], places=3)
         self.assertIn("%", self.d.tokenctl("stats").stdout)
+
+        # Grow the map while the workers run: both adopt it at their next transaction.
+        grown = self.d.tokenctl("map", "grow", "8M")
+        self.assertIn("8388608", grown.stdout)
+        r = self.refresh(refresh_token)  # nothing was consumed by the refused attempt
+        self.assertEqual(r.status, 200, r)
+        for _ in range(6):
+            self.assertEqual(self.token("filler").status, 200)
+        self.assertEqual(self.stats()["map_size"], 8 << 20)
+        self.assertIn("another process grew the map", self.d.read_worker_logs())
+
+        # A restart with the configuration's map_size (1M) keeps the grown map.
+        self.d._stop_processes()
+        self.d._start_workers()
+        self.d._start_nginx()
+        for _ in range(6):
+            self.assertEqual(self.token("filler").status, 200)
+
+    def test_growing_to_a_smaller_size_is_refused(self):
+        r = self.d.tokenctl("map", "grow", "512K", check=False)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("map_size", r.stderr)
 
 
 if __name__ == "__main__":

@@ -660,6 +660,88 @@ TEST(LmdbGrantsStore, RotationsCostATombstoneEachNotARecord) {
   EXPECT_LT(tombstones * 2, whole) << "tombstones " << tombstones << " pages, whole records " << whole;
 }
 
+// ---- Revocation in batches ---------------------------------------------------------------------------------------
+
+TEST_P(GrantsStoreTest, ARevokedFamilyIsDeadAtOnceWhileItsGrantsAreStillThere) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put(*store_, H("f" + std::to_string(i)), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("g"), MakeGrant("c", "s", "G", 9e3)).ok());
+  // Only the record (limit 0): the grants are still stored, and none can be read.
+  ASSERT_TRUE(store_->Update([](Txn& t) -> Status {
+                       Result<RevokeProgress> p = t.RevokeFamilyPart("F", 100, 200, 0);
+                       if (!p.ok()) return p.status();
+                       EXPECT_EQ(p->grants, 0u);
+                       EXPECT_TRUE(p->more);
+                       return Status::OK();
+                     }).ok());
+  EXPECT_EQ(Stats().grants, 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Code(*store_, H("f" + std::to_string(i))), Status::Code::kNotFound);
+  EXPECT_EQ(Code(*store_, H("g")), Status::Code::kOk);
+  ASSERT_TRUE(Revocation(*store_, "F").has_value());
+  EXPECT_EQ(Revocation(*store_, "F")->revoked_at, 100);
+  // Two per call: two calls delete them, the second says none are left.
+  std::vector<RevokeProgress> parts;
+  for (int call = 0; call < 2; ++call) {
+    ASSERT_TRUE(store_->Update([&](Txn& t) -> Status {
+                         EXPECT_EQ(*t.CountFamilyGrants("F"), call == 0 ? 3u : 1u);
+                         Result<RevokeProgress> p = t.RevokeFamilyPart("F", 300, 400, 2);
+                         if (!p.ok()) return p.status();
+                         parts.push_back(*p);
+                         return Status::OK();
+                       }).ok());
+  }
+  EXPECT_EQ(parts[0].grants, 2u);
+  EXPECT_TRUE(parts[0].more);
+  EXPECT_EQ(parts[1].grants, 1u);
+  EXPECT_FALSE(parts[1].more);
+  EXPECT_EQ(Stats().grants, 1u);
+  EXPECT_EQ(Revocation(*store_, "F")->revoked_at, 100);  // merged as RevokeFamily merges
+  EXPECT_EQ(Revocation(*store_, "F")->keep_until, 400);
+  ASSERT_TRUE(store_->Read([](Txn& t) -> Status {
+                      EXPECT_EQ(*t.CountFamilyGrants("F"), 0u);
+                      EXPECT_EQ(*t.CountFamilyGrants("G"), 1u);
+                      EXPECT_EQ(*t.CountFamilyGrants(""), 0u);
+                      return Status::OK();
+                    }).ok());
+}
+
+TEST_P(GrantsStoreTest, RevokeFamilyInBatchesDeletesEveryGrantAndIsIdempotent) {
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(Put(*store_, H("b" + std::to_string(i)), MakeGrant("c", "s", "B", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("other"), MakeGrant("c", "s", "O", 9e3)).ok());
+  EXPECT_EQ(store_->RevokeFamilyInBatches("B", 10, 20, 0).status().code(), Status::Code::kInvalidArgument);
+  Result<size_t> n = store_->RevokeFamilyInBatches("B", 10, 20, 4);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 25u);
+  EXPECT_EQ(Stats().grants, 1u);
+  EXPECT_EQ(Code(*store_, H("other")), Status::Code::kOk);
+  EXPECT_EQ(Revocation(*store_, "B")->keep_until, 20);
+  n = store_->RevokeFamilyInBatches("B", 30, 40, 4);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  EXPECT_EQ(Revocation(*store_, "B")->revoked_at, 10);
+  EXPECT_EQ(Revocation(*store_, "B")->keep_until, 40);
+}
+
+// What an interrupted RevokeFamilyInBatches leaves (the record and some grants) is finished by gc: the grants go
+// although they have not expired, and the record stays until its keep_until has passed and no grant is left.
+TEST_P(GrantsStoreTest, CollectExpiredFinishesAnInterruptedRevocation) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Put(*store_, H("r" + std::to_string(i)), MakeGrant("c", "s", "R", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("live"), MakeGrant("c", "s", "L", 9e3)).ok());
+  ASSERT_TRUE(store_->Update([](Txn& t) { return t.RevokeFamilyPart("R", 10, 50, 1).status(); }).ok());
+  EXPECT_EQ(Stats().grants, 5u);
+  Result<CollectResult> r = store_->CollectExpired(100, 100);  // keep_until 50 has passed, but grants are left
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->grants, 4u);
+  EXPECT_EQ(r->revocations, 0u);
+  EXPECT_TRUE(Revocation(*store_, "R").has_value());
+  r = store_->CollectExpired(100, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->grants, 0u);
+  EXPECT_EQ(r->revocations, 1u);
+  EXPECT_FALSE(Revocation(*store_, "R").has_value());
+  EXPECT_EQ(Code(*store_, H("live")), Status::Code::kOk);
+  EXPECT_EQ(Stats().grants, 1u);
+}
+
 // ---- Processes -------------------------------------------------------------------------------------------------------
 
 template <typename Fn>

@@ -733,6 +733,55 @@ TEST(LmdbStoreReaders, SlotsOfAKilledProcessAreClearedWhileRunning) {
   EXPECT_TRUE(g.ok()) << g.status().ToString();
 }
 
+// tokenctl map grow: another process grows a full map; this one adopts the new size at its next write (LMDB reports
+// nothing until the data outgrows our map), and a later open with the configuration's smaller map_size keeps it.
+TEST(LmdbStoreMap, GrowMapIsAdoptedWhileRunningAndByLaterOpens) {
+  TempDir tmp;
+  StoreOptions small = Options(tmp.path());
+  small.map_size = 1u << 20;
+  std::unique_ptr<Store> s = MustOpen(small);
+  ASSERT_NE(s, nullptr);
+  auto put = [&](int i) {
+    return s->Update([&](Txn& t) {
+      Client c = MakeClient("bulk-" + std::to_string(i));
+      c.description = std::string(3000, 'x');
+      return t.PutClient(c);
+    });
+  };
+  int i = 0;
+  Status st;
+  while ((st = put(i)).ok() && i < 1000) ++i;
+  ASSERT_EQ(st.code(), Status::Code::kResourceExhausted) << st.ToString();
+  EXPECT_EQ(s->GrowMap(1u << 19).code(), Status::Code::kInvalidArgument);  // never shrinks
+  const pid_t pid = Spawn([&]() -> int {
+    Result<std::unique_ptr<Store>> other = Store::Open(small);
+    if (!other.ok()) return 2;
+    return (*other)->GrowMap(8u << 20).ok() ? 0 : 3;
+  });
+  ASSERT_EQ(Wait(pid), 0);
+  for (int k = 0; k < 40; ++k) {  // far more than pages freed since the map filled up
+    st = put(i++);
+    ASSERT_TRUE(st.ok()) << k << ": " << st.ToString();
+  }
+  Result<StoreStats> stats = s->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->map_size, 8u << 20);
+  s.reset();
+  s = MustOpen(small);  // the configuration still says 1 MiB
+  ASSERT_NE(s, nullptr);
+  stats = s->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->map_size, 8u << 20);
+  for (int k = 0; k < 40; ++k) EXPECT_TRUE(put(i++).ok());
+  StoreOptions ro = small;
+  ro.create = false;
+  ro.read_only = true;
+  s.reset();
+  s = MustOpen(ro);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->GrowMap(16u << 20).code(), Status::Code::kIOError);
+}
+
 TEST(StoreProcesses, MapGrownByAnotherProcessIsAdopted) {
   TempDir tmp;
   StoreOptions small = Options(tmp.path());
