@@ -11,6 +11,7 @@
 #include "oauth/authorize_response.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
+#include "oauth/paths.h"
 #include "oauth/remote_user.h"
 #include "oauth/resource_owner.h"
 #include "oauth/session.h"
