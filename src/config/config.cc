@@ -437,7 +437,8 @@ const KeyDef kKeys[] = {
      SetDatabase},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
-      "must use the same value."},
+      "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "
+      "overrides a smaller value here."},
      SetMapSize},
     {{"max_readers", "126", "reader slots",
       "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
@@ -536,6 +537,8 @@ const KeyDef* FindKey(std::string_view key) {
 }
 
 }  // namespace
+
+bool ParseSizeValue(std::string_view text, uint64_t* bytes) { return ParseSize(text, bytes); }
 
 std::span<const ConfigKeyInfo> ConfigKeys() {
   static const std::vector<ConfigKeyInfo> infos = [] {

@@ -82,6 +82,10 @@ struct Config {
 Result<Config> LoadConfig(const std::string& path);
 Result<Config> ParseConfig(std::string_view text, std::string_view source_name);
 
+// A size as the configuration writes it ("65536", "64K", "1G": K, M, G, T are powers of 1024, any case): false if
+// `text` is not one or overflows 64 bits (tokenctl map grow reads its argument with it).
+bool ParseSizeValue(std::string_view text, uint64_t* bytes);
+
 // --config FILE, else $TOKENFCGI_CONFIG, else /etc/tokenfcgi/tokenfcgi.conf.
 std::string DefaultConfigPath(const char* command_line_value);
 

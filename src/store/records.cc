@@ -829,6 +829,52 @@ Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string
 }
 
 std::string ToJson(const Grant& r) { return PrintAndDelete(EncodeObject(r, GrantFields(), true)); }
+
+Grant ConsumedGrantTombstone(const Grant& consumed) {
+  Grant t = consumed;
+  t.scopes.clear();
+  t.auth_time.reset();
+  t.idp.clear();
+  t.amr.clear();
+  t.tenant.clear();
+  t.acr.clear();
+  t.session_id.clear();
+  t.claims.clear();
+  t.access_token_json.clear();
+  t.redirect_uri.clear();
+  t.nonce.clear();
+  return t;
+}
+
+Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor) {
+  Grant g = successor;
+  g.kind = tombstone.kind;
+  g.client_id = tombstone.client_id;
+  g.subject = tombstone.subject;
+  g.created = tombstone.created;
+  g.expires = tombstone.expires;
+  g.absolute_expires = tombstone.absolute_expires;
+  g.family = tombstone.family;
+  g.consumed_at = tombstone.consumed_at;
+  g.successor = tombstone.successor;
+  g.code_challenge = tombstone.code_challenge;
+  g.code_challenge_method = tombstone.code_challenge_method;
+  return g;
+}
+
+std::string ToTombstoneJson(const Grant& consumed) {
+  cJSON* o = EncodeObject(ConsumedGrantTombstone(consumed), GrantFields(), true);
+  if (o == nullptr) return std::string();
+  // Properties at their default (null, "", []) are left out: GrantFromJson reads a missing property as its default.
+  for (cJSON* item = o->child; item != nullptr;) {
+    cJSON* next = item->next;
+    const bool empty = cJSON_IsNull(item) || (cJSON_IsString(item) && item->valuestring[0] == '\0') ||
+                       (cJSON_IsArray(item) && item->child == nullptr);
+    if (empty) cJSON_Delete(cJSON_DetachItemViaPointer(o, item));
+    item = next;
+  }
+  return PrintAndDelete(o);
+}
 std::string ToJson(const FamilyRevocation& r) {
   return PrintAndDelete(EncodeObject(r, FamilyRevocationFields(), true));
 }
