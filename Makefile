@@ -1,7 +1,8 @@
 # Thin wrapper: the logic lives in scripts/ (and bench/run.sh) so it can be read and run on its own.
 #   make deps       install the missing Debian packages the build, the demo and the tests need (scripts/deps.sh)
 #   make build      build everything in build/ (RelWithDebInfo, -j2); installs nothing, runs no apt-get
-#   make run        make deps, then demo: worker + nginx on http://127.0.0.1:8080, prints a curl line; Ctrl-C stops it
+#   make run        make deps, then demo: worker + nginx on http://127.0.0.1:8080 (PORT=9090 moves it), prints curl lines;
+#                   Ctrl-C stops it
 #   make test       make deps, then unit + integration tests, then again under ASan/UBSan with the fuzz targets
 #   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256)
 #   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local); runs no apt-get
@@ -9,6 +10,7 @@
 #   make clean      remove the build directories
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
+PORT ?= 8080
 DESTDIR ?=
 
 .PHONY: all deps build run test bench install deb clean
@@ -23,7 +25,7 @@ build:
 	scripts/build.sh
 
 run: deps
-	scripts/run-demo.sh
+	PORT="$(PORT)" scripts/run-demo.sh
 
 test: deps
 	scripts/test.sh

@@ -7,8 +7,8 @@
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
-//   anything else under any path                                 404 {"error":"not_found"}
-//   a known path with another method                             405 {"error":"method_not_allowed"} + Allow
+//   anything else under any path                                 404 {"error":"not_found",...}
+//   a known path with another method                             405 {"error":"method_not_allowed",...} + Allow
 //   OPTIONS   token, revocation, introspect, userinfo, discovery, JWKS: 204 + Allow (CORS preflight, cors.h)
 // The answers of those six endpoints carry Vary: Origin and, for an Origin a client lists, the CORS headers (cors.h).
 // Paths match exactly (no trailing slash, no percent-decoding). Every JSON answer, discovery and JWKS included,
@@ -17,6 +17,7 @@
 // §8.6: a HEAD answer carries the length the GET would have).
 #include "oauth/service.h"
 
+#include <string>
 #include <string_view>
 
 #include "oauth/authorize.h"
@@ -49,10 +50,12 @@ struct Service::Impl {
 namespace {
 
 http::Response MethodNotAllowed(std::string_view allow) {
-  http::Response r = OAuthError(405, kMethodNotAllowed, "");
+  http::Response r = OAuthError(405, kMethodNotAllowed, "this endpoint accepts " + std::string(allow));
   r.SetHeader("Allow", std::string(allow));
   return r;
 }
+
+http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at this path"); }
 
 }  // namespace
 
@@ -81,7 +84,7 @@ void Service::Impl::Cors(const http::Request& request, http::Response* response)
 
 http::Response Service::Impl::Route(const http::Request& request, RequestLog* log) {
   std::string_view path = request.path;
-  if (path.substr(0, config.base_path.size()) != config.base_path) return OAuthError(404, kNotFound, "");
+  if (path.substr(0, config.base_path.size()) != config.base_path) return NotFound();
   path.remove_prefix(config.base_path.size());
 
   if (request.method == "OPTIONS" && !CorsEndpointMethods(path).empty()) {
@@ -111,7 +114,7 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     return Document(request, path == kJwksPath);
   }
-  return OAuthError(404, kNotFound, "");
+  return NotFound();
 }
 
 Service::Service(const Config& config, store::Store* store, const Clock* clock)

@@ -509,13 +509,14 @@ TEST_F(ServiceTest, BodyStates) {
 TEST_F(ServiceTest, NotFoundAndMethodNotAllowed) {
   http::Response r = Request("POST", "/connect/nope");
   ExpectError(r, 404, "not_found");
-  EXPECT_EQ(r.body, R"({"error":"not_found"})");
+  EXPECT_EQ(r.body, R"({"error":"not_found","error_description":"no endpoint at this path"})");
   ExpectError(Request("GET", "/connect/token/"), 404, "not_found");
   ExpectError(Request("GET", "/"), 404, "not_found");
 
   r = Request("GET", "/connect/token");
   ExpectError(r, 405, "method_not_allowed");
   EXPECT_EQ(HeaderOf(r, "Allow"), "POST");
+  EXPECT_EQ(r.body, R"({"error":"method_not_allowed","error_description":"this endpoint accepts POST"})");
   r = Request("POST", "/.well-known/openid-configuration");
   ExpectError(r, 405, "method_not_allowed");
   EXPECT_EQ(HeaderOf(r, "Allow"), "GET, HEAD");
