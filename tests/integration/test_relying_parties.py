@@ -90,7 +90,8 @@ def missing_apache():
     for module in ("mpm_event", "authz_core", "authn_core", "authz_user", "dir", "include", "mime", "auth_openidc",
                    "oauth2"):
         if not os.path.isfile(os.path.join(MODULES, f"mod_{module}.so")):
-            return f"mod_{module} is missing (apt-get install apache2 libapache2-mod-auth-openidc libapache2-mod-oauth2)"
+            return (f"mod_{module} is missing "
+                    "(apt-get install apache2 libapache2-mod-auth-openidc libapache2-mod-oauth2)")
     return None
 
 
