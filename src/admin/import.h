@@ -55,6 +55,7 @@ struct ImportOptions {
   bool ignore_unknown = false;  // unknown properties become warnings instead of errors
   Argon2Params password_params;  // for Users[].Password (the config's password_hash_* keys)
   const Clock* clock = nullptr;  // Created of new users; nullptr = SystemClock::Default()
+  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known, no warning
 };
 
 struct ImportCounts {

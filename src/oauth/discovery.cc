@@ -75,6 +75,7 @@ std::vector<std::string> CodeChallengeMethods(const Snapshot& snapshot) {
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot) {
   std::vector<std::string> grant_types;
   for (const GrantType& g : GrantTypes()) grant_types.emplace_back(g.name);
+  for (const ExtensionGrantConfig& g : config.extension_grants) grant_types.push_back(g.grant_type);
 
   std::vector<std::string> scopes, claims;
   std::set<std::string> seen_scopes, seen_claims;

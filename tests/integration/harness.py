@@ -209,7 +209,8 @@ class Deployment:
         left out), so libfcgi's first-wins and other parsers' last-wins read the same value; no header = "". For
         tests only: nginx listens on 127.0.0.1, and the shipped configs clear REMOTE_USER instead. Cannot be combined
         with nginx_locations.
-    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
+    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...); a
+        list value writes the key once per item (extension_grant).
     """
 
     START_TIMEOUT = 20.0   # seconds for a worker or nginx to become ready (sanitized builds are slow)
@@ -330,12 +331,15 @@ class Deployment:
             "database": os.path.join(self.tmp, "db"),
             "log_level": "info",
         }
-        config.update({k: str(v) for k, v in self.config_overrides.items()})
+        # A list value writes the key once per item (keys that may repeat, such as extension_grant).
+        config.update({k: [str(i) for i in v] if isinstance(v, (list, tuple)) else str(v)
+                       for k, v in self.config_overrides.items()})
         self.config = config
         with open(self.config_path, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for key, value in config.items():
-                f.write(f"{key} = {value}\n")
+                for item in value if isinstance(value, list) else [value]:
+                    f.write(f"{key} = {item}\n")
 
     def _provision(self):
         os.makedirs(os.path.join(self.tmp, "db"), exist_ok=True)
