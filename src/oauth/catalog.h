@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,6 +56,10 @@ struct Snapshot {
   // the store has none (a database opened read-only before a writable open created it) or the stored one is not 32
   // bytes (logged; `tokenctl session rotate-key` repairs it): the authorize endpoint then answers 500.
   std::string session_key;
+
+  // The origins (util/origin.h, normalised) of every enabled client's AllowedCorsOrigins: the browser origins the
+  // CORS endpoints answer (cors.h). An entry that is not an origin is logged and left out.
+  std::set<std::string> cors_origins;
 
   std::string discovery_json;  // /.well-known/openid-configuration
   std::string jwks_json;       // /.well-known/openid-configuration/jwks
