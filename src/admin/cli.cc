@@ -273,6 +273,9 @@ int CmdImport(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   options.password_params = Argon2ParamsFromConfig(*ctx.config);
   options.password_min_length = ctx.config->password_min_length;
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    options.extension_grant_types.push_back(g.grant_type);
+  }
   std::unique_ptr<store::Store> store;
   bool no_database = false;
   if (options.dry_run && !DatabaseExists(*ctx.config)) {
@@ -447,6 +450,9 @@ int CmdClientAdd(Context& ctx, const Parsed& p) {
   }
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    spec.extension_grant_types.push_back(g.grant_type);
+  }
   std::vector<std::string> warnings;
   auto client = AddClient(**store, spec, &warnings);
   if (!client.ok()) return Fail(ctx, client.status());

@@ -14,6 +14,14 @@
 
 namespace tf {
 
+// One `extension_grant = GRANT_TYPE LIBRARY [ARGUMENT]` line: a grant type served by a plug-in
+// (include/tokenfcgi/extension_grant.h, oauth/extension_grants.h).
+struct ExtensionGrantConfig {
+  std::string grant_type;  // an absolute URI (RFC 6749 §4.5), at most 100 characters, not a built-in grant type
+  std::string library;     // absolute path of the shared library
+  std::string argument;    // the rest of the line, given to the plug-in's init() ("" = none)
+};
+
 struct Config {
   // Where tokens say they come from (`iss`) and the base of every URL in discovery. Required. https, or http for
   // loopback hosts (127.0.0.1, ::1, localhost) only. No trailing slash.
@@ -72,7 +80,13 @@ struct Config {
   // requires RS256 support, and IdentityServer defaults to it). RS256 | PS256 | ES256 | EdDSA.
   std::string id_token_signing_alg = "RS256";
 
+  // Extension grants served by plug-ins, in configuration order (the key may be given several times, once per
+  // grant type). Empty by default.
+  std::vector<ExtensionGrantConfig> extension_grants;
+
   bool LoginProviderEnabled(std::string_view name) const;
+  // Whether `grant_type` is served by a configured plug-in.
+  bool ExtensionGrantConfigured(std::string_view grant_type) const;
 
   // Path under base_path, e.g. EndpointUrl("/connect/token") -> issuer + base_path + "/connect/token".
   std::string EndpointUrl(std::string_view path) const;

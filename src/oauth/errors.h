@@ -24,6 +24,7 @@ inline constexpr std::string_view kInvalidGrant = "invalid_grant";
 inline constexpr std::string_view kUnauthorizedClient = "unauthorized_client";
 inline constexpr std::string_view kUnsupportedGrantType = "unsupported_grant_type";
 inline constexpr std::string_view kInvalidScope = "invalid_scope";
+inline constexpr std::string_view kInvalidTarget = "invalid_target";  // RFC 8693 §2.2.2, RFC 8707 §2
 inline constexpr std::string_view kServerError = "server_error";
 inline constexpr std::string_view kTemporarilyUnavailable = "temporarily_unavailable";
 inline constexpr std::string_view kNotFound = "not_found";

