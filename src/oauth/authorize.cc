@@ -150,17 +150,18 @@ bool IsFreshEnough(const Flow& f, int64_t auth_time) {
   return true;
 }
 
-// The local session of the cookie when it can be used for this request: signed, unexpired, idp local, the requested
-// tenant, fresh enough, and its user still exists (re-read now) and is active. nullopt otherwise.
-Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
-  const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
+}  // namespace
+
+Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
+                                                  store::Store& store, int64_t now,
+                                                  const std::function<bool(const Session&)>& acceptable) {
+  const std::string_view cookie = FindCookie(request.cookie, kSessionCookie);
   if (cookie.empty()) return std::optional<Session>();
-  std::optional<Session> session = DecodeSession(cookie, f.key, f.now);
+  std::optional<Session> session = DecodeSession(cookie, key, now);
   if (!session.has_value() || session->idp != kLocalProvider) return std::optional<Session>();
-  if (!f.request.acr.tenant.empty() && session->tenant != f.request.acr.tenant) return std::optional<Session>();
-  if (!IsFreshEnough(f, session->auth_time)) return std::optional<Session>();
+  if (!acceptable(*session)) return std::optional<Session>();
   bool usable = false;
-  const Status st = f.store->Read([&](store::Txn& txn) -> Status {
+  const Status st = store.Read([&](store::Txn& txn) -> Status {
     Result<store::User> user = txn.GetUser(session->subject);
     if (!user.ok()) return user.status().IsNotFound() ? Status::OK() : user.status();
     usable = user->is_active && user->tenant == session->tenant;
@@ -169,6 +170,16 @@ Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
   if (!st.ok()) return st;
   if (!usable) return std::optional<Session>();
   return session;
+}
+
+namespace {
+
+// The local session of the cookie when it can be used for this request: the requested tenant, fresh enough.
+Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
+  return oauth::UsableLocalSession(f.http, f.key, *f.store, f.now, [&f](const Session& session) {
+    if (!f.request.acr.tenant.empty() && session.tenant != f.request.acr.tenant) return false;
+    return IsFreshEnough(f, session.auth_time);
+  });
 }
 
 // The form's POST: CSRF, then the same credential check, lockout and timing as the password grant.

@@ -54,12 +54,15 @@
 // Thread-safety: as the Service.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string_view>
 
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
 #include "oauth/service.h"
+#include "oauth/session.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -68,6 +71,14 @@ namespace tf::oauth {
 inline constexpr std::string_view kAuthorizePath = "/connect/authorize";
 inline constexpr size_t kMaxStateLength = 2000;
 inline constexpr size_t kMaxNonceLength = 300;
+
+// The local session of the request's session cookie when it can be used: signed with `key`, unexpired, idp local,
+// accepted by `acceptable` (the caller's tenant and freshness rules), and its user still exists (re-read now), is
+// active and is in the session's tenant. nullopt otherwise. The device page (device_page.h) uses it too, so a
+// session that is good enough here is good enough there, and no more.
+Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
+                                                  store::Store& store, int64_t now,
+                                                  const std::function<bool(const Session&)>& acceptable);
 
 http::Response HandleAuthorizeRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                       const Clock& clock, store::Store* store, RequestLog* log);

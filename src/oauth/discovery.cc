@@ -8,6 +8,7 @@
 
 #include "oauth/authorize.h"
 #include "oauth/catalog.h"
+#include "oauth/device_codes.h"
 #include "oauth/grant.h"
 #include "oauth/introspection.h"
 #include "oauth/json_writer.h"
@@ -117,6 +118,7 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.StringArray("revocation_endpoint_auth_methods_supported", auth_methods);
   w.String("introspection_endpoint", config.EndpointUrl(kIntrospectionPath));
   w.StringArray("introspection_endpoint_auth_methods_supported", auth_methods);
+  w.String("device_authorization_endpoint", config.EndpointUrl(kDeviceAuthorizationPath));
   return std::move(w).Finish();
 }
 

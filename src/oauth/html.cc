@@ -189,6 +189,12 @@ http::Response LoginPage(const LoginForm& form, int status) {
   return Page(status, form_action, "", Document(heading, m));
 }
 
+http::Response HtmlPage(int status, std::string_view title, std::string_view main_content,
+                        std::string_view form_action_url) {
+  const std::string form_action = form_action_url.empty() ? "'none'" : FormActionSource(form_action_url);
+  return Page(status, form_action, "", Document(title, main_content));
+}
+
 http::Response ErrorPage(int status, std::string_view title, std::string_view message) {
   std::string m = "<h1>";
   m += HtmlEscape(title);

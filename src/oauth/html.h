@@ -42,6 +42,12 @@ struct LoginForm {
 // (type=password, autocomplete=current-password), optional "tenant", the hidden fields, one submit button.
 http::Response LoginPage(const LoginForm& form, int status = 200);
 
+// A page with `title` around `main_content` (markup whose text the caller already passed through HtmlEscape), with
+// every header above; its forms may post only to the origin of `form_action_url` ("" = nowhere). The device page
+// (device_page.h) builds its forms with it.
+http::Response HtmlPage(int status, std::string_view title, std::string_view main_content,
+                        std::string_view form_action_url);
+
 // An error page: `status`, a title and a fixed message (never request data unescaped).
 http::Response ErrorPage(int status, std::string_view title, std::string_view message);
 

@@ -49,6 +49,8 @@ Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client
       return dry_run ? Status::OK() : txn.RemoveGrant(handle_hash);
     case store::GrantKind::kAuthorizationCode:
     case store::GrantKind::kDeviceCode:
+    case store::GrantKind::kUserCode:
+    case store::GrantKind::kUserCodeThrottle:
       break;
   }
   *outcome = Outcome::kNotRevocable;
