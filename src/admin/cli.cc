@@ -1136,8 +1136,8 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
     filter.kind = ParseGrantKind(p.Get("--kind"));
     if (!filter.kind) {
       return UsageError(ctx, "unknown grant kind '" + p.Get("--kind") +
-                                 "' (refresh_token, reference_token, authorization_code, device_code, user_code "
-                                 "or user_code_throttle)");
+                                 "' (refresh_token, reference_token, authorization_code, device_code, user_code, "
+                                 "user_code_throttle or consent)");
     }
   }
   auto store = OpenStore(ctx, true);
@@ -1370,7 +1370,9 @@ const std::vector<CommandDef>& Commands() {
        "  tokenctl --json grants list --kind refresh_token",
        {{"--client", true, "only this client's grants"},
         {"--subject", true, "only this subject's (user's) grants"},
-        {"--kind", true, "refresh_token, reference_token, authorization_code, device_code, user_code or user_code_throttle"}},
+        {"--kind", true,
+         "refresh_token, reference_token, authorization_code, device_code, user_code, user_code_throttle or "
+         "consent"}},
        0, 0, CmdGrantsList},
       {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB",
        "Revokes whole grant families in one transaction: every refresh token and reference access token\n"

@@ -40,7 +40,7 @@ inline constexpr size_t kGrantIdLength = 12;
 std::string GrantId(std::string_view handle_hash);
 
 // "refresh_token", "reference_token", "authorization_code", "device_code", "user_code",
-// "user_code_throttle" (store::GrantKindName) -> the kind.
+// "user_code_throttle", "consent" (store::GrantKindName) -> the kind.
 std::optional<store::GrantKind> ParseGrantKind(std::string_view name);
 
 struct GrantFilter {

@@ -24,8 +24,8 @@
 //      (without tokens, because the caller's read saw the code still pending: kApproved, nothing written, and the
 //      caller builds the tokens and polls again at once)
 //   5. pending: a poll is too fast when last_poll is set and now - last_poll < interval - kPollLeeway; then
-//      interval += kSlowDownSeconds and last_poll is NOT moved                           -> kTooFast   (slow_down)
-//      otherwise last_poll = now                                                         -> kPending   (authorization_pending)
+//      interval += kSlowDownSeconds and last_poll is NOT moved               -> kTooFast (slow_down)
+//      otherwise last_poll = now                                             -> kPending (authorization_pending)
 // So the first poll after issuance is never too fast (no last_poll yet); a rejected poll does not push the window
 // forward (only accepted polls set last_poll), so a client that waits the interval it was told always gets through;
 // the leeway of one second absorbs the clock's one-second resolution and request jitter; and a decided code is

@@ -9,6 +9,7 @@
 
 #include "oauth/authorize.h"
 #include "oauth/authorize_request.h"
+#include "oauth/consent.h"
 #include "oauth/device_codes.h"
 #include "oauth/form.h"
 #include "oauth/html.h"
@@ -33,6 +34,10 @@ constexpr std::string_view kInvalidCredentials = "invalid username or password";
 constexpr std::string_view kThrottled =
     "Too many wrong codes were entered. Wait a minute, then enter the code shown on your device.";
 constexpr std::string_view kPasswordAmr = "pwd";
+// RFC 8628 §5.4: remote phishing.
+constexpr std::string_view kDeviceWarning =
+    "Only continue if you started this on a device you are holding right now. If someone sent you this code or "
+    "asked you to enter it, choose Deny: approving would give them access to your account.";
 constexpr std::string_view kThrottleLabel{"user_code_throttle\0", 19};
 
 struct Page {
@@ -122,44 +127,20 @@ http::Response LoginForm_(const Page& p, const store::Client& client, std::strin
   return Answer(p, WithCsrf(LoginPage(form), csrf), outcome);
 }
 
-// The approval page: who asks for what, the phishing warning, Approve and Deny.
+// The approval page (consent.h's page): who asks for what, the phishing warning, Approve and Deny.
 http::Response ConsentForm(const Page& p, const store::Client& client, const store::Grant& device,
                            std::string_view code, const std::optional<Session>& started) {
   Csrf csrf;
   csrf.token = CsrfToken(p.key(), csrf.nonce);
-  const std::string name = client.client_name.empty() ? client.client_id : client.client_name;
-  std::string m = "<h1>" + HtmlEscape(name) + " wants to access your account</h1>\n";
-  m += "<p id=\"warning\" role=\"note\" style=\"background:#fef7e0;padding:.6rem;border-radius:4px\"><strong>"
-       "Only continue if you started this on a device you are holding right now.</strong> If someone sent you this "
-       "code or asked you to enter it, choose Deny: approving would give them access to your account.</p>\n";
-  m += "<p>Code: <strong>" + HtmlEscape(FormatUserCode(code)) + "</strong></p>\n";
-  m += "<p id=\"scopes-heading\">The device asks for:</p>\n<ul aria-labelledby=\"scopes-heading\">\n";
-  for (const std::string& scope : device.scopes) {
-    std::string display = scope, description;
-    bool required = false;
-    if (auto it = p.snapshot.identity_resources.find(scope); it != p.snapshot.identity_resources.end()) {
-      if (!it->second.display_name.empty()) display = it->second.display_name;
-      description = it->second.description;
-      required = it->second.required;
-    } else if (auto s = p.snapshot.api_scopes.find(scope); s != p.snapshot.api_scopes.end()) {
-      if (!s->second.display_name.empty()) display = s->second.display_name;
-      description = s->second.description;
-      required = s->second.required;
-    } else if (scope == "offline_access") {
-      display = "Stay signed in (offline access)";
-    }
-    m += "<li><strong>" + HtmlEscape(display) + "</strong>";
-    if (required) m += " (required)";
-    if (!description.empty()) m += ": " + HtmlEscape(description);
-    m += "</li>\n";
-  }
-  m += "</ul>\n<form method=\"post\" action=\"" + HtmlEscape(p.action) + "\" aria-describedby=\"warning\">\n";
-  Hidden(m, kUserCodeField, code);
-  Hidden(m, kCsrfField, csrf.token);
-  m += "<button type=\"submit\" name=\"tf_device\" value=\"approve\">Approve</button>\n"
-       "<button type=\"submit\" name=\"tf_device\" value=\"deny\" style=\"background:#5f6368\">Deny</button>\n"
-       "</form>\n";
-  http::Response response = WithCsrf(HtmlPage(200, "Approve a device", m, p.action), csrf);
+  ConsentView view;
+  view.action = p.action;
+  view.client_name = client.client_name.empty() ? client.client_id : client.client_name;
+  view.scopes = DescribeScopes(p.snapshot, device.scopes);
+  view.hidden = {{std::string(kUserCodeField), std::string(code)}, {std::string(kCsrfField), csrf.token}};
+  view.decision_field = std::string(kStepField);
+  view.warning = std::string(kDeviceWarning);
+  view.user_code = FormatUserCode(code);
+  http::Response response = WithCsrf(ConsentPage(view), csrf);
   if (started.has_value()) response.SetHeader("Set-Cookie", SessionSetCookie(*started, p.key(), p.now));
   return Answer(p, std::move(response), "device_consent");
 }

@@ -27,7 +27,7 @@
 //                     the session cookie is (re)set
 //      no provider the client may use -> 400 error page.
 //   4. tf_device=approve|deny: the decision is recorded in one write transaction (DecideDeviceCode); a code decided,
-//      expired or gone meanwhile gets the neutral message. Otherwise the approval page: the client's display name
+//      expired or gone meanwhile gets the neutral message. Otherwise the approval page (consent.h): the display name
 //      (ClientName, else ClientId), every requested scope with its DisplayName (else Name), Description and whether
 //      it is Required, the user code, the RFC 8628 §5.4 warning (approve only a code shown by a device you are
 //      holding), and two submit buttons, Approve and Deny.

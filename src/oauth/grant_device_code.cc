@@ -21,7 +21,8 @@
 // of any number of parallel redemptions from any number of processes, exactly one gets tokens and the others get
 // invalid_grant. A code approved between the read and the write is built and polled again at once.
 //   500 server_error          the store cannot be read or written, or no usable signing key (logged); nothing consumed
-//   200                       {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"][,"id_token"]}
+//   200                       {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"]
+//                             [,"id_token"]}
 //
 // Error descriptions are fixed text; no request value is ever echoed or logged.
 //

@@ -43,10 +43,11 @@ struct LoginForm {
 http::Response LoginPage(const LoginForm& form, int status = 200);
 
 // A page with `title` around `main_content` (markup whose text the caller already passed through HtmlEscape), with
-// every header above; its forms may post only to the origin of `form_action_url` ("" = nowhere). The device page
-// (device_page.h) builds its forms with it.
+// every header above; its forms may post only to the origin of `form_action_url` ("" = nowhere) and, when given, of
+// `redirect_uri` (where the answer to the post redirects, as for the login form). The device page (device_page.h)
+// and the consent page (consent.h) are built with it.
 http::Response HtmlPage(int status, std::string_view title, std::string_view main_content,
-                        std::string_view form_action_url);
+                        std::string_view form_action_url, std::string_view redirect_uri = "");
 
 // An error page: `status`, a title and a fixed message (never request data unescaped).
 http::Response ErrorPage(int status, std::string_view title, std::string_view message);

@@ -51,6 +51,7 @@ Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client
     case store::GrantKind::kDeviceCode:
     case store::GrantKind::kUserCode:
     case store::GrantKind::kUserCodeThrottle:
+    case store::GrantKind::kConsent:
       break;
   }
   *outcome = Outcome::kNotRevocable;

@@ -335,7 +335,8 @@ Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown*) 
 
 constexpr GrantKind kGrantKinds[] = {GrantKind::kAuthorizationCode, GrantKind::kRefreshToken,
                                      GrantKind::kReferenceToken, GrantKind::kDeviceCode,
-                                     GrantKind::kUserCode,       GrantKind::kUserCodeThrottle};
+                                     GrantKind::kUserCode,       GrantKind::kUserCodeThrottle,
+                                     GrantKind::kConsent};
 
 Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*) {
   if (cJSON_IsString(v) && v->valuestring != nullptr) {
@@ -348,7 +349,7 @@ Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*)
   }
   return Bad(path,
              "expected \"authorization_code\", \"refresh_token\", \"reference_token\", \"device_code\", "
-             "\"user_code\" or \"user_code_throttle\"");
+             "\"user_code\", \"user_code_throttle\" or \"consent\"");
 }
 
 const std::vector<Field<Secret>>& SecretFields() {
@@ -814,6 +815,7 @@ std::string_view GrantKindName(GrantKind kind) {
     case GrantKind::kDeviceCode: return "device_code";
     case GrantKind::kUserCode: return "user_code";
     case GrantKind::kUserCodeThrottle: return "user_code_throttle";
+    case GrantKind::kConsent: return "consent";
   }
   return "refresh_token";
 }

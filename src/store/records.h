@@ -248,9 +248,14 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //   user_code_throttle  key UserCodeThrottleKey(address or session) (oauth/device_page.h); failed user-code entries
 //                       (`failures`) and the time the next entry is allowed (`locked_until`); client_id is "" (the
 //                       only kind whose client_id may be empty)
-enum class GrantKind { kAuthorizationCode, kRefreshToken, kReferenceToken, kDeviceCode, kUserCode, kUserCodeThrottle };
-// "authorization_code", "refresh_token", "reference_token", "device_code", "user_code", "user_code_throttle" (the
-// JSON "kind").
+// and consent (oauth/consent.h) one:
+//   consent             key ConsentKey(subject, client_id); the scopes a user let a client have (AllowRememberConsent),
+//                       until `expires` (ConsentLifetime) or until its family is revoked
+enum class GrantKind {
+  kAuthorizationCode, kRefreshToken, kReferenceToken, kDeviceCode, kUserCode, kUserCodeThrottle, kConsent
+};
+// "authorization_code", "refresh_token", "reference_token", "device_code", "user_code", "user_code_throttle",
+// "consent" (the JSON "kind").
 std::string_view GrantKindName(GrantKind kind);
 
 struct Grant {
