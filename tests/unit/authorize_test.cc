@@ -800,7 +800,8 @@ TEST_F(AuthorizeTest, ExistingSessionGivesACodeWithoutTheForm) {
   // prompt=consent shows the consent page (consent.h) instead of a code.
   const http::Response consent = Get(With(Base(), "prompt", "consent"), session_cookie_);
   EXPECT_EQ(consent.status, 200);
-  EXPECT_TRUE(CodeOf(consent).empty());
+  EXPECT_EQ(HeaderCount(consent, "Location"), 0);
+  EXPECT_EQ(log_.outcome, "consent_form");
   EXPECT_NE(consent.body.find("name=\"tf_consent\" value=\"approve\""), std::string::npos);
   // A tampered cookie is no session.
   std::string tampered = session_cookie_;
