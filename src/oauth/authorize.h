@@ -68,16 +68,12 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "oauth/session.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
-
-inline constexpr std::string_view kAuthorizePath = "/connect/authorize";
-inline constexpr size_t kMaxStateLength = 2000;
-inline constexpr size_t kMaxNonceLength = 300;
 
 // The local session of the request's session cookie when it can be used: signed with `key`, unexpired, idp local,
 // accepted by `acceptable` (the caller's tenant and freshness rules), and its user still exists (re-read now), is

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "http/request.h"
-#include "oauth/catalog.h"
+#include "oauth/snapshot.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "util/status.h"

@@ -8,9 +8,10 @@
 #include "oauth/device_codes.h"
 #include "oauth/errors.h"
 #include "oauth/form_post.h"
-#include "oauth/json_writer.h"
+#include "oauth/paths.h"
 #include "oauth/request_log.h"
 #include "oauth/scopes.h"
+#include "util/json_writer.h"
 #include "oauth/user_code.h"
 #include "util/log.h"
 

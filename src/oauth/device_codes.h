@@ -48,8 +48,6 @@
 namespace tf::oauth {
 
 inline constexpr std::string_view kDeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code";
-inline constexpr std::string_view kDeviceAuthorizationPath = "/connect/deviceauthorization";
-inline constexpr std::string_view kDevicePath = "/device";
 // RFC 8628 §3.5 error codes of the token endpoint.
 inline constexpr std::string_view kAuthorizationPending = "authorization_pending";
 inline constexpr std::string_view kSlowDown = "slow_down";

@@ -14,6 +14,7 @@
 #include "oauth/form.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
+#include "oauth/paths.h"
 #include "oauth/remote_user.h"
 #include "oauth/request_log.h"
 #include "oauth/resource_owner.h"

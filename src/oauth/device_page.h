@@ -45,7 +45,7 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
