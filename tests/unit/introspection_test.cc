@@ -385,11 +385,13 @@ TEST_F(IntrospectionTest, InvalidJwtsAreInactive) {
   tampered[dot + 5] = tampered[dot + 5] == 'A' ? 'B' : 'A';
   ExpectInactive(Introspect(tampered));
   // A signature from another key with the kid of ours.
-  Result<std::shared_ptr<const SigningKey>> stranger = SigningKey::Generate(Alg::kRS256);
-  ASSERT_TRUE(stranger.ok());
-  ExpectInactive(Introspect(SignRaw(**stranger, Header(*rs256_), Claims())));
+  // (The last fixed RSA key: SetUp stored the first.)
+  std::shared_ptr<const SigningKey> stranger = testing::FixedSigningKey(Alg::kRS256, testing::kFixedRsaKeys - 1);
+  ASSERT_NE(stranger, nullptr);
+  ASSERT_NE(stranger->kid(), rs256_->kid());
+  ExpectInactive(Introspect(SignRaw(*stranger, Header(*rs256_), Claims())));
   // A key that is not published.
-  ExpectInactive(Introspect(SignRaw(**stranger, Header(**stranger), Claims())));
+  ExpectInactive(Introspect(SignRaw(*stranger, Header(*stranger), Claims())));
   // alg that does not match the key's.
   ExpectInactive(Introspect(SignRaw(*rs256_, R"({"alg":"PS256","kid":")" + rs256_->kid() + R"(","typ":"at+jwt"})",
                                     Claims())));
