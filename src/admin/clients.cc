@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "admin/database_owner.h"
 #include "admin/keys.h"
 #include "admin/names.h"
 #include "token/jws.h"
@@ -73,7 +74,10 @@ Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std:
 
   std::vector<std::string> notes;
   for (const std::string& g : spec.grant_types) {
-    if (!IsKnownGrantType(g)) notes.push_back("unknown grant type '" + g + "'");
+    const auto& extension = spec.extension_grant_types;
+    if (!IsKnownGrantType(g) && std::find(extension.begin(), extension.end(), g) == extension.end()) {
+      notes.push_back("unknown grant type '" + g + "' (not built in, and no extension_grant line serves it)");
+    }
   }
   if (spec.grant_types.empty()) notes.push_back("client '" + spec.client_id + "' is allowed no grant type (--grant)");
   if (spec.is_public && std::count(spec.grant_types.begin(), spec.grant_types.end(), "client_credentials")) {
@@ -193,7 +197,7 @@ Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys
   report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
   store::StoreOptions options = StoreOptionsFromConfig(config);
   options.create = true;
-  auto store = store::Store::Open(options);
+  auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();
   if (make_keys) {
     auto created = EnsureCurrentKey(**store, *alg, clock);
