@@ -323,6 +323,20 @@ std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetPasswordHashConcurrency(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 1024, &n);
+  if (err.empty()) c->password_hash_concurrency = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetPasswordHashWait(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 60000, &n);
+  if (err.empty()) c->password_hash_wait_ms = static_cast<int64_t>(n);
+  return err;
+}
+
 std::string SetPasswordMinLength(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 1, 100, &n);  // up to kMaxPasswordLength
@@ -467,7 +481,8 @@ const KeyDef kKeys[] = {
      SetDatabase},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
-      "must use the same value."},
+      "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "
+      "overrides a smaller value here."},
      SetMapSize},
     {{"max_readers", "126", "reader slots",
       "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
@@ -510,6 +525,14 @@ const KeyDef kKeys[] = {
       "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
       "and is rehashed with these values on the next successful login."},
      SetPasswordHashParallelism},
+    {{"password_hash_concurrency", "0", "password checks",
+      "At most this many password checks (Argon2id) at once in one worker process, 0 to 1024; 0 = half the CPUs, at "
+      "least 1. Across processes the bound is processes x this."},
+     SetPasswordHashConcurrency},
+    {{"password_hash_wait_ms", "500", "milliseconds",
+      "How long, 0 to 60000, a password check waits for one of password_hash_concurrency to come free before it is "
+      "answered 503 temporarily_unavailable with Retry-After."},
+     SetPasswordHashWait},
     {{"password_min_length", "8", "bytes",
       "The shortest password, 1 to 100 bytes, that tokenctl user add, user passwd and import accept for a new "
       "password; imported PasswordHash values are exempt (they are checked when the user signs in)."},
@@ -564,6 +587,8 @@ const KeyDef* FindKey(std::string_view key) {
 }
 
 }  // namespace
+
+bool ParseSizeValue(std::string_view text, uint64_t* bytes) { return ParseSize(text, bytes); }
 
 std::span<const ConfigKeyInfo> ConfigKeys() {
   static const std::vector<ConfigKeyInfo> infos = [] {

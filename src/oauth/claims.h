@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "oauth/json_writer.h"
 #include "store/records.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 

@@ -210,6 +210,7 @@ class Deployment:
         tests only: nginx listens on 127.0.0.1, and the shipped configs clear REMOTE_USER instead. Cannot be combined
         with nginx_locations.
     worker_connections: nginx's events { worker_connections } (each proxied request takes two).
+    nginx_http_extra: text added inside nginx's http block (e.g. an include of limit_req zones).
     **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...); a
         list value writes the key once per item (extension_grant).
     """
@@ -219,11 +220,12 @@ class Deployment:
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
                  client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
-                 remote_user_header=False, worker_connections=512, **config):
+                 remote_user_header=False, worker_connections=512, nginx_http_extra="", **config):
         if remote_user_header and nginx_locations is not None:
             raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
         self.remote_user_header = remote_user_header
         self.worker_connections = worker_connections
+        self.nginx_http_extra = nginx_http_extra
         self.import_data = clients
         self.worker_count = 1 if spawn_fcgi else workers
         self.threads = threads
@@ -444,6 +446,7 @@ http {{
     upstream tokenfcgi {{
 {servers}
     }}
+    {self.nginx_http_extra}
     server {{
         listen 127.0.0.1:{self.port};
         server_name localhost;
