@@ -3,13 +3,11 @@
 #include <algorithm>
 
 #include "oauth/client_authentication.h"
-#include "oauth/authorize.h"
 #include "oauth/errors.h"
 #include "oauth/login_provider.h"
 #include "oauth/pkce.h"
 #include "oauth/request_log.h"
 #include "oauth/scopes.h"
-#include "oauth/token_endpoint.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -206,6 +204,7 @@ AuthorizeValidation ValidateAuthorizeRequest(const http::Request& request, Catal
       r.prompt_login = true;
       prompt_other = true;
     } else if (value == "consent") {
+      r.prompt_consent = true;
       prompt_other = true;
     } else {
       return Redirected(r, config, kInvalidRequest, "prompt has an unsupported value");

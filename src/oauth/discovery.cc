@@ -6,13 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "oauth/authorize.h"
-#include "oauth/catalog.h"
 #include "oauth/grant.h"
-#include "oauth/introspection.h"
-#include "oauth/json_writer.h"
-#include "oauth/revocation.h"
-#include "oauth/userinfo.h"
+#include "oauth/paths.h"
+#include "oauth/snapshot.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 namespace {
@@ -82,6 +79,7 @@ bool AnyEnabledClient(const Snapshot& snapshot, bool (*predicate)(const store::C
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot) {
   std::vector<std::string> grant_types;
   for (const GrantType& g : GrantTypes()) grant_types.emplace_back(g.name);
+  for (const ExtensionGrantConfig& g : config.extension_grants) grant_types.push_back(g.grant_type);
 
   std::vector<std::string> scopes, claims;
   std::set<std::string> seen_scopes, seen_claims;
@@ -131,6 +129,7 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.StringArray("revocation_endpoint_auth_methods_supported", client_methods);
   w.String("introspection_endpoint", config.EndpointUrl(kIntrospectionPath));
   w.StringArray("introspection_endpoint_auth_methods_supported", secret_methods);
+  w.String("device_authorization_endpoint", config.EndpointUrl(kDeviceAuthorizationPath));
   // Request objects (OpenID Connect Core §6) are not supported; Discovery's default for request_uri is true.
   w.Bool("request_parameter_supported", false);
   w.Bool("request_uri_parameter_supported", false);

@@ -40,10 +40,6 @@ namespace tf::oauth {
 
 struct Snapshot;
 
-inline constexpr std::string_view kTokenPath = "/connect/token";
-inline constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
-inline constexpr std::string_view kJwksPath = "/.well-known/openid-configuration/jwks";
-
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot);
 std::string RenderJwks(const Snapshot& snapshot);
 

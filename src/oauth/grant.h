@@ -17,8 +17,8 @@
 
 #include "config/config.h"
 #include "http/request.h"
-#include "oauth/catalog.h"
 #include "oauth/form.h"
+#include "oauth/snapshot.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -58,5 +58,17 @@ http::Response HandleRefreshToken(const TokenRequest& request);
 // RFC 6749 §4.1.3 with RFC 7636 (PKCE) and OpenID Connect Core §3.1.3: redeeming a code from the authorize endpoint
 // (grant_authorization_code.cc, authorization_codes.h).
 http::Response HandleAuthorizationCode(const TokenRequest& request);
+
+// RFC 8628 §3.4, polling for and redeeming a device code (grant_device_code.cc, device_codes.h).
+http::Response HandleDeviceCode(const TokenRequest& request);
+
+// RFC 8693 token exchange, urn:ietf:params:oauth:grant-type:token-exchange (grant_token_exchange.cc,
+// token_exchange.h).
+http::Response HandleTokenExchange(const TokenRequest& request);
+
+// A grant type served by a plug-in (grant_extension.cc, extension_grants.h). Not in the table: the token endpoint
+// looks the plug-ins up after it (FindExtensionGrant).
+struct ExtensionGrant;
+http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequest& request);
 
 }  // namespace tf::oauth

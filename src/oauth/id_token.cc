@@ -5,9 +5,9 @@
 #include <set>
 
 #include "oauth/claims.h"
-#include "oauth/json_writer.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 

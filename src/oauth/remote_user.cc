@@ -1,8 +1,8 @@
 #include "oauth/remote_user.h"
 
-#include "oauth/utf8.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {

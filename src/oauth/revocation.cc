@@ -49,6 +49,9 @@ Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client
       return dry_run ? Status::OK() : txn.RemoveGrant(handle_hash);
     case store::GrantKind::kAuthorizationCode:
     case store::GrantKind::kDeviceCode:
+    case store::GrantKind::kUserCode:
+    case store::GrantKind::kUserCodeThrottle:
+    case store::GrantKind::kConsent:
       break;
   }
   *outcome = Outcome::kNotRevocable;
@@ -86,8 +89,7 @@ http::Response HandleRevocationRequest(const http::Request& request, Catalog& ca
     });
   }
   if (!st.ok()) {
-    Logf(LogLevel::kError, "revocation: the store failed: %s", st.ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot revoke tokens at the moment");
+    return StoreFailureResponse("revocation", st, "the server cannot revoke tokens at the moment");
   }
   Logf(LogLevel::kDebug, "revocation by %s: %s", log->client_id.c_str(), OutcomeName(outcome));
 

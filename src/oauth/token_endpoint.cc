@@ -2,31 +2,14 @@
 
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
+#include "oauth/extension_grants.h"
 #include "oauth/form.h"
 #include "oauth/form_post.h"
 #include "oauth/grant.h"
 #include "oauth/request_log.h"
-#include "util/ascii.h"
 #include "util/log.h"
 
 namespace tf::oauth {
-namespace {
-
-bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-}  // namespace
-
-bool IsFormUrlEncoded(std::string_view content_type) {
-  static constexpr std::string_view kMediaType = "application/x-www-form-urlencoded";
-  std::string_view media = content_type.substr(0, content_type.find(';'));
-  while (!media.empty() && IsOws(media.front())) media.remove_prefix(1);
-  while (!media.empty() && IsOws(media.back())) media.remove_suffix(1);
-  if (media.size() != kMediaType.size()) return false;
-  for (size_t i = 0; i < media.size(); ++i) {
-    if (AsciiLower(media[i]) != kMediaType[i]) return false;
-  }
-  return true;
-}
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log) {
@@ -49,6 +32,10 @@ http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog
       const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
       return g.handler(token_request);
     }
+  }
+  if (const ExtensionGrant* extension = FindExtensionGrant(grant_type); extension != nullptr) {
+    const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
+    return HandleExtensionGrant(*extension, token_request);
   }
   return OAuthError(400, kUnsupportedGrantType, "the grant_type is not supported");
 }

@@ -8,7 +8,7 @@
 //      Query-string parameters are ignored.
 //   4. client authentication (client_authentication.h) -> 400 invalid_request or 401 invalid_client
 //   5. grant_type: missing -> 400 invalid_request; longer than 100 characters -> 400 invalid_request; not in the
-//      grant table (grant.h) -> 400 unsupported_grant_type
+//      grant table (grant.h) nor served by an installed plug-in (extension_grants.h) -> 400 unsupported_grant_type
 //   6. the grant handler
 // The client is authenticated before grant_type is looked at, so an unauthenticated caller learns nothing about the
 // grants. The method (POST only) is checked by the router (service.cc).
@@ -19,16 +19,13 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
 
 inline constexpr size_t kMaxGrantTypeLength = 100;
-
-// True if `content_type` names application/x-www-form-urlencoded, whatever its case and parameters.
-bool IsFormUrlEncoded(std::string_view content_type);
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log);

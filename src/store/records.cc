@@ -336,7 +336,9 @@ Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown*) 
 }
 
 constexpr GrantKind kGrantKinds[] = {GrantKind::kAuthorizationCode, GrantKind::kRefreshToken,
-                                     GrantKind::kReferenceToken, GrantKind::kDeviceCode};
+                                     GrantKind::kReferenceToken, GrantKind::kDeviceCode,
+                                     GrantKind::kUserCode,       GrantKind::kUserCodeThrottle,
+                                     GrantKind::kConsent};
 
 Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*) {
   if (cJSON_IsString(v) && v->valuestring != nullptr) {
@@ -347,7 +349,9 @@ Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*)
       }
     }
   }
-  return Bad(path, "expected \"authorization_code\", \"refresh_token\", \"reference_token\" or \"device_code\"");
+  return Bad(path,
+             "expected \"authorization_code\", \"refresh_token\", \"reference_token\", \"device_code\", "
+             "\"user_code\", \"user_code_throttle\" or \"consent\"");
 }
 
 const std::vector<Field<Secret>>& SecretFields() {
@@ -587,6 +591,26 @@ Field<Grant> Successor() {
           [](const Grant& g) { return Encode(Base64UrlEncode(g.successor)); }};
 }
 
+// A user code's device code hash: 32 raw bytes in memory, base64url (no padding) on disk, as the successor.
+Field<Grant> DeviceCodeHash() {
+  return {"device_code_hash",
+          [](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
+            if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
+            const std::string_view text = v->valuestring;
+            if (text.empty()) {
+              g->device_code_hash.clear();
+              return Status::OK();
+            }
+            std::optional<std::string> raw = Base64UrlDecode(text);
+            if (!raw.has_value() || raw->size() != 32) {
+              return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
+            }
+            g->device_code_hash = std::move(*raw);
+            return Status::OK();
+          },
+          [](const Grant& g) { return Encode(Base64UrlEncode(g.device_code_hash)); }};
+}
+
 const std::vector<Field<Grant>>& GrantFields() {
   using G = Grant;
   static const std::vector<Field<G>> fields = {
@@ -612,6 +636,12 @@ const std::vector<Field<Grant>>& GrantFields() {
       F("nonce", &G::nonce),
       F("code_challenge", &G::code_challenge),
       F("code_challenge_method", &G::code_challenge_method),
+      DeviceCodeHash(),
+      F("decision", &G::decision),
+      F("interval", &G::interval),
+      F("last_poll", &G::last_poll),
+      F("failures", &G::failures),
+      F("locked_until", &G::locked_until),
   };
   return fields;
 }
@@ -785,12 +815,15 @@ std::string_view GrantKindName(GrantKind kind) {
     case GrantKind::kRefreshToken: return "refresh_token";
     case GrantKind::kReferenceToken: return "reference_token";
     case GrantKind::kDeviceCode: return "device_code";
+    case GrantKind::kUserCode: return "user_code";
+    case GrantKind::kUserCodeThrottle: return "user_code_throttle";
+    case GrantKind::kConsent: return "consent";
   }
   return "refresh_token";
 }
 
 Status ValidateGrant(const Grant& grant) {
-  if (grant.client_id.empty()) return Bad("client_id", "required");
+  if (grant.client_id.empty() && grant.kind != GrantKind::kUserCodeThrottle) return Bad("client_id", "required");
   if (grant.client_id.size() > 100) return Bad("client_id", "longer than 100 characters");
   if (grant.subject.size() > 200) return Bad("subject", "longer than 200 characters");
   if (grant.family.size() > 200) return Bad("family", "longer than 200 characters");
@@ -798,9 +831,22 @@ Status ValidateGrant(const Grant& grant) {
   if (!grant.successor.empty() && grant.successor.size() != 32) {
     return Bad("successor", "expected a 32-byte SHA-256 hash");
   }
+  if (!grant.device_code_hash.empty() && grant.device_code_hash.size() != 32) {
+    return Bad("device_code_hash", "expected a 32-byte SHA-256 hash");
+  }
+  if (!grant.decision.empty() && grant.decision != "approved" && grant.decision != "denied") {
+    return Bad("decision", "expected \"\", \"approved\" or \"denied\"");
+  }
+  if (grant.interval < 0 || static_cast<double>(grant.interval) > kMaxExactInteger) {
+    return Bad("interval", "expected a non-negative integer");
+  }
+  if (grant.failures < 0 || static_cast<double>(grant.failures) > kMaxExactInteger) {
+    return Bad("failures", "expected a non-negative integer");
+  }
   const std::pair<const char*, std::optional<int64_t>> times[] = {
       {"created", grant.created},         {"expires", grant.expires},    {"absolute_expires", grant.absolute_expires},
-      {"consumed_at", grant.consumed_at}, {"auth_time", grant.auth_time}};
+      {"consumed_at", grant.consumed_at}, {"auth_time", grant.auth_time},  {"last_poll", grant.last_poll},
+      {"locked_until", grant.locked_until}};
   for (const auto& [name, t] : times) {
     if (t.has_value() && (*t < 0 || static_cast<double>(*t) > kMaxExactInteger)) {
       return Bad(name, "expected a non-negative integer");
@@ -829,6 +875,52 @@ Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string
 }
 
 std::string ToJson(const Grant& r) { return PrintAndDelete(EncodeObject(r, GrantFields(), true)); }
+
+Grant ConsumedGrantTombstone(const Grant& consumed) {
+  Grant t = consumed;
+  t.scopes.clear();
+  t.auth_time.reset();
+  t.idp.clear();
+  t.amr.clear();
+  t.tenant.clear();
+  t.acr.clear();
+  t.session_id.clear();
+  t.claims.clear();
+  t.access_token_json.clear();
+  t.redirect_uri.clear();
+  t.nonce.clear();
+  return t;
+}
+
+Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor) {
+  Grant g = successor;
+  g.kind = tombstone.kind;
+  g.client_id = tombstone.client_id;
+  g.subject = tombstone.subject;
+  g.created = tombstone.created;
+  g.expires = tombstone.expires;
+  g.absolute_expires = tombstone.absolute_expires;
+  g.family = tombstone.family;
+  g.consumed_at = tombstone.consumed_at;
+  g.successor = tombstone.successor;
+  g.code_challenge = tombstone.code_challenge;
+  g.code_challenge_method = tombstone.code_challenge_method;
+  return g;
+}
+
+std::string ToTombstoneJson(const Grant& consumed) {
+  cJSON* o = EncodeObject(ConsumedGrantTombstone(consumed), GrantFields(), true);
+  if (o == nullptr) return std::string();
+  // Properties at their default (null, "", []) are left out: GrantFromJson reads a missing property as its default.
+  for (cJSON* item = o->child; item != nullptr;) {
+    cJSON* next = item->next;
+    const bool empty = cJSON_IsNull(item) || (cJSON_IsString(item) && item->valuestring[0] == '\0') ||
+                       (cJSON_IsArray(item) && item->child == nullptr);
+    if (empty) cJSON_Delete(cJSON_DetachItemViaPointer(o, item));
+    item = next;
+  }
+  return PrintAndDelete(o);
+}
 std::string ToJson(const FamilyRevocation& r) {
   return PrintAndDelete(EncodeObject(r, FamilyRevocationFields(), true));
 }
@@ -845,11 +937,12 @@ std::string ToJson(const User& r) { return PrintAndDelete(EncodeObject(r, UserFi
 bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now) {
   // As IdentityServer: an empty presented secret never matches, whatever is stored.
   if (presented.empty()) return false;
+  // Both digests, always: the work must not tell a client with SHA-512 secrets (imported from IdentityServer) from
+  // one with SHA-256 secrets or from an unknown client (checked against no secrets at all).
   const std::string sha256 = Sha256(presented);
-  // SHA-512 only when some stored secret is a SHA-512 digest (imported from IdentityServer); most clients have none.
-  std::string sha512;
+  const std::string sha512 = Sha512(presented);
   // Every candidate is compared, and the results are combined without short-circuiting, so the time taken depends on
-  // the number and kinds of stored secrets, not on the presented secret or on which one (if any) matched.
+  // the number of stored secrets, not on the presented secret or on which one (if any) matched.
   bool matched = false;
   for (const Secret& s : secrets) {
     if (!EqualsIgnoreAsciiCase(s.type, "SharedSecret")) continue;
@@ -859,8 +952,7 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
     bool equal = false;
     if (stored->size() == sha256.size()) {
       equal = ConstantTimeEquals(*stored, sha256);
-    } else if (stored->size() == 64) {
-      if (sha512.empty()) sha512 = Sha512(presented);
+    } else if (stored->size() == sha512.size()) {
       equal = ConstantTimeEquals(*stored, sha512);
     }
     matched = matched | equal;

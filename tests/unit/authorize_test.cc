@@ -797,8 +797,12 @@ TEST_F(AuthorizeTest, ExistingSessionGivesACodeWithoutTheForm) {
   EXPECT_TRUE(SetCookieFor(r, kSessionCookie).empty());  // nothing new to set
   // prompt=none with a session: a code.
   EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "none"), session_cookie_)).empty());
-  // prompt=consent is accepted (no consent screen).
-  EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "consent"), session_cookie_)).empty());
+  // prompt=consent shows the consent page (consent.h) instead of a code.
+  const http::Response consent = Get(With(Base(), "prompt", "consent"), session_cookie_);
+  EXPECT_EQ(consent.status, 200);
+  EXPECT_EQ(HeaderCount(consent, "Location"), 0);
+  EXPECT_EQ(log_.outcome, "consent_form");
+  EXPECT_NE(consent.body.find("name=\"tf_consent\" value=\"approve\""), std::string::npos);
   // A tampered cookie is no session.
   std::string tampered = session_cookie_;
   tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
@@ -1035,6 +1039,11 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<size_t> RevokeFamily(std::string_view f, int64_t now, int64_t keep) override {
       return t_.RevokeFamily(f, now, keep);
     }
+    Result<store::RevokeProgress> RevokeFamilyPart(std::string_view f, int64_t now, int64_t keep,
+                                                   size_t limit) override {
+      return t_.RevokeFamilyPart(f, now, keep, limit);
+    }
+    Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
@@ -1067,6 +1076,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
     Result<store::StoreStats> Stats() override { return inner_->Stats(); }
     Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
+    Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
    private:
     store::Store* inner_;
