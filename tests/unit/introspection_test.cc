@@ -611,8 +611,10 @@ TEST_F(IntrospectionTest, DiscoveryAdvertisesBothEndpoints) {
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(doc.Str("revocation_endpoint"), std::string(kIssuer) + "/auth/connect/revocation");
   EXPECT_EQ(doc.Str("introspection_endpoint"), std::string(kIssuer) + "/auth/connect/introspect");
+  // Public clients revoke with their client_id alone ("none"); introspection callers always authenticate.
   const std::vector<std::string> methods{"client_secret_basic", "client_secret_post"};
-  EXPECT_EQ(doc.Strings("revocation_endpoint_auth_methods_supported"), methods);
+  EXPECT_EQ(doc.Strings("revocation_endpoint_auth_methods_supported"),
+            (std::vector<std::string>{"client_secret_basic", "client_secret_post", "none"}));
   EXPECT_EQ(doc.Strings("introspection_endpoint_auth_methods_supported"), methods);
   // And the endpoint lives under the base path too.
   ExpectActive(Introspect(IssueJwt("api1")));
