@@ -167,7 +167,8 @@ class PasswordGrantTest : public testing::ServiceFixture {
   }
 
   static std::vector<std::pair<std::string, std::string>> ReferenceInvalidGrantHeaders() {
-    return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
+    return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"},
+            {"Vary", "Origin"}};
   }
 
   std::shared_ptr<const token::SigningKey> key_;
