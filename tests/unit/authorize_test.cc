@@ -1062,10 +1062,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
-    Result<std::vector<std::pair<std::string, store::Grant>>> ListGrants(std::string_view c,
-                                                                         std::string_view s) override {
-      return t_.ListGrants(c, s);
-    }
+    Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
     Result<store::CollectResult> CollectExpired(int64_t now, size_t batch) override {
       return t_.CollectExpired(now, batch);
     }
@@ -1091,6 +1088,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
     Result<store::StoreStats> Stats() override { return inner_->Stats(); }
     Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
+    Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
    private:
     store::Store* inner_;
