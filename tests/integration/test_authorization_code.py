@@ -4,7 +4,9 @@ login form), the client redeems it at /connect/token (issue 5).
 
 Checked: the response members per scope, PKCE (S256, plain, the downgrade), redirect_uri, another client's and expired
 codes, a disabled user, code reuse revoking everything issued from the code (refresh tokens, reference and JWT access
-tokens, via introspection and userinfo), a parallel double redemption across 4 worker processes (exactly one 200),
+tokens, via introspection and userinfo) when the replay proves possession (client authentication, or a public
+client's matching code_verifier) and nothing otherwise, a parallel double redemption across 4 worker processes
+(exactly one 200),
 refresh returning a new id_token (same sub, auth_time, sid; no nonce), userinfo with the issued access token.
 
 Every id_token is validated with python3-jose (signature against the served JWKS, iss, aud, exp, iat, at_hash, nonce),
@@ -404,12 +406,37 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertRevoked(refreshed)
         self.assertError(self.redeem(code, verifier), "invalid_grant")  # a third use: simply unknown
 
-    def test_reuse_without_the_verifier_still_revokes(self):
-        # An attacker replaying a stolen, already redeemed code knows no verifier: the replay alone revokes.
+    def test_reuse_by_the_authenticated_confidential_client_revokes(self):
+        # The client authenticated: that proves possession, with or without the verifier.
         code, verifier, _ = self.get_code()
         first = self.tokens(code, verifier)
         self.assertError(self.redeem(code, None), "invalid_grant")
         self.assertRevoked(first)
+
+    def test_replay_by_a_public_client_without_the_verifier_revokes_nothing(self):
+        # Anyone who saw a used public-client code (a log, a Referer) could otherwise sign the victim out.
+        code, verifier, _ = self.get_code("spa", scope="openid api1 offline_access")
+        first = self.tokens(code, verifier, client="spa", secret=None)
+        mark = self.d.log_mark()
+        self.assertError(self.redeem(code, None, client="spa", secret=None), "invalid_grant")
+        self.assertError(self.redeem(code, pkce_pair()[0], client="spa", secret=None), "invalid_grant")  # wrong one
+        self.assertIn("authorization code replay for public client spa without a matching code_verifier",
+                      self.d.logs_since(mark))
+        self.assertTrue(self.introspect(first["access_token"])["active"])
+        self.assertEqual(self.userinfo(first["access_token"]).status, 200)
+        refreshed = self.d.post_form(TOKEN, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                             "client_id": "spa"})
+        self.assertEqual(refreshed.status, 200, refreshed)
+
+    def test_replay_by_a_public_client_with_the_verifier_revokes(self):
+        code, verifier, _ = self.get_code("spa", scope="openid api1 offline_access")
+        first = self.tokens(code, verifier, client="spa", secret=None)
+        self.assertError(self.redeem(code, verifier, client="spa", secret=None), "invalid_grant")
+        self.assertEqual(self.introspect(first["access_token"]), {"active": False})
+        self.assertEqual(self.userinfo(first["access_token"]).status, 401)
+        refreshed = self.d.post_form(TOKEN, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                             "client_id": "spa"})
+        self.assertError(refreshed, "invalid_grant")
 
     def test_reuse_revokes_reference_tokens(self):
         code, verifier, _ = self.get_code("ref", scope="openid api1 offline_access")
