@@ -449,7 +449,7 @@ const KeyDef kKeys[] = {
       "The identity providers that may check user credentials, from local (the user store) and remote_user (the "
       "web server's REMOTE_USER); at least one, each once."},
      SetLoginProviders},
-    {{"refresh_token_reuse_grace_seconds", "0", "seconds",
+    {{"refresh_token_reuse_grace_seconds", "30", "seconds",
       "0 to 300: a rotated (OneTimeOnly) refresh token presented again this soon after its use, while its successor "
       "is unused, is one allowed retry instead of reuse (which revokes the token family); 0 disables the grace."},
      SetRefreshTokenReuseGrace},

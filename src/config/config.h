@@ -51,8 +51,10 @@ struct Config {
 
   // Refresh-token rotation (RefreshTokenUsage OneTimeOnly): a consumed refresh token presented again within this many
   // seconds of its consumption, while its successor is still unused, is an allowed retry (once) of a client that lost
-  // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes.
-  int64_t refresh_token_reuse_grace_seconds = 0;     // 0..300
+  // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes. The default
+  // covers a client's retry after a worker died between the commit of a rotation and the response
+  // (docs/sessions-and-logout.md, "Refresh reuse grace").
+  int64_t refresh_token_reuse_grace_seconds = 30;    // 0..300
 
   // The authorize endpoint (oauth/authorize.h, oauth/session.h).
   // How long a login session cookie stays valid after the login (absolute, not sliding; IdentityServer's cookie

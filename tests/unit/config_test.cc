@@ -69,7 +69,7 @@ TEST(ConfigTest, DefaultsWhenOnlyIssuerIsSet) {
   EXPECT_EQ(c.login_providers, std::vector<std::string>{"local"});
   EXPECT_TRUE(c.LoginProviderEnabled("local"));
   EXPECT_FALSE(c.LoginProviderEnabled("remote_user"));
-  EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 0);
+  EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 30);
   EXPECT_EQ(c.session_lifetime_seconds, 36000);  // IdentityServer's 10-hour cookie
   EXPECT_FALSE(c.remote_user_provision);
   EXPECT_FALSE(c.login_form_tenant);

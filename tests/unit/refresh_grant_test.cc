@@ -362,6 +362,8 @@ TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {
 }
 
 TEST_F(RefreshGrantTest, WithoutGraceEveryReuseRevokes) {
+  config_.refresh_token_reuse_grace_seconds = 0;
+  NewService();
   const std::string first = RefreshTokenOf(Login());
   const std::string second = RefreshTokenOf(Refresh(first));
   ExpectInvalidGrant(Refresh(first));  // same second, grace 0
