@@ -368,6 +368,24 @@ std::string SetSessionLifetime(std::string_view v, Config* c) {
 
 std::string SetRemoteUserProvision(std::string_view v, Config* c) { return SetBool(v, &c->remote_user_provision); }
 
+std::string SetRemoteUserTenantMapping(std::string_view v, Config* c) {
+  if (v == "fixed") {
+    c->remote_user_tenant_mapping = RemoteUserTenantMapping::kFixed;
+  } else if (v == "user@tenant") {
+    c->remote_user_tenant_mapping = RemoteUserTenantMapping::kUserAtTenant;
+  } else {
+    return "must be fixed or user@tenant; got " + Quote(v);
+  }
+  return "";
+}
+
+std::string SetRemoteUserTenant(std::string_view v, Config* c) {
+  if (v.size() > 100) return "must be at most 100 bytes";
+  if (!AllPrintableAscii(v)) return "must be printable ASCII";
+  c->remote_user_tenant = std::string(v);
+  return "";
+}
+
 std::string SetLoginFormTenant(std::string_view v, Config* c) { return SetBool(v, &c->login_form_tenant); }
 
 std::string SetIdTokenSigningAlg(std::string_view v, Config* c) { return SetJwsAlg(v, &c->id_token_signing_alg); }
@@ -459,8 +477,19 @@ const KeyDef kKeys[] = {
      SetSessionLifetime},
     {{"remote_user_provision", "false", "",
       "true or false: whether a remote_user login whose REMOTE_USER names no user in the store creates one (random "
-      "SubjectId, Username = REMOTE_USER, the tenant of acr_values, no password); false refuses it (access_denied)."},
+      "SubjectId, Username = REMOTE_USER, the tenant remote_user_tenant_mapping gives, no password); false refuses it "
+      "(access_denied)."},
      SetRemoteUserProvision},
+    {{"remote_user_tenant_mapping", "fixed", "",
+      "fixed or user@tenant: where the tenant of a remote_user login comes from, never the request. fixed: every "
+      "REMOTE_USER is a user of remote_user_tenant. user@tenant: REMOTE_USER name@tenant is user name of tenant "
+      "tenant (split at the last @); a name without @ is a user of remote_user_tenant. A tenant:NAME in acr_values "
+      "that disagrees is access_denied."},
+     SetRemoteUserTenantMapping},
+    {{"remote_user_tenant", "", "tenant name",
+      "The tenant of remote_user logins (and of users they provision) under remote_user_tenant_mapping fixed, and of "
+      "names without @ under user@tenant; empty = users of no tenant. At most 100 printable ASCII bytes."},
+     SetRemoteUserTenant},
     {{"login_form_tenant", "false", "",
       "true or false: whether the built-in login form asks for a tenant when acr_values carries no tenant:NAME."},
      SetLoginFormTenant},

@@ -14,6 +14,9 @@
 
 namespace tf {
 
+// How a remote_user login's tenant is found (Config::remote_user_tenant_mapping).
+enum class RemoteUserTenantMapping { kFixed, kUserAtTenant };
+
 struct Config {
   // Where tokens say they come from (`iss`) and the base of every URL in discovery. Required. https, or http for
   // loopback hosts (127.0.0.1, ::1, localhost) only. No trailing slash.
@@ -61,8 +64,14 @@ struct Config {
   // default is 10 hours). A client's UserSsoLifetime and a request's max_age can only shorten it.
   int64_t session_lifetime_seconds = 36000;          // 60..31536000
   // remote_user: when REMOTE_USER names no user in the store, create one (random SubjectId, Username = REMOTE_USER,
-  // the tenant of acr_values, no password). false: such a login is refused (access_denied).
+  // the tenant remote_user_tenant_mapping gives, no password). false: such a login is refused (access_denied).
   bool remote_user_provision = false;
+  // remote_user: the tenant of the user the web server authenticated comes from here, never from the request
+  // (oauth/remote_user.h). kFixed: every REMOTE_USER is a user of remote_user_tenant ("" = no tenant).
+  // kUserAtTenant: "name@tenant" is user "name" of tenant "tenant" (split at the last '@'); a name without '@' is a
+  // user of remote_user_tenant.
+  RemoteUserTenantMapping remote_user_tenant_mapping = RemoteUserTenantMapping::kFixed;
+  std::string remote_user_tenant;                    // 0..100 printable ASCII bytes
   // Whether the built-in login form asks for a tenant (when acr_values carries no tenant:NAME).
   bool login_form_tenant = false;
   // The id_token signing algorithm when the client's AllowedIdentityTokenSigningAlgorithms is empty (OpenID Connect

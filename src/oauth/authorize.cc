@@ -210,15 +210,17 @@ http::Response RemoteUser(const Flow& f) {
     if (f.request.prompt_none) return Redirected(f, kLoginRequired, "the user is not signed in");
     return Page(f, 401, "the web server did not authenticate you");
   }
-  Result<std::optional<store::User>> user =
-      FindOrProvisionRemoteUser(*f.store, f.config, f.request.acr.tenant, remote_user, f.now);
-  if (!user.ok()) {
-    if (user.status().code() == Status::Code::kInvalidArgument) {
-      Logf(LogLevel::kWarn, "authorize: %s", user.status().message().c_str());
-      return Page(f, 400, "the web server passed an unusable user name");
-    }
-    return StoreFailure(f, "the user store failed", user.status());
+  // The tenant is the configuration's (remote_user.h); a request naming another one is refused, not obeyed.
+  Result<RemoteUserName> name = MapRemoteUser(f.config, remote_user);
+  if (!name.ok()) {
+    Logf(LogLevel::kWarn, "authorize: %s", name.status().message().c_str());
+    return Page(f, 400, "the web server passed an unusable user name");
   }
+  if (!f.request.acr.tenant.empty() && f.request.acr.tenant != name->tenant) {
+    return Redirected(f, kAccessDenied, "the requested tenant is not the tenant of the authenticated user");
+  }
+  Result<std::optional<store::User>> user = FindOrProvisionRemoteUser(*f.store, f.config, *name, f.now);
+  if (!user.ok()) return StoreFailure(f, "the user store failed", user.status());
   if (!user->has_value()) return Redirected(f, kAccessDenied, "the user is unknown or disabled");
 
   // auth_time is now: the web server authenticated this very request. The sid of this user's earlier remote_user

@@ -39,7 +39,10 @@
 //                the form again, 200, "invalid username or password" (one message for every cause); success -> a new
 //                session (sid = RandomHandle(16), auth_time now, amr ["pwd"]) set as a cookie, and a code.
 //   remote_user  REMOTE_USER empty -> prompt=none: login_required redirected; else 401 error page ("the web server did
-//                not authenticate you"). Else remote_user.h's FindOrProvisionRemoteUser; unknown (no provisioning) or
+//                not authenticate you"). Else remote_user.h's MapRemoteUser gives the tenant and username from the
+//                configuration (remote_user_tenant_mapping, remote_user_tenant), never from the request: an
+//                unusable name -> 400 error page; acr_values' tenant:NAME given and different from that tenant ->
+//                access_denied redirected. Then FindOrProvisionRemoteUser; unknown (no provisioning) or
 //                inactive -> access_denied redirected. auth_time = now (the web server authenticated this very
 //                request), amr ["external"], idp "remote_user"; the sid of an existing session cookie for the same
 //                subject and idp is kept, else a new one; the session cookie is (re)set.

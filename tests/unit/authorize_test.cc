@@ -984,16 +984,24 @@ TEST_F(AuthorizeTest, RemoteUserWithoutRemoteUser) {
                   "the web server did not authenticate you");
 }
 
-TEST_F(AuthorizeTest, RemoteUserTenantFromAcrValues) {
+TEST_F(AuthorizeTest, RemoteUserTenantFromConfigurationNeverFromTheRequest) {
   EnableRemoteUser();
+  // remote_user_tenant "" (the default): acme's alice cannot be reached by asking for tenant:acme.
+  ExpectRedirectedError(Get(With(Base(), "acr_values", "idp:remote_user tenant:acme"), "", "Alice"),
+                        "access_denied", "the requested tenant is not the tenant of the authenticated user");
+  config_.remote_user_tenant = "acme";
+  NewService();
   std::optional<store::Grant> g =
       StoredCode(CodeOf(Get(With(Base(), "acr_values", "idp:remote_user tenant:acme"), "", "Alice")));
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->subject, "sub-alice-acme");
   EXPECT_EQ(g->tenant, "acme");
   EXPECT_EQ(g->idp, "remote_user");
+  g = StoredCode(CodeOf(Get(With(Base(), "acr_values", "idp:remote_user"), "", "Alice")));  // no tenant: asked
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->subject, "sub-alice-acme");
   ExpectRedirectedError(Get(With(Base(), "acr_values", "idp:remote_user tenant:other"), "", "alice"),
-                        "access_denied", "the user is unknown or disabled");
+                        "access_denied", "the requested tenant is not the tenant of the authenticated user");
 }
 
 TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {

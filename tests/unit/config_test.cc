@@ -104,11 +104,13 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.acr_claim, b.acr_claim);
   EXPECT_EQ(a.session_lifetime_seconds, b.session_lifetime_seconds);
   EXPECT_EQ(a.remote_user_provision, b.remote_user_provision);
+  EXPECT_EQ(a.remote_user_tenant_mapping, b.remote_user_tenant_mapping);
+  EXPECT_EQ(a.remote_user_tenant, b.remote_user_tenant);
   EXPECT_EQ(a.login_form_tenant, b.login_form_tenant);
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 24u);
+  EXPECT_EQ(ConfigKeys().size(), 26u);
 }
 
 TEST(ConfigTest, IssuerIsRequired) {
