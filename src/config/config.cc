@@ -325,6 +325,18 @@ std::string SetBool(std::string_view v, bool* out) {
 
 std::string SetAcrClaim(std::string_view v, Config* c) { return SetBool(v, &c->acr_claim); }
 
+std::string SetAcrValue(std::string_view v, std::string* out) {
+  if (v.size() > 100) return "must be at most 100 bytes";
+  if (!AllPrintableAscii(v) || v.find(' ') != std::string_view::npos) {
+    return "must be printable ASCII without spaces (one acr value)";
+  }
+  *out = std::string(v);
+  return "";
+}
+
+std::string SetLocalAcr(std::string_view v, Config* c) { return SetAcrValue(v, &c->local_acr); }
+std::string SetRemoteUserAcr(std::string_view v, Config* c) { return SetAcrValue(v, &c->remote_user_acr); }
+
 constexpr std::string_view kLoginProviderNames[] = {"local", "remote_user"};
 
 std::string SetLoginProviders(std::string_view v, Config* c) {
@@ -460,9 +472,17 @@ const KeyDef kKeys[] = {
       "How long, 1 to 86400, a user stays locked out after lockout_max_failures consecutive failures."},
      SetLockoutSeconds},
     {{"acr_claim", "false", "",
-      "true or false: whether acr_values other than idp:NAME and tenant:NAME are put in the token's acr claim "
-      "(false: they are ignored)."},
+      "true or false: whether tokens carry an acr claim stating the level the login actually met: local_acr or "
+      "remote_user_acr, by the provider that signed the user in. Requested acr_values never become the claim."},
      SetAcrClaim},
+    {{"local_acr", "1", "acr value",
+      "The acr claim of logins by the local provider (user store password), with acr_claim; empty = no claim. One "
+      "value of printable ASCII without spaces, at most 100 bytes."},
+     SetLocalAcr},
+    {{"remote_user_acr", "", "acr value",
+      "The acr claim of logins by the remote_user provider (whatever the web server checked), with acr_claim; empty "
+      "= no claim. One value of printable ASCII without spaces, at most 100 bytes."},
+     SetRemoteUserAcr},
     {{"login_providers", "local", "space-separated names",
       "The identity providers that may check user credentials, from local (the user store) and remote_user (the "
       "web server's REMOTE_USER); at least one, each once."},

@@ -45,8 +45,13 @@ struct Config {
   unsigned lockout_max_failures = 5;                 // 0..1000
   int64_t lockout_seconds = 300;                     // 1..86400
 
-  // Whether acr_values other than idp:NAME and tenant:NAME are passed through as the token's `acr` claim.
+  // Whether tokens carry an `acr` claim: the level the login's provider met (local_acr, remote_user_acr), never a
+  // value a request asked for (oauth/login_provider.h's LoginAcr).
   bool acr_claim = false;
+  // The Authentication Context Class Reference each login provider meets, as the `acr` claim states it ("" = no
+  // claim for that provider's logins). 1..100 printable ASCII bytes without spaces, or "".
+  std::string local_acr = "1";
+  std::string remote_user_acr;
 
   // Enabled identity providers for user login, in configuration order, no duplicates, at least one. Known names:
   // "local" (the LMDB user store) and "remote_user" (the web server's REMOTE_USER; off by default, see ARCHITECTURE).

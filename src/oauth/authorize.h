@@ -47,7 +47,8 @@
 //                request), amr ["external"], idp "remote_user"; the sid of an existing session cookie for the same
 //                subject and idp is kept, else a new one; the session cookie is (re)set.
 // Success: a code (authorization_codes.h's NewAuthorizationCode: scopes, redirect_uri, nonce, PKCE challenge and
-// method, subject, auth_time, idp, amr, tenant, acr (with config.acr_claim), session_id) stored in one write
+// method, subject, auth_time, idp, amr, tenant, acr (with config.acr_claim: the level the session's provider met,
+// login_provider.h's LoginAcr, never acr_values), session_id) stored in one write
 // transaction; then 302 to redirect_uri with code, state (when sent) and iss (RFC 9207), appended with '?' or '&'
 // as the URI already has a query, percent-encoded; or for form_post a 200 auto-submitting form (html.h).
 // Every answer carries Cache-Control: no-store. The request log's outcome is "ok" for a code, the OAuth error code

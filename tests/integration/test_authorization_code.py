@@ -38,7 +38,7 @@ HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 SID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 ALL_SCOPES = "openid profile email api1 offline_access"
 ID_TOKEN_PROTOCOL_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "sid", "idp",
-                            "amr"}
+                            "amr", "acr"}
 
 
 def configuration():
@@ -82,7 +82,7 @@ ALICE_CLAIMS = {"name": "Alice", "email": "alice@example.com", "email_verified":
 def start_deployment(workers):
     return Deployment(configuration(), workers=workers, remote_user_header=True, key_algs=("ES256",),
                       login_providers="remote_user local", password_hash_memory_kib=1024,
-                      password_hash_iterations=1).start()
+                      password_hash_iterations=1, acr_claim="true", remote_user_acr="urn:example:sso").start()
 
 
 class CodeMixin:
@@ -190,7 +190,8 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual(claims["auth_time"], access["auth_time"])
         self.assertRegex(claims["sid"], SID)
         self.assertEqual((claims["idp"], claims["amr"]), ("remote_user", ["external"]))
-        self.assertNotIn("acr", claims)
+        self.assertEqual(claims["acr"], "urn:example:sso")   # remote_user_acr
+        self.assertEqual(access["acr"], "urn:example:sso")
         # AlwaysIncludeUserClaimsInIdToken: the claims of the granted identity scopes, with their value types.
         self.assertEqual({k: v for k, v in claims.items() if k not in ID_TOKEN_PROTOCOL_CLAIMS}, ALICE_CLAIMS)
         # jose really checks at_hash and aud, and the nonce check bites: other values are refused.
@@ -241,6 +242,27 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual((claims["sub"], claims["idp"], claims["amr"]), ("1001", "local", ["pwd"]))
         self.assertEqual((claims["name"], claims["role"]), ("Alice", ["admin", "user"]))
         self.assertNotIn("email", claims)  # the email scope was not granted
+
+    def test_acr_states_what_the_login_met_never_what_was_asked(self):
+        # A local login (local_acr, default "1"), then a silent prompt=none login from its session asking for more.
+        b = Browser(self.d)
+        verifier, challenge = pkce_pair()
+        p = {"client_id": "web", "redirect_uri": CB, "response_type": "code", "scope": "openid api1",
+             "acr_values": "idp:local urn:example:mfa", "code_challenge": challenge, "code_challenge_method": "S256"}
+        r = b.get(AUTHORIZE, params=p)
+        form = [f for f in parse_html(r.text).forms if f.field("password") is not None][0]
+        r = b.submit(form, username="alice", password="Alice-pass-1")
+        body = self.tokens(split_redirect(r.headers["Location"])[1]["code"], verifier)
+        _, claims = self.d.verify_id_token(body["id_token"], "web", access_token=body["access_token"])
+        self.assertEqual(claims["acr"], "1")
+        verifier, challenge = pkce_pair()
+        p.update(prompt="none", acr_values="idp:local urn:example:mfa 3", code_challenge=challenge)
+        r = b.get(AUTHORIZE, params=p)
+        self.assertEqual(r.status, 302, r)
+        body = self.tokens(split_redirect(r.headers["Location"])[1]["code"], verifier)
+        _, claims = self.d.verify_id_token(body["id_token"], "web", access_token=body["access_token"])
+        _, access = self.d.verify_access_token(body["access_token"], audience="api-main")
+        self.assertEqual((claims["acr"], access["acr"]), ("1", "1"))
 
     def test_scopes_decide_the_tokens(self):
         code, verifier, _ = self.get_code(scope="api1")

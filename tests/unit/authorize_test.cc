@@ -636,7 +636,7 @@ TEST_F(AuthorizeTest, AcrAndTenantAreStoredWithAcrClaim) {
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->subject, "sub-alice-acme");
   EXPECT_EQ(g->tenant, "acme");
-  EXPECT_EQ(g->acr, "urn:mfa");
+  EXPECT_EQ(g->acr, "1");  // local_acr: what the login met, never the requested urn:mfa
 
   // Without acr_claim the acr is not stored.
   config_.acr_claim = false;
