@@ -204,6 +204,18 @@ struct User {
   std::optional<int64_t> created;         // Created (Unix seconds)
 };
 
+// Identifiers (ClientId, AllowedScopes entries, the Name of scopes and resources, ApiResource Scopes, SubjectId,
+// Username, Tenant) are printable: valid UTF-8 (RFC 3629) without control characters (C0, DEL, C1) or NUL, so a
+// name can neither end early in a C string or an LMDB key (a "svc\0x" that became "svc"), nor forge or split a log
+// line. IdentifierProblem says what is wrong ("contains a NUL character", "contains a control character", "is not
+// valid UTF-8"), or nullptr when nothing is; the FromJson functions and ValidateUser apply it, naming the property.
+const char* IdentifierProblem(std::string_view value);
+
+// cJSON ends a string at a "\u0000" escape, so a NUL inside a JSON string never reaches the checks above: the record
+// would silently get a shorter name. FindNulEscape scans JSON text (already known to parse) for such an escape in
+// any member name or string value and returns the JSON path of its place ("Clients[1].ClientId"), or nullopt.
+std::optional<std::string> FindNulEscape(std::string_view json);
+
 // The index form of a username: ASCII letters lower-cased, every other byte (including UTF-8 sequences) unchanged.
 // ASP.NET Core Identity upper-cases with the invariant culture, which also folds non-ASCII letters; we fold ASCII
 // only, so "ÉRIC" and "éric" are different user names here.
