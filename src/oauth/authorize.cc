@@ -11,6 +11,7 @@
 #include "oauth/authorize_response.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
+#include "oauth/login_session.h"
 #include "oauth/remote_user.h"
 #include "oauth/resource_owner.h"
 #include "oauth/session.h"
@@ -71,6 +72,7 @@ Session StartSession(const Flow& f, const store::User& user, std::string_view id
   s.auth_time = f.now;
   s.sid = sid.empty() ? RandomHandle(16) : std::move(sid);
   s.expires = f.now + f.config.session_lifetime_seconds;
+  s.stamp = user.security_stamp;
   return s;
 }
 
@@ -150,24 +152,16 @@ bool IsFreshEnough(const Flow& f, int64_t auth_time) {
   return true;
 }
 
-// The local session of the cookie when it can be used for this request: signed, unexpired, idp local, the requested
-// tenant, fresh enough, and its user still exists (re-read now) and is active. nullopt otherwise.
+// The local session of the cookie when it can be used for this request: current (login_session.h: signed, unexpired,
+// its user still exists, is active, in its tenant, with the session's security stamp), idp local, the requested
+// tenant, fresh enough. nullopt otherwise.
 Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
-  const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
-  if (cookie.empty()) return std::optional<Session>();
-  std::optional<Session> session = DecodeSession(cookie, f.key, f.now);
+  Result<std::optional<Session>> current = CurrentSession(*f.store, f.http.cookie, f.key, f.now);
+  if (!current.ok()) return current.status();
+  std::optional<Session>& session = *current;
   if (!session.has_value() || session->idp != kLocalProvider) return std::optional<Session>();
   if (!f.request.acr.tenant.empty() && session->tenant != f.request.acr.tenant) return std::optional<Session>();
   if (!IsFreshEnough(f, session->auth_time)) return std::optional<Session>();
-  bool usable = false;
-  const Status st = f.store->Read([&](store::Txn& txn) -> Status {
-    Result<store::User> user = txn.GetUser(session->subject);
-    if (!user.ok()) return user.status().IsNotFound() ? Status::OK() : user.status();
-    usable = user->is_active && user->tenant == session->tenant;
-    return Status::OK();
-  });
-  if (!st.ok()) return st;
-  if (!usable) return std::optional<Session>();
   return session;
 }
 

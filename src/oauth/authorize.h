@@ -29,10 +29,11 @@
 //   local        a valid session cookie (session.h) with idp local, the same tenant as acr_values' tenant (when given),
 //                and a fresh enough auth_time (prompt login/select_account force a new login; max_age and the
 //                client's UserSsoLifetime bound now - auth_time; config.session_lifetime_seconds bounds the cookie)
-//                whose user still exists and IsActive -> issue a code. Otherwise prompt=none -> login_required
-//                redirected; else the login form (html.h) is shown, with a fresh CSRF cookie and token, and every
-//                authorize parameter as a hidden field (prompt and max_age are kept but a successful form login is
-//                fresh by definition).
+//                whose user still exists, IsActive and still has the session's security stamp (login_session.h's
+//                CurrentSession, the one check every endpoint accepting a session uses) -> issue a code. Otherwise
+//                prompt=none -> login_required redirected; else the login form (html.h) is shown, with a fresh CSRF
+//                cookie and token, and every authorize parameter as a hidden field (prompt and max_age are kept but a
+//                successful form login is fresh by definition).
 //                The form POSTs back here with tf_login=1, csrf, username, password (and tenant when asked):
 //                CSRF mismatch -> 400 error page ("the form has expired; go back and try again"); credentials checked
 //                by resource_owner.h (same verification, lockout and timing as the password grant); any failure ->

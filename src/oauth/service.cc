@@ -5,6 +5,7 @@
 //   POST      {base_path}/connect/introspect                     introspection.h (RFC 7662)
 //   GET|POST  {base_path}/connect/authorize                      authorize.h (RFC 6749 §4.1.1, OIDC Core §3.1.2)
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
+//   GET|POST  {base_path}/connect/endsession                     end_session.h (OIDC RP-Initiated Logout 1.0)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
 //   anything else under any path                                 404 {"error":"not_found"}
@@ -19,6 +20,7 @@
 #include "oauth/authorize.h"
 #include "oauth/catalog.h"
 #include "oauth/discovery.h"
+#include "oauth/end_session.h"
 #include "oauth/errors.h"
 #include "oauth/introspection.h"
 #include "oauth/request_log.h"
@@ -86,6 +88,10 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   if (path == kUserinfoPath) {
     if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
     return HandleUserinfoRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kEndSessionPath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleEndSessionRequest(request, catalog, config, log);
   }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");

@@ -561,6 +561,7 @@ const std::vector<Field<User>>& UserFields() {
       F("AccessFailedCount", &U::access_failed_count),
       Date("LockoutEnd", &U::lockout_end),
       Date("Created", &U::created),
+      F("SecurityStamp", &U::security_stamp),
   };
   return fields;
 }

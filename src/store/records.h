@@ -202,6 +202,10 @@ struct User {
   int64_t access_failed_count = 0;        // AccessFailedCount: consecutive failed password checks
   std::optional<int64_t> lockout_end;     // LockoutEnd: locked while now < lockout_end (Unix seconds)
   std::optional<int64_t> created;         // Created (Unix seconds)
+  // SecurityStamp (ASP.NET Core Identity's name): an opaque random value that every login session of the user
+  // carries (oauth/session.h); a session whose stamp differs is dead. tokenctl moves it (a new random value) when the
+  // password changes, the user is disabled, the user's grants are revoked and on `session revoke`. "" = never moved.
+  std::string security_stamp;
 };
 
 // Identifiers (ClientId, AllowedScopes entries, the Name of scopes and resources, ApiResource Scopes, SubjectId,

@@ -807,7 +807,8 @@ def test_grants_from_the_worker(env):
     check(status == 400 and body.get("error") == "invalid_grant", "a revoked token is refused: %d %r" % (status, body))
     # Revoke alice everywhere: the rotated family (consumed token and successor).
     report = env.json("grants", "revoke", "--subject", "1001")
-    check(report == {"grants": 2, "families": 1, "family_ids": [first["family"]]}, "revoke --subject: %r" % report)
+    check(report == {"grants": 2, "families": 1, "family_ids": [first["family"]], "sessions_revoked": True},
+          "revoke --subject: %r" % report)
     status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": rotated})
     check(status == 400 and body.get("error") == "invalid_grant", "revoked successor: %d %r" % (status, body))
     stats = env.json("stats")

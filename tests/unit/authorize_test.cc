@@ -892,6 +892,21 @@ TEST_F(AuthorizeTest, InactiveOrRemovedUserWithAValidCookieGetsTheForm) {
   EXPECT_EQ(log_.outcome, "login_form");
 }
 
+TEST_F(AuthorizeTest, SessionEndsWhenTheSecurityStampMoves) {
+  LoginAlice(Base());
+  EXPECT_FALSE(CodeOf(Get(Base(), session_cookie_)).empty());
+  store::User u = StoredUser("sub-alice");
+  u.security_stamp = "moved";
+  Put([&](store::Txn& t) { return t.PutUser(u); });
+  Get(Base(), session_cookie_);
+  EXPECT_EQ(log_.outcome, "login_form");
+  ExpectRedirectedError(Get(With(Base(), "prompt", "none"), session_cookie_), "login_required",
+                        "the user is not signed in");
+  // A new login carries the new stamp.
+  LoginAlice(Base());
+  EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "none"), session_cookie_)).empty());
+}
+
 TEST_F(AuthorizeTest, SessionOfAnotherTenantOrProviderIsNotUsed) {
   LoginAlice(Base());
   Get(With(Base(), "acr_values", "tenant:acme"), session_cookie_);

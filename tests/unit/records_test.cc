@@ -558,7 +558,7 @@ TEST(UserJson, LayoutIsVersionedWithEveryPropertyInOrder) {
   const std::string json = ToJson(User{.subject_id = "1", .username = "bob"});
   EXPECT_EQ(json,
             R"({"v":1,"SubjectId":"1","Username":"bob","Tenant":"","IsActive":true,"PasswordHash":"",)"
-            R"("Claims":[],"AccessFailedCount":0,"LockoutEnd":null,"Created":null})");
+            R"("Claims":[],"AccessFailedCount":0,"LockoutEnd":null,"Created":null,"SecurityStamp":""})");
 }
 
 TEST(UserJson, MissingPropertiesTakeDefaults) {
@@ -571,6 +571,7 @@ TEST(UserJson, MissingPropertiesTakeDefaults) {
   EXPECT_EQ(r->access_failed_count, 0);
   EXPECT_FALSE(r->lockout_end.has_value());
   EXPECT_FALSE(r->created.has_value());
+  EXPECT_EQ(r->security_stamp, "");  // a user stored before the stamp existed: no session of theirs is refused
   // null means absent, as for the other records
   r = ParseUser(R"({"SubjectId":"1","Username":"bob","IsActive":null,"LockoutEnd":null,"Tenant":null})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
