@@ -1,38 +1,42 @@
 # Thin wrapper: the logic lives in scripts/ (and bench/run.sh) so it can be read and run on its own.
-#   make build      install missing Debian packages, build everything in build/ (RelWithDebInfo, -j2)
-#   make run        demo: worker + nginx on http://127.0.0.1:8080, prints a curl line; Ctrl-C stops it
-#   make test       unit + integration tests, then again under ASan/UBSan with the fuzz targets
+#   make deps       install the missing Debian packages the build, the demo and the tests need (scripts/deps.sh)
+#   make build      build everything in build/ (RelWithDebInfo, -j2); installs nothing, runs no apt-get
+#   make run        make deps, then demo: worker + nginx on http://127.0.0.1:8080 (PORT=9090 moves it), prints curl lines;
+#                   Ctrl-C stops it
+#   make test       make deps, then unit + integration tests, then again under ASan/UBSan with the fuzz targets
 #   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256)
-#   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local)
-#   make deb        build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
+#   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local); runs no apt-get
+#   make deb        make deps, then build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
 #   make clean      remove the build directories
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
+PORT ?= 8080
 DESTDIR ?=
 
-.PHONY: all build run test bench install deb clean
+.PHONY: all deps build run test bench install deb clean
 
 all: build
 
-build:
+deps:
+	@echo "make deps: installing missing Debian packages (scripts/deps.sh; apt-get through sudo when not root)"
 	scripts/deps.sh
+
+build:
 	scripts/build.sh
 
-run:
-	scripts/run-demo.sh
+run: deps
+	PORT="$(PORT)" scripts/run-demo.sh
 
-test:
+test: deps
 	scripts/test.sh
 
 bench:
 	bench/run.sh
 
 install:
-	scripts/deps.sh
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh
 
-deb:
-	scripts/deps.sh
+deb: deps
 	scripts/deb.sh
 
 clean:

@@ -12,6 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
 build=${BENCH_BUILD_DIR:-build-bench}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTF_TESTS=OFF >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target tokenfcgi tokenctl fcgi_echo >/dev/null
 exec /usr/bin/python3 bench/bench.py --build "$build" "$@"

@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev                    # ASan/UBSan build and libFuzzer targets
   dpkg-dev debhelper lintian fakeroot        # make deb, and the package test
   apache2 libapache2-mod-fcgid systemd       # the Apache test; systemd-analyze verify for the units
+  libapache2-mod-auth-openidc libapache2-mod-oauth2 python3-authlib python3-requests  # relying-party recipes' tests
 )
 for arg in "$@"; do
   case "$arg" in

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# `make run`: a working token service on http://127.0.0.1:8080 in one command.
+# `make run`: a working token service on http://127.0.0.1:8080 (or PORT) in one command.
 #   1. installs missing Debian packages and builds tokenfcgi and tokenctl in build/;
 #   2. writes run/tokenfcgi.conf and, only if run/db does not exist yet, creates the database with a signing key
 #      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"; browser client "demo-web" and
 #      user "alice" for the authorization-code flow); a second run keeps both;
 #   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints a curl line;
 #   4. Ctrl-C stops everything it started.
+# PORT (default 8080) moves the loopback port; the demo database follows it (issuer and redirect URIs).
+# RUN_DIR (default run/ in the checkout) is where the configuration, database and nginx files live.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-port=8080
-run=$repo/run
+port=${PORT:-8080}
+if ! [[ "$port" =~ ^[0-9]+$ ]] || (( port < 1 || port > 65535 )); then
+  echo "run-demo: PORT must be a TCP port number (1-65535), got '$port'" >&2
+  exit 2
+fi
+run=${RUN_DIR:-$repo/run}
+[[ "$run" == /* ]] || run=$repo/$run
+shown_run=${run#"$repo"/}   # how messages name it: relative to the checkout when inside it
 build=${BUILD_DIR:-build}
 [[ "$build" == /* ]] || build=$repo/$build
 
@@ -29,6 +37,8 @@ fi
 
 mkdir -p "$run"
 conf=$run/tokenfcgi.conf
+# The demo's URLs (issuer, redirect URIs) name the port: conf/demo.json is written for 8080 and imported for $port.
+sed "s#http://127.0.0.1:8080/#http://127.0.0.1:$port/#g" conf/demo.json >"$run/demo.json"
 if [[ ! -e "$conf" ]]; then
   cat >"$conf" <<CONF
 # Demo configuration written by scripts/run-demo.sh. Every key is documented in conf/tokenfcgi.conf.
@@ -36,14 +46,18 @@ issuer = http://127.0.0.1:$port
 database = $run/db
 log_level = info
 CONF
+elif ! grep -qx "issuer = http://127.0.0.1:$port" "$conf"; then
+  echo "run-demo: moving the demo to port $port (issuer and redirect URIs)" >&2
+  sed -i "s#^issuer = .*#issuer = http://127.0.0.1:$port#" "$conf"
+  [[ -e "$run/db/data.mdb" ]] && "$tokenctl" --config "$conf" import "$run/demo.json" >/dev/null
 fi
 if [[ ! -e "$run/db/data.mdb" ]]; then
-  echo "run-demo: creating the demo database in run/db" >&2
+  echo "run-demo: creating the demo database in $shown_run/db" >&2
   mkdir -p "$run/db"
   "$tokenctl" --config "$conf" init
-  "$tokenctl" --config "$conf" import conf/demo.json
+  "$tokenctl" --config "$conf" import "$run/demo.json"
 else
-  echo "run-demo: keeping the existing database in run/db (delete run/ to start afresh)" >&2
+  echo "run-demo: keeping the existing database in $shown_run/db (delete $shown_run/ to start afresh)" >&2
 fi
 
 # nginx started as root runs its workers as nobody: the socket and nginx's temp files must be in a directory that
@@ -141,14 +155,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 if [[ $ready -ne 1 ]]; then
-  echo "run-demo: nginx did not come up; see run/nginx/error.log:" >&2
+  echo "run-demo: nginx did not come up; see $shown_run/nginx/error.log:" >&2
   tail -n 20 "$run/nginx/error.log" >&2 || true
   exit 1
 fi
 
 cat <<BANNER
 
-tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; nginx log in run/nginx/error.log).
+tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; nginx log in $shown_run/nginx/error.log).
 
   Get a token:
     curl -s -u demo:demo-secret -d grant_type=client_credentials http://127.0.0.1:$port/connect/token
@@ -165,7 +179,7 @@ tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; n
     curl -s http://127.0.0.1:$port/.well-known/openid-configuration/jwks
 
   Administer the demo database:
-    ${tokenctl#"$repo"/} --config run/tokenfcgi.conf client list
+    ${tokenctl#"$repo"/} --config $shown_run/tokenfcgi.conf client list
 
 Press Ctrl-C to stop.
 

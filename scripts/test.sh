@@ -58,9 +58,9 @@ phase() {
   fi
 }
 
-phase normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+phase normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=ON
 CC=clang CXX=clang++ phase asan "${ASAN_BUILD_DIR:-build-asan}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_FUZZ=ON
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_FUZZ=ON -DTF_WERROR=ON
 
 echo
 echo "==== make test summary"

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "admin/clients.h"
+#include "admin/database_owner.h"
 #include "admin/grants.h"
 #include "admin/import.h"
 #include "admin/keys.h"
@@ -165,7 +166,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   }
   store::StoreOptions options = StoreOptionsFromConfig(*ctx.config);
   options.read_only = read_only;
-  return store::Store::Open(options);
+  return OpenStoreAsDirectoryOwner(options);
 }
 
 Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream) {
@@ -270,6 +271,7 @@ int CmdImport(Context& ctx, const Parsed& p) {
   Status s = LoadConfiguration(ctx);
   if (!s.ok()) return Fail(ctx, s);
   options.password_params = Argon2ParamsFromConfig(*ctx.config);
+  options.password_min_length = ctx.config->password_min_length;
   std::unique_ptr<store::Store> store;
   bool no_database = false;
   if (options.dry_run && !DatabaseExists(*ctx.config)) {
@@ -559,7 +561,8 @@ Result<std::string> ReadNewPassword(Context& ctx, const std::string& who) {
     return Status::InvalidArgument("the password is empty (--no-password makes a user who cannot sign in with a "
                                    "password)");
   }
-  TF_RETURN_IF_ERROR(ValidateNewPassword(*password));
+  TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
+  TF_RETURN_IF_ERROR(ValidateNewPassword(*password, ctx.config->password_min_length));
   if (ctx.io.stdin_is_terminal) {
     auto again = ReadLineQuietly(ctx, "repeat the new password: ");
     if (!again || *again != *password) return Status::InvalidArgument("the two passwords differ; nothing changed");
@@ -909,6 +912,7 @@ int CmdUserAdd(Context& ctx, const Parsed& p) {
     const size_t eq = claim.find('=');
     if (eq == std::string::npos || eq == 0) return UsageError(ctx, "--claim: expected TYPE=VALUE, got '" + claim + "'");
     spec.claims.push_back(store::ClaimValue{claim.substr(0, eq), claim.substr(eq + 1), ""});
+    if (Status c = store::CheckClaimValue(spec.claims.back()); !c.ok()) return UsageError(ctx, "--claim: " + c.message());
   }
   spec.is_active = !p.Has("--inactive");
   auto store = OpenStore(ctx, false);

@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "admin/database_owner.h"
 #include "admin/keys.h"
 #include "admin/names.h"
 #include "token/jws.h"
@@ -193,7 +194,7 @@ Result<InitReport> Init(const Config& config, const Clock& clock) {
   report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
   store::StoreOptions options = StoreOptionsFromConfig(config);
   options.create = true;
-  auto store = store::Store::Open(options);
+  auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();
   auto created = EnsureCurrentKey(**store, *alg, clock);
   if (!created.ok()) return created.status();

@@ -252,6 +252,25 @@ void CheckSecretValues(const std::vector<store::Secret>& secrets, const std::str
   }
 }
 
+// A claim whose ValueType is unknown, or whose Value does not fit its type (OpenID Connect Core §5.1's for a standard
+// claim), is refused: it would otherwise reach tokens and userinfo as a string a relying party rejects.
+void CheckClaims(const std::vector<store::ClaimValue>& claims, const std::string& path, const std::string& record,
+                 ImportReport* report) {
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const Status checked = store::CheckClaimValue(claims[i]);
+    if (!checked.ok()) report->errors.push_back(IndexPath(path, i) + " of " + record + ": " + checked.message());
+  }
+}
+
+void CheckPlanClaims(const ImportPlan& plan, ImportReport* report) {
+  for (const auto& c : plan.clients) {
+    CheckClaims(c.record.claims, c.path + ".Claims", "client '" + c.record.client_id + "'", report);
+  }
+  for (const auto& u : plan.users) {
+    CheckClaims(u.record.record.claims, u.path + ".Claims", "user '" + u.record.record.username + "'", report);
+  }
+}
+
 void CrossCheck(const ImportPlan& plan, const Existing& existing, ImportReport* report) {
   std::set<std::string> api_scopes, identity_resources;
   for (const auto& [name, json] : existing.api_scopes) api_scopes.insert(name);
@@ -453,6 +472,57 @@ Status ApplyPlan(const ImportPlan& plan, const std::vector<bool>& fresh, const E
   return ApplyUsers(plan, fresh, existing, now, txn, report);
 }
 
+// .NET's configuration reader accepts comments and trailing commas in appsettings.json (JsonCommentHandling.Skip,
+// AllowTrailingCommas); cJSON does not. Blanks out `// ...` and `/* ... */` comments and every comma that is followed
+// (past blanks) by '}' or ']', outside strings. Every other byte, newlines included, stays where it was, so cJSON's
+// error offsets and DescribeOffset's line:column still point into the file as written. An unterminated `/*` is left
+// as it is, for cJSON to report.
+std::string WithoutCommentsAndTrailingCommas(std::string_view text) {
+  std::string out(text);
+  bool in_string = false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '/') {
+      for (; i < out.size() && out[i] != '\n'; ++i) out[i] = ' ';
+    } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {
+      const size_t end = out.find("*/", i + 2);
+      if (end == std::string::npos) break;
+      for (size_t j = i; j < end + 2; ++j) {
+        if (out[j] != '\n') out[j] = ' ';
+      }
+      i = end + 1;
+    }
+  }
+  in_string = false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',') {
+      size_t next = i + 1;
+      while (next < out.size() && (out[next] == ' ' || out[next] == '\t' || out[next] == '\r' || out[next] == '\n')) {
+        ++next;
+      }
+      if (next < out.size() && (out[next] == '}' || out[next] == ']')) out[i] = ' ';
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options, ImportReport* report) {
@@ -466,7 +536,7 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
     return plan;
   }
   // The length includes the terminating NUL so that require_null_terminated rejects trailing garbage.
-  const std::string buffer(json_text);
+  const std::string buffer = WithoutCommentsAndTrailingCommas(json_text);
   const char* parse_end = nullptr;
   CJsonPtr root(cJSON_ParseWithLengthOpts(buffer.c_str(), buffer.size() + 1, &parse_end,
                                           /*require_null_terminated=*/1));
@@ -501,15 +571,28 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
       report->errors.push_back("IdentityServer: expected an object");
       return plan;
     }
+    // An appsettings.json as it is: Users may stand beside the section (IdentityServer keeps test users outside its
+    // options); the application's other sections (Logging, AllowedHosts, ...) are not ours and are skipped with one
+    // note.
+    std::string skipped;
     for (const cJSON* child = root->child; child != nullptr; child = child->next) {
       const std::string_view child_name = child->string;
       if (child_name == "IdentityServer") continue;
-      if (kSections.count(child_name)) {
+      if (child_name == "Users") {
+        if (cJSON_GetObjectItemCaseSensitive(wrapped, "Users") != nullptr) {
+          report->errors.push_back("Users: found both beside and inside the IdentityServer section; keep one");
+        } else {
+          ParseSection(child, "Users", ParseImportedUser, &plan.users, &unknown, report);
+        }
+      } else if (kSections.count(child_name)) {
         report->errors.push_back(std::string(child_name) +
                                  ": found beside the IdentityServer section; move it inside that section");
       } else {
-        unknown.push_back(std::string(child_name));
+        skipped += (skipped.empty() ? "" : ", ") + std::string(child_name);
       }
+    }
+    if (!skipped.empty()) {
+      report->warnings.push_back(skipped + ": not IdentityServer configuration; skipped");
     }
     section = wrapped;
     prefix = "IdentityServer";
@@ -534,6 +617,12 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
       continue;
     }
     any_section = true;
+  }
+  for (const Located<ImportedUser>& u : plan.users) {
+    if (u.record.password && u.record.password->size() < options.password_min_length) {
+      report->errors.push_back(u.path + ".Password: shorter than password_min_length (" +
+                               std::to_string(options.password_min_length) + " bytes)");
+    }
   }
   if (!any_section) {
     report->warnings.push_back(std::string(prefix.empty() ? "(root)" : prefix) +
@@ -573,6 +662,7 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
 Status Import(std::string_view json_text, store::Store* store, const ImportOptions& options, ImportReport* report) {
   *report = ImportReport();
   ImportPlan plan = ParseImport(json_text, options, report);
+  CheckPlanClaims(plan, report);
   if (!report->errors.empty()) return Status::InvalidArgument(report->errors.front());
   if (store == nullptr && !options.dry_run) {
     return Status::InvalidArgument("import needs a store unless it is a dry run");

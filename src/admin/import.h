@@ -2,11 +2,17 @@
 //
 // Accepted shape: a top-level object with any of "Clients", "ApiScopes", "ApiResources", "IdentityResources" (arrays
 // of IdentityServer's own records, PascalCase) and "Users" (IdentityServer's TestUser shape, below), or the same
-// object wrapped as {"IdentityServer": {...}} as in an appsettings.json section. Each element is read by
+// object wrapped as {"IdentityServer": {...}} as in an appsettings.json, whose other top-level sections (Logging,
+// AllowedHosts, ...) are skipped with one warning and whose Users may stand inside or beside the IdentityServer
+// section. Comments (// and /* */) and trailing commas are accepted, as .NET's configuration reader accepts them.
+// Each element is read by
 // store::ClientFromJson and friends, so the import format is the storage format. Everything is checked before
 // anything is written:
 //   - malformed JSON or invalid UTF-8: an error with the byte offset (and line:column) where parsing stopped;
 //   - a bad value: an error starting with its JSON path ("Clients[3].AccessTokenLifetime: ...");
+//   - a claim (Clients[].Claims, Users[].Claims) with an unknown ValueType, or a Value that does not fit its type
+//     (store::CheckClaimValue; OpenID Connect Core §5.1's type for a standard claim such as email_verified): an error
+//     with its path and the record ("Users[0].Claims[2] of user 'alice': unknown ValueType 'bool' ...");
 //   - an unknown property anywhere (top level included): an error with its path, or a warning with ignore_unknown;
 //   - a property name repeated inside one JSON object, or two records of one kind with the same ClientId/Name:
 //     an error naming both paths;
@@ -15,7 +21,8 @@
 //     and SharedSecret Values that are not base64 of a SHA-256/SHA-512 digest (a plain secret pasted by mistake).
 //
 // Users: SubjectId and Username (required), Tenant, IsActive, Claims ([{Type, Value, ValueType}]), and at most one of
-//   - Password: plaintext (1..kMaxPasswordLength bytes), hashed here with HashPassword(options.password_params);
+//   - Password: plaintext (password_min_length..kMaxPasswordLength bytes), hashed here with
+//     HashPassword(options.password_params);
 //     the plaintext is never stored. When the user exists and its stored hash verifies against this password with
 //     the current parameters, the stored hash is kept, so re-importing the same file changes nothing;
 //   - PasswordHash: an Argon2id PHC string or an ASP.NET Core Identity (v2/v3) hash, stored as is; a value of neither
@@ -54,6 +61,7 @@ struct ImportOptions {
   bool dry_run = false;         // validate and count, write nothing
   bool ignore_unknown = false;  // unknown properties become warnings instead of errors
   Argon2Params password_params;  // for Users[].Password (the config's password_hash_* keys)
+  size_t password_min_length = 1;  // Users[].Password shorter than this is an error (the config's password_min_length)
   const Clock* clock = nullptr;  // Created of new users; nullptr = SystemClock::Default()
 };
 

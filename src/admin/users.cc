@@ -73,8 +73,12 @@ std::string PasswordScheme(std::string_view password_hash) {
   return "unrecognised";
 }
 
-Status ValidateNewPassword(std::string_view password) {
+Status ValidateNewPassword(std::string_view password, size_t min_length) {
   if (password.empty()) return Status::InvalidArgument("the password is empty");
+  if (password.size() < min_length) {
+    return Status::InvalidArgument("the password is shorter than password_min_length (" + std::to_string(min_length) +
+                                   " bytes)");
+  }
   if (password.size() > kMaxPasswordLength) {
     return Status::InvalidArgument("the password is longer than " + std::to_string(kMaxPasswordLength) +
                                    " bytes (the password grant would refuse it)");

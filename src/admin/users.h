@@ -45,9 +45,10 @@ Result<store::User> FindUser(store::Txn& txn, const UserRef& ref);
 // "none" (empty: no password login) or "unrecognised". Never any part of the hash itself.
 std::string PasswordScheme(std::string_view password_hash);
 
-// Checks a plaintext password before hashing: InvalidArgument when empty or longer than kMaxPasswordLength. The
-// message never contains the password.
-Status ValidateNewPassword(std::string_view password);
+// Checks a plaintext password before hashing: InvalidArgument when shorter than `min_length` bytes (at least 1: never
+// empty; the configuration's password_min_length) or longer than kMaxPasswordLength. The message never contains the
+// password.
+Status ValidateNewPassword(std::string_view password, size_t min_length = 1);
 
 struct NewUser {
   std::string username;                   // required, 1..kMaxUsernameLength bytes

@@ -1,5 +1,6 @@
 // tokenctl: the admin tool. All of the command line lives in admin/cli.cc (RunTokenctl) so tests can drive it; this
 // file only binds it to the process's streams and clock.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -10,6 +11,10 @@
 #include "util/clock.h"
 
 int main(int argc, char** argv) {
+  // The database is shared by the service user's group (files 0660): keep group read/write out of the umask, and
+  // keep others out, whatever umask the administrator's shell has (runuser -u tokenfcgi inherits 022).
+  const mode_t inherited = ::umask(0);
+  ::umask((inherited | 0007) & ~0070);
   std::vector<std::string> args(argv + 1, argv + argc);
   tf::admin::CliIo io;
   io.in = &std::cin;

@@ -2,8 +2,11 @@
 // fork" holds trivially), builds one oauth::Service shared by every thread, and serves requests: FastCGI on the socket
 // inherited on fd 0 or bound by --listen, or a single plain-CGI request when fd 0 is not a socket.
 //
-// Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a successful --check-config; 1 when the configuration,
-// the store or the listening socket is unusable; 2 for a bad command line.
+// Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP) or a successful --check-config; 1 when the
+// configuration, the store or the listening socket is unusable; 2 for a bad command line.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,8 +23,10 @@
 #include "config/config_keys.h"
 #include "http/fcgi_server.h"
 #include "http/listen_address.h"
+#include "oauth/catalog.h"
 #include "oauth/service.h"
 #include "store/store.h"
+#include "token/jws.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -33,27 +38,49 @@ namespace tf {
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: tokenfcgi [--config FILE] [--listen ADDR] [--threads N] [--check-config] [--version] [--help]\n"
+    "Usage: tokenfcgi [--config FILE] [--listen ADDR [--socket-user U] [--socket-group G] [--socket-mode M]]\n"
+    "                 [--threads N] [--backlog N] [--check-config] [--version] [--help]\n"
     "\n"
     "The tokenfcgi OAuth 2.0 token service, as a FastCGI program.\n"
     "\n"
     "  --config FILE    configuration file (default: $TOKENFCGI_CONFIG, else /etc/tokenfcgi/tokenfcgi.conf)\n"
     "  --listen ADDR    bind unix:/path or HOST:PORT (e.g. 127.0.0.1:9000, [::1]:9000) instead of using the\n"
     "                   FastCGI socket inherited on fd 0 (spawn-fcgi, mod_fcgid, systemd StandardInput=socket)\n"
+    "  --socket-user U, --socket-group G, --socket-mode M\n"
+    "                   with --listen unix:/path: the socket file's owner, group (names or numbers) and octal mode\n"
+    "                   (default: the worker's own user and group, 0660), as spawn-fcgi's -U, -G and -M; a worker\n"
+    "                   that is not root can give the socket only to a group it belongs to\n"
     "  --threads N      serve N requests at once in this process (1 to 1024, default 1)\n"
-    "  --check-config   check the configuration and that the database opens, then exit 0 (ok) or 1\n"
+    "  --backlog N      listen backlog of the --listen socket: connections that wait for a free thread (1 to\n"
+    "                   65535; default the system's maximum, /proc/sys/net/core/somaxconn); an inherited socket\n"
+    "                   keeps its creator's (spawn-fcgi -b, systemd Backlog=)\n"
+    "  --check-config   check the configuration, the database and the keys a request needs, changing nothing;\n"
+    "                   exit 0 (ok) or 1\n"
     "  --version        print the version and exit\n"
     "  --help           print this help and exit\n"
     "\n"
     "When fd 0 is not a socket and --listen is not given, tokenfcgi runs as a CGI program: it answers the one request\n"
     "described by the environment (REQUEST_METHOD, REQUEST_URI, CONTENT_LENGTH, ...) and stdin, and exits.\n"
-    "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "SIGTERM, SIGINT or SIGHUP: stop accepting, finish the requests in flight, exit 0. SIGUSR1 is ignored.\n"
     "\n"
     "Configuration keys (key = value; each is documented in the sample tokenfcgi.conf):\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "tokenfcgi: %s\nTry 'tokenfcgi --help'.\n", message.c_str());
   return 2;
+}
+
+// A user or group id written as a number (0 to 2^31-1).
+bool ParseId(std::string_view text, int* id) {
+  if (text.empty() || text.size() > 10) return false;
+  long long n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n > 0x7fffffff) return false;
+  *id = static_cast<int>(n);
+  return true;
 }
 
 void PrintHelp() {
@@ -117,7 +144,11 @@ class LoggingHandler final : public http::RequestHandler {
 struct Options {
   std::optional<std::string> config;
   std::string listen;
+  int socket_uid = -1;
+  int socket_gid = -1;
+  std::optional<unsigned> socket_mode;
   unsigned threads = 1;
+  int backlog = 0;  // 0: http::DefaultListenBacklog()
   bool check_config = false;
 };
 
@@ -155,6 +186,32 @@ int ParseArgs(int argc, char** argv, Options* o) {
     } else if (arg == "--listen") {
       if (!take_value() || value.empty()) return UsageError("--listen needs an ADDR (unix:/path or HOST:PORT)");
       o->listen = std::string(value);
+    } else if (arg == "--socket-user") {
+      if (!take_value() || value.empty()) return UsageError("--socket-user needs a user name or number");
+      const std::string name(value);
+      const struct passwd* pw = getpwnam(name.c_str());
+      if (pw == nullptr && !ParseId(value, &o->socket_uid)) {
+        return UsageError("--socket-user: no user '" + ForLog(value, 64) + "'");
+      }
+      if (pw != nullptr) o->socket_uid = static_cast<int>(pw->pw_uid);
+    } else if (arg == "--socket-group") {
+      if (!take_value() || value.empty()) return UsageError("--socket-group needs a group name or number");
+      const std::string name(value);
+      const struct group* gr = getgrnam(name.c_str());
+      if (gr == nullptr && !ParseId(value, &o->socket_gid)) {
+        return UsageError("--socket-group: no group '" + ForLog(value, 64) + "'");
+      }
+      if (gr != nullptr) o->socket_gid = static_cast<int>(gr->gr_gid);
+    } else if (arg == "--socket-mode") {
+      if (!take_value()) return UsageError("--socket-mode needs an octal mode");
+      unsigned mode = 0;
+      bool ok = !value.empty() && value.size() <= 4;
+      for (char c : value) {
+        if (c < '0' || c > '7') ok = false;
+        mode = mode * 8 + static_cast<unsigned>(c - '0');
+      }
+      if (!ok || mode > 0777) return UsageError("--socket-mode must be an octal mode such as 0660");
+      o->socket_mode = mode;
     } else if (arg == "--threads") {
       if (!take_value()) return UsageError("--threads needs a number");
       unsigned long n = 0;
@@ -165,19 +222,74 @@ int ParseArgs(int argc, char** argv, Options* o) {
       }
       if (!ok || n < 1 || n > 1024) return UsageError("--threads must be a number from 1 to 1024");
       o->threads = static_cast<unsigned>(n);
+    } else if (arg == "--backlog") {
+      if (!take_value()) return UsageError("--backlog needs a number");
+      unsigned long n = 0;
+      bool ok = !value.empty() && value.size() <= 5;
+      for (char c : value) {
+        if (c < '0' || c > '9') ok = false;
+        n = n * 10 + static_cast<unsigned long>(c - '0');
+      }
+      if (!ok || n < 1 || n > 65535) return UsageError("--backlog must be a number from 1 to 65535");
+      o->backlog = static_cast<int>(n);
     } else {
       return UsageError("unknown argument '" + ForLog(arg, 64) + "'");
     }
   }
+  const bool socket_options = o->socket_uid != -1 || o->socket_gid != -1 || o->socket_mode.has_value();
+  if (socket_options && o->listen.rfind("unix:", 0) != 0) {
+    return UsageError("--socket-user, --socket-group and --socket-mode need --listen unix:/path");
+  }
   return -1;
+}
+
+// --check-config: what a request would need, without changing anything. The database must be initialised (it is
+// opened read-only, so nothing is created in an empty directory), and the configuration snapshot must load with a
+// current signing key for every algorithm the configuration signs with and a session key. Exit status 0 or 1.
+int CheckConfig(const Config& config, const std::string& config_path) {
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "tokenfcgi: %s: %s\n", config_path.c_str(), what.c_str());
+    return 1;
+  };
+  struct stat st;
+  if (::stat((config.database + "/data.mdb").c_str(), &st) != 0) {
+    return fail("database " + config.database + ": not initialised (no data.mdb): run tokenctl init");
+  }
+  store::StoreOptions store_options;
+  store_options.path = config.database;
+  store_options.map_size = config.map_size;
+  store_options.max_readers = config.max_readers;
+  store_options.read_only = true;
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
+  if (!store.ok()) return fail("database " + config.database + ": " + store.status().message());
+  Result<store::StoreStats> stats = (*store)->Stats();
+  if (!stats.ok()) return fail("database " + config.database + ": " + stats.status().message());
+  oauth::Catalog catalog(config, store->get());
+  Result<std::shared_ptr<const oauth::Snapshot>> snapshot = catalog.Current();
+  if (!snapshot.ok()) return fail("cannot load the configuration from the database: " + snapshot.status().message());
+  for (const std::string* alg : {&config.access_token_signing_alg, &config.id_token_signing_alg}) {
+    std::optional<token::Alg> parsed = token::ParseAlg(*alg);
+    if (!parsed || (*snapshot)->CurrentKey(*parsed) == nullptr) {
+      return fail("no current " + *alg + " signing key (every token request would answer 500): run "
+                  "tokenctl key generate --alg " + *alg);
+    }
+  }
+  if ((*snapshot)->session_key.empty()) {
+    return fail("database " + config.database + ": no valid session key: run tokenctl session rotate-key");
+  }
+  std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
+              config.database.c_str(), static_cast<unsigned long long>(stats->clients),
+              static_cast<unsigned long long>(stats->keys));
+  return 0;
 }
 
 int Main(int argc, char** argv) {
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
-  if (Result<http::ListenAddress> a = http::ParseListenAddress(options.listen); !a.ok()) {
-    return UsageError("--listen: " + a.status().message());  // a typo is a usage error, not a runtime one
+  Result<http::ListenAddress> listen_address = http::ParseListenAddress(options.listen);
+  if (!listen_address.ok()) {
+    return UsageError("--listen: " + listen_address.status().message());  // a typo is a usage error
   }
 
   const std::string config_path = DefaultConfigPath(options.config ? options.config->c_str() : nullptr);
@@ -196,6 +308,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (options.check_config) return CheckConfig(*config, config_path);
+
   store::StoreOptions store_options;
   store_options.path = config->database;
   store_options.map_size = config->map_size;
@@ -208,23 +322,14 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  if (options.check_config) {
-    Result<store::StoreStats> stats = (*store)->Stats();
-    if (!stats.ok()) {
-      std::fprintf(stderr, "tokenfcgi: database %s: %s\n", config->database.c_str(),
-                   stats.status().message().c_str());
-      return 1;
-    }
-    std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
-                config->database.c_str(), static_cast<unsigned long long>(stats->clients),
-                static_cast<unsigned long long>(stats->keys));
-    return 0;
-  }
-
   oauth::Service service(*config, store->get(), SystemClock::Default());
   http::ServerOptions server;
   server.listen = options.listen;
   server.threads = options.threads;
+  server.socket_uid = options.socket_uid;
+  server.socket_gid = options.socket_gid;
+  if (options.socket_mode) server.socket_mode = *options.socket_mode;
+  server.backlog = options.backlog;
   server.max_body_bytes = config->max_body_bytes;
 
   if (cgi) {
@@ -240,6 +345,17 @@ int Main(int argc, char** argv) {
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
        options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str(), options.threads,
        static_cast<long>(getpid()));
+  // FastCGI has no authentication: whoever can connect to the socket sets REMOTE_USER. A Unix socket can be limited
+  // to the web server's group; a TCP port on this host is open to every local user and process.
+  const bool tcp = listen_address->kind == http::ListenAddress::Kind::kTcp ||
+                   (listen_address->kind == http::ListenAddress::Kind::kInherited && http::InheritedSocketIsTcp());
+  if (tcp && config->LoginProviderEnabled("remote_user")) {
+    Logf(LogLevel::kWarn,
+         "login_providers includes remote_user and the FastCGI socket is TCP (%s): any local process can connect "
+         "and send REMOTE_USER, i.e. sign in as any user; listen on a unix: socket that only the web server's group "
+         "can open instead",
+         options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str());
+  }
   Status s = http::ServeFastCgi(server, [&service]() -> std::unique_ptr<http::RequestHandler> {
     return std::make_unique<LoggingHandler>(&service);
   });

@@ -1,10 +1,13 @@
 // Configuration file parsing. The file format:
 //
-//   # a comment (only whole lines: '#' as the first non-blank character)
-//   key = value
+//   # a comment line ('#' as the first non-blank character)
+//   key = value   # an end-of-line comment
 //
-// Leading and trailing blanks around keys and values are ignored; a value may be wrapped in double quotes (so
-// `base_path = ""` spells an empty value explicitly); a '#' after a value is part of the value. Every key is listed
+// Leading and trailing blanks around keys and values are ignored. A '#' that follows a blank starts a comment that
+// runs to the end of the line; a '#' with no blank before it (a URL fragment, say) is part of the value, which the
+// key's own check then judges. A value may be wrapped in double quotes, which keeps everything between them,
+// blanks and '#' included (so `base_path = ""` spells an empty value and `realm = "a # b"` a realm with a '#');
+// after the closing quote only blanks and a comment may follow. Every key is listed
 // once in kKeys below with its setter, its default (as written in the file), its unit and a sentence of
 // documentation; conf/tokenfcgi.conf mirrors that table and a unit test keeps them in step.
 #include "config/config.h"
@@ -30,6 +33,28 @@ constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view Trim(std::string_view s);
+
+// The value part of a `key = value` line (everything after '='): trimmed, without an end-of-line comment, and
+// without its double quotes when it is quoted. See the file format at the top.
+Result<std::string_view> ValueWithoutComment(std::string_view rest) {
+  std::string_view v = Trim(rest);
+  if (!v.empty() && v.front() == '"') {
+    size_t close = v.find('"', 1);
+    if (close == std::string_view::npos) return Status::InvalidArgument("missing closing '\"'");
+    std::string_view after = Trim(v.substr(close + 1));
+    if (!after.empty() && after.front() != '#') {
+      return Status::InvalidArgument("text after the closing '\"' (only a '# comment' may follow)");
+    }
+    return v.substr(1, close - 1);
+  }
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] == '#' && IsBlank(v[i - 1])) return Trim(v.substr(0, i));
+  }
+  if (!v.empty() && v.front() == '#') return std::string_view();  // `key = # comment`: an empty value
+  return v;
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
@@ -298,6 +323,13 @@ std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetPasswordMinLength(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 100, &n);  // up to kMaxPasswordLength
+  if (err.empty()) c->password_min_length = static_cast<uint32_t>(n);
+  return err;
+}
+
 std::string SetLockoutMaxFailures(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 0, 1000, &n);
@@ -464,6 +496,10 @@ const KeyDef kKeys[] = {
       "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
       "and is rehashed with these values on the next successful login."},
      SetPasswordHashParallelism},
+    {{"password_min_length", "8", "bytes",
+      "The shortest password, 1 to 100 bytes, that tokenctl user add, user passwd and import accept for a new "
+      "password; imported PasswordHash values are exempt (they are checked when the user signs in)."},
+     SetPasswordMinLength},
     {{"lockout_max_failures", "5", "failed logins",
       "Consecutive failed password logins, 0 to 1000, after which a user is locked out for lockout_seconds; 0 "
       "disables lockout."},
@@ -573,7 +609,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
                                      ": missing '=' (expected key = value)");
     }
     std::string_view key = Trim(line.substr(0, eq));
-    std::string_view value = Trim(line.substr(eq + 1));
+    Result<std::string_view> parsed_value = ValueWithoutComment(line.substr(eq + 1));
     if (key.empty()) return Status::InvalidArgument(where + "missing key before '='");
     const KeyDef* def = FindKey(key);
     if (def == nullptr) {
@@ -584,10 +620,11 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
       return Status::InvalidArgument(where + def->info.key + ": repeated (first set on line " +
                                      std::to_string(it->second) + ")");
     }
-    seen.emplace(std::string(key), line_no);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
+    if (!parsed_value.ok()) {
+      return Status::InvalidArgument(where + def->info.key + ": " + parsed_value.status().message());
     }
+    std::string_view value = *parsed_value;
+    seen.emplace(std::string(key), line_no);
     std::string err = def->set(value, &config);
     if (!err.empty()) return Status::InvalidArgument(where + def->info.key + ": " + err);
   }

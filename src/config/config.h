@@ -39,6 +39,7 @@ struct Config {
   uint32_t password_hash_memory_kib = 19456;         // KiB, 8..4194304 and >= 8 x parallelism
   uint32_t password_hash_iterations = 2;             // passes, 1..100
   uint32_t password_hash_parallelism = 1;            // lanes, 1..64
+  uint32_t password_min_length = 8;                 // bytes, 1..100: new passwords set by tokenctl and import
 
   // Brute-force protection for the password grant (RFC 6749 §4.3.2), ASP.NET Core Identity's defaults: after
   // lockout_max_failures consecutive failures the user is locked for lockout_seconds. 0 failures disables lockout.

@@ -1,9 +1,15 @@
 // The FastCGI adapter (see fcgi_server.h). The only file that includes fcgiapp.h.
 //
-// Shutdown, in detail. SIGTERM, SIGINT and SIGUSR2 are blocked before the worker threads start, so the threads
-// inherit the mask and only the serving thread receives SIGTERM/SIGINT, in sigwait(). SIGUSR2 has a no-op handler
-// installed without SA_RESTART. A worker unblocks SIGUSR2 only around FCGX_Accept_r, i.e. while it waits for a new
-// connection, and blocks it again as soon as a request has been accepted. On SIGTERM the serving thread sets the stop
+// Signals. SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are blocked before the worker threads start, so the threads
+// inherit the mask and no signal can interrupt a read or write of a request in flight: only the serving thread takes
+// SIGTERM, SIGINT, SIGHUP and SIGUSR1, in sigwait(). SIGHUP is a shutdown like SIGTERM (the configuration is read only
+// at start, so a worker asked to reload finishes its requests and exits, and its supervisor starts a fresh one).
+// SIGUSR1, which libfcgi would otherwise take as "shut down after this request" through a handler it installs, is
+// logged and ignored.
+//
+// Shutdown, in detail. SIGUSR2 has a no-op handler installed without SA_RESTART. A worker unblocks SIGUSR2 only
+// around FCGX_Accept_r, i.e. while it waits for a new connection, and blocks it again as soon as a request has been
+// accepted. On SIGTERM (or SIGINT, SIGHUP) the serving thread sets the stop
 // flag, calls FCGX_ShutdownPending() and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle
 // worker's accept() fails with EINTR and the worker exits; a busy worker keeps the signal pending until its request
 // is read, handled, written and finished, then takes the signal harmlessly, sees the stop flag and exits. The
@@ -31,6 +37,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -99,8 +106,9 @@ std::string Errno(int err) { return std::strerror(err); }
 // Binds a Unix-domain socket. A socket file left by a dead process (connect() refused) is replaced; a live socket
 // or any other kind of file at the path is an error. The socket is bound and listening under a temporary sibling
 // name first and then renamed into place, so the path never names a socket that refuses connections (a web server
-// or test that connects as soon as the file appears would otherwise race listen()).
-Result<int> BindUnix(const std::string& path, int backlog) {
+// or test that connects as soon as the file appears would otherwise race listen()). Owner, group and mode are set
+// before the rename, so the socket appears with them.
+Result<int> BindUnix(const std::string& path, const ServerOptions& options, int backlog) {
   const std::string temporary = path + ".new" + std::to_string(getpid());
   sockaddr_un addr{}, temporary_addr{};
   addr.sun_family = AF_UNIX;
@@ -140,7 +148,17 @@ Result<int> BindUnix(const std::string& path, int backlog) {
     close(fd);
     return Status::IOError("bind(" + temporary + "): " + Errno(err));
   }
-  if (chmod(temporary.c_str(), 0660) != 0 || listen(fd, backlog) != 0) {
+  if ((options.socket_uid != -1 || options.socket_gid != -1) &&
+      chown(temporary.c_str(), static_cast<uid_t>(options.socket_uid), static_cast<gid_t>(options.socket_gid)) != 0) {
+    err = errno;
+    close(fd);
+    unlink(temporary.c_str());
+    return Status::IOError("chown(" + path + "): " + Errno(err) +
+                           (err == EPERM ? " (a worker that is not root can give its socket only to a group it "
+                                           "belongs to)"
+                                         : ""));
+  }
+  if (chmod(temporary.c_str(), options.socket_mode) != 0 || listen(fd, backlog) != 0) {
     err = errno;
     close(fd);
     unlink(temporary.c_str());
@@ -382,6 +400,7 @@ Request BuildRequest(const ParamLookup& param, const BodyReader& read, uint64_t 
   r.remote_addr = CopyParam(param, "REMOTE_ADDR");
   r.host = CopyParam(param, "HTTP_HOST");
   r.cookie = CopyParam(param, "HTTP_COOKIE");
+  r.origin = CopyParam(param, "HTTP_ORIGIN");
   std::string https = CopyParam(param, "HTTPS");
   r.https = EqualsIgnoreAsciiCase(https, "on") || https == "1";
 
@@ -449,6 +468,23 @@ std::string SerializeResponse(const Response& response) {
 
 bool RunningAsCgi() { return FCGX_IsCGI() != 0; }
 
+int DefaultListenBacklog() {
+  int backlog = SOMAXCONN;
+  if (FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re")) {
+    int n = 0;
+    if (std::fscanf(f, "%d", &n) == 1 && n > 0) backlog = n;
+    std::fclose(f);
+  }
+  return backlog;
+}
+
+bool InheritedSocketIsTcp() {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(FCGI_LISTENSOCK_FILENO, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+  return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory) {
   if (options.threads < 1 || options.threads > 1024) return Status::InvalidArgument("threads must be 1 to 1024");
   Result<ListenAddress> address = ParseListenAddress(options.listen);
@@ -459,14 +495,15 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   shared.options = &options;
   shared.factory = &factory;
   shared.serving_thread = pthread_self();
+  const int backlog = options.backlog > 0 ? options.backlog : DefaultListenBacklog();
   struct stat bound {};
   if (address->kind == ListenAddress::Kind::kUnix) {
-    Result<int> fd = BindUnix(address->path, options.backlog);
+    Result<int> fd = BindUnix(address->path, options, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
     stat(address->path.c_str(), &bound);
   } else if (address->kind == ListenAddress::Kind::kTcp) {
-    Result<int> fd = BindTcp(address->host, address->port, options.backlog);
+    Result<int> fd = BindTcp(address->host, address->port, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
   }
@@ -482,6 +519,8 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGTERM);
   sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGHUP);
+  sigaddset(&blocked, SIGUSR1);
   sigaddset(&blocked, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
 
@@ -493,12 +532,19 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   sigemptyset(&wait_for);
   sigaddset(&wait_for, SIGTERM);
   sigaddset(&wait_for, SIGINT);
+  sigaddset(&wait_for, SIGHUP);
+  sigaddset(&wait_for, SIGUSR1);
   int sig = 0;
-  sigwait(&wait_for, &sig);
+  for (;;) {
+    if (sigwait(&wait_for, &sig) != 0) continue;
+    if (sig != SIGUSR1) break;
+    Logf(LogLevel::kInfo, "SIGUSR1 received: ignored");
+  }
   {
     std::lock_guard<std::mutex> lock(shared.mu);
     if (shared.fatal.ok()) {
-      Logf(LogLevel::kInfo, "%s received: finishing requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      Logf(LogLevel::kInfo, "%s received: finishing requests in flight",
+           sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     }
   }
   shared.stop.store(true);
@@ -512,8 +558,8 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     }
   }
   for (std::thread& t : workers) t.join();
-  // SIGTERM/SIGINT stay blocked in this thread: a second signal arriving now must not kill the process before it
-  // exits cleanly.
+  // SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked in this thread: a second signal arriving now must not kill the
+  // process before it exits cleanly.
 
   if (address->kind == ListenAddress::Kind::kUnix) {
     struct stat now {};

@@ -6,7 +6,8 @@
 // Threads: `threads` threads each accept and serve one request at a time. Each thread gets its own RequestHandler
 // from the factory, created on that thread, so handlers need no locking of their own state.
 //
-// Shutdown: SIGTERM or SIGINT stops accepting; requests in flight are finished and written; Serve returns 0.
+// Shutdown: SIGTERM, SIGINT or SIGHUP stops accepting; requests in flight are finished and written; Serve returns OK.
+// SIGUSR1 is ignored (logged). No signal interrupts a request in flight.
 #pragma once
 
 #include <cstdint>
@@ -32,13 +33,27 @@ struct ServerOptions {
   std::string listen;
   unsigned threads = 1;
   uint64_t max_body_bytes = 64 * 1024;
-  int backlog = 128;
+  // listen() backlog of a socket bound by --listen: connections that wait for a free thread. 0 = the system's
+  // maximum (DefaultListenBacklog). An inherited socket keeps the backlog its creator gave it.
+  int backlog = 0;
+  // "unix:/path" only: the socket file's owner and group (-1 = the worker's own) and mode, as spawn-fcgi's -U, -G
+  // and -M. A worker that is not root can give the socket only to a group it belongs to.
+  int socket_uid = -1;
+  int socket_gid = -1;
+  unsigned socket_mode = 0660;
 };
+
+// The system's maximum listen backlog, /proc/sys/net/core/somaxconn (SOMAXCONN when it cannot be read): a burst of
+// connections queues there instead of being refused (EAGAIN on a Unix socket, a dropped SYN on TCP).
+int DefaultListenBacklog();
+
+// True when the socket inherited on fd 0 is a TCP (IPv4 or IPv6) socket.
+bool InheritedSocketIsTcp();
 
 // True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
 bool RunningAsCgi();
 
-// Serves FastCGI requests until SIGTERM/SIGINT. Returns an error if the socket cannot be bound.
+// Serves FastCGI requests until SIGTERM, SIGINT or SIGHUP. Returns an error if the socket cannot be bound.
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory);
 
 // Answers the single CGI request from environ and stdin on stdout.

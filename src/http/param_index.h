@@ -1,6 +1,6 @@
 // Internal to http/: the request parameters BuildRequest reads, found in one pass over a FastCGI parameter array
 // ("NAME=value" strings, NULL-terminated, as libfcgi's FCGX_ParamArray), instead of one FCGX_GetParam scan with
-// strncmp over every parameter for each of the fourteen names. Lookups give exactly what FCGX_GetParam(name, envp)
+// strncmp over every parameter for each of the fifteen names. Lookups give exactly what FCGX_GetParam(name, envp)
 // gives: the value of the first parameter with that name, or nullptr; a name outside the indexed set falls back to
 // a full scan, so adding a parameter to BuildRequest can never silently read nullptr.
 //
@@ -16,10 +16,11 @@ namespace tf::http::internal {
 class ParamIndex {
  public:
   // Every parameter name BuildRequest asks for.
-  static constexpr std::array<std::string_view, 14> kNames = {
+  static constexpr std::array<std::string_view, 15> kNames = {
       "REQUEST_METHOD", "REQUEST_URI",        "SCRIPT_NAME", "PATH_INFO",   "QUERY_STRING",
       "CONTENT_TYPE",   "HTTP_AUTHORIZATION", "REDIRECT_HTTP_AUTHORIZATION", "REMOTE_USER",
-      "REMOTE_ADDR",    "HTTP_HOST",          "HTTP_COOKIE", "HTTPS",       "CONTENT_LENGTH"};
+      "REMOTE_ADDR",    "HTTP_HOST",          "HTTP_COOKIE", "HTTPS",       "CONTENT_LENGTH",
+      "HTTP_ORIGIN"};
 
   explicit ParamIndex(char** envp) : envp_(envp) {
     for (char** p = envp; p != nullptr && *p != nullptr; ++p) {

@@ -26,6 +26,7 @@ struct Request {
   std::string remote_addr;     // REMOTE_ADDR
   std::string host;            // HTTP_HOST (never used to build URLs; the configured issuer is)
   std::string cookie;          // HTTP_COOKIE
+  std::string origin;          // HTTP_ORIGIN (CORS), raw
   bool https = false;          // HTTPS is "on" / "1"
   BodyState body_state = BodyState::kComplete;
   std::string body;

@@ -6,9 +6,9 @@
 
 #include "oauth/claims.h"
 #include "oauth/errors.h"
-#include "oauth/json_writer.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -137,7 +137,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
     if (!owner.tenant.empty()) w.String("tenant", owner.tenant);
     if (!owner.acr.empty()) w.String("acr", owner.acr);
   }
-  if (!request.grant_id.empty()) w.String("grant_id", request.grant_id);
+  if (!request.grant_id.empty()) w.String(kGrantIdClaim, request.grant_id);
   if (client.include_jwt_id) w.String("jti", RandomHandle(16));
   if (request.resource_owner.has_value()) {
     const std::vector<std::string> types = AccessTokenUserClaimTypes(snapshot, request.scopes, audience);

@@ -47,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -59,6 +60,10 @@
 #include "util/status.h"
 
 namespace tf::oauth {
+
+// The private claim that ties a JWT access token to its grant's refresh family: introspection and UserInfo look the
+// family up to refuse a token whose family was revoked, and introspection leaves the claim out of its answer.
+inline constexpr std::string_view kGrantIdClaim = "grant_id";
 
 // The user a token is issued for (grants with a resource owner). Everything here is already validated.
 struct ResourceOwner {

@@ -2,12 +2,12 @@
 
 #include <utility>
 
-#include "oauth/introspection.h"
-#include "oauth/json_reader.h"
+#include "oauth/access_token.h"
 #include "oauth/request_log.h"
 #include "token/jws.h"
 #include "util/ascii.h"
 #include "util/crypto.h"
+#include "util/json_reader.h"
 #include "util/log.h"
 
 namespace tf::oauth {

@@ -12,6 +12,7 @@
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
 #include "oauth/login_session.h"
+#include "oauth/paths.h"
 #include "oauth/remote_user.h"
 #include "oauth/resource_owner.h"
 #include "oauth/session.h"

@@ -3,13 +3,11 @@
 #include <algorithm>
 
 #include "oauth/client_authentication.h"
-#include "oauth/authorize.h"
 #include "oauth/errors.h"
 #include "oauth/login_provider.h"
 #include "oauth/pkce.h"
 #include "oauth/request_log.h"
 #include "oauth/scopes.h"
-#include "oauth/token_endpoint.h"
 #include "util/log.h"
 
 namespace tf::oauth {

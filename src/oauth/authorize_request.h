@@ -20,7 +20,7 @@
 #include "oauth/authorize_response.h"
 #include "oauth/catalog.h"
 #include "oauth/form.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/records.h"
 
 namespace tf::oauth {
@@ -31,6 +31,9 @@ inline constexpr std::string_view kCsrfField = "csrf";
 inline constexpr std::string_view kUsernameField = "username";
 inline constexpr std::string_view kPasswordField = "password";
 inline constexpr std::string_view kTenantField = "tenant";
+
+inline constexpr size_t kMaxStateLength = 2000;
+inline constexpr size_t kMaxNonceLength = 300;
 
 // The request log outcomes that are not OAuth error codes.
 inline constexpr std::string_view kOutcomeErrorPage = "error_page";

@@ -6,28 +6,9 @@
 #include "oauth/discovery.h"
 #include "oauth/request_log.h"
 #include "util/log.h"
+#include "util/origin.h"
 
 namespace tf::oauth {
-
-const store::Client* Snapshot::FindClient(std::string_view client_id) const {
-  const auto it = clients.find(std::string(client_id));
-  return it == clients.end() ? nullptr : &it->second;
-}
-
-const store::ApiScope* Snapshot::FindApiScope(std::string_view name) const {
-  const auto it = api_scopes.find(std::string(name));
-  return it == api_scopes.end() ? nullptr : &it->second;
-}
-
-const store::IdentityResource* Snapshot::FindIdentityResource(std::string_view name) const {
-  const auto it = identity_resources.find(std::string(name));
-  return it == identity_resources.end() ? nullptr : &it->second;
-}
-
-std::shared_ptr<const token::SigningKey> Snapshot::CurrentKey(token::Alg alg) const {
-  const auto it = current_keys.find(alg);
-  return it == current_keys.end() ? nullptr : it->second;
-}
 
 std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t generation,
                                               std::vector<store::Client> clients,
@@ -41,6 +22,16 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   s->session_key = std::move(session_key);
   for (store::Client& c : clients) {
     s->max_access_token_lifetime = std::max(s->max_access_token_lifetime, c.access_token_lifetime);
+    for (const std::string& origin : c.allowed_cors_origins) {
+      if (!c.enabled) break;
+      std::optional<std::string> normal = NormalizeOrigin(origin);
+      if (normal.has_value()) {
+        s->cors_origins.insert(std::move(*normal));
+      } else {
+        Logf(LogLevel::kWarn, "client %s: AllowedCorsOrigins entry '%s' is not an origin (scheme://host[:port]); "
+             "ignored", SanitizeForLog(c.client_id).c_str(), SanitizeForLog(origin).c_str());
+      }
+    }
     std::string id = c.client_id;
     s->clients.emplace(std::move(id), std::move(c));
   }

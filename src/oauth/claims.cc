@@ -1,5 +1,7 @@
 #include "oauth/claims.h"
 
+#include <cjson/cJSON.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -9,31 +11,37 @@
 #include "util/log.h"
 
 namespace tf::oauth {
-namespace {
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-}  // namespace
-
 bool IsReservedClaim(std::string_view name) {
   return std::find(std::begin(kReservedClaims), std::end(kReservedClaims), name) != std::end(kReservedClaims);
 }
 
 std::string ClaimValueJson(const store::ClaimValue& claim) {
   std::string out;
-  const std::string_view type = claim.value_type;
-  if (EndsWith(type, "#boolean")) {
-    if (claim.value == "true" || claim.value == "True") return "true";
-    if (claim.value == "false" || claim.value == "False") return "false";
-  } else if (EndsWith(type, "#integer") || EndsWith(type, "#int") || EndsWith(type, "#integer32") ||
-             EndsWith(type, "#integer64") || EndsWith(type, "#long")) {
-    int64_t v = 0;
-    const char* first = claim.value.data();
-    const char* last = first + claim.value.size();
-    const auto [ptr, ec] = std::from_chars(first, last, v);
-    if (ec == std::errc() && ptr == last && !claim.value.empty()) return std::to_string(v);
+  // A value that does not fit its type (import refuses those; an older record may hold one) stays a string.
+  if (store::CheckClaimValue(claim).ok()) {
+    switch (store::ClaimValueJsonType(claim)) {
+      case store::ClaimJsonType::kString:
+        break;
+      case store::ClaimJsonType::kBoolean:
+        return claim.value == "true" || claim.value == "True" ? "true" : "false";
+      case store::ClaimJsonType::kInteger: {
+        int64_t v = 0;
+        std::from_chars(claim.value.data(), claim.value.data() + claim.value.size(), v);
+        return std::to_string(v);
+      }
+      case store::ClaimJsonType::kDouble:
+        return claim.value;  // RFC 8259 number text, as checked
+      case store::ClaimJsonType::kJson:
+      case store::ClaimJsonType::kObject: {
+        cJSON* parsed = cJSON_Parse(claim.value.c_str());
+        char* printed = parsed != nullptr ? cJSON_PrintUnformatted(parsed) : nullptr;
+        if (printed != nullptr) out = printed;
+        cJSON_free(printed);
+        cJSON_Delete(parsed);
+        if (!out.empty()) return out;
+        break;
+      }
+    }
   }
   AppendJsonString(out, claim.value);
   return out;

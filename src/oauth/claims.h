@@ -1,9 +1,11 @@
 // Internal to oauth/: how a stored claim (store::ClaimValue) becomes a JWT or JSON member. One set of rules for
 // access tokens (access_token.h), id_tokens (id_token.h) and the userinfo answer (userinfo.h):
 //
-//   value      ValueType ending in #boolean ("true"/"True"/"false"/"False") -> JSON bool; ending in #integer, #int,
-//              #integer32, #integer64 or #long (a decimal int64) -> JSON number; anything else -> JSON string
-//              (IdentityServer's ClaimValueTypes).
+//   value      the JSON type of store::ClaimValueJsonType: OpenID Connect Core §5.1's for the standard claims
+//              (email_verified and phone_number_verified bool, updated_at number, address object), else the
+//              ValueType's (boolean -> bool, integer -> int64 number, double -> number, json -> any JSON value,
+//              normalised; IdentityServer's short names and the XML Schema URIs alike); a value that does not fit
+//              its type (store::CheckClaimValue), and every other claim, is a JSON string.
 //   repeated   a Type given several times becomes an array, in the order of the claims, at the place of its first
 //              appearance.
 //   protected  a claim whose final name (prefix + Type) is a protocol claim (kReservedClaims) or was already written
@@ -18,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "oauth/json_writer.h"
 #include "store/records.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 

@@ -6,14 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "oauth/authorize.h"
-#include "oauth/catalog.h"
-#include "oauth/end_session.h"
 #include "oauth/grant.h"
-#include "oauth/introspection.h"
-#include "oauth/json_writer.h"
-#include "oauth/revocation.h"
-#include "oauth/userinfo.h"
+#include "oauth/paths.h"
+#include "oauth/snapshot.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 namespace {
@@ -71,6 +67,13 @@ std::vector<std::string> CodeChallengeMethods(const Snapshot& snapshot) {
   return out;
 }
 
+bool AnyEnabledClient(const Snapshot& snapshot, bool (*predicate)(const store::Client&)) {
+  for (const auto& [id, client] : snapshot.clients) {
+    if (client.enabled && predicate(client)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot) {
@@ -89,6 +92,9 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
     if (!s->enabled || !s->show_in_discovery_document) continue;
     AddUnique(scopes, seen_scopes, s->name);
     for (const std::string& c : s->user_claims) AddUnique(claims, seen_claims, c);
+  }
+  if (AnyEnabledClient(snapshot, [](const store::Client& c) { return c.allow_offline_access; })) {
+    AddUnique(scopes, seen_scopes, "offline_access");
   }
   for (const store::ApiResource& r : snapshot.api_resources) {
     if (!r.enabled || !r.show_in_discovery_document) continue;
@@ -111,14 +117,21 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.StringArray("subject_types_supported", std::vector<std::string>{"public"});
   w.StringArray("id_token_signing_alg_values_supported", IdTokenSigningAlgs(config, snapshot));
   w.Bool("authorization_response_iss_parameter_supported", true);
-  // Revocation authenticates clients as the token endpoint does; introspection callers (API resources and
-  // confidential clients) use the same two methods.
-  const std::vector<std::string> auth_methods{"client_secret_basic", "client_secret_post"};
-  w.StringArray("token_endpoint_auth_methods_supported", auth_methods);
+  // Revocation authenticates clients as the token endpoint does, public clients ("none": client_id alone) included;
+  // introspection callers (API resources and confidential clients) always present a secret.
+  const std::vector<std::string> secret_methods{"client_secret_basic", "client_secret_post"};
+  std::vector<std::string> client_methods = secret_methods;
+  if (AnyEnabledClient(snapshot, [](const store::Client& c) { return c.IsPublic(); })) {
+    client_methods.emplace_back("none");
+  }
+  w.StringArray("token_endpoint_auth_methods_supported", client_methods);
   w.String("revocation_endpoint", config.EndpointUrl(kRevocationPath));
-  w.StringArray("revocation_endpoint_auth_methods_supported", auth_methods);
+  w.StringArray("revocation_endpoint_auth_methods_supported", client_methods);
   w.String("introspection_endpoint", config.EndpointUrl(kIntrospectionPath));
-  w.StringArray("introspection_endpoint_auth_methods_supported", auth_methods);
+  w.StringArray("introspection_endpoint_auth_methods_supported", secret_methods);
+  // Request objects (OpenID Connect Core §6) are not supported; Discovery's default for request_uri is true.
+  w.Bool("request_parameter_supported", false);
+  w.Bool("request_uri_parameter_supported", false);
   return std::move(w).Finish();
 }
 

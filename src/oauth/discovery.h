@@ -6,7 +6,8 @@
 //   issuer, jwks_uri, authorization_endpoint, token_endpoint, userinfo_endpoint, end_session_endpoint,
 //   revocation_endpoint, introspection_endpoint config.issuer and config.EndpointUrl(path)
 //   scopes_supported                            enabled identity resources, then enabled API scopes, each with
-//                                               ShowInDiscoveryDocument
+//                                               ShowInDiscoveryDocument, then offline_access when an enabled client
+//                                               has AllowOfflineAccess
 //   claims_supported                            the claims an id_token carries (sub iss aud exp iat auth_time nonce
 //                                               at_hash sid idp amr acr), then the UserClaims of those identity
 //                                               resources and API scopes and of the enabled API resources shown in
@@ -20,8 +21,11 @@
 //                                               config.id_token_signing_alg and every enabled client's
 //                                               AllowedIdentityTokenSigningAlgorithms, each once, RS256 first
 //   authorization_response_iss_parameter_supported  true (RFC 9207: authorize redirects carry iss)
-//   token_endpoint_auth_methods_supported, revocation_endpoint_auth_methods_supported,
+//   token_endpoint_auth_methods_supported, revocation_endpoint_auth_methods_supported
+//                                               ["client_secret_basic","client_secret_post"], plus "none" when an
+//                                               enabled client is public (RequireClientSecret false)
 //   introspection_endpoint_auth_methods_supported  ["client_secret_basic","client_secret_post"]
+//   request_parameter_supported, request_uri_parameter_supported  false (no request objects)
 // JWKS: {"keys":[...]} with the public JWK of every loaded key, current then next then retired.
 //
 // Thread-safety: pure functions.
@@ -35,10 +39,6 @@
 namespace tf::oauth {
 
 struct Snapshot;
-
-inline constexpr std::string_view kTokenPath = "/connect/token";
-inline constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
-inline constexpr std::string_view kJwksPath = "/.well-known/openid-configuration/jwks";
 
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot);
 std::string RenderJwks(const Snapshot& snapshot);

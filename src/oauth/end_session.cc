@@ -8,11 +8,10 @@
 #include "oauth/authorize_request.h"
 #include "oauth/authorize_response.h"
 #include "oauth/form.h"
-#include "oauth/json_reader.h"
-#include "oauth/request_log.h"
 #include "oauth/session.h"
-#include "oauth/token_endpoint.h"
+#include "oauth/snapshot.h"
 #include "token/jws.h"
+#include "util/json_reader.h"
 #include "util/log.h"
 
 namespace tf::oauth {

@@ -24,19 +24,17 @@
 // Thread-safety: as the Service.
 #pragma once
 
-#include <string_view>
+#include <cstddef>
 
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
-#include "store/store.h"
-#include "util/clock.h"
+#include "oauth/paths.h"
+#include "oauth/request_log.h"
 
 namespace tf::oauth {
 
-inline constexpr std::string_view kEndSessionPath = "/connect/endsession";
-inline constexpr size_t kMaxIdTokenHintLength = 8192;
+inline constexpr size_t kMaxIdTokenHintLength = 8192;  // bytes
 
 http::Response HandleEndSessionRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                        RequestLog* log);

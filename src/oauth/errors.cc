@@ -1,6 +1,6 @@
 #include "oauth/errors.h"
 
-#include "oauth/json_writer.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 

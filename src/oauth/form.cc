@@ -1,9 +1,12 @@
 #include "oauth/form.h"
 
-#include "oauth/utf8.h"
+#include "util/ascii.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -59,6 +62,18 @@ Result<std::string> PercentDecode(std::string_view text) {
   if (out.find('\0') != std::string::npos) return Status::InvalidArgument("contains a NUL byte");
   if (!IsValidUtf8(out)) return Status::InvalidArgument("is not valid UTF-8");
   return out;
+}
+
+bool IsFormUrlEncoded(std::string_view content_type) {
+  static constexpr std::string_view kMediaType = "application/x-www-form-urlencoded";
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && IsOws(media.front())) media.remove_prefix(1);
+  while (!media.empty() && IsOws(media.back())) media.remove_suffix(1);
+  if (media.size() != kMediaType.size()) return false;
+  for (size_t i = 0; i < media.size(); ++i) {
+    if (AsciiLower(media[i]) != kMediaType[i]) return false;
+  }
+  return true;
 }
 
 Result<Form> DecodeForm(std::string_view body, size_t max_params) {

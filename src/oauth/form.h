@@ -41,6 +41,9 @@ class Form {
 
 Result<Form> DecodeForm(std::string_view body, size_t max_params);
 
+// True if `content_type` names application/x-www-form-urlencoded, whatever its case and parameters.
+bool IsFormUrlEncoded(std::string_view content_type);
+
 // Form-urldecodes one name or value: '+' -> ' ', %XX -> byte. InvalidArgument (message: "is not validly
 // percent-encoded", "contains a NUL byte" or "is not valid UTF-8", to be prefixed by what was decoded) on failure.
 Result<std::string> PercentDecode(std::string_view text);

@@ -1,7 +1,6 @@
 #include "oauth/form_post.h"
 
 #include "oauth/errors.h"
-#include "oauth/token_endpoint.h"
 #include "util/log.h"
 
 namespace tf::oauth {

@@ -17,8 +17,8 @@
 
 #include "config/config.h"
 #include "http/request.h"
-#include "oauth/catalog.h"
 #include "oauth/form.h"
+#include "oauth/snapshot.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "util/clock.h"

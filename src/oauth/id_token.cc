@@ -5,9 +5,9 @@
 #include <set>
 
 #include "oauth/claims.h"
-#include "oauth/json_writer.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 
@@ -24,9 +24,11 @@ std::vector<std::string> IdentityClaimTypes(const Snapshot& snapshot, const std:
 }
 
 std::string AccessTokenHash(token::Alg alg, std::string_view access_token) {
-  // OIDC Core §3.1.3.6: the hash of the JWS alg's hash function; Ed25519 (EdDSA) signs with SHA-512 inside, and the
-  // OpenID Foundation's errata (and every library that checks it) use SHA-512 for it.
-  const std::string digest = alg == token::Alg::kEdDSA ? Sha512(access_token) : Sha256(access_token);
+  // OIDC Core §3.1.3.6: the hash of the JWS alg's hash function, SHA-256 for the *256 algorithms. OpenID Connect names
+  // none for EdDSA, and relying parties disagree on one (Authlib and go-oidc refuse SHA-512): no at_hash, which the
+  // code flow allows.
+  if (alg == token::Alg::kEdDSA) return "";
+  const std::string digest = Sha256(access_token);
   return Base64UrlEncode(std::string_view(digest).substr(0, digest.size() / 2));
 }
 
@@ -63,7 +65,8 @@ Result<std::string> IssueIdToken(const Config& config, const Snapshot& snapshot,
   w.Int("exp", now + client.identity_token_lifetime);
   w.Int("auth_time", request.auth_time);
   if (!request.nonce.empty()) w.String("nonce", request.nonce);
-  if (!request.access_token.empty()) w.String("at_hash", AccessTokenHash((*key)->alg(), request.access_token));
+  const std::string at_hash = request.access_token.empty() ? "" : AccessTokenHash((*key)->alg(), request.access_token);
+  if (!at_hash.empty()) w.String("at_hash", at_hash);
   if (!request.sid.empty()) w.String("sid", request.sid);
   if (!request.idp.empty()) w.String("idp", request.idp);
   if (!request.amr.empty()) w.StringArray("amr", request.amr);

@@ -9,9 +9,9 @@
 //           exp        now + client.IdentityTokenLifetime
 //           auth_time  when the user authenticated (always present)
 //           nonce      the authorize request's nonce, when not "" (never on refresh)
-//           at_hash    base64url of the left half of hash(access_token), where hash is SHA-256 for RS256, PS256 and
-//                      ES256 and SHA-512 for EdDSA (Ed25519), as OIDC Core §3.1.3.6 and its EdDSA errata; omitted
-//                      when no access token is given
+//           at_hash    base64url of the left half of SHA-256(access_token) for RS256, PS256 and ES256 (OIDC Core
+//                      §3.1.3.6); omitted when no access token is given, and for EdDSA, for which OpenID Connect names
+//                      no hash (Authlib and go-oidc refuse SHA-512; at_hash is optional in the code flow)
 //           sid        the login session id, when not ""
 //           idp, amr   the login provider and authentication methods (each omitted when empty)
 //           acr        when not ""
@@ -62,7 +62,7 @@ struct IdTokenRequest {
 // for id_tokens and by the userinfo endpoint.
 std::vector<std::string> IdentityClaimTypes(const Snapshot& snapshot, const std::vector<std::string>& scopes);
 
-// base64url(left half of hash(access_token)) for the key's algorithm (the at_hash value).
+// base64url(left half of SHA-256(access_token)) (the at_hash value) for RS256, PS256 and ES256; "" for EdDSA.
 std::string AccessTokenHash(token::Alg alg, std::string_view access_token);
 
 Result<std::shared_ptr<const token::SigningKey>> SelectIdTokenSigningKey(const Config& config,

@@ -3,15 +3,16 @@
 #include <optional>
 #include <string>
 
+#include "oauth/access_token.h"
 #include "oauth/access_token_validation.h"
 #include "oauth/api_resource_authentication.h"
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
 #include "oauth/form_post.h"
-#include "oauth/json_reader.h"
-#include "oauth/json_writer.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
+#include "util/json_reader.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 
 namespace tf::oauth {

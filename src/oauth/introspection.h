@@ -43,16 +43,11 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
-
-inline constexpr std::string_view kIntrospectionPath = "/connect/introspect";
-
-// The private claim that ties a JWT access token to its grant's refresh family (ISSUE4's wire contract).
-inline constexpr std::string_view kGrantIdClaim = "grant_id";
 
 http::Response HandleIntrospectionRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                           const Clock& clock, store::Store* store, RequestLog* log);

@@ -1,9 +1,9 @@
 #include "oauth/remote_user.h"
 
 #include "oauth/request_log.h"
-#include "oauth/utf8.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {

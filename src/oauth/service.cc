@@ -8,21 +8,27 @@
 //   GET|POST  {base_path}/connect/endsession                     end_session.h (OIDC RP-Initiated Logout 1.0)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
-//   anything else under any path                                 404 {"error":"not_found"}
-//   a known path with another method                             405 {"error":"method_not_allowed"} + Allow
+//   anything else under any path                                 404 {"error":"not_found",...}
+//   a known path with another method                             405 {"error":"method_not_allowed",...} + Allow
+//   OPTIONS   token, revocation, introspect, userinfo, discovery, JWKS: 204 + Allow (CORS preflight, cors.h)
+// The answers of those six endpoints carry Vary: Origin and, for an Origin a client lists, the CORS headers (cors.h).
 // Paths match exactly (no trailing slash, no percent-decoding). Every JSON answer, discovery and JWKS included,
-// carries Cache-Control: no-store and Pragma: no-cache, so a key rotation is visible at once. HEAD answers carry the
-// GET headers and no body.
+// carries Cache-Control: no-store and Pragma: no-cache, so a key rotation is visible at once. HEAD answers are the GET
+// answer, body and Content-Length included: the web server sends the headers and drops the body (RFC 9110 §9.3.2,
+// §8.6: a HEAD answer carries the length the GET would have).
 #include "oauth/service.h"
 
+#include <string>
 #include <string_view>
 
 #include "oauth/authorize.h"
 #include "oauth/catalog.h"
+#include "oauth/cors.h"
 #include "oauth/discovery.h"
 #include "oauth/end_session.h"
 #include "oauth/errors.h"
 #include "oauth/introspection.h"
+#include "oauth/paths.h"
 #include "oauth/request_log.h"
 #include "oauth/revocation.h"
 #include "oauth/token_endpoint.h"
@@ -36,6 +42,7 @@ struct Service::Impl {
 
   http::Response Route(const http::Request& request, RequestLog* log);
   http::Response Document(const http::Request& request, bool jwks);
+  void Cors(const http::Request& request, http::Response* response);
 
   const Config config;
   store::Store* store;
@@ -46,29 +53,46 @@ struct Service::Impl {
 namespace {
 
 http::Response MethodNotAllowed(std::string_view allow) {
-  http::Response r = OAuthError(405, kMethodNotAllowed, "");
+  http::Response r = OAuthError(405, kMethodNotAllowed, "this endpoint accepts " + std::string(allow));
   r.SetHeader("Allow", std::string(allow));
   return r;
 }
 
+http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at this path"); }
+
 }  // namespace
 
-http::Response Service::Impl::Document(const http::Request& request, bool jwks) {
+http::Response Service::Impl::Document(const http::Request&, bool jwks) {
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
     Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
     return OAuthError(500, kServerError, "the server cannot read its configuration");
   }
-  http::Response r = JsonResponse(200, jwks ? (*snapshot)->jwks_json : (*snapshot)->discovery_json);
-  if (request.method == "HEAD") r.body.clear();
-  return r;
+  return JsonResponse(200, jwks ? (*snapshot)->jwks_json : (*snapshot)->discovery_json);
+}
+
+void Service::Impl::Cors(const http::Request& request, http::Response* response) {
+  std::string_view path = request.path;
+  if (path.substr(0, config.base_path.size()) != config.base_path) return;
+  path.remove_prefix(config.base_path.size());
+  const std::string_view methods = CorsEndpointMethods(path);
+  if (methods.empty()) return;
+  std::shared_ptr<const Snapshot> snapshot;
+  if (!request.origin.empty()) {  // browsers only: other callers cost no snapshot lookup
+    Result<std::shared_ptr<const Snapshot>> current = catalog.Current();
+    if (current.ok()) snapshot = *current;
+  }
+  AddCorsHeaders(request, snapshot.get(), methods, response);
 }
 
 http::Response Service::Impl::Route(const http::Request& request, RequestLog* log) {
   std::string_view path = request.path;
-  if (path.substr(0, config.base_path.size()) != config.base_path) return OAuthError(404, kNotFound, "");
+  if (path.substr(0, config.base_path.size()) != config.base_path) return NotFound();
   path.remove_prefix(config.base_path.size());
 
+  if (request.method == "OPTIONS" && !CorsEndpointMethods(path).empty()) {
+    return PreflightResponse(CorsEndpointMethods(path));
+  }
   if (path == kTokenPath) {
     if (request.method != "POST") return MethodNotAllowed("POST");
     return HandleTokenRequest(request, catalog, config, *clock, store, log);
@@ -97,7 +121,7 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     return Document(request, path == kJwksPath);
   }
-  return OAuthError(404, kNotFound, "");
+  return NotFound();
 }
 
 Service::Service(const Config& config, store::Store* store, const Clock* clock)
@@ -112,6 +136,7 @@ http::Response Service::Handle(const http::Request& request, RequestLog* log) {
   log->grant_type = "-";
   log->outcome.clear();
   http::Response response = impl_->Route(request, log);
+  impl_->Cors(request, &response);
   if (log->outcome.empty()) {  // endpoints that answer HTML or redirects (authorize) set it themselves
     const std::string_view error = ErrorCodeOf(response);
     log->outcome = error.empty() ? "ok" : std::string(error);

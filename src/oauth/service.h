@@ -14,18 +14,11 @@
 
 #include "config/config.h"
 #include "http/request.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
-
-// What the per-request log line says besides method, path, status and time. Never a secret, code or token.
-struct RequestLog {
-  std::string client_id;   // as authenticated or claimed ("-" if none); truncated and sanitised for the log
-  std::string grant_type;  // "-" if none
-  std::string outcome;     // "ok" or the OAuth error code ("invalid_client", ...), or "not_found", ...; an endpoint
-                           // may set it (authorize does), else Handle derives it from the JSON error body
-};
 
 class Service {
  public:

@@ -11,10 +11,10 @@
 #include <iterator>
 #include <string>
 
-#include "oauth/json_writer.h"
-#include "oauth/utf8.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {

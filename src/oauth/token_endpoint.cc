@@ -6,27 +6,9 @@
 #include "oauth/form_post.h"
 #include "oauth/grant.h"
 #include "oauth/request_log.h"
-#include "util/ascii.h"
 #include "util/log.h"
 
 namespace tf::oauth {
-namespace {
-
-bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-}  // namespace
-
-bool IsFormUrlEncoded(std::string_view content_type) {
-  static constexpr std::string_view kMediaType = "application/x-www-form-urlencoded";
-  std::string_view media = content_type.substr(0, content_type.find(';'));
-  while (!media.empty() && IsOws(media.front())) media.remove_prefix(1);
-  while (!media.empty() && IsOws(media.back())) media.remove_suffix(1);
-  if (media.size() != kMediaType.size()) return false;
-  for (size_t i = 0; i < media.size(); ++i) {
-    if (AsciiLower(media[i]) != kMediaType[i]) return false;
-  }
-  return true;
-}
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log) {

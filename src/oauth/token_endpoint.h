@@ -19,16 +19,13 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
 
 inline constexpr size_t kMaxGrantTypeLength = 100;
-
-// True if `content_type` names application/x-www-form-urlencoded, whatever its case and parameters.
-bool IsFormUrlEncoded(std::string_view content_type);
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log);

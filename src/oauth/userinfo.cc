@@ -12,11 +12,10 @@
 #include "oauth/errors.h"
 #include "oauth/form.h"
 #include "oauth/id_token.h"
-#include "oauth/json_reader.h"
-#include "oauth/json_writer.h"
 #include "oauth/request_log.h"
-#include "oauth/token_endpoint.h"
 #include "util/ascii.h"
+#include "util/json_reader.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 
 namespace tf::oauth {

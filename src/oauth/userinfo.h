@@ -25,13 +25,11 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
-#include "oauth/service.h"
+#include "oauth/request_log.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
-
-inline constexpr std::string_view kUserinfoPath = "/connect/userinfo";
 
 http::Response HandleUserinfoRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                      const Clock& clock, store::Store* store, RequestLog* log);

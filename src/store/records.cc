@@ -8,7 +8,9 @@
 
 #include <cjson/cJSON.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <initializer_list>
 #include <set>
@@ -975,5 +977,112 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
 }
 
 std::string HashSecret(std::string_view secret) { return Base64Encode(Sha256(secret)); }
+
+std::optional<ClaimJsonType> ParseClaimValueType(std::string_view value_type) {
+  static constexpr std::string_view kXmlSchema = "http://www.w3.org/2001/XMLSchema#";
+  static const std::map<std::string_view, ClaimJsonType> kShort = {
+      {"", ClaimJsonType::kString},         {"string", ClaimJsonType::kString}, {"boolean", ClaimJsonType::kBoolean},
+      {"integer", ClaimJsonType::kInteger}, {"double", ClaimJsonType::kDouble}, {"json", ClaimJsonType::kJson}};
+  static const std::map<std::string_view, ClaimJsonType> kXml = {
+      {"string", ClaimJsonType::kString},      {"boolean", ClaimJsonType::kBoolean},
+      {"integer", ClaimJsonType::kInteger},    {"int", ClaimJsonType::kInteger},
+      {"integer32", ClaimJsonType::kInteger},  {"integer64", ClaimJsonType::kInteger},
+      {"long", ClaimJsonType::kInteger},       {"uinteger32", ClaimJsonType::kInteger},
+      {"uinteger64", ClaimJsonType::kInteger}, {"double", ClaimJsonType::kDouble},
+      {"date", ClaimJsonType::kString},        {"dateTime", ClaimJsonType::kString},
+      {"time", ClaimJsonType::kString},        {"anyURI", ClaimJsonType::kString}};
+  const auto* table = &kShort;
+  if (value_type.substr(0, kXmlSchema.size()) == kXmlSchema) {
+    value_type.remove_prefix(kXmlSchema.size());
+    table = &kXml;
+  }
+  const auto it = table->find(value_type);
+  if (it == table->end()) return std::nullopt;
+  return it->second;
+}
+
+ClaimJsonType ClaimValueJsonType(const ClaimValue& claim) {
+  // OpenID Connect Core §5.1, Standard Claims.
+  static const std::map<std::string_view, ClaimJsonType> kStandard = {
+      {"sub", ClaimJsonType::kString},           {"name", ClaimJsonType::kString},
+      {"given_name", ClaimJsonType::kString},    {"family_name", ClaimJsonType::kString},
+      {"middle_name", ClaimJsonType::kString},   {"nickname", ClaimJsonType::kString},
+      {"preferred_username", ClaimJsonType::kString}, {"profile", ClaimJsonType::kString},
+      {"picture", ClaimJsonType::kString},       {"website", ClaimJsonType::kString},
+      {"email", ClaimJsonType::kString},         {"email_verified", ClaimJsonType::kBoolean},
+      {"gender", ClaimJsonType::kString},        {"birthdate", ClaimJsonType::kString},
+      {"zoneinfo", ClaimJsonType::kString},      {"locale", ClaimJsonType::kString},
+      {"phone_number", ClaimJsonType::kString},  {"phone_number_verified", ClaimJsonType::kBoolean},
+      {"address", ClaimJsonType::kObject},       {"updated_at", ClaimJsonType::kInteger}};
+  const auto standard = kStandard.find(claim.type);
+  if (standard != kStandard.end()) return standard->second;
+  return ParseClaimValueType(claim.value_type).value_or(ClaimJsonType::kString);
+}
+
+namespace {
+
+// RFC 8259 §6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
+Status CheckClaimValue(const ClaimValue& claim) {
+  if (!ParseClaimValueType(claim.value_type).has_value()) {
+    return Status::InvalidArgument("unknown ValueType '" + claim.value_type +
+                                   "' (boolean, integer, double, json, string, or an XML Schema URI such as "
+                                   "http://www.w3.org/2001/XMLSchema#boolean)");
+  }
+  const std::string& v = claim.value;
+  switch (ClaimValueJsonType(claim)) {
+    case ClaimJsonType::kString:
+      return Status::OK();
+    case ClaimJsonType::kBoolean:
+      if (v == "true" || v == "false" || v == "True" || v == "False") return Status::OK();
+      return Status::InvalidArgument("'" + claim.type + "' must be true or false");
+    case ClaimJsonType::kInteger: {
+      int64_t n = 0;
+      const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (!v.empty() && ec == std::errc() && ptr == v.data() + v.size()) return Status::OK();
+      return Status::InvalidArgument("'" + claim.type + "' must be a decimal integer");
+    }
+    case ClaimJsonType::kDouble:
+      if (IsJsonNumber(v) && std::isfinite(std::strtod(v.c_str(), nullptr))) return Status::OK();
+      return Status::InvalidArgument("'" + claim.type + "' must be a number");
+    case ClaimJsonType::kJson:
+    case ClaimJsonType::kObject: {
+      const bool object = ClaimValueJsonType(claim) == ClaimJsonType::kObject;
+      const char* end = nullptr;
+      cJSON* parsed = v.find('\0') == std::string::npos ? cJSON_ParseWithOpts(v.c_str(), &end, 1) : nullptr;
+      const bool ok = parsed != nullptr && (!object || cJSON_IsObject(parsed));
+      cJSON_Delete(parsed);
+      if (ok) return Status::OK();
+      return Status::InvalidArgument("'" + claim.type + "' must be " + (object ? "a JSON object" : "JSON text"));
+    }
+  }
+  return Status::OK();
+}
 
 }  // namespace tf::store

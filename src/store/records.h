@@ -58,6 +58,24 @@ struct ClaimValue {
   std::string value_type;  // optional, as IdentityServer's ClientClaim.ValueType
 };
 
+// The JSON type a claim's value takes in tokens and userinfo (ClaimValueJsonType). ValueType names, as IdentityServer
+// writes them: "" or "string", "boolean", "integer", "double", "json", and the XML Schema URIs of .NET's
+// ClaimValueTypes, "http://www.w3.org/2001/XMLSchema#" followed by string, boolean, integer, int, integer32,
+// integer64, long, uinteger32, uinteger64, double, date, dateTime, time, anyURI. Anything else is unknown (nullopt):
+// `tokenctl import` refuses it.
+enum class ClaimJsonType { kString, kBoolean, kInteger, kDouble, kJson, kObject };
+std::optional<ClaimJsonType> ParseClaimValueType(std::string_view value_type);
+
+// The JSON type of a claim: the type OpenID Connect Core §5.1 gives a standard claim (email_verified and
+// phone_number_verified boolean, updated_at integer, address object, the others string) whatever its ValueType says;
+// else its ValueType's (string when unknown).
+ClaimJsonType ClaimValueJsonType(const ClaimValue& claim);
+
+// Whether claim.value is a valid value of ClaimValueJsonType(claim) (InvalidArgument naming the type otherwise):
+// boolean true/false (or .NET's True/False), integer a decimal int64, double a finite JSON number, json any JSON text,
+// object a JSON object; the unknown ValueType is an error too. What `tokenctl import` checks for every claim.
+Status CheckClaimValue(const ClaimValue& claim);
+
 enum class RefreshTokenUsage { kReUse = 0, kOneTimeOnly = 1 };
 enum class TokenExpiration { kSliding = 0, kAbsolute = 1 };
 enum class AccessTokenType { kJwt = 0, kReference = 1 };

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "oauth/basic_auth.h"
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view header(reinterpret_cast<const char*>(data), size);
@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!c.ok()) return 0;
   if (c->client_id.empty()) abort();
   for (const std::string* s : {&c->client_id, &c->client_secret}) {
-    if (s->find('\0') != std::string::npos || !tf::oauth::IsValidUtf8(*s)) abort();
+    if (s->find('\0') != std::string::npos || !tf::IsValidUtf8(*s)) abort();
   }
   return 0;
 }

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "oauth/form.h"
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& [name, value] = params[i];
     if (name.empty() || value.empty()) abort();
     if (name.find('\0') != std::string::npos || value.find('\0') != std::string::npos) abort();
-    if (!tf::oauth::IsValidUtf8(name) || !tf::oauth::IsValidUtf8(value)) abort();
+    if (!tf::IsValidUtf8(name) || !tf::oauth::IsValidUtf8(value)) abort();
     for (size_t j = i + 1; j < params.size(); ++j) {
       if (params[j].first == name) abort();
     }

@@ -209,6 +209,7 @@ class Deployment:
         left out), so libfcgi's first-wins and other parsers' last-wins read the same value; no header = "". For
         tests only: nginx listens on 127.0.0.1, and the shipped configs clear REMOTE_USER instead. Cannot be combined
         with nginx_locations.
+    worker_connections: nginx's events { worker_connections } (each proxied request takes two).
     **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
     """
 
@@ -217,10 +218,11 @@ class Deployment:
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
                  client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
-                 remote_user_header=False, **config):
+                 remote_user_header=False, worker_connections=512, **config):
         if remote_user_header and nginx_locations is not None:
             raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
         self.remote_user_header = remote_user_header
+        self.worker_connections = worker_connections
         self.import_data = clients
         self.worker_count = 1 if spawn_fcgi else workers
         self.threads = threads
@@ -426,7 +428,7 @@ master_process on;
 worker_processes 1;
 pid {t}/nginx.pid;
 error_log {self.nginx_error_log} warn;
-events {{ worker_connections 512; }}
+events {{ worker_connections {self.worker_connections}; }}
 http {{
     access_log {t}/nginx-access.log;
     default_type application/octet-stream;

@@ -4,7 +4,9 @@ Runs only as root on a machine with dpkg-buildpackage, debhelper and lintian (el
 tokenfcgi package is not installed already (this test installs and purges it, and must leave the machine as it
 found it). Steps, each checked:
 
-  1. scripts/deb.sh builds the package into a temporary directory (lintian must report no error);
+  1. scripts/deb.sh builds the package into a temporary directory (lintian must report no error); the package holds
+     exactly the files that `make install` (CMake's install rules, PREFIX=/usr) installs from the same build, apart
+     from Debian's own changelog and copyright and the compression of docs and man pages;
   2. `dpkg -i`: the conffile, the tokenfcgi system user, /var/lib/tokenfcgi (tokenfcgi:tokenfcgi, 2770) with a
      database whose files are group-writable, a current signing key, the man pages and systemd units (checked with
      `systemd-analyze verify` when present);
@@ -239,6 +241,32 @@ class DebianPackageTest(unittest.TestCase):
         print(f"built {os.path.basename(deb)} in {time.monotonic() - started:.0f}s", file=sys.stderr)
         return deb
 
+    def assert_same_files_as_make_install(self, deb):
+        """The .deb's files against `cmake --install` of the package's own build tree into a staging directory."""
+        builds = [d for d in os.listdir(os.path.join(self.out, PACKAGE)) if d.startswith("obj-")]
+        self.assertEqual(len(builds), 1, builds)
+        stage = os.path.join(self.tmp, "make-install")
+        shutil.rmtree(stage, ignore_errors=True)
+        run(["cmake", "--install", os.path.join(self.out, PACKAGE, builds[0])], env=dict(os.environ, DESTDIR=stage))
+        installed = set()
+        for root, _, files in os.walk(stage):
+            for name in files:
+                installed.add("/" + os.path.relpath(os.path.join(root, name), stage))
+
+        def normal(path):  # dh_compress and dh_installman compress docs and man pages
+            if path.endswith(".gz") and path.startswith(("/usr/share/man/", "/usr/share/doc/")):
+                return path[:-3]
+            return path
+        packaged = set()
+        for line in run(["dpkg-deb", "-c", deb]).stdout.splitlines():
+            fields = line.split(None, 5)
+            if fields and fields[0][0] in "-l":
+                path = fields[5].split(" -> ")[0].lstrip(".")
+                if path not in ("/usr/share/doc/tokenfcgi/changelog.gz", "/usr/share/doc/tokenfcgi/copyright"):
+                    packaged.add(normal(path))
+        self.assertEqual(sorted(packaged - installed), [], "in the package but not installed by make install")
+        self.assertEqual(sorted(installed - packaged), [], "installed by make install but not in the package")
+
     def token(self, server):
         body = "grant_type=client_credentials"
         r = server.request("POST", "/connect/token", body=body,
@@ -294,8 +322,9 @@ class DebianPackageTest(unittest.TestCase):
         return {k["kid"]: k["state"] for k in json.loads(as_tokenfcgi("key", "list").stdout)}
 
     def test_package_lifecycle(self):
-        # 1. Build.
+        # 1. Build; the package holds what `make install` installs.
         deb = self.build()
+        self.assert_same_files_as_make_install(deb)
 
         # 2. Install: user, directory, database, key, conffile, units, man pages.
         run(["dpkg", "-i", deb])

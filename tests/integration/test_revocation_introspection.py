@@ -104,8 +104,12 @@ class RevocationIntrospectionTest(unittest.TestCase):
         doc = self.d.discovery()
         self.assertEqual(doc["revocation_endpoint"], self.d.issuer + REVOCATION)
         self.assertEqual(doc["introspection_endpoint"], self.d.issuer + INTROSPECTION)
-        for key in ("revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"):
-            self.assertEqual(doc[key], ["client_secret_basic", "client_secret_post"])
+        # The public client "spa" revokes with its client_id alone ("none"); introspection callers always
+        # authenticate.
+        self.assertEqual(doc["revocation_endpoint_auth_methods_supported"],
+                         ["client_secret_basic", "client_secret_post", "none"])
+        self.assertEqual(doc["introspection_endpoint_auth_methods_supported"],
+                         ["client_secret_basic", "client_secret_post"])
 
     def test_other_methods_are_405(self):
         for path in (REVOCATION, INTROSPECTION):

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The tokenfcgi worker as a process: FastCGI spoken directly (no web server), SIGTERM handling, CGI mode, the
-command line and the per-request log line.
+"""The tokenfcgi worker as a process: FastCGI spoken directly (no web server), SIGTERM, SIGHUP and SIGUSR1, CGI
+mode, the command line and the per-request log line.
 
 Needs $TF_BUILD_DIR/tokenfcgi and $TF_BUILD_DIR/tokenctl (to create the database); exits 77 (skip) without them.
 """
@@ -260,6 +260,57 @@ def main():
         check(exited_within(w.proc, 2), "after the request in flight: exits within 2 s")
         check(w.proc.returncode == 0, "after the request in flight: exit status 0 (got %s)" % w.proc.returncode)
 
+        # -- 2b. SIGHUP is a graceful stop like SIGTERM: a slow request in flight (its body still arriving) is answered
+        # in full, then the worker exits 0. SIGUSR1 is ignored: the request in flight is answered and the worker keeps
+        # serving.
+        def signal_in_flight(w, sig):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(sock)
+                s.sendall(begin_and_params(fcgi_params("POST", "/connect/token", form,
+                                                       "application/x-www-form-urlencoded")))
+                s.sendall(record(FCGI_STDIN, form[:10]))
+                time.sleep(0.3)
+                w.proc.send_signal(sig)
+                time.sleep(0.5)
+                running = w.proc.poll() is None
+                try:
+                    s.sendall(record(FCGI_STDIN, form[10:]) + record(FCGI_STDIN, b""))
+                    status, _, body = read_response(s)
+                except (EOFError, OSError) as e:
+                    status, body = 0, str(e).encode()
+            return running, status, body
+
+        w = Worker(exe, config, tmp, "w2hup", ["--listen", "unix:" + sock, "--threads", "2"])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "SIGHUP worker creates its socket")
+        running, status, body = signal_in_flight(w, signal.SIGHUP)
+        check(running, "SIGHUP with a request in flight: still running while the body is sent")
+        check(status == 401 and b"invalid_client" in body,
+              "SIGHUP: the request in flight is answered in full (got %d %r)" % (status, body[:120]))
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0,
+              "SIGHUP: exits 0 within 2 s after the request in flight (got %s)" % w.proc.returncode)
+        check("SIGHUP received: finishing requests in flight" in w.log_text(), "SIGHUP is logged")
+
+        if os.path.exists(sock):
+            os.unlink(sock)  # left by a worker that did not exit cleanly (checked above)
+        w = Worker(exe, config, tmp, "w2usr1", ["--listen", "unix:" + sock, "--threads", "2"])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "SIGUSR1 worker creates its socket")
+        running, status, body = signal_in_flight(w, signal.SIGUSR1)
+        check(running and status == 401 and b"invalid_client" in body,
+              "SIGUSR1: the request in flight is answered in full (got %d %r)" % (status, body[:120]))
+        time.sleep(0.2)
+        check(w.proc.poll() is None, "SIGUSR1: the worker keeps running")
+        try:
+            status = fcgi_request(sock, "GET", "/.well-known/openid-configuration")[0]
+        except OSError:
+            status = 0
+        check(status == 200, "SIGUSR1: the worker still serves new requests (got %d)" % status)
+        check("SIGUSR1 received: ignored" in w.log_text(), "SIGUSR1 is logged as ignored")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "after SIGUSR1, SIGTERM still exits 0")
+
         # -- 3. The socket inherited on fd 0 (as from spawn-fcgi): served, and never shut down or closed for siblings.
         inherited = os.path.join(tmp, "inherited")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -299,6 +350,30 @@ def main():
         check(wait_for(lambda: tcp_request() == 200, 10), "--listen 127.0.0.1:PORT serves over TCP")
         w.proc.send_signal(signal.SIGTERM)
         check(exited_within(w.proc, 2) and w.proc.returncode == 0, "TCP worker: SIGTERM exits 0 within 2 s")
+        check("any local process can connect" not in w.log_text(),
+              "TCP without the remote_user provider: no REMOTE_USER warning")
+
+        # -- 4b. remote_user over TCP: any local process could send REMOTE_USER, so the worker warns at start; over a
+        # Unix socket (which only the web server's group can open) it does not.
+        remote_config = os.path.join(tmp, "remote.conf")
+        with open(config) as src, open(remote_config, "w") as dst:
+            dst.write(src.read() + "login_providers = local remote_user\n")
+        w = Worker(exe, remote_config, tmp, "w4remote", ["--listen", "127.0.0.1:%d" % port])
+        workers.append(w)
+        check(wait_for(lambda: tcp_request() == 200, 10), "remote_user worker serves over TCP")
+        log = w.log_text()
+        check("login_providers includes remote_user and the FastCGI socket is TCP (127.0.0.1:%d): any local process "
+              "can connect and send REMOTE_USER" % port in log, "remote_user over TCP: warning at start (%r)" % log[:600])
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user TCP worker exits 0")
+        w = Worker(exe, remote_config, tmp, "w4remoteunix", ["--listen", "unix:" + sock])
+        workers.append(w)
+        check(wait_for(lambda: os.path.exists(sock), 10), "remote_user worker on a unix socket starts")
+        status, _, _ = fcgi_request(sock, "GET", "/.well-known/openid-configuration")
+        check(status == 200 and "any local process can connect" not in w.log_text(),
+              "remote_user over a unix socket: no warning")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user unix worker exits 0")
 
         # -- 5. CGI mode: environment + stdin pipe, one answer on stdout.
         env = dict(os.environ, REQUEST_METHOD="GET", REQUEST_URI="/.well-known/openid-configuration",
@@ -337,7 +412,8 @@ def main():
         env = dict(os.environ, TOKENFCGI_CONFIG=config)
         r = subprocess.run([exe, "--check-config"], env=env, capture_output=True, timeout=30)
         check(r.returncode == 0, "$TOKENFCGI_CONFIG is used without --config")
-        for args in (["--listen", ":9000"], ["--threads", "0"], ["--bogus"], ["--listen"]):
+        for args in (["--listen", ":9000"], ["--threads", "0"], ["--bogus"], ["--listen"], ["--backlog", "0"],
+                     ["--backlog", "65536"], ["--backlog", "x"]):
             r = subprocess.run([exe, "--config", config] + args, capture_output=True, timeout=30)
             check(r.returncode == 2 and r.stderr.startswith(b"tokenfcgi: "), "usage error %s exits 2" % args)
         r = subprocess.run([exe, "--version"], capture_output=True, timeout=30)

@@ -99,6 +99,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.password_hash_memory_kib, b.password_hash_memory_kib);
   EXPECT_EQ(a.password_hash_iterations, b.password_hash_iterations);
   EXPECT_EQ(a.password_hash_parallelism, b.password_hash_parallelism);
+  EXPECT_EQ(a.password_min_length, b.password_min_length);
   EXPECT_EQ(a.lockout_max_failures, b.lockout_max_failures);
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
   EXPECT_EQ(a.acr_claim, b.acr_claim);
@@ -112,7 +113,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 28u);
+  EXPECT_EQ(ConfigKeys().size(), 29u);
 }
 
 TEST(ConfigTest, IssuerIsRequired) {
@@ -299,6 +300,14 @@ TEST(ConfigTest, PasswordHashMemoryMustCoverEveryLane) {
   EXPECT_EQ(With("password_hash_parallelism", "64").password_hash_memory_kib, 19456u);
 }
 
+TEST(ConfigTest, PasswordMinLength) {
+  EXPECT_EQ(ParseOk(kIssuer).password_min_length, 8u);
+  EXPECT_EQ(With("password_min_length", "1").password_min_length, 1u);
+  EXPECT_EQ(With("password_min_length", "100").password_min_length, 100u);
+  ExpectBad("password_min_length", "0");
+  ExpectBad("password_min_length", "101");
+}
+
 TEST(ConfigTest, LockoutMaxFailures) {
   EXPECT_EQ(With("lockout_max_failures", "0").lockout_max_failures, 0u);  // lockout disabled
   EXPECT_EQ(With("lockout_max_failures", "1000").lockout_max_failures, 1000u);
@@ -444,10 +453,25 @@ TEST(ConfigTest, CommentsBlankLinesWhitespaceAndCrLf) {
       "\t\n"
       "  issuer\t=   https://id.example.com  \r\n"
       "log_level=debug\n"
-      "realm = a # b\n");  // '#' after a value is part of it
+      "realm = a # b\n");  // a blank then '#' starts an end-of-line comment
   EXPECT_EQ(c.issuer, "https://id.example.com");
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
-  EXPECT_EQ(c.realm, "a # b");
+  EXPECT_EQ(c.realm, "a");
+}
+
+TEST(ConfigTest, EndOfLineComments) {
+  EXPECT_EQ(With("database", "/var/lib/x   # note").database, "/var/lib/x");
+  EXPECT_EQ(With("database", "/var/lib/x\t# note").database, "/var/lib/x");
+  EXPECT_EQ(With("realm", "a#b").realm, "a#b");               // no blank before '#': part of the value
+  EXPECT_EQ(With("realm", "\"a # b\"  # why").realm, "a # b");  // quoted: kept, comment after it dropped
+  EXPECT_EQ(With("base_path", "\"\" # none").base_path, "");
+  Result<Config> bad = Parse(std::string(kIssuer) + "realm = \"a\" b\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("t.conf:2: realm: text after the closing"), std::string::npos)
+      << bad.status().message();
+  Result<Config> open_quote = Parse(std::string(kIssuer) + "realm = \"a\n");
+  ASSERT_FALSE(open_quote.ok());
+  EXPECT_NE(open_quote.status().message().find("missing closing"), std::string::npos);
 }
 
 TEST(ConfigTest, ValueMayContainEquals) {
@@ -514,8 +538,8 @@ TEST(ConfigTest, LoadConfigReadsFileAndNamesIt) {
 
 // The shipped sample documents every key of the table with the table's default, and parses.
 TEST(ConfigTest, SampleConfigDocumentsEveryKeyWithItsDefault) {
-  std::string here = __FILE__;  // .../tests/unit/config_test.cc
-  std::string path = here.substr(0, here.rfind("/tests/unit/")) + "/conf/tokenfcgi.conf";
+  // TF_SOURCE_DIR (tests/CMakeLists.txt), not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
+  std::string path = std::string(TF_SOURCE_DIR) + "/conf/tokenfcgi.conf";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << path;
   std::stringstream ss;

@@ -173,20 +173,50 @@ TEST_F(ImportTest, WrappedPathsNameTheSection) {
   EXPECT_EQ(CountAll(), 0u);
 }
 
-TEST_F(ImportTest, OtherAppsettingsSectionsAreUnknownTopLevelProperties) {
+TEST_F(ImportTest, OtherAppsettingsSectionsAreSkippedWithOneNote) {
   constexpr std::string_view kAppsettings =
-      R"({"Logging": {"LogLevel": {"Default": "Information"}}, "IdentityServer": {"Clients": [{"ClientId": "a"}]}})";
+      R"({"Logging": {"LogLevel": {"Default": "Information"}}, "AllowedHosts": "*",
+          "IdentityServer": {"Clients": [{"ClientId": "a"}]}})";
   ImportReport r = Run(kAppsettings);
-  EXPECT_EQ(r.unknown, std::vector<std::string>{"Logging"});
-  EXPECT_TRUE(Contains(r.errors, "Logging: unknown property"));
-  EXPECT_EQ(CountAll(), 0u);
-
-  ImportOptions ignore;
-  ignore.ignore_unknown = true;
-  r = Run(kAppsettings, ignore);
+  EXPECT_TRUE(r.errors.empty()) << r.errors.front();
+  EXPECT_TRUE(r.unknown.empty());
+  EXPECT_TRUE(Contains(r.warnings, "Logging, AllowedHosts: not IdentityServer configuration; skipped"));
   EXPECT_TRUE(r.written);
-  EXPECT_TRUE(Contains(r.warnings, "Logging"));
   EXPECT_TRUE(Client("a"));
+}
+
+// A stock appsettings.json as .NET reads it: comments, trailing commas, users beside the section.
+TEST_F(ImportTest, AppsettingsWithCommentsTrailingCommasAndUsersBesideTheSection) {
+  ImportReport r = Run(R"(// appsettings.json
+{
+  /* the application's own settings */
+  "Logging": { "LogLevel": { "Default": "Information", }, },
+  "IdentityServer": {
+    "Clients": [
+      { "ClientId": "a", "ClientName": "has // and /* inside", }, // a trailing comment
+    ],
+  },
+  "Users": [ { "SubjectId": "1", "Username": "alice" } ],
+})");
+  EXPECT_TRUE(r.errors.empty()) << r.errors.front();
+  EXPECT_TRUE(r.written);
+  ASSERT_TRUE(Client("a"));
+  EXPECT_EQ(Client("a")->client_name, "has // and /* inside");
+  EXPECT_TRUE(Contains(r.warnings, "Logging: not IdentityServer configuration; skipped"));
+  EXPECT_EQ(r.users.added, 1);
+
+  r = Run(R"({"IdentityServer": {"Users": []}, "Users": []})");
+  EXPECT_TRUE(Contains(r.errors, "Users: found both beside and inside the IdentityServer section"));
+}
+
+TEST_F(ImportTest, ErrorOffsetsCountCommentsAsWritten) {
+  const std::string text = "{ /* c */ \"Clients\": [\n  // note\n  {\"ClientId\" \"a\"}\n]}";
+  const size_t offset = text.find("\"a\"");
+  ImportReport r = Run(text);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("line 3, column"), std::string::npos) << r.errors[0];
+  EXPECT_NE(r.errors[0].find("byte " + std::to_string(offset)), std::string::npos) << r.errors[0];
+  EXPECT_TRUE(Contains(Run("{\"Clients\": [] /* open").errors, "malformed JSON"));
 }
 
 TEST_F(ImportTest, SectionBesideTheWrapperIsAnError) {
@@ -430,6 +460,17 @@ TEST_F(ImportTest, UsersDryRunWritesAndHashesNothing) {
   EXPECT_EQ(Run(kAlice, dry).users.unchanged, 1);
 }
 
+TEST_F(ImportTest, PasswordShorterThanTheMinimumIsAnErrorButHashesAreExempt) {
+  ImportOptions options;
+  options.password_min_length = 8;
+  ImportReport r = Run(R"({"Users": [{"SubjectId": "1", "Username": "a", "Password": "seven77"}]})", options);
+  EXPECT_TRUE(Contains(r.errors, "Users[0].Password: shorter than password_min_length (8 bytes)"));
+  EXPECT_FALSE(Contains(r.errors, "seven77"));
+  EXPECT_FALSE(r.written);
+  r = Run(R"({"Users": [{"SubjectId": "1", "Username": "a", "Password": "eight888"}]})", options);
+  EXPECT_TRUE(r.errors.empty()) << r.errors.front();
+}
+
 TEST_F(ImportTest, UsersInsideTheIdentityServerSection) {
   ImportReport r = Run(R"({"IdentityServer": {"Users": [{"SubjectId": "1", "Username": "a", "Bad": 1}]}})");
   EXPECT_EQ(r.unknown, std::vector<std::string>{"IdentityServer.Users[0].Bad"});
@@ -498,8 +539,8 @@ TEST_F(ImportTest, RepeatedPropertyNameIsAnError) {
 }
 
 TEST_F(ImportTest, MalformedJsonReportsTheByteOffset) {
-  const std::string text = "{\"Clients\": [\n  {\"ClientId\": \"a\",, }\n]}";
-  const size_t offset = text.find(",,") + 1;  // the second comma
+  const std::string text = "{\"Clients\": [\n  {\"ClientId\": \"a\",; }\n]}";
+  const size_t offset = text.find(",;") + 1;  // the ';'
   ImportReport r = Run(text);
   ASSERT_EQ(r.errors.size(), 1u);
   // cJSON stops on the offending byte or just after it.

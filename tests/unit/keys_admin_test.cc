@@ -621,6 +621,9 @@ TEST_F(UserCliTest, AddNeedsAPasswordOrNoPassword) {
   EXPECT_NE(err_.find("--no-password"), std::string::npos) << err_;
   EXPECT_EQ(Run({"user", "add", "alice"}, ""), kExitError) << "nothing on stdin";
   EXPECT_EQ(Run({"user", "add", "alice"}, std::string(101, 'p') + "\n"), kExitError);
+  EXPECT_EQ(Run({"user", "add", "alice"}, "seven77\n"), kExitError) << "shorter than password_min_length (8)";
+  EXPECT_NE(err_.find("shorter than password_min_length (8 bytes)"), std::string::npos) << err_;
+  EXPECT_EQ(err_.find("seven77"), std::string::npos) << "the message never repeats the password";
   ASSERT_EQ(Run({"--json", "user", "list"}), kExitOk);
   EXPECT_EQ(out_, "[]\n") << "no user added";
   ASSERT_EQ(Run({"user", "add", "alice", "--no-password", "--inactive", "--subject", "s1"}, "ignored\n"), kExitOk)

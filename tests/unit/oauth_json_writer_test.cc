@@ -1,11 +1,11 @@
-// The JSON writer behind every response and token (oauth/json_writer.h) and the invalid_client challenge header
+// The JSON writer behind every response and token (util/json_writer.h) and the invalid_client challenge header
 // (oauth/errors.h): output must always be valid JSON / a valid quoted-string, whatever the configuration holds.
 #include <cjson/cJSON.h>
 
 #include <gtest/gtest.h>
 
 #include "oauth/errors.h"
-#include "oauth/json_writer.h"
+#include "util/json_writer.h"
 
 namespace tf::oauth {
 namespace {

@@ -509,13 +509,14 @@ TEST_F(ServiceTest, BodyStates) {
 TEST_F(ServiceTest, NotFoundAndMethodNotAllowed) {
   http::Response r = Request("POST", "/connect/nope");
   ExpectError(r, 404, "not_found");
-  EXPECT_EQ(r.body, R"({"error":"not_found"})");
+  EXPECT_EQ(r.body, R"({"error":"not_found","error_description":"no endpoint at this path"})");
   ExpectError(Request("GET", "/connect/token/"), 404, "not_found");
   ExpectError(Request("GET", "/"), 404, "not_found");
 
   r = Request("GET", "/connect/token");
   ExpectError(r, 405, "method_not_allowed");
   EXPECT_EQ(HeaderOf(r, "Allow"), "POST");
+  EXPECT_EQ(r.body, R"({"error":"method_not_allowed","error_description":"this endpoint accepts POST"})");
   r = Request("POST", "/.well-known/openid-configuration");
   ExpectError(r, 405, "method_not_allowed");
   EXPECT_EQ(HeaderOf(r, "Allow"), "GET, HEAD");
@@ -552,8 +553,9 @@ TEST_F(ServiceTest, DiscoveryDocument) {
   EXPECT_EQ(doc.Str("jwks_uri"), std::string(kIssuer) + "/.well-known/openid-configuration/jwks");
   EXPECT_EQ(doc.Strings("grant_types_supported"),
             (std::vector<std::string>{"client_credentials", "password", "authorization_code", "refresh_token"}));
+  // "none": the enabled public client "public".
   EXPECT_EQ(doc.Strings("token_endpoint_auth_methods_supported"),
-            (std::vector<std::string>{"client_secret_basic", "client_secret_post"}));
+            (std::vector<std::string>{"client_secret_basic", "client_secret_post", "none"}));
   // Identity resources then API scopes, sorted; not "off" (disabled) nor "hidden" (not shown).
   EXPECT_EQ(doc.Strings("scopes_supported"),
             (std::vector<std::string>{"openid", "profile", "api1.read", "api1.write", "api2", "es.only",
@@ -573,9 +575,10 @@ TEST_F(ServiceTest, DiscoveryDocument) {
   EXPECT_EQ(doc.Strings("id_token_signing_alg_values_supported"), (std::vector<std::string>{"RS256"}));
   EXPECT_TRUE(cJSON_IsTrue(doc.Get("authorization_response_iss_parameter_supported")));
 
+  // HEAD is the GET answer; the web server sends its headers, Content-Length included, and drops the body.
   http::Response head = Request("HEAD", "/.well-known/openid-configuration");
   EXPECT_EQ(head.status, 200);
-  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.body, r.body);
   EXPECT_EQ(head.headers, r.headers);
 }
 

@@ -1,8 +1,8 @@
-#include "oauth/json_writer.h"
+#include "util/json_writer.h"
 
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
-namespace tf::oauth {
+namespace tf {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -107,4 +107,4 @@ std::string JsonWriter::Finish() && {
   return std::move(out_);
 }
 
-}  // namespace tf::oauth
+}  // namespace tf

@@ -1,5 +1,5 @@
-// Internal to oauth/: a small writer for the compact JSON objects this service emits (token responses, errors,
-// access-token claims, discovery). It appends to one string with no intermediate tree, so a token's claims are
+// A small writer for the compact JSON objects this service emits (token responses, errors, access-token claims,
+// discovery). It appends to one string with no intermediate tree, so a token's claims are
 // serialised once and never re-parsed. Strings are escaped per RFC 8259 (", \, control characters); bytes that are
 // not valid UTF-8 are replaced with U+FFFD so the output is always valid JSON. The writer does not check structure
 // (balanced objects, duplicate names): callers write straight-line code. Not thread-safe; one writer per document.
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tf::oauth {
+namespace tf {
 
 void AppendJsonString(std::string& out, std::string_view s);
 
@@ -35,4 +35,4 @@ class JsonWriter {
   bool first_ = true;
 };
 
-}  // namespace tf::oauth
+}  // namespace tf

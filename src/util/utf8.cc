@@ -1,6 +1,6 @@
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
-namespace tf::oauth {
+namespace tf {
 
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -39,4 +39,4 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-}  // namespace tf::oauth
+}  // namespace tf

@@ -1,5 +1,5 @@
-// Internal to oauth/: reading the small JSON documents this service itself wrote (token claims, stored reference
-// token claims) with cJSON. JsonDocument owns a parsed tree and frees it; the accessors never throw and return
+// Reading the small JSON documents this service itself wrote (token claims, stored reference token claims) with
+// cJSON. JsonDocument owns a parsed tree and frees it; the accessors never throw and return
 // nothing for a member of the wrong type.
 //
 // Thread-safety: a JsonDocument is used by one thread; the functions are pure.
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace tf::oauth {
+namespace tf {
 
 // A parsed JSON document, freed on scope exit.
 class JsonDocument {
@@ -52,4 +52,4 @@ inline DateMember NumericDate(const cJSON* object, const char* name, int64_t* ou
   return DateMember::kPresent;
 }
 
-}  // namespace tf::oauth
+}  // namespace tf

@@ -1,0 +1,133 @@
+"""What a distribution's packager relies on: the build has no side effects and no -Werror by default, the tests
+follow CTest's BUILD_TESTING, and the CMake install rules cover everything the Debian package ships.
+
+  * `make build` and `make install` run no apt-get (dry run of make); `make run`, `make test` and `make deb` go through
+    `make deps`;
+  * a fresh configure defaults to TF_WERROR=OFF (no -Werror in compile_commands.json) and BUILD_TESTING=ON;
+    -DTF_WERROR=ON adds -Werror; -DBUILD_TESTING=OFF registers no test;
+  * `cmake --install` of the tested build into a staging directory installs the programs, the sample configuration,
+    the man pages, the systemd units (naming the installed programs), the nginx and Apache examples, deploy.md and
+    the demo configuration, and packaging/debian/ adds nothing beside them (no *.install, *.manpages, *.docs,
+    *.examples, *.links files): the package is exactly the install rules (test_deb.py compares the two file lists).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+SOURCE = harness.SOURCE_DIR
+
+
+def run(cmd, **kwargs):
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, **kwargs)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+class BuildSystemTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tokenfcgi-build-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def make_dry_run(self, target):
+        return run(["make", "-n", "-C", SOURCE, target]).stdout
+
+    def test_build_and_install_install_no_packages(self):
+        for target in ("build", "install", "all"):
+            out = self.make_dry_run(target)
+            self.assertNotIn("deps.sh", out, target)
+            self.assertNotIn("apt-get", out, target)
+        for target in ("deps", "run", "test", "deb"):
+            self.assertIn("scripts/deps.sh", self.make_dry_run(target), target)
+
+    def configure(self, *args):
+        build = os.path.join(self.tmp, "b%d" % len(os.listdir(self.tmp)))
+        run(["cmake", "-S", SOURCE, "-B", build] + list(args))
+        cache = {}
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                key, sep, value = line.rstrip("\n").partition("=")
+                if sep and not line.startswith(("#", "//")):
+                    cache[key.split(":")[0]] = value
+        with open(os.path.join(build, "compile_commands.json")) as f:
+            commands = [c["command"] for c in json.load(f)]
+        tests = run(["ctest", "-N"], cwd=build).stdout
+        return cache, commands, tests
+
+    def test_werror_and_testing_switches(self):
+        cache, commands, tests = self.configure()
+        self.assertEqual(cache["TF_WERROR"], "OFF")
+        self.assertEqual(cache["BUILD_TESTING"], "ON")
+        self.assertTrue(commands)
+        self.assertFalse([c for c in commands if "-Werror" in c.split()], "-Werror without TF_WERROR")
+        self.assertIn("integration.test_build_system", tests)
+
+        cache, commands, tests = self.configure("-DTF_WERROR=ON", "-DBUILD_TESTING=OFF")
+        self.assertTrue(all("-Werror" in c.split() for c in commands))
+        self.assertIn("Total Tests: 0", tests)
+
+    def test_install_rules_cover_the_package(self):
+        build = harness.BUILD_DIR
+        if not os.path.isfile(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest(f"no configured build in {build}")
+        stage = os.path.join(self.tmp, "stage")
+        prefix = "/opt/tf"
+        run(["cmake", "--install", build, "--prefix", prefix], env=dict(os.environ, DESTDIR=stage))
+        installed = set()
+        for root, _, files in os.walk(stage):
+            for name in files:
+                installed.add("/" + os.path.relpath(os.path.join(root, name), stage))
+        cache = {}
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                key, _, value = line.rstrip("\n").partition("=")
+                cache[key.split(":")[0]] = value
+        # The configuration directory and the unit directory are fixed when the build is configured.
+        sysconf = cache.get("CMAKE_INSTALL_SYSCONFDIR", "etc")
+        configured_prefix = cache["CMAKE_INSTALL_PREFIX"]
+        etc = sysconf if sysconf.startswith("/") else (
+            "/etc" if configured_prefix == "/usr" else f"{configured_prefix}/{sysconf}")
+        unitdir = cache["TF_SYSTEMD_UNITDIR"]
+        unitdir = unitdir if unitdir.startswith("/") else f"{prefix}/{unitdir}"
+        expected = {f"{prefix}/bin/tokenfcgi", f"{prefix}/bin/tokenctl", f"{etc}/tokenfcgi/tokenfcgi.conf",
+                    f"{prefix}/share/man/man8/tokenfcgi.8", f"{prefix}/share/man/man8/tokenctl.8",
+                    f"{prefix}/share/tokenfcgi/nginx/tokenfcgi.conf", f"{prefix}/share/tokenfcgi/apache/tokenfcgi.conf",
+                    f"{prefix}/share/doc/tokenfcgi/deploy.md", f"{prefix}/share/doc/tokenfcgi/examples/demo.json"}
+        for unit in ("tokenfcgi.service", "tokenfcgi.socket", "tokenfcgi-gc.service", "tokenfcgi-gc.timer"):
+            expected.add(f"{unitdir}/{unit}")
+        self.assertEqual(sorted(installed), sorted(expected))
+
+        # Every file of the source tree that the package ships is installed verbatim, apart from the installed
+        # paths the units and the Apache example name.
+        bindir = f"{configured_prefix}/bin"
+        with open(os.path.join(SOURCE, "packaging", "systemd", "tokenfcgi.service")) as f:
+            source_unit = f.read()
+        with open(stage + f"{unitdir}/tokenfcgi.service") as f:
+            unit = f.read()
+        self.assertIn(f"ExecStart={bindir}/tokenfcgi --config {etc}/tokenfcgi/tokenfcgi.conf", unit)
+        self.assertEqual(unit, source_unit.replace("/usr/bin/", f"{bindir}/").replace(
+            "/etc/tokenfcgi/", f"{etc}/tokenfcgi/"))
+        for source, dest in (("packaging/man/tokenctl.8", "share/man/man8/tokenctl.8"),
+                             ("nginx/tokenfcgi.conf", "share/tokenfcgi/nginx/tokenfcgi.conf"),
+                             ("conf/tokenfcgi.conf", None)):
+            with open(os.path.join(SOURCE, source), "rb") as f:
+                want = f.read()
+            path = stage + (f"{prefix}/{dest}" if dest else f"{etc}/tokenfcgi/tokenfcgi.conf")
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), want, source)
+
+        # packaging/debian adds no file of its own to the package: dh_auto_install (the CMake rules) is all of it.
+        extra = [n for n in os.listdir(os.path.join(SOURCE, "packaging", "debian"))
+                 if n.endswith((".install", ".manpages", ".docs", ".examples", ".links", ".dirs"))]
+        self.assertEqual(extra, [])
+
+
+if __name__ == "__main__":
+    harness.main(binaries=(), tools=("cmake", "make"), need_jwt=False)

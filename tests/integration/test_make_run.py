@@ -1,0 +1,93 @@
+"""`make run`, as the README shows it: the demo comes up behind a real nginx on the port asked for (PORT), the curl
+lines it prints work when pasted, the README's first curl line works against it, and Ctrl-C stops everything."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+
+README = os.path.join(harness.SOURCE_DIR, "README.md")
+
+
+def run_shell(line, port):
+    """Runs one pasted command line (8080 in the README means the demo's port) and returns its stdout."""
+    line = line.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError(f"{line!r} exited {out.returncode}: {out.stderr}")
+    return out.stdout
+
+
+class MakeRunTest(unittest.TestCase):
+    def test_make_run_on_another_port(self):
+        run_dir = tempfile.mkdtemp(prefix="tf_make_run.")
+        os.chmod(run_dir, 0o755)
+        port = harness.free_port()
+        env = dict(os.environ, BUILD_DIR=harness.BUILD_DIR, RUN_DIR=run_dir)
+        log_path = os.path.join(run_dir, "make-run.log")
+        log = open(log_path, "w")
+        proc = subprocess.Popen(["make", "-C", harness.SOURCE_DIR, "run", f"PORT={port}"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            banner = self._wait_for_banner(proc, log_path)
+            self.assertIn(f"http://127.0.0.1:{port}", banner)
+            # Every curl line of the banner, pasted as printed.
+            curl_lines = [line.strip() for line in banner.splitlines() if line.strip().startswith("curl -s")]
+            token_line = next(line for line in curl_lines if "client_credentials" in line)
+            self.assertIn("access_token", run_shell(token_line, port))
+            for line in curl_lines:
+                if "CODE" in line:
+                    continue  # needs a code from the browser flow
+                self.assertTrue(run_shell(line, port).startswith("{"), line)
+            # The README's first token example, with the demo's port.
+            with open(README) as f:
+                readme = f.read()
+            first = re.search(r"^curl .*client_credentials.*$", readme, re.M)
+            self.assertIsNotNone(first, "README shows no client_credentials curl line")
+            self.assertIn("access_token", run_shell(first.group(0), port))
+            # The demo-web redirect URI follows the port: the authorize page answers (not an error page).
+            authorize = re.search(r"^\s*(http://127\.0\.0\.1:\d+/connect/authorize\?\S+)$", banner, re.M)
+            self.assertIsNotNone(authorize)
+            page = run_shell(f"curl -s -o /dev/null -w '%{{http_code}}' '{authorize.group(1)}'", port)
+            self.assertEqual(page, "200")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    self.fail("make run did not stop on Ctrl-C")
+            log.close()
+            with open(log_path) as f:
+                output = f.read()
+            shutil.rmtree(run_dir, ignore_errors=True)
+        self.assertIn("run-demo: stopping", output)
+        # Nothing it started is left listening.
+        with self.assertRaises(OSError):
+            import socket
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+    def _wait_for_banner(self, proc, log_path, timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(log_path) as f:
+                text = f.read()
+            if "Press Ctrl-C to stop." in text:
+                return text
+            if proc.poll() is not None:
+                self.fail(f"make run exited {proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.2)
+        self.fail("make run printed no banner in time")
+
+
+if __name__ == "__main__":
+    harness.main(tools=("nginx", "spawn-fcgi", "curl", "make"))
