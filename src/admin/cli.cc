@@ -58,6 +58,7 @@ void Add(cJSON* obj, const char* name, int64_t v) {
   cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(static_cast<double>(v)));
 }
 void Add(cJSON* obj, const char* name, uint64_t v) { Add(obj, name, static_cast<int64_t>(v)); }
+void AddDouble(cJSON* obj, const char* name, double v) { cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(v)); }
 void Add(cJSON* obj, const char* name, int v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, unsigned v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, Json v) { cJSON_AddItemToObject(obj, name, v.release()); }
@@ -272,6 +273,9 @@ int CmdImport(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   options.password_params = Argon2ParamsFromConfig(*ctx.config);
   options.password_min_length = ctx.config->password_min_length;
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    options.extension_grant_types.push_back(g.grant_type);
+  }
   std::unique_ptr<store::Store> store;
   bool no_database = false;
   if (options.dry_run && !DatabaseExists(*ctx.config)) {
@@ -446,6 +450,9 @@ int CmdClientAdd(Context& ctx, const Parsed& p) {
   }
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    spec.extension_grant_types.push_back(g.grant_type);
+  }
   std::vector<std::string> warnings;
   auto client = AddClient(**store, spec, &warnings);
   if (!client.ok()) return Fail(ctx, client.status());
@@ -741,6 +748,11 @@ int CmdKeyRemove(Context& ctx, const Parsed& p) {
   return kExitOk;
 }
 
+// How much of the map is in use, in percent (0 without a map).
+double UsedPercent(const store::StoreStats& s) {
+  return s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+}
+
 int CmdStats(Context& ctx, const Parsed&) {
   auto store = OpenStore(ctx, true);
   if (!store.ok()) return Fail(ctx, store.status());
@@ -761,6 +773,7 @@ int CmdStats(Context& ctx, const Parsed&) {
     Add(o.get(), "revoked_families", s.revoked_families);
     Add(o.get(), "map_size", s.map_size);
     Add(o.get(), "used_bytes", s.used_bytes);
+    AddDouble(o.get(), "used_percent", UsedPercent(s));
     Add(o.get(), "max_readers", s.max_readers);
     Add(o.get(), "readers_in_use", s.readers_in_use);
     Print(ctx.out(), o);
@@ -780,12 +793,31 @@ int CmdStats(Context& ctx, const Parsed&) {
   row("users", std::to_string(s.users));
   row("grants", std::to_string(s.grants));
   row("revoked families", std::to_string(s.revoked_families));
-  const double pct = s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+  const double pct = UsedPercent(s);
   std::ostringstream used;
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
-       << "%; raise map_size when it nears 100%)";
+       << "%; tokenctl map grow before it nears 100%)";
   row("map used", used.str());
   row("readers", std::to_string(s.readers_in_use) + " of " + std::to_string(s.max_readers) + " in use");
+  return kExitOk;
+}
+
+int CmdMapGrow(Context& ctx, const Parsed& p) {
+  uint64_t bytes = 0;
+  if (!ParseSizeValue(p.args[0], &bytes)) {
+    return UsageError(ctx, "not a size (a number of bytes, optionally with K, M, G or T): '" + p.args[0] + "'");
+  }
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  Status s = (*store)->GrowMap(bytes);
+  if (!s.ok()) return Fail(ctx, s);
+  if (ctx.json) {
+    Json o = Object();
+    Add(o.get(), "map_size", bytes);
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "map grown to " << bytes << " bytes; running workers adopt it at their next transaction\n";
   return kExitOk;
 }
 
@@ -1199,8 +1231,25 @@ int CmdSessionRevoke(Context& ctx, const Parsed& p) {
   return PrintUserChange(ctx, *user, "is signed out: every login session of the user is now invalid");
 }
 
+// --batch N of gc and grants revoke: false (with *code set) on a usage error.
+bool BatchOption(Context& ctx, const Parsed& p, size_t* batch, int* code) {
+  *batch = kDefaultGcBatch;
+  if (!p.Has("--batch")) return true;
+  const std::string v = p.Get("--batch");
+  size_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || ptr != v.data() + v.size() || n == 0 || n > kMaxGcBatch) {
+    *code = UsageError(ctx, "--batch: not a number from 1 to " + std::to_string(kMaxGcBatch) + ": '" + v + "'");
+    return false;
+  }
+  *batch = n;
+  return true;
+}
+
 int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   int code = kExitOk;
+  size_t batch = kDefaultGcBatch;
+  if (!BatchOption(ctx, p, &batch, &code)) return code;
   RevokeSelector selector;
   if (!NonEmptyOption(ctx, p, "--family", &selector.family, &code) ||
       !NonEmptyOption(ctx, p, "--id", &selector.id_prefix, &code) ||
@@ -1220,7 +1269,8 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   }
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto report = RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds);
+  auto report =
+      RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds, batch);
   if (!report.ok()) return Fail(ctx, report.status());
   // Revoking a subject's grants signs the user out: their login sessions end too (security stamp).
   bool sessions_revoked = false;
@@ -1250,15 +1300,8 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
 
 int CmdGc(Context& ctx, const Parsed& p) {
   size_t batch = kDefaultGcBatch;
-  if (p.Has("--batch")) {
-    const std::string v = p.Get("--batch");
-    size_t n = 0;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || ptr != v.data() + v.size() || n == 0 || n > kMaxGcBatch) {
-      return UsageError(ctx, "--batch: not a number from 1 to " + std::to_string(kMaxGcBatch) + ": '" + v + "'");
-    }
-    batch = n;
-  }
+  int code = kExitOk;
+  if (!BatchOption(ctx, p, &batch, &code)) return code;
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
   auto report = CollectGarbage(**store, *ctx.io.clock, batch);
@@ -1403,10 +1446,11 @@ const std::vector<CommandDef>& Commands() {
         {"--subject", true, "only this subject's (user's) grants"},
         {"--kind", true, "refresh_token, reference_token, authorization_code or device_code"}},
        0, 0, CmdGrantsList},
-      {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB",
-       "Revokes whole grant families in one transaction: every refresh token and reference access token\n"
-       "descending from the same original grant is deleted, and JWT access tokens issued from the family\n"
-       "introspect as inactive until the longest AccessTokenLifetime has passed. --id takes a grant id from\n"
+      {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB [--batch N]",
+       "Revokes whole grant families: every refresh token and reference access token descending from the same\n"
+       "original grant is dead at once and deleted (N per write transaction, so workers never wait long), and JWT\n"
+       "access tokens issued from the family introspect as inactive until the longest AccessTokenLifetime has\n"
+       "passed. --id takes a grant id from\n"
        "`grants list` (or its start; an id that matches several grants is refused and nothing is revoked).\n"
        "--client and --subject revoke every family with a grant of that client and/or subject.\n\n"
        "examples:\n"
@@ -1416,7 +1460,8 @@ const std::vector<CommandDef>& Commands() {
        {{"--family", true, "one family, by its id (FAMILY in grants list; grant_id in access tokens)"},
         {"--id", true, "the family of the grant with this id (or id prefix)"},
         {"--client", true, "every family with a grant of this client"},
-        {"--subject", true, "every family with a grant of this subject"}},
+        {"--subject", true, "every family with a grant of this subject"},
+        {"--batch", true, "grants deleted per write transaction, 1..100000 (default 500)"}},
        0, 0, CmdGrantsRevoke},
       {"gc", "[--batch N]",
        "Deletes expired grants and expired family-revocation records, N (default 500) per write transaction,\n"
@@ -1425,6 +1470,13 @@ const std::vector<CommandDef>& Commands() {
        "(tokenfcgi-gc.timer).",
        {{"--batch", true, "records per write transaction, 1..100000 (default 500)"}}, 0, 0, CmdGc},
       {"stats", "", "Shows the store's record counts, map usage and readers.", {}, 0, 0, CmdStats},
+      {"map grow", "SIZE",
+       "Grows the LMDB map (the most the database can hold) to SIZE bytes (K, M, G, T suffixes) while workers\n"
+       "serve: each running process adopts the new size at its next transaction, and a process started later\n"
+       "with a smaller map_size in its configuration uses the grown size too. A map never shrinks.\n\n"
+       "examples:\n"
+       "  tokenctl map grow 4G",
+       {}, 1, 1, CmdMapGrow},
       {"backup", "DIR", "Writes a compacted, consistent copy of the database to DIR/data.mdb while workers serve.",
        {}, 1, 1, CmdBackup},
   };

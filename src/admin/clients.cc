@@ -74,7 +74,10 @@ Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std:
 
   std::vector<std::string> notes;
   for (const std::string& g : spec.grant_types) {
-    if (!IsKnownGrantType(g)) notes.push_back("unknown grant type '" + g + "'");
+    const auto& extension = spec.extension_grant_types;
+    if (!IsKnownGrantType(g) && std::find(extension.begin(), extension.end(), g) == extension.end()) {
+      notes.push_back("unknown grant type '" + g + "' (not built in, and no extension_grant line serves it)");
+    }
   }
   if (spec.grant_types.empty()) notes.push_back("client '" + spec.client_id + "' is allowed no grant type (--grant)");
   if (spec.is_public && std::count(spec.grant_types.begin(), spec.grant_types.end(), "client_credentials")) {

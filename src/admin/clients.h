@@ -33,6 +33,7 @@ struct NewClient {
   std::vector<std::string> scopes;           // AllowedScopes
   std::optional<int64_t> access_token_lifetime;  // seconds; IdentityServer's default (3600) when absent
   std::vector<store::Secret> secrets;        // already hashed
+  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known, no warning
 };
 
 // Adds a client. AlreadyExists if the id is taken; InvalidArgument for a bad id, lifetime or a secret on a public

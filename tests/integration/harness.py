@@ -210,7 +210,9 @@ class Deployment:
         tests only: nginx listens on 127.0.0.1, and the shipped configs clear REMOTE_USER instead. Cannot be combined
         with nginx_locations.
     worker_connections: nginx's events { worker_connections } (each proxied request takes two).
-    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...).
+    nginx_http_extra: text added inside nginx's http block (e.g. an include of limit_req zones).
+    **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...); a
+        list value writes the key once per item (extension_grant).
     """
 
     START_TIMEOUT = 20.0   # seconds for a worker or nginx to become ready (sanitized builds are slow)
@@ -218,11 +220,12 @@ class Deployment:
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
                  client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
-                 remote_user_header=False, worker_connections=512, **config):
+                 remote_user_header=False, worker_connections=512, nginx_http_extra="", **config):
         if remote_user_header and nginx_locations is not None:
             raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
         self.remote_user_header = remote_user_header
         self.worker_connections = worker_connections
+        self.nginx_http_extra = nginx_http_extra
         self.import_data = clients
         self.worker_count = 1 if spawn_fcgi else workers
         self.threads = threads
@@ -332,12 +335,15 @@ class Deployment:
             "database": os.path.join(self.tmp, "db"),
             "log_level": "info",
         }
-        config.update({k: str(v) for k, v in self.config_overrides.items()})
+        # A list value writes the key once per item (keys that may repeat, such as extension_grant).
+        config.update({k: [str(i) for i in v] if isinstance(v, (list, tuple)) else str(v)
+                       for k, v in self.config_overrides.items()})
         self.config = config
         with open(self.config_path, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for key, value in config.items():
-                f.write(f"{key} = {value}\n")
+                for item in value if isinstance(value, list) else [value]:
+                    f.write(f"{key} = {item}\n")
 
     def _provision(self):
         os.makedirs(os.path.join(self.tmp, "db"), exist_ok=True)
@@ -440,6 +446,7 @@ http {{
     upstream tokenfcgi {{
 {servers}
     }}
+    {self.nginx_http_extra}
     server {{
         listen 127.0.0.1:{self.port};
         server_name localhost;

@@ -1058,6 +1058,11 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<size_t> RevokeFamily(std::string_view f, int64_t now, int64_t keep) override {
       return t_.RevokeFamily(f, now, keep);
     }
+    Result<store::RevokeProgress> RevokeFamilyPart(std::string_view f, int64_t now, int64_t keep,
+                                                   size_t limit) override {
+      return t_.RevokeFamilyPart(f, now, keep, limit);
+    }
+    Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
@@ -1090,6 +1095,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
     Result<store::StoreStats> Stats() override { return inner_->Stats(); }
     Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
+    Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
    private:
     store::Store* inner_;

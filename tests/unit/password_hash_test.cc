@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -531,6 +532,56 @@ TEST(PasswordHashTest, ConcurrentHashAndVerify) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok, std::vector<int>(4, 1));
+}
+
+// A stored hash cheaper than the configured cost (or not Argon2id at all) is topped up to the configured m x t, the
+// work VerifyDummyPassword does for an unknown user.
+TEST(PasswordHashTest, VerifyPasswordAtLeastAtTopsUpCheaperHashes) {
+  const Argon2Params current{64, 3, 1};
+  const uint64_t wanted = 64 * 3;
+  auto work = [](auto&& f) {
+    const uint64_t before = ThreadHashWork().argon2_kib_passes;
+    f();
+    return ThreadHashWork().argon2_kib_passes - before;
+  };
+  VerifyDummyPassword("warm-up", current);
+  EXPECT_EQ(work([&] { VerifyDummyPassword("guess", current); }), wanted);
+  Result<std::string> cheap = HashPassword("right-1", Argon2Params{40, 1, 1});
+  Result<std::string> same = HashPassword("right-2", current);
+  Result<std::string> dear = HashPassword("right-3", Argon2Params{64, 4, 1});
+  ASSERT_TRUE(cheap.ok() && same.ok() && dear.ok());
+  PasswordCheck check;
+  EXPECT_EQ(work([&] { check = VerifyPasswordAtLeastAt(*cheap, "guess", current); }), wanted);
+  EXPECT_FALSE(check.match);
+  EXPECT_EQ(work([&] { check = VerifyPasswordAtLeastAt(*cheap, "right-1", current); }), wanted);
+  EXPECT_TRUE(check.match);
+  EXPECT_TRUE(check.needs_rehash);
+  EXPECT_EQ(work([&] { check = VerifyPasswordAtLeastAt(*same, "right-2", current); }), wanted);
+  EXPECT_TRUE(check.match);
+  EXPECT_FALSE(check.needs_rehash);
+  EXPECT_EQ(work([&] { (void)VerifyPasswordAtLeastAt(*dear, "guess", current); }), 64u * 4);  // its own cost
+  EXPECT_EQ(work([&] { (void)VerifyPasswordAtLeastAt("not a hash", "guess", current); }), wanted);
+  // Without the top-up, the cheap hash costs its own m x t only: what made existing users answer faster.
+  EXPECT_EQ(work([&] { (void)VerifyPassword(*cheap, "guess", current); }), 40u);
+}
+
+TEST(PasswordHashTest, PasswordCheckSlotsBoundConcurrentChecks) {
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(slots.Enter(2, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(slots.Enter(2, std::chrono::milliseconds(20)));  // a bounded wait, then no slot
+  EXPECT_TRUE(slots.Enter(3, std::chrono::milliseconds(0)));     // the limit is the caller's
+  slots.Leave();
+  // A waiter is woken by Leave.
+  std::atomic<bool> entered{false};
+  std::thread waiter([&] { entered = slots.Enter(2, std::chrono::seconds(60)); });
+  slots.Leave();
+  waiter.join();
+  EXPECT_TRUE(entered.load());
+  slots.Leave();
+  slots.Leave();
+  EXPECT_EQ(PasswordCheckConcurrency(3), 3u);
+  EXPECT_GE(PasswordCheckConcurrency(0), 1u);
 }
 
 }  // namespace

@@ -366,6 +366,7 @@ class RacingStore final : public store::Store {
   Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
   Result<store::StoreStats> Stats() override { return inner_->Stats(); }
   Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
+  Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
  private:
   store::Store* inner_;
