@@ -1174,7 +1174,8 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
     filter.kind = ParseGrantKind(p.Get("--kind"));
     if (!filter.kind) {
       return UsageError(ctx, "unknown grant kind '" + p.Get("--kind") +
-                                 "' (refresh_token, reference_token, authorization_code or device_code)");
+                                 "' (refresh_token, reference_token, authorization_code, device_code, user_code, "
+                                 "user_code_throttle or consent)");
     }
   }
   auto store = OpenStore(ctx, true);
@@ -1444,7 +1445,9 @@ const std::vector<CommandDef>& Commands() {
        "  tokenctl --json grants list --kind refresh_token",
        {{"--client", true, "only this client's grants"},
         {"--subject", true, "only this subject's (user's) grants"},
-        {"--kind", true, "refresh_token, reference_token, authorization_code or device_code"}},
+        {"--kind", true,
+         "refresh_token, reference_token, authorization_code, device_code, user_code, user_code_throttle or "
+         "consent"}},
        0, 0, CmdGrantsList},
       {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB [--batch N]",
        "Revokes whole grant families: every refresh token and reference access token descending from the same\n"

@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "oauth/claims.h"
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
 namespace tf::oauth {
 namespace {

@@ -5,6 +5,8 @@
 //   POST      {base_path}/connect/introspect                     introspection.h (RFC 7662)
 //   GET|POST  {base_path}/connect/authorize                      authorize.h (RFC 6749 §4.1.1, OIDC Core §3.1.2)
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
+//   POST      {base_path}/connect/deviceauthorization            device_authorization.h (RFC 8628 §3.1)
+//   GET|POST  {base_path}/device                                 device_page.h (RFC 8628 §3.3)
 //   GET|POST  {base_path}/connect/endsession                     end_session.h (OIDC RP-Initiated Logout 1.0)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
@@ -24,6 +26,8 @@
 #include "oauth/authorize.h"
 #include "oauth/catalog.h"
 #include "oauth/cors.h"
+#include "oauth/device_authorization.h"
+#include "oauth/device_page.h"
 #include "oauth/discovery.h"
 #include "oauth/end_session.h"
 #include "oauth/errors.h"
@@ -112,6 +116,14 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   if (path == kUserinfoPath) {
     if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
     return HandleUserinfoRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kDeviceAuthorizationPath) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return HandleDeviceAuthorizationRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kDevicePath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleDevicePage(request, catalog, config, *clock, store, log);
   }
   if (path == kEndSessionPath) {
     if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");

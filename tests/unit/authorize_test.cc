@@ -797,8 +797,12 @@ TEST_F(AuthorizeTest, ExistingSessionGivesACodeWithoutTheForm) {
   EXPECT_TRUE(SetCookieFor(r, kSessionCookie).empty());  // nothing new to set
   // prompt=none with a session: a code.
   EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "none"), session_cookie_)).empty());
-  // prompt=consent is accepted (no consent screen).
-  EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "consent"), session_cookie_)).empty());
+  // prompt=consent shows the consent page (consent.h) instead of a code.
+  const http::Response consent = Get(With(Base(), "prompt", "consent"), session_cookie_);
+  EXPECT_EQ(consent.status, 200);
+  EXPECT_EQ(HeaderCount(consent, "Location"), 0);
+  EXPECT_EQ(log_.outcome, "consent_form");
+  EXPECT_NE(consent.body.find("name=\"tf_consent\" value=\"approve\""), std::string::npos);
   // A tampered cookie is no session.
   std::string tampered = session_cookie_;
   tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
