@@ -1055,8 +1055,9 @@ int CmdUserPasswd(Context& ctx, const Parsed& p) {
                           Argon2ParamsFromConfig(*ctx.config));
   if (!user.ok()) return Fail(ctx, user.status());
   return PrintUserChange(ctx, *user,
-                         password ? "has a new password (lockout cleared)"
-                                  : "has no password now and cannot sign in with one (lockout cleared)");
+                         password ? "has a new password (lockout cleared, login sessions ended)"
+                                  : "has no password now and cannot sign in with one (lockout cleared, login "
+                                    "sessions ended)");
 }
 
 template <typename Change>
@@ -1073,7 +1074,8 @@ int ChangeUser(Context& ctx, const Parsed& p, Change change, std::string_view wh
 
 int CmdUserDisable(Context& ctx, const Parsed& p) {
   return ChangeUser(
-      ctx, p, [](store::Store& s, const UserRef& r) { return SetActive(s, r, false); }, "is disabled");
+      ctx, p, [](store::Store& s, const UserRef& r) { return SetActive(s, r, false); },
+      "is disabled (and signed out of every login session)");
 }
 
 int CmdUserEnable(Context& ctx, const Parsed& p) {
@@ -1223,6 +1225,18 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
   return kExitOk;
 }
 
+int CmdSessionRevoke(Context& ctx, const Parsed& p) {
+  int code = kExitOk;
+  std::string subject;
+  if (!NonEmptyOption(ctx, p, "--subject", &subject, &code)) return code;
+  if (subject.empty()) return UsageError(ctx, "say whose sessions to revoke: --subject SUB");
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto user = RevokeSessions(**store, UserRef::BySubject(subject));
+  if (!user.ok()) return Fail(ctx, user.status());
+  return PrintUserChange(ctx, *user, "is signed out: every login session of the user is now invalid");
+}
+
 // --batch N of gc and grants revoke: false (with *code set) on a usage error.
 bool BatchOption(Context& ctx, const Parsed& p, size_t* batch, int* code) {
   *batch = kDefaultGcBatch;
@@ -1264,11 +1278,19 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   auto report =
       RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds, batch);
   if (!report.ok()) return Fail(ctx, report.status());
+  // Revoking a subject's grants signs the user out: their login sessions end too (security stamp).
+  bool sessions_revoked = false;
+  if (!selector.subject.empty()) {
+    auto user = RevokeSessions(**store, UserRef::BySubject(selector.subject));
+    if (!user.ok() && !user.status().IsNotFound()) return Fail(ctx, user.status());
+    sessions_revoked = user.ok();
+  }
   if (ctx.json) {
     Json o = Object();
     Add(o.get(), "grants", static_cast<uint64_t>(report->grants));
     Add(o.get(), "families", static_cast<uint64_t>(report->families.size()));
     Add(o.get(), "family_ids", report->families);
+    if (!selector.subject.empty()) Add(o.get(), "sessions_revoked", sessions_revoked);  // the user exists
     Print(ctx.out(), o);
     return kExitOk;
   }
@@ -1278,6 +1300,7 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   }
   ctx.out() << "revoked " << Plural(report->grants, "grant", "grants") << " in "
             << Plural(report->families.size(), "family", "families") << "\n";
+  if (sessions_revoked) ctx.out() << "ended every login session of subject " << selector.subject << "\n";
   return kExitOk;
 }
 
@@ -1371,6 +1394,11 @@ const std::vector<CommandDef>& Commands() {
        "and login-form CSRF tokens: every user must sign in again, and a login form open in a browser must be\n"
        "reloaded. Issued tokens stay valid. Workers pick the new key up on their next request.",
        {}, 0, 0, CmdSessionRotateKey},
+      {"session revoke", "--subject SUB",
+       "Signs one user out of every browser: moves the user's security stamp, so each of their login sessions\n"
+       "is refused at its next use (authorize, prompt=none, the device page). Issued tokens stay valid; revoke\n"
+       "them with grants revoke --subject, which also does this. user passwd and user disable do it too.",
+       {{"--subject", true, "the user's subject id"}}, 0, 0, CmdSessionRevoke},
       {"user add", "USERNAME [--tenant T] [--subject ID] [--claim TYPE=VALUE]... [--inactive] [--no-password]",
        "Adds a user. The password is read from standard input (one line), or asked for twice without echo on a\n"
        "terminal; never from the command line. Only its Argon2id hash is stored. --no-password makes a user who\n"

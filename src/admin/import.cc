@@ -557,6 +557,12 @@ ImportPlan ParseImport(std::string_view json_text, const ImportOptions& options,
                              "IdentityResources or Users, or an IdentityServer section holding them");
     return plan;
   }
+  // cJSON cuts a string at "\u0000": refuse it before any record is read with a shorter name than the file's.
+  if (std::optional<std::string> where = store::FindNulEscape(json_text)) {
+    report->errors.push_back((where->empty() ? std::string("(root)") : *where) +
+                             ": contains a NUL character (\\u0000)");
+    return plan;
+  }
   CheckRepeatedNames(root.get(), "", &report->errors);
 
   std::vector<std::string> unknown;

@@ -173,11 +173,21 @@ Result<store::User> SetPassword(store::Store& store, const UserRef& ref, const s
   return Modify(store, UserRef::BySubject(existing->subject_id), [&](store::User* user) {
     user->password_hash = hash->value_or("");
     store::RecordSuccessfulLogin(user);  // AccessFailedCount = 0, LockoutEnd cleared
+    MoveSecurityStamp(user);
   });
 }
 
 Result<store::User> SetActive(store::Store& store, const UserRef& ref, bool active) {
-  return Modify(store, ref, [&](store::User* user) { user->is_active = active; });
+  return Modify(store, ref, [&](store::User* user) {
+    user->is_active = active;
+    if (!active) MoveSecurityStamp(user);
+  });
+}
+
+void MoveSecurityStamp(store::User* user) { user->security_stamp = RandomHandle(16); }
+
+Result<store::User> RevokeSessions(store::Store& store, const UserRef& ref) {
+  return Modify(store, ref, [](store::User* user) { MoveSecurityStamp(user); });
 }
 
 Result<store::User> UnlockUser(store::Store& store, const UserRef& ref) {

@@ -75,13 +75,23 @@ Result<std::vector<store::User>> ListUsers(store::Store& store, const std::optio
 // Removes the user and its username index entry. NotFound if absent. Returns the removed record.
 Result<store::User> RemoveUser(store::Store& store, const UserRef& ref);
 
-// Replaces the password (nullopt removes it: the user can no longer sign in with a password) and clears the lockout
-// state (AccessFailedCount 0, no LockoutEnd), as ASP.NET Core Identity's password reset does.
+// Replaces the password (nullopt removes it: the user can no longer sign in with a password), clears the lockout
+// state (AccessFailedCount 0, no LockoutEnd) and moves the security stamp (every login session ends), as ASP.NET
+// Core Identity's password reset does.
 Result<store::User> SetPassword(store::Store& store, const UserRef& ref, const std::optional<std::string>& password,
                                 const Argon2Params& params);
 
-// IsActive = active. Changes nothing else.
+// IsActive = active. Disabling also moves the security stamp (every login session of the user ends); enabling
+// changes nothing else.
 Result<store::User> SetActive(store::Store& store, const UserRef& ref, bool active);
+
+// A new random SecurityStamp (RandomHandle(16)) in `user`: every login session that carries the old one is dead.
+void MoveSecurityStamp(store::User* user);
+
+// Moves the user's security stamp in one Update: what `tokenctl session revoke --subject S` does. Every login
+// session of the user ends at its next use (authorize, prompt=none, the device verification page); tokens already
+// issued are not affected (`tokenctl grants revoke --subject` ends those, and moves the stamp too).
+Result<store::User> RevokeSessions(store::Store& store, const UserRef& ref);
 
 // Ends a lockout at once: AccessFailedCount 0 and no LockoutEnd.
 Result<store::User> UnlockUser(store::Store& store, const UserRef& ref);

@@ -371,6 +371,18 @@ std::string SetBool(std::string_view v, bool* out) {
 
 std::string SetAcrClaim(std::string_view v, Config* c) { return SetBool(v, &c->acr_claim); }
 
+std::string SetAcrValue(std::string_view v, std::string* out) {
+  if (v.size() > 100) return "must be at most 100 bytes";
+  if (!AllPrintableAscii(v) || v.find(' ') != std::string_view::npos) {
+    return "must be printable ASCII without spaces (one acr value)";
+  }
+  *out = std::string(v);
+  return "";
+}
+
+std::string SetLocalAcr(std::string_view v, Config* c) { return SetAcrValue(v, &c->local_acr); }
+std::string SetRemoteUserAcr(std::string_view v, Config* c) { return SetAcrValue(v, &c->remote_user_acr); }
+
 constexpr std::string_view kLoginProviderNames[] = {"local", "remote_user"};
 
 std::string SetLoginProviders(std::string_view v, Config* c) {
@@ -413,6 +425,24 @@ std::string SetSessionLifetime(std::string_view v, Config* c) {
 }
 
 std::string SetRemoteUserProvision(std::string_view v, Config* c) { return SetBool(v, &c->remote_user_provision); }
+
+std::string SetRemoteUserTenantMapping(std::string_view v, Config* c) {
+  if (v == "fixed") {
+    c->remote_user_tenant_mapping = RemoteUserTenantMapping::kFixed;
+  } else if (v == "user@tenant") {
+    c->remote_user_tenant_mapping = RemoteUserTenantMapping::kUserAtTenant;
+  } else {
+    return "must be fixed or user@tenant; got " + Quote(v);
+  }
+  return "";
+}
+
+std::string SetRemoteUserTenant(std::string_view v, Config* c) {
+  if (v.size() > 100) return "must be at most 100 bytes";
+  if (!AllPrintableAscii(v)) return "must be printable ASCII";
+  c->remote_user_tenant = std::string(v);
+  return "";
+}
 
 std::string SetLoginFormTenant(std::string_view v, Config* c) { return SetBool(v, &c->login_form_tenant); }
 
@@ -545,14 +575,22 @@ const KeyDef kKeys[] = {
       "How long, 1 to 86400, a user stays locked out after lockout_max_failures consecutive failures."},
      SetLockoutSeconds},
     {{"acr_claim", "false", "",
-      "true or false: whether acr_values other than idp:NAME and tenant:NAME are put in the token's acr claim "
-      "(false: they are ignored)."},
+      "true or false: whether tokens carry an acr claim stating the level the login actually met: local_acr or "
+      "remote_user_acr, by the provider that signed the user in. Requested acr_values never become the claim."},
      SetAcrClaim},
+    {{"local_acr", "1", "acr value",
+      "The acr claim of logins by the local provider (user store password), with acr_claim; empty = no claim. One "
+      "value of printable ASCII without spaces, at most 100 bytes."},
+     SetLocalAcr},
+    {{"remote_user_acr", "", "acr value",
+      "The acr claim of logins by the remote_user provider (whatever the web server checked), with acr_claim; empty "
+      "= no claim. One value of printable ASCII without spaces, at most 100 bytes."},
+     SetRemoteUserAcr},
     {{"login_providers", "local", "space-separated names",
       "The identity providers that may check user credentials, from local (the user store) and remote_user (the "
       "web server's REMOTE_USER); at least one, each once."},
      SetLoginProviders},
-    {{"refresh_token_reuse_grace_seconds", "0", "seconds",
+    {{"refresh_token_reuse_grace_seconds", "30", "seconds",
       "0 to 300: a rotated (OneTimeOnly) refresh token presented again this soon after its use, while its successor "
       "is unused, is one allowed retry instead of reuse (which revokes the token family); 0 disables the grace."},
      SetRefreshTokenReuseGrace},
@@ -562,8 +600,19 @@ const KeyDef kKeys[] = {
      SetSessionLifetime},
     {{"remote_user_provision", "false", "",
       "true or false: whether a remote_user login whose REMOTE_USER names no user in the store creates one (random "
-      "SubjectId, Username = REMOTE_USER, the tenant of acr_values, no password); false refuses it (access_denied)."},
+      "SubjectId, Username = REMOTE_USER, the tenant remote_user_tenant_mapping gives, no password); false refuses it "
+      "(access_denied)."},
      SetRemoteUserProvision},
+    {{"remote_user_tenant_mapping", "fixed", "",
+      "fixed or user@tenant: where the tenant of a remote_user login comes from, never the request. fixed: every "
+      "REMOTE_USER is a user of remote_user_tenant. user@tenant: REMOTE_USER name@tenant is user name of tenant "
+      "tenant (split at the last @); a name without @ is a user of remote_user_tenant. A tenant:NAME in acr_values "
+      "that disagrees is access_denied."},
+     SetRemoteUserTenantMapping},
+    {{"remote_user_tenant", "", "tenant name",
+      "The tenant of remote_user logins (and of users they provision) under remote_user_tenant_mapping fixed, and of "
+      "names without @ under user@tenant; empty = users of no tenant. At most 100 printable ASCII bytes."},
+     SetRemoteUserTenant},
     {{"login_form_tenant", "false", "",
       "true or false: whether the built-in login form asks for a tenant when acr_values carries no tenant:NAME."},
      SetLoginFormTenant},

@@ -14,6 +14,9 @@
 
 namespace tf {
 
+// How a remote_user login's tenant is found (Config::remote_user_tenant_mapping).
+enum class RemoteUserTenantMapping { kFixed, kUserAtTenant };
+
 // One `extension_grant = GRANT_TYPE LIBRARY [ARGUMENT]` line: a grant type served by a plug-in
 // (include/tokenfcgi/extension_grant.h, oauth/extension_grants.h).
 struct ExtensionGrantConfig {
@@ -55,8 +58,13 @@ struct Config {
   unsigned lockout_max_failures = 5;                 // 0..1000
   int64_t lockout_seconds = 300;                     // 1..86400
 
-  // Whether acr_values other than idp:NAME and tenant:NAME are passed through as the token's `acr` claim.
+  // Whether tokens carry an `acr` claim: the level the login's provider met (local_acr, remote_user_acr), never a
+  // value a request asked for (oauth/login_provider.h's LoginAcr).
   bool acr_claim = false;
+  // The Authentication Context Class Reference each login provider meets, as the `acr` claim states it ("" = no
+  // claim for that provider's logins). 1..100 printable ASCII bytes without spaces, or "".
+  std::string local_acr = "1";
+  std::string remote_user_acr;
 
   // Enabled identity providers for user login, in configuration order, no duplicates, at least one. Known names:
   // "local" (the LMDB user store) and "remote_user" (the web server's REMOTE_USER; off by default, see ARCHITECTURE).
@@ -64,16 +72,24 @@ struct Config {
 
   // Refresh-token rotation (RefreshTokenUsage OneTimeOnly): a consumed refresh token presented again within this many
   // seconds of its consumption, while its successor is still unused, is an allowed retry (once) of a client that lost
-  // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes.
-  int64_t refresh_token_reuse_grace_seconds = 0;     // 0..300
+  // the response, instead of reuse (which revokes the whole family). 0 = no grace: every reuse revokes. The default
+  // covers a client's retry after a worker died between the commit of a rotation and the response
+  // (docs/sessions-and-logout.md, "Refresh reuse grace").
+  int64_t refresh_token_reuse_grace_seconds = 30;    // 0..300
 
   // The authorize endpoint (oauth/authorize.h, oauth/session.h).
   // How long a login session cookie stays valid after the login (absolute, not sliding; IdentityServer's cookie
   // default is 10 hours). A client's UserSsoLifetime and a request's max_age can only shorten it.
   int64_t session_lifetime_seconds = 36000;          // 60..31536000
   // remote_user: when REMOTE_USER names no user in the store, create one (random SubjectId, Username = REMOTE_USER,
-  // the tenant of acr_values, no password). false: such a login is refused (access_denied).
+  // the tenant remote_user_tenant_mapping gives, no password). false: such a login is refused (access_denied).
   bool remote_user_provision = false;
+  // remote_user: the tenant of the user the web server authenticated comes from here, never from the request
+  // (oauth/remote_user.h). kFixed: every REMOTE_USER is a user of remote_user_tenant ("" = no tenant).
+  // kUserAtTenant: "name@tenant" is user "name" of tenant "tenant" (split at the last '@'); a name without '@' is a
+  // user of remote_user_tenant.
+  RemoteUserTenantMapping remote_user_tenant_mapping = RemoteUserTenantMapping::kFixed;
+  std::string remote_user_tenant;                    // 0..100 printable ASCII bytes
   // Whether the built-in login form asks for a tenant (when acr_values carries no tenant:NAME).
   bool login_form_tenant = false;
   // The id_token signing algorithm when the client's AllowedIdentityTokenSigningAlgorithms is empty (OpenID Connect

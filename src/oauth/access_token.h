@@ -16,7 +16,7 @@
 //           idp        the login provider that checked the credentials ("local")
 //           amr        the authentication methods, e.g. ["pwd"]
 //           tenant     the tenant the user was found in, when not ""
-//           acr        the passed-through acr_values, when not ""
+//           acr        the level the login met (login_provider.h's LoginAcr), when not ""
 //           <Type>     each user claim whose Type is in the UserClaims of a granted enabled ApiScope or of an
 //                      audience ApiResource (IdentityServer's access-token claims; identity resources do not add
 //                      claims to access tokens); a type given several times becomes an array

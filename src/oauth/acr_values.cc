@@ -25,15 +25,6 @@ Status TakeSelector(std::string_view value, std::string_view prefix, size_t max_
 
 }  // namespace
 
-std::string AcrValues::AcrClaim() const {
-  std::string out;
-  for (const std::string& v : acr) {
-    if (!out.empty()) out += ' ';
-    out += v;
-  }
-  return out;
-}
-
 Result<AcrValues> ParseAcrValues(std::string_view acr_values) {
   if (acr_values.size() > kMaxAcrValuesLength) return Status::InvalidArgument("acr_values is too long");
   if (std::any_of(acr_values.begin(), acr_values.end(), IsControl)) {

@@ -6,8 +6,9 @@
 //                 NAME is 1..kMaxTenantLength bytes. Without it, users without a tenant are searched.
 //   idp:NAME      the login provider that checks the credentials (login_provider.h); default "local". At most one;
 //                 NAME is 1..kMaxIdpLength bytes.
-//   anything else an ACR value, kept in order with duplicates removed; the password grant emits them, space-joined,
-//                 as the `acr` claim when config acr_claim is true and ignores them otherwise. The prefixes are
+//   anything else a requested ACR value, kept in order with duplicates removed. Requested values are voluntary
+//                 (OpenID Connect Core §3.1.2.1): the `acr` claim states the level the login met (login_provider.h's
+//                 LoginAcr), never these, and a value the server cannot satisfy is ignored. The prefixes are
 //                 case-sensitive, so "Tenant:x" is an ACR value, as in IdentityServer.
 //
 // The whole parameter is at most kMaxAcrValuesLength bytes (IdentityServer's InputLengthRestrictions.AcrValues);
@@ -36,10 +37,7 @@ inline constexpr std::string_view kIdpPrefix = "idp:";
 struct AcrValues {
   std::string tenant;               // "" = no tenant:NAME given (users without a tenant)
   std::string idp;                  // "" = no idp:NAME given (the default provider)
-  std::vector<std::string> acr;     // the other values, in order, each once
-
-  // The other values space-joined ("" when none): the `acr` claim.
-  std::string AcrClaim() const;
+  std::vector<std::string> acr;     // the other values (requested ACRs), in order, each once
 };
 
 Result<AcrValues> ParseAcrValues(std::string_view acr_values);

@@ -25,7 +25,8 @@ bool IsLiveAuthorizationCodeOf(const store::Grant& grant, std::string_view clien
 
 Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& snapshot, std::string_view code_hash,
                                                std::string_view client_id, int64_t now,
-                                               const std::vector<const NewGrant*>& issued) {
+                                               const std::vector<const NewGrant*>& issued,
+                                               bool replay_proves_possession) {
   // 1. The code itself.
   Result<store::Grant> found = txn.GetGrant(code_hash);
   if (!found.ok()) {
@@ -35,8 +36,9 @@ Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& 
   store::Grant& code = *found;
   if (!IsLiveAuthorizationCodeOf(code, client_id, now)) return CodeRedemption::kRejected;
 
-  // 2. A second use: everything issued from the code dies (RFC 6749 §4.1.2).
+  // 2. A second use: everything issued from the code dies (RFC 6749 §4.1.2), when the replay proves possession.
   if (code.consumed_at.has_value()) {
+    if (!replay_proves_possession) return CodeRedemption::kReplayWithoutProof;
     TF_RETURN_IF_ERROR(RevokeGrantFamily(txn, snapshot, code.family, now));
     return CodeRedemption::kReuseDetected;
   }

@@ -11,12 +11,18 @@
 // Redemption (RedeemAuthorizationCode) runs inside ONE Store::Update, so parallel requests with the same code from
 // any number of processes serialise on LMDB's writer lock: exactly one succeeds.
 //   1. absent, not a code, another client's, or expired (now >= expires)   -> kRejected, nothing written
-//   2. consumed_at already set                                             -> kReuseDetected: the family is revoked
+//   2. consumed_at already set, and the replay proves possession (`replay_proves_possession`: the client authenticated
+//      as a confidential client, or the request's code_verifier matches the code's challenge)
+//                                                                          -> kReuseDetected: the family is revoked
 //      (grant_family.h: the refresh tokens and reference tokens issued from the code are deleted, and JWT access
 //      tokens carrying grant_id = family introspect inactive) in the same transaction (RFC 6749 §4.1.2). The code
 //      record itself is in the family and goes with it, so a third use is simply unknown (kRejected).
 //      The revocation is a WRITE: the caller's Update callback must return OK (commit) on kReuseDetected, and answer
 //      invalid_grant afterwards; returning an error there would abort the transaction and undo the revocation.
+//      consumed_at set WITHOUT such proof                                  -> kReplayWithoutProof, nothing written: a
+//      used code is all a public client's stolen-code replay has, and letting it revoke would hand anyone who saw
+//      the code (a log, a Referer, browser history) the power to sign the victim out. The legitimate client always
+//      has its proof, so a double redemption by the client itself still revokes.
 //   3. otherwise: consumed_at = now (the record stays until `expires` so a second use is detected), and the grants
 //      the caller built (a refresh token, a reference access token) are stored in the same transaction -> kRedeemed
 // Everything that needs no write (redirect_uri, PKCE, user active) is checked by the caller in a read transaction
@@ -49,7 +55,7 @@ NewGrant NewAuthorizationCode(const store::Client& client, store::Grant grant, i
 // grant handler uses it on its read transaction; RedeemAuthorizationCode applies it again on fresh data.
 bool IsLiveAuthorizationCodeOf(const store::Grant& grant, std::string_view client_id, int64_t now);
 
-enum class CodeRedemption { kRedeemed, kRejected, kReuseDetected };
+enum class CodeRedemption { kRedeemed, kRejected, kReuseDetected, kReplayWithoutProof };
 
 // Steps 1-3 above in `txn` (a write transaction). `issued` are grants to store on success (each in the code's
 // family; null entries are skipped; one in another family is InvalidArgument, so a token could never outlive a
@@ -57,6 +63,7 @@ enum class CodeRedemption { kRedeemed, kRejected, kReuseDetected };
 // Every outcome, kReuseDetected included, needs the caller's Update to commit (see step 2).
 Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& snapshot, std::string_view code_hash,
                                                std::string_view client_id, int64_t now,
-                                               const std::vector<const NewGrant*>& issued);
+                                               const std::vector<const NewGrant*>& issued,
+                                               bool replay_proves_possession);
 
 }  // namespace tf::oauth

@@ -12,6 +12,7 @@
 #include "oauth/consent.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
+#include "oauth/login_session.h"
 #include "oauth/paths.h"
 #include "oauth/remote_user.h"
 #include "oauth/resource_owner.h"
@@ -74,6 +75,7 @@ Session StartSession(const Flow& f, const store::User& user, std::string_view id
   s.auth_time = f.now;
   s.sid = sid.empty() ? RandomHandle(16) : std::move(sid);
   s.expires = f.now + f.config.session_lifetime_seconds;
+  s.stamp = user.security_stamp;
   return s;
 }
 
@@ -146,7 +148,7 @@ http::Response IssueCode(const Flow& f, const Session& auth, bool started) {
   g.idp = auth.idp;
   g.amr = auth.amr;
   g.tenant = auth.tenant;
-  if (f.config.acr_claim) g.acr = r.acr.AcrClaim();
+  g.acr = LoginAcr(f.config, auth.idp);  // what the session's login met, also for prompt=none; never acr_values
   g.session_id = auth.sid;
   const NewGrant code = NewAuthorizationCode(f.client(), std::move(g), f.now);
   const Status st = f.store->Update([&](store::Txn& txn) { return txn.PutGrant(code.handle_hash, code.grant); });
@@ -211,20 +213,11 @@ bool IsFreshEnough(const Flow& f, int64_t auth_time) {
 Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
                                                   store::Store& store, int64_t now,
                                                   const std::function<bool(const Session&)>& acceptable) {
-  const std::string_view cookie = FindCookie(request.cookie, kSessionCookie);
-  if (cookie.empty()) return std::optional<Session>();
-  std::optional<Session> session = DecodeSession(cookie, key, now);
+  Result<std::optional<Session>> current = CurrentSession(store, request.cookie, key, now);
+  if (!current.ok()) return current.status();
+  std::optional<Session>& session = *current;
   if (!session.has_value() || session->idp != kLocalProvider) return std::optional<Session>();
   if (!acceptable(*session)) return std::optional<Session>();
-  bool usable = false;
-  const Status st = store.Read([&](store::Txn& txn) -> Status {
-    Result<store::User> user = txn.GetUser(session->subject);
-    if (!user.ok()) return user.status().IsNotFound() ? Status::OK() : user.status();
-    usable = user->is_active && user->tenant == session->tenant;
-    return Status::OK();
-  });
-  if (!st.ok()) return st;
-  if (!usable) return std::optional<Session>();
   return session;
 }
 
@@ -282,15 +275,17 @@ http::Response RemoteUser(const Flow& f) {
     if (f.request.prompt_none) return Redirected(f, kLoginRequired, "the user is not signed in");
     return Page(f, 401, "the web server did not authenticate you");
   }
-  Result<std::optional<store::User>> user =
-      FindOrProvisionRemoteUser(*f.store, f.config, f.request.acr.tenant, remote_user, f.now);
-  if (!user.ok()) {
-    if (user.status().code() == Status::Code::kInvalidArgument) {
-      Logf(LogLevel::kWarn, "authorize: %s", user.status().message().c_str());
-      return Page(f, 400, "the web server passed an unusable user name");
-    }
-    return StoreFailure(f, "the user store failed", user.status());
+  // The tenant is the configuration's (remote_user.h); a request naming another one is refused, not obeyed.
+  Result<RemoteUserName> name = MapRemoteUser(f.config, remote_user);
+  if (!name.ok()) {
+    Logf(LogLevel::kWarn, "authorize: %s", name.status().message().c_str());
+    return Page(f, 400, "the web server passed an unusable user name");
   }
+  if (!f.request.acr.tenant.empty() && f.request.acr.tenant != name->tenant) {
+    return Redirected(f, kAccessDenied, "the requested tenant is not the tenant of the authenticated user");
+  }
+  Result<std::optional<store::User>> user = FindOrProvisionRemoteUser(*f.store, f.config, *name, f.now);
+  if (!user.ok()) return StoreFailure(f, "the user store failed", user.status());
   if (!user->has_value()) return Redirected(f, kAccessDenied, "the user is unknown or disabled");
 
   // auth_time is now: the web server authenticated this very request. The sid of this user's earlier remote_user

@@ -29,17 +29,21 @@
 //   local        a valid session cookie (session.h) with idp local, the same tenant as acr_values' tenant (when given),
 //                and a fresh enough auth_time (prompt login/select_account force a new login; max_age and the
 //                client's UserSsoLifetime bound now - auth_time; config.session_lifetime_seconds bounds the cookie)
-//                whose user still exists and IsActive -> issue a code. Otherwise prompt=none -> login_required
-//                redirected; else the login form (html.h) is shown, with a fresh CSRF cookie and token, and every
-//                authorize parameter as a hidden field (prompt and max_age are kept but a successful form login is
-//                fresh by definition).
+//                whose user still exists, IsActive and still has the session's security stamp (login_session.h's
+//                CurrentSession, the one check every endpoint accepting a session uses) -> issue a code. Otherwise
+//                prompt=none -> login_required redirected; else the login form (html.h) is shown, with a fresh CSRF
+//                cookie and token, and every authorize parameter as a hidden field (prompt and max_age are kept but a
+//                successful form login is fresh by definition).
 //                The form POSTs back here with tf_login=1, csrf, username, password (and tenant when asked):
 //                CSRF mismatch -> 400 error page ("the form has expired; go back and try again"); credentials checked
 //                by resource_owner.h (same verification, lockout and timing as the password grant); any failure ->
 //                the form again, 200, "invalid username or password" (one message for every cause); success -> a new
 //                session (sid = RandomHandle(16), auth_time now, amr ["pwd"]) set as a cookie, and a code.
 //   remote_user  REMOTE_USER empty -> prompt=none: login_required redirected; else 401 error page ("the web server did
-//                not authenticate you"). Else remote_user.h's FindOrProvisionRemoteUser; unknown (no provisioning) or
+//                not authenticate you"). Else remote_user.h's MapRemoteUser gives the tenant and username from the
+//                configuration (remote_user_tenant_mapping, remote_user_tenant), never from the request: an
+//                unusable name -> 400 error page; acr_values' tenant:NAME given and different from that tenant ->
+//                access_denied redirected. Then FindOrProvisionRemoteUser; unknown (no provisioning) or
 //                inactive -> access_denied redirected. auth_time = now (the web server authenticated this very
 //                request), amr ["external"], idp "remote_user"; the sid of an existing session cookie for the same
 //                subject and idp is kept, else a new one; the session cookie is (re)set.
@@ -50,7 +54,8 @@
 // (mismatch -> 400 error page) and, when the client's AllowRememberConsent, tf_remember=1 to remember the scopes.
 // deny -> access_denied redirected; approve -> the code.
 // Success: a code (authorization_codes.h's NewAuthorizationCode: scopes, redirect_uri, nonce, PKCE challenge and
-// method, subject, auth_time, idp, amr, tenant, acr (with config.acr_claim), session_id) stored in one write
+// method, subject, auth_time, idp, amr, tenant, acr (with config.acr_claim: the level the session's provider met,
+// login_provider.h's LoginAcr, never acr_values), session_id) stored in one write
 // transaction; then 302 to redirect_uri with code, state (when sent) and iss (RFC 9207), appended with '?' or '&'
 // as the URI already has a query, percent-encoded; or for form_post a 200 auto-submitting form (html.h).
 // Every answer carries Cache-Control: no-store. The request log's outcome is "ok" for a code, the OAuth error code
@@ -75,9 +80,10 @@
 
 namespace tf::oauth {
 
-// The local session of the request's session cookie when it can be used: signed with `key`, unexpired, idp local,
-// accepted by `acceptable` (the caller's tenant and freshness rules), and its user still exists (re-read now), is
-// active and is in the session's tenant. nullopt otherwise. The device page (device_page.h) uses it too, so a
+// The local session of the request's session cookie when it can be used: current (login_session.h's CurrentSession:
+// signed with `key`, unexpired, its user still exists (re-read now), is active, is in the session's tenant and still
+// has the session's security stamp), idp local, and accepted by `acceptable` (the caller's tenant and freshness
+// rules). nullopt otherwise. The device page (device_page.h) uses it too, so a
 // session that is good enough here is good enough there, and no more.
 Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
                                                   store::Store& store, int64_t now,

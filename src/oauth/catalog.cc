@@ -60,12 +60,12 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   for (const store::KeyRecord& k : keys) {
     const std::optional<token::Alg> alg = token::ParseAlg(k.alg);
     if (!alg.has_value()) {
-      Logf(LogLevel::kError, "signing key %s: unknown alg; key skipped", k.kid.c_str());
+      Logf(LogLevel::kError, "signing key %s: unknown alg; key skipped", SanitizeForLog(k.kid).c_str());
       continue;
     }
     Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::FromPrivatePem(*alg, k.private_pem);
     if (!key.ok()) {
-      Logf(LogLevel::kError, "signing key %s: cannot be loaded; key skipped", k.kid.c_str());
+      Logf(LogLevel::kError, "signing key %s: cannot be loaded; key skipped", SanitizeForLog(k.kid).c_str());
       continue;
     }
     switch (k.state) {
@@ -84,7 +84,7 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   for (auto& [alg, key] : current) {
     if (s->current_keys[alg] != key) {
       Logf(LogLevel::kWarn, "signing key %s: more than one current %s key; the newest signs",
-           key->kid().c_str(), std::string(token::AlgName(alg)).c_str());
+           SanitizeForLog(key->kid()).c_str(), std::string(token::AlgName(alg)).c_str());
     }
     s->published_keys.push_back(key);
   }

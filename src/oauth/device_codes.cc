@@ -86,6 +86,7 @@ Result<DeviceDecision> DecideDeviceCode(store::Txn& txn, std::string_view user_c
     d.amr = login->amr;
     d.tenant = login->tenant;
     d.session_id = login->session_id;
+    d.acr = login->acr;
   } else {
     d.decision = std::string(kDecisionDenied);
   }

@@ -94,6 +94,7 @@ struct DeviceLogin {
   std::vector<std::string> amr;
   std::string tenant;
   std::string session_id;
+  std::string acr;  // the `acr` claim of the login ("" = none): login_provider.h's LoginAcr
 };
 
 enum class DeviceDecision { kRecorded, kGone };

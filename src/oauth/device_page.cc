@@ -239,6 +239,7 @@ Session NewSession(const Page& p, const store::User& user, std::string_view idp,
   s.auth_time = p.now;
   s.sid = sid.empty() ? RandomHandle(16) : std::move(sid);
   s.expires = p.now + p.config.session_lifetime_seconds;
+  s.stamp = user.security_stamp;
   return s;
 }
 
@@ -297,13 +298,15 @@ SignIn RemoteUser(const Page& p) {
     out.answer = Error(p, 401, "the web server did not authenticate you");
     return out;
   }
-  Result<std::optional<store::User>> user = FindOrProvisionRemoteUser(p.store, p.config, "", remote_user, p.now);
+  // The tenant comes from the configuration (remote_user.h), as at the authorize endpoint.
+  Result<RemoteUserName> name = MapRemoteUser(p.config, remote_user);
+  if (!name.ok()) {
+    Logf(LogLevel::kWarn, "device page: %s", name.status().message().c_str());
+    out.answer = Error(p, 400, "the web server passed an unusable user name");
+    return out;
+  }
+  Result<std::optional<store::User>> user = FindOrProvisionRemoteUser(p.store, p.config, *name, p.now);
   if (!user.ok()) {
-    if (user.status().code() == Status::Code::kInvalidArgument) {
-      Logf(LogLevel::kWarn, "device page: %s", user.status().message().c_str());
-      out.answer = Error(p, 400, "the web server passed an unusable user name");
-      return out;
-    }
     out.answer = StoreFailure(p, "the user store failed", user.status());
     return out;
   }
@@ -373,6 +376,7 @@ http::Response Post(const Page& p) {
     l.idp = user.session.idp;
     l.amr = user.session.amr;
     l.tenant = user.session.tenant;
+    l.acr = LoginAcr(p.config, user.session.idp);  // the level the login met (login_provider.h)
     l.session_id = user.session.sid;
   }
   DeviceDecision decision = DeviceDecision::kGone;

@@ -108,6 +108,7 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.String("authorization_endpoint", config.EndpointUrl(kAuthorizePath));
   w.String("token_endpoint", config.EndpointUrl(kTokenPath));
   w.String("userinfo_endpoint", config.EndpointUrl(kUserinfoPath));
+  w.String("end_session_endpoint", config.EndpointUrl(kEndSessionPath));
   w.StringArray("scopes_supported", scopes);
   w.StringArray("claims_supported", claims);
   w.StringArray("grant_types_supported", grant_types);

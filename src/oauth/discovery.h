@@ -3,8 +3,8 @@
 // what is actually configured, never from the request (a forged Host cannot change them).
 //
 // Discovery members:
-//   issuer, jwks_uri, authorization_endpoint, token_endpoint, userinfo_endpoint, revocation_endpoint,
-//   introspection_endpoint                      config.issuer and config.EndpointUrl(path)
+//   issuer, jwks_uri, authorization_endpoint, token_endpoint, userinfo_endpoint, end_session_endpoint,
+//   revocation_endpoint, introspection_endpoint config.issuer and config.EndpointUrl(path)
 //   scopes_supported                            enabled identity resources, then enabled API scopes, each with
 //                                               ShowInDiscoveryDocument, then offline_access when an enabled client
 //                                               has AllowOfflineAccess

@@ -8,7 +8,9 @@
 //   3. invalid_grant        code longer than kMaxAuthorizationCodeLength (no lookup); then, in ONE read transaction:
 //                           unknown, not a code, issued to another client, expired. A code that was redeemed already
 //                           skips 4-6 and goes straight to step 8, where its second use revokes everything issued from
-//                           it. "the authorization code is invalid"
+//                           it if the request proves possession (ReplayProvesPossession: a confidential client that
+//                           authenticated, or a code_verifier matching the code's challenge), and is only
+//                           invalid_grant otherwise. "the authorization code is invalid"
 //   4. invalid_grant        the code was issued with a redirect_uri and the request's is missing or not identical
 //                           (byte for byte). Without one at authorize, the parameter is not checked (RFC 6749 §4.1.3).
 //   5. invalid_grant        PKCE (RFC 7636): the code has a code_challenge and code_verifier is missing, is not 43-128
@@ -23,10 +25,12 @@
 //                           at_hash of the access token, sid = the code's session_id
 //   8. ONE write transaction (RedeemAuthorizationCode): the code is checked again and consumed, and the refresh token
 //                           and a reference access token (Reference clients) are stored with it. A code consumed by
-//                           then (a second use, or a parallel request that won) is invalid_grant and revokes its
-//                           whole family: the first use's refresh token and reference token are deleted and its JWT
-//                           access tokens introspect inactive (RFC 6749 §4.1.2). The reuse is logged as a warning
-//                           naming the client and the family, never the code.
+//                           then (a second use, or a parallel request that won) is invalid_grant and, with proof of
+//                           possession as in step 3, revokes its whole family: the first use's refresh token and
+//                           reference token are deleted and its JWT access tokens introspect inactive (RFC 6749
+//                           §4.1.2). The reuse is logged as a warning
+//                           naming the client and the family, never the code; a replay without proof is logged as
+//                           a warning too, and revokes nothing.
 //   500 server_error        the store cannot be read or written, or no usable signing key (logged); nothing consumed
 //   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse); nothing consumed
 //   200                     {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"][,"id_token"]}
@@ -46,6 +50,7 @@
 #include "oauth/id_token.h"
 #include "oauth/pkce.h"
 #include "oauth/refresh_tokens.h"
+#include "oauth/request_log.h"
 #include "oauth/scopes.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -89,6 +94,16 @@ std::optional<std::string_view> CheckCodeRequest(const Form& form, const store::
   }
   if (!user.has_value() || !user->is_active) return kInvalidCode;
   return std::nullopt;
+}
+
+// Whether a request presenting a used code proves it comes from the code's client: a confidential client has
+// authenticated (the dispatcher refuses it otherwise); for a public client only a code_verifier that matches the
+// code's challenge does. A public client's code without PKCE can never be proven, so its replay revokes nothing.
+bool ReplayProvesPossession(const store::Client& client, const Form& form, const store::Grant& code) {
+  if (!client.IsPublic()) return true;
+  if (code.code_challenge.empty()) return false;
+  const std::string_view verifier = form.Get("code_verifier");
+  return IsValidPkceString(verifier) && PkceVerifierMatches(verifier, code.code_challenge, code.code_challenge_method);
 }
 
 // The tokens of a successful redemption, built before the write transaction.
@@ -195,9 +210,13 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     if (tokens->refresh.has_value()) issued.push_back(&*tokens->refresh);
     if (tokens->access.reference.has_value()) issued.push_back(&*tokens->access.reference);
   }
+  // With tokens built, steps 4-6 passed (a PKCE code's verifier matched), so a race lost to a parallel request counts
+  // as proven reuse, as the double redemption it is.
+  const bool proof = ReplayProvesPossession(client, request.form, *code);
   CodeRedemption outcome = CodeRedemption::kRejected;
   st = request.store->Update([&](store::Txn& txn) -> Status {
-    Result<CodeRedemption> r = RedeemAuthorizationCode(txn, request.snapshot, hash, client.client_id, now, issued);
+    Result<CodeRedemption> r =
+        RedeemAuthorizationCode(txn, request.snapshot, hash, client.client_id, now, issued, proof);
     if (!r.ok()) return r.status();
     outcome = *r;
     // Redeeming without tokens built cannot happen (a consumed code never becomes unconsumed); if the store says
@@ -218,7 +237,13 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
       return InvalidGrant(kInvalidCode);
     case CodeRedemption::kReuseDetected:
       Logf(LogLevel::kWarn, "authorization code reuse by client %s: its grant family %s is revoked",
-           client.client_id.c_str(), code->family.c_str());
+           SanitizeForLog(client.client_id).c_str(), code->family.c_str());
+      return InvalidGrant(kInvalidCode);
+    case CodeRedemption::kReplayWithoutProof:
+      Logf(LogLevel::kWarn,
+           "authorization code replay for public client %s without a matching code_verifier: its grant family %s is "
+           "kept",
+           SanitizeForLog(client.client_id).c_str(), code->family.c_str());
       return InvalidGrant(kInvalidCode);
   }
   if (tokens->refresh.has_value()) tokens->access.refresh_token = std::move(tokens->refresh->handle);

@@ -16,9 +16,10 @@
 //   500 server_error        the store cannot be read or written, or no usable signing key (logged)
 //   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse)
 //   200                     a JWT access token (access_token.h) with sub = the user's SubjectId, auth_time, idp,
-//                           amr ["pwd"], tenant (with tenant:NAME), acr (passed-through acr_values, with config
-//                           acr_claim), the user claims the granted API scopes and resources ask for, and the client's
-//                           claims only with AlwaysSendClientClaims; a reference handle instead of the JWT for an
+//                           amr ["pwd"], tenant (with tenant:NAME), acr (with config acr_claim: local_acr, what
+//                           the password login met; requested acr_values never become the claim), the user claims
+//                           the granted API scopes and resources ask for, and the client's claims only with
+//                           AlwaysSendClientClaims; a reference handle instead of the JWT for an
 //                           AccessTokenType = Reference client (reference_tokens.h). With offline_access granted, a
 //                           refresh_token too (refresh_tokens.h): a new grant family, whose id the access token
 //                           carries as "grant_id", holding the login's auth_time, idp, amr, tenant, acr and a snapshot
@@ -96,7 +97,7 @@ http::Response HandlePassword(const TokenRequest& request) {
   ro.idp = std::move(provider).value();
   ro.amr = {"pwd"};
   ro.tenant = acr->tenant;
-  if (request.config.acr_claim) ro.acr = acr->AcrClaim();
+  ro.acr = LoginAcr(request.config, ro.idp);  // the level the password login met, never the requested values
   ro.claims = std::move(owner.claims);
 
   // offline_access: a refresh token, the first of a new grant family.

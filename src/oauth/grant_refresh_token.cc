@@ -33,6 +33,7 @@
 #include "oauth/id_token.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/scopes.h"
+#include "oauth/request_log.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -87,7 +88,8 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   if (!st.ok()) return StoreFailure(st);
   if (!grant.has_value() || !IsLiveRefreshTokenOf(*grant, client.client_id, now)) return InvalidGrant();
   if (!client.allow_offline_access) {
-    Logf(LogLevel::kDebug, "refresh_token grant: client %s no longer has AllowOfflineAccess", client.client_id.c_str());
+    Logf(LogLevel::kDebug, "refresh_token grant: client %s no longer has AllowOfflineAccess",
+         SanitizeForLog(client.client_id).c_str());
     return InvalidGrant();
   }
 
@@ -189,7 +191,7 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   }
   if (result.retry) {
     Logf(LogLevel::kInfo, "refresh_token grant: client %s retried within the reuse grace period",
-         client.client_id.c_str());
+         SanitizeForLog(client.client_id).c_str());
   }
   token->refresh_token = std::move(result.refresh_token);
   return AccessTokenResponse(*token);

@@ -18,4 +18,11 @@ Result<std::string> SelectLoginProvider(const Config& config, const store::Clien
   return std::string(name);
 }
 
+std::string LoginAcr(const Config& config, std::string_view provider) {
+  if (!config.acr_claim) return "";
+  if (provider == kLocalProvider) return config.local_acr;
+  if (provider == kRemoteUserProvider) return config.remote_user_acr;
+  return "";
+}
+
 }  // namespace tf::oauth

@@ -32,4 +32,9 @@ inline constexpr std::string_view kRemoteUserProvider = "remote_user";
 Result<std::string> SelectLoginProvider(const Config& config, const store::Client& client,
                                         std::string_view requested);
 
+// The `acr` claim of a login by `provider`: with config acr_claim, the level that provider meets (config local_acr,
+// remote_user_acr); "" (no claim) without acr_claim or for a provider with no level configured. Never a requested
+// value: a request cannot raise what its tokens say about the login.
+std::string LoginAcr(const Config& config, std::string_view provider);
+
 }  // namespace tf::oauth

@@ -14,6 +14,7 @@ inline constexpr std::string_view kRevocationPath = "/connect/revocation";
 inline constexpr std::string_view kIntrospectionPath = "/connect/introspect";
 inline constexpr std::string_view kDeviceAuthorizationPath = "/connect/deviceauthorization";
 inline constexpr std::string_view kDevicePath = "/device";
+inline constexpr std::string_view kEndSessionPath = "/connect/endsession";
 inline constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
 inline constexpr std::string_view kJwksPath = "/.well-known/openid-configuration/jwks";
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "oauth/grant_family.h"
+#include "oauth/request_log.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -122,7 +123,7 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
     if (!*allowed) {
       TF_RETURN_IF_ERROR(RevokeGrantFamily(txn, *request.snapshot, grant.family, request.now));
       Logf(LogLevel::kWarn, "refresh token reuse by client %s: its grant family %s is revoked",
-           client.client_id.c_str(), grant.family.c_str());
+           SanitizeForLog(client.client_id).c_str(), grant.family.c_str());
       out.outcome = Outcome::kReuseDetected;
       return out;
     }

@@ -1,5 +1,6 @@
 #include "oauth/remote_user.h"
 
+#include "oauth/request_log.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -29,7 +30,7 @@ Result<std::optional<store::User>> FindByName(store::Txn& txn, std::string_view 
 
 std::optional<store::User> ActiveOnly(std::optional<store::User> user) {
   if (user.has_value() && !user->is_active) {
-    Logf(LogLevel::kDebug, "remote_user login: subject %s is disabled", user->subject_id.c_str());
+    Logf(LogLevel::kDebug, "remote_user login: subject %s is disabled", SanitizeForLog(user->subject_id).c_str());
     return std::nullopt;
   }
   return user;
@@ -37,12 +38,27 @@ std::optional<store::User> ActiveOnly(std::optional<store::User> user) {
 
 }  // namespace
 
-Result<std::optional<store::User>> FindOrProvisionRemoteUser(store::Store& store, const Config& config,
-                                                             std::string_view tenant, std::string_view remote_user,
-                                                             int64_t now) {
-  if (!IsUsableRemoteUser(remote_user)) {
-    return Status::InvalidArgument("the web server passed an unusable REMOTE_USER");
+Result<RemoteUserName> MapRemoteUser(const Config& config, std::string_view remote_user) {
+  const Status unusable = Status::InvalidArgument("the web server passed an unusable REMOTE_USER");
+  if (!IsUsableRemoteUser(remote_user)) return unusable;
+  RemoteUserName name{config.remote_user_tenant, std::string(remote_user)};
+  if (config.remote_user_tenant_mapping == RemoteUserTenantMapping::kUserAtTenant) {
+    const size_t at = remote_user.rfind('@');
+    if (at != std::string_view::npos) {
+      const std::string_view user = remote_user.substr(0, at);
+      const std::string_view tenant = remote_user.substr(at + 1);
+      if (user.empty() || tenant.empty()) return unusable;  // the whole name is at most 100 bytes, so is the tenant
+      name.username = std::string(user);
+      name.tenant = std::string(tenant);
+    }
   }
+  return name;
+}
+
+Result<std::optional<store::User>> FindOrProvisionRemoteUser(store::Store& store, const Config& config,
+                                                             const RemoteUserName& name, int64_t now) {
+  const std::string_view tenant = name.tenant;
+  const std::string_view remote_user = name.username;
 
   std::optional<store::User> found;
   Status st = store.Read([&](store::Txn& txn) -> Status {
@@ -85,7 +101,10 @@ Result<std::optional<store::User>> FindOrProvisionRemoteUser(store::Store& store
     return Status::OK();
   });
   if (!st.ok()) return st;
-  if (created) Logf(LogLevel::kInfo, "remote_user login: provisioned subject %s", found->subject_id.c_str());
+  if (created) {
+    Logf(LogLevel::kInfo, "remote_user login: provisioned subject %s in tenant %s",
+         SanitizeForLog(found->subject_id).c_str(), SanitizeForLog(found->tenant).c_str());
+  }
   return ActiveOnly(std::move(found));
 }
 

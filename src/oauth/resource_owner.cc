@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "oauth/request_log.h"
 #include "store/lockout.h"
 #include "util/log.h"
 
@@ -57,7 +58,7 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
         upgraded_hash = std::move(h).value();
       } else {
         Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
-             found->subject_id.c_str(), h.status().message().c_str());
+             SanitizeForLog(found->subject_id).c_str(), h.status().message().c_str());
       }
     }
   }
@@ -74,17 +75,18 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
     Result<store::User> fresh = txn.GetUser(found->subject_id);
     if (!fresh.ok()) {
       if (!fresh.status().IsNotFound()) return fresh.status();
-      Logf(LogLevel::kDebug, "password login: subject %s was removed meanwhile", found->subject_id.c_str());
+      Logf(LogLevel::kDebug, "password login: subject %s was removed meanwhile",
+           SanitizeForLog(found->subject_id).c_str());
       return Status::OK();
     }
     store::User& user = *fresh;
     if (user.password_hash != found->password_hash || user.tenant != found->tenant ||
         store::NormalizeUsername(user.username) != store::NormalizeUsername(found->username)) {
-      Logf(LogLevel::kDebug, "password login: subject %s changed meanwhile", user.subject_id.c_str());
+      Logf(LogLevel::kDebug, "password login: subject %s changed meanwhile", SanitizeForLog(user.subject_id).c_str());
       return Status::OK();
     }
     if (store::IsLockedOut(user, now)) {
-      Logf(LogLevel::kDebug, "password login: subject %s is locked out", user.subject_id.c_str());
+      Logf(LogLevel::kDebug, "password login: subject %s is locked out", SanitizeForLog(user.subject_id).c_str());
       return Status::OK();
     }
     if (!check.match) {
@@ -93,16 +95,17 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
       store::RecordFailedLogin(&user, now, max_failures, config.lockout_seconds);
       if (store::IsLockedOut(user, now)) {
         Logf(LogLevel::kWarn, "password login: subject %s locked out for %lld s after %d failed logins",
-             user.subject_id.c_str(), static_cast<long long>(config.lockout_seconds), max_failures);
+             SanitizeForLog(user.subject_id).c_str(), static_cast<long long>(config.lockout_seconds), max_failures);
       } else {
-        Logf(LogLevel::kDebug, "password login: wrong password for subject %s", user.subject_id.c_str());
+        Logf(LogLevel::kDebug, "password login: wrong password for subject %s",
+             SanitizeForLog(user.subject_id).c_str());
       }
       // Lockout disabled (lockout_max_failures = 0): nothing changed, nothing to write.
       if (user.access_failed_count == count_before && user.lockout_end == end_before) return Status::OK();
       return txn.PutUser(user);
     }
     if (!user.is_active) {
-      Logf(LogLevel::kDebug, "password login: subject %s is disabled", user.subject_id.c_str());
+      Logf(LogLevel::kDebug, "password login: subject %s is disabled", SanitizeForLog(user.subject_id).c_str());
       return Status::OK();
     }
     const bool changed = user.access_failed_count != 0 || user.lockout_end.has_value() || !upgraded_hash.empty();

@@ -7,6 +7,7 @@
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
 //   POST      {base_path}/connect/deviceauthorization            device_authorization.h (RFC 8628 §3.1)
 //   GET|POST  {base_path}/device                                 device_page.h (RFC 8628 §3.3)
+//   GET|POST  {base_path}/connect/endsession                     end_session.h (OIDC RP-Initiated Logout 1.0)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
 //   anything else under any path                                 404 {"error":"not_found",...}
@@ -28,6 +29,7 @@
 #include "oauth/device_authorization.h"
 #include "oauth/device_page.h"
 #include "oauth/discovery.h"
+#include "oauth/end_session.h"
 #include "oauth/errors.h"
 #include "oauth/introspection.h"
 #include "oauth/paths.h"
@@ -122,6 +124,10 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   if (path == kDevicePath) {
     if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
     return HandleDevicePage(request, catalog, config, *clock, store, log);
+  }
+  if (path == kEndSessionPath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleEndSessionRequest(request, catalog, config, log);
   }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");

@@ -65,8 +65,8 @@ bool AmrMember(const cJSON* item, std::vector<std::string>* out) {
   return true;
 }
 
-// Exactly the seven members of session.h, each once, each of its type; nothing else.
-constexpr std::string_view kMembers[] = {"sub", "tenant", "idp", "amr", "auth_time", "sid", "exp"};
+// Exactly the eight members of session.h, each once, each of its type; nothing else.
+constexpr std::string_view kMembers[] = {"sub", "tenant", "idp", "amr", "auth_time", "sid", "exp", "stamp"};
 constexpr size_t kMemberCount = std::size(kMembers);
 
 bool ParseMember(size_t index, const cJSON* item, Session* s) {
@@ -78,6 +78,7 @@ bool ParseMember(size_t index, const cJSON* item, Session* s) {
     case 4: return IntegerMember(item, &s->auth_time);
     case 5: return StringMember(item, &s->sid);
     case 6: return IntegerMember(item, &s->expires);
+    case 7: return StringMember(item, &s->stamp);
     default: return false;
   }
 }
@@ -118,6 +119,7 @@ std::string EncodeSession(const Session& session, std::string_view key) {
   w.Int("auth_time", session.auth_time);
   w.String("sid", session.sid);
   w.Int("exp", session.expires);
+  w.String("stamp", session.stamp);
   std::string value(kVersionPrefix);
   value += Base64UrlEncode(std::move(w).Finish());
   const std::string mac = SessionMac(key, value);

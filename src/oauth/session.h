@@ -4,7 +4,9 @@
 //
 // Session cookie  __Host-tf_session = "v1." base64url(payload) "." base64url(HMAC-SHA-256(key, "session\0" "v1."
 //                 base64url(payload)))
-//   payload  compact JSON {"sub":...,"tenant":...,"idp":...,"amr":[...],"auth_time":<unix>,"sid":...,"exp":<unix>}
+//   payload  compact JSON {"sub":...,"tenant":...,"idp":...,"amr":[...],"auth_time":<unix>,"sid":...,"exp":<unix>,
+//            "stamp":...}   (stamp: the user's SecurityStamp at the login, store/records.h; login_session.h refuses a
+//            session whose stamp is no longer the user's)
 //   attributes  Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=<exp - now>  (__Host- requires Secure, Path=/ and no
 //               Domain, so no other host or path can plant or read it)
 //   Readable by whoever holds the cookie (it is signed, not encrypted): it names the subject, never a secret.
@@ -44,6 +46,7 @@ struct Session {
   int64_t auth_time = 0;           // when the user authenticated (Unix seconds)
   std::string sid;                 // session id (RandomHandle(16)): the id_token's `sid`
   int64_t expires = 0;             // the cookie is dead at or after this instant
+  std::string stamp;               // the user's SecurityStamp when the session started ("" = never moved)
 };
 
 std::string EncodeSession(const Session& session, std::string_view key);

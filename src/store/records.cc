@@ -567,6 +567,7 @@ const std::vector<Field<User>>& UserFields() {
       F("AccessFailedCount", &U::access_failed_count),
       Date("LockoutEnd", &U::lockout_end),
       Date("Created", &U::created),
+      F("SecurityStamp", &U::security_stamp),
   };
   return fields;
 }
@@ -713,6 +714,17 @@ bool IsPasswordHashShape(std::string_view hash) {
 
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
+// An identifier's rule (IdentifierProblem in records.h) as a Status naming `path`.
+Status CheckIdentifier(std::string_view path, std::string_view value) {
+  if (const char* problem = IdentifierProblem(value)) return Bad(path, problem);
+  return Status::OK();
+}
+
+Status CheckIdentifiers(std::string_view path, const std::vector<std::string>& values) {
+  for (size_t i = 0; i < values.size(); ++i) TF_RETURN_IF_ERROR(CheckIdentifier(Index(path, i), values[i]));
+  return Status::OK();
+}
+
 // Records whose identity is a "Name" (the three resource kinds).
 template <typename R>
 Result<R> NamedFromJson(const cJSON* json, std::string_view path, const std::vector<Field<R>>& fields,
@@ -721,6 +733,7 @@ Result<R> NamedFromJson(const cJSON* json, std::string_view path, const std::vec
   const std::string p(path);
   TF_RETURN_IF_ERROR(DecodeObject(json, p, fields, true, &r, unknown));
   if (r.name.empty()) return Bad(Join(p, "Name"), "required");
+  TF_RETURN_IF_ERROR(CheckIdentifier(Join(p, "Name"), r.name));
   return r;
 }
 
@@ -748,6 +761,8 @@ Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vec
   TF_RETURN_IF_ERROR(DecodeObject(json, p, ClientFields(), true, &c, unknown));
   if (c.client_id.empty()) return Bad(Join(p, "ClientId"), "required");
   if (c.client_id.size() > 100) return Bad(Join(p, "ClientId"), "longer than 100 characters");
+  TF_RETURN_IF_ERROR(CheckIdentifier(Join(p, "ClientId"), c.client_id));
+  TF_RETURN_IF_ERROR(CheckIdentifiers(Join(p, "AllowedScopes"), c.allowed_scopes));
   return c;
 }
 
@@ -756,7 +771,9 @@ Result<ApiScope> ApiScopeFromJson(const cJSON* json, std::string_view path, std:
 }
 
 Result<ApiResource> ApiResourceFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
-  return NamedFromJson(json, path, ApiResourceFields(), unknown);
+  Result<ApiResource> r = NamedFromJson(json, path, ApiResourceFields(), unknown);
+  if (r.ok()) TF_RETURN_IF_ERROR(CheckIdentifiers(Join(path, "Scopes"), r->scopes));
+  return r;
 }
 
 Result<IdentityResource> IdentityResourceFromJson(const cJSON* json, std::string_view path,
@@ -774,6 +791,97 @@ Result<KeyRecord> KeyRecordFromJson(const cJSON* json, std::string_view path) {
   return k;
 }
 
+const char* IdentifierProblem(std::string_view value) {
+  size_t i = 0;
+  while (i < value.size()) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c == 0) return "contains a NUL character";
+    if (c < 0x20 || c == 0x7F) return "contains a control character";
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence (RFC 3629): the lead byte gives its length and the range of its second byte, which excludes
+    // overlong forms, surrogates and code points above U+10FFFF.
+    size_t length = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return "is not valid UTF-8";
+    }
+    if (i + length > value.size()) return "is not valid UTF-8";
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char b = static_cast<unsigned char>(value[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return "is not valid UTF-8";
+    }
+    if (c == 0xC2 && static_cast<unsigned char>(value[i + 1]) <= 0x9F) return "contains a control character";  // C1
+    i += length;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> FindNulEscape(std::string_view json) {
+  // The path of the innermost container at each level: an object's current member name, or an array's index.
+  struct Level {
+    bool array = false;
+    size_t index = 0;
+    std::string name;
+  };
+  std::vector<Level> stack;
+  auto path = [&] {
+    std::string out;
+    for (const Level& l : stack) out = l.array ? Index(out, l.index) : Join(out, l.name);
+    return out;
+  };
+  bool expecting_key = false;  // the next string in the current object is a member name
+  size_t i = 0;
+  while (i < json.size()) {
+    const char c = json[i];
+    if (c == '"') {
+      std::string text;  // the member name as written (escapes kept); names are compared only for the path
+      bool nul = false;
+      for (++i; i < json.size() && json[i] != '"'; ++i) {
+        if (json[i] == '\\' && i + 1 < json.size()) {
+          if (json[i + 1] == 'u' && json.substr(i + 2, 4) == "0000") nul = true;
+          text += json[i];
+          ++i;
+        }
+        text += json[i];
+      }
+      ++i;
+      if (expecting_key && !stack.empty() && !stack.back().array) {
+        stack.back().name = text;
+        if (nul) return path();
+        expecting_key = false;
+      } else if (nul) {
+        return path();
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      stack.push_back(Level{c == '[', 0, ""});
+      expecting_key = c == '{';
+    } else if (c == '}' || c == ']') {
+      if (!stack.empty()) stack.pop_back();
+      expecting_key = false;
+    } else if (c == ',') {
+      if (!stack.empty() && stack.back().array) ++stack.back().index;
+      expecting_key = !stack.empty() && !stack.back().array;
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 std::string NormalizeUsername(std::string_view username) {
   std::string out(username);
   for (char& c : out) {
@@ -788,7 +896,7 @@ Status ValidateUser(const User& user, std::string_view path) {
     if (value.size() < min) return Bad(Join(p, name), "required");
     if (value.size() > max) return Bad(Join(p, name), "longer than " + std::to_string(max) + " characters");
     if (HasNul(value)) return Bad(Join(p, name), "contains a NUL character");
-    return Status::OK();
+    return CheckIdentifier(Join(p, name), value);
   };
   TF_RETURN_IF_ERROR(text("SubjectId", user.subject_id, 1, 200));
   TF_RETURN_IF_ERROR(text("Username", user.username, 1, 100));

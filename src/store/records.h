@@ -220,7 +220,23 @@ struct User {
   int64_t access_failed_count = 0;        // AccessFailedCount: consecutive failed password checks
   std::optional<int64_t> lockout_end;     // LockoutEnd: locked while now < lockout_end (Unix seconds)
   std::optional<int64_t> created;         // Created (Unix seconds)
+  // SecurityStamp (ASP.NET Core Identity's name): an opaque random value that every login session of the user
+  // carries (oauth/session.h); a session whose stamp differs is dead. tokenctl moves it (a new random value) when the
+  // password changes, the user is disabled, the user's grants are revoked and on `session revoke`. "" = never moved.
+  std::string security_stamp;
 };
+
+// Identifiers (ClientId, AllowedScopes entries, the Name of scopes and resources, ApiResource Scopes, SubjectId,
+// Username, Tenant) are printable: valid UTF-8 (RFC 3629) without control characters (C0, DEL, C1) or NUL, so a
+// name can neither end early in a C string or an LMDB key (a "svc\0x" that became "svc"), nor forge or split a log
+// line. IdentifierProblem says what is wrong ("contains a NUL character", "contains a control character", "is not
+// valid UTF-8"), or nullptr when nothing is; the FromJson functions and ValidateUser apply it, naming the property.
+const char* IdentifierProblem(std::string_view value);
+
+// cJSON ends a string at a "\u0000" escape, so a NUL inside a JSON string never reaches the checks above: the record
+// would silently get a shorter name. FindNulEscape scans JSON text (already known to parse) for such an escape in
+// any member name or string value and returns the JSON path of its place ("Clients[1].ClientId"), or nullopt.
+std::optional<std::string> FindNulEscape(std::string_view json);
 
 // The index form of a username: ASCII letters lower-cased, every other byte (including UTF-8 sequences) unchanged.
 // ASP.NET Core Identity upper-cases with the invariant culture, which also folds non-ASCII letters; we fold ASCII

@@ -539,11 +539,12 @@ http {{
 
     # -- admin tool -----------------------------------------------------------------------------------------------
 
-    def tokenctl(self, *args, check=True):
-        """Runs `tokenctl --config CFG ARGS...`; returns the CompletedProcess (text)."""
+    def tokenctl(self, *args, check=True, input_text=None):
+        """Runs `tokenctl --config CFG ARGS...`; returns the CompletedProcess (text). input_text, when given, is its
+        standard input (a password for user add/passwd); otherwise it reads nothing."""
         cmd = [binary("tokenctl"), "--config", self.config_path] + list(args)
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-                              env=self._worker_env())
+        stdin = {"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=self._worker_env(), **stdin)
         if check and proc.returncode != 0:
             raise DeploymentError(f"{' '.join(cmd[1:])} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
         return proc

@@ -4,7 +4,9 @@ login form), the client redeems it at /connect/token (issue 5).
 
 Checked: the response members per scope, PKCE (S256, plain, the downgrade), redirect_uri, another client's and expired
 codes, a disabled user, code reuse revoking everything issued from the code (refresh tokens, reference and JWT access
-tokens, via introspection and userinfo), a parallel double redemption across 4 worker processes (exactly one 200),
+tokens, via introspection and userinfo) when the replay proves possession (client authentication, or a public
+client's matching code_verifier) and nothing otherwise, a parallel double redemption across 4 worker processes
+(exactly one 200),
 refresh returning a new id_token (same sub, auth_time, sid; no nonce), userinfo with the issued access token.
 
 Every id_token is validated with python3-jose (signature against the served JWKS, iss, aud, exp, iat, at_hash, nonce),
@@ -36,7 +38,7 @@ HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 SID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 ALL_SCOPES = "openid profile email api1 offline_access"
 ID_TOKEN_PROTOCOL_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "sid", "idp",
-                            "amr"}
+                            "amr", "acr"}
 
 
 def configuration():
@@ -80,7 +82,7 @@ ALICE_CLAIMS = {"name": "Alice", "email": "alice@example.com", "email_verified":
 def start_deployment(workers):
     return Deployment(configuration(), workers=workers, remote_user_header=True, key_algs=("ES256",),
                       login_providers="remote_user local", password_hash_memory_kib=1024,
-                      password_hash_iterations=1).start()
+                      password_hash_iterations=1, acr_claim="true", remote_user_acr="urn:example:sso").start()
 
 
 class CodeMixin:
@@ -188,7 +190,8 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual(claims["auth_time"], access["auth_time"])
         self.assertRegex(claims["sid"], SID)
         self.assertEqual((claims["idp"], claims["amr"]), ("remote_user", ["external"]))
-        self.assertNotIn("acr", claims)
+        self.assertEqual(claims["acr"], "urn:example:sso")   # remote_user_acr
+        self.assertEqual(access["acr"], "urn:example:sso")
         # AlwaysIncludeUserClaimsInIdToken: the claims of the granted identity scopes, with their value types.
         self.assertEqual({k: v for k, v in claims.items() if k not in ID_TOKEN_PROTOCOL_CLAIMS}, ALICE_CLAIMS)
         # jose really checks at_hash and aud, and the nonce check bites: other values are refused.
@@ -239,6 +242,27 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual((claims["sub"], claims["idp"], claims["amr"]), ("1001", "local", ["pwd"]))
         self.assertEqual((claims["name"], claims["role"]), ("Alice", ["admin", "user"]))
         self.assertNotIn("email", claims)  # the email scope was not granted
+
+    def test_acr_states_what_the_login_met_never_what_was_asked(self):
+        # A local login (local_acr, default "1"), then a silent prompt=none login from its session asking for more.
+        b = Browser(self.d)
+        verifier, challenge = pkce_pair()
+        p = {"client_id": "web", "redirect_uri": CB, "response_type": "code", "scope": "openid api1",
+             "acr_values": "idp:local urn:example:mfa", "code_challenge": challenge, "code_challenge_method": "S256"}
+        r = b.get(AUTHORIZE, params=p)
+        form = [f for f in parse_html(r.text).forms if f.field("password") is not None][0]
+        r = b.submit(form, username="alice", password="Alice-pass-1")
+        body = self.tokens(split_redirect(r.headers["Location"])[1]["code"], verifier)
+        _, claims = self.d.verify_id_token(body["id_token"], "web", access_token=body["access_token"])
+        self.assertEqual(claims["acr"], "1")
+        verifier, challenge = pkce_pair()
+        p.update(prompt="none", acr_values="idp:local urn:example:mfa 3", code_challenge=challenge)
+        r = b.get(AUTHORIZE, params=p)
+        self.assertEqual(r.status, 302, r)
+        body = self.tokens(split_redirect(r.headers["Location"])[1]["code"], verifier)
+        _, claims = self.d.verify_id_token(body["id_token"], "web", access_token=body["access_token"])
+        _, access = self.d.verify_access_token(body["access_token"], audience="api-main")
+        self.assertEqual((claims["acr"], access["acr"]), ("1", "1"))
 
     def test_scopes_decide_the_tokens(self):
         code, verifier, _ = self.get_code(scope="api1")
@@ -404,12 +428,37 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertRevoked(refreshed)
         self.assertError(self.redeem(code, verifier), "invalid_grant")  # a third use: simply unknown
 
-    def test_reuse_without_the_verifier_still_revokes(self):
-        # An attacker replaying a stolen, already redeemed code knows no verifier: the replay alone revokes.
+    def test_reuse_by_the_authenticated_confidential_client_revokes(self):
+        # The client authenticated: that proves possession, with or without the verifier.
         code, verifier, _ = self.get_code()
         first = self.tokens(code, verifier)
         self.assertError(self.redeem(code, None), "invalid_grant")
         self.assertRevoked(first)
+
+    def test_replay_by_a_public_client_without_the_verifier_revokes_nothing(self):
+        # Anyone who saw a used public-client code (a log, a Referer) could otherwise sign the victim out.
+        code, verifier, _ = self.get_code("spa", scope="openid api1 offline_access")
+        first = self.tokens(code, verifier, client="spa", secret=None)
+        mark = self.d.log_mark()
+        self.assertError(self.redeem(code, None, client="spa", secret=None), "invalid_grant")
+        self.assertError(self.redeem(code, pkce_pair()[0], client="spa", secret=None), "invalid_grant")  # wrong one
+        self.assertIn("authorization code replay for public client spa without a matching code_verifier",
+                      self.d.logs_since(mark))
+        self.assertTrue(self.introspect(first["access_token"])["active"])
+        self.assertEqual(self.userinfo(first["access_token"]).status, 200)
+        refreshed = self.d.post_form(TOKEN, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                             "client_id": "spa"})
+        self.assertEqual(refreshed.status, 200, refreshed)
+
+    def test_replay_by_a_public_client_with_the_verifier_revokes(self):
+        code, verifier, _ = self.get_code("spa", scope="openid api1 offline_access")
+        first = self.tokens(code, verifier, client="spa", secret=None)
+        self.assertError(self.redeem(code, verifier, client="spa", secret=None), "invalid_grant")
+        self.assertEqual(self.introspect(first["access_token"]), {"active": False})
+        self.assertEqual(self.userinfo(first["access_token"]).status, 401)
+        refreshed = self.d.post_form(TOKEN, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                             "client_id": "spa"})
+        self.assertError(refreshed, "invalid_grant")
 
     def test_reuse_revokes_reference_tokens(self):
         code, verifier, _ = self.get_code("ref", scope="openid api1 offline_access")

@@ -8,6 +8,8 @@ Three deployments:
                      the query and form_post response modes, discovery.
   RemoteUserTest     login_providers = remote_user local, remote_user_provision on, login_form_tenant on; the test's
                      nginx (loopback only) passes the header X-Test-Remote-User as REMOTE_USER.
+  RemoteUserTenantMappingTest  remote_user_tenant_mapping = user@tenant: the tenant comes from the web server's
+                     name, a disagreeing tenant:NAME is access_denied, provisioning only in that tenant.
   NoProvisionTest    login_providers = remote_user, provisioning off.
 The Browser (harness.py) keeps cookies and follows nothing by itself, so every redirect is checked where it points.
 """
@@ -501,7 +503,7 @@ class LocalTest(AuthorizeMixin, unittest.TestCase):
         self.assertNotIn("domain", cookie.attributes)
         self.assertTrue(SESSION_LIFETIME - 5 <= int(cookie.attributes["max-age"]) <= SESSION_LIFETIME, cookie.header)
         s = session_payload(cookie.value)
-        self.assertEqual(set(s), {"sub", "tenant", "idp", "amr", "auth_time", "sid", "exp"})
+        self.assertEqual(set(s), {"sub", "tenant", "idp", "amr", "auth_time", "sid", "exp", "stamp"})
         self.assertEqual((s["sub"], s["tenant"], s["idp"], s["amr"]), ("1001", "", "local", ["pwd"]))
         self.assertRegex(s["sid"], SID)
         self.assertTrue(before - 1 <= s["auth_time"] <= time.time() + 1, s)
@@ -614,8 +616,9 @@ class LocalTest(AuthorizeMixin, unittest.TestCase):
             self.login_form(self.authorize(b, self.params()))
         finally:
             self.d.tokenctl("user", "enable", "--username", "erin")
+        # Disabling moved erin's security stamp: enabling again does not bring the old session back.
         p = self.params(prompt="none")
-        self.assertCode(self.authorize(b, p), p)
+        self.assertRedirectError(self.authorize(b, p), "login_required", p)
 
     def test_tenants(self):
         b = Browser(self.d)
@@ -779,17 +782,31 @@ class RemoteUserTest(AuthorizeMixin, unittest.TestCase):
         again = Browser(self.d, remote_user=name)
         self.assertCode(self.authorize(again, p), p)
         self.assertEqual(session_payload(again.cookie(SESSION))["sub"], sub)
-        # The same name in a tenant is another user.
-        t = Browser(self.d, remote_user=name)
+        # The request cannot choose a tenant to provision in (remote_user_tenant is "" here).
+        t = Browser(self.d, remote_user="mallory-" + secrets.token_hex(4))
         p = self.params(acr_values="tenant:acme")
-        self.assertCode(self.authorize(t, p), p)
-        s = session_payload(t.cookie(SESSION))
-        self.assertEqual(s["tenant"], "acme")
-        self.assertNotEqual(s["sub"], sub)
+        self.assertRedirectError(self.authorize(t, p), "access_denied", p)
+        self.assertNotIn(SESSION, t.jar)
+        self.assertNotIn("mallory", self.d.tokenctl("user", "list").stdout)
         # A provisioned user has no password: the login form cannot log them in.
         p = self.params(acr_values="idp:local")
         page, _ = self.login_form(self.sign_in(Browser(self.d), p, name, ""))
         self.assertIn(BAD_LOGIN, page.text)
+
+    def test_the_request_does_not_choose_the_tenant(self):
+        # The web server authenticated "carol" of no tenant; acme's carol (3001) is someone else.
+        b = Browser(self.d, remote_user="carol")
+        p = self.params(acr_values="tenant:acme")
+        mark = self.d.log_mark()
+        self.assertRedirectError(self.authorize(b, p), "access_denied", p)
+        self.assertNotIn(SESSION, b.jar)
+        self.assertIn("outcome=access_denied", self.logs_since(mark))
+        # Naming the configured tenant ("" here, so no tenant:) is what a login looks like.
+        p = self.params()
+        self.assertCode(self.authorize(b, p), p)
+        s = session_payload(b.cookie(SESSION))
+        self.assertEqual(s["tenant"], "")
+        self.assertNotEqual(s["sub"], "3001")
 
     def test_inactive_user_is_access_denied(self):
         p = self.params()
@@ -840,6 +857,54 @@ class RemoteUserTest(AuthorizeMixin, unittest.TestCase):
         s2 = session_payload(local.cookie(SESSION))
         self.assertEqual(s2["sub"], "1001")
         self.assertNotEqual(s2["sid"], s["sid"])
+
+
+class RemoteUserTenantMappingTest(AuthorizeMixin, unittest.TestCase):
+    """login_providers = remote_user; remote_user_tenant_mapping = user@tenant, remote_user_tenant = acme;
+    provisioning on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Deployment(configuration(), workers=1, remote_user_header=True, login_providers="remote_user",
+                           remote_user_provision="true", remote_user_tenant_mapping="user@tenant",
+                           remote_user_tenant="acme")
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_the_tenant_comes_from_the_name(self):
+        # "carol" has no @: the configured tenant, acme, where carol is 3001.
+        b = Browser(self.d, remote_user="carol")
+        p = self.params(acr_values="tenant:acme")    # agrees: fine
+        self.assertCode(self.authorize(b, p), p)
+        self.assertEqual((session_payload(b.cookie(SESSION))["sub"], session_payload(b.cookie(SESSION))["tenant"]),
+                         ("3001", "acme"))
+        # carol@globex is provisioned in globex, whatever the request asks.
+        g = Browser(self.d, remote_user="carol@globex")
+        p = self.params()
+        self.assertCode(self.authorize(g, p), p)
+        s = session_payload(g.cookie(SESSION))
+        self.assertEqual(s["tenant"], "globex")
+        self.assertNotEqual(s["sub"], "3001")
+        users = self.d.tokenctl("--json", "user", "list").stdout
+        self.assertIn('"globex"', users)
+
+    def test_a_disagreeing_tenant_is_access_denied_and_provisions_nothing(self):
+        before = self.d.tokenctl("--json", "user", "list").stdout
+        for remote_user, acr in (("mallory@globex", "tenant:acme"), ("mallory", "tenant:globex")):
+            with self.subTest(remote_user):
+                b = Browser(self.d, remote_user=remote_user)
+                p = self.params(acr_values=acr)
+                self.assertRedirectError(self.authorize(b, p), "access_denied", p)
+                self.assertNotIn(SESSION, b.jar)
+        self.assertEqual(self.d.tokenctl("--json", "user", "list").stdout, before)
+
+    def test_an_empty_part_is_refused(self):
+        for name in ("@acme", "carol@"):
+            with self.subTest(name):
+                self.assertErrorPage(self.authorize(Browser(self.d, remote_user=name), self.params()), 400)
 
 
 class NoProvisionTest(AuthorizeMixin, unittest.TestCase):

@@ -54,6 +54,10 @@ class NginxExampleTest(unittest.TestCase):
             r = d.get("/device")
             self.assertEqual(r.status, 200, r)
             self.assertIn("text/html", r.headers.get("Content-Type", ""))
+            r = d.get("/connect/endsession")   # the signed-out page, clearing the session cookie
+            self.assertEqual(r.status, 200, r)
+            self.assertIn("__Host-tf_session=;", r.headers.get("Set-Cookie", ""))
+            self.assertEqual(d.discovery()["end_session_endpoint"], d.issuer + "/connect/endsession")
             # Only the endpoints are exposed: anything else is nginx's own 404, not the worker's JSON.
             for path in ("/elsewhere", "/connect/other", "/connect/authorize/x", "/device/x"):
                 r = d.get(path)

@@ -53,7 +53,7 @@ def configuration():
 
 
 class PasswordGrantTest(unittest.TestCase):
-    """One deployment: 4 workers, cheap Argon2id, lockout after MAX_FAILURES, acr pass-through on, remote_user on."""
+    """One deployment: 4 workers, cheap Argon2id, lockout after MAX_FAILURES, acr claim on, remote_user on."""
 
     @classmethod
     def setUpClass(cls):
@@ -116,7 +116,7 @@ class PasswordGrantTest(unittest.TestCase):
         self.assertEqual(claims["client_id"], "app")
         self.assertEqual(claims["idp"], "local")
         self.assertEqual(claims["amr"], ["pwd"])
-        self.assertEqual(claims["acr"], "urn:mfa")
+        self.assertEqual(claims["acr"], "1")   # local_acr: what the password login met, never the requested urn:mfa
         self.assertLessEqual(before - 5, claims["auth_time"])
         self.assertLessEqual(claims["auth_time"], claims["iat"])
         self.assertEqual(claims["scope"], "openid profile api1")
@@ -133,7 +133,7 @@ class PasswordGrantTest(unittest.TestCase):
         self.assertEqual(claims["sub"], "2001")
         self.assertEqual(claims["tenant"], "acme")
         self.assertEqual(claims["email"], "alice@acme.example")
-        self.assertNotIn("acr", claims)
+        self.assertEqual(claims["acr"], "1")   # acr_claim on: the level met, also when none was asked
         # Each alice's password works only in her own tenant.
         self.assertInvalidGrant(self.login("alice", "Acme-pass-2"))
         self.assertInvalidGrant(self.login("alice", "Alice-pass-1", acr_values="tenant:acme"))

@@ -86,12 +86,13 @@ class RefreshMixin:
 
 
 class RefreshTest(RefreshMixin, unittest.TestCase):
-    """One deployment: 4 workers, cheap Argon2id, no reuse grace."""
+    """One deployment: 4 workers, cheap Argon2id, no reuse grace (refresh_token_reuse_grace_seconds = 0)."""
 
     @classmethod
     def setUpClass(cls):
         cls.d = Deployment(configuration(), workers=4, access_token_signing_alg="ES256",
-                           password_hash_memory_kib=1024, password_hash_iterations=1)
+                           password_hash_memory_kib=1024, password_hash_iterations=1,
+                           refresh_token_reuse_grace_seconds=0)
         cls.d.start()
 
     @classmethod
@@ -270,13 +271,14 @@ class RefreshTest(RefreshMixin, unittest.TestCase):
 
 
 class RefreshGraceTest(RefreshMixin, unittest.TestCase):
-    """A second deployment with refresh_token_reuse_grace_seconds = 30."""
+    """A second deployment with the default refresh_token_reuse_grace_seconds (not set in its configuration): a
+    client's retry after the response was lost (a worker killed between the commit and the answer) keeps the
+    family."""
 
     @classmethod
     def setUpClass(cls):
         cls.d = Deployment(configuration(), workers=2, access_token_signing_alg="ES256",
-                           password_hash_memory_kib=1024, password_hash_iterations=1,
-                           refresh_token_reuse_grace_seconds=30)
+                           password_hash_memory_kib=1024, password_hash_iterations=1)
         cls.d.start()
 
     @classmethod
@@ -284,6 +286,7 @@ class RefreshGraceTest(RefreshMixin, unittest.TestCase):
         cls.d.stop()
 
     def test_one_retry_then_reuse(self):
+        self.assertNotIn("refresh_token_reuse_grace_seconds", self.d.config)  # the default is what is tested
         first = self.login()["refresh_token"]
         lost = self.refresh(first).json["refresh_token"]  # the answer the client never saw
         r = self.refresh(first)                            # its retry

@@ -226,6 +226,39 @@ def test_import_failures_write_nothing(env):
     env.fails(1, "import", os.path.join(env.dir, "nope.json"))
 
 
+def test_identifiers_must_be_printable(env):
+    # "svc\u0000x" would be cut to "svc" by the JSON parser and silently replace client svc.
+    env.ok("init")
+    env.ok("import", env.write("svc.json", {"Clients": [{"ClientId": "svc", "ClientName": "the real one"}]}))
+    nul = env.write("nul.json", '{"Clients": [{"ClientId": "ok"}, {"ClientId": "svc\\u0000x", "ClientName": "x"}]}')
+    p = env.fails(1, "import", nul)
+    check("Clients[1].ClientId: contains a NUL character" in p.stderr, "names the record: %r" % p.stderr)
+    check(env.json("client", "show", "svc")["ClientName"] == "the real one", "client svc was not replaced")
+    check("ok" not in [c["ClientId"] for c in env.json("client", "list")], "nothing of the file was written")
+    for data, where in (({"Clients": [{"ClientId": "a\nb"}]}, "Clients[0].ClientId: contains a control character"),
+                        ({"Clients": [{"ClientId": "c", "AllowedScopes": ["x\u001b[2J"]}]},
+                         "Clients[0].AllowedScopes[0]: contains a control character"),
+                        ({"ApiScopes": [{"Name": "s\u0085"}]}, "ApiScopes[0].Name: contains a control character"),
+                        ({"Users": [{"SubjectId": "1", "Username": "bob\u0007"}]},
+                         "Users[0].Username: contains a control character"),
+                        ({"Users": [{"SubjectId": "\r1", "Username": "bob"}]},
+                         "Users[0].SubjectId: contains a control character")):
+        p = env.fails(1, "import", env.write("bad.json", data))
+        check(where in p.stderr, "expected %r in %r" % (where, p.stderr))
+    # The command line: control characters and invalid UTF-8 in ids and names.
+    p = env.fails(1, "client", "add", "evil\x1b[31m", "--grant", "client_credentials")
+    check("control character" in p.stderr, "client add: %r" % p.stderr)
+    p = env.fails(1, "client", "add", "good", "--grant", "client_credentials", "--scope", "a\tb")
+    check("AllowedScopes[0]: contains a control character" in p.stderr, "client add --scope: %r" % p.stderr)
+    p = env.fails(1, "user", "add", "bob\x07", stdin="Bob-pass-123\n")
+    check("Username: contains a control character" in p.stderr, "user add: %r" % p.stderr)
+    bad_utf8 = subprocess.run([TOKENCTL, "--config", env.config, "user", "add", b"caf\xc3(", "--subject", "77"],
+                              input=b"Bob-pass-123\n", capture_output=True, timeout=60)
+    check(bad_utf8.returncode == 1 and b"Username: is not valid UTF-8" in bad_utf8.stderr,
+          "user add with invalid UTF-8: %r" % bad_utf8.stderr)
+    check(env.json("user", "list") == [], "no user was added")
+
+
 def test_import_dry_run(env):
     env.init()
     generation = env.json("stats")["config_generation"]
@@ -790,7 +823,8 @@ def test_grants_from_the_worker(env):
     check(status == 400 and body.get("error") == "invalid_grant", "a revoked token is refused: %d %r" % (status, body))
     # Revoke alice everywhere: the rotated family (consumed token and successor).
     report = env.json("grants", "revoke", "--subject", "1001")
-    check(report == {"grants": 2, "families": 1, "family_ids": [first["family"]]}, "revoke --subject: %r" % report)
+    check(report == {"grants": 2, "families": 1, "family_ids": [first["family"]], "sessions_revoked": True},
+          "revoke --subject: %r" % report)
     status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": rotated})
     check(status == 400 and body.get("error") == "invalid_grant", "revoked successor: %d %r" % (status, body))
     stats = env.json("stats")

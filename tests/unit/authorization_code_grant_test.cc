@@ -636,7 +636,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeKeepsIssuedGrantsInThe
   std::shared_ptr<const Snapshot> snapshot = BuildSnapshot(config_, 1, {}, {}, {}, {}, {});
   Result<CodeRedemption> r = Status::Internal("not run");
   const Status aborted = store_->Update([&](store::Txn& t) -> Status {
-    r = RedeemAuthorizationCode(t, *snapshot, Sha256(code), "web", kNow, {&stray});
+    r = RedeemAuthorizationCode(t, *snapshot, Sha256(code), "web", kNow, {&stray}, true);
     return r.ok() ? Status::OK() : r.status();
   });
   EXPECT_EQ(aborted.code(), Status::Code::kInvalidArgument);
@@ -669,10 +669,10 @@ TEST_F(AuthorizationCodeGrantTest, NewAuthorizationCodeSetsKindLifetimeAndFamily
 
 TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
   std::shared_ptr<const Snapshot> snapshot = BuildSnapshot(config_, 1, {}, {}, {}, {}, {});
-  auto redeem = [&](const std::string& handle, const std::string& client, int64_t now) {
+  auto redeem = [&](const std::string& handle, const std::string& client, int64_t now, bool proof = true) {
     CodeRedemption out = CodeRedemption::kRejected;
     const Status st = store_->Update([&](store::Txn& t) -> Status {
-      Result<CodeRedemption> r = RedeemAuthorizationCode(t, *snapshot, Sha256(handle), client, now, {});
+      Result<CodeRedemption> r = RedeemAuthorizationCode(t, *snapshot, Sha256(handle), client, now, {}, proof);
       if (!r.ok()) return r.status();
       out = *r;
       return Status::OK();
@@ -690,6 +690,9 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
   const std::string family = StoredGrant(code)->family;
   EXPECT_EQ(redeem(code, "other", kNow + 2), CodeRedemption::kRejected);  // not its code: no revocation
   EXPECT_FALSE(Revoked(family));
+  EXPECT_EQ(redeem(code, "web", kNow + 2, false), CodeRedemption::kReplayWithoutProof);  // nothing written
+  EXPECT_FALSE(Revoked(family));
+  EXPECT_EQ(StoredGrant(code)->consumed_at, kNow + 1);
   EXPECT_EQ(redeem(code, "web", kNow + 2), CodeRedemption::kReuseDetected);
   EXPECT_TRUE(Revoked(family));
   EXPECT_EQ(redeem(code, "web", kNow + 3), CodeRedemption::kRejected);

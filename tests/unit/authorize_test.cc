@@ -637,7 +637,7 @@ TEST_F(AuthorizeTest, AcrAndTenantAreStoredWithAcrClaim) {
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->subject, "sub-alice-acme");
   EXPECT_EQ(g->tenant, "acme");
-  EXPECT_EQ(g->acr, "urn:mfa");
+  EXPECT_EQ(g->acr, "1");  // local_acr: what the login met, never the requested urn:mfa
 
   // Without acr_claim the acr is not stored.
   config_.acr_claim = false;
@@ -916,6 +916,21 @@ TEST_F(AuthorizeTest, InactiveOrRemovedUserWithAValidCookieGetsTheForm) {
   EXPECT_EQ(log_.outcome, "login_form");
 }
 
+TEST_F(AuthorizeTest, SessionEndsWhenTheSecurityStampMoves) {
+  LoginAlice(Base());
+  EXPECT_FALSE(CodeOf(Get(Base(), session_cookie_)).empty());
+  store::User u = StoredUser("sub-alice");
+  u.security_stamp = "moved";
+  Put([&](store::Txn& t) { return t.PutUser(u); });
+  Get(Base(), session_cookie_);
+  EXPECT_EQ(log_.outcome, "login_form");
+  ExpectRedirectedError(Get(With(Base(), "prompt", "none"), session_cookie_), "login_required",
+                        "the user is not signed in");
+  // A new login carries the new stamp.
+  LoginAlice(Base());
+  EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "none"), session_cookie_)).empty());
+}
+
 TEST_F(AuthorizeTest, SessionOfAnotherTenantOrProviderIsNotUsed) {
   LoginAlice(Base());
   Get(With(Base(), "acr_values", "tenant:acme"), session_cookie_);
@@ -1008,16 +1023,24 @@ TEST_F(AuthorizeTest, RemoteUserWithoutRemoteUser) {
                   "the web server did not authenticate you");
 }
 
-TEST_F(AuthorizeTest, RemoteUserTenantFromAcrValues) {
+TEST_F(AuthorizeTest, RemoteUserTenantFromConfigurationNeverFromTheRequest) {
   EnableRemoteUser();
+  // remote_user_tenant "" (the default): acme's alice cannot be reached by asking for tenant:acme.
+  ExpectRedirectedError(Get(With(Base(), "acr_values", "idp:remote_user tenant:acme"), "", "Alice"),
+                        "access_denied", "the requested tenant is not the tenant of the authenticated user");
+  config_.remote_user_tenant = "acme";
+  NewService();
   std::optional<store::Grant> g =
       StoredCode(CodeOf(Get(With(Base(), "acr_values", "idp:remote_user tenant:acme"), "", "Alice")));
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->subject, "sub-alice-acme");
   EXPECT_EQ(g->tenant, "acme");
   EXPECT_EQ(g->idp, "remote_user");
+  g = StoredCode(CodeOf(Get(With(Base(), "acr_values", "idp:remote_user"), "", "Alice")));  // no tenant: asked
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->subject, "sub-alice-acme");
   ExpectRedirectedError(Get(With(Base(), "acr_values", "idp:remote_user tenant:other"), "", "alice"),
-                        "access_denied", "the user is unknown or disabled");
+                        "access_denied", "the requested tenant is not the tenant of the authenticated user");
 }
 
 TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {

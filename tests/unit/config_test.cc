@@ -69,7 +69,7 @@ TEST(ConfigTest, DefaultsWhenOnlyIssuerIsSet) {
   EXPECT_EQ(c.login_providers, std::vector<std::string>{"local"});
   EXPECT_TRUE(c.LoginProviderEnabled("local"));
   EXPECT_FALSE(c.LoginProviderEnabled("remote_user"));
-  EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 0);
+  EXPECT_EQ(c.refresh_token_reuse_grace_seconds, 30);
   EXPECT_EQ(c.session_lifetime_seconds, 36000);  // IdentityServer's 10-hour cookie
   EXPECT_FALSE(c.remote_user_provision);
   EXPECT_FALSE(c.login_form_tenant);
@@ -105,15 +105,19 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.lockout_max_failures, b.lockout_max_failures);
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
   EXPECT_EQ(a.acr_claim, b.acr_claim);
+  EXPECT_EQ(a.local_acr, b.local_acr);
+  EXPECT_EQ(a.remote_user_acr, b.remote_user_acr);
   EXPECT_EQ(a.session_lifetime_seconds, b.session_lifetime_seconds);
   EXPECT_EQ(a.remote_user_provision, b.remote_user_provision);
+  EXPECT_EQ(a.remote_user_tenant_mapping, b.remote_user_tenant_mapping);
+  EXPECT_EQ(a.remote_user_tenant, b.remote_user_tenant);
   EXPECT_EQ(a.login_form_tenant, b.login_form_tenant);
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
-  EXPECT_EQ(ConfigKeys().size(), 28u);
+  EXPECT_EQ(ConfigKeys().size(), 32u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
@@ -388,6 +392,16 @@ TEST(ConfigTest, AcrClaim) {
   ExpectBad("acr_claim", "TRUE", "true or false");
   ExpectBad("acr_claim", "1", "true or false");
   ExpectBad("acr_claim", "\"\"", "true or false");
+}
+
+TEST(ConfigTest, ProviderAcrValues) {
+  EXPECT_EQ(Config().local_acr, "1");
+  EXPECT_EQ(Config().remote_user_acr, "");
+  EXPECT_EQ(With("local_acr", "urn:example:pwd").local_acr, "urn:example:pwd");
+  EXPECT_EQ(With("remote_user_acr", "2").remote_user_acr, "2");
+  EXPECT_EQ(With("local_acr", "\"\"").local_acr, "");
+  ExpectBad("local_acr", "\"a b\"", "without spaces");
+  ExpectBad("remote_user_acr", std::string(101, 'a'), "at most 100 bytes");
 }
 
 TEST(ConfigTest, LoginProviders) {

@@ -202,7 +202,7 @@ TEST_F(PasswordGrantTest, HappyPathWithEveryClaim) {
   EXPECT_EQ(claims.Str("idp"), "local");
   EXPECT_EQ(claims.Strings("amr"), (std::vector<std::string>{"pwd"}));
   EXPECT_EQ(claims.Str("tenant"), "acme");
-  EXPECT_EQ(claims.Str("acr"), "urn:mfa lvl2");
+  EXPECT_EQ(claims.Str("acr"), "1");  // local_acr, never the requested values
   EXPECT_EQ(claims.Strings("aud"), (std::vector<std::string>{"api1", "api2"}));
   EXPECT_EQ(claims.Str("scope"), "openid profile api1.read api2");
   EXPECT_EQ(claims.Str("jti").size(), 22u);
@@ -274,15 +274,21 @@ TEST_F(PasswordGrantTest, ClientClaimsOnlyWithAlwaysSendClientClaims) {
   EXPECT_EQ(std::count(names.begin(), names.end(), "amr"), 1);
 }
 
-TEST_F(PasswordGrantTest, AcrValuesAreIgnoredUnlessConfigured) {
+TEST_F(PasswordGrantTest, AcrStatesTheLevelTheLoginMetNeverTheRequestedValues) {
   Json claims(Claims(Login("alice", "Wonderland1", "&scope=api2&acr_values=urn%3Amfa")));
-  EXPECT_FALSE(claims.Has("acr"));
+  EXPECT_FALSE(claims.Has("acr"));  // acr_claim off
   config_.acr_claim = true;
   NewService();
   Json with(Claims(Login("alice", "Wonderland1", "&scope=api2&acr_values=urn%3Amfa+urn%3Amfa+b")));
-  EXPECT_EQ(with.Str("acr"), "urn:mfa b");
+  EXPECT_EQ(with.Str("acr"), "1");  // local_acr's default; the unsatisfiable urn:mfa is ignored
   Json none(Claims(Login("alice", "Wonderland1", "&scope=api2&acr_values=idp%3Alocal")));
-  EXPECT_FALSE(none.Has("acr"));
+  EXPECT_EQ(none.Str("acr"), "1");
+  config_.local_acr = "urn:example:password";
+  NewService();
+  EXPECT_EQ(Json(Claims(Login("alice", "Wonderland1", "&scope=api2"))).Str("acr"), "urn:example:password");
+  config_.local_acr.clear();
+  NewService();
+  EXPECT_FALSE(Json(Claims(Login("alice", "Wonderland1", "&scope=api2&acr_values=urn%3Amfa"))).Has("acr"));
 }
 
 TEST_F(PasswordGrantTest, OmittedScopeGrantsAllAllowedEnabledScopes) {

@@ -558,7 +558,7 @@ TEST(UserJson, LayoutIsVersionedWithEveryPropertyInOrder) {
   const std::string json = ToJson(User{.subject_id = "1", .username = "bob"});
   EXPECT_EQ(json,
             R"({"v":1,"SubjectId":"1","Username":"bob","Tenant":"","IsActive":true,"PasswordHash":"",)"
-            R"("Claims":[],"AccessFailedCount":0,"LockoutEnd":null,"Created":null})");
+            R"("Claims":[],"AccessFailedCount":0,"LockoutEnd":null,"Created":null,"SecurityStamp":""})");
 }
 
 TEST(UserJson, MissingPropertiesTakeDefaults) {
@@ -571,6 +571,7 @@ TEST(UserJson, MissingPropertiesTakeDefaults) {
   EXPECT_EQ(r->access_failed_count, 0);
   EXPECT_FALSE(r->lockout_end.has_value());
   EXPECT_FALSE(r->created.has_value());
+  EXPECT_EQ(r->security_stamp, "");  // a user stored before the stamp existed: no session of theirs is refused
   // null means absent, as for the other records
   r = ParseUser(R"({"SubjectId":"1","Username":"bob","IsActive":null,"LockoutEnd":null,"Tenant":null})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -677,6 +678,53 @@ TEST(UserJson, BadValuesStartWithTheJsonPath) {
   EXPECT_TRUE(ParseUser(R"({"SubjectId":")" + std::string(200, 's') + R"(","Username":")" + std::string(100, 'u') +
                         R"(","Tenant":")" + std::string(100, 't') + "\"}")
                   .ok());
+}
+
+TEST(Identifiers, PrintableUtf8Only) {
+  for (std::string_view ok : {"svc", "caf\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "a b", "x~!@#"}) {
+    EXPECT_EQ(IdentifierProblem(ok), nullptr) << ok;
+  }
+  EXPECT_STREQ(IdentifierProblem(std::string("svc\0x", 5)), "contains a NUL character");
+  for (std::string_view bad : {"a\nb", "\x1b[31m", "tab\t", "del\x7F", "c1\xC2\x85"}) {
+    EXPECT_STREQ(IdentifierProblem(bad), "contains a control character") << bad;
+  }
+  for (std::string_view bad : {"\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xFF", "a\xE2\x82"}) {
+    EXPECT_STREQ(IdentifierProblem(bad), "is not valid UTF-8") << bad;
+  }
+}
+
+TEST(Identifiers, RecordsNameTheProperty) {
+  EXPECT_EQ(ParseClient(R"({"ClientId":"a\nb"})").status().message(),
+            "Clients[0].ClientId: contains a control character");
+  EXPECT_EQ(ParseClient(R"({"ClientId":"ok","AllowedScopes":["api","x\u0007"]})").status().message(),
+            "Clients[0].AllowedScopes[1]: contains a control character");
+  std::vector<std::string> unknown;
+  EXPECT_EQ(FromText<ApiScope>(R"({"Name":"s\u001b"})", ApiScopeFromJson, "ApiScopes[2]", &unknown)
+                .status()
+                .message(),
+            "ApiScopes[2].Name: contains a control character");
+  EXPECT_EQ(FromText<ApiResource>(R"({"Name":"r","Scopes":["\u0085"]})", ApiResourceFromJson, "ApiResources[0]",
+                                  &unknown)
+                .status()
+                .message(),
+            "ApiResources[0].Scopes[0]: contains a control character");
+  User u{.subject_id = "1", .username = "bob\x01"};
+  EXPECT_EQ(ValidateUser(u, "Users[0]").message(), "Users[0].Username: contains a control character");
+  u.username = "bob";
+  u.tenant = "\xC3(";
+  EXPECT_EQ(ValidateUser(u).message(), "Tenant: is not valid UTF-8");
+}
+
+TEST(Identifiers, FindNulEscapeNamesThePlace) {
+  EXPECT_EQ(FindNulEscape(R"({"Clients":[{"ClientId":"svc"}]})"), std::nullopt);
+  EXPECT_EQ(FindNulEscape(R"({"Clients":[{"ClientId":"svc"},{"ClientId":"svc\u0000x"}]})"),
+            "Clients[1].ClientId");
+  EXPECT_EQ(FindNulEscape(R"({"IdentityServer":{"Users":[{"Claims":[{"Type":"a","Value":"\u0000"}]}]}})"),
+            "IdentityServer.Users[0].Claims[0].Value");
+  EXPECT_EQ(FindNulEscape(R"({"a":"\\u0000"})"), std::nullopt);  // an escaped backslash, then text
+  EXPECT_EQ(FindNulEscape(R"({"a":"\\\u0000"})"), "a");
+  EXPECT_EQ(FindNulEscape(R"({"x":1,"k\u0000":2})"), "k\\u0000");
+  EXPECT_EQ(FindNulEscape(R"(["\u0000"])"), "[0]");
 }
 
 TEST(UserJson, ValidateUserRefusesNulBytesInTheIndexedNames) {

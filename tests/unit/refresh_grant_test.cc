@@ -304,6 +304,8 @@ TEST_F(RefreshGrantTest, RotationReplacesTheTokenAndKeepsTheLogin) {
 }
 
 TEST_F(RefreshGrantTest, ReuseRevokesTheWholeFamily) {
+  config_.refresh_token_reuse_grace_seconds = 0;  // every reuse revokes (the default grace allows one retry)
+  NewService();
   const std::string first = RefreshTokenOf(Login("ref"));  // reference access tokens die with the family too
   const std::string family = StoredGrant(first)->family;
   http::Response rotated = Refresh(first, "ref");
@@ -439,6 +441,8 @@ TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {
 }
 
 TEST_F(RefreshGrantTest, WithoutGraceEveryReuseRevokes) {
+  config_.refresh_token_reuse_grace_seconds = 0;
+  NewService();
   const std::string first = RefreshTokenOf(Login());
   const std::string second = RefreshTokenOf(Refresh(first));
   ExpectInvalidGrant(Refresh(first));  // same second, grace 0
@@ -652,6 +656,8 @@ TEST_F(RefreshGrantTest, ReferenceTokensForEveryGrant) {
 }
 
 TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
+  config_.refresh_token_reuse_grace_seconds = 0;  // with the default grace one loser would be the allowed retry
+  NewService();
   const std::string token = RefreshTokenOf(Login());
   constexpr int kThreads = 8;
   std::atomic<int> ok{0}, invalid{0}, other{0};

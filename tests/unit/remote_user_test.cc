@@ -50,7 +50,14 @@ class RemoteUserTest : public testing::StoreFixture {
   }
 
   Result<std::optional<store::User>> Find(std::string_view tenant, std::string_view name) {
-    return FindOrProvisionRemoteUser(*store_, config_, tenant, name, kNow);
+    return FindOrProvisionRemoteUser(*store_, config_, RemoteUserName{std::string(tenant), std::string(name)}, kNow);
+  }
+
+  // What a REMOTE_USER logs in as: mapped by the configuration, then found or provisioned.
+  Result<std::optional<store::User>> Login(std::string_view remote_user) {
+    Result<RemoteUserName> name = MapRemoteUser(config_, remote_user);
+    if (!name.ok()) return name.status();
+    return FindOrProvisionRemoteUser(*store_, config_, *name, kNow);
   }
 
   Config config_;
@@ -61,17 +68,17 @@ TEST_F(RemoteUserTest, UnusableNamesAreInvalidArgument) {
   for (const std::string& bad : {std::string(), std::string(101, 'a'), std::string("al\x01ice"),
                                  std::string("alice\x7f"), std::string("tab\tbed"), std::string("bad\xc3(utf8"),
                                  std::string("nul\0byte", 8)}) {
-    Result<std::optional<store::User>> r = Find("", bad);
+    Result<std::optional<store::User>> r = Login(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
     EXPECT_EQ(r.status().message(), "the web server passed an unusable REMOTE_USER");
   }
   EXPECT_TRUE(Users().empty());  // nothing provisioned
   // 100 bytes and UTF-8 are fine.
-  Result<std::optional<store::User>> ok = Find("", std::string(100, 'b'));
+  Result<std::optional<store::User>> ok = Login(std::string(100, 'b'));
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_TRUE(ok->has_value());
-  ok = Find("", "\xc3\xa9ric@EXAMPLE.ORG");
+  ok = Login("\xc3\xa9ric@EXAMPLE.ORG");
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_TRUE(ok->has_value());
 }
@@ -149,7 +156,7 @@ TEST_F(RemoteUserTest, UserCreatedByAnotherWorkerMeanwhileIsReturned) {
     u.username = "dave";
     ASSERT_TRUE(s.Update([&](store::Txn& t) { return t.PutUser(u); }).ok());
   });
-  Result<std::optional<store::User>> r = FindOrProvisionRemoteUser(racing, config_, "", "dave", kNow);
+  Result<std::optional<store::User>> r = FindOrProvisionRemoteUser(racing, config_, RemoteUserName{"", "dave"}, kNow);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((*r)->subject_id, "sub-dave-first");
@@ -171,6 +178,42 @@ TEST_F(RemoteUserTest, ConcurrentFirstLoginsProvisionOneUser) {
   for (const std::string& s : subjects) EXPECT_EQ(s, subjects[0]);
   EXPECT_FALSE(subjects[0].empty());
   EXPECT_EQ(Users().size(), 1u);
+}
+
+TEST_F(RemoteUserTest, FixedMappingPutsEveryNameInTheConfiguredTenant) {
+  config_.remote_user_provision = true;
+  config_.remote_user_tenant = "acme";
+  Result<RemoteUserName> n = MapRemoteUser(config_, "bob@example.org");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->tenant, "acme");
+  EXPECT_EQ(n->username, "bob@example.org");
+  Result<std::optional<store::User>> r = Login("mallory");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->tenant, "acme");  // provisioning creates users in the configured tenant only
+  config_.remote_user_tenant.clear();
+  n = MapRemoteUser(config_, "bob");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->tenant, "");
+}
+
+TEST_F(RemoteUserTest, UserAtTenantMappingSplitsAtTheLastAt) {
+  config_.remote_user_tenant_mapping = RemoteUserTenantMapping::kUserAtTenant;
+  config_.remote_user_tenant = "default";
+  struct Case {
+    std::string remote_user, tenant, username;
+  };
+  for (const Case& c : {Case{"bob@acme", "acme", "bob"}, Case{"bob@example.com@acme", "acme", "bob@example.com"},
+                        Case{"carol", "default", "carol"}}) {
+    Result<RemoteUserName> n = MapRemoteUser(config_, c.remote_user);
+    ASSERT_TRUE(n.ok()) << c.remote_user;
+    EXPECT_EQ(n->tenant, c.tenant);
+    EXPECT_EQ(n->username, c.username);
+  }
+  for (const std::string& bad : {std::string("@acme"), std::string("bob@"), "bob@" + std::string(101, 't')}) {
+    Result<RemoteUserName> n = MapRemoteUser(config_, bad);
+    ASSERT_FALSE(n.ok()) << bad;
+    EXPECT_EQ(n.status().message(), "the web server passed an unusable REMOTE_USER");
+  }
 }
 
 }  // namespace

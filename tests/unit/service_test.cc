@@ -537,6 +537,7 @@ TEST_F(ServiceTest, BasePathPrefixesEveryEndpoint) {
   EXPECT_EQ(doc.Str("jwks_uri"), std::string(kIssuer) + "/auth/.well-known/openid-configuration/jwks");
   EXPECT_EQ(doc.Str("authorization_endpoint"), std::string(kIssuer) + "/auth/connect/authorize");
   EXPECT_EQ(doc.Str("userinfo_endpoint"), std::string(kIssuer) + "/auth/connect/userinfo");
+  EXPECT_EQ(doc.Str("end_session_endpoint"), std::string(kIssuer) + "/auth/connect/endsession");
 }
 
 TEST_F(ServiceTest, DiscoveryDocument) {
@@ -569,6 +570,7 @@ TEST_F(ServiceTest, DiscoveryDocument) {
   // OpenID Connect and the authorize endpoint.
   EXPECT_EQ(doc.Str("authorization_endpoint"), std::string(kIssuer) + "/connect/authorize");
   EXPECT_EQ(doc.Str("userinfo_endpoint"), std::string(kIssuer) + "/connect/userinfo");
+  EXPECT_EQ(doc.Str("end_session_endpoint"), std::string(kIssuer) + "/connect/endsession");
   EXPECT_EQ(doc.Strings("response_types_supported"), (std::vector<std::string>{"code"}));
   EXPECT_EQ(doc.Strings("response_modes_supported"), (std::vector<std::string>{"query", "form_post"}));
   EXPECT_EQ(doc.Strings("code_challenge_methods_supported"), (std::vector<std::string>{"S256"}));

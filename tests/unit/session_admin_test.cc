@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "admin/cli.h"
 #include "oauth/session.h"
@@ -111,6 +112,42 @@ TEST_F(SessionAdminTest, CommandJson) {
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(static_cast<uint64_t>(g->valuedouble), *s->ConfigGeneration());
   EXPECT_EQ(cJSON_GetArraySize(doc.get()), 2);  // nothing else, the key least of all
+}
+
+TEST_F(SessionAdminTest, StampMovesOnPasswdDisableRevokeAndSessionRevoke) {
+  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_EQ(Run({"user", "add", "alice", "--subject", "1001"}, "Alice-pass-1\n"), kExitOk) << err_;
+  auto stamp = [&] {
+    std::unique_ptr<store::Store> s = OpenStore();
+    std::string out = "(none)";
+    EXPECT_TRUE(s->Read([&](store::Txn& t) -> Status {
+                   auto u = t.GetUser("1001");
+                   if (!u.ok()) return u.status();
+                   out = u->security_stamp;
+                   return Status::OK();
+                 }).ok());
+    return out;
+  };
+  std::string last = stamp();
+  const std::vector<std::vector<std::string>> commands = {
+      {"user", "passwd", "1001"}, {"user", "disable", "1001"}, {"grants", "revoke", "--subject", "1001"},
+      {"session", "revoke", "--subject", "1001"}};
+  for (const std::vector<std::string>& command : commands) {
+    ASSERT_EQ(Run(command, "New-pass-2\n"), kExitOk) << command[0] << " " << command[1] << ": " << err_;
+    const std::string now = stamp();
+    EXPECT_EQ(now.size(), 22u) << command[1];
+    EXPECT_NE(now, last) << command[1];
+    last = now;
+  }
+  ASSERT_EQ(Run({"user", "enable", "1001"}), kExitOk) << err_;
+  EXPECT_EQ(stamp(), last);  // enabling does not revive old sessions
+  ASSERT_EQ(Run({"user", "unlock", "1001"}), kExitOk) << err_;
+  EXPECT_EQ(stamp(), last);
+  EXPECT_EQ(Run({"session", "revoke", "--subject", "nobody"}), kExitError);
+  EXPECT_NE(err_.find("no subject 'nobody'"), std::string::npos) << err_;
+  EXPECT_EQ(Run({"session", "revoke"}), kExitUsage);
+  // grants revoke of a subject without a user record is not an error.
+  EXPECT_EQ(Run({"grants", "revoke", "--subject", "nobody"}), kExitOk) << err_;
 }
 
 TEST_F(SessionAdminTest, CommandErrors) {

@@ -32,6 +32,7 @@ Session MakeSession() {
   s.auth_time = kNow - 10;
   s.sid = "sid-abc";
   s.expires = kNow + 3600;
+  s.stamp = "stamp-1";
   return s;
 }
 
@@ -45,7 +46,7 @@ std::string Forge(std::string_view payload, std::string_view key = kKey, std::st
 
 constexpr char kCanonical[] =
     R"({"sub":"alice-1","tenant":"acme","idp":"local","amr":["pwd"],"auth_time":1699999990,"sid":"sid-abc",)"
-    R"("exp":1700003600})";
+    R"("exp":1700003600,"stamp":"stamp-1"})";
 
 std::string Replace(std::string s, std::string_view from, std::string_view to) {
   const size_t at = s.find(from);
@@ -70,6 +71,7 @@ TEST(SessionTest, EncodeDecodeRoundTrip) {
   EXPECT_EQ(d->auth_time, s.auth_time);
   EXPECT_EQ(d->sid, s.sid);
   EXPECT_EQ(d->expires, s.expires);
+  EXPECT_EQ(d->stamp, s.stamp);
 
   // Empty tenant, no amr, several amr values, and text that needs JSON escaping all survive.
   Session t = s;
@@ -180,11 +182,11 @@ TEST(SessionTest, InvalidUtf8IsRefused) {
 
 TEST(SessionTest, MissingMemberIsRefused) {
   const char* members[] = {R"("sub":"alice-1",)", R"("tenant":"acme",)", R"("idp":"local",)", R"("amr":["pwd"],)",
-                           R"("auth_time":1699999990,)", R"("sid":"sid-abc",)"};
+                           R"("auth_time":1699999990,)", R"("sid":"sid-abc",)", R"(,"stamp":"stamp-1")"};
   for (const char* m : members) {
     EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, m, "")))) << m;
   }
-  EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, R"(,"exp":1700003600)", ""))));
+  EXPECT_FALSE(Accepted(Forge(Replace(kCanonical, R"("exp":1700003600,)", ""))));
   EXPECT_FALSE(Accepted(Forge("{}")));
 }
 
