@@ -288,13 +288,16 @@ def main():
         # in full, then the worker exits 0. SIGUSR1 is ignored: the request in flight is answered and the worker keeps
         # serving.
         def signal_in_flight(w, sig):
+            idle = socket_count(w.proc.pid)
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(10)
                 s.connect(sock)
                 s.sendall(begin_and_params(fcgi_params("POST", "/connect/token", form,
                                                        "application/x-www-form-urlencoded")))
                 s.sendall(record(FCGI_STDIN, form[:10]))
-                time.sleep(0.3)
+                # Accepted (one more socket) and reading the body, not a fixed sleep.
+                check(wait_for(lambda: socket_count(w.proc.pid) > idle, 20),
+                      "the worker accepts the connection before %s" % sig.name)
                 w.proc.send_signal(sig)
                 time.sleep(0.5)
                 running = w.proc.poll() is None
