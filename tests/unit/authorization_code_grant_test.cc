@@ -697,7 +697,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
 
 TEST_F(AuthorizationCodeGrantTest, DiscoveryListsTheGrant) {
   const std::string body = Handle(testing::GetRequest("/.well-known/openid-configuration")).body;
-  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code","refresh_token"])"),
+  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code","refresh_token",)"),
             std::string::npos)
       << body;
 }
