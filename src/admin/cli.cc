@@ -58,6 +58,7 @@ void Add(cJSON* obj, const char* name, int64_t v) {
   cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(static_cast<double>(v)));
 }
 void Add(cJSON* obj, const char* name, uint64_t v) { Add(obj, name, static_cast<int64_t>(v)); }
+void AddDouble(cJSON* obj, const char* name, double v) { cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(v)); }
 void Add(cJSON* obj, const char* name, int v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, unsigned v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, Json v) { cJSON_AddItemToObject(obj, name, v.release()); }
@@ -209,10 +210,11 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
-int CmdInit(Context& ctx, const Parsed&) {
+int CmdInit(Context& ctx, const Parsed& p) {
   Status s = LoadConfiguration(ctx);
   if (!s.ok()) return Fail(ctx, s);
-  auto report = Init(*ctx.config, *ctx.io.clock);
+  const bool no_key = p.Has("--no-key");
+  auto report = Init(*ctx.config, *ctx.io.clock, !no_key);
   if (!report.ok()) return Fail(ctx, report.status());
   const bool changed =
       report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
@@ -244,7 +246,11 @@ int CmdInit(Context& ctx, const Parsed&) {
     ctx.out() << "created " << report->created_id_token_key->alg << " signing key "
               << report->created_id_token_key->kid << " (current; id_token_signing_alg)\n";
   }
-  if (!changed) {
+  if (report->current_kid.empty()) {
+    ctx.out() << (changed ? "" : "nothing to do: database " + ctx.config->database + " exists; ") << "no "
+              << report->alg << " key is current (add one: tokenctl key import --alg " << report->alg
+              << " FILE.pem, or tokenctl key generate --alg " << report->alg << ")\n";
+  } else if (!changed) {
     ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
@@ -272,6 +278,9 @@ int CmdImport(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   options.password_params = Argon2ParamsFromConfig(*ctx.config);
   options.password_min_length = ctx.config->password_min_length;
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    options.extension_grant_types.push_back(g.grant_type);
+  }
   std::unique_ptr<store::Store> store;
   bool no_database = false;
   if (options.dry_run && !DatabaseExists(*ctx.config)) {
@@ -446,6 +455,9 @@ int CmdClientAdd(Context& ctx, const Parsed& p) {
   }
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
+  for (const ExtensionGrantConfig& g : ctx.config->extension_grants) {
+    spec.extension_grant_types.push_back(g.grant_type);
+  }
   std::vector<std::string> warnings;
   auto client = AddClient(**store, spec, &warnings);
   if (!client.ok()) return Fail(ctx, client.status());
@@ -741,6 +753,11 @@ int CmdKeyRemove(Context& ctx, const Parsed& p) {
   return kExitOk;
 }
 
+// How much of the map is in use, in percent (0 without a map).
+double UsedPercent(const store::StoreStats& s) {
+  return s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+}
+
 int CmdStats(Context& ctx, const Parsed&) {
   auto store = OpenStore(ctx, true);
   if (!store.ok()) return Fail(ctx, store.status());
@@ -761,6 +778,7 @@ int CmdStats(Context& ctx, const Parsed&) {
     Add(o.get(), "revoked_families", s.revoked_families);
     Add(o.get(), "map_size", s.map_size);
     Add(o.get(), "used_bytes", s.used_bytes);
+    AddDouble(o.get(), "used_percent", UsedPercent(s));
     Add(o.get(), "max_readers", s.max_readers);
     Add(o.get(), "readers_in_use", s.readers_in_use);
     Print(ctx.out(), o);
@@ -780,12 +798,31 @@ int CmdStats(Context& ctx, const Parsed&) {
   row("users", std::to_string(s.users));
   row("grants", std::to_string(s.grants));
   row("revoked families", std::to_string(s.revoked_families));
-  const double pct = s.map_size ? 100.0 * static_cast<double>(s.used_bytes) / static_cast<double>(s.map_size) : 0;
+  const double pct = UsedPercent(s);
   std::ostringstream used;
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
-       << "%; raise map_size when it nears 100%)";
+       << "%; tokenctl map grow before it nears 100%)";
   row("map used", used.str());
   row("readers", std::to_string(s.readers_in_use) + " of " + std::to_string(s.max_readers) + " in use");
+  return kExitOk;
+}
+
+int CmdMapGrow(Context& ctx, const Parsed& p) {
+  uint64_t bytes = 0;
+  if (!ParseSizeValue(p.args[0], &bytes)) {
+    return UsageError(ctx, "not a size (a number of bytes, optionally with K, M, G or T): '" + p.args[0] + "'");
+  }
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  Status s = (*store)->GrowMap(bytes);
+  if (!s.ok()) return Fail(ctx, s);
+  if (ctx.json) {
+    Json o = Object();
+    Add(o.get(), "map_size", bytes);
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "map grown to " << bytes << " bytes; running workers adopt it at their next transaction\n";
   return kExitOk;
 }
 
@@ -1186,8 +1223,25 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
   return kExitOk;
 }
 
+// --batch N of gc and grants revoke: false (with *code set) on a usage error.
+bool BatchOption(Context& ctx, const Parsed& p, size_t* batch, int* code) {
+  *batch = kDefaultGcBatch;
+  if (!p.Has("--batch")) return true;
+  const std::string v = p.Get("--batch");
+  size_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || ptr != v.data() + v.size() || n == 0 || n > kMaxGcBatch) {
+    *code = UsageError(ctx, "--batch: not a number from 1 to " + std::to_string(kMaxGcBatch) + ": '" + v + "'");
+    return false;
+  }
+  *batch = n;
+  return true;
+}
+
 int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   int code = kExitOk;
+  size_t batch = kDefaultGcBatch;
+  if (!BatchOption(ctx, p, &batch, &code)) return code;
   RevokeSelector selector;
   if (!NonEmptyOption(ctx, p, "--family", &selector.family, &code) ||
       !NonEmptyOption(ctx, p, "--id", &selector.id_prefix, &code) ||
@@ -1207,7 +1261,8 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
   }
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto report = RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds);
+  auto report =
+      RevokeGrants(**store, selector, ctx.io.clock->NowSeconds(), ctx.config->clock_skew_seconds, batch);
   if (!report.ok()) return Fail(ctx, report.status());
   if (ctx.json) {
     Json o = Object();
@@ -1228,15 +1283,8 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
 
 int CmdGc(Context& ctx, const Parsed& p) {
   size_t batch = kDefaultGcBatch;
-  if (p.Has("--batch")) {
-    const std::string v = p.Get("--batch");
-    size_t n = 0;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || ptr != v.data() + v.size() || n == 0 || n > kMaxGcBatch) {
-      return UsageError(ctx, "--batch: not a number from 1 to " + std::to_string(kMaxGcBatch) + ": '" + v + "'");
-    }
-    batch = n;
-  }
+  int code = kExitOk;
+  if (!BatchOption(ctx, p, &batch, &code)) return code;
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
   auto report = CollectGarbage(**store, *ctx.io.clock, batch);
@@ -1259,11 +1307,12 @@ int CmdGc(Context& ctx, const Parsed& p) {
 
 const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
-      {"init", "",
+      {"init", "[--no-key]",
        "Creates the database directory and databases if missing, and a current signing key for the configured\n"
        "access_token_signing_alg (and for id_token_signing_alg, when it differs) if there is none. Running it\n"
-       "again changes nothing and says so.",
-       {}, 0, 0, CmdInit},
+       "again changes nothing and says so. --no-key makes no key: import existing ones (e.g. IdentityServer's\n"
+       "signing keys, so tokens it issued keep verifying) with tokenctl key import.",
+       {{"--no-key", false, "create the database only; add keys with key import or key generate"}}, 0, 0, CmdInit},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
        "inside an \"IdentityServer\" section) and Users (IdentityServer's TestUser shape: SubjectId, Username,\n"
@@ -1378,10 +1427,11 @@ const std::vector<CommandDef>& Commands() {
          "refresh_token, reference_token, authorization_code, device_code, user_code, user_code_throttle or "
          "consent"}},
        0, 0, CmdGrantsList},
-      {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB",
-       "Revokes whole grant families in one transaction: every refresh token and reference access token\n"
-       "descending from the same original grant is deleted, and JWT access tokens issued from the family\n"
-       "introspect as inactive until the longest AccessTokenLifetime has passed. --id takes a grant id from\n"
+      {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB [--batch N]",
+       "Revokes whole grant families: every refresh token and reference access token descending from the same\n"
+       "original grant is dead at once and deleted (N per write transaction, so workers never wait long), and JWT\n"
+       "access tokens issued from the family introspect as inactive until the longest AccessTokenLifetime has\n"
+       "passed. --id takes a grant id from\n"
        "`grants list` (or its start; an id that matches several grants is refused and nothing is revoked).\n"
        "--client and --subject revoke every family with a grant of that client and/or subject.\n\n"
        "examples:\n"
@@ -1391,7 +1441,8 @@ const std::vector<CommandDef>& Commands() {
        {{"--family", true, "one family, by its id (FAMILY in grants list; grant_id in access tokens)"},
         {"--id", true, "the family of the grant with this id (or id prefix)"},
         {"--client", true, "every family with a grant of this client"},
-        {"--subject", true, "every family with a grant of this subject"}},
+        {"--subject", true, "every family with a grant of this subject"},
+        {"--batch", true, "grants deleted per write transaction, 1..100000 (default 500)"}},
        0, 0, CmdGrantsRevoke},
       {"gc", "[--batch N]",
        "Deletes expired grants and expired family-revocation records, N (default 500) per write transaction,\n"
@@ -1400,6 +1451,13 @@ const std::vector<CommandDef>& Commands() {
        "(tokenfcgi-gc.timer).",
        {{"--batch", true, "records per write transaction, 1..100000 (default 500)"}}, 0, 0, CmdGc},
       {"stats", "", "Shows the store's record counts, map usage and readers.", {}, 0, 0, CmdStats},
+      {"map grow", "SIZE",
+       "Grows the LMDB map (the most the database can hold) to SIZE bytes (K, M, G, T suffixes) while workers\n"
+       "serve: each running process adopts the new size at its next transaction, and a process started later\n"
+       "with a smaller map_size in its configuration uses the grown size too. A map never shrinks.\n\n"
+       "examples:\n"
+       "  tokenctl map grow 4G",
+       {}, 1, 1, CmdMapGrow},
       {"backup", "DIR", "Writes a compacted, consistent copy of the database to DIR/data.mdb while workers serve.",
        {}, 1, 1, CmdBackup},
   };

@@ -74,7 +74,10 @@ Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std:
 
   std::vector<std::string> notes;
   for (const std::string& g : spec.grant_types) {
-    if (!IsKnownGrantType(g)) notes.push_back("unknown grant type '" + g + "'");
+    const auto& extension = spec.extension_grant_types;
+    if (!IsKnownGrantType(g) && std::find(extension.begin(), extension.end(), g) == extension.end()) {
+      notes.push_back("unknown grant type '" + g + "' (not built in, and no extension_grant line serves it)");
+    }
   }
   if (spec.grant_types.empty()) notes.push_back("client '" + spec.client_id + "' is allowed no grant type (--grant)");
   if (spec.is_public && std::count(spec.grant_types.begin(), spec.grant_types.end(), "client_credentials")) {
@@ -178,7 +181,7 @@ Status AddClientSecret(store::Store& store, std::string_view client_id, const Ne
   return Status::OK();
 }
 
-Result<InitReport> Init(const Config& config, const Clock& clock) {
+Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys) {
   InitReport report;
   auto alg = token::ParseAlg(config.access_token_signing_alg);
   if (!alg) {
@@ -196,10 +199,12 @@ Result<InitReport> Init(const Config& config, const Clock& clock) {
   options.create = true;
   auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();
-  auto created = EnsureCurrentKey(**store, *alg, clock);
-  if (!created.ok()) return created.status();
-  report.created_key = std::move(*created);
-  if (*id_alg != *alg) {
+  if (make_keys) {
+    auto created = EnsureCurrentKey(**store, *alg, clock);
+    if (!created.ok()) return created.status();
+    report.created_key = std::move(*created);
+  }
+  if (make_keys && *id_alg != *alg) {
     auto created_id = EnsureCurrentKey(**store, *id_alg, clock);
     if (!created_id.ok()) return created_id.status();
     report.created_id_token_key = std::move(*created_id);

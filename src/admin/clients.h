@@ -33,6 +33,7 @@ struct NewClient {
   std::vector<std::string> scopes;           // AllowedScopes
   std::optional<int64_t> access_token_lifetime;  // seconds; IdentityServer's default (3600) when absent
   std::vector<store::Secret> secrets;        // already hashed
+  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known, no warning
 };
 
 // Adds a client. AlreadyExists if the id is taken; InvalidArgument for a bad id, lifetime or a secret on a public
@@ -59,7 +60,8 @@ Status AddClientSecret(store::Store& store, std::string_view client_id, const Ne
                        std::vector<std::string>* warnings);
 
 // `tokenctl init`: opens (creating if missing) the database directory and databases, and makes a current signing key
-// for config.access_token_signing_alg unless one exists. Running it again changes nothing.
+// for config.access_token_signing_alg unless one exists. Running it again changes nothing. With make_keys false
+// (`tokenctl init --no-key`) no key is made: the operator imports existing keys with `tokenctl key import`.
 struct InitReport {
   bool created_database = false;                // data.mdb did not exist before
   std::optional<store::KeyRecord> created_key;  // the key made now, if any
@@ -69,7 +71,7 @@ struct InitReport {
   // current key (OpenID Connect logins would otherwise fail with 500 until one is generated).
   std::optional<store::KeyRecord> created_id_token_key;
 };
-Result<InitReport> Init(const Config& config, const Clock& clock);
+Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys = true);
 
 // Store options from the configuration (path, map_size, max_readers).
 store::StoreOptions StoreOptionsFromConfig(const Config& config);

@@ -70,7 +70,10 @@ Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_
 }
 
 Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,
-                                  int64_t clock_skew_seconds) {
+                                  int64_t clock_skew_seconds, size_t batch) {
+  if (batch == 0 || batch > kMaxGcBatch) {
+    return Status::InvalidArgument("batch must be 1.." + std::to_string(kMaxGcBatch));
+  }
   const int kinds = (selector.family.empty() ? 0 : 1) + (selector.id_prefix.empty() ? 0 : 1) +
                     ((selector.client_id.empty() && selector.subject.empty()) ? 0 : 1);
   if (kinds == 0) return Status::InvalidArgument("say what to revoke: a family, a grant id, a client or a subject");
@@ -83,27 +86,25 @@ Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& sel
                                    "' is not a grant id (up to 43 characters of A-Z a-z 0-9 - _)");
   }
 
-  RevokeReport report;
-  Status s = store.Update([&](store::Txn& txn) -> Status {
-    report = RevokeReport{};
-    auto keep_until = RevocationKeepUntil(txn, now, clock_skew_seconds);
-    if (!keep_until.ok()) return keep_until.status();
-
-    std::set<std::string> families;
+  // Everything is decided in a read transaction (the selection may scan every grant), then each family is revoked
+  // with Store::RevokeFamilyInBatches: its revocation record first, then its grants `batch` per write transaction,
+  // so no worker waits on this command for more than one short batch.
+  int64_t keep_until = now;
+  std::set<std::string> families;  // to revoke
+  std::set<std::string> revoked;   // of those, already revoked before (finished, not reported)
+  Status s = store.Read([&](store::Txn& txn) -> Status {
+    auto until = RevocationKeepUntil(txn, now, clock_skew_seconds);
+    if (!until.ok()) return until.status();
+    keep_until = *until;
 
     if (!selector.family.empty()) {
-      auto revoked = txn.GetFamilyRevocation(selector.family);
-      if (!revoked.ok()) return revoked.status();
-      if (revoked->has_value()) return Status::OK();  // already revoked: nothing to do
-      auto deleted = txn.RevokeFamily(selector.family, now, *keep_until);
-      if (!deleted.ok()) return deleted.status();
-      if (*deleted == 0) return Status::NotFound("no grants in family " + selector.family);  // aborts: no record
-      report.grants = *deleted;
-      report.families.push_back(selector.family);
-      return Status::OK();
-    }
-
-    if (!selector.id_prefix.empty()) {
+      auto count = txn.CountFamilyGrants(selector.family);
+      if (!count.ok()) return count.status();
+      auto was = txn.GetFamilyRevocation(selector.family);
+      if (!was.ok()) return was.status();
+      if (*count == 0 && !was->has_value()) return Status::NotFound("no grants in family " + selector.family);
+      families.insert(selector.family);
+    } else if (!selector.id_prefix.empty()) {
       auto grants = txn.ListGrants("", "");
       if (!grants.ok()) return grants.status();
       const std::pair<std::string, store::Grant>* match = nullptr;
@@ -129,16 +130,23 @@ Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& sel
         families.insert(grant.family);
       }
     }
-
+    families.erase("");  // a grant without a family (a client_credentials reference token) has none to revoke
     for (const std::string& family : families) {
-      auto deleted = txn.RevokeFamily(family, now, *keep_until);
-      if (!deleted.ok()) return deleted.status();
-      report.grants += *deleted;
-      report.families.push_back(family);
+      auto was = txn.GetFamilyRevocation(family);
+      if (!was.ok()) return was.status();
+      if (was->has_value()) revoked.insert(family);
     }
     return Status::OK();
   });
   if (!s.ok()) return s;
+
+  RevokeReport report;
+  for (const std::string& family : families) {
+    auto deleted = store.RevokeFamilyInBatches(family, now, keep_until, batch);
+    if (!deleted.ok()) return deleted.status();
+    report.grants += *deleted;
+    if (revoked.count(family) == 0) report.families.push_back(family);
+  }
   return report;
 }
 

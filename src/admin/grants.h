@@ -8,10 +8,13 @@
 //
 // Revocation always works on whole families (every grant descending from one original grant, see records.h):
 // revoking one refresh token of a family and leaving its rotated successor alive would be no revocation at all.
-// Each family is revoked with Txn::RevokeFamily, whose revocation record is kept until keep_until = now + the longest
-// AccessTokenLifetime of any client, so introspection reports the family's JWT access tokens inactive until the last
-// of them has expired anyway. One revoke command is one write transaction: the selection and the revocation cannot
-// drift apart.
+// Each family is revoked with Store::RevokeFamilyInBatches, whose revocation record is kept until keep_until = now + the
+// longest AccessTokenLifetime of any client, so introspection reports the family's JWT access tokens inactive until
+// the last of them has expired anyway. The selection is made in one read transaction (it may scan every grant); then
+// each family's revocation record is written in its own short write transaction (the family is dead for every worker
+// from then on) and its grants are deleted at most `batch` per write transaction, so a worker's write waits for one
+// batch at most. A family selected but given new grants meanwhile is still revoked whole: its index is walked in the
+// write transactions.
 //
 // Garbage collection loops Store::CollectExpired, one short write transaction per batch, so workers serving tokens
 // meanwhile wait at most one batch for LMDB's writer lock; it never holds a read transaction across batches.
@@ -59,6 +62,10 @@ struct GrantEntry {
 // are listed too (Grant::expires tells).
 Result<std::vector<GrantEntry>> ListGrants(store::Store& store, const GrantFilter& filter);
 
+// Records per write transaction of gc and revocation (tokenctl --batch).
+inline constexpr size_t kDefaultGcBatch = 500;
+inline constexpr size_t kMaxGcBatch = 100000;
+
 // What to revoke: exactly one of family, id_prefix, or client_id and/or subject.
 struct RevokeSelector {
   std::string family;     // one family, by its id
@@ -72,25 +79,24 @@ struct RevokeReport {
   std::vector<std::string> families;  // families revoked now (sorted); a family already revoked is not counted
 };
 
-// Revokes the selected families in one write transaction at `now` (see above).
+// Revokes the selected families at `now`, `batch` (1..kMaxGcBatch) grant deletions per write transaction (see above).
 //   - InvalidArgument: no selector, or more than one kind of selector, or an id prefix that is not base64url or is
 //     longer than a full hash (43 characters).
 //   - id prefix: NotFound if no grant matches; InvalidArgument "matches N grants" if several do (none is revoked and
 //     none is named: give more characters).
 //   - family: NotFound if the family has no grants and was never revoked; an already revoked family is not an error
-//     (RevokeFamily is idempotent) and reports 0 grants and no family.
+//     (revocation is idempotent): it reports no family, and the grants it deletes (a revocation that was interrupted
+//     left them).
 //   - client and/or subject: matching nothing is not an error (0 grants, no family).
 // The revocation record is kept until now + the longest AccessTokenLifetime + clock_skew_seconds: introspection
 // accepts a JWT until exp + clock_skew_seconds, and the record must outlive every such JWT of the family.
 Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,
-                                  int64_t clock_skew_seconds = 0);
+                                  int64_t clock_skew_seconds = 0, size_t batch = kDefaultGcBatch);
 
 // now + the longest AccessTokenLifetime among the clients (now when there are none): when a JWT access token issued
 // from a family revoked at `now` has certainly expired.
 Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_skew_seconds = 0);
 
-inline constexpr size_t kDefaultGcBatch = 500;
-inline constexpr size_t kMaxGcBatch = 100000;
 
 struct GcReport {
   size_t grants = 0;       // expired grants deleted

@@ -271,7 +271,8 @@ void CheckPlanClaims(const ImportPlan& plan, ImportReport* report) {
   }
 }
 
-void CrossCheck(const ImportPlan& plan, const Existing& existing, ImportReport* report) {
+void CrossCheck(const ImportPlan& plan, const Existing& existing, const std::vector<std::string>& extension_grants,
+                ImportReport* report) {
   std::set<std::string> api_scopes, identity_resources;
   for (const auto& [name, json] : existing.api_scopes) api_scopes.insert(name);
   for (const auto& [name, json] : existing.identity_resources) identity_resources.insert(name);
@@ -288,9 +289,12 @@ void CrossCheck(const ImportPlan& plan, const Existing& existing, ImportReport* 
     }
     for (size_t i = 0; i < c.record.allowed_grant_types.size(); ++i) {
       const std::string& grant = c.record.allowed_grant_types[i];
-      if (IsKnownGrantType(grant)) continue;
+      if (IsKnownGrantType(grant) ||
+          std::find(extension_grants.begin(), extension_grants.end(), grant) != extension_grants.end()) {
+        continue;
+      }
       report->warnings.push_back(IndexPath(c.path + ".AllowedGrantTypes", i) + ": unknown grant type '" + grant +
-                                 "' (an extension grant tokenfcgi does not implement?)");
+                                 "' (an extension grant no extension_grant line of the configuration serves?)");
     }
   }
   for (const auto& a : plan.api_resources) {
@@ -670,7 +674,7 @@ Status Import(std::string_view json_text, store::Store* store, const ImportOptio
   }
   if (store == nullptr) {
     const Existing none;
-    CrossCheck(plan, none, report);
+    CrossCheck(plan, none, options.extension_grant_types, report);
     Status s = ApplyPlan(plan, fresh, none, now, nullptr, report);
     if (!s.ok() && std::find(report->errors.begin(), report->errors.end(), s.message()) == report->errors.end()) {
       report->errors.push_back(s.message());
@@ -685,7 +689,7 @@ Status Import(std::string_view json_text, store::Store* store, const ImportOptio
     *report = parsed;
     Existing existing;
     TF_RETURN_IF_ERROR(LoadExisting(txn, !plan.users.empty(), &existing));
-    CrossCheck(plan, existing, report);
+    CrossCheck(plan, existing, options.extension_grant_types, report);
     return ApplyPlan(plan, fresh, existing, now, write ? &txn : nullptr, report);
   };
   Status s = options.dry_run ? store->Read([&](store::Txn& txn) { return run(txn, false); })

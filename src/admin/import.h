@@ -63,6 +63,7 @@ struct ImportOptions {
   Argon2Params password_params;  // for Users[].Password (the config's password_hash_* keys)
   size_t password_min_length = 1;  // Users[].Password shorter than this is an error (the config's password_min_length)
   const Clock* clock = nullptr;  // Created of new users; nullptr = SystemClock::Default()
+  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known, no warning
 };
 
 struct ImportCounts {

@@ -3,7 +3,8 @@
 // inherited on fd 0 or bound by --listen, or a single plain-CGI request when fd 0 is not a socket.
 //
 // Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP) or a successful --check-config; 1 when the
-// configuration, the store or the listening socket is unusable; 2 for a bad command line.
+// configuration, an extension-grant plug-in (oauth/extension_grants.h), the store or the listening socket is unusable;
+// 2 for a bad command line.
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "http/fcgi_server.h"
 #include "http/listen_address.h"
 #include "oauth/catalog.h"
+#include "oauth/extension_grants.h"
 #include "oauth/service.h"
 #include "store/store.h"
 #include "token/jws.h"
@@ -308,6 +310,13 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  // Extension-grant plug-ins: loaded once, before anything is served; one that cannot be used stops the worker.
+  Result<std::unique_ptr<oauth::ExtensionGrantPlugins>> plugins = oauth::ExtensionGrantPlugins::Load(*config);
+  if (!plugins.ok()) {
+    Logf(LogLevel::kError, "cannot start: %s", plugins.status().message().c_str());
+    return 1;
+  }
+  oauth::InstallExtensionGrants(std::move(plugins).value());
   if (options.check_config) return CheckConfig(*config, config_path);
 
   store::StoreOptions store_options;

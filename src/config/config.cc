@@ -323,6 +323,20 @@ std::string SetPasswordHashParallelism(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetPasswordHashConcurrency(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 1024, &n);
+  if (err.empty()) c->password_hash_concurrency = static_cast<unsigned>(n);
+  return err;
+}
+
+std::string SetPasswordHashWait(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 0, 60000, &n);
+  if (err.empty()) c->password_hash_wait_ms = static_cast<int64_t>(n);
+  return err;
+}
+
 std::string SetPasswordMinLength(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 1, 100, &n);  // up to kMaxPasswordLength
@@ -404,9 +418,53 @@ std::string SetLoginFormTenant(std::string_view v, Config* c) { return SetBool(v
 
 std::string SetIdTokenSigningAlg(std::string_view v, Config* c) { return SetJwsAlg(v, &c->id_token_signing_alg); }
 
+// The grant types built into the token endpoint (and the ones tokenfcgi reserves): a plug-in cannot take them over.
+constexpr std::string_view kBuiltInGrantTypes[] = {
+    "authorization_code", "client_credentials", "password", "refresh_token", "implicit", "hybrid",
+    "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:openid:params:grant-type:ciba"};
+
+// GRANT_TYPE LIBRARY [ARGUMENT]: blank-separated; ARGUMENT is the rest of the line.
+std::string AddExtensionGrant(std::string_view v, Config* c) {
+  const auto next_word = [&v]() {
+    while (!v.empty() && IsBlank(v.front())) v.remove_prefix(1);
+    size_t end = 0;
+    while (end < v.size() && !IsBlank(v[end])) ++end;
+    std::string_view word = v.substr(0, end);
+    v.remove_prefix(end);
+    return word;
+  };
+  if (Trim(v).empty()) return "";  // `extension_grant = ""`: none (the default)
+  ExtensionGrantConfig g;
+  const std::string_view grant_type = next_word();
+  const std::string_view library = next_word();
+  if (grant_type.empty() || library.empty()) return "expected GRANT_TYPE LIBRARY [ARGUMENT]";
+  if (grant_type.size() > 100 || !AllPrintableAscii(grant_type)) {
+    return "the grant type must be 1 to 100 printable ASCII characters: " + Quote(grant_type);
+  }
+  const size_t colon = grant_type.find(':');
+  if (colon == std::string_view::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(grant_type[0]))) {
+    return "the grant type must be an absolute URI (RFC 6749 4.5), e.g. urn:example:grant-type:x: " +
+           Quote(grant_type);
+  }
+  for (std::string_view builtin : kBuiltInGrantTypes) {
+    if (grant_type == builtin) return "the grant type is built in: " + Quote(grant_type);
+  }
+  for (const ExtensionGrantConfig& existing : c->extension_grants) {
+    if (existing.grant_type == grant_type) return "the grant type is configured twice: " + Quote(grant_type);
+  }
+  if (library.front() != '/') return "the library must be an absolute path: " + Quote(library);
+  g.grant_type = std::string(grant_type);
+  g.library = std::string(library);
+  g.argument = std::string(Trim(v));
+  c->extension_grants.push_back(std::move(g));
+  return "";
+}
+
 struct KeyDef {
   ConfigKeyInfo info;
   std::string (*set)(std::string_view value, Config* config);  // "" on success, else what is wrong
+  bool repeatable = false;  // may be given on several lines, each adding one entry
 };
 
 // The one table: every key, its default as written in the file, its unit, its documentation and its setter. The
@@ -423,7 +481,8 @@ const KeyDef kKeys[] = {
      SetDatabase},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
-      "must use the same value."},
+      "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "
+      "overrides a smaller value here."},
      SetMapSize},
     {{"max_readers", "126", "reader slots",
       "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
@@ -466,6 +525,14 @@ const KeyDef kKeys[] = {
       "Argon2id parallelism (p) for new password hashes, 1 to 64; a stored hash with other m, t or p still verifies "
       "and is rehashed with these values on the next successful login."},
      SetPasswordHashParallelism},
+    {{"password_hash_concurrency", "0", "password checks",
+      "At most this many password checks (Argon2id) at once in one worker process, 0 to 1024; 0 = half the CPUs, at "
+      "least 1. Across processes the bound is processes x this."},
+     SetPasswordHashConcurrency},
+    {{"password_hash_wait_ms", "500", "milliseconds",
+      "How long, 0 to 60000, a password check waits for one of password_hash_concurrency to come free before it is "
+      "answered 503 temporarily_unavailable with Retry-After."},
+     SetPasswordHashWait},
     {{"password_min_length", "8", "bytes",
       "The shortest password, 1 to 100 bytes, that tokenctl user add, user passwd and import accept for a new "
       "password; imported PasswordHash values are exempt (they are checked when the user signs in)."},
@@ -504,6 +571,12 @@ const KeyDef kKeys[] = {
       "The JWS algorithm for id_tokens of a client whose AllowedIdentityTokenSigningAlgorithms is empty: RS256 (which "
       "OpenID Connect requires every provider to support), PS256, ES256 or EdDSA."},
      SetIdTokenSigningAlg},
+    {{"extension_grant", "", "GRANT_TYPE LIBRARY [ARGUMENT]",
+      "A grant type served by a plug-in (include/tokenfcgi/extension_grant.h): an absolute URI that is not a built-in "
+      "grant type, the absolute path of the shared library, and an optional argument for the plug-in (the rest of the "
+      "line); give the key once per grant type (an empty value adds none). Loaded when a worker starts; a library "
+      "that cannot be loaded stops the worker."},
+     AddExtensionGrant, true},
 };
 
 const KeyDef* FindKey(std::string_view key) {
@@ -514,6 +587,8 @@ const KeyDef* FindKey(std::string_view key) {
 }
 
 }  // namespace
+
+bool ParseSizeValue(std::string_view text, uint64_t* bytes) { return ParseSize(text, bytes); }
 
 std::span<const ConfigKeyInfo> ConfigKeys() {
   static const std::vector<ConfigKeyInfo> infos = [] {
@@ -534,6 +609,13 @@ std::string Config::EndpointUrl(std::string_view path) const {
 bool Config::LoginProviderEnabled(std::string_view name) const {
   for (const std::string& p : login_providers) {
     if (p == name) return true;
+  }
+  return false;
+}
+
+bool Config::ExtensionGrantConfigured(std::string_view grant_type) const {
+  for (const ExtensionGrantConfig& g : extension_grants) {
+    if (g.grant_type == grant_type) return true;
   }
   return false;
 }
@@ -567,7 +649,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
       return Status::InvalidArgument(where + Sanitize(key) + ": unknown key");
     }
     auto it = seen.find(key);
-    if (it != seen.end()) {
+    if (it != seen.end() && !def->repeatable) {
       return Status::InvalidArgument(where + def->info.key + ": repeated (first set on line " +
                                      std::to_string(it->second) + ")");
     }

@@ -14,6 +14,14 @@
 
 namespace tf {
 
+// One `extension_grant = GRANT_TYPE LIBRARY [ARGUMENT]` line: a grant type served by a plug-in
+// (include/tokenfcgi/extension_grant.h, oauth/extension_grants.h).
+struct ExtensionGrantConfig {
+  std::string grant_type;  // an absolute URI (RFC 6749 §4.5), at most 100 characters, not a built-in grant type
+  std::string library;     // absolute path of the shared library
+  std::string argument;    // the rest of the line, given to the plug-in's init() ("" = none)
+};
+
 struct Config {
   // Where tokens say they come from (`iss`) and the base of every URL in discovery. Required. https, or http for
   // loopback hosts (127.0.0.1, ::1, localhost) only. No trailing slash.
@@ -36,6 +44,10 @@ struct Config {
   uint32_t password_hash_memory_kib = 19456;         // KiB, 8..4194304 and >= 8 x parallelism
   uint32_t password_hash_iterations = 2;             // passes, 1..100
   uint32_t password_hash_parallelism = 1;            // lanes, 1..64
+  // At most this many password checks (Argon2id) run at once in one worker process; 0 = half the CPUs, at least 1.
+  // A check that finds them all busy waits up to password_hash_wait_ms, then is answered 503 temporarily_unavailable.
+  unsigned password_hash_concurrency = 0;            // 0..1024
+  int64_t password_hash_wait_ms = 500;               // milliseconds, 0..60000
   uint32_t password_min_length = 8;                 // bytes, 1..100: new passwords set by tokenctl and import
 
   // Brute-force protection for the password grant (RFC 6749 §4.3.2), ASP.NET Core Identity's defaults: after
@@ -68,7 +80,13 @@ struct Config {
   // requires RS256 support, and IdentityServer defaults to it). RS256 | PS256 | ES256 | EdDSA.
   std::string id_token_signing_alg = "RS256";
 
+  // Extension grants served by plug-ins, in configuration order (the key may be given several times, once per
+  // grant type). Empty by default.
+  std::vector<ExtensionGrantConfig> extension_grants;
+
   bool LoginProviderEnabled(std::string_view name) const;
+  // Whether `grant_type` is served by a configured plug-in.
+  bool ExtensionGrantConfigured(std::string_view grant_type) const;
 
   // Path under base_path, e.g. EndpointUrl("/connect/token") -> issuer + base_path + "/connect/token".
   std::string EndpointUrl(std::string_view path) const;
@@ -77,6 +95,10 @@ struct Config {
 // Reads and validates the file. Errors look like: "/etc/tokenfcgi/tokenfcgi.conf:12: map_size: not a size: 'x'".
 Result<Config> LoadConfig(const std::string& path);
 Result<Config> ParseConfig(std::string_view text, std::string_view source_name);
+
+// A size as the configuration writes it ("65536", "64K", "1G": K, M, G, T are powers of 1024, any case): false if
+// `text` is not one or overflows 64 bits (tokenctl map grow reads its argument with it).
+bool ParseSizeValue(std::string_view text, uint64_t* bytes);
 
 // --config FILE, else $TOKENFCGI_CONFIG, else /etc/tokenfcgi/tokenfcgi.conf.
 std::string DefaultConfigPath(const char* command_line_value);

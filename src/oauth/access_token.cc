@@ -103,15 +103,18 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
     if (!issued.scope.empty()) issued.scope += ' ';
     issued.scope += s;
   }
-  issued.expires_in = client.access_token_lifetime;
+  const int64_t lifetime = request.lifetime > 0 && request.lifetime < client.access_token_lifetime
+                               ? request.lifetime
+                               : client.access_token_lifetime;
+  issued.expires_in = lifetime;
   const int64_t now = clock.NowSeconds();
-  issued.expires_at = now + client.access_token_lifetime;
+  issued.expires_at = now + lifetime;
 
   JsonWriter w;
   w.String("iss", config.issuer);
   w.Int("nbf", now);
   w.Int("iat", now);
-  w.Int("exp", now + client.access_token_lifetime);
+  w.Int("exp", issued.expires_at);
   if (audience.empty()) {
     w.String("aud", config.issuer + "/resources");
   } else if (audience.size() == 1) {
@@ -128,6 +131,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
   }
   w.String("client_id", client.client_id);
   w.String("sub", request.subject);
+  if (!request.act_json.empty()) w.Raw("act", request.act_json);
   std::set<std::string> written;
   if (request.resource_owner.has_value()) {
     const ResourceOwner& owner = *request.resource_owner;
@@ -143,6 +147,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
     const std::vector<std::string> types = AccessTokenUserClaimTypes(snapshot, request.scopes, audience);
     WriteClaims(w, "", request.resource_owner->claims, &types, written);
   }
+  WriteClaims(w, "", request.extra_claims, nullptr, written);
   if (request.include_client_claims) {
     WriteClaims(w, client.client_claims_prefix, client.claims, nullptr, written);
   }
@@ -176,6 +181,7 @@ Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot&
 http::Response AccessTokenResponse(const IssuedAccessToken& token) {
   JsonWriter w;
   w.String("access_token", token.access_token);
+  if (!token.issued_token_type.empty()) w.String("issued_token_type", token.issued_token_type);
   w.String("token_type", "Bearer");
   w.Int("expires_in", token.expires_in);
   w.String("scope", token.scope);

@@ -4,12 +4,13 @@
 //   header  {"alg":<alg>,"kid":<RFC 7638 thumbprint>,"typ":"at+jwt"}
 //   claims  iss        config.issuer
 //           nbf, iat   now (tf::Clock)
-//           exp        now + client.AccessTokenLifetime
+//           exp        now + client.AccessTokenLifetime (or AccessTokenRequest.lifetime when set; never longer)
 //           aud        names of the enabled ApiResources whose Scopes contain a granted scope: a string when one,
 //                      an array when several, "<issuer>/resources" when none
 //           scope      the granted scopes, space-delimited (a JSON array when config.scope_claim_as_array)
 //           client_id  the client
 //           sub        the subject (for client_credentials: the client id; for a user: the SubjectId)
+//           act        RFC 8693 §4.1 actor (AccessTokenRequest.act_json; token exchange with an actor_token)
 //         for a resource owner (AccessTokenRequest.resource_owner, e.g. the password grant):
 //           auth_time  when the user authenticated (now)
 //           idp        the login provider that checked the credentials ("local")
@@ -23,13 +24,14 @@
 //                      one (password with offline_access, refresh_token): introspection reports the token inactive
 //                      once the family is revoked (grant_family.h)
 //           jti        RandomHandle(16): 128 random bits, base64url, 22 chars; only when client.IncludeJwtId
+//           <Type>     each of AccessTokenRequest.extra_claims, unfiltered (an extension grant's claims)
 //           <ClientClaimsPrefix><Type>  each client Claim when requested (client_credentials always; user grants
 //                      only with AlwaysSendClientClaims, as IdentityServer); a claim type given several times becomes
 //                      an array
 //         Claim values: ValueType boolean/integer (IdentityServer's ClaimValueTypes) emits a JSON bool/number, else a
 //         string. A user or client claim whose final name is a protocol claim (iss nbf iat exp aud scope client_id
-//         sub jti auth_time idp amr acr tenant nonce sid cnf at_hash c_hash grant_id) or was already written is
-//         skipped, so a stored claim can never forge one of those or produce a duplicate name.
+//         sub jti auth_time idp amr acr tenant nonce sid cnf at_hash c_hash grant_id act may_act) or was already
+//         written is skipped, so a stored claim can never forge one of those or produce a duplicate name.
 //
 // Token format per client (AccessTokenType): Jwt signs the claims (below); Reference returns an opaque handle and
 // IssuedAccessToken.reference holds the grant (reference_tokens.h) the caller must store, in the same write
@@ -82,6 +84,9 @@ struct AccessTokenRequest {
   bool include_client_claims = false;
   std::optional<ResourceOwner> resource_owner;  // absent for client_credentials
   std::string grant_id;               // the grant family, "" = none (no grant_id claim)
+  std::string act_json;               // RFC 8693 §4.1 "act": a JSON object naming the actor, "" = no act claim
+  int64_t lifetime = 0;               // seconds, 1..client.AccessTokenLifetime; 0 = client.AccessTokenLifetime
+  std::vector<store::ClaimValue> extra_claims;  // written as they are (an extension grant plug-in's claims)
 };
 
 struct IssuedAccessToken {
@@ -93,6 +98,7 @@ struct IssuedAccessToken {
   std::optional<NewGrant> reference;  // Reference clients: the grant to store before answering
   std::string refresh_token;          // set by the grant handler; "" = none in the response
   std::string id_token;               // set by the grant handler (OpenID Connect, id_token.h); "" = none
+  std::string issued_token_type;      // RFC 8693 §2.2.1 issued_token_type (token exchange); "" = none
 };
 
 // The claim types a token for `scopes` carries from the user: the UserClaims of the granted enabled ApiScopes and
@@ -109,7 +115,8 @@ Result<std::shared_ptr<const token::SigningKey>> SelectSigningKey(const Config& 
 Result<IssuedAccessToken> IssueAccessToken(const Config& config, const Snapshot& snapshot, const Clock& clock,
                                            const AccessTokenRequest& request);
 
-// 200 {"access_token":...,"token_type":"Bearer","expires_in":...,"scope":...[,"refresh_token":...][,"id_token":...]}
+// 200 {"access_token":...,["issued_token_type":...,]"token_type":"Bearer","expires_in":...,"scope":...
+//      [,"refresh_token":...][,"id_token":...]}
 // with the no-store headers.
 http::Response AccessTokenResponse(const IssuedAccessToken& token);
 

@@ -84,6 +84,7 @@ Answer ValidateJwt(std::string_view token, const Snapshot& snapshot, const Confi
   }
   ValidAccessToken valid;
   valid.client_id = std::string(StringMember(claims, "client_id").value_or(""));
+  if (grant_id != nullptr) valid.family = grant_id->valuestring;
   valid.claims_json = std::move(parts->payload_json);
   return std::optional<ValidAccessToken>(std::move(valid));
 }
@@ -103,6 +104,7 @@ Answer ValidateReference(std::string_view token, int64_t now, store::Store& stor
   ValidAccessToken valid;
   valid.reference = true;
   valid.client_id = std::move(g.client_id);
+  valid.family = std::move(g.family);
   valid.claims_json = std::move(g.access_token_json);
   return std::optional<ValidAccessToken>(std::move(valid));
 }

@@ -29,6 +29,7 @@ struct ValidAccessToken {
   std::string claims_json;   // the token's claims (JWT payload or the reference token's stored claims), as issued
   bool reference = false;    // a reference token (else a JWT)
   std::string client_id;     // the client_id claim (a reference token: its grant's client, which issued it)
+  std::string family;        // the grant family: a JWT's grant_id claim ("" = none); a reference token's grant's
 };
 
 // The grant stored under SHA-256(handle) when it is of `kind`, now < its expires, and its family has no revocation

@@ -253,6 +253,11 @@ http::Response LocalLoginPost(const Flow& f) {
   }
   Result<std::optional<store::User>> user =
       ValidateResourceOwnerPassword(*f.store, f.config, f.now, tenant, username, password);
+  if (!user.ok() && PasswordChecksBusy(user.status())) {
+    http::Response busy = Page(f, 503, "Too many sign-ins at this moment. Please try again in a few seconds.");
+    busy.SetHeader("Retry-After", "1");
+    return busy;
+  }
   if (!user.ok()) return StoreFailure(f, "the user store failed", user.status());
   if (!user->has_value()) {
     return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);

@@ -28,7 +28,8 @@ namespace tf::oauth {
 // Protocol claims: a stored user or client claim may never produce one of these names.
 inline constexpr std::string_view kReservedClaims[] = {
     "iss", "nbf", "iat", "exp", "aud", "scope", "client_id", "sub", "jti", "auth_time",
-    "idp", "amr", "acr", "tenant", "nonce", "sid", "cnf", "at_hash", "c_hash", "grant_id"};
+    "idp", "amr", "acr", "tenant", "nonce", "sid", "cnf", "at_hash", "c_hash", "grant_id",
+    "act", "may_act"};
 
 bool IsReservedClaim(std::string_view name);
 

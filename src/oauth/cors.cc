@@ -3,11 +3,7 @@
 #include <optional>
 #include <string>
 
-#include "oauth/discovery.h"
-#include "oauth/introspection.h"
 #include "oauth/paths.h"
-#include "oauth/revocation.h"
-#include "oauth/userinfo.h"
 #include "util/origin.h"
 
 namespace tf::oauth {

@@ -79,6 +79,7 @@ bool AnyEnabledClient(const Snapshot& snapshot, bool (*predicate)(const store::C
 std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapshot) {
   std::vector<std::string> grant_types;
   for (const GrantType& g : GrantTypes()) grant_types.emplace_back(g.name);
+  for (const ExtensionGrantConfig& g : config.extension_grants) grant_types.push_back(g.grant_type);
 
   std::vector<std::string> scopes, claims;
   std::set<std::string> seen_scopes, seen_claims;

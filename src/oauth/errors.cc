@@ -1,6 +1,7 @@
 #include "oauth/errors.h"
 
 #include "util/json_writer.h"
+#include "util/log.h"
 
 namespace tf::oauth {
 
@@ -19,6 +20,19 @@ http::Response OAuthError(int status, std::string_view error, std::string_view d
   w.String("error", error);
   if (!description.empty()) w.String("error_description", description);
   return JsonResponse(status, std::move(w).Finish());
+}
+
+http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description) {
+  const std::string w(what);
+  if (st.code() == Status::Code::kResourceExhausted) {
+    Logf(LogLevel::kError, "%s: the store is full, writes are refused until an operator acts (tokenctl stats, "
+         "tokenctl map grow or a larger map_size, tokenctl gc): %s", w.c_str(), st.ToString().c_str());
+    http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
+    r.SetHeader("Retry-After", std::to_string(kStoreFullRetryAfterSeconds));
+    return r;
+  }
+  Logf(LogLevel::kError, "%s: the store failed: %s", w.c_str(), st.ToString().c_str());
+  return OAuthError(500, kServerError, description);
 }
 
 http::Response InvalidClient(const Config& config) {

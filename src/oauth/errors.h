@@ -24,7 +24,9 @@ inline constexpr std::string_view kInvalidGrant = "invalid_grant";
 inline constexpr std::string_view kUnauthorizedClient = "unauthorized_client";
 inline constexpr std::string_view kUnsupportedGrantType = "unsupported_grant_type";
 inline constexpr std::string_view kInvalidScope = "invalid_scope";
+inline constexpr std::string_view kInvalidTarget = "invalid_target";  // RFC 8693 §2.2.2, RFC 8707 §2
 inline constexpr std::string_view kServerError = "server_error";
+inline constexpr std::string_view kTemporarilyUnavailable = "temporarily_unavailable";
 inline constexpr std::string_view kNotFound = "not_found";
 inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
 
@@ -36,6 +38,16 @@ http::Response JsonResponse(int status, std::string body);
 
 // {"error":..., "error_description":...} (description omitted when empty).
 http::Response OAuthError(int status, std::string_view error, std::string_view description);
+
+// How long a client is asked to wait (Retry-After, seconds) when the store is full.
+inline constexpr int kStoreFullRetryAfterSeconds = 60;
+
+// The answer to a request whose store operation failed with `st`, after one error log line naming `what` and the
+// status. A full store (Status ResourceExhausted: LMDB's map or reader table, whose message names the configuration
+// key to raise, map_size or max_readers) is 503 temporarily_unavailable with Retry-After: the condition passes when an
+// operator grows the map or gc frees space, and nothing was written. Anything else is 500 server_error.
+// `description` is the error_description of both.
+http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description);
 
 // 401 invalid_client with WWW-Authenticate: Basic realm="<config.realm>".
 http::Response InvalidClient(const Config& config);

@@ -62,4 +62,13 @@ http::Response HandleAuthorizationCode(const TokenRequest& request);
 // RFC 8628 §3.4, polling for and redeeming a device code (grant_device_code.cc, device_codes.h).
 http::Response HandleDeviceCode(const TokenRequest& request);
 
+// RFC 8693 token exchange, urn:ietf:params:oauth:grant-type:token-exchange (grant_token_exchange.cc,
+// token_exchange.h).
+http::Response HandleTokenExchange(const TokenRequest& request);
+
+// A grant type served by a plug-in (grant_extension.cc, extension_grants.h). Not in the table: the token endpoint
+// looks the plug-ins up after it (FindExtensionGrant).
+struct ExtensionGrant;
+http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequest& request);
+
 }  // namespace tf::oauth

@@ -28,6 +28,7 @@
 //                           access tokens introspect inactive (RFC 6749 §4.1.2). The reuse is logged as a warning
 //                           naming the client and the family, never the code.
 //   500 server_error        the store cannot be read or written, or no usable signing key (logged); nothing consumed
+//   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse); nothing consumed
 //   200                     {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"][,"id_token"]}
 //
 // Error descriptions are fixed text; no request value is ever echoed or logged.
@@ -60,8 +61,8 @@ constexpr std::string_view kUnexpectedVerifier = "a code_verifier was sent for a
 http::Response InvalidGrant(std::string_view description) { return OAuthError(400, kInvalidGrant, description); }
 
 http::Response StoreFailure(const Status& st) {
-  Logf(LogLevel::kError, "authorization_code grant: the store failed: %s", st.ToString().c_str());
-  return OAuthError(500, kServerError, "the server cannot redeem authorization codes at the moment");
+  return StoreFailureResponse("authorization_code grant", st,
+                              "the server cannot redeem authorization codes at the moment");
 }
 
 http::Response SigningFailure(const char* what, const Status& st) {

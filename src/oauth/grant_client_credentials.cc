@@ -5,6 +5,7 @@
 //   invalid_scope        see scopes.h
 //   500 server_error     no usable signing key (access_token.h); logged with the algorithms tried
 //   500 server_error     the store cannot be written (reference tokens only; logged)
+//   503 temporarily_unavailable  the store is full (reference tokens only; Retry-After); a JWT needs no write
 //   200                  a JWT access token (access_token.h) whose sub is the client id, with the client's claims, or
 //                        for an AccessTokenType = Reference client an opaque handle whose claims are stored
 //                        (reference_tokens.h; subject ""); no refresh token (RFC 6749 §4.4.3)
@@ -43,8 +44,8 @@ http::Response HandleClientCredentials(const TokenRequest& request) {
     const Status st = request.store->Update(
         [&](store::Txn& txn) { return txn.PutGrant(token->reference->handle_hash, token->reference->grant); });
     if (!st.ok()) {
-      Logf(LogLevel::kError, "cannot store a reference access token: %s", st.ToString().c_str());
-      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
+      return StoreFailureResponse("client_credentials grant: storing a reference access token", st,
+                                  "the server cannot issue tokens at the moment");
     }
   }
   return AccessTokenResponse(*token);

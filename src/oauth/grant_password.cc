@@ -14,6 +14,7 @@
 //                           all give the same 400 {"error":"invalid_grant","error_description":"invalid username or
 //                           password"}, byte for byte, in about the same time
 //   500 server_error        the store cannot be read or written, or no usable signing key (logged)
+//   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse)
 //   200                     a JWT access token (access_token.h) with sub = the user's SubjectId, auth_time, idp,
 //                           amr ["pwd"], tenant (with tenant:NAME), acr (passed-through acr_values, with config
 //                           acr_claim), the user claims the granted API scopes and resources ask for, and the client's
@@ -72,9 +73,15 @@ http::Response HandlePassword(const TokenRequest& request) {
   const int64_t now = request.clock.NowSeconds();
   Result<std::optional<store::User>> user =
       ValidateResourceOwnerPassword(*request.store, request.config, now, acr->tenant, username, password);
+  if (!user.ok() && PasswordChecksBusy(user.status())) {
+    // Every password check slot stayed busy (a flood of passwords): come back shortly.
+    http::Response busy = OAuthError(503, kTemporarilyUnavailable, "too many password checks at once; retry shortly");
+    busy.SetHeader("Retry-After", "1");
+    return busy;
+  }
   if (!user.ok()) {
-    Logf(LogLevel::kError, "password grant: the user store failed: %s", user.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot check credentials at the moment");
+    return StoreFailureResponse("password grant: the user store", user.status(),
+                                "the server cannot check credentials at the moment");
   }
   if (!user->has_value()) return OAuthError(400, kInvalidGrant, kInvalidCredentials);
   store::User& owner = **user;
@@ -128,8 +135,8 @@ http::Response HandlePassword(const TokenRequest& request) {
       return Status::OK();
     });
     if (!st.ok()) {
-      Logf(LogLevel::kError, "password grant: cannot store the new grants: %s", st.ToString().c_str());
-      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
+      return StoreFailureResponse("password grant: storing the new grants", st,
+                                  "the server cannot issue tokens at the moment");
     }
     if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
   }

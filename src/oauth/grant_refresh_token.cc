@@ -12,6 +12,7 @@
 //   3. invalid_scope     `scope` is malformed, too long, or names a scope the refresh token was not granted; nothing
 //                        is consumed. An omitted scope means the grant's scopes.
 //   500 server_error     the store cannot be read or written, or no usable signing key (logged); nothing consumed
+//   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse); nothing consumed
 //   200                  an access token for the granted (possibly narrowed) scope, with the original auth_time, idp,
 //                        amr, tenant and acr, "grant_id": <family>, a fresh iat/exp/jti, and the user claims either
 //                        read again (UpdateAccessTokenClaimsOnRefresh) or the snapshot taken at login; "scope" says
@@ -44,8 +45,7 @@ constexpr std::string_view kInvalidRefreshToken = "the refresh token is invalid"
 http::Response InvalidGrant() { return OAuthError(400, kInvalidGrant, kInvalidRefreshToken); }
 
 http::Response StoreFailure(const Status& st) {
-  Logf(LogLevel::kError, "refresh_token grant: the store failed: %s", st.ToString().c_str());
-  return OAuthError(500, kServerError, "the server cannot use refresh tokens at the moment");
+  return StoreFailureResponse("refresh_token grant", st, "the server cannot use refresh tokens at the moment");
 }
 
 // Whether `scope` may still go into an access token for `client`.
@@ -75,7 +75,7 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   std::optional<store::Grant> grant;
   std::optional<store::User> user;
   Status st = request.store->Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = txn.GetGrant(hash);
+    Result<store::Grant> g = ReadRefreshToken(txn, hash);
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
     grant = std::move(g).value();
     if (grant->subject.empty()) return Status::OK();

@@ -10,6 +10,7 @@ constexpr GrantType kGrantTypes[] = {
     {"authorization_code", &HandleAuthorizationCode},
     {"refresh_token", &HandleRefreshToken},
     {"urn:ietf:params:oauth:grant-type:device_code", &HandleDeviceCode},
+    {"urn:ietf:params:oauth:grant-type:token-exchange", &HandleTokenExchange},
 };
 }  // namespace
 

@@ -60,6 +60,21 @@ bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<s
   });
 }
 
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view hash) {
+  Result<store::Grant> grant = txn.GetGrant(hash);
+  if (!grant.ok() || !grant->consumed_at.has_value() || grant->successor.empty()) return grant;
+  Result<store::Grant> successor = txn.GetGrant(grant->successor);
+  if (!successor.ok()) {
+    if (successor.status().IsNotFound()) return grant;
+    return successor.status();
+  }
+  if (successor->kind != store::GrantKind::kRefreshToken || successor->family != grant->family ||
+      successor->consumed_at.has_value()) {
+    return grant;
+  }
+  return store::RestoredFromSuccessor(*grant, *successor);
+}
+
 bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now) {
   return grant.kind == store::GrantKind::kRefreshToken && grant.client_id == client_id && now < grant.expires &&
          !grant.family.empty();
@@ -90,7 +105,7 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   RefreshRedemption out;
 
   // 1. The grant itself.
-  Result<store::Grant> found = txn.GetGrant(hash);
+  Result<store::Grant> found = ReadRefreshToken(txn, hash);
   if (!found.ok()) {
     if (found.status().IsNotFound()) return out;
     return found.status();

@@ -75,6 +75,12 @@ NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& 
 // True if every scope in `requested` is in `granted`.
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
 
+// The refresh token stored under `hash` as redemption sees it (step 1 above): NotFound if absent. A consumed token
+// is stored as a tombstone (store/records.h); while its successor is still there, unconsumed and in its family (the
+// grace retry may issue again from it), the consumed grant is restored from that successor, so the retry issues
+// exactly what the lost answer did.
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view hash);
+
 // Whether `grant` (found under some hash) can be redeemed by `client_id` at `now` at all (step 1 above).
 bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now);
 

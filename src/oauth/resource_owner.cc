@@ -1,9 +1,15 @@
 #include "oauth/resource_owner.h"
 
+#include <chrono>
+
 #include "store/lockout.h"
 #include "util/log.h"
 
 namespace tf::oauth {
+
+bool PasswordChecksBusy(const Status& status) {
+  return status.code() == Status::Code::kResourceExhausted && status.message() == kPasswordChecksBusy;
+}
 
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
                                                                  int64_t now, std::string_view tenant,
@@ -23,26 +29,41 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
   });
   if (!st.ok()) return st;
 
-  // 2. The slow part, outside any transaction. Always one full verification, whatever the user's state.
+  // 2. The slow part, outside any transaction, holding one of this process's password check slots. Always one full
+  // verification, whatever the user's state.
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  if (!slots.Enter(PasswordCheckConcurrency(config.password_hash_concurrency),
+                   std::chrono::milliseconds(config.password_hash_wait_ms))) {
+    Logf(LogLevel::kDebug, "password login: every password check slot stayed busy for %lld ms",
+         static_cast<long long>(config.password_hash_wait_ms));
+    return Status::ResourceExhausted(std::string(kPasswordChecksBusy));
+  }
   PasswordCheck check;
-  if (found.has_value() && !found->password_hash.empty()) {
-    check = VerifyPassword(found->password_hash, password, params);
-  } else {
-    VerifyDummyPassword(password, params);
+  std::string upgraded_hash;
+  {
+    struct Held {  // the slot is given back however this block is left
+      PasswordCheckSlots& slots;
+      ~Held() { slots.Leave(); }
+    } held{slots};
+    if (found.has_value() && !found->password_hash.empty()) {
+      check = VerifyPasswordAtLeastAt(found->password_hash, password, params);
+    } else {
+      VerifyDummyPassword(password, params);
+    }
+    if (found.has_value() && check.match && check.needs_rehash && found->is_active &&
+        !store::IsLockedOut(*found, now)) {
+      Result<std::string> h = HashPassword(password, params);
+      if (h.ok()) {
+        upgraded_hash = std::move(h).value();
+      } else {
+        Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
+             found->subject_id.c_str(), h.status().message().c_str());
+      }
+    }
   }
   if (!found.has_value()) {
     Logf(LogLevel::kDebug, "password login: no such user");
     return std::optional<store::User>();
-  }
-  std::string upgraded_hash;
-  if (check.match && check.needs_rehash && found->is_active && !store::IsLockedOut(*found, now)) {
-    Result<std::string> h = HashPassword(password, params);
-    if (h.ok()) {
-      upgraded_hash = std::move(h).value();
-    } else {
-      Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
-           found->subject_id.c_str(), h.status().message().c_str());
-    }
   }
 
   // 3. Decide and record on a fresh copy of the record, in one write transaction.

@@ -5,8 +5,9 @@
 // ValidateResourceOwnerPassword(store, config, clock, tenant, username, password):
 //   1. one store Read(): the user by (tenant, username) through the usernames index (ASCII case-insensitive name);
 //   2. OUTSIDE any transaction (Argon2id is slow on purpose; holding LMDB's single writer lock while hashing would
-//      serialise every login of every worker): VerifyPassword against the stored hash, or VerifyDummyPassword when
-//      the user is unknown or has no password, so the answer takes about as long either way. The password is
+//      serialise every login of every worker): VerifyPasswordAtLeastAt against the stored hash (a hash cheaper than
+//      the configured cost is topped up to it), or VerifyDummyPassword at the configured cost when the user is
+//      unknown or has no password, so the Argon2id work is the same either way. The password is
 //      checked even for a locked-out or disabled user (and the result ignored), for the same reason. A matching
 //      password whose hash needs upgrading (ASP.NET Core Identity, other Argon2 parameters) is rehashed here too;
 //   3. for a known user, ONE store Update(): re-read the user by SubjectId and decide on that fresh record:
@@ -20,7 +21,9 @@
 //      processes all count; none is lost. If the user was removed, or their password, username or tenant changed,
 //      between step 1 and step 3, the check is stale: invalid, and nothing is counted.
 // Unknown user, no password, wrong password, locked out, disabled: all the same nullopt; the caller must answer them
-// identically. Only a store failure is an error Status.
+// identically. Errors: ResourceExhausted when step 2 found every password check slot of this process busy for
+// password_hash_wait_ms (password_hash.h's PasswordCheckSlots; the caller answers 503 with Retry-After), or a store
+// failure.
 //
 // Thread-safety: safe from many threads (the store is thread-safe; everything else is on the stack).
 #pragma once
@@ -35,6 +38,11 @@
 #include "util/status.h"
 
 namespace tf::oauth {
+
+// The message of the ResourceExhausted status that says every password check slot stayed busy; PasswordChecksBusy
+// tells it from a full store (also ResourceExhausted, answered by StoreFailureResponse).
+inline constexpr std::string_view kPasswordChecksBusy = "too many password checks at once";
+bool PasswordChecksBusy(const Status& status);
 
 // The user (as stored after this login) when the credentials are valid; nullopt when they are not.
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,

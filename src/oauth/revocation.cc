@@ -89,8 +89,7 @@ http::Response HandleRevocationRequest(const http::Request& request, Catalog& ca
     });
   }
   if (!st.ok()) {
-    Logf(LogLevel::kError, "revocation: the store failed: %s", st.ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot revoke tokens at the moment");
+    return StoreFailureResponse("revocation", st, "the server cannot revoke tokens at the moment");
   }
   Logf(LogLevel::kDebug, "revocation by %s: %s", log->client_id.c_str(), OutcomeName(outcome));
 

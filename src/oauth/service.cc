@@ -43,7 +43,7 @@ struct Service::Impl {
   Impl(const Config& c, store::Store* s, const Clock* k) : config(c), store(s), clock(k), catalog(config, s) {}
 
   http::Response Route(const http::Request& request, RequestLog* log);
-  http::Response Document(const http::Request& request, bool jwks);
+  http::Response Document(bool jwks);
   void Cors(const http::Request& request, http::Response* response);
 
   const Config config;
@@ -64,7 +64,7 @@ http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at th
 
 }  // namespace
 
-http::Response Service::Impl::Document(const http::Request&, bool jwks) {
+http::Response Service::Impl::Document(bool jwks) {
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
     Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
@@ -125,7 +125,7 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
-    return Document(request, path == kJwksPath);
+    return Document(path == kJwksPath);
   }
   return NotFound();
 }

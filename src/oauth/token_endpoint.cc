@@ -2,6 +2,7 @@
 
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
+#include "oauth/extension_grants.h"
 #include "oauth/form.h"
 #include "oauth/form_post.h"
 #include "oauth/grant.h"
@@ -31,6 +32,10 @@ http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog
       const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
       return g.handler(token_request);
     }
+  }
+  if (const ExtensionGrant* extension = FindExtensionGrant(grant_type); extension != nullptr) {
+    const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
+    return HandleExtensionGrant(*extension, token_request);
   }
   return OAuthError(400, kUnsupportedGrantType, "the grant_type is not supported");
 }

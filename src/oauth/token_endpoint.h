@@ -8,7 +8,7 @@
 //      Query-string parameters are ignored.
 //   4. client authentication (client_authentication.h) -> 400 invalid_request or 401 invalid_client
 //   5. grant_type: missing -> 400 invalid_request; longer than 100 characters -> 400 invalid_request; not in the
-//      grant table (grant.h) -> 400 unsupported_grant_type
+//      grant table (grant.h) nor served by an installed plug-in (extension_grants.h) -> 400 unsupported_grant_type
 //   6. the grant handler
 // The client is authenticated before grant_type is looked at, so an unauthenticated caller learns nothing about the
 // grants. The method (POST only) is checked by the router (service.cc).

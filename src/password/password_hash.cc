@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <tuple>
 
 #include "util/base64.h"
@@ -48,9 +49,13 @@ bool ParamsInBounds(uint32_t m, uint32_t t, uint32_t p) {
          p <= kArgon2MaxParallelism && static_cast<uint64_t>(m) >= 8ull * p;
 }
 
+thread_local HashWork thread_work;
+
 // Argon2id raw tag, or nullopt if libargon2 refuses the inputs.
 std::optional<std::string> Argon2idRaw(std::string_view password, std::string_view salt, uint32_t m, uint32_t t,
                                        uint32_t p, size_t tag_bytes) {
+  ++thread_work.argon2_calls;
+  thread_work.argon2_kib_passes += static_cast<uint64_t>(m) * t;
   std::string tag(tag_bytes, '\0');
   int rc = argon2id_hash_raw(t, m, p, password.data(), password.size(), salt.data(), salt.size(), tag.data(),
                              tag.size());
@@ -143,6 +148,7 @@ uint32_t ReadU32BigEndian(std::string_view b, size_t at) {
 
 bool Pbkdf2Equals(std::string_view password, std::string_view salt, int iterations, const EVP_MD* md,
                   std::string_view expected) {
+  thread_work.pbkdf2_iterations += static_cast<uint64_t>(iterations);
   std::string out(expected.size(), '\0');
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
@@ -209,6 +215,59 @@ PasswordCheck VerifyPassword(std::string_view stored, std::string_view password,
   if (stored.empty() || stored.size() > kMaxStoredHashLength) return {};
   if (stored.front() == '$') return VerifyPhc(stored, password, current);
   return VerifyIdentity(stored, password);
+}
+
+PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view password,
+                                      const Argon2Params& current) {
+  const uint64_t before = thread_work.argon2_kib_passes;
+  const PasswordCheck check = VerifyPassword(stored, password, current);
+  if (password.size() > kMaxPasswordLength) return check;  // VerifyDummyPassword does no work for these either
+  const uint64_t spent = thread_work.argon2_kib_passes - before;
+  const uint64_t wanted = static_cast<uint64_t>(current.memory_kib) * current.iterations;
+  if (spent >= wanted || !ParamsInBounds(current.memory_kib, current.iterations, current.parallelism)) return check;
+  // The difference: whole passes over current's memory, then one pass over what remains (if Argon2id accepts that
+  // little memory; a remainder under 8 KiB is below any cost worth measuring).
+  uint64_t remaining = wanted - spent;
+  const std::string salt = RandomBytes(kSaltBytes);
+  const uint64_t passes = remaining / current.memory_kib;
+  if (passes > 0) {
+    (void)Argon2idRaw(password, salt, current.memory_kib, static_cast<uint32_t>(passes), current.parallelism,
+                      kTagBytes);
+    remaining -= passes * current.memory_kib;
+  }
+  if (remaining >= kArgon2MinMemoryKib) {
+    const uint32_t lanes = remaining >= 8ull * current.parallelism ? current.parallelism : 1;
+    (void)Argon2idRaw(password, salt, static_cast<uint32_t>(remaining), 1, lanes, kTagBytes);
+  }
+  return check;
+}
+
+HashWork ThreadHashWork() { return thread_work; }
+
+PasswordCheckSlots& PasswordCheckSlots::Process() {
+  static PasswordCheckSlots slots;
+  return slots;
+}
+
+bool PasswordCheckSlots::Enter(unsigned limit, std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!freed_.wait_for(lock, wait, [&] { return inside_ < limit; })) return false;
+  ++inside_;
+  return true;
+}
+
+void PasswordCheckSlots::Leave() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --inside_;
+  }
+  freed_.notify_one();
+}
+
+unsigned PasswordCheckConcurrency(unsigned configured) {
+  if (configured > 0) return configured;
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return cpus >= 2 ? cpus / 2 : 1;
 }
 
 void VerifyDummyPassword(std::string_view password, const Argon2Params& params) {

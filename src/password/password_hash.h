@@ -4,7 +4,8 @@
 // and the caller stores a fresh Argon2id hash in its place.
 //
 // Every function is a pure function of its arguments and thread-safe. The only state is the lazily computed dummy
-// hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex).
+// hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex),
+// PasswordCheckSlots (one per process) and the per-thread work counters of ThreadHashWork.
 // Nothing here logs, and no password, salt or hash ever appears in a returned message.
 //
 // Stored forms accepted by VerifyPassword:
@@ -24,8 +25,11 @@
 // malformed is {match = false, needs_rehash = false}: never an exception, never a crash.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -81,6 +85,44 @@ struct PasswordCheck {
 
 // Checks `password` against a stored hash in either accepted form; comparisons are constant-time.
 PasswordCheck VerifyPassword(std::string_view stored, std::string_view password, const Argon2Params& current);
+
+// VerifyPassword for a login: when the stored hash costs less Argon2id work than `current` (a smaller m x t, or not
+// an Argon2id hash at all: ASP.NET Core Identity, malformed), the difference is spent on further Argon2id work over a
+// throw-away salt, so that a login does at least the Argon2id work of `current`, which is what VerifyDummyPassword
+// does for an unknown user. Raising the configured cost therefore does not make existing users (still holding
+// cheaper hashes until their next login) answer faster than unknown ones. A stored hash dearer than `current` is
+// verified at its own cost (lowering the cost is visible until such users log in again).
+PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view password,
+                                      const Argon2Params& current);
+
+// The bound on password checks (Argon2id work) running at once in this process, shared by every thread: a counting
+// semaphore, so that a flood of password requests cannot take every CPU from cheap requests. The limit is passed on
+// each Enter (it comes from the configuration); a waiter is woken by Leave or gives up after `wait`.
+class PasswordCheckSlots {
+ public:
+  static PasswordCheckSlots& Process();
+
+  // True once fewer than `limit` checks are inside (the caller must Leave); false after `wait` without a slot.
+  bool Enter(unsigned limit, std::chrono::milliseconds wait);
+  void Leave();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable freed_;
+  unsigned inside_ = 0;  // guarded by mu_
+};
+
+// The configured password_hash_concurrency as a limit: 0 = half the CPUs this process may use, at least 1.
+unsigned PasswordCheckConcurrency(unsigned configured);
+
+// The hashing work this thread has done so far: what tests compare to show that the work for a request does not
+// depend on whether a user exists. Argon2id work is counted in KiB-passes (m x t of each computation, whatever p).
+struct HashWork {
+  uint64_t argon2_calls = 0;
+  uint64_t argon2_kib_passes = 0;
+  uint64_t pbkdf2_iterations = 0;
+};
+HashWork ThreadHashWork();
 
 // For an unknown user: spends about as long as VerifyPassword on an Argon2id hash made with `params`, so the answer
 // time does not reveal whether the user exists. Verifies against a hash of a random password computed once per

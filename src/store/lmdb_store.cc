@@ -5,7 +5,9 @@
 //   - MDB_NOTLS: reader slots belong to MDB_txn objects, not threads, so read transactions can be pooled. A reset
 //     read transaction keeps its slot and is renewed for the next Read(); the pool holds at most as many as there
 //     were concurrent readers in this process, so max_readers must cover processes x threads (+ tokenctl).
-//   - mdb_reader_check at open clears slots left by processes that died inside a transaction.
+//   - mdb_reader_check clears slots left by processes that died inside a transaction: at open, at most every
+//     kReaderCheckIntervalSeconds while running, and whenever a read transaction meets MDB_READERS_FULL (then the
+//     begin is retried once), so a worker killed with -9 inside a read costs its slots only until the next check.
 //   - MDB_MAP_RESIZED (another process grew the map beyond ours): mdb_env_set_mapsize(env, 0) adopts the size stored
 //     in the file. lmdb.h requires that no transaction is active in this process then, so every transaction holds
 //     `resize_mu_` shared for its lifetime and the resize takes it exclusively.
@@ -21,6 +23,8 @@
 #include <cjson/cJSON.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -38,9 +42,13 @@ namespace {
 
 constexpr unsigned kMaxDbs = 16;        // the nine of today, with room to spare
 constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
+// How often (at most) a Store looks for reader slots of dead processes besides the moments it needs one.
+constexpr int64_t kReaderCheckIntervalSeconds = 10;
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
 constexpr const char kGenerationKey[] = "config_generation";
+// meta "map_size": the map size the last tokenctl map grow (Store::GrowMap) set, decimal bytes.
+constexpr const char kMapSizeKey[] = "map_size";
 // meta "session_key": the HMAC key of session cookies and CSRF tokens (oauth/session.h), kSessionKeySize raw random
 // bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
 constexpr const char kSessionKeyKey[] = "session_key";
@@ -84,6 +92,50 @@ std::string Printable(std::string_view key) {
 
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) { return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size); }
+
+// An open cursor, closed on every path out of the scope that opened it (an early return, a break, an exception).
+class CursorGuard {
+ public:
+  CursorGuard() = default;
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+  ~CursorGuard() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  Status Open(MDB_txn* txn, MDB_dbi dbi) {
+    const int rc = mdb_cursor_open(txn, dbi, &cursor_);
+    if (rc != 0) {
+      cursor_ = nullptr;
+      return MdbStatus("mdb_cursor_open", rc);
+    }
+    return Status::OK();
+  }
+  MDB_cursor* get() const { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+// Where a Scan starts and how it steps: kFrom visits every key >= `from` ("" = the first key) in order; kDuplicatesOf
+// visits the duplicates of exactly `from` (an MDB_DUPSORT database).
+enum class ScanMode { kFrom, kDuplicatesOf };
+
+// Walks `dbi` with a CursorGuard, calling visit(key, value) (views into the map, valid only during the call) until it
+// returns false or the keys run out. The only cursor loop of this file: every scan below goes through it.
+template <typename Visit>
+Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view from, ScanMode mode, Visit visit) {
+  CursorGuard cursor;
+  TF_RETURN_IF_ERROR(cursor.Open(txn, dbi));
+  MDB_val k = Val(from), v;
+  MDB_cursor_op op = mode == ScanMode::kDuplicatesOf ? MDB_SET_KEY : from.empty() ? MDB_FIRST : MDB_SET_RANGE;
+  const MDB_cursor_op next = mode == ScanMode::kDuplicatesOf ? MDB_NEXT_DUP : MDB_NEXT;
+  int rc = 0;
+  for (rc = mdb_cursor_get(cursor.get(), &k, &v, op); rc == 0; rc = mdb_cursor_get(cursor.get(), &k, &v, next)) {
+    if (!visit(View(k), View(v))) return Status::OK();
+  }
+  if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+  return Status::OK();
+}
 
 Status MakeDirectory(const std::string& path) {
   // Create missing parents too, each with 0750.
@@ -230,6 +282,17 @@ class LmdbTxn final : public Txn {
     if (!v->has_value()) return Status::Corruption("meta 'config_generation' missing");
     return ParseGeneration(**v);
   }
+
+  // meta "map_size" (see store.h): 0 when absent.
+  Result<uint64_t> RecordedMapSize() {
+    Result<std::optional<std::string>> v = Get(dbis_.meta, kMapSizeKey);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return uint64_t{0};
+    Result<uint64_t> n = ParseGeneration(**v);
+    if (!n.ok()) return Status::Corruption("meta 'map_size': not a decimal number");
+    return n;
+  }
+  Status PutRecordedMapSize(uint64_t bytes) { return Put(dbis_.meta, kMapSizeKey, std::to_string(bytes), false); }
 
   // Called by Update() before commit when the callback changed configuration.
   Status IncrementConfigGeneration() {
@@ -417,7 +480,12 @@ class LmdbTxn final : public Txn {
     Result<std::optional<std::string>> v = Get(dbis_.grants, handle_hash);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return GrantNotFound();
-    return ParseGrant(handle_hash, **v);
+    Result<Grant> grant = ParseGrant(handle_hash, **v);
+    if (!grant.ok() || grant->family.empty()) return grant;
+    Result<bool> revoked = IsRevoked(grant->family);
+    if (!revoked.ok()) return revoked.status();
+    if (*revoked) return GrantNotFound();  // its family is dead, even while its grants are still being deleted
+    return grant;
   }
 
   Status PutGrant(std::string_view handle_hash, const Grant& grant) override {
@@ -425,7 +493,8 @@ class LmdbTxn final : public Txn {
     TF_RETURN_IF_ERROR(failure_);
     TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
     TF_RETURN_IF_ERROR(ValidateGrant(grant));
-    const std::string json = ToJson(grant);
+    // A consumed grant is kept only as its tombstone (records.h), so rotations cost little space.
+    const std::string json = grant.consumed_at.has_value() ? ToTombstoneJson(grant) : ToJson(grant);
     TF_RETURN_IF_ERROR(CheckReadsBack(
         json, [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, "").status(); }));
     TF_RETURN_IF_ERROR(DropFamilyEntries(handle_hash, grant.family));
@@ -464,15 +533,58 @@ class LmdbTxn final : public Txn {
       ++deleted;
     }
     if (!hashes->empty()) TF_RETURN_IF_ERROR(Remove(dbis_.families, family, "family " + Printable(family), false));
-    FamilyRevocation record{now, keep_until};
-    Result<std::optional<std::string>> old = Get(dbis_.revocations, family);
-    if (!old.ok()) return old.status();
-    if (old->has_value()) {
-      Result<FamilyRevocation> r = ParseRevocation(family, **old);
-      if (r.ok()) record = FamilyRevocation{r->revoked_at, std::max(r->keep_until, keep_until)};
-    }
-    TF_RETURN_IF_ERROR(Put(dbis_.revocations, family, ToJson(record), false));
+    TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
     return deleted;
+  }
+
+  Result<RevokeProgress> RevokeFamilyPart(std::string_view family, int64_t now, int64_t keep_until,
+                                          size_t limit) override {
+    TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
+    TF_RETURN_IF_ERROR(failure_);
+    if (!CanBeFamily(family)) return Status::InvalidArgument("family: expected 1 to 200 bytes without NUL");
+    if (now < 0 || keep_until < 0) return Status::InvalidArgument("RevokeFamilyPart: times must be non-negative");
+    TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
+    // The first `limit` index entries (and one more, to tell whether any are left): a walk of the family's own
+    // duplicates, never a scan of the database.
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          hashes.emplace_back(v);
+          return hashes.size() <= limit;
+        }));
+    RevokeProgress progress;
+    progress.more = hashes.size() > limit;
+    if (progress.more) hashes.pop_back();
+    for (const std::string& hash : hashes) {
+      Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
+      if (!v.ok()) return v.status();
+      if (v->has_value()) {
+        // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes.
+        Result<Grant> g = ParseGrant(hash, **v);
+        if (!g.ok() || g->family == family) {
+          TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
+          ++progress.grants;
+        }
+      }
+      MDB_val k = Val(family), val = Val(hash);
+      const int rc = mdb_del(txn_, dbis_.families, &k, &val);
+      if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+    }
+    return progress;
+  }
+
+  Result<size_t> CountFamilyGrants(std::string_view family) override {
+    if (!dbis_.has_grants || !CanBeFamily(family)) return size_t{0};
+    CursorGuard cursor;
+    TF_RETURN_IF_ERROR(cursor.Open(txn_, dbis_.families));
+    MDB_val k = Val(family), v;
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND) return size_t{0};
+    if (rc != 0) return MdbStatus("mdb_cursor_get", rc);
+    size_t n = 0;
+    rc = mdb_cursor_count(cursor.get(), &n);
+    if (rc != 0) return MdbStatus("mdb_cursor_count", rc);
+    return static_cast<size_t>(n);
   }
 
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
@@ -489,24 +601,19 @@ class LmdbTxn final : public Txn {
                                                                 std::string_view subject) override {
     std::vector<std::pair<std::string, Grant>> out;
     if (!dbis_.has_grants) return out;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.grants, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
     Status status;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-      Result<Grant> g = ParseGrant(View(k), View(v));
+    TF_RETURN_IF_ERROR(Scan(txn_, dbis_.grants, "", ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+      Result<Grant> g = ParseGrant(k, v);
       if (!g.ok()) {
         status = g.status();
-        break;
+        return false;
       }
-      if (!client_id.empty() && g->client_id != client_id) continue;
-      if (!subject.empty() && g->subject != subject) continue;
-      out.emplace_back(std::string(View(k)), std::move(g).value());
-    }
-    mdb_cursor_close(cursor);
+      if (!client_id.empty() && g->client_id != client_id) return true;
+      if (!subject.empty() && g->subject != subject) return true;
+      out.emplace_back(std::string(k), std::move(g).value());
+      return true;
+    }));
     if (!status.ok()) return status;
-    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
     return out;
   }
 
@@ -519,6 +626,13 @@ class LmdbTxn final : public Txn {
     Result<CollectResult> r = DeleteExpired(found, now);
     if (r.ok()) r->more = found.size() >= batch;
     return r;
+  }
+
+  // Whether gc deletes `grant`: it has expired, or its family was revoked (RevokeFamilyInBatches did not finish).
+  Result<bool> IsCollectable(const Grant& grant, int64_t now) {
+    if (grant.expires <= now) return true;
+    if (grant.family.empty()) return false;
+    return IsRevoked(grant.family);
   }
 
   // What FindExpired found: keys of grants and revocations that were expired in the scanned snapshot.
@@ -536,29 +650,23 @@ class LmdbTxn final : public Txn {
     size_t corrupt = 0;
     auto scan = [&](MDB_dbi dbi, std::string_view from, std::string_view until, auto expired,
                     std::vector<std::string>* found) -> Status {
-      MDB_cursor* cursor = nullptr;
-      int rc = mdb_cursor_open(txn_, dbi, &cursor);
-      if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
-      MDB_val k = Val(from), v;
-      rc = mdb_cursor_get(cursor, &k, &v, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
-      if (rc == 0 && !from.empty() && View(k) == from) rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-      for (; rc == 0 && out->size() < batch; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        if (!until.empty() && View(k) > until) break;
-        Result<bool> e = expired(View(k), View(v));
+      return Scan(txn_, dbi, from, ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+        if (out->size() >= batch) return false;
+        if (!from.empty() && k == from) return true;  // the scan starts after `from`
+        if (!until.empty() && k > until) return false;
+        Result<bool> e = expired(k, v);
         if (!e.ok()) {
           ++corrupt;
         } else if (*e) {
-          found->emplace_back(View(k));
+          found->emplace_back(k);
         }
-      }
-      mdb_cursor_close(cursor);
-      if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
-      return Status::OK();
+        return true;
+      });
     };
     auto grant_expired = [&](std::string_view k, std::string_view v) -> Result<bool> {
       Result<Grant> g = ParseGrant(k, v);
       if (!g.ok()) return g.status();
-      return g->expires <= now;
+      return IsCollectable(*g, now);
     };
     TF_RETURN_IF_ERROR(scan(dbis_.grants, resume, "", grant_expired, &out->grants));
     if (!resume.empty()) TF_RETURN_IF_ERROR(scan(dbis_.grants, "", resume, grant_expired, &out->grants));
@@ -567,7 +675,10 @@ class LmdbTxn final : public Txn {
         [&](std::string_view k, std::string_view v) -> Result<bool> {
           Result<FamilyRevocation> r = ParseRevocation(k, v);
           if (!r.ok()) return r.status();
-          return r->keep_until <= now;
+          if (r->keep_until > now) return false;
+          Result<bool> has_grants = HasFamilyEntries(k);  // its grants go first
+          if (!has_grants.ok()) return has_grants.status();
+          return !*has_grants;
         },
         &out->revocations));
     if (corrupt > 0) Logf(LogLevel::kWarn, "store: gc skipped %zu record(s) that do not parse", corrupt);
@@ -585,7 +696,10 @@ class LmdbTxn final : public Txn {
       if (!v.ok()) return v.status();
       if (!v->has_value()) continue;
       Result<Grant> g = ParseGrant(hash, **v);
-      if (!g.ok() || g->expires > now) continue;
+      if (!g.ok()) continue;
+      Result<bool> collectable = IsCollectable(*g, now);
+      if (!collectable.ok()) return collectable.status();
+      if (!*collectable) continue;
       TF_RETURN_IF_ERROR(DropFamilyEntries(hash, ""));
       TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
       ++result.grants;
@@ -596,6 +710,9 @@ class LmdbTxn final : public Txn {
       if (!v->has_value()) continue;
       Result<FamilyRevocation> r = ParseRevocation(family, **v);
       if (!r.ok() || r->keep_until > now) continue;
+      Result<bool> has_grants = HasFamilyEntries(family);
+      if (!has_grants.ok()) return has_grants.status();
+      if (*has_grants) continue;
       TF_RETURN_IF_ERROR(Remove(dbis_.revocations, family, "revocation " + Printable(family), false));
       ++result.revocations;
     }
@@ -605,19 +722,46 @@ class LmdbTxn final : public Txn {
  private:
   static Status GrantNotFound() { return Status::NotFound("grant not found"); }
 
+  // Writes the family's revocation record; an existing one keeps its revoked_at and the later keep_until.
+  Status PutRevocation(std::string_view family, int64_t now, int64_t keep_until) {
+    FamilyRevocation record{now, keep_until};
+    Result<std::optional<std::string>> old = Get(dbis_.revocations, family);
+    if (!old.ok()) return old.status();
+    if (old->has_value()) {
+      Result<FamilyRevocation> r = ParseRevocation(family, **old);
+      if (r.ok()) record = FamilyRevocation{r->revoked_at, std::max(r->keep_until, keep_until)};
+    }
+    return Put(dbis_.revocations, family, ToJson(record), false);
+  }
+
+  // Whether `family` has a revocation record (one lookup; the record is not parsed).
+  Result<bool> IsRevoked(std::string_view family) {
+    if (!CanBeFamily(family)) return false;
+    MDB_val k = Val(family), v;
+    const int rc = mdb_get(txn_, dbis_.revocations, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return true;
+  }
+
+  // Whether `family` still has entries in the family index.
+  Result<bool> HasFamilyEntries(std::string_view family) {
+    if (!CanBeFamily(family)) return false;
+    MDB_val k = Val(family), v;
+    const int rc = mdb_get(txn_, dbis_.families, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return MdbStatus("mdb_get", rc);
+    return true;
+  }
+
   // The hashes indexed under `family` in `families`, in order.
   Result<std::vector<std::string>> FamilyMembers(std::string_view family) {
     std::vector<std::string> out;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
-    MDB_val k = Val(family), v;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP)) {
-      out.emplace_back(View(v));
-    }
-    mdb_cursor_close(cursor);
-    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          out.emplace_back(v);
+          return true;
+        }));
     return out;
   }
 
@@ -642,16 +786,11 @@ class LmdbTxn final : public Txn {
     if (old.ok()) {
       if (!old->family.empty() && old->family != keep) families.push_back(old->family);
     } else {
-      MDB_cursor* cursor = nullptr;
-      int rc = mdb_cursor_open(txn_, dbis_.families, &cursor);
-      if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
-      MDB_val k, val;
-      for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0;
-           rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
-        if (View(val) == hash && View(k) != keep) families.emplace_back(View(k));
-      }
-      mdb_cursor_close(cursor);
-      if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+      const Status s = Scan(txn_, dbis_.families, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
+        if (val == hash && k != keep) families.emplace_back(k);
+        return true;
+      });
+      if (!s.ok()) return Fail(s);
     }
     for (const std::string& family : families) {
       MDB_val k = Val(family), val = Val(hash);
@@ -682,15 +821,11 @@ class LmdbTxn final : public Txn {
       return Remove(dbis_.usernames, key, "user name " + Printable(old->username), false);
     }
     std::vector<std::string> stale;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbis_.usernames, &cursor);
-    if (rc != 0) return Fail(MdbStatus("mdb_cursor_open", rc));
-    MDB_val k, val;
-    for (rc = mdb_cursor_get(cursor, &k, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &val, MDB_NEXT)) {
-      if (View(val) == subject_id && View(k) != keep) stale.emplace_back(View(k));
-    }
-    mdb_cursor_close(cursor);
-    if (rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_cursor_get", rc));
+    const Status s = Scan(txn_, dbis_.usernames, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
+      if (val == subject_id && k != keep) stale.emplace_back(k);
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
     for (const std::string& key : stale) {
       TF_RETURN_IF_ERROR(Remove(dbis_.usernames, key, "user name entry " + Printable(key), false));
     }
@@ -709,28 +844,19 @@ class LmdbTxn final : public Txn {
   template <typename R>
   Result<std::vector<R>> List(MDB_dbi dbi, std::string_view prefix,
                               Result<R> (*parse)(std::string_view, std::string_view)) {
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn_, dbi, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
     std::vector<R> out;
     Status status;
-    MDB_val k = Val(prefix), v;
-    // MDB_SET_RANGE positions at the first key >= prefix; it rejects an empty key, so "all" starts at MDB_FIRST.
-    rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
-    while (rc == 0) {
-      const std::string_view key = View(k);
-      if (key.substr(0, prefix.size()) != prefix) break;
-      Result<R> r = parse(key, View(v));
+    TF_RETURN_IF_ERROR(Scan(txn_, dbi, prefix, ScanMode::kFrom, [&](std::string_view key, std::string_view v) {
+      if (key.substr(0, prefix.size()) != prefix) return false;
+      Result<R> r = parse(key, v);
       if (!r.ok()) {
         status = r.status();
-        break;
+        return false;
       }
       out.push_back(std::move(r).value());
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cursor);
+      return true;
+    }));
     if (!status.ok()) return status;
-    if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
     return out;
   }
 
@@ -785,18 +911,12 @@ class LmdbTxn final : public Txn {
 
 // Number of keys in `dbi` that start with `prefix` (non-empty).
 Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix) {
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, dbi, &cursor);
-  if (rc != 0) return MdbStatus("mdb_cursor_open", rc);
   uint64_t n = 0;
-  MDB_val k = Val(prefix), v;
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
+  TF_RETURN_IF_ERROR(Scan(txn, dbi, prefix, ScanMode::kFrom, [&](std::string_view k, std::string_view) {
+    if (k.substr(0, prefix.size()) != prefix) return false;
     ++n;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return true;
+  }));
   return n;
 }
 
@@ -814,67 +934,56 @@ class LmdbStore final : public Store {
   // Opens (and in a writable environment creates) the named databases and checks meta. Runs once, before any other
   // transaction of this Store, as mdb_dbi_open requires.
   Status Init() {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(!options_.read_only, &lock, &txn));
-    Status s = InitIn(txn);
-    if (!s.ok()) {
-      mdb_txn_abort(txn);
-      return s;
-    }
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(!options_.read_only));
+    TF_RETURN_IF_ERROR(InitIn(txn.get()));
     // Committing (even a read-only transaction) is what makes the DBI handles usable by later transactions.
-    const int rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
-    return Status::OK();
+    return txn.Commit();
   }
 
+  // The next periodic stale-reader check is one interval from now (Open has just run one).
+  void ScheduleReaderCheck() { next_reader_check_.store(SteadySeconds() + kReaderCheckIntervalSeconds); }
+
   Status Read(const std::function<Status(Txn&)>& fn) override {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-    LmdbTxn t(txn, dbis_, false);
-    Status s = fn(t);
-    Release(txn);
-    return s;
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return fn(t);
   }
 
   Status Update(const std::function<Status(Txn&)>& fn) override {
     if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(true, &lock, &txn));
-    LmdbTxn t(txn, dbis_, true);
+    Status s = UpdateOnce(fn);
+    // A full map may have been grown by another process (tokenctl map grow) without our transactions noticing: LMDB
+    // reports MDB_MAP_RESIZED only once the data outgrows our map. Adopt the recorded size and try once more.
+    if (s.code() == Status::Code::kResourceExhausted && AdoptGrownMap()) s = UpdateOnce(fn);
+    return s;
+  }
+
+  Status UpdateOnce(const std::function<Status(Txn&)>& fn) {
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(true));
+    LmdbTxn t(txn.get(), dbis_, true);
     Status s = fn(t);
     if (s.ok()) s = t.failure();
     if (s.ok() && t.touched_config()) s = t.IncrementConfigGeneration();
-    if (!s.ok()) {
-      mdb_txn_abort(txn);
-      return s;
-    }
-    const int rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
-    return Status::OK();
+    if (!s.ok()) return s;  // the guard aborts
+    return txn.Commit();
   }
 
   Result<uint64_t> ConfigGeneration() override {
-    std::shared_lock<std::shared_mutex> lock;
-    MDB_txn* txn = nullptr;
-    TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-    LmdbTxn t(txn, dbis_, false);
-    Result<uint64_t> g = t.ConfigGeneration();
-    Release(txn);
-    return g;
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return t.ConfigGeneration();
   }
 
   Result<StoreStats> Stats() override {
     StoreStats stats;
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      Status s = CountRecords(txn, &stats);
-      Release(txn);
-      TF_RETURN_IF_ERROR(s);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+      TF_RETURN_IF_ERROR(CountRecords(txn.get(), &stats));
     }
     MDB_envinfo info;
     int rc = mdb_env_info(env_, &info);
@@ -903,13 +1012,10 @@ class LmdbStore final : public Store {
       resume = resume_key_;
     }
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      LmdbTxn t(txn, dbis_, false);
-      Status s = t.FindExpired(now, batch, resume, &found);
-      Release(txn);
-      TF_RETURN_IF_ERROR(s);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+      LmdbTxn t(txn.get(), dbis_, false);
+      TF_RETURN_IF_ERROR(t.FindExpired(now, batch, resume, &found));
     }
     CollectResult result;
     if (found.size() > 0) {
@@ -926,6 +1032,62 @@ class LmdbStore final : public Store {
     return result;
   }
 
+  Status GrowMap(uint64_t bytes) override {
+    if (options_.read_only) return Status::IOError("GrowMap: the store at " + options_.path + " is open read-only");
+    {
+      // Adopt a size another process may have set, so "smaller than the current size" compares with the newest.
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
+    }
+    {
+      std::unique_lock<std::shared_mutex> exclusive(resize_mu_);  // no transaction of this process is active
+      MDB_envinfo info;
+      int rc = mdb_env_info(env_, &info);
+      if (rc != 0) return MdbStatus("mdb_env_info", rc);
+      if (bytes < info.me_mapsize) {
+        return Status::InvalidArgument("map_size " + std::to_string(bytes) + " is smaller than the current map (" +
+                                       std::to_string(info.me_mapsize) + " bytes): a map can only grow");
+      }
+      rc = mdb_env_set_mapsize(env_, bytes);
+      if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+    }
+    // The commit writes the new size into LMDB's meta page (other processes meet MDB_MAP_RESIZED) and into meta
+    // "map_size" (later opens start from it).
+    return Update([&](Txn& txn) { return static_cast<LmdbTxn&>(txn).PutRecordedMapSize(bytes); });
+  }
+
+  // Adopts the map size recorded in the environment (mdb_env_set_mapsize(env, 0)) when it is larger than ours; true if
+  // the map grew. No transaction of this process may be active: takes resize_mu_ exclusively.
+  bool AdoptGrownMap() {
+    std::unique_lock<std::shared_mutex> exclusive(resize_mu_);
+    MDB_envinfo before, after;
+    if (mdb_env_info(env_, &before) != 0) return false;
+    if (mdb_env_set_mapsize(env_, 0) != 0 || mdb_env_info(env_, &after) != 0) return false;
+    if (after.me_mapsize > before.me_mapsize) {
+      Logf(LogLevel::kInfo, "store: another process grew the map; adopted the new map size");
+      return true;
+    }
+    if (after.me_mapsize < before.me_mapsize) (void)mdb_env_set_mapsize(env_, before.me_mapsize);
+    return false;
+  }
+
+  // The map size a previous GrowMap recorded (meta "map_size"), or 0. Runs once in Open, before any transaction of
+  // another thread exists.
+  Result<uint64_t> RecordedMapSize() {
+    TxnGuard txn(this);
+    TF_RETURN_IF_ERROR(txn.Begin(false));
+    LmdbTxn t(txn.get(), dbis_, false);
+    return t.RecordedMapSize();
+  }
+
+  // Raises this process's map to `bytes` (Open: no transaction is active).
+  Status SetMapSize(uint64_t bytes) {
+    std::unique_lock<std::shared_mutex> exclusive(resize_mu_);
+    const int rc = mdb_env_set_mapsize(env_, bytes);
+    if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
+    return Status::OK();
+  }
+
   Status Backup(const std::string& directory) override {
     TF_RETURN_IF_ERROR(MakeDirectory(directory));
     DIR* dir = opendir(directory.c_str());
@@ -938,10 +1100,8 @@ class LmdbStore final : public Store {
     if (!empty) return Status::AlreadyExists("backup directory " + directory + " is not empty");
     // A short read transaction first adopts a map grown by another process, so the copy's own one does not fail.
     {
-      std::shared_lock<std::shared_mutex> lock;
-      MDB_txn* txn = nullptr;
-      TF_RETURN_IF_ERROR(Begin(false, &lock, &txn));
-      Release(txn);
+      TxnGuard txn(this);
+      TF_RETURN_IF_ERROR(txn.Begin(false));
     }
     std::shared_lock<std::shared_mutex> lock(resize_mu_);
     const int rc = mdb_env_copy2(env_, directory.c_str(), MDB_CP_COMPACT);
@@ -953,6 +1113,47 @@ class LmdbStore final : public Store {
   }
 
  private:
+  // One transaction of this Store, ended on every path out of the scope that began it (an early return, an exception
+  // thrown by a callback): a write transaction is aborted unless Commit() ran (so the writer lock that every process
+  // shares is never kept), a read transaction is reset and returned to the pool (so its reader slot and snapshot are
+  // not leaked). It holds resize_mu_ shared from Begin until it ends, so a map resize never sees it active.
+  class TxnGuard {
+   public:
+    explicit TxnGuard(LmdbStore* store) : store_(store) {}
+    TxnGuard(const TxnGuard&) = delete;
+    TxnGuard& operator=(const TxnGuard&) = delete;
+    ~TxnGuard() { End(); }
+
+    Status Begin(bool write) {
+      write_ = write;
+      return store_->Begin(write, &lock_, &txn_);
+    }
+    MDB_txn* get() const { return txn_; }
+    // Commits (a read-only transaction too: Init needs that for its DBI handles). The transaction is gone afterwards
+    // whatever mdb_txn_commit returns.
+    Status Commit() {
+      const int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
+      if (rc != 0) return MdbStatus("mdb_txn_commit", rc);
+      return Status::OK();
+    }
+
+   private:
+    void End() {
+      if (txn_ == nullptr) return;
+      if (write_) {
+        mdb_txn_abort(txn_);
+      } else {
+        store_->Release(txn_);
+      }
+      txn_ = nullptr;
+    }
+
+    LmdbStore* store_;
+    std::shared_lock<std::shared_mutex> lock_;  // released after End() (members outlive the destructor's body)
+    MDB_txn* txn_ = nullptr;
+    bool write_ = false;
+  };
+
   Status InitIn(MDB_txn* txn) {
     const unsigned flags = options_.read_only ? 0 : MDB_CREATE;
     const std::pair<const char*, MDB_dbi*> dbs[] = {
@@ -1066,6 +1267,8 @@ class LmdbStore final : public Store {
   // has grown the map beyond ours (MDB_MAP_RESIZED), waits until no transaction of this process is active, adopts the
   // size recorded in the file, and tries again.
   Status Begin(bool write, std::shared_lock<std::shared_mutex>* lock, MDB_txn** out) {
+    if (!write) MaybeClearStaleReaders();
+    bool readers_checked = false;
     for (int attempt = 0;; ++attempt) {
       *lock = std::shared_lock<std::shared_mutex>(resize_mu_);
       MDB_txn* txn = nullptr;
@@ -1086,6 +1289,11 @@ class LmdbStore final : public Store {
         }
       }
       if (txn == nullptr) rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+      // A full reader table may be full of slots of dead processes: clear them and try once more.
+      if (rc == MDB_READERS_FULL && !readers_checked) {
+        readers_checked = true;
+        if (ClearStaleReaders() > 0) rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+      }
       if (rc == 0) {
         *out = txn;
         return Status::OK();
@@ -1097,6 +1305,35 @@ class LmdbStore final : public Store {
       if (rc != 0) return MdbStatus("mdb_env_set_mapsize", rc);
       Logf(LogLevel::kInfo, "store: another process grew the map; adopted the new map size");
     }
+  }
+
+  // Clears the reader slots of processes that died inside a read transaction (mdb_reader_check: a slot whose pid no
+  // longer exists). Returns how many; a failure is logged and counts as none.
+  int ClearStaleReaders() {
+    next_reader_check_.store(SteadySeconds() + kReaderCheckIntervalSeconds, std::memory_order_relaxed);
+    int dead = 0;
+    const int rc = mdb_reader_check(env_, &dead);
+    if (rc != 0) {
+      Logf(LogLevel::kWarn, "store: mdb_reader_check: %s", mdb_strerror(rc));
+      return 0;
+    }
+    if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
+    return dead;
+  }
+
+  // ClearStaleReaders at most once per kReaderCheckIntervalSeconds (one clock read per transaction otherwise), so the
+  // slots of a worker killed inside a read transaction come back while the others keep running.
+  void MaybeClearStaleReaders() {
+    int64_t due = next_reader_check_.load(std::memory_order_relaxed);
+    const int64_t now = SteadySeconds();
+    if (now < due) return;
+    if (!next_reader_check_.compare_exchange_strong(due, now + kReaderCheckIntervalSeconds)) return;  // another thread
+    ClearStaleReaders();
+  }
+
+  static int64_t SteadySeconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   // Resets a read transaction (releasing its snapshot, keeping its reader slot) and returns it to the pool.
@@ -1113,7 +1350,8 @@ class LmdbStore final : public Store {
   std::mutex pool_mu_;
   std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
   std::mutex resume_mu_;
-  std::string resume_key_;       // CollectExpired: the grant key after which the next scan starts ("" = the first)
+  std::string resume_key_;
+  std::atomic<int64_t> next_reader_check_{0};  // SteadySeconds() from which the periodic reader check runs       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 
 }  // namespace
@@ -1127,6 +1365,23 @@ Result<CollectResult> Store::CollectExpired(int64_t now, size_t batch) {
     return Status::OK();
   }));
   return result;
+}
+
+Result<size_t> Store::RevokeFamilyInBatches(std::string_view family, int64_t now, int64_t keep_until, size_t batch) {
+  if (batch == 0) return Status::InvalidArgument("RevokeFamilyInBatches: batch must be at least 1");
+  size_t deleted = 0;
+  // The record alone first: the family is dead for every reader once this short transaction commits.
+  for (size_t limit = 0;; limit = batch) {
+    RevokeProgress part;
+    TF_RETURN_IF_ERROR(Update([&](Txn& txn) -> Status {
+      Result<RevokeProgress> r = txn.RevokeFamilyPart(family, now, keep_until, limit);
+      if (!r.ok()) return r.status();
+      part = *r;
+      return Status::OK();
+    }));
+    deleted += part.grants;
+    if (!part.more) return deleted;
+  }
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -1155,7 +1410,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rc = mdb_reader_check(env, &dead);
   if (rc != 0) return MdbStatus("mdb_reader_check", rc);
   if (dead > 0) Logf(LogLevel::kWarn, "store: cleared %d stale reader slot(s) left by dead processes", dead);
+  store->ScheduleReaderCheck();
   TF_RETURN_IF_ERROR(store->Init());
+  // A map grown by tokenctl map grow stays grown for processes whose configuration still names the smaller size.
+  Result<uint64_t> recorded = store->RecordedMapSize();
+  if (!recorded.ok()) return recorded.status();
+  if (*recorded > options.map_size) TF_RETURN_IF_ERROR(store->SetMapSize(*recorded));
   return std::unique_ptr<Store>(std::move(store));
 }
 

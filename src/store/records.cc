@@ -875,6 +875,52 @@ Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string
 }
 
 std::string ToJson(const Grant& r) { return PrintAndDelete(EncodeObject(r, GrantFields(), true)); }
+
+Grant ConsumedGrantTombstone(const Grant& consumed) {
+  Grant t = consumed;
+  t.scopes.clear();
+  t.auth_time.reset();
+  t.idp.clear();
+  t.amr.clear();
+  t.tenant.clear();
+  t.acr.clear();
+  t.session_id.clear();
+  t.claims.clear();
+  t.access_token_json.clear();
+  t.redirect_uri.clear();
+  t.nonce.clear();
+  return t;
+}
+
+Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor) {
+  Grant g = successor;
+  g.kind = tombstone.kind;
+  g.client_id = tombstone.client_id;
+  g.subject = tombstone.subject;
+  g.created = tombstone.created;
+  g.expires = tombstone.expires;
+  g.absolute_expires = tombstone.absolute_expires;
+  g.family = tombstone.family;
+  g.consumed_at = tombstone.consumed_at;
+  g.successor = tombstone.successor;
+  g.code_challenge = tombstone.code_challenge;
+  g.code_challenge_method = tombstone.code_challenge_method;
+  return g;
+}
+
+std::string ToTombstoneJson(const Grant& consumed) {
+  cJSON* o = EncodeObject(ConsumedGrantTombstone(consumed), GrantFields(), true);
+  if (o == nullptr) return std::string();
+  // Properties at their default (null, "", []) are left out: GrantFromJson reads a missing property as its default.
+  for (cJSON* item = o->child; item != nullptr;) {
+    cJSON* next = item->next;
+    const bool empty = cJSON_IsNull(item) || (cJSON_IsString(item) && item->valuestring[0] == '\0') ||
+                       (cJSON_IsArray(item) && item->child == nullptr);
+    if (empty) cJSON_Delete(cJSON_DetachItemViaPointer(o, item));
+    item = next;
+  }
+  return PrintAndDelete(o);
+}
 std::string ToJson(const FamilyRevocation& r) {
   return PrintAndDelete(EncodeObject(r, FamilyRevocationFields(), true));
 }
@@ -891,11 +937,12 @@ std::string ToJson(const User& r) { return PrintAndDelete(EncodeObject(r, UserFi
 bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view presented, int64_t now) {
   // As IdentityServer: an empty presented secret never matches, whatever is stored.
   if (presented.empty()) return false;
+  // Both digests, always: the work must not tell a client with SHA-512 secrets (imported from IdentityServer) from
+  // one with SHA-256 secrets or from an unknown client (checked against no secrets at all).
   const std::string sha256 = Sha256(presented);
-  // SHA-512 only when some stored secret is a SHA-512 digest (imported from IdentityServer); most clients have none.
-  std::string sha512;
+  const std::string sha512 = Sha512(presented);
   // Every candidate is compared, and the results are combined without short-circuiting, so the time taken depends on
-  // the number and kinds of stored secrets, not on the presented secret or on which one (if any) matched.
+  // the number of stored secrets, not on the presented secret or on which one (if any) matched.
   bool matched = false;
   for (const Secret& s : secrets) {
     if (!EqualsIgnoreAsciiCase(s.type, "SharedSecret")) continue;
@@ -905,8 +952,7 @@ bool MatchesAnySecret(const std::vector<Secret>& secrets, std::string_view prese
     bool equal = false;
     if (stored->size() == sha256.size()) {
       equal = ConstantTimeEquals(*stored, sha256);
-    } else if (stored->size() == 64) {
-      if (sha512.empty()) sha512 = Sha512(presented);
+    } else if (stored->size() == sha512.size()) {
       equal = ConstantTimeEquals(*stored, sha512);
     }
     matched = matched | equal;

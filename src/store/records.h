@@ -244,7 +244,8 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //   - successor: "" or exactly 32 raw bytes (the SHA-256 of the replacing handle); on disk it is base64url without
 //     padding (43 characters), so the JSON stays text.
 //   - consumed_at: one-time grants (OneTimeOnly refresh tokens, codes) set it in the same write transaction that
-//     issues the successor; the record is kept until `expires`, so presenting the handle again is detected as reuse.
+//     issues the successor; the record is kept until `expires` (as a tombstone, ConsumedGrantTombstone below), so
+//     presenting the handle again is detected as reuse.
 // Times are Unix seconds.
 //
 // JSON (snake_case, like the protocol's own names; this record is not imported from IdentityServer):
@@ -324,6 +325,19 @@ Result<Grant> GrantFromJson(const cJSON* json, std::string_view path);
 Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string_view path);
 std::string ToJson(const Grant& r);
 std::string ToJson(const FamilyRevocation& r);
+
+// A consumed one-time grant (consumed_at set) is kept only as a tombstone until its `expires`: what reuse detection,
+// the refresh grace retry and a code replay need (kind, client_id, subject, created, expires, absolute_expires, family,
+// consumed_at, successor, code_challenge, code_challenge_method, and any property not named below); scopes,
+// auth_time, idp, amr, tenant, acr, session_id, claims, access_token_json, redirect_uri and nonce are cleared.
+// Txn::PutGrant stores every grant with consumed_at set in this form, so a consumed grant takes a fraction of a live
+// one (store.h: "Tombstones").
+Grant ConsumedGrantTombstone(const Grant& consumed);
+// The consumed grant a tombstone was made from, given its successor (a rotation copies every cleared property to the
+// successor unchanged): the successor's properties with the tombstone's identity, times and links.
+Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor);
+// ToJson(ConsumedGrantTombstone(consumed)) without the properties that are at their default (null, "", []).
+std::string ToTombstoneJson(const Grant& consumed);
 
 // JSON (de)serialisation. `path` prefixes error messages and `unknown` entries ("Clients[0]").
 Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown);

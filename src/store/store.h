@@ -4,7 +4,9 @@
 // Named databases (all keys are bytes; all values are versioned JSON records, see records.h):
 //   meta        "schema_version" -> "1";  "config_generation" -> decimal counter (see below);
 //               "session_key" -> 32 random raw bytes (the HMAC key of session cookies, oauth/session.h); a writable
-//               open creates it when missing; replacing it (PutSessionKey) moves the config generation
+//               open creates it when missing; replacing it (PutSessionKey) moves the config generation;
+//               "map_size" -> decimal bytes, written by GrowMap (absent until the map was first grown): the least map
+//               size any process opens the environment with
 //   clients     ClientId                      -> Client
 //   resources   "scope:" Name                 -> ApiScope
 //               "api:" Name                   -> ApiResource
@@ -33,11 +35,18 @@
 //
 // Transactions: Read() and Update() run a callback with a Txn that is valid only inside the callback. Update() runs
 // in one LMDB write transaction (LMDB allows one writer at a time across all processes, which is what makes
-// single-use redemption race-free); it commits if the callback returns OK and aborts otherwise. Never do I/O or wait
-// for a request inside a callback. Values are copied out of the map before a callback returns.
+// single-use redemption race-free); it commits if the callback returns OK and aborts otherwise. An exception thrown by a
+// callback propagates to the caller of Read() or Update() after the transaction has ended (an Update is aborted and
+// writes nothing), so no early return or exception keeps LMDB's writer lock or a reader slot. Update() may run its
+// callback a second time after an aborted attempt (LMDB: a map another process grew, see GrowMap), so a callback's
+// only effects are its Txn calls and what it assigns for its caller. Never do I/O or wait for a request inside a
+// callback. Values are copied out of the map before a callback returns.
 //
 // LMDB rules followed: the environment is opened with MDB_NOTLS (file mode 0660, so one group can share it; the umask
-// applies) and mdb_reader_check runs at open; MDB_MAP_RESIZED is handled by adopting the new size and retrying;
+// applies) with the larger of StoreOptions::map_size and meta "map_size"; mdb_reader_check (which frees the reader
+// slots of processes that died inside a read transaction) runs at open, at most every 10 seconds while a Store reads,
+// and whenever a read meets MDB_READERS_FULL, which is then retried once; MDB_MAP_RESIZED (another process grew the
+// map, GrowMap) is handled by adopting the new size and retrying;
 // MDB_MAP_FULL and MDB_READERS_FULL become ResourceExhausted with a message naming the config key to raise; sync
 // stays on; read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
 // reader slot, so max_readers must cover every process's peak number of concurrent readers, plus tokenctl).
@@ -46,8 +55,16 @@
 //
 // Grants are not configuration either: no grant operation (including CollectExpired) changes the generation.
 //
-// Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now (with their family index entries)
-// and revocation records whose keep_until <= now, at most `batch` deletions in one short write transaction per call.
+// Tombstones: a one-time grant that was redeemed (a rotated refresh token, a redeemed code: consumed_at set) is kept
+// until its `expires` only for reuse detection and the refresh grace retry, so PutGrant stores it as a tombstone
+// (records.h ConsumedGrantTombstone: identity, times, family and successor links; no scopes, claims or
+// authentication data), written without its empty properties: a third or less of a live refresh token's record. The
+// refresh grace retry restores what it needs from the successor (oauth/refresh_tokens.h ReadRefreshToken).
+//
+// Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now or whose family has a revocation
+// record (what an interrupted RevokeFamilyInBatches left), with their family index entries, and revocation records
+// whose keep_until <= now and whose family has no grants left, at most `batch` deletions in one short write
+// transaction per call.
 // Expired records are found by scanning `grants` and `revocations` in a read transaction first (no expiry index: it
 // would cost every token write), so the writer lock is held only to re-check and delete the candidates, and token
 // requests interleave between batches; readers are never blocked (LMDB MVCC). Each call's scan resumes after the
@@ -60,6 +77,9 @@
 // adds them (schema_version stays 1); a read-only open of an older database that lacks them succeeds and sees none of
 // their records (GetUser, FindUserByName and GetGrant are NotFound, the lists are empty, GetFamilyRevocation is
 // nullopt) until a writable open adds them and the store is opened again.
+//
+// Every implementation keeps this contract; the store conformance suite (tests/unit/store_contract.h: the TEST_P tests
+// of store_test, grants_store_test and lockout_test) checks it on each one through the same tests.
 //
 // Thread-safety: a Store may be used from many threads at once; each Txn belongs to one thread. Do not call the
 // Store (Read, Update, ConfigGeneration, ...) from inside a callback: an Update inside an Update deadlocks on LMDB's
@@ -97,6 +117,12 @@ struct StoreStats {
   uint64_t map_size = 0;            // bytes configured
   uint64_t used_bytes = 0;          // pages in use x page size
   unsigned max_readers = 0, readers_in_use = 0;
+};
+
+// What one Txn::RevokeFamilyPart call deleted, and whether the family has grants left.
+struct RevokeProgress {
+  size_t grants = 0;
+  bool more = false;
 };
 
 // What one Store::CollectExpired call deleted. `more` is true when the call stopped because it reached `batch`.
@@ -151,9 +177,13 @@ class Txn {
 
   // Grants (see records.h), keyed by handle_hash = SHA-256(handle), 32 raw bytes (InvalidArgument otherwise); never
   // the handle itself. None of these changes the configuration generation. Expiry is not checked here: GetGrant
-  // returns an expired grant until it is collected, and callers compare `expires` with their clock.
-  virtual Result<Grant> GetGrant(std::string_view handle_hash) = 0;           // NotFound if absent
+  // returns an expired grant until it is collected, and callers compare `expires` with their clock. A consumed grant
+  // (consumed_at set) is stored and returned as its tombstone (see "Tombstones" above).
+  // NotFound if absent, or if its family has a revocation record: a revoked family is dead for every reader from the
+  // commit of its revocation on, even while Store::RevokeFamilyInBatches is still deleting its grants.
+  virtual Result<Grant> GetGrant(std::string_view handle_hash) = 0;
   // Insert or replace; maintains the family index (a replaced grant whose family changed moves its index entry).
+  // A grant with consumed_at set is stored as ConsumedGrantTombstone(grant) (records.h).
   // InvalidArgument if the grant breaks an invariant of Grant.
   virtual Status PutGrant(std::string_view handle_hash, const Grant& grant) = 0;
   virtual Status RemoveGrant(std::string_view handle_hash) = 0;               // NotFound if absent; and its index entry
@@ -161,6 +191,15 @@ class Txn {
   // Returns how many grants were deleted. Idempotent: revoking again deletes nothing more and returns 0; an existing
   // revocation record keeps its revoked_at and keeps the later of the two keep_until values.
   virtual Result<size_t> RevokeFamily(std::string_view family, int64_t now, int64_t keep_until) = 0;
+  // RevokeFamily's work in bounded parts: records the revocation exactly as RevokeFamily does (same merge with an
+  // existing record), then deletes at most `limit` grants of the family (0: only the record), looking at no more than
+  // `limit` entries of the family index. `more` is true while the family still has index entries. Store::
+  // RevokeFamilyInBatches calls it once per write transaction.
+  virtual Result<RevokeProgress> RevokeFamilyPart(std::string_view family, int64_t now, int64_t keep_until,
+                                                  size_t limit) = 0;
+  // How many grants the family index holds under `family` (one lookup and a count, nothing parsed); 0 for a family
+  // that cannot be one.
+  virtual Result<size_t> CountFamilyGrants(std::string_view family) = 0;
   // The revocation record of the family, or nullopt if it was never revoked (or its record was collected).
   virtual Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) = 0;
   // Lists (handle_hash, grant) pairs ordered by hash, optionally filtered by exact client id and subject (empty =
@@ -192,6 +231,20 @@ class Store {
   // Update(Txn::CollectExpired), so a Store that wraps another (tests) gets it through its Update; the LMDB store
   // overrides it with the read-scan-then-short-write form.
   virtual Result<CollectResult> CollectExpired(int64_t now, size_t batch);
+  // Txn::RevokeFamily for a family of any size, never holding the writer lock for more than `batch` (>= 1;
+  // InvalidArgument otherwise) deletions: the first write transaction records the revocation (from its commit on the
+  // family is dead for every reader, see GetGrant) and each later one deletes up to `batch` of its grants
+  // (Txn::RevokeFamilyPart), until none is left. Returns how many grants were deleted; idempotent as RevokeFamily.
+  // If it stops half-way (an error, a killed process), the revocation stands and CollectExpired deletes the rest.
+  // Implemented on Update and Txn::RevokeFamilyPart, so every Store has it.
+  virtual Result<size_t> RevokeFamilyInBatches(std::string_view family, int64_t now, int64_t keep_until, size_t batch);
+  // Grows the map to `bytes` while other processes keep serving (tokenctl map grow). The new size is recorded in the
+  // store (meta "map_size"): a process that opens it later with a smaller StoreOptions::map_size uses the recorded
+  // size, and processes already running adopt it as soon as their own map does not suffice: at their next write that
+  // finds it full (Update adopts and retries once) or their next transaction after the data outgrew it
+  // (MDB_MAP_RESIZED). InvalidArgument if `bytes` is smaller than the current map size; a read-only store refuses
+  // (IOError).
+  virtual Status GrowMap(uint64_t bytes) = 0;
 };
 
 }  // namespace tf::store

@@ -35,17 +35,23 @@ const EVP_MD* FetchedMd(const char* name, const EVP_MD* fallback) {
   return md != nullptr ? md : fallback;
 }
 
+thread_local DigestWork thread_digests;
+
 }  // namespace
 
 std::string Sha256(std::string_view data) {
   static const EVP_MD* const md = FetchedMd("SHA256", EVP_sha256());
+  ++thread_digests.sha256;
   return Digest(md, 32, data);
 }
 
 std::string Sha512(std::string_view data) {
   static const EVP_MD* const md = FetchedMd("SHA512", EVP_sha512());
+  ++thread_digests.sha512;
   return Digest(md, 64, data);
 }
+
+DigestWork ThreadDigestWork() { return thread_digests; }
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');

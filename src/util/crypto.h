@@ -10,6 +10,14 @@ namespace tf {
 std::string Sha256(std::string_view data);   // 32 raw bytes
 std::string Sha512(std::string_view data);   // 64 raw bytes
 
+// How many digests this thread has computed so far: what tests compare to show that the work for a request does not
+// depend on whether a client exists or how its secrets are stored.
+struct DigestWork {
+  unsigned long long sha256 = 0;
+  unsigned long long sha512 = 0;
+};
+DigestWork ThreadDigestWork();
+
 // Cryptographically secure random bytes (RAND_bytes). Aborts the process if the CSPRNG fails: issuing a token
 // from a broken generator is worse than not answering.
 std::string RandomBytes(size_t n);

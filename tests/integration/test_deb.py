@@ -161,6 +161,7 @@ http {{
     proxy_temp_path {t}/nginx-tmp/proxy;
     uwsgi_temp_path {t}/nginx-tmp/uwsgi;
     scgi_temp_path {t}/nginx-tmp/scgi;
+    include /usr/share/tokenfcgi/nginx/tokenfcgi-limits.conf;
     server {{
         listen 127.0.0.1:{self.port};
         server_name localhost;

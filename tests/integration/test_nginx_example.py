@@ -13,6 +13,8 @@ from harness import Deployment, hashed_secret
 
 SECRET = "example-secret-1"
 SHIPPED = os.path.join(harness.SOURCE_DIR, "nginx", "tokenfcgi.conf")
+SHIPPED_LIMITS = os.path.join(harness.SOURCE_DIR, "nginx", "tokenfcgi-limits.conf")
+LIMITS = f"include {SHIPPED_LIMITS};"
 
 
 class NginxExampleTest(unittest.TestCase):
@@ -26,7 +28,7 @@ class NginxExampleTest(unittest.TestCase):
         data = {"Clients": [{"ClientId": "svc", "ClientSecrets": [hashed_secret(SECRET)],
                              "AllowedGrantTypes": ["client_credentials"], "AllowedScopes": ["api1"]}],
                 "ApiScopes": [{"Name": "api1"}], "ApiResources": [{"Name": "api", "Scopes": ["api1"]}]}
-        with Deployment(data, workers=1, nginx_locations=locations) as d:
+        with Deployment(data, workers=1, nginx_locations=locations, nginx_http_extra=LIMITS) as d:
             r = d.post_form("/connect/token", {"grant_type": "client_credentials"}, auth=("svc", SECRET))
             self.assertEqual(r.status, 200, r)
             d.verify_access_token(r.json["access_token"], audience="api")
@@ -63,6 +65,26 @@ class NginxExampleTest(unittest.TestCase):
             self.assertEqual(r.status, 413, r)
             self.assertIn("nginx", r.text)
 
+    def test_rate_limits_on_password_endpoints(self):
+        """tokenfcgi-limits.conf's zones: a burst of token requests or login-form POSTs from one address beyond the
+        zone's burst gets nginx's own 429 before reaching the worker; GETs of the authorize endpoint are not limited."""
+        import concurrent.futures
+        with open(SHIPPED) as f:
+            locations = f.read().replace("fastcgi_pass unix:/run/tokenfcgi/tokenfcgi.sock;", "fastcgi_pass tokenfcgi;")
+        with Deployment(None, workers=1, threads=4, nginx_locations=locations, nginx_http_extra=LIMITS) as d:
+            def statuses(count, fn):
+                with concurrent.futures.ThreadPoolExecutor(32) as pool:
+                    return [r.status for r in pool.map(lambda _: fn(), range(count))]
+            token = statuses(150, lambda: d.post_form("/connect/token", {"grant_type": "client_credentials"},
+                                                      auth=("nobody", "x")))
+            self.assertIn(429, token)
+            self.assertGreaterEqual(token.count(401), 41)  # the burst reached the worker
+            login = statuses(60, lambda: d.post_form("/connect/authorize", {"client_id": "nobody"}))
+            self.assertIn(429, login)
+            self.assertGreaterEqual(login.count(400), 11)
+            pages = statuses(60, lambda: d.get("/connect/authorize?client_id=nobody"))
+            self.assertEqual(set(pages), {400})
+
     def test_remote_user_is_cleared(self):
         """nginx sends a repeated fastcgi_param twice; libfcgi (FCGX_GetParam) reads the first occurrence, other
         parsers the last. Both must be empty, while the stock fastcgi_params alone passes the unverified name."""
@@ -77,7 +99,7 @@ class NginxExampleTest(unittest.TestCase):
                 shipped = block.replace("location = /connect/token", "location = /shipped").replace(
                     "unix:/run/tokenfcgi/tokenfcgi.sock", "unix:" + echo_sock)
                 stock = f"location = /stock {{ include fastcgi_params; fastcgi_pass unix:{echo_sock}; }}"
-                with Deployment(None, workers=1, nginx_locations=shipped + "\n" + stock) as d:
+                with Deployment(None, workers=1, nginx_locations=shipped + "\n" + stock, nginx_http_extra=LIMITS) as d:
                     auth = harness.basic_auth("mallory", "anything")
 
                     def params(path):

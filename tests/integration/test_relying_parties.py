@@ -13,8 +13,12 @@ with the configurations that document shows, so the recipes cannot rot.
   * Authlib (python3-authlib, with python3-requests): authorization code + PKCE, the id_token validated by Authlib's
     CodeIDToken (signature, iss, aud, exp, nonce, at_hash) for an RS256 client and an EdDSA client (whose id_token has
     no at_hash: Authlib cannot compute one for EdDSA), typed userinfo claims, a refresh.
+  * go-oidc (Debian's golang-github-coreos-go-oidc-dev, v2): go-oidc/main.go, built in GOPATH mode, runs the code
+    flow with PKCE, verifies the id_token (nonce, at_hash) and decodes userinfo into typed Go fields (email_verified
+    bool, updated_at int64), which fails on a string.
 
-Exit 77 when apache2, the Apache modules, python3-authlib or python3-requests are missing.
+A test whose tools are missing (apache2 and its modules, python3-authlib and python3-requests, golang-go and the
+go-oidc packages) is skipped.
 """
 
 import json
@@ -56,6 +60,9 @@ def configuration():
             {"ClientId": "authlib", "ClientSecrets": [hashed_secret(SECRET)],
              "AllowedGrantTypes": ["authorization_code"], "RedirectUris": ["https://app.example.com/callback"],
              "AllowedScopes": ["openid", "profile", "email", "api1"], "AllowOfflineAccess": True},
+            {"ClientId": "go", "ClientSecrets": [hashed_secret(SECRET)],
+             "AllowedGrantTypes": ["authorization_code"], "RedirectUris": ["https://app.example.com/callback"],
+             "AllowedScopes": ["openid", "profile", "email"]},
             {"ClientId": "authlib-ed", "ClientSecrets": [hashed_secret(SECRET)],
              "AllowedGrantTypes": ["authorization_code"], "RedirectUris": ["https://app.example.com/callback"],
              "AllowedScopes": ["openid", "profile", "email"], "AllowedIdentityTokenSigningAlgorithms": ["EdDSA"]},
@@ -83,7 +90,8 @@ def missing_apache():
     for module in ("mpm_event", "authz_core", "authn_core", "authz_user", "dir", "include", "mime", "auth_openidc",
                    "oauth2"):
         if not os.path.isfile(os.path.join(MODULES, f"mod_{module}.so")):
-            return f"mod_{module} is missing (apt-get install apache2 libapache2-mod-auth-openidc libapache2-mod-oauth2)"
+            return (f"mod_{module} is missing "
+                    "(apt-get install apache2 libapache2-mod-auth-openidc libapache2-mod-oauth2)")
     return None
 
 
@@ -93,6 +101,20 @@ def missing_authlib():
         import requests  # noqa: F401
     except ImportError as e:
         return f"{e.name} is missing (apt-get install python3-authlib python3-requests)"
+    return None
+
+
+GO_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go-oidc", "main.go")
+GOPATH = "/usr/share/gocode"   # Debian's Go library packages
+
+
+def missing_go():
+    if find_tool("go") is None:
+        return "go is missing (apt-get install golang-go)"
+    for package in ("github.com/coreos/go-oidc", "golang.org/x/oauth2"):
+        if not os.path.isdir(os.path.join(GOPATH, "src", package)):
+            return (f"{package} is missing (apt-get install golang-github-coreos-go-oidc-dev "
+                    "golang-golang-x-oauth2-dev)")
     return None
 
 
@@ -483,6 +505,40 @@ class RelyingPartiesTest(unittest.TestCase):
         self.assertEqual(claims.header["alg"], "EdDSA")
         self.assertNotIn("at_hash", claims)
         self.assertEqual(userinfo["name"], "Alice")
+
+
+    # -- go-oidc ----------------------------------------------------------------------------------------------------
+
+    def test_go_oidc(self):
+        reason = missing_go()
+        if reason:
+            self.skipTest(reason)
+        out = tempfile.mkdtemp(prefix="tokenfcgi-go-")
+        self.addCleanup(shutil.rmtree, out, True)
+        program = os.path.join(out, "go-oidc")
+        # GOPATH mode against Debian's packages; the build cache lives in the build tree, so later runs are quick.
+        env = dict(os.environ, GO111MODULE="off", GOPATH=GOPATH, GOFLAGS="",
+                   GOCACHE=os.environ.get("GOCACHE") or os.path.join(harness.BUILD_DIR, "go-cache"))
+        build = subprocess.run([find_tool("go"), "build", "-o", program, GO_PROGRAM], cwd=out, env=env,
+                               capture_output=True, text=True, timeout=300)
+        self.assertEqual(build.returncode, 0, build.stderr)
+        proc = subprocess.Popen([program, self.d.issuer, "go", SECRET, "https://app.example.com/callback"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            auth_url = proc.stdout.readline().strip()
+            self.assertTrue(auth_url.startswith(self.d.issuer + "/connect/authorize?"), auth_url)
+            back = login(Browser(self.d), auth_url, "alice")
+            stdout, stderr = proc.communicate(back + "\n", timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 0, stderr)
+        result = json.loads(stdout)
+        self.assertEqual(result["subject"], "1001")
+        self.assertIs(result["userinfo_email_verified"], True)
+        self.assertEqual(result["claims"], {"sub": "1001", "name": "Alice", "email": "alice@example.com",
+                                            "email_verified": True, "updated_at": 1700000000})
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class AuthorizationCodeGrantTest : public testing::ServiceFixture {
     config_.issuer = kIssuer;
     config_.access_token_signing_alg = "ES256";  // id_tokens: RS256 (config default)
     es256_ = testing::NewSigningKey(token::Alg::kES256);
-    rs256_ = testing::NewSigningKey(token::Alg::kRS256);
+    rs256_ = testing::FixedSigningKey(token::Alg::kRS256, 0);
     ASSERT_TRUE(es256_ != nullptr && rs256_ != nullptr);
 
     Put([&](store::Txn& t) -> Status {
@@ -697,7 +697,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
 
 TEST_F(AuthorizationCodeGrantTest, DiscoveryListsTheGrant) {
   const std::string body = Handle(testing::GetRequest("/.well-known/openid-configuration")).body;
-  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code","refresh_token",)"),
+  EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code","refresh_token")"),
             std::string::npos)
       << body;
 }

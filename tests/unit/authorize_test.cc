@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -740,6 +741,25 @@ TEST_F(AuthorizeTest, WrongPasswordAndUnknownUserLookAlike) {
   EXPECT_FALSE(CodeOf(SubmitForm(wrong, "alice", "Wonderland1")).empty());
 }
 
+// Every password check slot of the process busy: the login form's POST is a 503 page with Retry-After, no failure is
+// counted, and the same form signs in once a slot is free.
+TEST_F(AuthorizeTest, BusyPasswordChecksAreA503Page) {
+  config_.password_hash_concurrency = 1;
+  config_.password_hash_wait_ms = 0;
+  NewService();
+  http::Response form = Get(Base());
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(1, std::chrono::milliseconds(0)));
+  http::Response busy = SubmitForm(form, "alice", "Wonderland1");
+  slots.Leave();
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(testing::HeaderOf(busy, "Retry-After"), "1");
+  EXPECT_EQ(testing::HeaderOf(busy, "Cache-Control"), "no-store");
+  EXPECT_TRUE(SetCookieFor(busy, kSessionCookie).empty());
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
+  EXPECT_FALSE(CodeOf(SubmitForm(form, "alice", "Wonderland1")).empty());
+}
+
 TEST_F(AuthorizeTest, OverlongCredentialsFailWithoutCounting) {
   config_.login_form_tenant = true;
   NewService();
@@ -1042,10 +1062,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
-    Result<std::vector<std::pair<std::string, store::Grant>>> ListGrants(std::string_view c,
-                                                                         std::string_view s) override {
-      return t_.ListGrants(c, s);
-    }
+    Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
     Result<store::CollectResult> CollectExpired(int64_t now, size_t batch) override {
       return t_.CollectExpired(now, batch);
     }
@@ -1071,6 +1088,7 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
     Result<store::StoreStats> Stats() override { return inner_->Stats(); }
     Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
+    Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
    private:
     store::Store* inner_;

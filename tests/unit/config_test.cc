@@ -99,6 +99,8 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.password_hash_memory_kib, b.password_hash_memory_kib);
   EXPECT_EQ(a.password_hash_iterations, b.password_hash_iterations);
   EXPECT_EQ(a.password_hash_parallelism, b.password_hash_parallelism);
+  EXPECT_EQ(a.password_hash_concurrency, b.password_hash_concurrency);
+  EXPECT_EQ(a.password_hash_wait_ms, b.password_hash_wait_ms);
   EXPECT_EQ(a.password_min_length, b.password_min_length);
   EXPECT_EQ(a.lockout_max_failures, b.lockout_max_failures);
   EXPECT_EQ(a.lockout_seconds, b.lockout_seconds);
@@ -109,7 +111,18 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.id_token_signing_alg, b.id_token_signing_alg);
   EXPECT_EQ(a.login_providers, b.login_providers);
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
-  EXPECT_EQ(ConfigKeys().size(), 25u);
+  EXPECT_TRUE(a.extension_grants.empty());
+  EXPECT_TRUE(b.extension_grants.empty());
+  EXPECT_EQ(ConfigKeys().size(), 28u);
+}
+
+TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
+  Result<Config> c = Parse("issuer = https://a.example\npassword_hash_concurrency = 3\npassword_hash_wait_ms = 0\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->password_hash_concurrency, 3u);
+  EXPECT_EQ(c->password_hash_wait_ms, 0);
+  EXPECT_FALSE(Parse("issuer = https://a.example\npassword_hash_concurrency = 1025\n").ok());
+  EXPECT_FALSE(Parse("issuer = https://a.example\npassword_hash_wait_ms = 60001\n").ok());
 }
 
 TEST(ConfigTest, IssuerIsRequired) {

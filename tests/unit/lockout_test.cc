@@ -8,11 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "store/store.h"
+#include "store_contract.h"
 #include "test_env.h"
 
 namespace tf::store {
@@ -140,12 +142,8 @@ TEST(Lockout, ExtremeValuesSaturateInsteadOfOverflowing) {
 
 // ---- Shared by every worker process ------------------------------------------------------------------------------
 
-// A fresh /tmp/lockout_test.XXXXXX, removed on destruction.
-struct TempDir : testing::TempDir {
-  TempDir() : testing::TempDir("lockout_test") {}
-};
-
-StoreOptions Options(const std::string& path) { return testing::NewStoreOptions(path); }
+// Opens another handle on the test's store (store_contract.h).
+using Opener = std::function<Result<std::unique_ptr<Store>>()>;
 
 // What the password grant does on a wrong password, in one write transaction: read, count, write back.
 Status FailOnce(Store& store, int64_t now, int max_failures, int64_t lockout_seconds) {
@@ -159,14 +157,14 @@ Status FailOnce(Store& store, int64_t now, int max_failures, int64_t lockout_sec
 
 // Forks `processes` children that each open their own Store (after the fork, as LMDB requires) and record
 // `failures_each` failures; returns how many children exited 0.
-int FailFromProcesses(const std::string& path, int processes, int failures_each, int max_failures) {
+int FailFromProcesses(const Opener& open, int processes, int failures_each, int max_failures) {
   std::vector<pid_t> children;
   for (int c = 0; c < processes; ++c) {
     const pid_t pid = fork();
     if (pid == 0) {
       int code = 0;
       {
-        Result<std::unique_ptr<Store>> s = Store::Open(Options(path));
+        Result<std::unique_ptr<Store>> s = open();
         if (!s.ok()) _exit(2);
         for (int i = 0; i < failures_each && code == 0; ++i) {
           if (!FailOnce(**s, kNow, max_failures, kLockout).ok()) code = 3;
@@ -184,9 +182,9 @@ int FailFromProcesses(const std::string& path, int processes, int failures_each,
   return ok;
 }
 
-User Stored(const std::string& path) {
+User Stored(const Opener& open) {
   User out;
-  Result<std::unique_ptr<Store>> s = Store::Open(Options(path));
+  Result<std::unique_ptr<Store>> s = open();
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   if (!s.ok()) return out;
   Status st = (*s)->Read([&](Txn& t) -> Status {
@@ -199,27 +197,38 @@ User Stored(const std::string& path) {
   return out;
 }
 
-void PutAlice(const std::string& path) {
-  Result<std::unique_ptr<Store>> s = Store::Open(Options(path));
+void PutAlice(const Opener& open) {
+  Result<std::unique_ptr<Store>> s = open();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   ASSERT_TRUE((*s)->Update([](Txn& t) { return t.PutUser(Alice()); }).ok());
 }  // closed before any fork
 
-TEST(LockoutProcesses, FailuresFromFourProcessesAreAllCounted) {
-  TempDir tmp;
-  PutAlice(tmp.path());
-  ASSERT_EQ(FailFromProcesses(tmp.path(), 4, 25, 1000), 4);
-  const User u = Stored(tmp.path());
+// The lockout part of the Store contract, run once per implementation (store_contract.h).
+class LockoutProcesses : public testing::StoreContract {
+ protected:
+  void SetUp() override {
+    testing::StoreContract::SetUp();
+    store_.reset();  // closed before any fork: every process opens its own handle
+  }
+  Opener opener() const {
+    return [this] { return OpenAnother(); };
+  }
+};
+TF_STORE_CONTRACT_SUITE(LockoutProcesses);
+
+TEST_P(LockoutProcesses, FailuresFromFourProcessesAreAllCounted) {
+  PutAlice(opener());
+  ASSERT_EQ(FailFromProcesses(opener(), 4, 25, 1000), 4);
+  const User u = Stored(opener());
   EXPECT_EQ(u.access_failed_count, 100);  // no lost update
   EXPECT_FALSE(u.lockout_end.has_value());
 }
 
-TEST(LockoutProcesses, FourProcessesTogetherReachOneLockout) {
-  TempDir tmp;
-  PutAlice(tmp.path());
+TEST_P(LockoutProcesses, FourProcessesTogetherReachOneLockout) {
+  PutAlice(opener());
   // 4 x 3 failures against a limit of 5: the fifth locks, the seven after it change nothing.
-  ASSERT_EQ(FailFromProcesses(tmp.path(), 4, 3, kMaxFailures), 4);
-  const User u = Stored(tmp.path());
+  ASSERT_EQ(FailFromProcesses(opener(), 4, 3, kMaxFailures), 4);
+  const User u = Stored(opener());
   EXPECT_EQ(u.access_failed_count, 0);
   EXPECT_EQ(u.lockout_end, kNow + kLockout);
 }

@@ -38,7 +38,7 @@ constexpr char kInvalidRefreshToken[] =
 class RefreshGrantTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(OpenStore("refresh_grant_test"));
+    ASSERT_NO_FATAL_FAILURE(OpenStore("refresh_grant_test", map_size_));
 
     config_.issuer = kIssuer;
     testing::UseCheapPasswordHashing(&config_);
@@ -208,6 +208,7 @@ class RefreshGrantTest : public testing::ServiceFixture {
   }
 
   std::shared_ptr<const token::SigningKey> key_;
+  size_t map_size_ = 16u << 20;  // the store's map (bytes)
 };
 
 TEST_F(RefreshGrantTest, PasswordGrantWithOfflineAccessIssuesARefreshToken) {
@@ -342,6 +343,82 @@ TEST_F(RefreshGrantTest, GraceAllowsOneRetry) {
   ExpectInvalidGrant(Refresh(first));
   EXPECT_TRUE(FamilyRevocation(family).has_value());
   ExpectInvalidGrant(Refresh(retried));
+}
+
+TEST_F(RefreshGrantTest, ARotatedTokenIsATombstoneAndTheGraceRetryIssuesTheSameGrant) {
+  config_.refresh_token_reuse_grace_seconds = 10;
+  NewService();
+  const std::string first = RefreshTokenOf(Login());
+  const std::string lost = RefreshTokenOf(Refresh(first));
+  // The consumed token keeps what reuse detection and the retry need, and nothing else.
+  std::optional<store::Grant> consumed = StoredGrant(first);
+  ASSERT_TRUE(consumed.has_value());
+  EXPECT_EQ(consumed->consumed_at, std::optional<int64_t>(kNow));
+  EXPECT_EQ(consumed->successor, Sha256(lost));
+  EXPECT_EQ(consumed->subject, "sub-alice");
+  EXPECT_EQ(consumed->client_id, "app");
+  EXPECT_EQ(consumed->family.size(), 22u);
+  EXPECT_TRUE(consumed->scopes.empty());
+  EXPECT_TRUE(consumed->claims.empty());
+  EXPECT_TRUE(consumed->amr.empty());
+  EXPECT_FALSE(consumed->auth_time.has_value());
+  // The retry issues exactly what the lost answer carried, restored from the unused successor.
+  clock_.Advance(5);
+  const http::Response retried = Refresh(first);
+  Json body(retried.body);
+  EXPECT_EQ(body.Str("scope"), "api1.read offline_access");
+  Json claims(Claims(retried));
+  EXPECT_EQ(claims.Str("email"), "alice@example.com");
+  EXPECT_EQ(claims.Num("auth_time"), static_cast<double>(kNow));
+  std::optional<store::Grant> next = StoredGrant(RefreshTokenOf(retried));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->scopes, (std::vector<std::string>{"api1.read", "offline_access"}));
+  EXPECT_EQ(next->claims.size(), 2u);
+  EXPECT_EQ(next->amr, std::vector<std::string>{"pwd"});
+  EXPECT_EQ(next->auth_time, std::optional<int64_t>(kNow));
+  EXPECT_EQ(next->expires, kNow + 2592000);  // Absolute: the family's expiry, as the lost successor had
+  EXPECT_EQ(next->family, consumed->family);
+}
+
+// A store whose map is full: writes answer 503 temporarily_unavailable with Retry-After, nothing is consumed, and a
+// client_credentials JWT (no write) is still issued.
+class FullStoreRefreshTest : public RefreshGrantTest {
+ protected:
+  FullStoreRefreshTest() { map_size_ = 1u << 20; }
+
+  // Fills the map with committed grants until a write is refused.
+  void Fill() {
+    store::Grant big;
+    big.kind = store::GrantKind::kReferenceToken;
+    big.client_id = "machine";
+    big.expires = kNow + 3600;
+    big.access_token_json = std::string(3000, 'x');
+    for (int i = 0; i < 1000; ++i) {
+      const Status st = store_->Update([&](store::Txn& t) {
+        return t.PutGrant(Sha256("filler-" + std::to_string(i)), big);
+      });
+      if (st.code() == Status::Code::kResourceExhausted) return;
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    FAIL() << "a 1 MiB map never filled up";
+  }
+};
+
+TEST_F(FullStoreRefreshTest, WritesAnswer503AndReadsKeepWorking) {
+  EditClient("machine", [](store::Client& c) { c.access_token_type = store::AccessTokenType::kJwt; });
+  NewService();
+  const std::string token = RefreshTokenOf(Login());
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  http::Response r = Refresh(token);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(Json(r.body).Str("error"), "temporarily_unavailable");
+  EXPECT_EQ(testing::HeaderOf(r, "Retry-After"), "60");
+  EXPECT_EQ(testing::HeaderOf(r, "Cache-Control"), "no-store");
+  std::optional<store::Grant> g = StoredGrant(token);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_FALSE(g->consumed_at.has_value());  // nothing consumed
+  http::Response jwt = Post("grant_type=client_credentials", "machine");
+  EXPECT_EQ(jwt.status, 200) << jwt.body;
 }
 
 TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {
@@ -604,7 +681,7 @@ TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
 TEST_F(RefreshGrantTest, DiscoveryListsTheGrant) {
   const std::string body = Handle(testing::GetRequest("/.well-known/openid-configuration")).body;
   EXPECT_NE(body.find(R"("grant_types_supported":["client_credentials","password","authorization_code",)"
-                      R"("refresh_token",)"),
+                      R"("refresh_token")"),
             std::string::npos)
       << body;
 }
