@@ -17,7 +17,7 @@
 
 #include "oauth/claims.h"
 #include "oauth/extension_grants.h"
-#include "oauth/utf8.h"
+#include "util/utf8.h"
 
 namespace {
 
@@ -37,7 +37,7 @@ Field Copy(std::string_view s) {
   return f;
 }
 
-bool CleanText(const std::string& s) { return s.find('\0') == std::string::npos && tf::oauth::IsValidUtf8(s); }
+bool CleanText(const std::string& s) { return s.find('\0') == std::string::npos && tf::IsValidUtf8(s); }
 
 }  // namespace
 

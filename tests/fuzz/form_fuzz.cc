@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& [name, value] = params[i];
     if (name.empty() || value.empty()) abort();
     if (name.find('\0') != std::string::npos || value.find('\0') != std::string::npos) abort();
-    if (!tf::IsValidUtf8(name) || !tf::oauth::IsValidUtf8(value)) abort();
+    if (!tf::IsValidUtf8(name) || !tf::IsValidUtf8(value)) abort();
     for (size_t j = i + 1; j < params.size(); ++j) {
       if (params[j].first == name) abort();
     }

@@ -98,7 +98,7 @@ TEST(ClaimTypesTest, CheckClaimValueNamesTheProblem) {
 }
 
 TEST(ClaimTypesTest, WriteClaimsKeepsTypesInArrays) {
-  oauth::JsonWriter w;
+  JsonWriter w;
   std::set<std::string> written;
   const std::vector<ClaimValue> claims = {{"level", "1", "integer"}, {"level", "2", "integer"},
                                           {"email_verified", "True", ""}};
