@@ -16,6 +16,7 @@ packages=(
   python3 python3-jwt python3-cryptography    # integration tests: independent JWT verification
   python3-jose                                # integration tests: independent id_token validation (at_hash)
   clang libclang-rt-14-dev                    # ASan/UBSan build and libFuzzer targets
+  ccache time                                 # make test: compiler cache; CPU seconds of each step
   dpkg-dev debhelper lintian fakeroot        # make deb, and the package test
   apache2 libapache2-mod-fcgid systemd       # the Apache test; systemd-analyze verify for the units
   libapache2-mod-auth-openidc libapache2-mod-oauth2 python3-authlib python3-requests  # relying-party recipes' tests

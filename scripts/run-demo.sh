@@ -3,7 +3,8 @@
 #   1. installs missing Debian packages and builds tokenfcgi and tokenctl in build/;
 #   2. writes run/tokenfcgi.conf and, only if run/db does not exist yet, creates the database with a signing key
 #      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"; browser client "demo-web" and
-#      user "alice" for the authorization-code flow); a second run keeps both;
+#      user "alice" for the authorization-code flow; public client "demo-tv" for the device flow); a second run keeps
+#      both;
 #   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints a curl line;
 #   4. Ctrl-C stops everything it started.
 # PORT (default 8080) moves the loopback port; the demo database follows it (issuer and redirect URIs).
@@ -172,6 +173,12 @@ tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; n
   then exchange the code the callback page shows (within 5 minutes; the verifier is RFC 7636's example):
     curl -s -d grant_type=authorization_code -d client_id=demo-web -d code=CODE \\
       -d redirect_uri=http://127.0.0.1:$port/demo/callback -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk \\
+      http://127.0.0.1:$port/connect/token
+
+  Sign in a device (device flow; client demo-tv): ask for a code,
+    curl -s -d client_id=demo-tv -d 'scope=openid profile api1 offline_access' http://127.0.0.1:$port/connect/deviceauthorization
+  open http://127.0.0.1:$port/device, enter the user_code, sign in as alice and approve; then poll with the device_code:
+    curl -s -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d client_id=demo-tv -d device_code=DEVICE_CODE \\
       http://127.0.0.1:$port/connect/token
 
   Discovery and keys:

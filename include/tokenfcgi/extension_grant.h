@@ -99,7 +99,8 @@ typedef struct tf_extension_grant_result {
   size_t scope_count;
   int64_t lifetime;              /* access token lifetime in seconds; 0 = the client's AccessTokenLifetime */
   /* TF_EXTENSION_GRANT_ERROR */
-  tf_string error;               /* invalid_request, invalid_grant, unauthorized_client, invalid_scope, invalid_target */
+  tf_string error;               /* invalid_request, invalid_grant, unauthorized_client, invalid_scope or
+                                    invalid_target */
   tf_string error_description;   /* optional */
   /* for the plug-in's own use (e.g. what release() must free); the worker never reads it */
   void* plugin_data;
@@ -111,7 +112,8 @@ typedef struct tf_extension_grant_plugin {
   /* Called once per configured grant type at worker start. Returns 0 and sets *state on success; otherwise writes
      a NUL-terminated reason (no secrets) into error[0..error_size) and returns nonzero: the worker stops. */
   int (*init)(const char* grant_type, const char* argument, void** state, char* error, size_t error_size);
-  /* Called per request; fills *result (see above). Must not block for long: the worker waits for it. */
+  /* Called per request; fills *result (see above). Must not block for long: the worker waits for it. A plug-in
+     written in C++ must not let an exception escape. */
   void (*handle)(void* state, const tf_extension_grant_request* request, tf_extension_grant_result* result);
   /* Called once after every handle(), when the worker no longer needs the result's memory. */
   void (*release)(void* state, tf_extension_grant_result* result);

@@ -13,7 +13,8 @@
  * `replay_dir` (one file per assertion, created with O_EXCL so every worker process on the host sees it; removed
  * after the assertion has expired), and a second use is invalid_grant.
  *
- * The plug-in's own configuration file (the ARGUMENT of the extension_grant line), `key = value` lines, '#' comments:
+ * The plug-in's own configuration file (the ARGUMENT of the extension_grant line), `key = value` lines, '#' comments
+ * (whole lines, or after a blank at the end of a line):
  *     issuer     = partner-a                                  (required)
  *     audience   = https://id.example.com/connect/token       (required)
  *     key_hex    = <64 or more hex digits: the shared key>    (required; at least 32 bytes; keep the file 0600)
@@ -108,7 +109,14 @@ static int parse_config(state_t* st, const char* path, char* error, size_t error
     }
     *eq = '\0';
     char* key = trim(text);
-    char* value = trim(eq + 1);
+    char* value = eq + 1;
+    for (char* c = value; *c != '\0'; ++c) { /* an end-of-line comment: '#' after a blank */
+      if (*c == '#' && (c == value || c[-1] == ' ' || c[-1] == '\t')) {
+        *c = '\0';
+        break;
+      }
+    }
+    value = trim(value);
     int bad = 0;
     if (strcmp(key, "issuer") == 0) {
       bad = copy_text(st->issuer, sizeof st->issuer, value);

@@ -207,10 +207,11 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
-int CmdInit(Context& ctx, const Parsed&) {
+int CmdInit(Context& ctx, const Parsed& p) {
   Status s = LoadConfiguration(ctx);
   if (!s.ok()) return Fail(ctx, s);
-  auto report = Init(*ctx.config, *ctx.io.clock);
+  const bool no_key = p.Has("--no-key");
+  auto report = Init(*ctx.config, *ctx.io.clock, !no_key);
   if (!report.ok()) return Fail(ctx, report.status());
   const bool changed =
       report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
@@ -242,7 +243,11 @@ int CmdInit(Context& ctx, const Parsed&) {
     ctx.out() << "created " << report->created_id_token_key->alg << " signing key "
               << report->created_id_token_key->kid << " (current; id_token_signing_alg)\n";
   }
-  if (!changed) {
+  if (report->current_kid.empty()) {
+    ctx.out() << (changed ? "" : "nothing to do: database " + ctx.config->database + " exists; ") << "no "
+              << report->alg << " key is current (add one: tokenctl key import --alg " << report->alg
+              << " FILE.pem, or tokenctl key generate --alg " << report->alg << ")\n";
+  } else if (!changed) {
     ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
@@ -1169,7 +1174,8 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
     filter.kind = ParseGrantKind(p.Get("--kind"));
     if (!filter.kind) {
       return UsageError(ctx, "unknown grant kind '" + p.Get("--kind") +
-                                 "' (refresh_token, reference_token, authorization_code or device_code)");
+                                 "' (refresh_token, reference_token, authorization_code, device_code, user_code, "
+                                 "user_code_throttle or consent)");
     }
   }
   auto store = OpenStore(ctx, true);
@@ -1298,11 +1304,12 @@ int CmdGc(Context& ctx, const Parsed& p) {
 
 const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
-      {"init", "",
+      {"init", "[--no-key]",
        "Creates the database directory and databases if missing, and a current signing key for the configured\n"
        "access_token_signing_alg (and for id_token_signing_alg, when it differs) if there is none. Running it\n"
-       "again changes nothing and says so.",
-       {}, 0, 0, CmdInit},
+       "again changes nothing and says so. --no-key makes no key: import existing ones (e.g. IdentityServer's\n"
+       "signing keys, so tokens it issued keep verifying) with tokenctl key import.",
+       {{"--no-key", false, "create the database only; add keys with key import or key generate"}}, 0, 0, CmdInit},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
        "inside an \"IdentityServer\" section) and Users (IdentityServer's TestUser shape: SubjectId, Username,\n"
@@ -1413,7 +1420,9 @@ const std::vector<CommandDef>& Commands() {
        "  tokenctl --json grants list --kind refresh_token",
        {{"--client", true, "only this client's grants"},
         {"--subject", true, "only this subject's (user's) grants"},
-        {"--kind", true, "refresh_token, reference_token, authorization_code or device_code"}},
+        {"--kind", true,
+         "refresh_token, reference_token, authorization_code, device_code, user_code, user_code_throttle or "
+         "consent"}},
        0, 0, CmdGrantsList},
       {"grants revoke", "--family F | --id ID | --client ID [--subject SUB] | --subject SUB [--batch N]",
        "Revokes whole grant families: every refresh token and reference access token descending from the same\n"

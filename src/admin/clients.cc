@@ -174,7 +174,7 @@ Status AddClientSecret(store::Store& store, std::string_view client_id, const Ne
   return Status::OK();
 }
 
-Result<InitReport> Init(const Config& config, const Clock& clock) {
+Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys) {
   InitReport report;
   auto alg = token::ParseAlg(config.access_token_signing_alg);
   if (!alg) {
@@ -192,10 +192,12 @@ Result<InitReport> Init(const Config& config, const Clock& clock) {
   options.create = true;
   auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();
-  auto created = EnsureCurrentKey(**store, *alg, clock);
-  if (!created.ok()) return created.status();
-  report.created_key = std::move(*created);
-  if (*id_alg != *alg) {
+  if (make_keys) {
+    auto created = EnsureCurrentKey(**store, *alg, clock);
+    if (!created.ok()) return created.status();
+    report.created_key = std::move(*created);
+  }
+  if (make_keys && *id_alg != *alg) {
     auto created_id = EnsureCurrentKey(**store, *id_alg, clock);
     if (!created_id.ok()) return created_id.status();
     report.created_id_token_key = std::move(*created_id);

@@ -56,7 +56,8 @@ Status AddClientSecret(store::Store& store, std::string_view client_id, const Ne
                        std::vector<std::string>* warnings);
 
 // `tokenctl init`: opens (creating if missing) the database directory and databases, and makes a current signing key
-// for config.access_token_signing_alg unless one exists. Running it again changes nothing.
+// for config.access_token_signing_alg unless one exists. Running it again changes nothing. With make_keys false
+// (`tokenctl init --no-key`) no key is made: the operator imports existing keys with `tokenctl key import`.
 struct InitReport {
   bool created_database = false;                // data.mdb did not exist before
   std::optional<store::KeyRecord> created_key;  // the key made now, if any
@@ -66,6 +67,6 @@ struct InitReport {
   // current key (OpenID Connect logins would otherwise fail with 500 until one is generated).
   std::optional<store::KeyRecord> created_id_token_key;
 };
-Result<InitReport> Init(const Config& config, const Clock& clock);
+Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys = true);
 
 }  // namespace tf::admin

@@ -10,7 +10,9 @@ namespace tf::admin {
 namespace {
 
 constexpr store::GrantKind kAllKinds[] = {store::GrantKind::kRefreshToken, store::GrantKind::kReferenceToken,
-                                          store::GrantKind::kAuthorizationCode, store::GrantKind::kDeviceCode};
+                                          store::GrantKind::kAuthorizationCode, store::GrantKind::kDeviceCode,
+                                          store::GrantKind::kUserCode,          store::GrantKind::kUserCodeThrottle,
+                                          store::GrantKind::kConsent};
 
 // base64url of a 32-byte SHA-256: 43 characters.
 constexpr size_t kFullIdLength = 43;

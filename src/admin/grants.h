@@ -42,7 +42,8 @@ inline constexpr size_t kGrantIdLength = 12;
 // base64url(handle_hash) cut to kGrantIdLength characters.
 std::string GrantId(std::string_view handle_hash);
 
-// "refresh_token", "reference_token", "authorization_code", "device_code" (store::GrantKindName) -> the kind.
+// "refresh_token", "reference_token", "authorization_code", "device_code", "user_code",
+// "user_code_throttle", "consent" (store::GrantKindName) -> the kind.
 std::optional<store::GrantKind> ParseGrantKind(std::string_view name);
 
 struct GrantFilter {

@@ -567,8 +567,8 @@ const KeyDef kKeys[] = {
     {{"extension_grant", "", "GRANT_TYPE LIBRARY [ARGUMENT]",
       "A grant type served by a plug-in (include/tokenfcgi/extension_grant.h): an absolute URI that is not a built-in "
       "grant type, the absolute path of the shared library, and an optional argument for the plug-in (the rest of the "
-      "line); give the key once per grant type (an empty value adds none). Loaded when a worker starts; a library that cannot be loaded stops "
-      "the worker."},
+      "line); give the key once per grant type (an empty value adds none). Loaded when a worker starts; a library "
+      "that cannot be loaded stops the worker."},
      AddExtensionGrant, true},
 };
 

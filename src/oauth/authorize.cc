@@ -9,6 +9,7 @@
 #include "oauth/authorization_codes.h"
 #include "oauth/authorize_request.h"
 #include "oauth/authorize_response.h"
+#include "oauth/consent.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
 #include "oauth/paths.h"
@@ -27,6 +28,7 @@ constexpr std::string_view kErrorTitle = "Sign-in error";
 constexpr std::string_view kInvalidCredentials = "invalid username or password";
 constexpr std::string_view kLoginRequired = "login_required";
 constexpr std::string_view kAccessDenied = "access_denied";
+constexpr std::string_view kConsentRequired = "consent_required";
 constexpr std::string_view kPasswordAmr = "pwd";
 
 // Everything one authorize request needs after validation.
@@ -75,9 +77,62 @@ Session StartSession(const Flow& f, const store::User& user, std::string_view id
   return s;
 }
 
+// Consent (consent.h) for the user of `auth`, before any code: nullopt when the code may be issued, else the answer
+// (the consent page, consent_required, access_denied, or an error page).
+std::optional<http::Response> ConsentStep(const Flow& f, const Session& auth, bool started) {
+  const store::Client& client = f.client();
+  const std::string_view decision = f.http.method == "POST" ? f.request.form.Get(kConsentField) : "";
+  if (decision == "approve" || decision == "deny") {
+    if (!CheckCsrf(f.key, FindCookie(f.http.cookie, kCsrfCookie), f.request.form.Get(kCsrfField))) {
+      return Page(f, 400, "the form has expired; go back and try again");
+    }
+    if (decision == "deny") return Redirected(f, kAccessDenied, "the user denied the request");
+    if (f.request.form.Get(kRememberField) == "1" && client.allow_remember_consent) {
+      const Status st = f.store->Update([&](store::Txn& txn) {
+        return RememberConsent(txn, client, auth.subject, f.request.scopes, f.now);
+      });
+      if (!st.ok()) return StoreFailure(f, "cannot remember the consent", st);
+    }
+    return std::nullopt;
+  }
+  bool needed = f.request.prompt_consent;
+  if (!needed && client.require_consent) {
+    Result<bool> remembered = HasRememberedConsent(*f.store, auth.subject, client.client_id, f.request.scopes, f.now);
+    if (!remembered.ok()) return StoreFailure(f, "cannot read the remembered consent", remembered.status());
+    needed = !*remembered;
+  }
+  if (!needed) return std::nullopt;
+  if (f.request.prompt_none) return Redirected(f, kConsentRequired, "the user has not consented");
+
+  // The page posts every authorize parameter back, except the ones the sign-in already satisfied (prompt, max_age:
+  // the POST must not ask for a new login) and the forms' own fields.
+  const std::string nonce = NewCsrfNonce();
+  ConsentView view;
+  view.action = f.config.EndpointUrl(kAuthorizePath);
+  view.redirect_uri = f.request.redirect_uri;
+  view.client_name = client.client_name.empty() ? client.client_id : client.client_name;
+  view.scopes = DescribeScopes(*f.request.snapshot, f.request.scopes);
+  for (const auto& [name, value] : f.request.form.params()) {
+    if (name == kLoginField || name == kCsrfField || name == kUsernameField || name == kPasswordField ||
+        name == kTenantField || name == kConsentField || name == kRememberField || name == "prompt" ||
+        name == "max_age") {
+      continue;
+    }
+    view.hidden.emplace_back(name, value);
+  }
+  view.hidden.emplace_back(std::string(kCsrfField), CsrfToken(f.key, nonce));
+  view.decision_field = std::string(kConsentField);
+  view.offer_remember = client.allow_remember_consent;
+  http::Response response = ConsentPage(view);
+  response.SetHeader("Set-Cookie", CsrfSetCookie(nonce));
+  if (started) response.SetHeader("Set-Cookie", SessionSetCookie(auth, f.key, f.now));
+  return Answer(f, std::move(response), kOutcomeConsentForm);
+}
+
 // Success: one code for the user of `auth`, stored in one write transaction, and the browser sent back with it; a
-// `started` session is set as the session cookie with the answer.
+// `started` session is set as the session cookie with the answer. Consent comes first (ConsentStep).
 http::Response IssueCode(const Flow& f, const Session& auth, bool started) {
+  if (std::optional<http::Response> consent = ConsentStep(f, auth, started)) return std::move(*consent);
   const AuthorizeRequest& r = f.request;
   store::Grant g;
   g.client_id = f.client().client_id;
@@ -151,17 +206,18 @@ bool IsFreshEnough(const Flow& f, int64_t auth_time) {
   return true;
 }
 
-// The local session of the cookie when it can be used for this request: signed, unexpired, idp local, the requested
-// tenant, fresh enough, and its user still exists (re-read now) and is active. nullopt otherwise.
-Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
-  const std::string_view cookie = FindCookie(f.http.cookie, kSessionCookie);
+}  // namespace
+
+Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
+                                                  store::Store& store, int64_t now,
+                                                  const std::function<bool(const Session&)>& acceptable) {
+  const std::string_view cookie = FindCookie(request.cookie, kSessionCookie);
   if (cookie.empty()) return std::optional<Session>();
-  std::optional<Session> session = DecodeSession(cookie, f.key, f.now);
+  std::optional<Session> session = DecodeSession(cookie, key, now);
   if (!session.has_value() || session->idp != kLocalProvider) return std::optional<Session>();
-  if (!f.request.acr.tenant.empty() && session->tenant != f.request.acr.tenant) return std::optional<Session>();
-  if (!IsFreshEnough(f, session->auth_time)) return std::optional<Session>();
+  if (!acceptable(*session)) return std::optional<Session>();
   bool usable = false;
-  const Status st = f.store->Read([&](store::Txn& txn) -> Status {
+  const Status st = store.Read([&](store::Txn& txn) -> Status {
     Result<store::User> user = txn.GetUser(session->subject);
     if (!user.ok()) return user.status().IsNotFound() ? Status::OK() : user.status();
     usable = user->is_active && user->tenant == session->tenant;
@@ -170,6 +226,16 @@ Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
   if (!st.ok()) return st;
   if (!usable) return std::optional<Session>();
   return session;
+}
+
+namespace {
+
+// The local session of the cookie when it can be used for this request: the requested tenant, fresh enough.
+Result<std::optional<Session>> UsableLocalSession(const Flow& f) {
+  return oauth::UsableLocalSession(f.http, f.key, *f.store, f.now, [&f](const Session& session) {
+    if (!f.request.acr.tenant.empty() && session.tenant != f.request.acr.tenant) return false;
+    return IsFreshEnough(f, session.auth_time);
+  });
 }
 
 // The form's POST: CSRF, then the same credential check, lockout and timing as the password grant.
@@ -187,7 +253,7 @@ http::Response LocalLoginPost(const Flow& f) {
   }
   Result<std::optional<store::User>> user =
       ValidateResourceOwnerPassword(*f.store, f.config, f.now, tenant, username, password);
-  if (!user.ok() && user.status().code() == Status::Code::kResourceExhausted) {
+  if (!user.ok() && PasswordChecksBusy(user.status())) {
     http::Response busy = Page(f, 503, "Too many sign-ins at this moment. Please try again in a few seconds.");
     busy.SetHeader("Retry-After", "1");
     return busy;

@@ -20,7 +20,7 @@
 //      plain without client.AllowPlainTextPkce, or any method but S256/plain -> invalid_request;
 //      code_challenge_method without code_challenge -> invalid_request
 //  10. prompt: space-separated none | login | consent | select_account; an unknown value, or none with another ->
-//      invalid_request. consent is accepted (clients are trusted, no consent screen); select_account acts as login.
+//      invalid_request. consent shows the consent page (below); select_account acts as login.
 //  11. max_age: a non-negative decimal integer (at most 10 digits) -> else invalid_request
 //  12. acr_values (acr_values.h) -> invalid_request; the provider: idp:NAME if given, else the first of
 //      config.login_providers that SelectLoginProvider accepts for the client; none -> invalid_request
@@ -43,27 +43,45 @@
 //                inactive -> access_denied redirected. auth_time = now (the web server authenticated this very
 //                request), amr ["external"], idp "remote_user"; the sid of an existing session cookie for the same
 //                subject and idp is kept, else a new one; the session cookie is (re)set.
+// Consent (consent.h), once the user is known and before any code: the consent page is shown when prompt=consent,
+// or when the client has RequireConsent and no remembered consent of this user covers every requested scope; with
+// prompt=none it is consent_required redirected instead. The page posts the authorize parameters back (without
+// prompt and max_age, which the sign-in already satisfied) with tf_consent=approve|deny, the login form's CSRF pair
+// (mismatch -> 400 error page) and, when the client's AllowRememberConsent, tf_remember=1 to remember the scopes.
+// deny -> access_denied redirected; approve -> the code.
 // Success: a code (authorization_codes.h's NewAuthorizationCode: scopes, redirect_uri, nonce, PKCE challenge and
 // method, subject, auth_time, idp, amr, tenant, acr (with config.acr_claim), session_id) stored in one write
 // transaction; then 302 to redirect_uri with code, state (when sent) and iss (RFC 9207), appended with '?' or '&'
 // as the URI already has a query, percent-encoded; or for form_post a 200 auto-submitting form (html.h).
 // Every answer carries Cache-Control: no-store. The request log's outcome is "ok" for a code, the OAuth error code
-// for a redirected error, "login_form" for the form, "invalid_credentials" for a failed form login, "error_page" for
+// for a redirected error, "login_form" for the form, "invalid_credentials" for a failed form login, "consent_form"
+// for the consent page, "error_page" for
 // an error page. A store failure is a 500 error page (logged), never a redirect with a half-made code.
 //
 // Thread-safety: as the Service.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string_view>
 
 #include "config/config.h"
 #include "http/request.h"
 #include "oauth/catalog.h"
 #include "oauth/request_log.h"
+#include "oauth/session.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
+
+// The local session of the request's session cookie when it can be used: signed with `key`, unexpired, idp local,
+// accepted by `acceptable` (the caller's tenant and freshness rules), and its user still exists (re-read now), is
+// active and is in the session's tenant. nullopt otherwise. The device page (device_page.h) uses it too, so a
+// session that is good enough here is good enough there, and no more.
+Result<std::optional<Session>> UsableLocalSession(const http::Request& request, std::string_view key,
+                                                  store::Store& store, int64_t now,
+                                                  const std::function<bool(const Session&)>& acceptable);
 
 http::Response HandleAuthorizeRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                       const Clock& clock, store::Store* store, RequestLog* log);

@@ -204,6 +204,7 @@ AuthorizeValidation ValidateAuthorizeRequest(const http::Request& request, Catal
       r.prompt_login = true;
       prompt_other = true;
     } else if (value == "consent") {
+      r.prompt_consent = true;
       prompt_other = true;
     } else {
       return Redirected(r, config, kInvalidRequest, "prompt has an unsupported value");

@@ -31,6 +31,8 @@ inline constexpr std::string_view kCsrfField = "csrf";
 inline constexpr std::string_view kUsernameField = "username";
 inline constexpr std::string_view kPasswordField = "password";
 inline constexpr std::string_view kTenantField = "tenant";
+inline constexpr std::string_view kConsentField = "tf_consent";    // the consent page's buttons: approve | deny
+inline constexpr std::string_view kRememberField = "tf_remember";  // its checkbox: "1" = remember the decision
 
 inline constexpr size_t kMaxStateLength = 2000;
 inline constexpr size_t kMaxNonceLength = 300;
@@ -39,6 +41,7 @@ inline constexpr size_t kMaxNonceLength = 300;
 inline constexpr std::string_view kOutcomeErrorPage = "error_page";
 inline constexpr std::string_view kOutcomeLoginForm = "login_form";
 inline constexpr std::string_view kOutcomeInvalidCredentials = "invalid_credentials";
+inline constexpr std::string_view kOutcomeConsentForm = "consent_form";
 
 struct AuthorizeRequest {
   Form form;                                   // every parameter, as decoded
@@ -53,6 +56,7 @@ struct AuthorizeRequest {
   std::string code_challenge_method;           // "S256" or "plain" when there is a challenge, else ""
   bool prompt_none = false;
   bool prompt_login = false;                   // login or select_account
+  bool prompt_consent = false;                 // consent: the consent page is shown (consent.h)
   std::optional<int64_t> max_age;
   AcrValues acr;
   std::string provider;                        // "local" or "remote_user"

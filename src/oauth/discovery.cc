@@ -129,6 +129,7 @@ std::string RenderDiscoveryDocument(const Config& config, const Snapshot& snapsh
   w.StringArray("revocation_endpoint_auth_methods_supported", client_methods);
   w.String("introspection_endpoint", config.EndpointUrl(kIntrospectionPath));
   w.StringArray("introspection_endpoint_auth_methods_supported", secret_methods);
+  w.String("device_authorization_endpoint", config.EndpointUrl(kDeviceAuthorizationPath));
   // Request objects (OpenID Connect Core §6) are not supported; Discovery's default for request_uri is true.
   w.Bool("request_parameter_supported", false);
   w.Bool("request_uri_parameter_supported", false);

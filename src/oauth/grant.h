@@ -59,6 +59,9 @@ http::Response HandleRefreshToken(const TokenRequest& request);
 // (grant_authorization_code.cc, authorization_codes.h).
 http::Response HandleAuthorizationCode(const TokenRequest& request);
 
+// RFC 8628 §3.4, polling for and redeeming a device code (grant_device_code.cc, device_codes.h).
+http::Response HandleDeviceCode(const TokenRequest& request);
+
 // RFC 8693 token exchange, urn:ietf:params:oauth:grant-type:token-exchange (grant_token_exchange.cc,
 // token_exchange.h).
 http::Response HandleTokenExchange(const TokenRequest& request);

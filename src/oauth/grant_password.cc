@@ -73,7 +73,7 @@ http::Response HandlePassword(const TokenRequest& request) {
   const int64_t now = request.clock.NowSeconds();
   Result<std::optional<store::User>> user =
       ValidateResourceOwnerPassword(*request.store, request.config, now, acr->tenant, username, password);
-  if (!user.ok() && user.status().code() == Status::Code::kResourceExhausted) {
+  if (!user.ok() && PasswordChecksBusy(user.status())) {
     // Every password check slot stayed busy (a flood of passwords): come back shortly.
     http::Response busy = OAuthError(503, kTemporarilyUnavailable, "too many password checks at once; retry shortly");
     busy.SetHeader("Retry-After", "1");

@@ -9,6 +9,7 @@ constexpr GrantType kGrantTypes[] = {
     {"password", &HandlePassword},
     {"authorization_code", &HandleAuthorizationCode},
     {"refresh_token", &HandleRefreshToken},
+    {"urn:ietf:params:oauth:grant-type:device_code", &HandleDeviceCode},
     {"urn:ietf:params:oauth:grant-type:token-exchange", &HandleTokenExchange},
 };
 }  // namespace

@@ -270,7 +270,9 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
 
   // Step 5: the scopes.
   const std::string_view scope_parameter = form.Get("scope");
-  if (scope_parameter.size() > kMaxScopeLength) return OAuthError(400, kInvalidScope, "the scope parameter is too long");
+  if (scope_parameter.size() > kMaxScopeLength) {
+    return OAuthError(400, kInvalidScope, "the scope parameter is too long");
+  }
   Result<std::vector<std::string>> requested = SplitScopes(scope_parameter);
   if (!requested.ok()) return OAuthError(400, kInvalidScope, requested.status().message());
   std::vector<std::string> granted;

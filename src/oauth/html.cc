@@ -189,6 +189,16 @@ http::Response LoginPage(const LoginForm& form, int status) {
   return Page(status, form_action, "", Document(heading, m));
 }
 
+http::Response HtmlPage(int status, std::string_view title, std::string_view main_content,
+                        std::string_view form_action_url, std::string_view redirect_uri) {
+  std::string form_action = form_action_url.empty() ? "'none'" : FormActionSource(form_action_url);
+  if (!redirect_uri.empty()) {
+    const std::string redirect = FormActionSource(redirect_uri);
+    if (redirect != "'none'" && redirect != form_action) form_action += " " + redirect;
+  }
+  return Page(status, form_action, "", Document(title, main_content));
+}
+
 http::Response ErrorPage(int status, std::string_view title, std::string_view message) {
   std::string m = "<h1>";
   m += HtmlEscape(title);

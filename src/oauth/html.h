@@ -42,6 +42,13 @@ struct LoginForm {
 // (type=password, autocomplete=current-password), optional "tenant", the hidden fields, one submit button.
 http::Response LoginPage(const LoginForm& form, int status = 200);
 
+// A page with `title` around `main_content` (markup whose text the caller already passed through HtmlEscape), with
+// every header above; its forms may post only to the origin of `form_action_url` ("" = nowhere) and, when given, of
+// `redirect_uri` (where the answer to the post redirects, as for the login form). The device page (device_page.h)
+// and the consent page (consent.h) are built with it.
+http::Response HtmlPage(int status, std::string_view title, std::string_view main_content,
+                        std::string_view form_action_url, std::string_view redirect_uri = "");
+
 // An error page: `status`, a title and a fixed message (never request data unescaped).
 http::Response ErrorPage(int status, std::string_view title, std::string_view message);
 

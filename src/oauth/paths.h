@@ -12,6 +12,8 @@ inline constexpr std::string_view kTokenPath = "/connect/token";
 inline constexpr std::string_view kUserinfoPath = "/connect/userinfo";
 inline constexpr std::string_view kRevocationPath = "/connect/revocation";
 inline constexpr std::string_view kIntrospectionPath = "/connect/introspect";
+inline constexpr std::string_view kDeviceAuthorizationPath = "/connect/deviceauthorization";
+inline constexpr std::string_view kDevicePath = "/device";
 inline constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
 inline constexpr std::string_view kJwksPath = "/.well-known/openid-configuration/jwks";
 

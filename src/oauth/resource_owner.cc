@@ -7,6 +7,10 @@
 
 namespace tf::oauth {
 
+bool PasswordChecksBusy(const Status& status) {
+  return status.code() == Status::Code::kResourceExhausted && status.message() == kPasswordChecksBusy;
+}
+
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
                                                                  int64_t now, std::string_view tenant,
                                                                  std::string_view username,
@@ -32,7 +36,7 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
                    std::chrono::milliseconds(config.password_hash_wait_ms))) {
     Logf(LogLevel::kDebug, "password login: every password check slot stayed busy for %lld ms",
          static_cast<long long>(config.password_hash_wait_ms));
-    return Status::ResourceExhausted("too many password checks at once");
+    return Status::ResourceExhausted(std::string(kPasswordChecksBusy));
   }
   PasswordCheck check;
   std::string upgraded_hash;

@@ -39,6 +39,11 @@
 
 namespace tf::oauth {
 
+// The message of the ResourceExhausted status that says every password check slot stayed busy; PasswordChecksBusy
+// tells it from a full store (also ResourceExhausted, answered by StoreFailureResponse).
+inline constexpr std::string_view kPasswordChecksBusy = "too many password checks at once";
+bool PasswordChecksBusy(const Status& status);
+
 // The user (as stored after this login) when the credentials are valid; nullopt when they are not.
 Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& store, const Config& config,
                                                                  int64_t now, std::string_view tenant,

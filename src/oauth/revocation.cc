@@ -49,6 +49,9 @@ Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client
       return dry_run ? Status::OK() : txn.RemoveGrant(handle_hash);
     case store::GrantKind::kAuthorizationCode:
     case store::GrantKind::kDeviceCode:
+    case store::GrantKind::kUserCode:
+    case store::GrantKind::kUserCodeThrottle:
+    case store::GrantKind::kConsent:
       break;
   }
   *outcome = Outcome::kNotRevocable;

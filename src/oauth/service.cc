@@ -5,6 +5,8 @@
 //   POST      {base_path}/connect/introspect                     introspection.h (RFC 7662)
 //   GET|POST  {base_path}/connect/authorize                      authorize.h (RFC 6749 §4.1.1, OIDC Core §3.1.2)
 //   GET|POST  {base_path}/connect/userinfo                       userinfo.h (OpenID Connect Core §5.3)
+//   POST      {base_path}/connect/deviceauthorization            device_authorization.h (RFC 8628 §3.1)
+//   GET|POST  {base_path}/device                                 device_page.h (RFC 8628 §3.3)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration       discovery.h (rendered per snapshot)
 //   GET|HEAD  {base_path}/.well-known/openid-configuration/jwks  discovery.h
 //   anything else under any path                                 404 {"error":"not_found",...}
@@ -23,6 +25,8 @@
 #include "oauth/authorize.h"
 #include "oauth/catalog.h"
 #include "oauth/cors.h"
+#include "oauth/device_authorization.h"
+#include "oauth/device_page.h"
 #include "oauth/discovery.h"
 #include "oauth/errors.h"
 #include "oauth/introspection.h"
@@ -39,7 +43,7 @@ struct Service::Impl {
   Impl(const Config& c, store::Store* s, const Clock* k) : config(c), store(s), clock(k), catalog(config, s) {}
 
   http::Response Route(const http::Request& request, RequestLog* log);
-  http::Response Document(const http::Request& request, bool jwks);
+  http::Response Document(bool jwks);
   void Cors(const http::Request& request, http::Response* response);
 
   const Config config;
@@ -60,7 +64,7 @@ http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at th
 
 }  // namespace
 
-http::Response Service::Impl::Document(const http::Request&, bool jwks) {
+http::Response Service::Impl::Document(bool jwks) {
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
     Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
@@ -111,9 +115,17 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
     if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
     return HandleUserinfoRequest(request, catalog, config, *clock, store, log);
   }
+  if (path == kDeviceAuthorizationPath) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return HandleDeviceAuthorizationRequest(request, catalog, config, *clock, store, log);
+  }
+  if (path == kDevicePath) {
+    if (request.method != "GET" && request.method != "POST") return MethodNotAllowed("GET, POST");
+    return HandleDevicePage(request, catalog, config, *clock, store, log);
+  }
   if (path == kDiscoveryPath || path == kJwksPath) {
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
-    return Document(request, path == kJwksPath);
+    return Document(path == kJwksPath);
   }
   return NotFound();
 }

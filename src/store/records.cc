@@ -275,7 +275,9 @@ Status Decode(const cJSON* v, const std::string& path, KeyState* out, Unknown*) 
 }
 
 constexpr GrantKind kGrantKinds[] = {GrantKind::kAuthorizationCode, GrantKind::kRefreshToken,
-                                     GrantKind::kReferenceToken, GrantKind::kDeviceCode};
+                                     GrantKind::kReferenceToken, GrantKind::kDeviceCode,
+                                     GrantKind::kUserCode,       GrantKind::kUserCodeThrottle,
+                                     GrantKind::kConsent};
 
 Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*) {
   if (cJSON_IsString(v) && v->valuestring != nullptr) {
@@ -286,7 +288,9 @@ Status Decode(const cJSON* v, const std::string& path, GrantKind* out, Unknown*)
       }
     }
   }
-  return Bad(path, "expected \"authorization_code\", \"refresh_token\", \"reference_token\" or \"device_code\"");
+  return Bad(path,
+             "expected \"authorization_code\", \"refresh_token\", \"reference_token\", \"device_code\", "
+             "\"user_code\", \"user_code_throttle\" or \"consent\"");
 }
 
 const std::vector<Field<Secret>>& SecretFields() {
@@ -526,6 +530,26 @@ Field<Grant> Successor() {
           [](const Grant& g) { return Encode(Base64UrlEncode(g.successor)); }};
 }
 
+// A user code's device code hash: 32 raw bytes in memory, base64url (no padding) on disk, as the successor.
+Field<Grant> DeviceCodeHash() {
+  return {"device_code_hash",
+          [](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
+            if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
+            const std::string_view text = v->valuestring;
+            if (text.empty()) {
+              g->device_code_hash.clear();
+              return Status::OK();
+            }
+            std::optional<std::string> raw = Base64UrlDecode(text);
+            if (!raw.has_value() || raw->size() != 32) {
+              return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
+            }
+            g->device_code_hash = std::move(*raw);
+            return Status::OK();
+          },
+          [](const Grant& g) { return Encode(Base64UrlEncode(g.device_code_hash)); }};
+}
+
 const std::vector<Field<Grant>>& GrantFields() {
   using G = Grant;
   static const std::vector<Field<G>> fields = {
@@ -551,6 +575,12 @@ const std::vector<Field<Grant>>& GrantFields() {
       F("nonce", &G::nonce),
       F("code_challenge", &G::code_challenge),
       F("code_challenge_method", &G::code_challenge_method),
+      DeviceCodeHash(),
+      F("decision", &G::decision),
+      F("interval", &G::interval),
+      F("last_poll", &G::last_poll),
+      F("failures", &G::failures),
+      F("locked_until", &G::locked_until),
   };
   return fields;
 }
@@ -732,12 +762,15 @@ std::string_view GrantKindName(GrantKind kind) {
     case GrantKind::kRefreshToken: return "refresh_token";
     case GrantKind::kReferenceToken: return "reference_token";
     case GrantKind::kDeviceCode: return "device_code";
+    case GrantKind::kUserCode: return "user_code";
+    case GrantKind::kUserCodeThrottle: return "user_code_throttle";
+    case GrantKind::kConsent: return "consent";
   }
   return "refresh_token";
 }
 
 Status ValidateGrant(const Grant& grant) {
-  if (grant.client_id.empty()) return Bad("client_id", "required");
+  if (grant.client_id.empty() && grant.kind != GrantKind::kUserCodeThrottle) return Bad("client_id", "required");
   if (grant.client_id.size() > kMaxClientIdLength) {
     return Bad("client_id", "longer than " + std::to_string(kMaxClientIdLength) + " characters");
   }
@@ -751,9 +784,22 @@ Status ValidateGrant(const Grant& grant) {
   if (!grant.successor.empty() && grant.successor.size() != 32) {
     return Bad("successor", "expected a 32-byte SHA-256 hash");
   }
+  if (!grant.device_code_hash.empty() && grant.device_code_hash.size() != 32) {
+    return Bad("device_code_hash", "expected a 32-byte SHA-256 hash");
+  }
+  if (!grant.decision.empty() && grant.decision != "approved" && grant.decision != "denied") {
+    return Bad("decision", "expected \"\", \"approved\" or \"denied\"");
+  }
+  if (grant.interval < 0 || static_cast<double>(grant.interval) > kMaxExactInteger) {
+    return Bad("interval", "expected a non-negative integer");
+  }
+  if (grant.failures < 0 || static_cast<double>(grant.failures) > kMaxExactInteger) {
+    return Bad("failures", "expected a non-negative integer");
+  }
   const std::pair<const char*, std::optional<int64_t>> times[] = {
       {"created", grant.created},         {"expires", grant.expires},    {"absolute_expires", grant.absolute_expires},
-      {"consumed_at", grant.consumed_at}, {"auth_time", grant.auth_time}};
+      {"consumed_at", grant.consumed_at}, {"auth_time", grant.auth_time},  {"last_poll", grant.last_poll},
+      {"locked_until", grant.locked_until}};
   for (const auto& [name, t] : times) {
     if (t.has_value() && (*t < 0 || static_cast<double>(*t) > kMaxExactInteger)) {
       return Bad(name, "expected a non-negative integer");

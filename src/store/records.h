@@ -270,12 +270,28 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //    "created":1700000000,"expires":1702592000,"absolute_expires":null,"family":"...","consumed_at":null,
 //    "successor":"","auth_time":1700000000,"idp":"local","amr":["pwd"],"tenant":"","acr":"","session_id":"",
 //    "claims":[{"Type":"name","Value":"Alice","ValueType":""}],"access_token_json":"","redirect_uri":"","nonce":"",
-//    "code_challenge":"","code_challenge_method":""}
+//    "code_challenge":"","code_challenge_method":"","device_code_hash":"","decision":"","interval":0,"last_poll":null,
+//    "failures":0,"locked_until":null}
 // Every property is written; on reading, a missing property takes the default below, null means absent, "kind",
 // "client_id", "created" and "expires" are required, and an unknown property is an error (a record written
 // by a newer build is Corruption, not silently truncated).
-enum class GrantKind { kAuthorizationCode, kRefreshToken, kReferenceToken, kDeviceCode };
-// "authorization_code", "refresh_token", "reference_token", "device_code" (the JSON "kind").
+//
+// The device flow (RFC 8628, oauth/device_authorization.h) keeps three more kinds:
+//   device_code         key SHA-256(device_code); the request and, once the user decided, the decision and the login
+//                       data; `interval` and `last_poll` are the polling state of the token endpoint (slow_down)
+//   user_code           key UserCodeKey(user code) (oauth/user_code.h); points at its device code (device_code_hash)
+//                       and lives as long; client_id is the device code's
+//   user_code_throttle  key UserCodeThrottleKey(address or session) (oauth/device_page.h); failed user-code entries
+//                       (`failures`) and the time the next entry is allowed (`locked_until`); client_id is "" (the
+//                       only kind whose client_id may be empty)
+// and consent (oauth/consent.h) one:
+//   consent             key ConsentKey(subject, client_id); the scopes a user let a client have (AllowRememberConsent),
+//                       until `expires` (ConsentLifetime) or until its family is revoked
+enum class GrantKind {
+  kAuthorizationCode, kRefreshToken, kReferenceToken, kDeviceCode, kUserCode, kUserCodeThrottle, kConsent
+};
+// "authorization_code", "refresh_token", "reference_token", "device_code", "user_code", "user_code_throttle",
+// "consent" (the JSON "kind").
 std::string_view GrantKindName(GrantKind kind);
 
 struct Grant {
@@ -301,6 +317,13 @@ struct Grant {
   std::string access_token_json;       // reference tokens: the claims JSON of the token (what introspection returns)
   // authorization codes (and the device flow's grants)
   std::string redirect_uri, nonce, code_challenge, code_challenge_method;
+  // device flow (see GrantKind above)
+  std::string device_code_hash;        // user_code: SHA-256 of its device code (32 raw bytes; base64url on disk)
+  std::string decision;                // device_code: "" (pending), "approved" or "denied"
+  int64_t interval = 0;                // device_code: the current polling interval (seconds)
+  std::optional<int64_t> last_poll;    // device_code: the last poll that was not answered slow_down
+  int64_t failures = 0;                // user_code_throttle: failed entries in the record's lifetime
+  std::optional<int64_t> locked_until; // user_code_throttle: no entry is checked before this instant
 };
 
 // The record kept in `revocations` after a family was revoked: JWT access tokens issued from the family carry

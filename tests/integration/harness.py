@@ -6,8 +6,9 @@ Every integration test imports this module (standard library and python3-jwt onl
   * Binaries come from $TF_BUILD_DIR (set by CTest; default <repo>/build). A missing binary, nginx, spawn-fcgi or
     python3-jwt makes the test exit 77, which CTest reports as "skipped".
   * `Deployment` is a context manager (or call start()/stop()). It makes a temporary directory, writes a
-    configuration (issuer http://127.0.0.1:<port>, log_level info, plus keyword overrides), runs `tokenctl init`,
-    imports a dict as IdentityServer-shaped JSON, generates extra signing keys, starts W workers
+    configuration (issuer http://127.0.0.1:<port>, log_level info, plus keyword overrides), runs `tokenctl init
+    --no-key` and adds the keys init would make (RSA ones imported from the fixed test keys in tests/keys, as RSA
+    generation is slow), imports a dict as IdentityServer-shaped JSON, adds extra signing keys, starts W workers
     (`tokenfcgi --config CFG --listen unix:<tmp>/w<i>.sock`, or one worker on fd 0 under `spawn-fcgi -n`), and an
     nginx on a free loopback port whose upstream lists every worker socket. It waits for readiness with a cap and
     always cleans up: workers and nginx are terminated and waited for, the directory is removed (set TF_KEEP_TMP=1
@@ -21,7 +22,8 @@ Every integration test imports this module (standard library and python3-jwt onl
     makes the test's nginx (loopback only) pass the request header X-Test-Remote-User as REMOTE_USER;
     `Deployment.verify_id_token` validates an id_token with python3-jose (main(need_jose=True) requires it).
 
-Each test picks its own port, so `ctest -j` is safe.
+Each test picks its own port, so `ctest -j` is safe: free_port() only proposes a port, and when another process takes
+it first (nginx cannot bind, or someone else answers there), start() tries another one.
 """
 
 import base64
@@ -55,6 +57,10 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "WARNING: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
 
 FORM = "application/x-www-form-urlencoded"
+
+# Fixed RSA-2048 test keys (PKCS#8 PEM), used instead of generating RSA keys for every deployment.
+TEST_KEYS_DIR = os.path.join(SOURCE_DIR, "tests", "keys")
+FIXED_RSA_KEYS = tuple(os.path.join(TEST_KEYS_DIR, f"rsa-2048-{n}.pem") for n in range(4))
 
 _live_deployments = []
 
@@ -191,13 +197,18 @@ class DeploymentError(RuntimeError):
     pass
 
 
+class _PortTaken(DeploymentError):
+    """Another server answered on the port picked for nginx (it took the port first): start() tries another."""
+
+
 class Deployment:
     """nginx + W tokenfcgi workers + one LMDB environment in a temporary directory.
 
     clients: a dict imported with `tokenctl import` ({"Clients": [...], "ApiScopes": [...], ...}) or None.
     workers: number of worker processes (each --listen unix:<tmp>/w<i>.sock).
     threads: passed as --threads N when set.
-    key_algs: extra `tokenctl key generate --alg X` after init.
+    key_algs: extra keys after init, placed as `tokenctl key generate --alg X` places them (RSA ones imported from
+        the fixed test keys while they last).
     spawn_fcgi: run one worker under `spawn-fcgi -n` (FastCGI socket on fd 0) instead of --listen.
     client_max_body_size: nginx's own body limit (large by default so the worker's max_body_bytes is what is tested).
     nginx_server_extra: text added inside the nginx server block (before the catch-all location).
@@ -215,7 +226,7 @@ class Deployment:
         list value writes the key once per item (extension_grant).
     """
 
-    START_TIMEOUT = 20.0   # seconds for a worker or nginx to become ready (sanitized builds are slow)
+    START_TIMEOUT = 60.0   # seconds for a worker or nginx to become ready (sanitized builds on a busy machine are slow)
     STOP_TIMEOUT = 5.0     # seconds between SIGTERM and SIGKILL
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
@@ -275,7 +286,7 @@ class Deployment:
                 except DeploymentError as e:  # most likely the port was taken between free_port() and bind()
                     last_error = e
                     self._stop_processes()
-                    if "Address already in use" not in tail(self.nginx_error_log, 20):
+                    if not isinstance(e, _PortTaken) and "Address already in use" not in tail(self.nginx_error_log, 20):
                         raise
             raise last_error
         except BaseException:
@@ -346,12 +357,28 @@ class Deployment:
                     f.write(f"{key} = {item}\n")
 
     def _provision(self):
+        """What `tokenctl init` does (current keys for access_token_signing_alg and id_token_signing_alg), then the
+        import and the key_algs keys. RSA keys come from the fixed test keys (generating RSA-2048 is slow): `init
+        --no-key`, then `key import`, which places a key as `key generate` would."""
         os.makedirs(os.path.join(self.tmp, "db"), exist_ok=True)
-        self.tokenctl("init")
+        self._fixed_rsa_keys = list(FIXED_RSA_KEYS)
+        self.tokenctl("init", "--no-key")
+        init_algs = [self.config.get("access_token_signing_alg", "RS256")]
+        if self.config.get("id_token_signing_alg", "RS256") not in init_algs:
+            init_algs.append(self.config.get("id_token_signing_alg", "RS256"))
+        for alg in init_algs:
+            self._add_key(alg)
         if self.import_data is not None:
             self.import_json(self.import_data)
         for alg in self.key_algs:
-            self.tokenctl("key", "generate", "--alg", alg)
+            self._add_key(alg)
+
+    def _add_key(self, alg):
+        """A key for `alg` placed as `tokenctl key generate` places it: RSA ones imported from tests/keys (each file
+        once per deployment, so kids differ), others generated."""
+        if alg in ("RS256", "PS256") and self._fixed_rsa_keys:
+            return self.tokenctl("key", "import", self._fixed_rsa_keys.pop(0), "--alg", alg)
+        return self.tokenctl("key", "generate", "--alg", alg)
 
     def _worker_env(self):
         env = dict(os.environ)
@@ -481,7 +508,7 @@ http {{
                 r = self.get("/__harness_ready", timeout=2)
                 if r.status == 200 and r.text == nonce:
                     return
-                raise DeploymentError(f"port {self.port} answered by someone else")
+                raise _PortTaken(f"port {self.port} answered by someone else")
             except OSError:
                 time.sleep(0.02)
         raise DeploymentError(f"nginx not ready after {self.START_TIMEOUT}s:\n{tail(self.nginx_error_log)}")

@@ -340,7 +340,8 @@ class LocalTest(AuthorizeMixin, unittest.TestCase):
 
     def test_login_form(self):
         b = Browser(self.d)
-        p = self.params(state='"><script>alert(1)</script>', prompt="login consent", max_age="0")
+        # (prompt=consent adds the consent page after the form: test_consent.py)
+        p = self.params(state='"><script>alert(1)</script>', prompt="login", max_age="0")
         mark = self.d.log_mark()
         r = self.authorize(b, p)
         page, form = self.login_form(r)
@@ -506,7 +507,7 @@ class LocalTest(AuthorizeMixin, unittest.TestCase):
         self.assertTrue(before - 1 <= s["auth_time"] <= time.time() + 1, s)
         self.assertEqual(s["exp"], s["auth_time"] + SESSION_LIFETIME)
         # Single sign-on: the next authorize answers with a code at once; the session stays as it was.
-        for extra in ({}, {"prompt": "none"}, {"prompt": "consent"}, {"max_age": "3600"},
+        for extra in ({}, {"prompt": "none"}, {"max_age": "3600"},
                       {"redirect_uri": CB_QUERY}, {"response_type": "code", "nonce": None, "state": None}):
             with self.subTest(extra=extra):
                 p2 = self.params(**extra)

@@ -58,7 +58,7 @@ class ExtensionGrantTest(unittest.TestCase):
         cls.plugin_conf = os.path.join(cls.tmp, "partner.conf")
         with open(cls.plugin_conf, "w") as f:
             f.write("# hmac_assertion test configuration\n"
-                    f"issuer = {PARTNER}\n"
+                    f"issuer = {PARTNER}   # an end-of-line comment\n"
                     "audience = tokenfcgi-test\n"
                     f"key_hex = {PARTNER_KEY.hex()}\n"
                     "subject = 2001\n"
@@ -199,6 +199,33 @@ class ExtensionGrantTest(unittest.TestCase):
         r = self.result("ok", scope="api1 offline_access")  # the same request with a good result
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.grant_count(), before + 1)
+
+
+class PluginCrashTest(unittest.TestCase):
+    """A plug-in that crashes takes down its worker and the request in flight; the other worker serves on and the
+    database holds nothing from the crashed request."""
+
+    def test_crash_costs_one_worker_and_one_request(self):
+        if not os.path.isfile(RESULT_SO):
+            self.skipTest("the test plug-in is not built")
+        d = Deployment(configuration(), workers=2, password_hash_memory_kib=1024, password_hash_iterations=1,
+                       extension_grant=[f"{RESULT_GRANT} {RESULT_SO} ready"])
+        d.start()
+        try:
+            def post(mode):
+                return d.post_form(TOKEN, {"grant_type": RESULT_GRANT, "mode": mode, "scope": "api1 offline_access"},
+                                   auth=("result-app", SECRET))
+            before = json.loads(d.tokenctl("--json", "stats").stdout)["grants"]
+            r = post("crash")
+            self.assertEqual(r.status, 502, r)  # nginx: the upstream closed the connection
+            self.assertEqual(sum(1 for w in d.workers if w.poll() is not None), 1)
+            self.assertEqual(json.loads(d.tokenctl("--json", "stats").stdout)["grants"], before)
+            for _ in range(3):  # the surviving worker answers
+                r = post("ok")
+                self.assertEqual(r.status, 200, r)
+            self.assertEqual(json.loads(d.tokenctl("--json", "stats").stdout)["grants"], before + 3)
+        finally:
+            d.stop(raise_on_problems=False)  # the crashed worker did not exit 0, as expected
 
 
 class PluginLoadFailureTest(unittest.TestCase):

@@ -48,8 +48,14 @@ class NginxExampleTest(unittest.TestCase):
             r = d.get("/connect/authorize?client_id=nobody")
             self.assertEqual(r.status, 400, r)
             self.assertIn("text/html", r.headers.get("Content-Type", ""))
+            # svc may not use the device flow: the worker's own unauthorized_client.
+            r = d.post_form("/connect/deviceauthorization", {}, auth=("svc", SECRET))
+            self.assertEqual((r.status, r.json["error"]), (400, "unauthorized_client"), r)
+            r = d.get("/device")
+            self.assertEqual(r.status, 200, r)
+            self.assertIn("text/html", r.headers.get("Content-Type", ""))
             # Only the endpoints are exposed: anything else is nginx's own 404, not the worker's JSON.
-            for path in ("/elsewhere", "/connect/other", "/connect/authorize/x"):
+            for path in ("/elsewhere", "/connect/other", "/connect/authorize/x", "/device/x"):
                 r = d.get(path)
                 self.assertEqual(r.status, 404, r)
                 self.assertIn("nginx", r.text)

@@ -9,6 +9,7 @@ verified by python3-jwt against the served JWKS.
 
 import concurrent.futures
 import re
+import sys
 import threading
 import time
 import unittest
@@ -41,6 +42,29 @@ def configuration():
         "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1",
                    "Claims": [{"Type": "email", "Value": "alice@example.com"}]}],
     }
+
+
+class Step:
+    """Runs fn() at once and keeps its result and the wall-clock interval it ran in (the worker read its clock
+    somewhere in between): start/end in seconds, second_start/second_end the whole seconds."""
+
+    def __init__(self, fn):
+        self.start = time.time()
+        self.result = fn()
+        self.end = time.time()
+        self.second_start = int(self.start)
+        self.second_end = int(self.end)
+
+    @staticmethod
+    def sleep_until(t):
+        time.sleep(max(0.0, t - time.time()))
+
+    @staticmethod
+    def next_second():
+        """Sleeps until just after the next whole second; returns it."""
+        n = int(time.time()) + 1
+        Step.sleep_until(n + 0.02)
+        return n
 
 
 class RefreshMixin:
@@ -141,26 +165,72 @@ class RefreshTest(RefreshMixin, unittest.TestCase):
         r = self.refresh(r.json["refresh_token"])
         self.assertEqual(r.json["scope"], "api1 offline_access", r)
 
+    # The expiry tests run on the worker's clock, in whole seconds: a grant with lifetime L issued at second I is
+    # valid while the second of use is below I + L. Each step is timed (Step) and scheduled just after a second
+    # starts; when load delayed a step so much that its outcome is no longer determined (e.g. a use meant to be
+    # within the lifetime landed after it), the scenario starts over with new tokens, up to ATTEMPTS times. Whenever
+    # the timing made an outcome certain, it is asserted.
+    ATTEMPTS = 5
+
+    def run_timed(self, scenario):
+        """Runs scenario() (which returns None when the timing held, else what went wrong) until the timing holds."""
+        late = []
+        for _ in range(self.ATTEMPTS):
+            problem = scenario()
+            if problem is None:
+                return
+            late.append(problem)
+            print(f"busy machine, starting over: {problem}", file=sys.stderr)
+        self.fail(f"the machine was too busy to check expiry {self.ATTEMPTS} times: {late}")
+
     def test_absolute_expiry(self):
-        token = self.login("absolute")["refresh_token"]
-        time.sleep(0.3)
-        r = self.refresh(token, "absolute")
-        self.assertEqual(r.status, 200, r)
-        time.sleep(3.1)  # past the 2 s absolute lifetime of the login, whatever rotation happened
-        self.assertInvalidGrant(self.refresh(r.json["refresh_token"], "absolute"))
+        def scenario():
+            n = Step.next_second()
+            login = Step(lambda: self.login("absolute")["refresh_token"])
+            Step.sleep_until(n + 0.3)
+            r = Step(lambda: self.refresh(login.result, "absolute"))
+            if r.second_end >= login.second_start + 2:
+                return f"the refresh came at second {r.second_end - login.second_start} of the 2 s lifetime"
+            self.assertEqual(r.result.status, 200, r.result)
+            # Past the 2 s absolute lifetime of the login, whatever rotation happened.
+            Step.sleep_until(login.end + 2)
+            late = Step(lambda: self.refresh(r.result.json["refresh_token"], "absolute"))
+            self.assertGreaterEqual(late.second_start, login.second_end + 2)
+            self.assertInvalidGrant(late.result)
+            return None
+        self.run_timed(scenario)
 
     def test_sliding_expiry(self):
-        started = time.time()
-        token = self.login("sliding")["refresh_token"]
-        idle = self.login("sliding")["refresh_token"]
-        for at in (2.0, 4.0):  # each use slides the 3 s window, within the 5 s cap
-            time.sleep(max(0.0, started + at - time.time()))
-            r = self.refresh(token, "sliding")
-            self.assertEqual(r.status, 200, r)
-            token = r.json["refresh_token"]
-        self.assertInvalidGrant(self.refresh(idle, "sliding"))  # unused for more than 3 s
-        time.sleep(max(0.0, started + 6.2 - time.time()))
-        self.assertInvalidGrant(self.refresh(token, "sliding"))  # past the 5 s cap despite the sliding
+        # Each use slides the 3 s window, within the 5 s cap of the login.
+        def scenario():
+            n = Step.next_second()
+            login = Step(lambda: self.login("sliding")["refresh_token"])
+            idle = Step(lambda: self.login("sliding")["refresh_token"])
+            Step.sleep_until(n + 1)
+            first = Step(lambda: self.refresh(login.result, "sliding"))
+            if first.second_end >= login.second_start + 3:
+                return "the first refresh came after the 3 s window"
+            self.assertEqual(first.result.status, 200, first.result)
+            Step.sleep_until(n + 3)
+            second = Step(lambda: self.refresh(first.result.json["refresh_token"], "sliding"))
+            if second.second_end >= first.second_start + 3 or second.second_end >= login.second_start + 5:
+                return "the second refresh came after the window or the cap"
+            # Only the cap, not the window of the second refresh, can end the last token before this second.
+            if second.second_start < login.second_end + 3:
+                return "the second refresh came too early to tell the cap from the window"
+            self.assertEqual(second.result.status, 200, second.result)
+            unused = Step(lambda: self.refresh(idle.result, "sliding"))
+            if unused.second_start < idle.second_end + 3:
+                return "the second login came too late to be unused for 3 s"
+            self.assertInvalidGrant(unused.result)  # unused for 3 s
+            Step.sleep_until(login.end + 5)
+            capped = Step(lambda: self.refresh(second.result.json["refresh_token"], "sliding"))
+            if capped.second_end >= second.second_start + 3:
+                return "the last refresh came after the window of the second"
+            self.assertGreaterEqual(capped.second_start, login.second_end + 5)
+            self.assertInvalidGrant(capped.result)  # past the 5 s cap despite the sliding
+            return None
+        self.run_timed(scenario)
 
     def test_reference_tokens(self):
         r = self.d.post_form("/connect/token", {"grant_type": "client_credentials"}, auth=("m2m", SECRET))

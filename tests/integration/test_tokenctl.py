@@ -27,6 +27,7 @@ SOURCE_DIR = os.environ.get("TF_SOURCE_DIR") or os.path.abspath(
 BUILD_DIR = os.environ.get("TF_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
 TOKENCTL = os.path.join(BUILD_DIR, "tokenctl")
 DEMO_JSON = os.path.join(SOURCE_DIR, "conf", "demo.json")
+FIXED_RSA_KEY = os.path.join(SOURCE_DIR, "tests", "keys", "rsa-2048-0.pem")  # a fixed test key (RSA-2048, PKCS#8)
 UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]+$")
 
 
@@ -89,6 +90,13 @@ class Env:
             " ".join(args), code, p.returncode, p.stdout, p.stderr))
         check(p.stderr.startswith("tokenctl: "), "error does not start with 'tokenctl: ': %r" % p.stderr)
         return p
+
+    def init(self):
+        """What `tokenctl init` makes, with the RS256 key imported from FIXED_RSA_KEY instead of generated (slow):
+        `init --no-key`, `key import`, `init`. For tests of other commands; the init tests run init itself."""
+        self.ok("init", "--no-key")
+        self.ok("key", "import", FIXED_RSA_KEY, "--alg", "RS256")
+        return self.ok("init")
 
     def write(self, name, content):
         path = os.path.join(self.dir, name)
@@ -172,7 +180,7 @@ def test_init_uses_the_configured_algorithm(env):
 
 
 def test_import_demo(env):
-    env.ok("init")
+    env.init()
     p = env.ok("import", DEMO_JSON)
     check("Clients:" in p.stdout and "1 new" in p.stdout, "import reports counts: %r" % p.stdout)
     check(p.stderr == "", "demo.json imports without warnings: %r" % p.stderr)
@@ -184,17 +192,21 @@ def test_import_demo(env):
           "demo secret stored as base64(SHA-256('demo-secret'))")
     stats = env.json("stats")
     check((stats["clients"], stats["api_scopes"], stats["api_resources"], stats["identity_resources"],
-           stats["users"]) == (2, 1, 1, 3, 1), "stats counts after import: %r" % stats)
+           stats["users"]) == (3, 1, 1, 3, 1), "stats counts after import: %r" % stats)
     web = env.json("client", "show", "demo-web")
     check(web["RequireClientSecret"] is False and web["AllowedGrantTypes"] == ["authorization_code"],
           "demo-web is a public authorization-code client")
+    tv = env.json("client", "show", "demo-tv")
+    check(tv["RequireClientSecret"] is False and
+          tv["AllowedGrantTypes"] == ["urn:ietf:params:oauth:grant-type:device_code"] and
+          (tv["DeviceCodeLifetime"], tv["PollingInterval"]) == (600, 5), "demo-tv is a public device-flow client")
     again = env.json("import", DEMO_JSON)
-    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 2}, "re-import: unchanged %r" % again)
+    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 3}, "re-import: unchanged %r" % again)
     check(env.json("stats")["config_generation"] == stats["config_generation"], "unchanged re-import writes nothing")
 
 
 def test_import_failures_write_nothing(env):
-    env.ok("init")
+    env.init()
     env.ok("import", DEMO_JSON)
     before = env.json("client", "list")
     bad = env.write("bad.json", {"Clients": [{"ClientId": "fine"}, {"ClientId": "bad", "AccessTokenLifetime": "x"}]})
@@ -215,11 +227,11 @@ def test_import_failures_write_nothing(env):
 
 
 def test_import_dry_run(env):
-    env.ok("init")
+    env.init()
     generation = env.json("stats")["config_generation"]
     report = env.json("import", DEMO_JSON, "--dry-run")
     check(report["dry_run"] is True and report["written"] is False, "dry run writes nothing: %r" % report)
-    check(report["Clients"]["new"] == 2, "dry run counts")
+    check(report["Clients"]["new"] == 3, "dry run counts")
     check(env.json("client", "list") == [], "no client after a dry run")
     check(env.json("stats")["config_generation"] == generation, "generation unchanged")
     fresh = Env()
@@ -232,7 +244,7 @@ def test_import_dry_run(env):
 
 
 def test_import_warnings(env):
-    env.ok("init")
+    env.init()
     f = env.write("dangling.json", {"Clients": [{"ClientId": "c", "AllowedScopes": ["ghost"],
                                                  "AllowedGrantTypes": ["client_credential"]}]})
     p = env.ok("import", f)
@@ -241,7 +253,7 @@ def test_import_warnings(env):
 
 
 def test_client_commands(env):
-    env.ok("init")
+    env.init()
     env.ok("import", DEMO_JSON)
     p = env.ok("client", "add", "svc", "--name", "Service", "--grant", "client_credentials", "--scope", "api1",
                "--lifetime", "600")
@@ -250,7 +262,7 @@ def test_client_commands(env):
     env.ok("client", "add", "spa", "--public", "--grant", "authorization_code", "--grant", "refresh_token",
            "--scope", "openid", "--scope", "offline_access")
     listed = {c["ClientId"]: c for c in env.json("client", "list")}
-    check(sorted(listed) == ["demo", "demo-web", "spa", "svc"], "client list: %r" % sorted(listed))
+    check(sorted(listed) == ["demo", "demo-tv", "demo-web", "spa", "svc"], "client list: %r" % sorted(listed))
     check(listed["spa"]["RequireClientSecret"] is False, "spa is public")
     human = env.ok("client", "list").stdout
     check("svc" in human and "confidential" in human and "public" in human, human)
@@ -279,7 +291,7 @@ def assert_secret_not_stored(env, secret):
 
 
 def test_generated_secrets(env):
-    env.ok("init")
+    env.init()
     env.ok("import", DEMO_JSON)
     added = env.json("client", "add", "svc", "--grant", "client_credentials", "--scope", "api1", "--generate-secret")
     first = added["client_secret"]
@@ -302,7 +314,7 @@ def test_generated_secrets(env):
 
 
 def test_secret_from_stdin(env):
-    env.ok("init")
+    env.init()
     env.ok("client", "add", "svc", "--grant", "client_credentials")
     secret = "stdin-secret-0123456789-abcdef"
     p = env.ok("client", "secret", "add", "svc", stdin=secret + "\n")
@@ -319,7 +331,7 @@ def test_secret_from_stdin(env):
 
 
 def test_key_lifecycle(env):
-    env.ok("init")
+    env.init()
     first = env.json("key", "generate", "--alg", "ES256")
     check(first["state"] == "current" and first["alg"] == "ES256", "first ES256 key is current: %r" % first)
     second = env.json("key", "generate", "--alg", "ES256")
@@ -360,7 +372,7 @@ def openssl(*args, stdin=None):
 def test_key_import_pem(env):
     if shutil.which("openssl") is None:
         return
-    env.ok("init")
+    env.init()
     pem = openssl("genpkey", "-algorithm", "ed25519")
     path = env.write("ed.pem", pem.decode())
     der = openssl("pkey", "-pubout", "-outform", "DER", stdin=pem)
@@ -374,12 +386,16 @@ def test_key_import_pem(env):
     check("already" in p.stderr, p.stderr)
     ec = env.write("ec.pem", openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256").decode())
     env.fails(1, "key", "import", ec, "--alg", "RS256")                # wrong key type for the algorithm
+    public = env.write("public.pem", openssl("pkey", "-pubout", stdin=pem).decode())
+    env.fails(1, "key", "import", public, "--alg", "EdDSA")            # a public key cannot sign
+    p384 = env.write("p384.pem", openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384").decode())
+    env.fails(1, "key", "import", p384, "--alg", "ES256")              # ES256 is P-256 only
     p = env.ok("key", "import", ec, "--alg", "ES256")
     check("BEGIN" not in p.stdout, "the PEM is never printed")
 
 
 def test_stats_and_backup(env):
-    env.ok("init")
+    env.init()
     env.ok("import", DEMO_JSON)
     stats = env.json("stats")
     for key in ("config_generation", "clients", "keys", "grants", "revoked_families", "map_size", "used_bytes",
@@ -400,7 +416,7 @@ def test_stats_and_backup(env):
     try:
         with open(restored.config, "w") as f:
             f.write("issuer = http://127.0.0.1:8080\ndatabase = %s\nmap_size = 32M\n" % backup)
-        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-web"],
+        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-tv", "demo-web"],
               "backup holds the demo clients")
     finally:
         restored.close()
@@ -458,7 +474,7 @@ def lock_user(env, subject, failed, lockout_end):
 
 
 def test_user_add_show_list(env):
-    env.ok("init")
+    env.init()
     password = "Correct-Horse-Battery-9"
     p = env.ok("user", "add", "alice", "--subject", "1001", "--claim", "email=alice@example.com",
                "--claim", "name=Alice Smith", stdin=password + "\n")
@@ -505,7 +521,7 @@ def test_user_add_show_list(env):
 def test_user_passwd_disable_enable_unlock_remove(env):
     if not have_mdb_tools():  # lmdb-utils sets the lockout state a worker would
         return
-    env.ok("init")
+    env.init()
     env.ok("user", "add", "dave", "--tenant", "t1", "--subject", "d1", stdin="Old-Password-1\n")
     old_hash = stored_users(env)["d1"]["PasswordHash"]
     lock_user(env, "d1", 3, 4102444800)  # locked until 2100-01-01
@@ -562,7 +578,7 @@ def read_until(fd, needle, timeout=30):
 
 
 def test_user_passwd_prompts_without_echo(env):
-    env.ok("init")
+    env.init()
     env.ok("user", "add", "erin", "--subject", "e1", "--no-password")
     master, slave = pty.openpty()
     typed = "Typed-On-A-Tty-5"
@@ -599,7 +615,7 @@ def test_user_passwd_prompts_without_echo(env):
 
 def test_interrupted_prompt_restores_echo(env):
     import termios
-    env.ok("init")
+    env.init()
     env.ok("user", "add", "fay", "--subject", "f1", "--no-password")
     master, slave = pty.openpty()
     proc = subprocess.Popen([TOKENCTL, "--config", env.config, "user", "passwd", "f1"], stdin=slave, stderr=slave,
@@ -624,7 +640,7 @@ def test_interrupted_prompt_restores_echo(env):
 def test_import_users(env):
     if not have_mdb_tools():
         return
-    env.ok("init")
+    env.init()
     identity_v3 = "AQAAAAEAACcQAAAAEAABAgMEBQYHCAkKCwwNDg85YlTdy7a7xOskYDDdNw+GN2LDK6Da6EHX9EHqyiEU6w=="
     users = {"Users": [
         {"SubjectId": "818727", "Username": "alice", "Password": "Alice-Import-1",
@@ -678,7 +694,7 @@ GRANT_SECRET = "grants-s3cret"
 
 def test_grants_and_gc_on_an_empty_database(env):
     env.fails(1, "grants", "list")                                    # no database yet
-    env.ok("init")
+    env.init()
     check(env.ok("grants", "list").stdout == "no grants\n", "empty list")
     check(env.json("grants", "list") == [], "empty JSON list")
     check(env.ok("gc").stdout == "removed 0 grants and 0 revocation records\n", "gc on nothing")
@@ -726,7 +742,7 @@ def grant_id(token):
 def test_grants_from_the_worker(env):
     if not os.access(TOKENFCGI, os.X_OK):
         raise Skipped("%s not built" % TOKENFCGI)
-    env.ok("init")
+    env.init()
     env.ok("import", env.write("grants.json", {
         "Clients": [{"ClientId": "app", "ClientSecrets": [{"Value": hash_secret(GRANT_SECRET)}],
                      "AllowedGrantTypes": ["password"], "AllowedScopes": ["api1"], "AllowOfflineAccess": True,

@@ -122,6 +122,27 @@ def wait_for(cond, timeout):
     return cond()
 
 
+def socket_count(pid):
+    """How many sockets process `pid` holds open (an accepted connection adds one)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+def listening_on(pid, port):
+    """Whether 127.0.0.1:`port` is a listening TCP socket of process `pid` (from /proc/<pid>/net/tcp)."""
+    want = "0100007F:%04X" % port
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            return any(line.split()[1] == want and line.split()[3] == "0A" for line in f.readlines()[1:])
+    except OSError:
+        return False
+
+
 def exited_within(proc, seconds):
     try:
         proc.wait(timeout=seconds)
@@ -239,13 +260,16 @@ def main():
         workers.append(w)
         check(wait_for(lambda: os.path.exists(sock), 10), "second worker creates its socket")
         form = b"grant_type=client_credentials&client_id=no-such-client&client_secret=wrong"
+        idle_sockets = socket_count(w.proc.pid)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(10)
             s.connect(sock)
             s.sendall(begin_and_params(fcgi_params("POST", "/connect/token", form,
                                                    "application/x-www-form-urlencoded")))
             s.sendall(record(FCGI_STDIN, form[:10]))  # part of the body
-            time.sleep(0.3)                           # the worker is now reading the body
+            # The worker has accepted the connection (it holds one more socket) and is reading the body.
+            check(wait_for(lambda: socket_count(w.proc.pid) > idle_sockets, 20),
+                  "the worker accepts the connection whose body is being sent")
             w.proc.send_signal(signal.SIGTERM)
             time.sleep(0.5)
             check(w.proc.poll() is None, "SIGTERM with a request in flight: still running while the body is sent")
@@ -333,11 +357,17 @@ def main():
         listener.close()
 
         # -- 4. --listen HOST:PORT on loopback.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        w = Worker(exe, config, tmp, "w4", ["--listen", "127.0.0.1:%d" % port])
-        workers.append(w)
+        # A free port may be taken by another process before the worker binds it: then the worker exits, and
+        # another port is tried.
+        for attempt in range(5):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            w = Worker(exe, config, tmp, "w4-%d" % attempt, ["--listen", "127.0.0.1:%d" % port])
+            workers.append(w)
+            wait_for(lambda: w.proc.poll() is not None or listening_on(w.proc.pid, port), 20)
+            if w.proc.poll() is None or "in use" not in w.log_text():
+                break
 
         def tcp_request():
             try:

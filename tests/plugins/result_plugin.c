@@ -9,6 +9,7 @@
  *   unknown_error   the error code "access_denied" (not one a plug-in may answer)
  *   long_lifetime   a lifetime longer than any client's
  *   no_status       the result untouched
+ *   crash           abort(): the worker process dies with the request in flight
  * The argument (from the configuration) must be "ready", else init fails. */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ static void handle(void* state, const tf_extension_grant_request* request, tf_ex
     result->lifetime = 100000000;
   } else if (strcmp(mode, "no_status") == 0) {
     result->status = 0;
+  } else if (strcmp(mode, "crash") == 0) {
+    abort();
   }
 }
 

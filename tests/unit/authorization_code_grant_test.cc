@@ -66,7 +66,7 @@ class AuthorizationCodeGrantTest : public testing::ServiceFixture {
     config_.issuer = kIssuer;
     config_.access_token_signing_alg = "ES256";  // id_tokens: RS256 (config default)
     es256_ = testing::NewSigningKey(token::Alg::kES256);
-    rs256_ = testing::NewSigningKey(token::Alg::kRS256);
+    rs256_ = testing::FixedSigningKey(token::Alg::kRS256, 0);
     ASSERT_TRUE(es256_ != nullptr && rs256_ != nullptr);
 
     Put([&](store::Txn& t) -> Status {

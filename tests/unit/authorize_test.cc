@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -740,6 +741,25 @@ TEST_F(AuthorizeTest, WrongPasswordAndUnknownUserLookAlike) {
   EXPECT_FALSE(CodeOf(SubmitForm(wrong, "alice", "Wonderland1")).empty());
 }
 
+// Every password check slot of the process busy: the login form's POST is a 503 page with Retry-After, no failure is
+// counted, and the same form signs in once a slot is free.
+TEST_F(AuthorizeTest, BusyPasswordChecksAreA503Page) {
+  config_.password_hash_concurrency = 1;
+  config_.password_hash_wait_ms = 0;
+  NewService();
+  http::Response form = Get(Base());
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(1, std::chrono::milliseconds(0)));
+  http::Response busy = SubmitForm(form, "alice", "Wonderland1");
+  slots.Leave();
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(testing::HeaderOf(busy, "Retry-After"), "1");
+  EXPECT_EQ(testing::HeaderOf(busy, "Cache-Control"), "no-store");
+  EXPECT_TRUE(SetCookieFor(busy, kSessionCookie).empty());
+  EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);
+  EXPECT_FALSE(CodeOf(SubmitForm(form, "alice", "Wonderland1")).empty());
+}
+
 TEST_F(AuthorizeTest, OverlongCredentialsFailWithoutCounting) {
   config_.login_form_tenant = true;
   NewService();
@@ -797,8 +817,12 @@ TEST_F(AuthorizeTest, ExistingSessionGivesACodeWithoutTheForm) {
   EXPECT_TRUE(SetCookieFor(r, kSessionCookie).empty());  // nothing new to set
   // prompt=none with a session: a code.
   EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "none"), session_cookie_)).empty());
-  // prompt=consent is accepted (no consent screen).
-  EXPECT_FALSE(CodeOf(Get(With(Base(), "prompt", "consent"), session_cookie_)).empty());
+  // prompt=consent shows the consent page (consent.h) instead of a code.
+  const http::Response consent = Get(With(Base(), "prompt", "consent"), session_cookie_);
+  EXPECT_EQ(consent.status, 200);
+  EXPECT_EQ(HeaderCount(consent, "Location"), 0);
+  EXPECT_EQ(log_.outcome, "consent_form");
+  EXPECT_NE(consent.body.find("name=\"tf_consent\" value=\"approve\""), std::string::npos);
   // A tampered cookie is no session.
   std::string tampered = session_cookie_;
   tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
@@ -1035,11 +1059,6 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<size_t> RevokeFamily(std::string_view f, int64_t now, int64_t keep) override {
       return t_.RevokeFamily(f, now, keep);
     }
-    Result<store::RevokeProgress> RevokeFamilyPart(std::string_view f, int64_t now, int64_t keep,
-                                                   size_t limit) override {
-      return t_.RevokeFamilyPart(f, now, keep, limit);
-    }
-    Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
@@ -1072,7 +1091,6 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<uint64_t> ConfigGeneration() override { return inner_->ConfigGeneration(); }
     Result<store::StoreStats> Stats() override { return inner_->Stats(); }
     Status Backup(const std::string& directory) override { return inner_->Backup(directory); }
-    Status GrowMap(uint64_t bytes) override { return inner_->GrowMap(bytes); }
 
    private:
     store::Store* inner_;

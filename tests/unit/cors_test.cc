@@ -66,7 +66,8 @@ const std::vector<std::pair<std::string, std::string>> kCorsEndpoints = {
 
 TEST_F(CorsTest, AllowedOriginGetsItsExactOriginBackOnEveryCorsEndpoint) {
   for (const auto& [method, path] : kCorsEndpoints) {
-    for (const std::string origin : {"https://spa.example.com", "http://localhost:3000", "https://SPA.example.com:443"}) {
+    for (const std::string origin :
+         {"https://spa.example.com", "http://localhost:3000", "https://SPA.example.com:443"}) {
       http::Response r = Call(method, path, origin);
       EXPECT_EQ(HeaderOf(r, "Access-Control-Allow-Origin", testing::RepeatedHeader::kMark), origin) << path;
       EXPECT_EQ(HeaderOf(r, "Vary", testing::RepeatedHeader::kMark), "Origin") << path;

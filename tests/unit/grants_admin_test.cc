@@ -493,7 +493,7 @@ class GrantsCliTest : public testing::TokenctlFixture {
   GrantsCliTest() : TokenctlFixture("", kNow) {}
   void SetUp() override {
     TokenctlFixture::SetUp();
-    ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+    ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   }
   // Writes with a store opened only for this (never while RunTokenctl has one open).
   void WithStore(const std::function<Status(store::Txn&)>& fn) {

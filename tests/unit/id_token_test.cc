@@ -39,11 +39,11 @@ std::string IndependentHalfHash(const EVP_MD* md, std::string_view text) {
 
 class IdTokenTest : public ::testing::Test {
  protected:
-  // RSA key generation is slow: one key per algorithm for the whole suite.
+  // One key per algorithm for the whole suite; the RSA ones are fixed test keys (RSA key generation is slow).
   static void SetUpTestSuite() {
-    for (Alg alg : {Alg::kRS256, Alg::kPS256, Alg::kES256, Alg::kEdDSA}) {
-      keys_[static_cast<int>(alg)] = testing::NewPkey(alg);
-    }
+    keys_[static_cast<int>(Alg::kRS256)] = testing::FixedRsaPkey(0);
+    keys_[static_cast<int>(Alg::kPS256)] = testing::FixedRsaPkey(1);
+    for (Alg alg : {Alg::kES256, Alg::kEdDSA}) keys_[static_cast<int>(alg)] = testing::NewPkey(alg);
   }
   static void TearDownTestSuite() {
     for (PkeyPtr& k : keys_) k.reset();

@@ -577,6 +577,18 @@ TEST_F(ImportTest, DanglingReferencesAreWarnings) {
   EXPECT_EQ(r.warnings.size(), 4u);
 }
 
+TEST_F(ImportTest, ConfiguredExtensionGrantTypesAreKnown) {
+  ImportOptions options;
+  options.extension_grant_types = {"urn:example:grant-type:partner"};
+  ImportReport r = Run(R"({"Clients": [{"ClientId": "c", "AllowedGrantTypes": ["urn:example:grant-type:partner",
+                                                                               "urn:example:grant-type:other"]}]})",
+                       options);
+  EXPECT_TRUE(r.written);
+  EXPECT_FALSE(Contains(r.warnings, "AllowedGrantTypes[0]"));
+  EXPECT_TRUE(
+      Contains(r.warnings, "Clients[0].AllowedGrantTypes[1]: unknown grant type 'urn:example:grant-type:other'"));
+}
+
 TEST_F(ImportTest, SecretValuesThatAreNotHashesAreWarnings) {
   ImportReport r = Run(R"({
     "ApiResources": [{"Name": "res", "ApiSecrets": [{"Value": "plain-secret"}]}],

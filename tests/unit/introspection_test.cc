@@ -385,11 +385,13 @@ TEST_F(IntrospectionTest, InvalidJwtsAreInactive) {
   tampered[dot + 5] = tampered[dot + 5] == 'A' ? 'B' : 'A';
   ExpectInactive(Introspect(tampered));
   // A signature from another key with the kid of ours.
-  Result<std::shared_ptr<const SigningKey>> stranger = SigningKey::Generate(Alg::kRS256);
-  ASSERT_TRUE(stranger.ok());
-  ExpectInactive(Introspect(SignRaw(**stranger, Header(*rs256_), Claims())));
+  // (The last fixed RSA key: SetUp stored the first.)
+  std::shared_ptr<const SigningKey> stranger = testing::FixedSigningKey(Alg::kRS256, testing::kFixedRsaKeys - 1);
+  ASSERT_NE(stranger, nullptr);
+  ASSERT_NE(stranger->kid(), rs256_->kid());
+  ExpectInactive(Introspect(SignRaw(*stranger, Header(*rs256_), Claims())));
   // A key that is not published.
-  ExpectInactive(Introspect(SignRaw(**stranger, Header(**stranger), Claims())));
+  ExpectInactive(Introspect(SignRaw(*stranger, Header(*stranger), Claims())));
   // alg that does not match the key's.
   ExpectInactive(Introspect(SignRaw(*rs256_, R"({"alg":"PS256","kid":")" + rs256_->kid() + R"(","typ":"at+jwt"})",
                                     Claims())));
@@ -609,8 +611,10 @@ TEST_F(IntrospectionTest, DiscoveryAdvertisesBothEndpoints) {
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(doc.Str("revocation_endpoint"), std::string(kIssuer) + "/auth/connect/revocation");
   EXPECT_EQ(doc.Str("introspection_endpoint"), std::string(kIssuer) + "/auth/connect/introspect");
+  // Public clients revoke with their client_id alone ("none"); introspection callers always authenticate.
   const std::vector<std::string> methods{"client_secret_basic", "client_secret_post"};
-  EXPECT_EQ(doc.Strings("revocation_endpoint_auth_methods_supported"), methods);
+  EXPECT_EQ(doc.Strings("revocation_endpoint_auth_methods_supported"),
+            (std::vector<std::string>{"client_secret_basic", "client_secret_post", "none"}));
   EXPECT_EQ(doc.Strings("introspection_endpoint_auth_methods_supported"), methods);
   // And the endpoint lives under the base path too.
   ExpectActive(Introspect(IssueJwt("api1")));

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "admin/cli.h"
 #include "admin/clients.h"
@@ -547,6 +549,76 @@ TEST(PasswordSchemeTest, NamesTheSchemeOnly) {
   EXPECT_EQ(PasswordScheme("hunter2"), "unrecognised");
 }
 
+// ---- keys through RunTokenctl --------------------------------------------------------------------------------
+
+// An operator moving from IdentityServer keeps its signing keys: `init --no-key`, then `key import`.
+class KeyCliTest : public testing::TokenctlFixture {
+ protected:
+  static std::string KeyFile(const std::string& name) { return std::string(TF_TEST_KEYS_DIR) + "/" + name; }
+  // The stored keys, read with a store opened only for this.
+  std::vector<store::KeyRecord> StoredKeys() {
+    std::unique_ptr<store::Store> opened = OpenStore();
+    if (opened == nullptr) return {};
+    auto keys = ListKeys(*opened);
+    EXPECT_TRUE(keys.ok()) << keys.status().ToString();
+    return keys.ok() ? *keys : std::vector<store::KeyRecord>();
+  }
+};
+
+TEST_F(KeyCliTest, InitNoKeyThenImportKeepsAnExistingKey) {
+  // The fixture's access_token_signing_alg is ES256; id_token_signing_alg is RS256 (the default).
+  ASSERT_EQ(Run({"init", "--no-key"}), kExitOk) << err_;
+  EXPECT_NE(out_.find("created database"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("no ES256 key is current (add one: tokenctl key import --alg ES256"), std::string::npos)
+      << out_;
+  EXPECT_TRUE(StoredKeys().empty());
+  ASSERT_EQ(Run({"init", "--no-key"}), kExitOk) << err_;
+  EXPECT_NE(out_.find("nothing to do"), std::string::npos) << out_;
+  EXPECT_TRUE(StoredKeys().empty());
+
+  ASSERT_EQ(Run({"--json", "key", "import", KeyFile("rsa-2048-0.pem"), "--alg", "RS256"}), kExitOk) << err_;
+  testing::Json imported(out_);
+  const std::shared_ptr<const token::SigningKey> expected = testing::FixedSigningKey(Alg::kRS256, 0);
+  ASSERT_NE(expected, nullptr);
+  EXPECT_EQ(imported.Str("kid"), expected->kid());
+  EXPECT_EQ(imported.Str("alg"), "RS256");
+  EXPECT_EQ(imported.Str("state"), "current");
+
+  // A plain init now makes the ES256 key only: the imported RS256 key signs id_tokens.
+  ASSERT_EQ(Run({"--json", "init"}), kExitOk) << err_;
+  testing::Json init(out_);
+  EXPECT_TRUE(init.True("changed"));
+  EXPECT_EQ(init.Raw("created_id_token_key"), "null");
+  std::vector<store::KeyRecord> keys = StoredKeys();
+  ASSERT_EQ(keys.size(), 2u);
+  if (keys[0].alg != "RS256") std::swap(keys[0], keys[1]);
+  EXPECT_EQ(keys[0].kid, expected->kid());
+  EXPECT_EQ(keys[0].state, KeyState::kCurrent);
+  EXPECT_EQ(keys[1].alg, "ES256");
+  EXPECT_EQ(keys[1].state, KeyState::kCurrent);
+}
+
+TEST_F(KeyCliTest, ImportRefusesWhatCannotSign) {
+  ASSERT_EQ(Run({"init", "--no-key"}), kExitOk) << err_;
+  const std::string garbage = dir_->Sub("garbage.pem");
+  std::ofstream(garbage) << "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n";
+  const std::vector<std::vector<std::string>> refused = {
+      {"key", "import", KeyFile("rsa-2048-0.pub.pem"), "--alg", "RS256"},  // a public key only
+      {"key", "import", KeyFile("ec-p384.pem"), "--alg", "ES256"},         // P-384: not ES256's curve
+      {"key", "import", KeyFile("rsa-2048-0.pem"), "--alg", "ES256"},      // an RSA key for ES256
+      {"key", "import", KeyFile("ec-p384.pem"), "--alg", "RS256"},         // an EC key for RS256
+      {"key", "import", garbage, "--alg", "RS256"},                        // not a key at all
+      {"key", "import", dir_->Sub("missing.pem"), "--alg", "RS256"},       // no such file
+  };
+  for (const std::vector<std::string>& args : refused) {
+    EXPECT_EQ(Run(args), kExitError) << args[2] << " " << args[4] << ": " << out_;
+    EXPECT_FALSE(err_.empty()) << args[2];
+    EXPECT_EQ(err_.find("PRIVATE KEY"), std::string::npos) << "no key material in the message: " << err_;
+  }
+  EXPECT_EQ(Run({"key", "import", KeyFile("rsa-2048-0.pem"), "--alg", "HS256"}), kExitUsage) << err_;
+  EXPECT_TRUE(StoredKeys().empty());
+}
+
 // ---- users through RunTokenctl -------------------------------------------------------------------------------
 
 class UserCliTest : public testing::TokenctlFixture {
@@ -554,7 +626,7 @@ class UserCliTest : public testing::TokenctlFixture {
   UserCliTest() : TokenctlFixture("password_hash_memory_kib = 1024\npassword_hash_iterations = 1\n", 1700000000) {}
   void SetUp() override {
     TokenctlFixture::SetUp();
-    ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+    ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   }
   // `tokenctl --json user show ...` as a cJSON tree.
   std::unique_ptr<cJSON, void (*)(cJSON*)> ShowJson(std::vector<std::string> ref) {

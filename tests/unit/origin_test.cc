@@ -25,8 +25,8 @@ TEST(OriginTest, RefusesWhatIsNotAnOrigin) {
                           "https://app.example.com/path", "https://app.example.com?q", "https://app.example.com#f",
                           "https://user@app.example.com", "https://app.example.com:", "https://app.example.com:0",
                           "https://app.example.com:65536", "https://app.example.com:123456", "https://app:x",
-                          "https://a pp.example.com", "1http://app", "https://[::1", "https://[]", "https://*.example.com",
-                          "https://app.example.com:80:80"}) {
+                          "https://a pp.example.com", "1http://app", "https://[::1", "https://[]",
+                          "https://*.example.com", "https://app.example.com:80:80"}) {
     EXPECT_EQ(NormalizeOrigin(bad), std::nullopt) << bad;
   }
 }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "oauth/resource_owner.h"
 #include "oauth/service.h"
 #include "password/password_hash.h"
 #include "store/records.h"
@@ -166,7 +167,8 @@ class PasswordGrantTest : public testing::ServiceFixture {
   }
 
   static std::vector<std::pair<std::string, std::string>> ReferenceInvalidGrantHeaders() {
-    return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
+    return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"},
+            {"Vary", "Origin"}};
   }
 
   std::shared_ptr<const token::SigningKey> key_;
@@ -689,6 +691,9 @@ TEST_F(PasswordGrantTest, PasswordChecksBeyondTheConcurrencyAreTemporarilyUnavai
   EXPECT_EQ(testing::HeaderOf(busy, "Cache-Control"), "no-store");
   EXPECT_EQ(StoredUser("sub-alice").access_failed_count, 0);  // nothing was counted against the user
   EXPECT_EQ(Login("alice", "Wonderland1").status, 200);
+  // A full store is ResourceExhausted too, and is not mistaken for busy password checks.
+  EXPECT_TRUE(PasswordChecksBusy(Status::ResourceExhausted(std::string(kPasswordChecksBusy))));
+  EXPECT_FALSE(PasswordChecksBusy(Status::ResourceExhausted("mdb_put: database full: raise map_size")));
 }
 
 TEST_F(PasswordGrantTest, ArgonHashWithOtherParametersIsUpgraded) {

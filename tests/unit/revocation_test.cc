@@ -49,7 +49,7 @@ class RevocationTest : public testing::ServiceFixture {
     config_.issuer = kIssuer;
     config_.realm = "test realm";
 
-    std::shared_ptr<const token::SigningKey> key = testing::NewSigningKey(token::Alg::kRS256);
+    std::shared_ptr<const token::SigningKey> key = testing::FixedSigningKey(token::Alg::kRS256, 0);
     ASSERT_NE(key, nullptr);
     Put([&](store::Txn& t) -> Status {
       TF_RETURN_IF_ERROR(t.PutKey(testing::KeyRecordOf(*key, kNow - 100)));

@@ -552,7 +552,9 @@ TEST_F(ServiceTest, DiscoveryDocument) {
   EXPECT_EQ(doc.Str("jwks_uri"), std::string(kIssuer) + "/.well-known/openid-configuration/jwks");
   EXPECT_EQ(doc.Strings("grant_types_supported"),
             (std::vector<std::string>{"client_credentials", "password", "authorization_code", "refresh_token",
+                                      "urn:ietf:params:oauth:grant-type:device_code",
                                       "urn:ietf:params:oauth:grant-type:token-exchange"}));
+  EXPECT_EQ(doc.Str("device_authorization_endpoint"), std::string(kIssuer) + "/connect/deviceauthorization");
   // "none": the enabled public client "public".
   EXPECT_EQ(doc.Strings("token_endpoint_auth_methods_supported"),
             (std::vector<std::string>{"client_secret_basic", "client_secret_post", "none"}));

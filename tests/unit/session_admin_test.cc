@@ -35,7 +35,7 @@ class SessionAdminTest : public testing::TokenctlFixture {
 };
 
 TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms) {
-  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   std::unique_ptr<store::Store> s = OpenStore();
   ASSERT_NE(s, nullptr);
   const std::string old_key = Key(*s);
@@ -72,7 +72,7 @@ TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms
 }
 
 TEST_F(SessionAdminTest, CommandPrintsOneLineAndNeverTheKey) {
-  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   std::string before;
   {
     std::unique_ptr<store::Store> s = OpenStore();
@@ -100,7 +100,7 @@ TEST_F(SessionAdminTest, CommandPrintsOneLineAndNeverTheKey) {
 }
 
 TEST_F(SessionAdminTest, CommandJson) {
-  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   ASSERT_EQ(Run({"--json", "session", "rotate-key"}), kExitOk) << err_;
   std::unique_ptr<cJSON, void (*)(cJSON*)> doc(cJSON_Parse(out_.c_str()), cJSON_Delete);
   ASSERT_NE(doc, nullptr) << out_;
@@ -118,7 +118,7 @@ TEST_F(SessionAdminTest, CommandErrors) {
   EXPECT_EQ(Run({"session", "rotate-key"}), kExitError);
   EXPECT_NE(err_.find("tokenctl init"), std::string::npos) << err_;
   EXPECT_FALSE(std::filesystem::exists(dir_->Sub("db/data.mdb")));
-  ASSERT_EQ(Run({"init"}), kExitOk) << err_;
+  ASSERT_NO_FATAL_FAILURE(InitWithFixedKeys());
   EXPECT_EQ(Run({"session", "rotate-key", "extra"}), kExitUsage) << err_;
   EXPECT_EQ(Run({"session", "rotate-key", "--force"}), kExitUsage) << err_;
   EXPECT_EQ(Run({"session"}), kExitUsage) << err_;

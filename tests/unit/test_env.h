@@ -197,6 +197,29 @@ inline std::shared_ptr<const token::SigningKey> NewSigningKey(token::Alg alg) {
   return key.ok() ? *key : nullptr;
 }
 
+// The fixed RSA-2048 test keys tests/keys/rsa-2048-<n>.pem, for tests that need an RSA key but do not test key
+// generation (generating one takes about as long as the rest of such a test). jws_test and keys_admin_test generate
+// keys of every type for real.
+inline constexpr int kFixedRsaKeys = 4;
+
+// The PKCS#8 PEM of fixed RSA key `n` (0 <= n < kFixedRsaKeys; "" and a test failure if it cannot be read).
+inline std::string FixedRsaPem(int n) {
+  EXPECT_TRUE(n >= 0 && n < kFixedRsaKeys) << n;
+  const std::string path = std::string(TF_TEST_KEYS_DIR) + "/rsa-2048-" + std::to_string(n) + ".pem";
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  return text.str();
+}
+
+// Fixed RSA key `n` as a signing key for `alg` (RS256 or PS256; nullptr and a test failure if it cannot be loaded).
+inline std::shared_ptr<const token::SigningKey> FixedSigningKey(token::Alg alg, int n) {
+  Result<std::shared_ptr<const token::SigningKey>> key = token::SigningKey::FromPrivatePem(alg, FixedRsaPem(n));
+  EXPECT_TRUE(key.ok()) << key.status().ToString();
+  return key.ok() ? *key : nullptr;
+}
+
 // The stored form of `key`.
 inline store::KeyRecord KeyRecordOf(const token::SigningKey& key, int64_t created,
                                     store::KeyState state = store::KeyState::kCurrent) {
@@ -240,6 +263,16 @@ struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// Fixed RSA key `n` (see FixedRsaPem) as an EVP_PKEY (nullptr and a test failure if it cannot be loaded).
+inline PkeyPtr FixedRsaPkey(int n) {
+  const std::string pem = FixedRsaPem(n);
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  EXPECT_NE(key, nullptr) << "fixed RSA key " << n;
+  return key;
+}
 
 // A new key for `alg`: RSA-2048 (RS256, PS256), P-256 (ES256) or Ed25519 (EdDSA).
 inline PkeyPtr NewPkey(token::Alg alg) {
@@ -395,10 +428,12 @@ class StoreFixture : public ::testing::Test {
     store_ = std::move(s).value();
   }
 
-  // Generates a key for `alg` and stores it with `state` and `created` (nullptr and a test failure if generation
-  // fails).
+  // Stores a key for `alg` with `state` and `created` (nullptr and a test failure if there is none): generated for
+  // ES256 and EdDSA, the next unused fixed RSA key (FixedSigningKey) for RS256 and PS256, so kids never repeat.
   std::shared_ptr<const token::SigningKey> PutNewKey(token::Alg alg, store::KeyState state, int64_t created) {
-    std::shared_ptr<const token::SigningKey> key = NewSigningKey(alg);
+    const bool rsa = alg == token::Alg::kRS256 || alg == token::Alg::kPS256;
+    std::shared_ptr<const token::SigningKey> key =
+        rsa ? FixedSigningKey(alg, fixed_rsa_keys_used_++) : NewSigningKey(alg);
     if (key == nullptr) return nullptr;
     const store::KeyRecord rec = KeyRecordOf(*key, created, state);
     Put([&](store::Txn& t) { return t.PutKey(rec); });
@@ -461,6 +496,7 @@ class StoreFixture : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<store::Store> store_;
+  int fixed_rsa_keys_used_ = 0;  // by PutNewKey
 };
 
 // A StoreFixture with a Config, a ManualClock at kNow, the Service NewService() builds over them, and the
@@ -511,6 +547,16 @@ class TokenctlFixture : public ::testing::Test {
     out_ = out.str();
     err_ = err.str();
     return code;
+  }
+
+  // What {"init"} makes (current keys for access_token_signing_alg, ES256, and id_token_signing_alg, RS256), with
+  // the RS256 key imported from fixed RSA key 0 instead of generated: `init --no-key`, `key import`, `init`.
+  void InitWithFixedKeys() {
+    ASSERT_EQ(Run({"init", "--no-key"}), 0) << err_;
+    const std::string pem = dir_->Sub("rs256.pem");
+    std::ofstream(pem) << FixedRsaPem(0);
+    ASSERT_EQ(Run({"key", "import", pem, "--alg", "RS256"}), 0) << err_;
+    ASSERT_EQ(Run({"init"}), 0) << err_;
   }
 
   // The database, opened for a check between runs (nullptr and a test failure if it cannot be opened).
