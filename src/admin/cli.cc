@@ -33,6 +33,8 @@
 #include "store/lockout.h"
 #include "store/store.h"
 #include "token/jws.h"
+#include "util/cjson_ptr.h"
+#include "util/timestamp.h"
 
 namespace tf::admin {
 namespace {
@@ -40,13 +42,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------------------------
 // JSON output
 
-struct CJsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-using Json = std::unique_ptr<cJSON, CJsonDeleter>;
-
-Json Object() { return Json(cJSON_CreateObject()); }
-Json Array() { return Json(cJSON_CreateArray()); }
+CJsonPtr Object() { return CJsonPtr(cJSON_CreateObject()); }
+CJsonPtr Array() { return CJsonPtr(cJSON_CreateArray()); }
 
 void Add(cJSON* obj, const char* name, std::string_view v) {
   cJSON_AddItemToObject(obj, name, cJSON_CreateString(std::string(v).c_str()));
@@ -61,21 +58,21 @@ void Add(cJSON* obj, const char* name, uint64_t v) { Add(obj, name, static_cast<
 void AddDouble(cJSON* obj, const char* name, double v) { cJSON_AddItemToObject(obj, name, cJSON_CreateNumber(v)); }
 void Add(cJSON* obj, const char* name, int v) { Add(obj, name, static_cast<int64_t>(v)); }
 void Add(cJSON* obj, const char* name, unsigned v) { Add(obj, name, static_cast<int64_t>(v)); }
-void Add(cJSON* obj, const char* name, Json v) { cJSON_AddItemToObject(obj, name, v.release()); }
+void Add(cJSON* obj, const char* name, CJsonPtr v) { cJSON_AddItemToObject(obj, name, v.release()); }
 void Add(cJSON* obj, const char* name, const std::vector<std::string>& v) {
-  Json arr = Array();
+  CJsonPtr arr = Array();
   for (const auto& s : v) cJSON_AddItemToArray(arr.get(), cJSON_CreateString(s.c_str()));
   Add(obj, name, std::move(arr));
 }
 void AddNull(cJSON* obj, const char* name) { cJSON_AddItemToObject(obj, name, cJSON_CreateNull()); }
 
-void Print(std::ostream& out, const Json& doc) {
+void Print(std::ostream& out, const CJsonPtr& doc) {
   std::unique_ptr<char, void (*)(void*)> text(cJSON_Print(doc.get()), cJSON_free);
   out << (text ? text.get() : "null") << "\n";
 }
 
-Json KeyJson(const store::KeyRecord& k) {  // never the private key
-  Json o = Object();
+CJsonPtr KeyJson(const store::KeyRecord& k) {  // never the private key
+  CJsonPtr o = Object();
   Add(o.get(), "kid", k.kid);
   Add(o.get(), "alg", k.alg);
   Add(o.get(), "state", store::KeyStateName(k.state));
@@ -165,7 +162,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   if (!DatabaseExists(*ctx.config)) {
     return Status::NotFound("no database at " + ctx.config->database + " (run: tokenctl init)");
   }
-  store::StoreOptions options = StoreOptionsFromConfig(*ctx.config);
+  store::StoreOptions options = store::StoreOptionsFromConfig(*ctx.config);
   options.read_only = read_only;
   return OpenStoreAsDirectoryOwner(options);
 }
@@ -219,7 +216,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
   const bool changed =
       report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "database", ctx.config->database);
     Add(o.get(), "changed", changed);
     Add(o.get(), "created_database", report->created_database);
@@ -258,7 +255,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
 }
 
 void CountsJson(cJSON* o, const char* name, const ImportCounts& c) {
-  Json k = Object();
+  CJsonPtr k = Object();
   Add(k.get(), "new", c.added);
   Add(k.get(), "updated", c.updated);
   Add(k.get(), "unchanged", c.unchanged);
@@ -295,7 +292,7 @@ int CmdImport(Context& ctx, const Parsed& p) {
   Status result = Import(*text, store.get(), options, &report);
   for (const std::string& w : report.warnings) Warn(ctx, file + ": " + w);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "file", file);
     Add(o.get(), "ok", result.ok());
     Add(o.get(), "dry_run", options.dry_run);
@@ -343,9 +340,9 @@ int CmdClientList(Context& ctx, const Parsed&) {
   auto clients = ListClients(**store);
   if (!clients.ok()) return Fail(ctx, clients.status());
   if (ctx.json) {
-    Json arr = Array();
+    CJsonPtr arr = Array();
     for (const auto& c : *clients) {
-      Json o = Object();
+      CJsonPtr o = Object();
       Add(o.get(), "ClientId", c.client_id);
       Add(o.get(), "ClientName", c.client_name);
       Add(o.get(), "Enabled", c.enabled);
@@ -389,7 +386,7 @@ int CmdClientShow(Context& ctx, const Parsed& p) {
   auto c = GetClient(**store, p.args[0]);
   if (!c.ok()) return Fail(ctx, c.status());
   if (ctx.json) {
-    Json record(cJSON_Parse(store::ToJson(*c).c_str()));
+    CJsonPtr record(cJSON_Parse(store::ToJson(*c).c_str()));
     if (!record) return Fail(ctx, Status::Internal("client record is not JSON"));
     Print(ctx.out(), record);
     return kExitOk;
@@ -463,7 +460,7 @@ int CmdClientAdd(Context& ctx, const Parsed& p) {
   if (!client.ok()) return Fail(ctx, client.status());
   for (const auto& w : warnings) Warn(ctx, w);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "client_id", client->client_id);
     Add(o.get(), "public", client->IsPublic());
     if (!secret.empty()) Add(o.get(), "client_secret", secret);
@@ -483,7 +480,7 @@ int CmdClientRemove(Context& ctx, const Parsed& p) {
   Status s = RemoveClient(**store, p.args[0]);
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "client_id", p.args[0]);
     Add(o.get(), "removed", true);
     Print(ctx.out(), o);
@@ -588,7 +585,7 @@ int CmdClientSecretAdd(Context& ctx, const Parsed& p) {
   secret.description = p.Get("--description");
   if (p.Has("--expires")) {
     auto t = ParseTimestamp(p.Get("--expires"));
-    if (!t) return UsageError(ctx, "--expires: not a UTC time like 2030-01-01T00:00:00Z: '" + p.Get("--expires") + "'");
+    if (!t) return UsageError(ctx, "--expires: not a time like 2030-01-01, 2030-01-01T00:00:00Z or Unix seconds: '" + p.Get("--expires") + "'");
     secret.expiration = *t;
   }
   const bool generate = p.Has("--generate");
@@ -606,7 +603,7 @@ int CmdClientSecretAdd(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   for (const auto& w : warnings) Warn(ctx, w);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "client_id", client_id);
     if (generate) Add(o.get(), "client_secret", secret.secret);
     if (secret.expiration) {
@@ -666,7 +663,7 @@ int CmdKeyList(Context& ctx, const Parsed&) {
   auto keys = ListKeys(**store);
   if (!keys.ok()) return Fail(ctx, keys.status());
   if (ctx.json) {
-    Json arr = Array();
+    CJsonPtr arr = Array();
     for (const auto& k : *keys) cJSON_AddItemToArray(arr.get(), KeyJson(k).release());
     Print(ctx.out(), arr);
     return kExitOk;
@@ -693,7 +690,7 @@ int CmdKeyRotate(Context& ctx, const Parsed& p) {
   auto rotation = RotateKeys(**store, *alg);
   if (!rotation.ok()) return Fail(ctx, rotation.status());
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "alg", token::AlgName(*alg));
     Add(o.get(), "current", KeyJson(rotation->current));
     if (rotation->retired) {
@@ -718,7 +715,7 @@ int CmdSessionRotateKey(Context& ctx, const Parsed&) {
   auto rotation = RotateSessionKey(**store);
   if (!rotation.ok()) return Fail(ctx, rotation.status());
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "rotated", true);
     Add(o.get(), "config_generation", rotation->config_generation);
     Print(ctx.out(), o);
@@ -743,7 +740,7 @@ int CmdKeyRemove(Context& ctx, const Parsed& p) {
   Status s = RemoveKey(**store, p.args[0]);
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "kid", p.args[0]);
     Add(o.get(), "removed", true);
     Print(ctx.out(), o);
@@ -765,7 +762,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   if (!stats.ok()) return Fail(ctx, stats.status());
   const store::StoreStats& s = *stats;
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "database", ctx.config->database);
     Add(o.get(), "config_generation", s.config_generation);
     Add(o.get(), "clients", s.clients);
@@ -817,7 +814,7 @@ int CmdMapGrow(Context& ctx, const Parsed& p) {
   Status s = (*store)->GrowMap(bytes);
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "map_size", bytes);
     Print(ctx.out(), o);
     return kExitOk;
@@ -840,7 +837,7 @@ int CmdBackup(Context& ctx, const Parsed& p) {
   ::umask(saved_umask);
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "database", ctx.config->database);
     Add(o.get(), "backup", dir);
     Print(ctx.out(), o);
@@ -859,16 +856,16 @@ std::string UserLabel(const store::User& u) {
 }
 
 // Everything about a user except the password hash, of which only the scheme is shown.
-Json UserJson(const store::User& u, int64_t now) {
-  Json o = Object();
+CJsonPtr UserJson(const store::User& u, int64_t now) {
+  CJsonPtr o = Object();
   Add(o.get(), "SubjectId", u.subject_id);
   Add(o.get(), "Username", u.username);
   Add(o.get(), "Tenant", u.tenant);
   Add(o.get(), "IsActive", u.is_active);
   Add(o.get(), "PasswordScheme", PasswordScheme(u.password_hash));
-  Json claims = Array();
+  CJsonPtr claims = Array();
   for (const auto& c : u.claims) {
-    Json claim = Object();
+    CJsonPtr claim = Object();
     Add(claim.get(), "Type", c.type);
     Add(claim.get(), "Value", c.value);
     if (!c.value_type.empty()) Add(claim.get(), "ValueType", c.value_type);
@@ -1006,7 +1003,7 @@ int CmdUserList(Context& ctx, const Parsed& p) {
   if (!users.ok()) return Fail(ctx, users.status());
   const int64_t now = ctx.io.clock->NowSeconds();
   if (ctx.json) {
-    Json arr = Array();
+    CJsonPtr arr = Array();
     for (const auto& u : *users) cJSON_AddItemToArray(arr.get(), UserJson(u, now).release());
     Print(ctx.out(), arr);
     return kExitOk;
@@ -1098,7 +1095,7 @@ int CmdUserRemove(Context& ctx, const Parsed& p) {
   auto user = RemoveUser(**store, *ref);
   if (!user.ok()) return Fail(ctx, user.status());
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "SubjectId", user->subject_id);
     Add(o.get(), "Username", user->username);
     Add(o.get(), "Tenant", user->tenant);
@@ -1128,9 +1125,9 @@ std::string Plural(size_t n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
-Json GrantJson(const GrantEntry& e, int64_t now) {  // never a handle: the store does not have one
+CJsonPtr GrantJson(const GrantEntry& e, int64_t now) {  // never a handle: the store does not have one
   const store::Grant& g = e.grant;
-  Json o = Object();
+  CJsonPtr o = Object();
   Add(o.get(), "id", e.id);
   Add(o.get(), "kind", store::GrantKindName(g.kind));
   Add(o.get(), "client_id", g.client_id);
@@ -1189,7 +1186,7 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
   if (!grants.ok()) return Fail(ctx, grants.status());
   const int64_t now = ctx.io.clock->NowSeconds();
   if (ctx.json) {
-    Json arr = Array();
+    CJsonPtr arr = Array();
     for (const auto& e : *grants) cJSON_AddItemToArray(arr.get(), GrantJson(e, now).release());
     Print(ctx.out(), arr);
     return kExitOk;
@@ -1286,7 +1283,7 @@ int CmdGrantsRevoke(Context& ctx, const Parsed& p) {
     sessions_revoked = user.ok();
   }
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "grants", static_cast<uint64_t>(report->grants));
     Add(o.get(), "families", static_cast<uint64_t>(report->families.size()));
     Add(o.get(), "family_ids", report->families);
@@ -1313,7 +1310,7 @@ int CmdGc(Context& ctx, const Parsed& p) {
   auto report = CollectGarbage(**store, *ctx.io.clock, batch);
   if (!report.ok()) return Fail(ctx, report.status());
   if (ctx.json) {
-    Json o = Object();
+    CJsonPtr o = Object();
     Add(o.get(), "grants", static_cast<uint64_t>(report->grants));
     Add(o.get(), "revocations", static_cast<uint64_t>(report->revocations));
     Add(o.get(), "batches", static_cast<uint64_t>(report->batches));
@@ -1370,7 +1367,7 @@ const std::vector<CommandDef>& Commands() {
        "--generate, which prints a new 256-bit secret once. Only base64(SHA-256(secret)) is stored.",
        {{"--generate", false, "generate the secret and print it once"},
         {"--description", true, "a note kept with the secret"},
-        {"--expires", true, "UTC expiry time (ISO-8601 with Z, or Unix seconds)"}},
+        {"--expires", true, "expiry time: 2030-01-01 (midnight UTC), 2030-01-01T00:00:00Z (or +hh:mm), Unix seconds"}},
        1, 1, CmdClientSecretAdd},
       {"key generate", "[--alg RS256|PS256|ES256|EdDSA]",
        "Generates a signing key: current if the algorithm has no current key, else next (published in the JWKS,\n"

@@ -12,6 +12,7 @@
 #include "admin/keys.h"
 #include "admin/names.h"
 #include "token/jws.h"
+#include "util/cjson_ptr.h"
 #include "util/crypto.h"
 
 namespace tf::admin {
@@ -22,8 +23,8 @@ constexpr size_t kShortSecretLength = 16;
 
 Status ValidateClientId(std::string_view id) {
   if (id.empty()) return Status::InvalidArgument("client id must not be empty");
-  if (id.size() > kMaxClientIdLength) {
-    return Status::InvalidArgument("client id is longer than " + std::to_string(kMaxClientIdLength) + " characters");
+  if (id.size() > store::kMaxClientIdLength) {
+    return Status::InvalidArgument("client id is longer than " + std::to_string(store::kMaxClientIdLength) + " characters");
   }
   for (char c : id) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
@@ -37,7 +38,7 @@ Status ValidateClientId(std::string_view id) {
 // one does.
 Status ValidateWithStoreRules(const store::Client& client) {
   const std::string json = store::ToJson(client);
-  std::unique_ptr<cJSON, void (*)(cJSON*)> parsed(cJSON_Parse(json.c_str()), cJSON_Delete);
+  CJsonPtr parsed(cJSON_Parse(json.c_str()));
   if (parsed == nullptr) return Status::Internal("client record did not serialise to JSON");
   std::vector<std::string> unknown;
   auto check = store::ClientFromJson(parsed.get(), "client", &unknown);
@@ -45,14 +46,6 @@ Status ValidateWithStoreRules(const store::Client& client) {
 }
 
 }  // namespace
-
-store::StoreOptions StoreOptionsFromConfig(const Config& config) {
-  store::StoreOptions options;
-  options.path = config.database;
-  options.map_size = config.map_size;
-  options.max_readers = config.max_readers;
-  return options;
-}
 
 Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std::vector<std::string>* warnings) {
   TF_RETURN_IF_ERROR(ValidateClientId(spec.client_id));
@@ -147,8 +140,8 @@ std::string GenerateClientSecret() { return RandomHandle(32); }
 Status AddClientSecret(store::Store& store, std::string_view client_id, const NewSecret& secret, const Clock& clock,
                        std::vector<std::string>* warnings) {
   if (secret.secret.empty()) return Status::InvalidArgument("the secret is empty");
-  if (secret.secret.size() > kMaxClientSecretLength) {
-    return Status::InvalidArgument("the secret is longer than " + std::to_string(kMaxClientSecretLength) +
+  if (secret.secret.size() > store::kMaxClientSecretLength) {
+    return Status::InvalidArgument("the secret is longer than " + std::to_string(store::kMaxClientSecretLength) +
                                    " characters and could never be presented");
   }
   if (secret.expiration && *secret.expiration <= clock.NowSeconds()) {
@@ -195,7 +188,7 @@ Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys
   }
   struct stat st;
   report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
-  store::StoreOptions options = StoreOptionsFromConfig(config);
+  store::StoreOptions options = store::StoreOptionsFromConfig(config);
   options.create = true;
   auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();

@@ -21,10 +21,6 @@
 
 namespace tf::admin {
 
-// IdentityServer's InputLengthRestrictions: a longer id or secret could never be presented at the token endpoint.
-inline constexpr size_t kMaxClientIdLength = 100;
-inline constexpr size_t kMaxClientSecretLength = 100;
-
 struct NewClient {
   std::string client_id;
   std::string client_name;
@@ -72,8 +68,5 @@ struct InitReport {
   std::optional<store::KeyRecord> created_id_token_key;
 };
 Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys = true);
-
-// Store options from the configuration (path, map_size, max_readers).
-store::StoreOptions StoreOptionsFromConfig(const Config& config);
 
 }  // namespace tf::admin

@@ -64,9 +64,7 @@ Result<std::vector<GrantEntry>> ListGrants(store::Store& store, const GrantFilte
 Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_skew_seconds) {
   auto clients = txn.ListClients();
   if (!clients.ok()) return clients.status();
-  int64_t longest = 0;
-  for (const store::Client& c : *clients) longest = std::max(longest, c.access_token_lifetime);
-  return now + longest + clock_skew_seconds;
+  return now + store::FamilyRevocationRetention(*clients, clock_skew_seconds);
 }
 
 Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,

@@ -93,8 +93,8 @@ struct RevokeReport {
 Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& selector, int64_t now,
                                   int64_t clock_skew_seconds = 0, size_t batch = kDefaultGcBatch);
 
-// now + the longest AccessTokenLifetime among the clients (now when there are none): when a JWT access token issued
-// from a family revoked at `now` has certainly expired.
+// now + store::FamilyRevocationRetention of the stored clients: when a JWT access token issued from a family revoked
+// at `now` has certainly expired, clock skew included.
 Result<int64_t> RevocationKeepUntil(store::Txn& txn, int64_t now, int64_t clock_skew_seconds = 0);
 
 

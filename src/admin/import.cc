@@ -10,15 +10,11 @@
 
 #include "admin/names.h"
 #include "util/base64.h"
+#include "util/cjson_ptr.h"
 #include "util/clock.h"
 
 namespace tf::admin {
 namespace {
-
-struct CJsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-using CJsonPtr = std::unique_ptr<cJSON, CJsonDeleter>;
 
 std::string JoinPath(std::string_view parent, std::string_view name) {
   if (parent.empty()) return std::string(name);

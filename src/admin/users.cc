@@ -89,8 +89,8 @@ Status ValidateNewPassword(std::string_view password, size_t min_length) {
 Status CheckNewUser(store::Store& store, const NewUser& spec) {
   // A placeholder subject when none is given: the random one is checked again in AddUser's transaction.
   const store::User user = NewUserRecord(spec, spec.subject_id.empty() ? "-" : spec.subject_id);
-  if (user.username.size() > kMaxUsernameLength) {
-    return Status::InvalidArgument("Username: longer than " + std::to_string(kMaxUsernameLength) + " characters");
+  if (user.username.size() > store::kMaxUsernameLength) {
+    return Status::InvalidArgument("Username: longer than " + std::to_string(store::kMaxUsernameLength) + " characters");
   }
   TF_RETURN_IF_ERROR(store::ValidateUser(user));
   return store.Read([&](store::Txn& txn) -> Status {

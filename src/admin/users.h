@@ -51,7 +51,7 @@ std::string PasswordScheme(std::string_view password_hash);
 Status ValidateNewPassword(std::string_view password, size_t min_length = 1);
 
 struct NewUser {
-  std::string username;                   // required, 1..kMaxUsernameLength bytes
+  std::string username;                   // required, 1..store::kMaxUsernameLength bytes
   std::string tenant;                     // "" = no tenant
   std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters)
   std::vector<store::ClaimValue> claims;

@@ -96,18 +96,6 @@ void PrintHelp() {
   }
 }
 
-// Only printable ASCII, at most `max` characters: safe to put in a log line.
-std::string ForLog(std::string_view s, size_t max) {
-  if (s.empty()) return "-";
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < max; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c > 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
-
 // One per worker thread: calls the shared Service and writes the per-request log line.
 class LoggingHandler final : public http::RequestHandler {
  public:
@@ -132,8 +120,9 @@ class LoggingHandler final : public http::RequestHandler {
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
       // Never the query string, the body or any header: they may carry secrets, codes or tokens.
       Logf(LogLevel::kInfo, "%s %s client=%s grant=%s outcome=%s status=%d us=%lld",
-           ForLog(request.method, 16).c_str(), ForLog(request.path, 200).c_str(), ForLog(log.client_id, 100).c_str(),
-           ForLog(log.grant_type, 100).c_str(), ForLog(log.outcome, 64).c_str(), response.status,
+           SanitizeForLog(request.method, 16).c_str(), SanitizeForLog(request.path, 200).c_str(),
+           SanitizeForLog(log.client_id, 100).c_str(), SanitizeForLog(log.grant_type, 100).c_str(),
+           SanitizeForLog(log.outcome, 64).c_str(), response.status,
            static_cast<long long>(us.count()));
     }
     return response;
@@ -193,7 +182,7 @@ int ParseArgs(int argc, char** argv, Options* o) {
       const std::string name(value);
       const struct passwd* pw = getpwnam(name.c_str());
       if (pw == nullptr && !ParseId(value, &o->socket_uid)) {
-        return UsageError("--socket-user: no user '" + ForLog(value, 64) + "'");
+        return UsageError("--socket-user: no user '" + SanitizeForLog(value, 64) + "'");
       }
       if (pw != nullptr) o->socket_uid = static_cast<int>(pw->pw_uid);
     } else if (arg == "--socket-group") {
@@ -201,7 +190,7 @@ int ParseArgs(int argc, char** argv, Options* o) {
       const std::string name(value);
       const struct group* gr = getgrnam(name.c_str());
       if (gr == nullptr && !ParseId(value, &o->socket_gid)) {
-        return UsageError("--socket-group: no group '" + ForLog(value, 64) + "'");
+        return UsageError("--socket-group: no group '" + SanitizeForLog(value, 64) + "'");
       }
       if (gr != nullptr) o->socket_gid = static_cast<int>(gr->gr_gid);
     } else if (arg == "--socket-mode") {
@@ -235,7 +224,7 @@ int ParseArgs(int argc, char** argv, Options* o) {
       if (!ok || n < 1 || n > 65535) return UsageError("--backlog must be a number from 1 to 65535");
       o->backlog = static_cast<int>(n);
     } else {
-      return UsageError("unknown argument '" + ForLog(arg, 64) + "'");
+      return UsageError("unknown argument '" + SanitizeForLog(arg, 64) + "'");
     }
   }
   const bool socket_options = o->socket_uid != -1 || o->socket_gid != -1 || o->socket_mode.has_value();
@@ -257,10 +246,7 @@ int CheckConfig(const Config& config, const std::string& config_path) {
   if (::stat((config.database + "/data.mdb").c_str(), &st) != 0) {
     return fail("database " + config.database + ": not initialised (no data.mdb): run tokenctl init");
   }
-  store::StoreOptions store_options;
-  store_options.path = config.database;
-  store_options.map_size = config.map_size;
-  store_options.max_readers = config.max_readers;
+  store::StoreOptions store_options = store::StoreOptionsFromConfig(config);
   store_options.read_only = true;
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
   if (!store.ok()) return fail("database " + config.database + ": " + store.status().message());
@@ -319,12 +305,7 @@ int Main(int argc, char** argv) {
   oauth::InstallExtensionGrants(std::move(plugins).value());
   if (options.check_config) return CheckConfig(*config, config_path);
 
-  store::StoreOptions store_options;
-  store_options.path = config->database;
-  store_options.map_size = config->map_size;
-  store_options.max_readers = config->max_readers;
-  store_options.create = false;
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store::StoreOptionsFromConfig(*config));
   if (!store.ok()) {
     Logf(LogLevel::kError, "cannot open the database %s: %s", config->database.c_str(),
          store.status().message().c_str());
@@ -352,7 +333,7 @@ int Main(int argc, char** argv) {
   }
 
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
-       options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str(), options.threads,
+       options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str(), options.threads,
        static_cast<long>(getpid()));
   // FastCGI has no authentication: whoever can connect to the socket sets REMOTE_USER. A Unix socket can be limited
   // to the web server's group; a TCP port on this host is open to every local user and process.
@@ -363,7 +344,7 @@ int Main(int argc, char** argv) {
          "login_providers includes remote_user and the FastCGI socket is TCP (%s): any local process can connect "
          "and send REMOTE_USER, i.e. sign in as any user; listen on a unix: socket that only the web server's group "
          "can open instead",
-         options.listen.empty() ? "fd:0" : ForLog(options.listen, 200).c_str());
+         options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str());
   }
   Status s = http::ServeFastCgi(server, [&service]() -> std::unique_ptr<http::RequestHandler> {
     return std::make_unique<LoggingHandler>(&service);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config/config_keys.h"
+#include "util/log.h"
 
 namespace tf {
 namespace {
@@ -62,21 +63,13 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// For error messages: the offending text, printable ASCII only ('?' for anything else), at most 60 characters.
-std::string Sanitize(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 60; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > 60) out += "...";
-  return out;
-}
+// For error messages: the offending text as SanitizeForLog shows it (blanks kept), at most 60 characters.
+constexpr size_t kMaxQuotedLength = 60;
 
 std::string Quote(std::string_view s) {
   // Built by appending: g++ 12 -O3 reports a false -Wrestrict on "'" + std::string (GCC PR 105329).
   std::string out = "'";
-  out += Sanitize(s);
+  if (!s.empty()) out += SanitizeForLog(s, kMaxQuotedLength, Blanks::kKeep);
   out += '\'';
   return out;
 }
@@ -687,7 +680,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
     if (eq == std::string_view::npos) {
       size_t word_end = 0;
       while (word_end < line.size() && !IsBlank(line[word_end])) ++word_end;
-      return Status::InvalidArgument(where + Sanitize(line.substr(0, word_end)) +
+      return Status::InvalidArgument(where + SanitizeForLog(line.substr(0, word_end), kMaxQuotedLength) +
                                      ": missing '=' (expected key = value)");
     }
     std::string_view key = Trim(line.substr(0, eq));
@@ -695,7 +688,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
     if (key.empty()) return Status::InvalidArgument(where + "missing key before '='");
     const KeyDef* def = FindKey(key);
     if (def == nullptr) {
-      return Status::InvalidArgument(where + Sanitize(key) + ": unknown key");
+      return Status::InvalidArgument(where + SanitizeForLog(key, kMaxQuotedLength) + ": unknown key");
     }
     auto it = seen.find(key);
     if (it != seen.end() && !def->repeatable) {

@@ -42,7 +42,7 @@ Result<AcrValues> ParseAcrValues(std::string_view acr_values) {
     const std::string_view value = acr_values.substr(i, end - i);
     i = end;
     if (value.starts_with(kTenantPrefix)) {
-      TF_RETURN_IF_ERROR(TakeSelector(value, kTenantPrefix, kMaxTenantLength, "tenant", &out.tenant));
+      TF_RETURN_IF_ERROR(TakeSelector(value, kTenantPrefix, store::kMaxTenantLength, "tenant", &out.tenant));
     } else if (value.starts_with(kIdpPrefix)) {
       TF_RETURN_IF_ERROR(TakeSelector(value, kIdpPrefix, kMaxIdpLength, "identity provider", &out.idp));
     } else if (std::find(out.acr.begin(), out.acr.end(), value) == out.acr.end()) {

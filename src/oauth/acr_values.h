@@ -3,7 +3,7 @@
 // that is passed through.
 //
 //   tenant:NAME   the tenant whose users are searched (store::User::tenant); the tokens carry `tenant`. At most one;
-//                 NAME is 1..kMaxTenantLength bytes. Without it, users without a tenant are searched.
+//                 NAME is 1..store::kMaxTenantLength bytes. Without it, users without a tenant are searched.
 //   idp:NAME      the login provider that checks the credentials (login_provider.h); default "local". At most one;
 //                 NAME is 1..kMaxIdpLength bytes.
 //   anything else a requested ACR value, kept in order with duplicates removed. Requested values are voluntary
@@ -24,12 +24,12 @@
 #include <string_view>
 #include <vector>
 
+#include "store/records.h"
 #include "util/status.h"
 
 namespace tf::oauth {
 
 inline constexpr size_t kMaxAcrValuesLength = 300;
-inline constexpr size_t kMaxTenantLength = 100;   // as store::User's Tenant
 inline constexpr size_t kMaxIdpLength = 100;
 inline constexpr std::string_view kTenantPrefix = "tenant:";
 inline constexpr std::string_view kIdpPrefix = "idp:";

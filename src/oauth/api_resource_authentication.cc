@@ -28,7 +28,7 @@ ApiResourceAuthentication AuthenticateApiResource(const http::Request& request, 
     secret = body_secret;
   }
   a.claimed_name = name;
-  if (name.empty() || secret.empty() || secret.size() > kMaxClientSecretLength) return a;
+  if (name.empty() || secret.empty() || secret.size() > store::kMaxClientSecretLength) return a;
 
   const store::ApiResource* found = nullptr;
   for (const store::ApiResource& r : snapshot.api_resources) {

@@ -12,7 +12,7 @@
 // No match is not an error answer here: the introspection endpoint then tries client authentication and answers one
 // byte-identical 401 invalid_client for every failure. So this function only says which resource, if any, the
 // credential proves. Basic together with a body client_secret, a body client_id that differs from the Basic one, a
-// malformed Basic header, and a secret longer than kMaxClientSecretLength all prove nothing.
+// malformed Basic header, and a secret longer than store::kMaxClientSecretLength all prove nothing.
 //
 // Thread-safety: pure function of its arguments.
 #pragma once

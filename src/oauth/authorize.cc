@@ -240,8 +240,8 @@ http::Response LocalLoginPost(const Flow& f) {
   const std::string_view username = form.Get(kUsernameField);
   const std::string_view password = form.Get(kPasswordField);
   const std::string_view tenant = AskTenant(f) ? form.Get(kTenantField) : std::string_view(f.request.acr.tenant);
-  if (username.empty() || password.empty() || username.size() > kMaxUsernameLength ||
-      password.size() > kMaxPasswordLength || tenant.size() > kMaxTenantLength) {
+  if (username.empty() || password.empty() || username.size() > store::kMaxUsernameLength ||
+      password.size() > kMaxPasswordLength || tenant.size() > store::kMaxTenantLength) {
     return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);
   }
   Result<std::optional<store::User>> user =

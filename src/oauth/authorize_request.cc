@@ -109,7 +109,7 @@ AuthorizeValidation ValidateAuthorizeRequest(const http::Request& request, Catal
 
   // 1. The client.
   if (client_id.empty()) return Page(400, "The application did not say who it is (client_id is missing).");
-  const store::Client* client = client_id.size() > kMaxClientIdLength ? nullptr : snap.FindClient(client_id);
+  const store::Client* client = client_id.size() > store::kMaxClientIdLength ? nullptr : snap.FindClient(client_id);
   if (client == nullptr || !client->enabled) {
     return Page(400, "The application is unknown or disabled (client_id is not valid).");
   }

@@ -20,8 +20,8 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   auto s = std::make_shared<Snapshot>();
   s->generation = generation;
   s->session_key = std::move(session_key);
+  s->family_revocation_retention = store::FamilyRevocationRetention(clients, config.clock_skew_seconds);
   for (store::Client& c : clients) {
-    s->max_access_token_lifetime = std::max(s->max_access_token_lifetime, c.access_token_lifetime);
     for (const std::string& origin : c.allowed_cors_origins) {
       if (!c.enabled) break;
       std::optional<std::string> normal = NormalizeOrigin(origin);
@@ -39,7 +39,6 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
     std::string name = a.name;
     s->api_scopes.emplace(std::move(name), std::move(a));
   }
-  s->family_revocation_retention = s->max_access_token_lifetime + config.clock_skew_seconds;
   s->api_resources = std::move(api_resources);
   for (size_t i = 0; i < s->api_resources.size(); ++i) {
     const store::ApiResource& r = s->api_resources[i];

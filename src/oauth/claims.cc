@@ -8,6 +8,7 @@
 #include <map>
 
 #include "oauth/request_log.h"
+#include "util/cjson_ptr.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -33,11 +34,10 @@ std::string ClaimValueJson(const store::ClaimValue& claim) {
         return claim.value;  // RFC 8259 number text, as checked
       case store::ClaimJsonType::kJson:
       case store::ClaimJsonType::kObject: {
-        cJSON* parsed = cJSON_Parse(claim.value.c_str());
-        char* printed = parsed != nullptr ? cJSON_PrintUnformatted(parsed) : nullptr;
+        const CJsonPtr parsed(cJSON_Parse(claim.value.c_str()));
+        char* printed = parsed != nullptr ? cJSON_PrintUnformatted(parsed.get()) : nullptr;
         if (printed != nullptr) out = printed;
         cJSON_free(printed);
-        cJSON_Delete(parsed);
         if (!out.empty()) return out;
         break;
       }

@@ -46,7 +46,7 @@ ClientAuthentication AuthenticateClient(const http::Request& request, const Form
     method = body_secret.empty() ? ClientAuthenticationMethod::kNone : ClientAuthenticationMethod::kClientSecretPost;
   }
 
-  if (client_id.size() > kMaxClientIdLength || secret.size() > kMaxClientSecretLength) {
+  if (client_id.size() > store::kMaxClientIdLength || secret.size() > store::kMaxClientSecretLength) {
     return Fail(InvalidClient(config), client_id);
   }
   const store::Client* client = snapshot.FindClient(client_id);

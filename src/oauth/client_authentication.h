@@ -1,5 +1,5 @@
-// Client authentication at the token endpoint (RFC 6749 §2.3, §3.2.1), shared by every grant and, later, by the
-// revocation and introspection endpoints.
+// Client authentication at the token endpoint (RFC 6749 §2.3, §3.2.1), shared by every grant and by the revocation
+// and introspection endpoints.
 //
 // Accepted methods (exactly one per request):
 //   client_secret_basic  Authorization: Basic (basic_auth.h) — the id and secret from the header
@@ -31,9 +31,6 @@
 #include "store/records.h"
 
 namespace tf::oauth {
-
-inline constexpr size_t kMaxClientIdLength = 100;
-inline constexpr size_t kMaxClientSecretLength = 100;
 
 enum class ClientAuthenticationMethod { kClientSecretBasic, kClientSecretPost, kNone };
 

@@ -255,8 +255,8 @@ SignIn Local(const Page& p, const store::Client& client, std::string_view code) 
     const std::string_view username = p.form.Get(kUsernameField);
     const std::string_view password = p.form.Get(kPasswordField);
     const std::string_view tenant = p.config.login_form_tenant ? p.form.Get(kTenantField) : std::string_view();
-    if (username.empty() || password.empty() || username.size() > kMaxUsernameLength ||
-        password.size() > kMaxPasswordLength || tenant.size() > kMaxTenantLength) {
+    if (username.empty() || password.empty() || username.size() > store::kMaxUsernameLength ||
+        password.size() > kMaxPasswordLength || tenant.size() > store::kMaxTenantLength) {
       out.answer = LoginForm_(p, client, code, username, kInvalidCredentials, kOutcomeInvalidCredentials);
       return out;
     }

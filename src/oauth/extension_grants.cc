@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "oauth/claims.h"
+#include "util/log.h"
 #include "util/utf8.h"
 
 namespace tf::oauth {
@@ -17,15 +18,8 @@ constexpr std::string_view kPluginErrorCodes[] = {"invalid_request", "invalid_gr
 std::mutex installed_mu;
 std::shared_ptr<const ExtensionGrantPlugins> installed;
 
-// Printable ASCII only, at most 200 characters (a plug-in's name and dlerror() text go to logs).
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 200; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  return out;
-}
+// A plug-in's name and dlerror() text go to logs: at most 200 characters, as SanitizeForLog shows them.
+std::string Printable(std::string_view s) { return SanitizeForLog(s, 200, Blanks::kKeep); }
 
 // A result string as text: InvalidArgument "<what> ..." when it breaks the string rules or exceeds `max` bytes.
 Result<std::string> Text(const tf_string& s, std::string_view what, size_t max) {

@@ -47,6 +47,7 @@
 #include "oauth/authorization_codes.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
+#include "oauth/grant_tokens.h"
 #include "oauth/id_token.h"
 #include "oauth/pkce.h"
 #include "oauth/refresh_tokens.h"
@@ -149,19 +150,9 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     }
     const std::vector<std::string>& granted = code->scopes;
 
-    AccessTokenRequest token_request;
-    token_request.client = &client;
-    token_request.subject = code->subject;
-    token_request.scopes = granted;
-    token_request.include_client_claims = client.always_send_client_claims;
-    token_request.grant_id = code->family;  // always: a second use of the code makes these tokens inactive
-    ResourceOwner& ro = token_request.resource_owner.emplace();
-    ro.auth_time = code->auth_time.value_or(code->created);
-    ro.idp = code->idp;
-    ro.amr = code->amr;
-    ro.tenant = code->tenant;
-    ro.acr = code->acr;
-    ro.claims = user->claims;
+    // grant_id is always the code's family: a second use of the code makes these tokens inactive.
+    const AccessTokenRequest token_request = AccessTokenRequestFromGrant(client, *code, granted, user->claims);
+    const ResourceOwner& ro = *token_request.resource_owner;
     Result<IssuedAccessToken> access = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
     if (!access.ok()) return SigningFailure("an access token", access.status());
     tokens.emplace();
@@ -187,17 +178,8 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     }
 
     if (Has(granted, kOpenIdScope)) {
-      IdTokenRequest id_request;
-      id_request.client = &client;
-      id_request.subject = code->subject;
-      id_request.scopes = granted;
-      id_request.auth_time = ro.auth_time;
-      id_request.idp = ro.idp;
-      id_request.amr = ro.amr;
-      id_request.acr = ro.acr;
-      id_request.sid = code->session_id;
+      IdTokenRequest id_request = IdTokenRequestFromGrant(client, *code, granted, tokens->access.access_token);
       id_request.nonce = code->nonce;
-      id_request.access_token = tokens->access.access_token;
       id_request.user_claims = user->claims;
       Result<std::string> id_token = IssueIdToken(request.config, request.snapshot, request.clock, id_request);
       if (!id_token.ok()) return SigningFailure("an id_token", id_token.status());

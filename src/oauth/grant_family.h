@@ -3,7 +3,8 @@
 // (refresh_tokens.h), by the revocation endpoint (RFC 7009) and by tokenctl.
 //
 // RevokeGrantFamily deletes every grant of `family` and records the revocation until
-//     keep_until = now + snapshot.family_revocation_retention (the longest access-token lifetime + clock skew)
+//     keep_until = now + snapshot.family_revocation_retention (store::FamilyRevocationRetention: the longest
+//     access-token lifetime + clock skew)
 // so that introspection can still answer "active": false for a JWT access token carrying "grant_id": <family> until
 // the last such token has expired by itself. Idempotent: revoking a dead family again extends nothing that matters
 // and deletes nothing more. It runs inside the caller's write transaction (Store::Update), so it commits or aborts

@@ -3,7 +3,7 @@
 //
 //   1. unauthorized_client  the client is not allowed "password" in AllowedGrantTypes. Public clients
 //                           (RequireClientSecret = false) may use the grant, as in IdentityServer.
-//   2. invalid_request      username or password missing, or longer than 100 bytes (kMaxUsernameLength,
+//   2. invalid_request      username or password missing, or longer than 100 bytes (store::kMaxUsernameLength,
 //                           kMaxPasswordLength: IdentityServer's InputLengthRestrictions)
 //   3. invalid_request      acr_values malformed (acr_values.h), or its identity provider not enabled, not allowed
 //                           for the client (login_provider.h), or one that cannot check a password (anything but
@@ -57,7 +57,7 @@ http::Response HandlePassword(const TokenRequest& request) {
   const std::string_view password = request.form.Get("password");
   if (username.empty()) return OAuthError(400, kInvalidRequest, "username is missing");
   if (password.empty()) return OAuthError(400, kInvalidRequest, "password is missing");
-  if (username.size() > kMaxUsernameLength) return OAuthError(400, kInvalidRequest, "username is too long");
+  if (username.size() > store::kMaxUsernameLength) return OAuthError(400, kInvalidRequest, "username is too long");
   if (password.size() > kMaxPasswordLength) return OAuthError(400, kInvalidRequest, "password is too long");
 
   Result<AcrValues> acr = ParseAcrValues(request.form.Get("acr_values"));

@@ -30,6 +30,7 @@
 #include "oauth/access_token.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
+#include "oauth/grant_tokens.h"
 #include "oauth/id_token.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/scopes.h"
@@ -112,21 +113,12 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   // process). Only when the request can succeed; a reuse or an error discards nothing of value.
   std::optional<IssuedAccessToken> token;
   if (within && user.has_value() && user->is_active) {
-    AccessTokenRequest token_request;
-    token_request.client = &client;
-    token_request.subject = grant->subject;
+    std::vector<std::string> allowed;
     for (const std::string& s : scopes) {
-      if (StillAllowed(request.snapshot, client, s)) token_request.scopes.push_back(s);
+      if (StillAllowed(request.snapshot, client, s)) allowed.push_back(s);
     }
-    token_request.include_client_claims = client.always_send_client_claims;
-    token_request.grant_id = grant->family;
-    ResourceOwner& ro = token_request.resource_owner.emplace();
-    ro.auth_time = grant->auth_time.value_or(grant->created);
-    ro.idp = grant->idp;
-    ro.amr = grant->amr;
-    ro.tenant = grant->tenant;
-    ro.acr = grant->acr;
-    ro.claims = client.update_access_token_claims_on_refresh ? user->claims : grant->claims;
+    const AccessTokenRequest token_request = AccessTokenRequestFromGrant(
+        client, *grant, std::move(allowed), client.update_access_token_claims_on_refresh ? user->claims : grant->claims);
     Result<IssuedAccessToken> issued = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
     if (!issued.ok()) {
       Logf(LogLevel::kError, "cannot issue an access token: %s", issued.status().message().c_str());
@@ -136,16 +128,7 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
     // OpenID Connect Core §12.2: a new id_token for the same login, without nonce, bound to the new access token.
     if (std::find(token_request.scopes.begin(), token_request.scopes.end(), kOpenIdScope) !=
         token_request.scopes.end()) {
-      IdTokenRequest id;
-      id.client = &client;
-      id.subject = grant->subject;
-      id.scopes = token_request.scopes;
-      id.auth_time = ro.auth_time;
-      id.idp = grant->idp;
-      id.amr = grant->amr;
-      id.acr = grant->acr;
-      id.sid = grant->session_id;
-      id.access_token = token->access_token;
+      IdTokenRequest id = IdTokenRequestFromGrant(client, *grant, token_request.scopes, token->access_token);
       if (client.always_include_user_claims_in_id_token) id.user_claims = user->claims;
       Result<std::string> id_token = IssueIdToken(request.config, request.snapshot, request.clock, id);
       if (!id_token.ok()) {

@@ -9,13 +9,13 @@
 #include "oauth/claims.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
-#include "util/json_reader.h"
-#include "util/json_writer.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/scopes.h"
 #include "oauth/token_exchange.h"
 #include "token/jws.h"
 #include "util/ascii.h"
+#include "util/json_reader.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 
 namespace tf::oauth {

@@ -1,5 +1,5 @@
 // Which login provider checks a user's credentials (acr_values "idp:NAME", acr_values.h), and whether the client may
-// use it. Shared by the password grant and, later, the authorize endpoint.
+// use it. Shared by the password grant and the authorize endpoint.
 //
 // Providers (config login_providers lists the enabled ones; "local" alone by default):
 //   local         the LMDB user store, checked with a username and password (store::User, password/)

@@ -8,11 +8,9 @@
 namespace tf::oauth {
 namespace {
 
-constexpr size_t kMaxRemoteUserLength = 100;  // as store::User's Username
-
-// 1..100 bytes of valid UTF-8 without control characters (a JSON record and a log line must be able to hold it).
+// 1..store::kMaxUsernameLength bytes of valid UTF-8 without control characters (a JSON record and a log line must be able to hold it).
 bool IsUsableRemoteUser(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRemoteUserLength) return false;
+  if (name.empty() || name.size() > store::kMaxUsernameLength) return false;
   for (char c : name) {
     const unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7F) return false;

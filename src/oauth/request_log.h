@@ -1,11 +1,11 @@
-// What request data may reach the per-request log line: the RequestLog an endpoint fills in, and SanitizeForLog
-// for every value taken from the request. Values are cut to 64 bytes and every byte outside printable ASCII
-// (0x20-0x7E) becomes '?', so a log line cannot be forged or split by a client. Thread-safe (pure function; a
-// RequestLog belongs to one request).
+// What request data may reach the per-request log line: the RequestLog an endpoint fills in, every value taken from
+// the request passed through SanitizeForLog (util/log.h), so a client can neither forge nor split a log line.
+// A RequestLog belongs to one request (one thread).
 #pragma once
 
 #include <string>
-#include <string_view>
+
+#include "util/log.h"
 
 namespace tf::oauth {
 
@@ -16,9 +16,5 @@ struct RequestLog {
   std::string outcome;     // "ok" or the OAuth error code ("invalid_client", ...), or "not_found", ...; an endpoint
                            // may set it (authorize does), else Service::Handle derives it from the JSON error body
 };
-
-inline constexpr size_t kMaxLoggedLength = 64;
-
-std::string SanitizeForLog(std::string_view value);
 
 }  // namespace tf::oauth

@@ -11,7 +11,7 @@
 //     name (openid, profile, ...), offline_access, an unknown, disabled or disallowed scope fails the whole request
 //     (no partial grants).
 //
-// ResolveUserScopes (grants that carry a user: password, later authorization_code and device_code):
+// ResolveUserScopes (the grants and requests that carry a user: password, the authorize endpoint):
 //   - omitted (or only spaces): every scope in the client's AllowedScopes that is an enabled IdentityResource or an
 //     enabled ApiScope, in the client's order, then offline_access when the client has AllowOfflineAccess (as
 //     IdentityServer: an omitted scope means everything the client may have, refresh tokens included); none at all

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "util/base64.h"
+#include "util/cjson_ptr.h"
 #include "util/crypto.h"
 #include "util/json_writer.h"
 #include "util/utf8.h"
@@ -140,11 +141,10 @@ std::optional<Session> DecodeSession(std::string_view cookie_value, std::string_
   const std::optional<std::string> payload = Base64UrlDecode(signed_part.substr(kVersionPrefix.size()));
   if (!payload.has_value() || payload->empty()) return std::nullopt;
   const char* end = nullptr;
-  cJSON* root = cJSON_ParseWithLengthOpts(payload->data(), payload->size(), &end, false);
+  const CJsonPtr root(cJSON_ParseWithLengthOpts(payload->data(), payload->size(), &end, false));
   if (root == nullptr) return std::nullopt;
   const bool whole = end == payload->data() + payload->size();  // nothing after the object
-  std::optional<Session> session = whole ? SessionFromJson(root) : std::nullopt;
-  cJSON_Delete(root);
+  std::optional<Session> session = whole ? SessionFromJson(root.get()) : std::nullopt;
   if (!session.has_value()) return std::nullopt;
   if (session->subject.empty() || session->sid.empty()) return std::nullopt;
   if (session->expires <= now) return std::nullopt;

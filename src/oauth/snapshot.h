@@ -31,11 +31,7 @@ struct Snapshot {
   std::map<token::Alg, std::shared_ptr<const token::SigningKey>> current_keys;  // the signing key per alg
   std::vector<std::shared_ptr<const token::SigningKey>> published_keys;         // current, next, retired
 
-  // The longest AccessTokenLifetime of any client (seconds; 0 without clients): how long a family revocation record
-  // must be kept so that every JWT access token issued from the family has expired before the record goes.
-  int64_t max_access_token_lifetime = 0;
-  // max_access_token_lifetime + clock_skew_seconds: introspection accepts a JWT until exp + skew, so a family
-  // revocation record is kept this long.
+  // store::FamilyRevocationRetention of the clients (seconds): a family revocation record is kept this long.
   int64_t family_revocation_retention = 0;
 
   // The key that signs session cookies and CSRF tokens of the authorize endpoint (session.h): 32 raw bytes from the

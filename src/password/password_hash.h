@@ -38,11 +38,11 @@
 
 namespace tf {
 
-// Input length limits of the password grant, as IdentityServer's InputLengthRestrictions (UserName = 100,
-// Password = 100): the grant rejects longer values with invalid_request before any hashing. HashPassword refuses a
-// longer password too, so no user can be given a password that could never be used to log in.
+// Input length limit of a password, as IdentityServer's InputLengthRestrictions.Password: the password grant and the
+// login form reject longer values with invalid_request before any hashing. HashPassword refuses a longer password
+// too, so no user can be given a password that could never be used to log in. (The username's is
+// store::kMaxUsernameLength.)
 constexpr size_t kMaxPasswordLength = 100;  // bytes (UTF-8)
-constexpr size_t kMaxUsernameLength = 100;  // bytes (UTF-8)
 
 // Bounds on Argon2id parameters, for HashPassword's params and for any stored PHC string (the config keys
 // password_hash_* have the same ranges). Argon2 also needs memory_kib >= 8 x parallelism.

@@ -34,6 +34,7 @@
 
 #include "store/store.h"
 #include "util/base64.h"
+#include "util/cjson_ptr.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -58,6 +59,7 @@ constexpr const char kNotInitialised[] = "database not initialised: run tokenctl
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
 constexpr std::string_view kIdentityPrefix = "identity:";
+constexpr size_t kMaxQuotedKeyLength = 200;  // of a key shown in an error message
 
 // Turns an LMDB return code into a Status naming the call: "mdb_put: MDB_MAP_FULL: ...".
 Status MdbStatus(const char* call, int rc) {
@@ -82,10 +84,10 @@ Status MdbStatus(const char* call, int rc) {
   }
 }
 
-// Keys come from configuration (client ids, names); show them safely in messages.
+// Keys come from configuration (client ids, names); show them quoted and sanitised in messages.
 std::string Printable(std::string_view key) {
   std::string out = "'";
-  for (char c : key) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (!key.empty()) out += SanitizeForLog(key, kMaxQuotedKeyLength, Blanks::kKeep);
   out += "'";
   return out;
 }
@@ -158,11 +160,10 @@ bool IsDirectory(const std::string& path) {
 template <typename R, typename Parse>
 Result<R> ParseStored(const char* db, std::string_view key, std::string_view value, Parse parse) {
   const std::string where = std::string(db) + " " + Printable(key) + ": ";
-  cJSON* json = cJSON_ParseWithLength(value.data(), value.size());
+  const CJsonPtr json(cJSON_ParseWithLength(value.data(), value.size()));
   if (json == nullptr) return Status::Corruption(where + "stored record is not JSON");
   std::vector<std::string> unknown;
-  Result<R> r = parse(json, &unknown);
-  cJSON_Delete(json);
+  Result<R> r = parse(json.get(), &unknown);
   if (!r.ok()) return Status::Corruption(where + r.status().message());
   if (!unknown.empty()) return Status::Corruption(where + "unknown property " + unknown.front());
   return r;
@@ -207,9 +208,9 @@ Status CheckHandleHash(std::string_view hash) {
   return Status::OK();
 }
 
-// A family id that can be a key (ValidateGrant): 1..200 bytes, no NUL.
+// A family id that can be a key (ValidateGrant): 1..kMaxFamilyIdLength bytes, no NUL.
 bool CanBeFamily(std::string_view family) {
-  return !family.empty() && family.size() <= 200 && family.find('\0') == std::string_view::npos;
+  return !family.empty() && family.size() <= kMaxFamilyIdLength && family.find('\0') == std::string_view::npos;
 }
 
 Result<KeyRecord> ParseKey(std::string_view key, std::string_view value) {
@@ -220,11 +221,10 @@ Result<KeyRecord> ParseKey(std::string_view key, std::string_view value) {
 // Before a record is written it must read back: a record that cannot be parsed is never stored.
 template <typename Parse>
 Status CheckReadsBack(const std::string& json, Parse parse) {
-  cJSON* parsed = cJSON_ParseWithLength(json.data(), json.size());
+  const CJsonPtr parsed(cJSON_ParseWithLength(json.data(), json.size()));
   if (parsed == nullptr) return Status::Internal("record did not serialise to JSON");
   std::vector<std::string> unknown;
-  Status s = parse(parsed, &unknown);
-  cJSON_Delete(parsed);
+  Status s = parse(parsed.get(), &unknown);
   return s;
 }
 
@@ -262,7 +262,7 @@ std::string InTenant(std::string_view tenant) {
 
 // What a lookup may be given without being an error of its own: longer or NUL-containing names cannot be stored.
 bool CanBeUsername(std::string_view tenant, std::string_view username) {
-  return !username.empty() && username.size() <= 100 && tenant.size() <= 100 &&
+  return !username.empty() && username.size() <= kMaxUsernameLength && tenant.size() <= kMaxTenantLength &&
          username.find('\0') == std::string_view::npos && tenant.find('\0') == std::string_view::npos;
 }
 
@@ -312,8 +312,8 @@ class LmdbTxn final : public Txn {
   Result<std::vector<Client>> ListClients() override { return List<Client>(dbis_.clients, "", ParseClient); }
 
   Status PutClient(const Client& client) override {
-    if (client.client_id.empty() || client.client_id.size() > 100) {
-      return Status::InvalidArgument("ClientId: expected 1 to 100 characters");
+    if (client.client_id.empty() || client.client_id.size() > kMaxClientIdLength) {
+      return Status::InvalidArgument("ClientId: expected 1 to " + std::to_string(kMaxClientIdLength) + " characters");
     }
     const std::string json = ToJson(client);
     TF_RETURN_IF_ERROR(CheckReadsBack(json, [](const cJSON* j, std::vector<std::string>* u) {
@@ -402,7 +402,7 @@ class LmdbTxn final : public Txn {
   }
 
   Result<User> GetUser(std::string_view subject_id) override {
-    if (!dbis_.has_users || subject_id.empty() || subject_id.size() > 200) return UserNotFound(subject_id);
+    if (!dbis_.has_users || subject_id.empty() || subject_id.size() > kMaxSubjectIdLength) return UserNotFound(subject_id);
     Result<std::optional<std::string>> v = Get(dbis_.users, subject_id);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return UserNotFound(subject_id);
@@ -466,7 +466,7 @@ class LmdbTxn final : public Txn {
   Status RemoveUser(std::string_view subject_id) override {
     TF_RETURN_IF_ERROR(CheckWritable("mdb_del"));
     TF_RETURN_IF_ERROR(failure_);
-    if (subject_id.empty() || subject_id.size() > 200) return UserNotFound(subject_id);
+    if (subject_id.empty() || subject_id.size() > kMaxSubjectIdLength) return UserNotFound(subject_id);
     Result<std::optional<std::string>> v = Get(dbis_.users, subject_id);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return UserNotFound(subject_id);

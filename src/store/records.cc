@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -17,7 +18,9 @@
 
 #include "util/ascii.h"
 #include "util/base64.h"
+#include "util/cjson_ptr.h"
 #include "util/crypto.h"
+#include "util/timestamp.h"
 
 namespace tf::store {
 namespace {
@@ -43,71 +46,6 @@ Status Bad(std::string_view path, std::string_view what) {
   return Status::InvalidArgument(std::move(m));
 }
 
-
-// ---- Dates -------------------------------------------------------------------------------------------------------
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-// Accepts "YYYY-MM-DD" (midnight UTC) and "YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)". A time without a zone
-// is rejected: it would be read as local time by some tools and as UTC by others.
-std::optional<int64_t> ParseIsoDate(std::string_view s) {
-  auto num = [&](size_t pos, size_t n, int* out) {
-    if (pos + n > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  auto at = [&](size_t pos, char c) { return pos < s.size() && s[pos] == c; };
-  int year, month, day, hour = 0, minute = 0, second = 0;
-  if (!num(0, 4, &year) || !at(4, '-') || !num(5, 2, &month) || !at(7, '-') || !num(8, 2, &day)) return std::nullopt;
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1) return std::nullopt;
-  if (day > kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0)) return std::nullopt;
-  int64_t offset = 0;
-  if (s.size() > 10) {
-    if (!at(10, 'T') || !num(11, 2, &hour) || !at(13, ':') || !num(14, 2, &minute) || !at(16, ':') ||
-        !num(17, 2, &second)) {
-      return std::nullopt;
-    }
-    if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
-    size_t pos = 19;
-    if (at(pos, '.')) {
-      ++pos;
-      const size_t start = pos;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-      if (pos == start) return std::nullopt;
-    }
-    if (at(pos, 'Z')) {
-      ++pos;
-    } else if (at(pos, '+') || at(pos, '-')) {
-      int oh, om;
-      if (!num(pos + 1, 2, &oh) || !at(pos + 3, ':') || !num(pos + 4, 2, &om) || oh > 23 || om > 59) {
-        return std::nullopt;
-      }
-      offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
-      pos += 6;
-    } else {
-      return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-  }
-  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
-         minute * 60 + second - offset;
-}
 
 // ---- Decoders and encoders, one overload per member type ----------------------------------------------------------
 // A decoder is never given a JSON null: null means "absent" and leaves the default in place.
@@ -157,7 +95,7 @@ Field<R> F(const char* name, T R::*member) {
           [member](const R& r) { return Encode(r.*member); }};
 }
 
-// A point in time: ISO-8601 UTC or Unix seconds in, Unix seconds out.
+// A point in time: a JSON number of Unix seconds, or a string in the grammar of util/timestamp.h; Unix seconds out.
 template <typename R>
 Field<R> Date(const char* name, std::optional<int64_t> R::*member) {
   return {name,
@@ -169,7 +107,7 @@ Field<R> Date(const char* name, std::optional<int64_t> R::*member) {
                 return Status::OK();
               }
             } else if (cJSON_IsString(v)) {
-              if (auto t = ParseIsoDate(v->valuestring)) {
+              if (auto t = ParseTimestamp(v->valuestring)) {
                 r->*member = *t;
                 return Status::OK();
               }
@@ -223,13 +161,14 @@ cJSON* EncodeObject(const R& r, const std::vector<Field<R>>& fields, bool top_le
   return o;
 }
 
+// Takes ownership of `o` (as EncodeObject returns it) and prints it compactly.
 std::string PrintAndDelete(cJSON* o) {
+  const CJsonPtr tree(o);
   std::string out;
-  if (o == nullptr) return out;
-  char* text = cJSON_PrintUnformatted(o);
+  if (tree == nullptr) return out;
+  char* text = cJSON_PrintUnformatted(tree.get());
   if (text != nullptr) out = text;
   cJSON_free(text);
-  cJSON_Delete(o);
   return out;
 }
 
@@ -755,12 +694,20 @@ bool Client::AllowsGrantType(std::string_view grant_type) const {
   return false;
 }
 
+int64_t FamilyRevocationRetention(const std::vector<Client>& clients, int64_t clock_skew_seconds) {
+  int64_t longest = 0;
+  for (const Client& c : clients) longest = std::max(longest, c.access_token_lifetime);
+  return longest + clock_skew_seconds;
+}
+
 Result<Client> ClientFromJson(const cJSON* json, std::string_view path, std::vector<std::string>* unknown) {
   Client c;
   const std::string p(path);
   TF_RETURN_IF_ERROR(DecodeObject(json, p, ClientFields(), true, &c, unknown));
   if (c.client_id.empty()) return Bad(Join(p, "ClientId"), "required");
-  if (c.client_id.size() > 100) return Bad(Join(p, "ClientId"), "longer than 100 characters");
+  if (c.client_id.size() > kMaxClientIdLength) {
+    return Bad(Join(p, "ClientId"), "longer than " + std::to_string(kMaxClientIdLength) + " characters");
+  }
   TF_RETURN_IF_ERROR(CheckIdentifier(Join(p, "ClientId"), c.client_id));
   TF_RETURN_IF_ERROR(CheckIdentifiers(Join(p, "AllowedScopes"), c.allowed_scopes));
   return c;
@@ -898,9 +845,9 @@ Status ValidateUser(const User& user, std::string_view path) {
     if (HasNul(value)) return Bad(Join(p, name), "contains a NUL character");
     return CheckIdentifier(Join(p, name), value);
   };
-  TF_RETURN_IF_ERROR(text("SubjectId", user.subject_id, 1, 200));
-  TF_RETURN_IF_ERROR(text("Username", user.username, 1, 100));
-  TF_RETURN_IF_ERROR(text("Tenant", user.tenant, 0, 100));
+  TF_RETURN_IF_ERROR(text("SubjectId", user.subject_id, 1, kMaxSubjectIdLength));
+  TF_RETURN_IF_ERROR(text("Username", user.username, 1, kMaxUsernameLength));
+  TF_RETURN_IF_ERROR(text("Tenant", user.tenant, 0, kMaxTenantLength));
   if (!user.password_hash.empty() && !IsPasswordHashShape(user.password_hash)) {
     return Bad(Join(p, "PasswordHash"),
                "expected an Argon2id PHC string ($argon2id$...) or an ASP.NET Core Identity password hash (base64)");
@@ -932,9 +879,15 @@ std::string_view GrantKindName(GrantKind kind) {
 
 Status ValidateGrant(const Grant& grant) {
   if (grant.client_id.empty() && grant.kind != GrantKind::kUserCodeThrottle) return Bad("client_id", "required");
-  if (grant.client_id.size() > 100) return Bad("client_id", "longer than 100 characters");
-  if (grant.subject.size() > 200) return Bad("subject", "longer than 200 characters");
-  if (grant.family.size() > 200) return Bad("family", "longer than 200 characters");
+  if (grant.client_id.size() > kMaxClientIdLength) {
+    return Bad("client_id", "longer than " + std::to_string(kMaxClientIdLength) + " characters");
+  }
+  if (grant.subject.size() > kMaxSubjectIdLength) {
+    return Bad("subject", "longer than " + std::to_string(kMaxSubjectIdLength) + " characters");
+  }
+  if (grant.family.size() > kMaxFamilyIdLength) {
+    return Bad("family", "longer than " + std::to_string(kMaxFamilyIdLength) + " characters");
+  }
   if (HasNul(grant.family)) return Bad("family", "contains a NUL character");
   if (!grant.successor.empty() && grant.successor.size() != 32) {
     return Bad("successor", "expected a 32-byte SHA-256 hash");
@@ -1167,9 +1120,8 @@ Status CheckClaimValue(const ClaimValue& claim) {
     case ClaimJsonType::kObject: {
       const bool object = ClaimValueJsonType(claim) == ClaimJsonType::kObject;
       const char* end = nullptr;
-      cJSON* parsed = v.find('\0') == std::string::npos ? cJSON_ParseWithOpts(v.c_str(), &end, 1) : nullptr;
-      const bool ok = parsed != nullptr && (!object || cJSON_IsObject(parsed));
-      cJSON_Delete(parsed);
+      const CJsonPtr parsed(v.find('\0') == std::string::npos ? cJSON_ParseWithOpts(v.c_str(), &end, 1) : nullptr);
+      const bool ok = parsed != nullptr && (!object || cJSON_IsObject(parsed.get()));
       if (ok) return Status::OK();
       return Status::InvalidArgument("'" + claim.type + "' must be " + (object ? "a JSON object" : "JSON text"));
     }

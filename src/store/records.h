@@ -1,7 +1,7 @@
 // The records kept in LMDB, modelled on IdentityServer's own (Client, ApiScope, ApiResource, IdentityResource, and
 // TestUser for User) so that `tokenctl import` of an existing appsettings.json keeps every property, including those
-// whose grant types arrive later (codes, refresh tokens, device flow). Plain values: thread-compatible; the functions
-// below are pure and thread-safe.
+// of grant types tokenfcgi does not serve. Plain values: thread-compatible; the functions below are pure and
+// thread-safe.
 //
 // On disk each record is one compact JSON object with IdentityServer's PascalCase property names plus "v": the record
 // format version (currently 1). The same FromJson functions read stored records and imported files, so the import
@@ -9,8 +9,8 @@
 //   - property names are matched exactly (PascalCase); "v" is accepted and checked;
 //   - enums accept IdentityServer's names or numbers (RefreshTokenUsage: ReUse=0, OneTimeOnly=1; RefreshTokenExpiration:
 //     Sliding=0, Absolute=1; AccessTokenType: Jwt=0, Reference=1);
-//   - dates (ClientSecrets[].Expiration) accept ISO-8601 UTC ("2030-01-01T00:00:00Z") or Unix seconds, and are
-//     written as Unix seconds;
+//   - dates (ClientSecrets[].Expiration) accept a JSON number of Unix seconds or a string in the grammar of
+//     util/timestamp.h ("2030-01-01T00:00:00Z", "2030-01-01", ...), and are written as Unix seconds;
 //   - missing properties take IdentityServer's defaults (the initialisers below);
 //   - an unknown property is appended to `unknown` as a JSON path ("Clients[2].AllowedGrantType") and otherwise
 //     ignored (with unknown == nullptr it is an error: "Clients[2].Colour: unknown property"); a bad value is an
@@ -42,6 +42,16 @@ struct cJSON;
 namespace tf::store {
 
 inline constexpr int kRecordVersion = 1;
+
+// Length limits (bytes) of the identifiers in the records, IdentityServer's InputLengthRestrictions where it has one.
+// The record readers and the Txn writers enforce them; the endpoints and tokenctl refuse longer input with the same
+// constants, since a longer value could never be stored or presented.
+inline constexpr size_t kMaxClientIdLength = 100;      // Client.ClientId, Grant.client_id
+inline constexpr size_t kMaxClientSecretLength = 100;  // a client or API secret as presented, before hashing
+inline constexpr size_t kMaxSubjectIdLength = 200;     // User.SubjectId, Grant.subject
+inline constexpr size_t kMaxUsernameLength = 100;      // User.Username
+inline constexpr size_t kMaxTenantLength = 100;        // User.Tenant
+inline constexpr size_t kMaxFamilyIdLength = 200;      // Grant.family
 
 // A client secret or API secret as IdentityServer stores it: for Type "SharedSecret" the Value is
 // base64(SHA-256(secret)) (44 chars) or base64(SHA-512(secret)) (88 chars); the secret itself is never stored.
@@ -135,6 +145,13 @@ struct Client {
   bool AllowsGrantType(std::string_view grant_type) const;
 };
 
+// How long (seconds) the record of a revoked grant family is kept: the longest AccessTokenLifetime of `clients` (0
+// without clients) plus `clock_skew_seconds`. Introspection and UserInfo accept a JWT access token until its exp +
+// clock skew, and until then a token carrying the family's grant_id must still find the family revoked. Every caller
+// of Txn::RevokeFamily (the token endpoint's reuse detection, the revocation endpoint, tokenctl) keeps the record
+// until now + this.
+int64_t FamilyRevocationRetention(const std::vector<Client>& clients, int64_t clock_skew_seconds);
+
 struct ApiScope {
   std::string name;                        // Name (required)
   std::string display_name;                // DisplayName
@@ -209,7 +226,7 @@ struct KeyRecord {
 //     `tokenctl import` reads a TestUser's Password itself, hashes it, and sets password_hash before storing.
 //   - AccessFailedCount and LockoutEnd are the lockout state (see store/lockout.h), shared by every worker because
 //     they are read and written inside one Store::Update.
-// Dates (LockoutEnd, Created) accept ISO-8601 UTC or Unix seconds and are written as Unix seconds.
+// Dates (LockoutEnd, Created) are read and written as ClientSecrets[].Expiration is (above).
 struct User {
   std::string subject_id;                 // SubjectId (required, 1..200): the `sub` claim
   std::string username;                   // Username (required, 1..100): original spelling
@@ -314,7 +331,7 @@ struct Grant {
   std::string session_id;
   std::vector<ClaimValue> claims;      // the user/client claims snapshot put in access tokens
   std::string access_token_json;       // reference tokens: the claims JSON of the token (what introspection returns)
-  // authorization code / device flow (issue 5 and later; stored now so the format does not change)
+  // authorization codes (and the device flow's grants)
   std::string redirect_uri, nonce, code_challenge, code_challenge_method;
   // device flow (see GrantKind above)
   std::string device_code_hash;        // user_code: SHA-256 of its device code (32 raw bytes; base64url on disk)

@@ -72,8 +72,8 @@
 //
 // Opening: with `create`, the directory (and missing parents) are made with mode 0750. A writable open creates the
 // named databases and the meta entries when they are missing; a read-only open of a directory without them fails
-// with NotFound "database not initialised: run tokenctl init". A schema_version other than 1 is refused. The `users`,
-// `usernames`, `grants`, `families` and `revocations` databases came later: a writable open of an older database
+// with NotFound "database not initialised: run tokenctl init". A schema_version other than 1 is refused. A database
+// made by a build without the `users`, `usernames`, `grants`, `families` and `revocations` databases: a writable open
 // adds them (schema_version stays 1); a read-only open of an older database that lacks them succeeds and sees none of
 // their records (GetUser, FindUserByName and GetGrant are NotFound, the lists are empty, GetFamilyRevocation is
 // nullopt) until a writable open adds them and the store is opened again.
@@ -95,6 +95,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.h"
 #include "store/records.h"
 #include "util/status.h"
 
@@ -107,6 +108,10 @@ struct StoreOptions {
   bool create = false;              // create the directory (mode 0750) and databases if missing (tokenctl init)
   bool read_only = false;
 };
+
+// The options every process opens the configured database with (path = database, map_size, max_readers; create and
+// read_only false): the worker and tokenctl build them here, because LMDB needs the same map size in every process.
+StoreOptions StoreOptionsFromConfig(const Config& config);
 
 struct StoreStats {
   uint64_t config_generation = 0;

@@ -30,7 +30,9 @@
 
 #include "token/jwk.h"
 #include "util/base64.h"
+#include "util/cjson_ptr.h"
 #include "util/crypto.h"
+#include "util/json_writer.h"
 
 namespace tf::token {
 namespace {
@@ -51,14 +53,10 @@ struct BioFree {
 struct BnFree {
   void operator()(BIGNUM* p) const { BN_free(p); }
 };
-struct JsonFree {
-  void operator()(cJSON* p) const { cJSON_Delete(p); }
-};
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
-using JsonPtr = std::unique_ptr<cJSON, JsonFree>;
 
 // The last OpenSSL error on this thread, for a log line; also empties the thread's error queue.
 std::string TakeOpenSslError() {
@@ -236,26 +234,6 @@ MdCtxPtr ReadyContext(const EVP_MD_CTX* tmpl, Alg alg, EVP_PKEY* pkey, bool sign
   return ctx;
 }
 
-// Appends `s` as a JSON string literal (quotes included) to `out`.
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  out.push_back('"');
-}
-
 }  // namespace
 
 namespace internal {
@@ -278,7 +256,7 @@ std::string ThumbprintFromJwkMembers(
 Result<PublicJwk> MakePublicJwk(Alg alg, const EVP_PKEY* pkey) {
   const std::string_view alg_name = AlgName(alg);
   PublicJwk jwk;
-  JsonPtr obj(cJSON_CreateObject());
+  CJsonPtr obj(cJSON_CreateObject());
   if (!obj) return Status::Internal("out of memory building a JWK");
   auto add = [&obj](const char* name, std::string_view value) {
     cJSON_AddItemToObject(obj.get(), name, cJSON_CreateString(std::string(value).c_str()));

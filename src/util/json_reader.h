@@ -13,20 +13,19 @@
 #include <string>
 #include <string_view>
 
+#include "util/cjson_ptr.h"
+
 namespace tf {
 
 // A parsed JSON document, freed on scope exit.
 class JsonDocument {
  public:
   explicit JsonDocument(std::string_view text) : root_(cJSON_ParseWithLength(text.data(), text.size())) {}
-  ~JsonDocument() { cJSON_Delete(root_); }
-  JsonDocument(const JsonDocument&) = delete;
-  JsonDocument& operator=(const JsonDocument&) = delete;
   // The root when it is an object, else null.
-  const cJSON* object() const { return cJSON_IsObject(root_) ? root_ : nullptr; }
+  const cJSON* object() const { return cJSON_IsObject(root_.get()) ? root_.get() : nullptr; }
 
  private:
-  cJSON* root_;
+  CJsonPtr root_;
 };
 
 inline const cJSON* Member(const cJSON* object, const char* name) {

@@ -12,6 +12,7 @@
 
 namespace tf {
 
+// Appends `s` to `out` as a JSON string literal, quotes included, escaped as above: the one JSON string escaper.
 void AppendJsonString(std::string& out, std::string_view s);
 
 class JsonWriter {

@@ -27,6 +27,20 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
+std::string SanitizeForLog(std::string_view text, size_t max, Blanks blanks) {
+  if (text.empty()) return "-";
+  const size_t n = text.size() < max ? text.size() : max;
+  std::string out;
+  out.reserve(n + 3);
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const bool keep = (c > 0x20 && c < 0x7F) || (c == 0x20 && blanks == Blanks::kKeep);
+    out += keep ? static_cast<char>(c) : '?';
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 std::optional<LogLevel> ParseLogLevel(std::string_view name) {
   if (name == "error") return LogLevel::kError;
   if (name == "warn") return LogLevel::kWarn;

@@ -3,7 +3,9 @@
 // token to these functions. Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace tf {
@@ -16,5 +18,15 @@ bool LogEnabled(LogLevel level);
 
 // printf-style; the line is prefixed with "tokenfcgi[pid]: level: " and ends with '\n'.
 void Logf(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+inline constexpr size_t kMaxLoggedLength = 64;
+
+// Text from outside (a request, a configuration file, a database key, a library's error) made safe for a log line or
+// an error message: every byte outside printable ASCII (0x21-0x7E) becomes '?', so a value can neither split nor
+// forge a line; the blank too, unless `blanks` is kKeep, so a value cannot run into the next field of the request
+// log line; text longer than `max` bytes is cut there and ends in "..."; an empty value is "-", so a field never
+// disappears. Never pass a secret: this hides nothing.
+enum class Blanks { kReplace, kKeep };
+std::string SanitizeForLog(std::string_view text, size_t max = kMaxLoggedLength, Blanks blanks = Blanks::kReplace);
 
 }  // namespace tf

@@ -12,7 +12,7 @@
 
 namespace tf {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,

@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) abort();
   }
-  if (acr->tenant.size() > tf::oauth::kMaxTenantLength || acr->idp.size() > tf::oauth::kMaxIdpLength) abort();
+  if (acr->tenant.size() > tf::store::kMaxTenantLength || acr->idp.size() > tf::oauth::kMaxIdpLength) abort();
   if (acr->tenant.find(' ') != std::string::npos || acr->idp.find(' ') != std::string::npos) abort();
   for (size_t i = 0; i < acr->acr.size(); ++i) {
     const std::string& v = acr->acr[i];

@@ -17,7 +17,7 @@ Every integration test imports this module (standard library and python3-jwt onl
     return a Response with .status, .headers (case-insensitive), .body (bytes), .text and .json.
   * Worker stderr goes to <tmp>/w<i>.log; when a test fails, main() prints the tail of every live deployment's logs.
     log_mark() / logs_since(mark) read what every worker logged after a point.
-  * The authorize endpoint (issue 5): `Browser(deployment)` is a cookie jar that follows nothing by itself;
+  * The authorize endpoint: `Browser(deployment)` is a cookie jar that follows nothing by itself;
     `parse_html(text)` reads forms, inputs, labels and scripts with html.parser; `Deployment(remote_user_header=True)`
     makes the test's nginx (loopback only) pass the request header X-Test-Remote-User as REMOTE_USER;
     `Deployment.verify_id_token` validates an id_token with python3-jose (main(need_jose=True) requires it).

@@ -1,4 +1,4 @@
-"""tokenfcgi behind a real Apache 2.4 (issue 6): the shipped apache/tokenfcgi.conf with mod_fcgid, and the
+"""tokenfcgi behind a real Apache 2.4: the shipped apache/tokenfcgi.conf with mod_fcgid, and the
 mod_proxy_fcgi variant documented in the same file, pass the same token-endpoint checks as nginx.
 
 A private Apache (`apache2 -f <generated conf> -D FOREGROUND`, every file in a temporary directory) listens on a free

@@ -1,6 +1,6 @@
 """The authorization_code grant (RFC 6749 §4.1.3, RFC 7636, OpenID Connect Core §3.1.3) over real HTTP, end to end:
 a browser gets a code from /connect/authorize (nginx passes the test header X-Test-Remote-User as REMOTE_USER, or the
-login form), the client redeems it at /connect/token (issue 5).
+login form), the client redeems it at /connect/token.
 
 Checked: the response members per scope, PKCE (S256, plain, the downgrade), redirect_uri, another client's and expired
 codes, a disabled user, code reuse revoking everything issued from the code (refresh tokens, reference and JWT access

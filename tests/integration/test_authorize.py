@@ -1,5 +1,5 @@
 """The authorize endpoint (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2) over real HTTP, driven as a browser would:
-nginx -> tokenfcgi workers -> LMDB (issue 5).
+nginx -> tokenfcgi workers -> LMDB.
 
 Three deployments:
   LocalTest          login_providers = local: the built-in login form (CSRF, one message for every failure,

@@ -1,4 +1,4 @@
-"""The Debian package, for real: build, install, serve a token through nginx, upgrade, remove, purge (issue 6).
+"""The Debian package, for real: build, install, serve a token through nginx, upgrade, remove, purge.
 
 Runs only as root on a machine with dpkg-buildpackage, debhelper and lintian (else exit 77), and only when the
 tokenfcgi package is not installed already (this test installs and purges it, and must leave the machine as it

@@ -1,4 +1,4 @@
-"""`tokenctl gc` while a load test refreshes tokens, without a single failed request (issue 4, Housekeeping).
+"""`tokenctl gc` while a load test refreshes tokens, without a single failed request.
 
 nginx -> 4 tokenfcgi workers -> one LMDB. A client with short sliding refresh tokens (RefreshTokenUsage OneTimeOnly,
 RefreshTokenExpiration Sliding, SlidingRefreshTokenLifetime a few seconds, no absolute cap) makes every rotation leave

@@ -1,4 +1,4 @@
-"""The password grant (RFC 6749 §4.3) and acr_values over real HTTP: nginx -> 4 tokenfcgi workers -> LMDB (issue 3).
+"""The password grant (RFC 6749 §4.3) and acr_values over real HTTP: nginx -> 4 tokenfcgi workers -> LMDB.
 
 Users come from `tokenctl import` (a Users array in IdentityServer's TestUser shape, plus Tenant) and from
 `tokenctl user add` (password on standard input). Every access token is verified by python3-jwt against the served

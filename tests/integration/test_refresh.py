@@ -1,4 +1,4 @@
-"""Refresh tokens (RFC 6749 §6) over real HTTP: nginx -> 4 tokenfcgi workers -> one LMDB (issue 4).
+"""Refresh tokens (RFC 6749 §6) over real HTTP: nginx -> 4 tokenfcgi workers -> one LMDB.
 
 Rotation, reuse detection (the whole family dies), scope narrowing and escalation, sliding and absolute expiry with
 lifetimes of a few seconds, reference access tokens, the grace retry, and a parallel double-spend: the same refresh

@@ -1,4 +1,4 @@
-"""Revocation (RFC 7009) and introspection (RFC 7662) over real HTTP: nginx -> 2 tokenfcgi workers -> LMDB (issue 4).
+"""Revocation (RFC 7009) and introspection (RFC 7662) over real HTTP: nginx -> 2 tokenfcgi workers -> LMDB.
 
 Introspection of each token kind (JWT access token, reference access token, refresh token) before and after
 revocation, as an API resource (Name + ApiSecret) and as a client; revocation answers; the 401s, 405s and 400s the

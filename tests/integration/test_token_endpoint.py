@@ -1,4 +1,4 @@
-"""The token endpoint, discovery and JWKS over real HTTP: nginx -> tokenfcgi workers -> LMDB (issue 2).
+"""The token endpoint, discovery and JWKS over real HTTP: nginx -> tokenfcgi workers -> LMDB.
 
 Every access token is verified by python3-jwt against the JWKS the service publishes, never by our own code.
 REDIRECT_HTTP_AUTHORIZATION cannot be produced through nginx (it is an Apache rewrite artefact); the unit tests of

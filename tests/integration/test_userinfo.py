@@ -1,5 +1,5 @@
 """The UserInfo endpoint (OpenID Connect Core §5.3) and id_tokens on refresh (§12.2) over real HTTP: nginx -> 2
-tokenfcgi workers -> LMDB (issue 5).
+tokenfcgi workers -> LMDB.
 
 Access tokens come from the password grant (a client allowed the openid scope, an IdentityResource "openid"). The
 bearer token travels as nginx passes it (HTTP_AUTHORIZATION) or in a form body. id_tokens are verified with python3-jwt

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config_keys.h"
+#include "store/store.h"
 
 namespace tf {
 namespace {
@@ -203,6 +204,17 @@ TEST(ConfigTest, MaxReaders) {
   ExpectBad("max_readers", "65536", "1 to 65535");
   ExpectBad("max_readers", "+5", "not a whole number");
   ExpectBad("max_readers", "12a", "not a whole number");
+}
+
+// The worker and tokenctl open the store with these options, so every process gets the same map size and readers.
+TEST(ConfigTest, StoreOptionsFromConfig) {
+  const Config c = ParseOk(std::string(kIssuer) + "database = /srv/db\nmap_size = 2G\nmax_readers = 300\n");
+  const store::StoreOptions o = store::StoreOptionsFromConfig(c);
+  EXPECT_EQ(o.path, "/srv/db");
+  EXPECT_EQ(o.map_size, 2ull << 30);
+  EXPECT_EQ(o.max_readers, 300u);
+  EXPECT_FALSE(o.create);
+  EXPECT_FALSE(o.read_only);
 }
 
 TEST(ConfigTest, MaxBodyBytes) {

@@ -26,6 +26,7 @@
 #include "token/jws.h"
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "util/timestamp.h"
 #include "test_env.h"
 
 namespace tf::admin {
@@ -794,19 +795,29 @@ TEST_F(UserCliTest, ImportUsesTheConfiguredArgon2Parameters) {
 
 // ---- names -----------------------------------------------------------------------------------------------------
 
-TEST(NamesTest, Timestamps) {
-  EXPECT_EQ(ParseTimestamp("2030-01-01T00:00:00Z"), 1893456000);
-  EXPECT_EQ(ParseTimestamp("2030-01-01T00:00:00.250Z"), 1893456000);
-  EXPECT_EQ(ParseTimestamp("1893456000"), 1893456000);
-  EXPECT_EQ(ParseTimestamp("2024-02-29T12:00:00Z"), 1709208000);
-  EXPECT_FALSE(ParseTimestamp("2023-02-29T12:00:00Z")) << "not a leap year";
-  EXPECT_FALSE(ParseTimestamp("2030-01-01T00:00:00")) << "no zone: ambiguous";
-  EXPECT_FALSE(ParseTimestamp("2030-01-01"));
-  EXPECT_FALSE(ParseTimestamp("2030-13-01T00:00:00Z"));
-  EXPECT_FALSE(ParseTimestamp("2030-01-01T24:00:00Z"));
-  EXPECT_FALSE(ParseTimestamp(""));
-  EXPECT_FALSE(ParseTimestamp("-5"));
-  EXPECT_EQ(FormatTimestamp(1893456000), "2030-01-01T00:00:00Z");
+// `client secret add --expires` reads the same grammar as stored records (util/timestamp.h): a date alone, a time
+// with Z or an offset, or Unix seconds; a time without a zone is refused as a usage error.
+TEST_F(UserCliTest, SecretExpiryTakesTheRecordsDateGrammar) {
+  ASSERT_EQ(Run({"client", "add", "svc", "--grant", "client_credentials"}), kExitOk) << err_;
+  const std::vector<std::string> accepted = {"2030-01-01", "2030-01-01T00:00:00Z", "2030-01-01T02:00:00+02:00",
+                                             "1893456000"};
+  for (const std::string& when : accepted) {
+    ASSERT_EQ(Run({"client", "secret", "add", "svc", "--generate", "--expires", when}), kExitOk) << when << ": " << err_;
+    EXPECT_NE(out_.find("(expires 2030-01-01T00:00:00Z)"), std::string::npos) << when << ": " << out_;
+  }
+  for (const std::string when : {"2030-01-01T00:00:00", "2030-02-30", "tomorrow", "-5"}) {
+    EXPECT_EQ(Run({"client", "secret", "add", "svc", "--generate", "--expires", when}), kExitUsage) << when;
+    EXPECT_NE(err_.find("--expires: not a time like 2030-01-01"), std::string::npos) << when << ": " << err_;
+  }
+  std::unique_ptr<store::Store> opened = OpenStore();
+  ASSERT_NE(opened, nullptr);
+  Result<store::Client> client = store::Client();
+  ASSERT_TRUE(opened->Read([&](store::Txn& txn) {
+                      client = txn.GetClient("svc");
+                      return client.status();
+                    }).ok());
+  ASSERT_EQ(client->client_secrets.size(), accepted.size());
+  for (const store::Secret& s : client->client_secrets) EXPECT_EQ(s.expiration, 1893456000);
 }
 
 TEST(NamesTest, KnownGrantTypes) {

@@ -74,6 +74,22 @@ TEST_F(LogTest, TruncatesLongLinesAt4KiB) {
   EXPECT_EQ(out.find('\n'), out.size() - 1);
 }
 
+// The one helper every log line and error message passes outside text through.
+TEST(SanitizeForLogTest, PrintableAsciiWithoutBlanksCutAndNeverEmpty) {
+  EXPECT_EQ(SanitizeForLog("web-app_1.x"), "web-app_1.x");
+  EXPECT_EQ(SanitizeForLog(""), "-");
+  EXPECT_EQ(SanitizeForLog("a b\tc\nd\re"), "a?b?c?d?e");  // a blank would run into the next field
+  EXPECT_EQ(SanitizeForLog(std::string("x\0y", 3)), "x?y");
+  EXPECT_EQ(SanitizeForLog("caf\xc3\xa9\x7f"), "caf???");
+  EXPECT_EQ(SanitizeForLog(std::string(kMaxLoggedLength, 'a')), std::string(kMaxLoggedLength, 'a'));
+  EXPECT_EQ(SanitizeForLog(std::string(kMaxLoggedLength + 1, 'a')), std::string(kMaxLoggedLength, 'a') + "...");
+  EXPECT_EQ(SanitizeForLog("abcdef", 3), "abc...");
+  EXPECT_EQ(SanitizeForLog(SanitizeForLog(std::string(100, 'a')), 100), SanitizeForLog(std::string(100, 'a')));
+  // Messages keep their blanks; control characters still go.
+  EXPECT_EQ(SanitizeForLog("cannot open file\nx", 100, Blanks::kKeep), "cannot open file?x");
+  EXPECT_EQ(SanitizeForLog("", 100, Blanks::kKeep), "-");
+}
+
 TEST(ClockTest, SystemClockIsNowAndManualClockMoves) {
   const int64_t before = static_cast<int64_t>(time(nullptr));
   const int64_t now = SystemClock::Default()->NowSeconds();

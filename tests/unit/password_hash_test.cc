@@ -45,7 +45,6 @@ TEST(PasswordHashTest, DefaultsAreOwaspMinimum) {
   EXPECT_EQ(d.iterations, 2u);
   EXPECT_EQ(d.parallelism, 1u);
   EXPECT_EQ(kMaxPasswordLength, 100u);  // IdentityServer InputLengthRestrictions.Password
-  EXPECT_EQ(kMaxUsernameLength, 100u);  // IdentityServer InputLengthRestrictions.UserName
 }
 
 TEST(PasswordHashTest, RoundTripWithDefaultParams) {

@@ -265,6 +265,20 @@ TEST(ClientJson, BadEnumNamesThePathAndTheChoices) {
   }
 }
 
+// The one retention rule for family revocation records: the token endpoint, the revocation endpoint and tokenctl
+// all keep a record until now + this (refresh_grant_test, revocation_test and grants_admin_test pin each caller).
+TEST(FamilyRevocationRetention, LongestAccessTokenLifetimePlusSkew) {
+  EXPECT_EQ(FamilyRevocationRetention({}, 0), 0);
+  EXPECT_EQ(FamilyRevocationRetention({}, 300), 300);
+  Client a, b, c;
+  a.access_token_lifetime = 600;
+  b.access_token_lifetime = 7200;
+  c.access_token_lifetime = 3600;
+  EXPECT_EQ(FamilyRevocationRetention({a, b, c}, 0), 7200);
+  EXPECT_EQ(FamilyRevocationRetention({a, b, c}, 300), 7500);
+  EXPECT_EQ(FamilyRevocationRetention({a}, 5), 605);
+}
+
 TEST(ClientJson, DatesIsoOrUnixSeconds) {
   struct Case {
     const char* json;
@@ -276,6 +290,8 @@ TEST(ClientJson, DatesIsoOrUnixSeconds) {
       {R"("2030-01-01T02:00:00+02:00")", k2030},
       {R"("2029-12-31T23:30:00-00:30")", k2030},
       {R"("2030-01-01")", k2030},
+      {R"("2030-01-01t00:00:00z")", k2030},
+      {R"("1893456000")", k2030},  // util/timestamp.h's grammar, as tokenctl --expires reads it
       {R"("2028-02-29T12:34:56Z")", 1835440496},
       {R"("1970-01-01T00:00:00Z")", 0},
   };
@@ -290,7 +306,7 @@ TEST(ClientJson, DatesIsoOrUnixSeconds) {
 TEST(ClientJson, BadDatesNameThePath) {
   for (const char* bad : {R"("2030-01-01T00:00:00")", R"("2030-13-01T00:00:00Z")", R"("2030-02-29T00:00:00Z")",
                           R"("2030-01-01T24:00:00Z")", R"("2030-01-01T00:00:00ZZ")", R"("2030-1-1")",
-                          R"("tomorrow")", R"("")", "1.5", "true", "{}"}) {
+                          R"("tomorrow")", R"("")", R"("1969-12-31T23:59:59Z")", "1.5", "true", "{}"}) {
     Result<Client> r =
         ParseClient(std::string(R"({"ClientId":"c","ClientSecrets":[{"Value":"x"},{"Value":"y","Expiration":)") +
                     bad + "}]}");
