@@ -1085,7 +1085,15 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
+    Result<store::RevokeProgress> RevokeFamilyPart(std::string_view f, int64_t now, int64_t keep,
+                                                   size_t batch) override {
+      return t_.RevokeFamilyPart(f, now, keep, batch);
+    }
     Result<size_t> CountFamilyGrants(std::string_view f) override { return t_.CountFamilyGrants(f); }
+    Result<std::vector<std::pair<std::string, store::Grant>>> ListGrants(std::string_view c,
+                                                                         std::string_view s) override {
+      return t_.ListGrants(c, s);
+    }
     Result<store::CollectResult> CollectExpired(int64_t now, size_t batch) override {
       return t_.CollectExpired(now, batch);
     }
