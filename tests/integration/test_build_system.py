@@ -99,7 +99,12 @@ class BuildSystemTest(unittest.TestCase):
         expected = {f"{prefix}/bin/tokenfcgi", f"{prefix}/bin/tokenctl", f"{etc}/tokenfcgi/tokenfcgi.conf",
                     f"{prefix}/share/man/man8/tokenfcgi.8", f"{prefix}/share/man/man8/tokenctl.8",
                     f"{prefix}/share/tokenfcgi/nginx/tokenfcgi.conf", f"{prefix}/share/tokenfcgi/apache/tokenfcgi.conf",
-                    f"{prefix}/share/doc/tokenfcgi/deploy.md", f"{prefix}/share/doc/tokenfcgi/examples/demo.json"}
+                    f"{prefix}/share/doc/tokenfcgi/deploy.md", f"{prefix}/share/doc/tokenfcgi/examples/demo.json",
+                    f"{prefix}/share/tokenfcgi/nginx/tokenfcgi-limits.conf",
+                    f"{prefix}/include/tokenfcgi/extension_grant.h"}
+        libdir = cache.get("CMAKE_INSTALL_LIBDIR", "lib")
+        libdir = libdir if libdir.startswith("/") else f"{prefix}/{libdir}"
+        expected.add(f"{libdir}/tokenfcgi/hmac_assertion.so")
         for unit in ("tokenfcgi.service", "tokenfcgi.socket", "tokenfcgi-gc.service", "tokenfcgi-gc.timer"):
             expected.add(f"{unitdir}/{unit}")
         self.assertEqual(sorted(installed), sorted(expected))

@@ -122,7 +122,13 @@ class ConsentTest(unittest.TestCase):
         listed = json.loads(listed)
         self.assertEqual(len(listed), 1, listed)
         self.d.tokenctl("grants", "revoke", "--subject", "1002")
-        self.consent_form(b.get(AUTHORIZE, params=self.params()))
+        # Revoking by subject forgets the consent and also ends bob's sessions (his security stamp moved): he signs
+        # in again, and is asked again.
+        r = b.get(AUTHORIZE, params=self.params())
+        self.assertEqual(r.status, 200, r)
+        login = parse_html(r.text).forms[0]
+        self.assertIsNotNone(login.field("password"), "the login form, not a code")
+        self.consent_form(b.submit(login, username="bob", password="Bob-pass-2"))
 
     def test_remember_needs_allow_remember_consent(self):
         b, r = self.signed_in(client="noremember")
