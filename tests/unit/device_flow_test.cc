@@ -350,8 +350,9 @@ TEST_F(DeviceFlowTest, DecisionNeedsALivePendingCode) {
   auto [device, user] = NewCode();
   Decide(user, false);
   DeviceDecision d = DeviceDecision::kRecorded;
-  Put([&](store::Txn& t) -> Status {
-    Result<DeviceDecision> r = DecideDeviceCode(t, user, kNow, DeviceLogin{"sub-alice", kNow, "local", {}, "", ""});
+  Put([&, user_code = user](store::Txn& t) -> Status {  // clang 14 cannot capture a structured binding
+    Result<DeviceDecision> r =
+        DecideDeviceCode(t, user_code, kNow, DeviceLogin{"sub-alice", kNow, "local", {}, "", ""});
     if (!r.ok()) return r.status();
     d = *r;
     return Status::OK();
@@ -360,8 +361,8 @@ TEST_F(DeviceFlowTest, DecisionNeedsALivePendingCode) {
   EXPECT_EQ(Error(Poll(device)), "access_denied");
   auto [late, late_user] = NewCode();
   clock_.Advance(60);
-  Put([&](store::Txn& t) -> Status {
-    Result<DeviceDecision> r = DecideDeviceCode(t, late_user, clock_.NowSeconds(), std::nullopt);
+  Put([&, late_code = late_user](store::Txn& t) -> Status {
+    Result<DeviceDecision> r = DecideDeviceCode(t, late_code, clock_.NowSeconds(), std::nullopt);
     if (!r.ok()) return r.status();
     d = *r;
     return Status::OK();
