@@ -218,6 +218,10 @@ class PluginCrashTest(unittest.TestCase):
             before = json.loads(d.tokenctl("--json", "stats").stdout)["grants"]
             r = post("crash")
             self.assertEqual(r.status, 502, r)  # nginx: the upstream closed the connection
+            # nginx sees the connection close while the kernel is still tearing the worker down: wait for its exit.
+            deadline = time.monotonic() + 10
+            while sum(1 for w in d.workers if w.poll() is not None) == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
             self.assertEqual(sum(1 for w in d.workers if w.poll() is not None), 1)
             self.assertEqual(json.loads(d.tokenctl("--json", "stats").stdout)["grants"], before)
             for _ in range(3):  # the surviving worker answers
