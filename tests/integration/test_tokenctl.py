@@ -192,7 +192,7 @@ def test_import_demo(env):
           "demo secret stored as base64(SHA-256('demo-secret'))")
     stats = env.json("stats")
     check((stats["clients"], stats["api_scopes"], stats["api_resources"], stats["identity_resources"],
-           stats["users"]) == (3, 1, 1, 3, 1), "stats counts after import: %r" % stats)
+           stats["users"]) == (5, 2, 2, 3, 1), "stats counts after import: %r" % stats)
     web = env.json("client", "show", "demo-web")
     check(web["RequireClientSecret"] is False and web["AllowedGrantTypes"] == ["authorization_code"],
           "demo-web is a public authorization-code client")
