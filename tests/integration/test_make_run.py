@@ -38,6 +38,12 @@ class MakeRunTest(unittest.TestCase):
         try:
             banner = self._wait_for_banner(proc, log_path)
             self.assertIn(f"http://127.0.0.1:{port}", banner)
+            # The build is not silent: cmake's progress lines reach the terminal.
+            self.assertRegex(banner, r"\[\s*\d+%\] Built target tokenfcgi")
+            # The banner names every demo credential the README uses.
+            for credential in ("demo-secret", "demo-app-secret", "demo-backend-secret", "demo-partner-secret",
+                               "demo-api-secret", "alice-demo-password", "demo-web", "demo-tv"):
+                self.assertIn(credential, banner)
             # Every curl line of the banner, pasted as printed.
             curl_lines = [line.strip() for line in banner.splitlines() if line.strip().startswith("curl -s")]
             token_line = next(line for line in curl_lines if "client_credentials" in line)
