@@ -10,12 +10,8 @@ with "eyJ"), anything else as text. A command without such lines must succeed. T
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import threading
-import time
 import unittest
 
 import harness
@@ -99,7 +95,10 @@ class Shell:
         raise AssertionError(f"the shell ended (killed after a timeout?); output so far: {''.join(lines)[-2000:]}")
 
     def close(self):
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the watchdog killed it
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
         self.proc.stderr.close()
@@ -119,35 +118,12 @@ class ReadmeExamplesTest(unittest.TestCase):
             self.assertIn(needle, text, f"no README example uses {needle}")
         self.assertGreaterEqual(sum(1 for _, expected in all_steps if expected), 12)
 
-        run_dir = tempfile.mkdtemp(prefix="tf_readme.")
-        os.chmod(run_dir, 0o755)
-        port = harness.free_port()
-        env = dict(os.environ, BUILD_DIR=harness.BUILD_DIR, RUN_DIR=run_dir)
-        log_path = os.path.join(run_dir, "make-run.log")
-        log = open(log_path, "w")
-        proc = subprocess.Popen(["make", "-C", harness.SOURCE_DIR, "run", f"PORT={port}"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        shell = None
-        try:
-            self._wait_for_banner(proc, log_path)
+        with harness.MakeRun() as demo:
             shell = Shell()
-            self.run_steps(shell, all_steps, port)
-        finally:
-            if shell:
+            try:
+                self.run_steps(shell, all_steps, demo.port)
+            finally:
                 shell.close()
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a reader stops it
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            log.close()
-            if os.environ.get("TF_KEEP_TMP"):
-                print(f"kept {run_dir}")
-            else:
-                shutil.rmtree(run_dir, ignore_errors=True)
 
     def run_steps(self, shell, all_steps, port):
         for command, expected in all_steps:
@@ -169,18 +145,6 @@ class ReadmeExamplesTest(unittest.TestCase):
                         self.assertTrue(matches(value, got[key]), f"{key}: README {value!r}, answer {got[key]!r}")
                 else:
                     self.assertTrue(matches(want, out.rstrip("\n")), f"README {want!r}, answer {out!r}")
-
-    def _wait_for_banner(self, proc, log_path, timeout=300):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(log_path) as f:
-                text = f.read()
-            if "Press Ctrl-C to stop." in text:
-                return text
-            if proc.poll() is not None:
-                self.fail(f"make run exited {proc.returncode}:\n{text[-3000:]}")
-            time.sleep(0.2)
-        self.fail("make run printed no banner in time")
 
 
 if __name__ == "__main__":
