@@ -511,6 +511,13 @@ http {{
         out = self.sh(self.rewrite(f"curl -s -u reporting:{self.secret} -d grant_type=client_credentials "
                                    f"https://{HOST}/connect/token")).stdout
         self.assertIn("access_token", out)
+        # Under the sanitizer build the workers are sanitized: their logs must hold no report.
+        self.stop_servers()
+        for name in ("unit-worker.log", "listen-worker.log"):
+            with open(os.path.join(self.root, name), errors="replace") as f:
+                log = f.read()
+            for marker in harness.SANITIZER_MARKERS:
+                self.assertNotIn(marker, log, name)
 
 
 if __name__ == "__main__":
