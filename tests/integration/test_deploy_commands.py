@@ -1,7 +1,8 @@
 """Every command of docs/deploy.md, run as the guide shows it, in a fresh host-like tree in a temporary directory.
 
-The test reads each ```sh block of docs/deploy.md (and the cron lines in them) and runs every command, in the
-guide's order, with section 3 (from source) first because it sets up what the other sections take from the package.
+The test reads each ```sh block of docs/deploy.md (and the cron lines in them), and those of "Run behind nginx" in
+docs/operations.md, which repeats part of the walkthrough, and runs every command, in the guide's order, with section
+3 (from source) first because it sets up what the other sections take from the package.
 Only the places change: /etc/tokenfcgi, /var/lib/tokenfcgi, /run/tokenfcgi, /var/backups/tokenfcgi, /etc/nginx,
 /etc/letsencrypt and the installed files (/usr/local, and the package's /usr/share/tokenfcgi and /usr/bin/tokenfcgi,
 both served by `make install`'s tree) live under the temporary root, and https://auth.example.com is an nginx on a
@@ -42,20 +43,26 @@ import unittest
 import harness
 
 DEPLOY_MD = os.path.join(harness.SOURCE_DIR, "docs", "deploy.md")
+# The same walkthrough's commands that docs/operations.md repeats for readers of the reference.
+OPERATIONS_MD = os.path.join(harness.SOURCE_DIR, "docs", "operations.md")
+OPERATIONS_SECTION = "Run behind nginx"
 UNITS = os.path.join(harness.SOURCE_DIR, "packaging", "systemd")
 HOST = "auth.example.com"
 PASSWORD = "deploy-test-password-1001"
 
 
-def read_commands():
-    """[(section, command, comment)] of every ```sh block; continuation lines joined; cron lines as commands."""
-    with open(DEPLOY_MD, encoding="utf-8") as f:
+def read_commands(path=DEPLOY_MD, only_section=None):
+    """[(section, command, comment)] of every ```sh block (of one section); continuation lines joined; cron lines as
+    commands."""
+    with open(path, encoding="utf-8") as f:
         text = f.read()
     result = []
     section = ""
     for m in re.finditer(r"^(## [^\n]*)$|^```sh\n(.*?)^```$", text, re.M | re.S):
         if m.group(1):
             section = m.group(1)[3:]
+            continue
+        if only_section and section != only_section:
             continue
         lines = m.group(2).splitlines()
         cron = bool(lines) and lines[0].startswith("# /etc/cron.d/")
@@ -175,8 +182,12 @@ class DeployCommandsTest(unittest.TestCase):
                     proc.wait(timeout=20)
             else:
                 try:
-                    # The guide's way to stop spawn-fcgi's workers.
-                    self.sh(self.rewrite(self.inline("kill -TERM $(cat /run/tokenfcgi/spawn.pid)")))
+                    if os.path.exists(self.path("/run/tokenfcgi/spawn.pid")):
+                        # The guide's way to stop spawn-fcgi's workers.
+                        self.sh(self.rewrite(self.inline("kill -TERM $(cat /run/tokenfcgi/spawn.pid)")))
+                    else:
+                        for pid in proc:
+                            os.kill(pid, signal.SIGTERM)
                     deadline = time.monotonic() + 20
                     while any(os.path.exists(f"/proc/{pid}") for pid in proc) and time.monotonic() < deadline:
                         time.sleep(0.05)
@@ -346,11 +357,15 @@ http {{
 
     def do_spawn_fcgi(self, command, comment):
         self.stop_servers()
-        self.sh(self.rewrite(command))
         pid_file = self.path("/run/tokenfcgi/spawn.pid")
-        with open(pid_file) as f:
-            pids = [int(line) for line in f if line.strip()]
+        if os.path.exists(pid_file):
+            os.remove(pid_file)
+        out = self.sh(self.rewrite(command))
+        pids = [int(pid) for pid in re.findall(r"child spawned successfully: PID: (\d+)", out.stdout + out.stderr)]
         self.assertEqual(len(pids), 2)  # -F 2
+        if " -P " in command:
+            with open(pid_file) as f:
+                self.assertEqual(pids, [int(line) for line in f if line.strip()])
         self.servers.append(("spawn-fcgi", pids))
         self.wait_for_socket(self.path("/run/tokenfcgi/tokenfcgi.sock"))
 
@@ -493,7 +508,11 @@ http {{
         commands = read_commands()
         self.assertGreater(len(commands), 40)
         self.assertIn(self.APACHE_SECTION, {c[0] for c in commands})
-        order = ["3. From source + spawn-fcgi", "How the pieces fit", "1. Debian package + nginx"]
+        repeated = [("operations.md: " + s, c, m) for s, c, m in read_commands(OPERATIONS_MD, OPERATIONS_SECTION)]
+        self.assertGreaterEqual(len(repeated), 4)
+        commands += repeated
+        order = ["3. From source + spawn-fcgi", "operations.md: " + OPERATIONS_SECTION, "How the pieces fit",
+                 "1. Debian package + nginx"]
         commands.sort(key=lambda c: order.index(c[0]) if c[0] in order else len(order))  # stable: guide order
         self.make_cert()
         ran = 0
