@@ -192,7 +192,7 @@ def test_import_demo(env):
           "demo secret stored as base64(SHA-256('demo-secret'))")
     stats = env.json("stats")
     check((stats["clients"], stats["api_scopes"], stats["api_resources"], stats["identity_resources"],
-           stats["users"]) == (3, 1, 1, 3, 1), "stats counts after import: %r" % stats)
+           stats["users"]) == (5, 2, 2, 3, 1), "stats counts after import: %r" % stats)
     web = env.json("client", "show", "demo-web")
     check(web["RequireClientSecret"] is False and web["AllowedGrantTypes"] == ["authorization_code"],
           "demo-web is a public authorization-code client")
@@ -201,7 +201,7 @@ def test_import_demo(env):
           tv["AllowedGrantTypes"] == ["urn:ietf:params:oauth:grant-type:device_code"] and
           (tv["DeviceCodeLifetime"], tv["PollingInterval"]) == (600, 5), "demo-tv is a public device-flow client")
     again = env.json("import", DEMO_JSON)
-    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 3}, "re-import: unchanged %r" % again)
+    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 5}, "re-import: unchanged %r" % again)
     check(env.json("stats")["config_generation"] == stats["config_generation"], "unchanged re-import writes nothing")
 
 
@@ -264,7 +264,7 @@ def test_import_dry_run(env):
     generation = env.json("stats")["config_generation"]
     report = env.json("import", DEMO_JSON, "--dry-run")
     check(report["dry_run"] is True and report["written"] is False, "dry run writes nothing: %r" % report)
-    check(report["Clients"]["new"] == 3, "dry run counts")
+    check(report["Clients"]["new"] == 5, "dry run counts")
     check(env.json("client", "list") == [], "no client after a dry run")
     check(env.json("stats")["config_generation"] == generation, "generation unchanged")
     fresh = Env()
@@ -295,7 +295,8 @@ def test_client_commands(env):
     env.ok("client", "add", "spa", "--public", "--grant", "authorization_code", "--grant", "refresh_token",
            "--scope", "openid", "--scope", "offline_access")
     listed = {c["ClientId"]: c for c in env.json("client", "list")}
-    check(sorted(listed) == ["demo", "demo-tv", "demo-web", "spa", "svc"], "client list: %r" % sorted(listed))
+    check(sorted(listed) == ["demo", "demo-app", "demo-backend", "demo-tv", "demo-web", "spa", "svc"],
+          "client list: %r" % sorted(listed))
     check(listed["spa"]["RequireClientSecret"] is False, "spa is public")
     human = env.ok("client", "list").stdout
     check("svc" in human and "confidential" in human and "public" in human, human)
@@ -449,7 +450,8 @@ def test_stats_and_backup(env):
     try:
         with open(restored.config, "w") as f:
             f.write("issuer = http://127.0.0.1:8080\ndatabase = %s\nmap_size = 32M\n" % backup)
-        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-tv", "demo-web"],
+        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-app", "demo-backend",
+                                                                          "demo-tv", "demo-web"],
               "backup holds the demo clients")
     finally:
         restored.close()
