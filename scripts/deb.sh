@@ -84,8 +84,9 @@ build_args=(-us -uc -b)
 launcher=(env)
 if [[ $ccache -eq 1 ]] && command -v ccache >/dev/null; then
   # CMake reads these as the default compiler launchers; dpkg-buildpackage passes the environment through.
+  # debhelper gives the build a HOME of its own, so the cache directory is named here.
   launcher=(env CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR="$stage"
-            CCACHE_NOHASHDIR=1)
+            CCACHE_NOHASHDIR=1 CCACHE_DIR="$(ccache -k cache_dir)")
 fi
 (cd "$stage" && "${launcher[@]}" DEB_BUILD_OPTIONS="parallel=${JOBS:-2} nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}" \
    dpkg-buildpackage "${build_args[@]}")
