@@ -224,10 +224,13 @@ const OptionSpec* FindOption(const std::vector<OptionSpec>& specs, std::string_v
   return nullptr;
 }
 
-// Reads options of `specs` (and the global ones) and positional arguments from args[pos...]. "--" ends options;
-// "--name=value" is accepted.
-bool ParseArguments(Context& ctx, const std::vector<std::string>& args, size_t pos,
-                    const std::vector<OptionSpec>& specs, Parsed* parsed, std::string* error) {
+// Reads the command's options (and the global ones) and positional arguments from args[pos...]. "--" ends options;
+// "--name=value" is accepted. A word that begins with a single '-' and is no known option is a positional argument
+// while the command still expects one (a kid or a client id may begin with '-'); a word that begins with "--" is
+// always an option, so a misspelt option is reported rather than taken for an argument.
+bool ParseArguments(Context& ctx, const std::vector<std::string>& args, size_t pos, const CommandDef& command,
+                    Parsed* parsed, std::string* error) {
+  const std::vector<OptionSpec>& specs = command.options;
   bool options_done = false;
   for (; pos < args.size(); ++pos) {
     const std::string& a = args[pos];
@@ -248,8 +251,13 @@ bool ParseArguments(Context& ctx, const std::vector<std::string>& args, size_t p
     }
     const OptionSpec* spec = FindOption(specs, name);
     if (spec == nullptr) spec = FindOption(kGlobalOptions, name);
+    if (spec == nullptr && a[1] != '-' && parsed->args.size() < command.max_args) {
+      parsed->args.push_back(a);
+      continue;
+    }
     if (spec == nullptr) {
       *error = "unknown option '" + name + "'";
+      if (command.max_args > 0) *error += " (an argument that begins with '-' goes after --: ... -- " + a + ")";
       return false;
     }
     if (spec->takes_value && !has_inline_value) {
@@ -351,7 +359,7 @@ int RunTokenctl(const std::vector<std::string>& args, const CliIo& io) {
   }
   Parsed parsed;
   std::string error;
-  if (!ParseArguments(ctx, args, pos, command->options, &parsed, &error)) return UsageError(ctx, error);
+  if (!ParseArguments(ctx, args, pos, *command, &parsed, &error)) return UsageError(ctx, error);
   if (parsed.args.size() < command->min_args) return UsageError(ctx, "missing argument");
   if (parsed.args.size() > command->max_args) {
     return UsageError(ctx, "unexpected argument '" + parsed.args.back() + "'");

@@ -9,8 +9,16 @@
 namespace tf::admin {
 namespace {
 
-// Subject ids tokenctl makes: 16 random bytes, base64url (22 characters).
+// Subject ids tokenctl makes: 16 random bytes, base64url (22 characters), never beginning with '-' (so that one can
+// always be typed as a command-line argument).
 constexpr size_t kSubjectIdBytes = 16;
+
+std::string NewSubjectId() {
+  while (true) {
+    std::string id = RandomHandle(kSubjectIdBytes);
+    if (id[0] != '-') return id;
+  }
+}
 
 Result<std::optional<std::string>> HashIfGiven(const std::optional<std::string>& password,
                                                const Argon2Params& params) {
@@ -110,7 +118,7 @@ Result<store::User> AddUser(store::Store& store, const NewUser& spec, const Argo
   if (spec.password) TF_RETURN_IF_ERROR(ValidateNewPassword(*spec.password));
   // Fail fast, before spending time on the hash; the Update below checks again.
   TF_RETURN_IF_ERROR(CheckNewUser(store, spec));
-  store::User user = NewUserRecord(spec, spec.subject_id.empty() ? RandomHandle(kSubjectIdBytes) : spec.subject_id);
+  store::User user = NewUserRecord(spec, spec.subject_id.empty() ? NewSubjectId() : spec.subject_id);
   user.created = clock.NowSeconds();
   auto hash = HashIfGiven(spec.password, params);
   if (!hash.ok()) return hash.status();

@@ -53,7 +53,7 @@ Status ValidateNewPassword(std::string_view password, size_t min_length = 1);
 struct NewUser {
   std::string username;                   // required, 1..store::kMaxUsernameLength bytes
   std::string tenant;                     // "" = no tenant
-  std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters)
+  std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters, no leading '-')
   std::vector<store::ClaimValue> claims;
   bool is_active = true;
   std::optional<std::string> password;    // plaintext, hashed here; nullopt = no password login

@@ -396,6 +396,24 @@ def test_key_lifecycle(env):
     check(again["state"] == "current", "with no current key the next generated one signs at once")
 
 
+def test_kids_and_ids_that_could_begin_with_a_dash(env):
+    """A generated kid never begins with '-', and a positional argument that does is an argument, not an option."""
+    env.ok("init", "--no-key")
+    for _ in range(40):
+        key = env.json("key", "generate", "--alg", "ES256")
+        check(not key["kid"].startswith("-"), "generated kid begins with '-': %r" % key["kid"])
+        env.ok("key", "retire", key["kid"], "--force")
+        env.ok("key", "remove", key["kid"])
+    env.ok("client", "add", "-web", "--grant", "client_credentials")
+    check(env.json("client", "show", "-web")["ClientId"] == "-web", "client show -web")
+    p = env.fails(1, "key", "remove", "-NoSuchKid")
+    check("no key with kid '-NoSuchKid'" in p.stderr, p.stderr)
+    p = env.fails(2, "key", "remove", "--NoSuchKid")
+    check("goes after --" in p.stderr, "the message says how to pass such an argument: %r" % p.stderr)
+    env.fails(1, "key", "remove", "--", "--NoSuchKid")
+    env.ok("client", "remove", "-web")
+
+
 def openssl(*args, stdin=None):
     p = subprocess.run(["openssl"] + list(args), input=stdin, capture_output=True, timeout=60)
     check(p.returncode == 0, "openssl %s failed: %s" % (" ".join(args), p.stderr))
