@@ -48,14 +48,26 @@ const std::vector<CommandDef>& Commands() {
        "Shows one client (--json: every stored property; secrets appear only as their hashes).", {}, 1, 1,
        CmdClientShow},
       {"client add",
-       "ID [--name NAME] [--public] [--grant GT]... [--scope S]... [--generate-secret] [--lifetime SECONDS]",
-       "Adds a client. --generate-secret prints a new secret once and stores only its hash.",
+       "ID [--name NAME] [--public] [--grant GT]... [--scope S]... [--generate-secret] [--lifetime SECONDS]\n"
+       "    [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--cors-origin ORIGIN]... [--offline-access]",
+       "Adds a client. --generate-secret prints a new secret once and stores only its hash. A grant type that is\n"
+       "neither built in nor served by an extension_grant line of the configuration is refused, with the list of\n"
+       "known ones. Every other client property can be set with tokenctl import.\n\n"
+       "examples:\n"
+       "  tokenctl client add svc --grant client_credentials --scope api1 --generate-secret\n"
+       "  tokenctl client add web --public --grant authorization_code --scope openid --scope offline_access \\\n"
+       "      --redirect-uri https://app.example/callback --post-logout-redirect-uri https://app.example/ \\\n"
+       "      --cors-origin https://app.example --offline-access",
        {{"--name", true, "ClientName"},
         {"--public", false, "a public client (RequireClientSecret false)"},
         {"--grant", true, "an allowed grant type (repeatable), e.g. client_credentials"},
         {"--scope", true, "an allowed scope (repeatable)"},
         {"--generate-secret", false, "generate a secret and print it once"},
-        {"--lifetime", true, "AccessTokenLifetime in seconds (default 3600)"}},
+        {"--lifetime", true, "AccessTokenLifetime in seconds (default 3600)"},
+        {"--redirect-uri", true, "an allowed redirect URI (repeatable; RedirectUris)"},
+        {"--post-logout-redirect-uri", true, "an allowed post-logout redirect URI (repeatable)"},
+        {"--cors-origin", true, "a browser origin allowed to call the token endpoint (repeatable)"},
+        {"--offline-access", false, "allow refresh tokens (AllowOfflineAccess; scope offline_access)"}},
        1, 1, CmdClientAdd},
       {"client remove", "ID", "Removes a client.", {}, 1, 1, CmdClientRemove},
       {"client secret add", "ID [--generate] [--description TEXT] [--expires 2030-01-01T00:00:00Z]",
@@ -105,10 +117,12 @@ const std::vector<CommandDef>& Commands() {
         {"--inactive", false, "add the user disabled (IsActive false)"},
         {"--no-password", false, "do not read a password: the user cannot sign in with one"}},
        1, 1, CmdUserAdd},
-      {"user show", "USER | --username NAME [--tenant T]",
+      {"user show", "(USER | --username NAME) [--tenant T] | --subject ID",
        "Shows a user: subject, username, tenant, active flag, the password hash's scheme (never the hash),\n"
-       "lockout state and claims. USER is a subject id.\n\n"
+       "lockout state and claims. USER is a username (in the default tenant, or in --tenant T) or a subject id;\n"
+       "a word that is the username of one user and the subject id of another is refused, naming both.\n\n"
        "examples:\n"
+       "  tokenctl user show alice\n"
        "  tokenctl user show 1001\n"
        "  tokenctl --json user show --username bob --tenant acme",
        UserRefOptions(), 0, 1, CmdUserShow},
@@ -116,7 +130,7 @@ const std::vector<CommandDef>& Commands() {
        "Lists users: subject, username, tenant, active, password scheme, lockout. --tenant T lists one tenant's\n"
        "users (--tenant '' those without a tenant).",
        {{"--tenant", true, "only this tenant's users"}}, 0, 0, CmdUserList},
-      {"user passwd", "USER | --username NAME [--tenant T] [--no-password]",
+      {"user passwd", "(USER | --username NAME) [--tenant T] | --subject ID [--no-password]",
        "Sets a new password, read like user add's (standard input, or a prompt without echo, asked twice). Also\n"
        "clears the lockout state. --no-password removes the password instead.\n\n"
        "examples:\n"
@@ -124,16 +138,16 @@ const std::vector<CommandDef>& Commands() {
        "  printf '%s\\n' \"$PASSWORD\" | tokenctl user passwd 1001",
        UserRefOptions({{"--no-password", false, "remove the password: the user cannot sign in with one"}}), 0, 1,
        CmdUserPasswd},
-      {"user disable", "USER | --username NAME [--tenant T]",
+      {"user disable", "(USER | --username NAME) [--tenant T] | --subject ID",
        "Disables a user (IsActive false): the password grant refuses it as it refuses a wrong password.",
        UserRefOptions(), 0, 1, CmdUserDisable},
-      {"user enable", "USER | --username NAME [--tenant T]", "Enables a disabled user (IsActive true).",
-       UserRefOptions(), 0, 1, CmdUserEnable},
-      {"user unlock", "USER | --username NAME [--tenant T]",
+      {"user enable", "(USER | --username NAME) [--tenant T] | --subject ID",
+       "Enables a disabled user (IsActive true).", UserRefOptions(), 0, 1, CmdUserEnable},
+      {"user unlock", "(USER | --username NAME) [--tenant T] | --subject ID",
        "Ends a lockout at once and resets the count of failed password attempts to 0.", UserRefOptions(), 0, 1,
        CmdUserUnlock},
-      {"user remove", "USER | --username NAME [--tenant T]", "Removes a user.", UserRefOptions(), 0, 1,
-       CmdUserRemove},
+      {"user remove", "(USER | --username NAME) [--tenant T] | --subject ID", "Removes a user.", UserRefOptions(), 0,
+       1, CmdUserRemove},
       {"grants list", "[--client ID] [--subject SUB] [--kind KIND]",
        "Lists the stored grants (refresh tokens, reference access tokens, authorization and device codes), oldest\n"
        "first: id, kind, client, subject, created, expires, consumed, family, scopes. The id is the first 12\n"
@@ -200,7 +214,8 @@ void PrintGeneralHelp(std::ostream& out) {
   }
   out << "\noptions:\n";
   for (const auto& o : kGlobalOptions) out << "  " << std::left << std::setw(16) << o.name << o.help << "\n";
-  out << "\nUSER is a subject id, or --username NAME [--tenant T] in its place.\n"
+  out << "\nUSER is a username (with --tenant T in a tenant) or a subject id; --username NAME or --subject ID in its\n"
+         "place names the user one way only.\n"
          "tokenctl COMMAND --help describes one command. Exit status: 0 ok, 1 error, 2 usage error.\n";
 }
 

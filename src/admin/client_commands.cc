@@ -56,17 +56,12 @@ int CmdClientList(Context& ctx, const Parsed&) {
     ctx.out() << "no clients\n";
     return kExitOk;
   }
-  size_t width = 9;
-  for (const auto& c : *clients) width = std::max(width, c.client_id.size());
-  ctx.out() << std::left << std::setw(static_cast<int>(width) + 2) << "CLIENT_ID" << std::setw(14) << "TYPE"
-            << std::setw(10) << "ENABLED" << std::setw(32) << "GRANTS"
-            << "SCOPES\n";
+  Table table({"CLIENT_ID", "TYPE", "ENABLED", "GRANTS", "SCOPES"});
   for (const auto& c : *clients) {
-    ctx.out() << std::left << std::setw(static_cast<int>(width) + 2) << c.client_id << std::setw(14)
-              << (c.IsPublic() ? "public" : "confidential") << std::setw(10) << (c.enabled ? "yes" : "no")
-              << std::setw(32) << (c.allowed_grant_types.empty() ? "-" : Join(c.allowed_grant_types, ","))
-              << (c.allowed_scopes.empty() ? "-" : Join(c.allowed_scopes, " ")) << "\n";
+    table.AddRow({c.client_id, c.IsPublic() ? "public" : "confidential", c.enabled ? "yes" : "no",
+                  Join(c.allowed_grant_types, ","), Join(c.allowed_scopes, " ")});
   }
+  table.Print(ctx.out());
   return kExitOk;
 }
 
@@ -83,7 +78,7 @@ int CmdClientShow(Context& ctx, const Parsed& p) {
   }
   auto& out = ctx.out();
   auto row = [&](std::string_view name, const std::string& value) {
-    out << std::left << std::setw(22) << (std::string(name) + ":") << (value.empty() ? "-" : value) << "\n";
+    out << std::left << std::setw(24) << (std::string(name) + ":") << (value.empty() ? "-" : value) << "\n";
   };
   row("ClientId", c->client_id);
   row("ClientName", c->client_name);
@@ -91,6 +86,10 @@ int CmdClientShow(Context& ctx, const Parsed& p) {
   row("Type", c->IsPublic() ? "public (RequireClientSecret false)" : "confidential");
   row("AllowedGrantTypes", Join(c->allowed_grant_types, " "));
   row("AllowedScopes", Join(c->allowed_scopes, " "));
+  row("AllowOfflineAccess", c->allow_offline_access ? "yes" : "no");
+  row("RedirectUris", Join(c->redirect_uris, " "));
+  row("PostLogoutRedirectUris", Join(c->post_logout_redirect_uris, " "));
+  row("AllowedCorsOrigins", Join(c->allowed_cors_origins, " "));
   row("AccessTokenLifetime", std::to_string(c->access_token_lifetime) + " s");
   row("AccessTokenType", c->access_token_type == store::AccessTokenType::kJwt ? "Jwt" : "Reference");
   row("ClientSecrets", std::to_string(c->client_secrets.size()));
@@ -116,6 +115,10 @@ int CmdClientAdd(Context& ctx, const Parsed& p) {
   spec.is_public = p.Has("--public");
   spec.grant_types = p.All("--grant");
   spec.scopes = p.All("--scope");
+  spec.redirect_uris = p.All("--redirect-uri");
+  spec.post_logout_redirect_uris = p.All("--post-logout-redirect-uri");
+  spec.cors_origins = p.All("--cors-origin");
+  spec.allow_offline_access = p.Has("--offline-access");
   if (p.Has("--lifetime")) {
     const std::string v = p.Get("--lifetime");
     int64_t seconds = 0;

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <ostream>
 #include <memory>
 #include <sstream>
 #include <utility>
@@ -93,6 +95,47 @@ Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream
   content << file.rdbuf();
   if (file.bad()) return Status::IOError(path + ": read failed");
   return content.str();
+}
+
+namespace {
+
+size_t DisplayWidth(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // count UTF-8 lead bytes, not continuation bytes
+  return n;
+}
+
+std::string Printable(std::string s) {
+  if (s.empty()) return "-";
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+
+void Table::AddRow(std::vector<std::string> cells) {
+  for (std::string& c : cells) c = Printable(std::move(c));
+  rows_.push_back(std::move(cells));
+}
+
+void Table::Print(std::ostream& out) const {
+  std::vector<size_t> widths;
+  for (const auto& row : rows_) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  for (const auto& row : rows_) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] + 2 - DisplayWidth(row[i]), ' ');
+    }
+    out << line << "\n";
+  }
 }
 
 std::string Join(const std::vector<std::string>& v, std::string_view sep) {

@@ -93,6 +93,19 @@ std::string Plural(size_t n, std::string_view one, std::string_view many);  // "
 // *exit_code set) on a usage error.
 bool NonEmptyOption(Context& ctx, const Parsed& p, std::string_view name, std::string* value, int* exit_code);
 
+// A table for people: a header row and rows of cells, each column as wide as its widest cell (counted in UTF-8
+// characters), columns two spaces apart, the last column not padded. An empty cell prints as "-"; control
+// characters print as '?', so no content can break a row or the alignment.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header);
+  void AddRow(std::vector<std::string> cells);
+  void Print(std::ostream& out) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;  // rows_[0] is the header
+};
+
 // --json output.
 CJsonPtr Object();
 CJsonPtr Array();

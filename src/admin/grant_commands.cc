@@ -1,7 +1,6 @@
 #include "admin/grant_commands.h"
 
 #include <charconv>
-#include <iomanip>
 #include <ostream>
 
 #include "admin/grants.h"
@@ -99,27 +98,17 @@ int CmdGrantsList(Context& ctx, const Parsed& p) {
     ctx.out() << "no grants\n";
     return kExitOk;
   }
-  size_t client_width = 6, subject_width = 7, expired = 0;
-  for (const auto& e : *grants) {
-    client_width = std::max(client_width, e.grant.client_id.size());
-    subject_width = std::max(subject_width, e.grant.subject.size());
-    if (e.grant.expires <= now) ++expired;
-  }
-  auto& out = ctx.out();
-  out << std::left << std::setw(static_cast<int>(kGrantIdLength) + 2) << "ID" << std::setw(20) << "KIND"
-      << std::setw(static_cast<int>(client_width) + 2) << "CLIENT" << std::setw(static_cast<int>(subject_width) + 2)
-      << "SUBJECT" << std::setw(22) << "CREATED" << std::setw(22) << "EXPIRES" << std::setw(22) << "CONSUMED"
-      << std::setw(24) << "FAMILY"
-      << "SCOPES\n";
+  size_t expired = 0;
+  Table table({"ID", "KIND", "CLIENT", "SUBJECT", "CREATED", "EXPIRES", "CONSUMED", "FAMILY", "SCOPES"});
   for (const auto& e : *grants) {
     const store::Grant& g = e.grant;
-    out << std::left << std::setw(static_cast<int>(kGrantIdLength) + 2) << e.id << std::setw(20) << store::GrantKindName(g.kind)
-        << std::setw(static_cast<int>(client_width) + 2) << g.client_id
-        << std::setw(static_cast<int>(subject_width) + 2) << (g.subject.empty() ? "-" : g.subject) << std::setw(22)
-        << FormatTimestamp(g.created) << std::setw(22) << FormatTimestamp(g.expires) << std::setw(22)
-        << (g.consumed_at ? FormatTimestamp(*g.consumed_at) : "-") << std::setw(24)
-        << (g.family.empty() ? "-" : g.family) << (g.scopes.empty() ? "-" : Join(g.scopes, " ")) << "\n";
+    if (g.expires <= now) ++expired;
+    table.AddRow({e.id, std::string(store::GrantKindName(g.kind)), g.client_id, g.subject, FormatTimestamp(g.created),
+                  FormatTimestamp(g.expires), g.consumed_at ? FormatTimestamp(*g.consumed_at) : "", g.family,
+                  Join(g.scopes, " ")});
   }
+  auto& out = ctx.out();
+  table.Print(out);
   out << Plural(grants->size(), "grant", "grants");
   if (expired) out << " (" << expired << " expired: tokenctl gc deletes them)";
   out << "\n";

@@ -1,6 +1,5 @@
 #include "admin/key_commands.h"
 
-#include <iomanip>
 #include <ostream>
 
 #include "admin/keys.h"
@@ -89,12 +88,11 @@ int CmdKeyList(Context& ctx, const Parsed&) {
     ctx.out() << "no keys (tokenctl key generate --alg RS256 makes one)\n";
     return kExitOk;
   }
-  ctx.out() << std::left << std::setw(45) << "KID" << std::setw(7) << "ALG" << std::setw(9) << "STATE"
-            << "CREATED\n";
+  Table table({"KID", "ALG", "STATE", "CREATED"});
   for (const auto& k : *keys) {
-    ctx.out() << std::left << std::setw(45) << k.kid << std::setw(7) << k.alg << std::setw(9)
-              << store::KeyStateName(k.state) << FormatTimestamp(k.created) << "\n";
+    table.AddRow({k.kid, k.alg, std::string(store::KeyStateName(k.state)), FormatTimestamp(k.created)});
   }
+  table.Print(ctx.out());
   return kExitOk;
 }
 

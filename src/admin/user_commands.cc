@@ -14,11 +14,6 @@
 namespace tf::admin::cli {
 namespace {
 
-// "alice (subject 3f9..., tenant acme)": how the user commands name a user in their output.
-std::string UserLabel(const store::User& u) {
-  return "'" + u.username + "' (subject " + u.subject_id + (u.tenant.empty() ? "" : ", tenant " + u.tenant) + ")";
-}
-
 // Everything about a user except the password hash, of which only the scheme is shown.
 CJsonPtr UserJson(const store::User& u, int64_t now) {
   CJsonPtr o = Object();
@@ -61,24 +56,25 @@ std::string LockoutText(const store::User& u, int64_t now) {
   return text;
 }
 
-// USER (a subject id), or --username NAME [--tenant T].
+// USER (a username in the tenant, or else a subject id), --username NAME or --subject ID; --tenant T with the first
+// two.
 std::optional<UserRef> UserRefArgument(Context& ctx, const Parsed& p, int* exit_code) {
-  if (p.Has("--username")) {
-    if (!p.args.empty()) {
-      *exit_code = UsageError(ctx, "give either a subject id or --username, not both");
+  const int given = (p.args.empty() ? 0 : 1) + (p.Has("--username") ? 1 : 0) + (p.Has("--subject") ? 1 : 0);
+  if (given != 1) {
+    *exit_code = UsageError(ctx, given == 0 ? "missing argument: a username or subject id (USER), --username NAME or "
+                                              "--subject ID"
+                                            : "name the user once: USER, --username NAME or --subject ID");
+    return std::nullopt;
+  }
+  if (p.Has("--subject")) {
+    if (p.Has("--tenant")) {
+      *exit_code = UsageError(ctx, "--tenant does not go with --subject: a subject id names one user in every tenant");
       return std::nullopt;
     }
-    return UserRef::ByName(p.Get("--tenant"), p.Get("--username"));
+    return UserRef::BySubject(p.Get("--subject"));
   }
-  if (p.Has("--tenant")) {
-    *exit_code = UsageError(ctx, "--tenant names a user only together with --username");
-    return std::nullopt;
-  }
-  if (p.args.empty()) {
-    *exit_code = UsageError(ctx, "missing argument: a subject id, or --username NAME [--tenant T]");
-    return std::nullopt;
-  }
-  return UserRef::BySubject(p.args[0]);
+  if (p.Has("--username")) return UserRef::ByName(p.Get("--tenant"), p.Get("--username"));
+  return UserRef::ByNameOrSubject(p.Get("--tenant"), p.args[0]);
 }
 
 // A new password: one line from standard input, or on a terminal a prompt without echo, asked twice. Never from the
@@ -118,8 +114,9 @@ int ChangeUser(Context& ctx, const Parsed& p, Change change, std::string_view wh
 
 const std::vector<OptionSpec>& UserRefOptions() {
   static const std::vector<OptionSpec> kUserRefOptions = {
-      {"--username", true, "name the user by username instead of subject id"},
-      {"--tenant", true, "the tenant of --username (default: users without a tenant)"},
+      {"--username", true, "name the user by username only"},
+      {"--subject", true, "name the user by subject id only"},
+      {"--tenant", true, "the tenant of USER or --username (default: users without a tenant)"},
   };
   return kUserRefOptions;
 }
@@ -215,24 +212,12 @@ int CmdUserList(Context& ctx, const Parsed& p) {
               << "\n";
     return kExitOk;
   }
-  size_t subject_width = 10, name_width = 8, tenant_width = 6;
+  Table table({"SUBJECT_ID", "USERNAME", "TENANT", "ACTIVE", "PASSWORD", "LOCKED"});
   for (const auto& u : *users) {
-    subject_width = std::max(subject_width, u.subject_id.size());
-    name_width = std::max(name_width, u.username.size());
-    tenant_width = std::max(tenant_width, u.tenant.size());
+    table.AddRow({u.subject_id, u.username, u.tenant, u.is_active ? "yes" : "no", PasswordScheme(u.password_hash),
+                  store::IsLockedOut(u, now) ? "until " + FormatTimestamp(*u.lockout_end) : std::string("no")});
   }
-  auto& out = ctx.out();
-  out << std::left << std::setw(static_cast<int>(subject_width) + 2) << "SUBJECT_ID"
-      << std::setw(static_cast<int>(name_width) + 2) << "USERNAME" << std::setw(static_cast<int>(tenant_width) + 2)
-      << "TENANT" << std::setw(8) << "ACTIVE" << std::setw(20) << "PASSWORD"
-      << "LOCKED\n";
-  for (const auto& u : *users) {
-    out << std::left << std::setw(static_cast<int>(subject_width) + 2) << u.subject_id
-        << std::setw(static_cast<int>(name_width) + 2) << u.username
-        << std::setw(static_cast<int>(tenant_width) + 2) << (u.tenant.empty() ? "-" : u.tenant) << std::setw(8)
-        << (u.is_active ? "yes" : "no") << std::setw(20) << PasswordScheme(u.password_hash)
-        << (store::IsLockedOut(u, now) ? "until " + FormatTimestamp(*u.lockout_end) : std::string("no")) << "\n";
-  }
+  table.Print(ctx.out());
   return kExitOk;
 }
 
