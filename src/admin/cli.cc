@@ -298,6 +298,16 @@ bool ParseArguments(Context& ctx, const std::vector<std::string>& args, size_t p
 
 }  // namespace
 
+std::vector<CommandDoc> CommandDocs() {
+  std::vector<CommandDoc> docs;
+  for (const CommandDef& c : Commands()) {
+    CommandDoc doc{c.name, c.synopsis, c.help, {}};
+    for (const OptionSpec& o : c.options) doc.options.push_back({o.name, o.takes_value, o.help});
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
 int RunTokenctl(const std::vector<std::string>& args, const CliIo& io) {
   Context ctx{io};
   size_t pos = 0;

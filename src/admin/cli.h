@@ -19,6 +19,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admin/cli_io.h"
@@ -27,5 +28,20 @@ namespace tf::admin {
 
 // `args` excludes the program name.
 int RunTokenctl(const std::vector<std::string>& args, const CliIo& io);
+
+// The command table as documentation reads it, in the order of `tokenctl --help`: tokenctl(8)'s COMMANDS section is
+// made from it (tests/unit/man_pages_test.cc checks that the page matches).
+struct CommandDoc {
+  std::string_view name;      // "client secret add"
+  std::string_view synopsis;  // after the name; may hold "\n" + indentation where it wraps
+  std::string_view help;      // paragraphs separated by blank lines; an "example(s):" paragraph is verbatim
+  struct Option {
+    std::string_view name;  // "--grant"
+    bool takes_value;
+    std::string_view help;
+  };
+  std::vector<Option> options;
+};
+std::vector<CommandDoc> CommandDocs();
 
 }  // namespace tf::admin
