@@ -349,7 +349,7 @@ class DebianPackageTest(unittest.TestCase):
         for path in ("/usr/bin/tokenfcgi", "/usr/bin/tokenctl", "/lib/systemd/system/tokenfcgi.socket",
                      "/lib/systemd/system/tokenfcgi.service", "/lib/systemd/system/tokenfcgi-gc.service",
                      "/lib/systemd/system/tokenfcgi-gc.timer", "/usr/share/man/man8/tokenfcgi.8.gz",
-                     "/usr/share/man/man8/tokenctl.8.gz", NGINX_EXAMPLE,
+                     "/usr/share/man/man8/tokenctl.8.gz", "/usr/share/man/man5/tokenfcgi.conf.5.gz", NGINX_EXAMPLE,
                      "/usr/share/tokenfcgi/apache/tokenfcgi.conf", "/usr/share/doc/tokenfcgi/deploy.md"):
             self.assertTrue(os.path.exists(path) or os.path.exists(path + ".gz"), path)
         analyze = find_tool("systemd-analyze")
