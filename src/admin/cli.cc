@@ -25,6 +25,7 @@
 #include "admin/grants.h"
 #include "admin/import.h"
 #include "admin/keys.h"
+#include "admin/keys_at_rest.h"
 #include "admin/names.h"
 #include "admin/session.h"
 #include "admin/users.h"
@@ -167,6 +168,12 @@ Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   return OpenStoreAsDirectoryOwner(options);
 }
 
+// The configured key-encryption key (nullopt: none configured), for the commands that write keys.
+Result<std::optional<token::KeyEncryptionKey>> ConfiguredKek(Context& ctx) {
+  TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
+  return LoadKeyEncryptionKey(*ctx.config);
+}
+
 Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream) {
   std::ostringstream content;
   if (path == "-") {
@@ -227,6 +234,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
     }
     Add(o.get(), "alg", report->alg);
     Add(o.get(), "current_kid", report->current_kid);
+    Add(o.get(), "created_key_encryption_key_file", report->created_key_encryption_key_file);
     if (report->created_id_token_key) {
       Add(o.get(), "created_id_token_key", KeyJson(*report->created_id_token_key));
     } else {
@@ -236,6 +244,10 @@ int CmdInit(Context& ctx, const Parsed& p) {
     return kExitOk;
   }
   if (report->created_database) ctx.out() << "created database " << ctx.config->database << "\n";
+  if (report->created_key_encryption_key_file) {
+    ctx.out() << "created key_encryption_key_file " << ctx.config->key_encryption_key_file
+              << " (mode 0400; keep a copy apart from the backups: without it the keys cannot be decrypted)\n";
+  }
   if (report->created_key) {
     ctx.out() << "created " << report->alg << " signing key " << report->created_key->kid << " (current)\n";
   }
@@ -251,6 +263,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
     ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
+  if (report->keys_in_clear) Warn(ctx, "signing keys are stored in clear: encrypt them with tokenctl key encrypt");
   return kExitOk;
 }
 
@@ -637,9 +650,11 @@ int CmdKeyGenerate(Context& ctx, const Parsed& p) {
   int code = kExitOk;
   auto alg = AlgOption(ctx, p, &code);
   if (!alg) return code;
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto key = GenerateKey(**store, *alg, *ctx.io.clock);
+  auto key = GenerateKey(**store, *alg, *ctx.io.clock, *kek ? &**kek : nullptr);
   if (!key.ok()) return Fail(ctx, key.status());
   return PrintKey(ctx, *key, "generated");
 }
@@ -650,9 +665,11 @@ int CmdKeyImport(Context& ctx, const Parsed& p) {
   if (!alg) return code;
   auto pem = ReadFile(p.args[0], ctx.io.in);
   if (!pem.ok()) return Fail(ctx, pem.status());
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto key = ImportKeyPem(**store, *alg, *pem, *ctx.io.clock);
+  auto key = ImportKeyPem(**store, *alg, *pem, *ctx.io.clock, *kek ? &**kek : nullptr);
   if (!key.ok()) return Fail(ctx, key.status());
   return PrintKey(ctx, *key, "imported");
 }
@@ -710,9 +727,11 @@ int CmdKeyRotate(Context& ctx, const Parsed& p) {
 }
 
 int CmdSessionRotateKey(Context& ctx, const Parsed&) {
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto rotation = RotateSessionKey(**store);
+  auto rotation = RotateSessionKey(**store, *kek ? &**kek : nullptr);
   if (!rotation.ok()) return Fail(ctx, rotation.status());
   if (ctx.json) {
     CJsonPtr o = Object();
@@ -723,6 +742,60 @@ int CmdSessionRotateKey(Context& ctx, const Parsed&) {
   }
   ctx.out() << "session key replaced: every login session and open login form is now invalid (config generation "
             << rotation->config_generation << ")\n";
+  return kExitOk;
+}
+
+// The key-encryption key that key encrypt and kek rotate need: configured and readable.
+Result<token::KeyEncryptionKey> RequiredKek(Context& ctx) {
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return kek.status();
+  if (!kek->has_value()) {
+    return Status::InvalidArgument("key_encryption_key_file is not set in " +
+                                   DefaultConfigPath(ctx.config_arg.empty() ? nullptr : ctx.config_arg.c_str()) +
+                                   " (set it, then run tokenctl init to create the file)");
+  }
+  return std::move(**kek);
+}
+
+void PrintSealReport(Context& ctx, const SealReport& report, std::string_view verb, std::string_view none) {
+  if (ctx.json) {
+    CJsonPtr o = Object();
+    Add(o.get(), "keys", static_cast<uint64_t>(report.keys));
+    Add(o.get(), "session_key", report.session_key);
+    Print(ctx.out(), o);
+    return;
+  }
+  if (report.keys == 0 && !report.session_key) {
+    ctx.out() << none << "\n";
+    return;
+  }
+  ctx.out() << verb << " " << report.keys << (report.keys == 1 ? " signing key" : " signing keys")
+            << (report.session_key ? " and the session key" : "") << "\n";
+}
+
+int CmdKeyEncrypt(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = SealKeysInClear(**store, *kek);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "encrypted", "nothing to do: every key is encrypted already");
+  return kExitOk;
+}
+
+int CmdKekRotate(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = RotateKeyEncryptionKey(**store, ctx.config->key_encryption_key_file, *kek, ctx.config->database);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "re-encrypted", "no keys to re-encrypt");
+  if (!ctx.json) {
+    ctx.out() << ctx.config->key_encryption_key_file
+              << " holds the new key-encryption key: restart the workers now (they hold the old one)\n";
+  }
   return kExitOk;
 }
 
@@ -1383,6 +1456,17 @@ const std::vector<CommandDef>& Commands() {
        "another key is current).",
        {{"--force", false, "allow retiring the current key"}}, 1, 1, CmdKeyRetire},
       {"key remove", "KID", "Removes a retired key; it leaves the JWKS.", {}, 1, 1, CmdKeyRemove},
+      {"key encrypt", "",
+       "Encrypts every signing key and the session key that is stored in clear with the key-encryption key\n"
+       "(key_encryption_key_file; tokenctl init creates it), in one transaction: afterwards the database and its\n"
+       "backups hold no usable private key without that file. Login sessions and issued tokens stay valid.\n"
+       "Workers keep serving; running it again changes nothing.",
+       {}, 0, 0, CmdKeyEncrypt},
+      {"kek rotate", "",
+       "Replaces the key-encryption key: writes a new one to key_encryption_key_file.new, re-encrypts every key\n"
+       "with it in one transaction, then renames the file over key_encryption_key_file. Restart the workers\n"
+       "right after it: they hold the old key until they restart.",
+       {}, 0, 0, CmdKekRotate},
       {"key import", "FILE.pem [--alg ALG]",
        "Imports a PEM private key (PKCS#8 or traditional), placed as current or next like key generate.",
        {{"--alg", true, "RS256, PS256, ES256 or EdDSA"}}, 1, 1, CmdKeyImport},
