@@ -148,17 +148,6 @@ class KeysAtRestTest : public testing::TokenctlFixture {
     return keys;
   }
 
-  std::string StoredSessionKey(store::Store& s) {
-    std::string key;
-    EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
-                   auto k = t.GetSessionKey();
-                   if (!k.ok()) return k.status();
-                   key = *k;
-                   return Status::OK();
-                 }).ok());
-    return key;
-  }
-
   KeyEncryptionKey FileKek() {
     Result<KeyEncryptionKey> k = token::ReadKeyEncryptionKeyFile(kek_path_);
     EXPECT_TRUE(k.ok()) << k.status().ToString();
@@ -186,7 +175,7 @@ TEST_F(KeysAtRestTest, InitCreatesTheKekAndStoresEveryKeySealed) {
     EXPECT_TRUE(token::IsSealedPrivateKey(k.private_pem)) << k.kid;
     EXPECT_EQ(k.private_pem.find("BEGIN"), std::string::npos) << k.kid;
   }
-  EXPECT_TRUE(token::IsSealedSessionKey(StoredSessionKey(*s)));
+  EXPECT_TRUE(token::IsSealedSessionKey(testing::StoredSessionKey(*s)));
 
   // The Catalog opens them with the KEK ...
   const KeyEncryptionKey kek = FileKek();
@@ -244,7 +233,7 @@ TEST_F(KeysAtRestTest, KeyEncryptSealsAClearDatabaseInPlaceAndKeepsTheSessionKey
     std::unique_ptr<store::Store> s = OpenStore();
     ASSERT_NE(s, nullptr);
     clear_keys = StoredKeys(*s);
-    clear_session_key = StoredSessionKey(*s);
+    clear_session_key = testing::StoredSessionKey(*s);
   }
   ASSERT_EQ(clear_keys.size(), 1u);
   ASSERT_EQ(clear_session_key.size(), 32u);
@@ -266,7 +255,7 @@ TEST_F(KeysAtRestTest, KeyEncryptSealsAClearDatabaseInPlaceAndKeepsTheSessionKey
   ASSERT_EQ(keys.size(), 1u);
   ASSERT_TRUE(token::IsSealedPrivateKey(keys[0].private_pem));
   EXPECT_EQ(*token::OpenPrivateKey(&kek, keys[0].kid, keys[0].private_pem), clear_keys[0].private_pem);
-  EXPECT_EQ(*token::OpenSessionKey(&kek, StoredSessionKey(*s)), clear_session_key);  // sessions survive
+  EXPECT_EQ(*token::OpenSessionKey(&kek, testing::StoredSessionKey(*s)), clear_session_key);  // sessions survive
 }
 
 TEST_F(KeysAtRestTest, KekRotateReSealsEveryKeyWithANewKek) {
@@ -276,7 +265,7 @@ TEST_F(KeysAtRestTest, KekRotateReSealsEveryKeyWithANewKek) {
   {
     std::unique_ptr<store::Store> s = OpenStore();
     ASSERT_NE(s, nullptr);
-    session_key = *token::OpenSessionKey(&old_kek, StoredSessionKey(*s));
+    session_key = *token::OpenSessionKey(&old_kek, testing::StoredSessionKey(*s));
   }
   ASSERT_EQ(Run({"kek", "rotate"}), 0) << err_;
   EXPECT_NE(out_.find("re-encrypted 2 signing keys and the session key"), std::string::npos) << out_;
@@ -291,7 +280,7 @@ TEST_F(KeysAtRestTest, KekRotateReSealsEveryKeyWithANewKek) {
   ASSERT_NE(s, nullptr);
   EXPECT_TRUE(oauth::CheckKeysAtRest(*s, &new_kek, "").ok());
   EXPECT_FALSE(oauth::CheckKeysAtRest(*s, &old_kek, "").ok());
-  EXPECT_EQ(*token::OpenSessionKey(&new_kek, StoredSessionKey(*s)), session_key);
+  EXPECT_EQ(*token::OpenSessionKey(&new_kek, testing::StoredSessionKey(*s)), session_key);
 
   // A sealed database never takes a KEK that does not open it: nothing is written.
   const KeyEncryptionKey other = Kek('z');

@@ -23,16 +23,7 @@ namespace {
 
 class SessionAdminTest : public testing::TokenctlFixture {
  protected:
-  std::string Key(store::Store& s) {
-    std::string key;
-    EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
-                   auto k = t.GetSessionKey();
-                   if (!k.ok()) return k.status();
-                   key = *k;
-                   return Status::OK();
-                 }).ok());
-    return key;
-  }
+  std::string Key(store::Store& s) { return testing::StoredSessionKey(s); }
 };
 
 TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms) {
