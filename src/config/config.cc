@@ -214,6 +214,13 @@ std::string SetDatabase(std::string_view v, Config* c) {
   return "";
 }
 
+std::string SetKeyEncryptionKeyFile(std::string_view v, Config* c) {
+  if (v.find('\0') != std::string_view::npos) return "must not contain NUL";
+  if (!v.empty() && v.front() != '/') return "must be an absolute path: " + Quote(v);
+  c->key_encryption_key_file = std::string(v);
+  return "";
+}
+
 std::string SetMapSize(std::string_view v, Config* c) {
   return SetSize(v, kMiB, UINT64_MAX, "1M", "the largest 64-bit size", &c->map_size);
 }
@@ -502,6 +509,12 @@ const KeyDef kKeys[] = {
       "The LMDB environment directory (data.mdb, lock.mdb) shared by every worker and by tokenctl; use an absolute "
       "path, since a relative one is resolved against the worker's working directory."},
      SetDatabase},
+    {{"key_encryption_key_file", "", "file",
+      "The key-encryption key: a file of 32 random bytes, mode 0400, owned by the service user, that encrypts the "
+      "private signing keys and the session key in the database (AES-256-GCM), so a copy of the database or a "
+      "backup holds no usable private key without it. tokenctl init creates it when missing; tokenctl key encrypt "
+      "encrypts the keys of an existing database. Empty: keys are stored in clear. An absolute path."},
+     SetKeyEncryptionKeyFile},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
       "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "

@@ -30,6 +30,9 @@ struct Config {
   // loopback hosts (127.0.0.1, ::1, localhost) only. No trailing slash.
   std::string issuer;
   std::string database = "/var/lib/tokenfcgi";      // LMDB environment directory
+  // The key-encryption key file (32 random bytes, mode 0400) that seals private signing keys and the session key at
+  // rest (token/key_encryption.h); "" = none: keys are stored in clear.
+  std::string key_encryption_key_file;
   uint64_t map_size = 1ull << 30;                    // bytes; accepts K/M/G suffixes; same for every process
   unsigned max_readers = 126;                        // LMDB reader slots; >= workers x threads + tokenctl
   uint64_t max_body_bytes = 64 * 1024;               // request bodies larger than this get 413

@@ -385,8 +385,9 @@ class LmdbTxn final : public Txn {
     if (!v->has_value()) {
       return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
     }
-    if ((*v)->size() != kSessionKeySize) {
-      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
+    if ((*v)->size() < kSessionKeySize || (*v)->size() > kMaxSessionKeyValueSize) {
+      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " to " +
+                                std::to_string(kMaxSessionKeyValueSize) + " bytes, found " +
                                 std::to_string((*v)->size()));
     }
     return std::move(**v);
@@ -394,8 +395,9 @@ class LmdbTxn final : public Txn {
 
   // `config` = true: the generation moves at commit, so every worker's snapshot reloads the key.
   Status PutSessionKey(std::string_view key) override {
-    if (key.size() != kSessionKeySize) {
-      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " bytes, got " +
+    if (key.size() < kSessionKeySize || key.size() > kMaxSessionKeyValueSize) {
+      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " to " +
+                                     std::to_string(kMaxSessionKeyValueSize) + " bytes, got " +
                                      std::to_string(key.size()));
     }
     return Put(dbis_.meta, kSessionKeyKey, key, true);

@@ -4,7 +4,9 @@
 // Named databases (all keys are bytes; all values are versioned JSON records, see records.h):
 //   meta        "schema_version" -> "1";  "config_generation" -> decimal counter (see below);
 //               "session_key" -> 32 random raw bytes (the HMAC key of session cookies, oauth/session.h); a writable
-//               open creates it when missing; replacing it (PutSessionKey) moves the config generation;
+//               open creates it when missing; replacing it (PutSessionKey) moves the config generation; the layer
+//               above may store them sealed with the key-encryption key instead (token/key_encryption.h), an opaque
+//               value of up to kMaxSessionKeyValueSize bytes that the store keeps as it is;
 //               "map_size" -> decimal bytes, written by GrowMap (absent until the map was first grown): the least map
 //               size any process opens the environment with
 //   clients     ClientId                      -> Client
@@ -101,6 +103,9 @@
 
 namespace tf::store {
 
+// The longest meta "session_key" value a store accepts (Txn::PutSessionKey): room for the sealed form.
+inline constexpr size_t kMaxSessionKeyValueSize = 128;
+
 struct StoreOptions {
   std::string path;                 // the environment directory
   uint64_t map_size = 1ull << 30;   // bytes; must be the same in every process
@@ -162,9 +167,11 @@ class Txn {
   virtual Status PutKey(const KeyRecord& key) = 0;
   virtual Status RemoveKey(std::string_view kid) = 0;
 
-  // The session-cookie key (meta "session_key", 32 raw bytes). NotFound if absent (only possible in a database opened
-  // read-only that no writable open has upgraded yet). PutSessionKey replaces it (InvalidArgument unless exactly 32
-  // bytes) and increments the configuration generation, so every worker reloads it and every session ends.
+  // The session-cookie key (meta "session_key", 32 raw bytes, or up to kMaxSessionKeyValueSize bytes of them sealed
+  // above the store). NotFound if absent (only possible in a database opened read-only that no writable open has
+  // upgraded yet); Corruption for a stored value shorter than 32 or longer than kMaxSessionKeyValueSize bytes.
+  // PutSessionKey replaces it (InvalidArgument unless 32 to kMaxSessionKeyValueSize bytes) and increments the
+  // configuration generation, so every worker reloads it and every session ends.
   virtual Result<std::string> GetSessionKey() = 0;
   virtual Status PutSessionKey(std::string_view key) = 0;
 

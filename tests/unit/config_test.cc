@@ -87,6 +87,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   Config a = ParseOk(text);
   Config b = ParseOk(kIssuer);
   EXPECT_EQ(a.database, b.database);
+  EXPECT_EQ(a.key_encryption_key_file, b.key_encryption_key_file);
   EXPECT_EQ(a.map_size, b.map_size);
   EXPECT_EQ(a.max_readers, b.max_readers);
   EXPECT_EQ(a.max_body_bytes, b.max_body_bytes);
@@ -118,7 +119,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
-  EXPECT_EQ(ConfigKeys().size(), 32u);
+  EXPECT_EQ(ConfigKeys().size(), 33u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
@@ -177,6 +178,9 @@ TEST(ConfigTest, IssuerInvalid) {
 TEST(ConfigTest, Database) {
   EXPECT_EQ(With("database", "/srv/tokenfcgi/db").database, "/srv/tokenfcgi/db");
   ExpectBad("database", "\"\"", "empty");
+  EXPECT_EQ(With("key_encryption_key_file", "/etc/tokenfcgi/kek").key_encryption_key_file, "/etc/tokenfcgi/kek");
+  EXPECT_EQ(With("key_encryption_key_file", "\"\"").key_encryption_key_file, "");
+  ExpectBad("key_encryption_key_file", "etc/kek", "absolute");
 }
 
 TEST(ConfigTest, MapSize) {

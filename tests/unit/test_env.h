@@ -378,6 +378,18 @@ inline std::unique_ptr<store::Store> OpenStoreOrNull(const store::StoreOptions& 
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
+// The stored meta "session_key" value as it is, clear or sealed ("" and a test failure if it cannot be read).
+inline std::string StoredSessionKey(store::Store& s) {
+  std::string key;
+  EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
+                 Result<std::string> k = t.GetSessionKey();
+                 if (!k.ok()) return k.status();
+                 key = *k;
+                 return Status::OK();
+               }).ok());
+  return key;
+}
+
 // A Store over `inner` that runs a hook (once) just before the next Update: another worker (or tokenctl) acting
 // between the code under test's read and write transactions. Counts the Update calls.
 class RacingStore final : public store::Store {
