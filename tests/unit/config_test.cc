@@ -11,6 +11,7 @@
 
 #include "config/config_keys.h"
 #include "store/store.h"
+#include "test_paths.h"
 
 namespace tf {
 namespace {
@@ -567,8 +568,8 @@ TEST(ConfigTest, LoadConfigReadsFileAndNamesIt) {
 
 // The shipped sample documents every key of the table with the table's default, and parses.
 TEST(ConfigTest, SampleConfigDocumentsEveryKeyWithItsDefault) {
-  // TF_SOURCE_DIR (tests/CMakeLists.txt), not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
-  std::string path = std::string(TF_SOURCE_DIR) + "/conf/tokenfcgi.conf";
+  // test_paths.h, not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
+  std::string path = std::string(test_paths::SourceDir()) + "/conf/tokenfcgi.conf";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << path;
   std::stringstream ss;
