@@ -158,8 +158,8 @@ class DeployCommandsTest(unittest.TestCase):
             command = re.sub(r"(-[uUgGo] |runuser -u |--no-create-home )tokenfcgi\b", rf"\g<1>{self.user}", command)
         else:
             command = re.sub(r"^runuser -u tokenfcgi -- ", "", command)
-            command = re.sub(r"-o tokenfcgi -g (tokenfcgi|www-data) |-U www-data -G www-data |-u tokenfcgi -g tokenfcgi ",
-                             "", command)
+            command = re.sub(r"-o tokenfcgi -g (tokenfcgi|www-data) |-U www-data -G www-data |"
+                             r"-u tokenfcgi -g tokenfcgi ", "", command)
         return command
 
     def sh(self, command, check=True):
