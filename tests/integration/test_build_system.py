@@ -143,6 +143,7 @@ class BuildSystemTest(unittest.TestCase):
         unitdir = unitdir if unitdir.startswith("/") else f"{prefix}/{unitdir}"
         expected = {f"{prefix}/bin/tokenfcgi", f"{prefix}/bin/tokenctl", f"{etc}/tokenfcgi/tokenfcgi.conf",
                     f"{prefix}/share/man/man8/tokenfcgi.8", f"{prefix}/share/man/man8/tokenctl.8",
+                    f"{prefix}/share/man/man5/tokenfcgi.conf.5",
                     f"{prefix}/share/tokenfcgi/nginx/tokenfcgi.conf", f"{prefix}/share/tokenfcgi/apache/tokenfcgi.conf",
                     f"{prefix}/share/doc/tokenfcgi/deploy.md", f"{prefix}/share/doc/tokenfcgi/examples/demo.json",
                     f"{prefix}/share/tokenfcgi/nginx/tokenfcgi-limits.conf",
@@ -165,6 +166,7 @@ class BuildSystemTest(unittest.TestCase):
         self.assertEqual(unit, source_unit.replace("/usr/bin/", f"{bindir}/").replace(
             "/etc/tokenfcgi/", f"{etc}/tokenfcgi/"))
         for source, dest in (("packaging/man/tokenctl.8", "share/man/man8/tokenctl.8"),
+                             ("packaging/man/tokenfcgi.conf.5", "share/man/man5/tokenfcgi.conf.5"),
                              ("nginx/tokenfcgi.conf", "share/tokenfcgi/nginx/tokenfcgi.conf"),
                              ("conf/tokenfcgi.conf", None)):
             with open(os.path.join(SOURCE, source), "rb") as f:
