@@ -494,7 +494,7 @@ http {{
         (r"curl -s .*https://auth\.example\.com/.*", do_curl),
         (r"cron: .*", do_cron),
         (r"cp /var/backups/tokenfcgi/2026-01-31/data\.mdb .*", do_restore_copy),
-        (r"tokenctl backup .*", do_run),
+        (r"tokenctl (init|backup .*)", do_run),
         (r"tokenctl stats", do_stats),
         (r"tokenctl (--json )?grants list .*", do_grants_list),
         (r"tokenctl grants revoke .*", do_grants_revoke),
