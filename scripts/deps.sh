@@ -70,7 +70,7 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 echo "deps.sh: $purpose needs these Debian packages, which are missing: ${missing[*]}" >&2
-echo "deps.sh: installing them with ${sudo[*]:+sudo }apt-get (apt-get update, then apt-get install --no-install-recommends)" >&2
+echo "deps.sh: installing them: ${sudo[*]:+sudo }apt-get update, then apt-get install --no-install-recommends" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
