@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "oauth/errors.h"
 #include "oauth/grant_family.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
@@ -40,6 +41,44 @@ NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant
   NewGrant g = NewRefreshToken(client, std::move(grant), now);
   g.grant.family = std::move(family);
   return g;
+}
+
+store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store::Client& client,
+                                           std::string_view subject, const std::vector<std::string>& granted,
+                                           const ResourceOwner& owner) {
+  store::Grant g;
+  g.client_id = client.client_id;
+  g.subject = std::string(subject);
+  g.scopes = granted;
+  g.auth_time = owner.auth_time;
+  g.idp = owner.idp;
+  g.amr = owner.amr;
+  g.tenant = owner.tenant;
+  g.acr = owner.acr;
+  const std::vector<std::string> types = AccessTokenUserClaimTypes(snapshot, granted, AudienceResources(snapshot, granted));
+  for (const store::ClaimValue& c : owner.claims) {
+    if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
+  }
+  return g;
+}
+
+http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
+                                        std::string_view what) {
+  if (refresh.has_value() || token.reference.has_value()) {
+    const Status st = store.Update([&](store::Txn& txn) -> Status {
+      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
+      if (token.reference.has_value()) {
+        TF_RETURN_IF_ERROR(txn.PutGrant(token.reference->handle_hash, token.reference->grant));
+      }
+      return Status::OK();
+    });
+    if (!st.ok()) {
+      return StoreFailureResponse(std::string(what) + ": storing the new grants", st,
+                                  "the server cannot issue tokens at the moment");
+    }
+    if (refresh.has_value()) token.refresh_token = std::move(refresh->handle);
+  }
+  return AccessTokenResponse(token);
 }
 
 NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now) {

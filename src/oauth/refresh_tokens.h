@@ -41,6 +41,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http/request.h"
+#include "oauth/access_token.h"
 #include "oauth/catalog.h"
 #include "oauth/reference_tokens.h"
 #include "store/records.h"
@@ -67,6 +69,23 @@ NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_
 // code's family, so a second use of the code revokes it); otherwise as NewRefreshToken, including the expiry of a
 // new login from `now`. `grant` also carries session_id (the login session, for the id_token's sid on refresh).
 NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant, std::string family, int64_t now);
+
+// The grant behind the refresh token of a login by `owner` (the grants that issue offline_access from a resource
+// owner: password, token exchange, extension grants, authorization and device codes): client_id, subject, scopes =
+// `granted`, the owner's auth_time, idp, amr, tenant and acr, and the snapshot of the owner's claims that an access
+// token for `granted` carries (AccessTokenUserClaimTypes), which later refreshes put in their access tokens. A caller
+// sets what its grant adds (session_id) and makes it a token with NewRefreshToken or NewRefreshTokenInFamily.
+store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store::Client& client,
+                                           std::string_view subject, const std::vector<std::string>& granted,
+                                           const ResourceOwner& owner);
+
+// The end of a grant that issues new grants without consuming one (password, token exchange, extension grants):
+// stores `refresh` (when present) and the reference grant of `token` (when present) in one write transaction, then
+// answers 200 with `token` and the refresh token's handle. Nothing to store: the answer without a write. A store
+// failure answers as errors.h StoreFailureResponse(`what`, ...) (503 when the store is full, else 500) and no token
+// is handed out.
+http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
+                                        std::string_view what);
 
 // The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
 // (auth_time, idp, amr, tenant, acr, session_id, claims).

@@ -421,6 +421,13 @@ TEST_F(FullStoreRefreshTest, WritesAnswer503AndReadsKeepWorking) {
   EXPECT_FALSE(g->consumed_at.has_value());  // nothing consumed
   http::Response jwt = Post("grant_type=client_credentials", "machine");
   EXPECT_EQ(jwt.status, 200) << jwt.body;
+  // A login that issues a refresh token (StoreNewGrantsAndRespond, shared by the password, token exchange and
+  // extension grants) is refused the same way, and hands out no token.
+  http::Response login = Login();
+  EXPECT_EQ(login.status, 503) << login.body;
+  EXPECT_EQ(Json(login.body).Str("error"), "temporarily_unavailable");
+  EXPECT_EQ(testing::HeaderOf(login, "Retry-After"), "60");
+  EXPECT_FALSE(Json(login.body).Has("access_token"));
 }
 
 TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {
