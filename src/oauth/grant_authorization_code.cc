@@ -161,7 +161,7 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     if (Has(granted, kOfflineAccess) && client.allow_offline_access) {
       store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, code->subject, granted, ro);
       g.session_id = code->session_id;
-      tokens->refresh = NewRefreshTokenInFamily(client, std::move(g), code->family, now);
+      tokens->refresh = NewRefreshTokenInFamily(request.snapshot, client, std::move(g), code->family, now);
     }
 
     if (Has(granted, kOpenIdScope)) {

@@ -94,7 +94,7 @@ Result<IssuedTokens> BuildTokens(const TokenRequest& request, const store::Grant
   if (Has(granted, kOfflineAccess) && client.allow_offline_access) {
     store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, d.subject, granted, ro);
     g.session_id = d.session_id;
-    tokens.refresh = NewRefreshTokenInFamily(client, std::move(g), d.family, now);
+    tokens.refresh = NewRefreshTokenInFamily(request.snapshot, client, std::move(g), d.family, now);
   }
 
   if (Has(granted, kOpenIdScope)) {

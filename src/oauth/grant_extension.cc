@@ -97,7 +97,7 @@ http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequ
   if (std::find(granted.begin(), granted.end(), kOfflineAccess) != granted.end()) {
     store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, token_request.subject, granted, ro);
     g.claims = outcome->claims;  // every claim the plug-in gave, as the access token carries them
-    refresh = NewRefreshToken(client, std::move(g), now);
+    refresh = NewRefreshToken(request.snapshot, client, std::move(g), now);
     token_request.grant_id = refresh->grant.family;
   }
 

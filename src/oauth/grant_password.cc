@@ -104,8 +104,8 @@ http::Response HandlePassword(const TokenRequest& request) {
   std::optional<NewGrant> refresh;
   const std::vector<std::string>& granted = token_request.scopes;
   if (std::find(granted.begin(), granted.end(), kOfflineAccess) != granted.end()) {
-    refresh = NewRefreshToken(
-        client, RefreshGrantFromResourceOwner(request.snapshot, client, token_request.subject, granted, ro), now);
+    store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, token_request.subject, granted, ro);
+    refresh = NewRefreshToken(request.snapshot, client, std::move(g), now);
     token_request.grant_id = refresh->grant.family;
   }
 

@@ -325,9 +325,10 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
 
   std::optional<NewGrant> refresh;
   if (Contains(granted, kOfflineAccess)) {
-    store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, subj.subject, granted, *subj.resource_owner);
-    refresh = subj.family.empty() ? NewRefreshToken(client, std::move(g), now)
-                                  : NewRefreshTokenInFamily(client, std::move(g), subj.family, now);
+    store::Grant g =
+        RefreshGrantFromResourceOwner(request.snapshot, client, subj.subject, granted, *subj.resource_owner);
+    refresh = subj.family.empty() ? NewRefreshToken(request.snapshot, client, std::move(g), now)
+                                  : NewRefreshTokenInFamily(request.snapshot, client, std::move(g), subj.family, now);
     token_request.grant_id = refresh->grant.family;
   }
 

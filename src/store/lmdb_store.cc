@@ -587,6 +587,26 @@ class LmdbTxn final : public Txn {
     return static_cast<size_t>(n);
   }
 
+  Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) override {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (!dbis_.has_grants || !CanBeFamily(family)) return out;
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          hashes.emplace_back(v);
+          return true;
+        }));
+    for (std::string& hash : hashes) {
+      Result<Grant> g = GetGrant(hash);
+      if (!g.ok()) {
+        if (g.status().IsNotFound()) continue;  // a stale index entry, or a revoked family
+        return g.status();
+      }
+      if (g->family == family) out.emplace_back(std::move(hash), std::move(g).value());
+    }
+    return out;
+  }
+
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!dbis_.has_grants || !CanBeFamily(family)) return std::optional<FamilyRevocation>();
     Result<std::optional<std::string>> v = Get(dbis_.revocations, family);
