@@ -281,7 +281,7 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //     presenting the handle again is detected as reuse.
 // Times are Unix seconds.
 //
-// JSON (snake_case, like the protocol's own names; this record is not imported from IdentityServer):
+// Stored in the binary form of store/grant_encoding.h; JSON (ToJson, tokenctl, older builds' records), snake_case:
 //   {"v":1,"kind":"refresh_token","client_id":"c","subject":"alice","scopes":["api","offline_access"],
 //    "created":1700000000,"expires":1702592000,"absolute_expires":null,"family":"...","consumed_at":null,
 //    "successor":"","auth_time":1700000000,"idp":"local","amr":["pwd"],"tenant":"","acr":"","session_id":"",

@@ -15,7 +15,7 @@
 //   users       SubjectId                     -> User
 //   usernames   Tenant "\0" NormalizeUsername(Username) -> SubjectId (raw bytes, not JSON)
 //   grants      SHA-256(handle) (32 raw bytes) -> Grant (records.h): codes, refresh tokens, device codes,
-//               reference tokens; the handle itself is never stored
+//               reference tokens, in the binary form of store/grant_encoding.h; the handle itself is never stored
 //   families    FamilyId -> SHA-256(handle), MDB_DUPSORT (one duplicate per grant of the family; raw bytes, not
 //               JSON; a grant whose family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by PutGrant, RemoveGrant,
 //               RevokeFamily and CollectExpired in the same transaction
