@@ -17,7 +17,7 @@
 //   users       SubjectId                     -> User
 //   usernames   Tenant "\0" NormalizeUsername(Username) -> SubjectId (raw bytes, not JSON)
 //   grants      SHA-256(handle) (32 raw bytes) -> Grant (records.h): codes, refresh tokens, device codes,
-//               reference tokens; the handle itself is never stored
+//               reference tokens, in the binary form of store/grant_encoding.h; the handle itself is never stored
 //   families    FamilyId -> SHA-256(handle), MDB_DUPSORT (one duplicate per grant of the family; raw bytes, not
 //               JSON; a grant whose family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by PutGrant, RemoveGrant,
 //               RevokeFamily and CollectExpired in the same transaction
@@ -62,6 +62,9 @@
 // (records.h ConsumedGrantTombstone: identity, times, family and successor links; no scopes, claims or
 // authentication data), written without its empty properties: a third or less of a live refresh token's record. The
 // refresh grace retry restores what it needs from the successor (oauth/refresh_tokens.h ReadRefreshToken).
+// A refresh token whose handle names its family and generation leaves no record at all when it is rotated (the
+// successor keeps its hash as `predecessor`; oauth/refresh_tokens.h), so a family takes the same space however often
+// it was rotated; tombstones of refresh tokens remain only for the 43-character handles of older builds.
 //
 // Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now or whose family has a revocation
 // record (what an interrupted RevokeFamilyInBatches left), with their family index entries, and revocation records
@@ -212,6 +215,20 @@ class Txn {
   // How many grants the family index holds under `family` (one lookup and a count, nothing parsed); 0 for a family
   // that cannot be one.
   virtual Result<size_t> CountFamilyGrants(std::string_view family) = 0;
+  // The grants of `family` as (handle_hash, grant) pairs, through the family index (no scan of `grants`): what a
+  // refresh handle of an older generation is checked against (oauth/refresh_tokens.h). Empty for a family that cannot
+  // be one or that was revoked. The default implementation filters ListGrants, a scan: a store overrides it with an
+  // index lookup.
+  virtual Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (family.empty()) return out;
+    Result<std::vector<std::pair<std::string, Grant>>> all = ListGrants("", "");
+    if (!all.ok()) return all.status();
+    for (auto& [hash, grant] : *all) {
+      if (grant.family == family) out.emplace_back(std::move(hash), std::move(grant));
+    }
+    return out;
+  }
   // The revocation record of the family, or nullopt if it was never revoked (or its record was collected).
   virtual Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) = 0;
   // Lists (handle_hash, grant) pairs ordered by hash, optionally filtered by exact client id and subject (empty =
