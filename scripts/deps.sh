@@ -4,7 +4,7 @@
 # when something is missing, and uses sudo when not root.
 #
 #   scripts/deps.sh           build + run + test dependencies
-#   scripts/deps.sh --bench   also wrk (for `make bench`)
+#   scripts/deps.sh --bench   also wrk and strace (for `make bench`)
 set -euo pipefail
 
 packages=(
@@ -24,7 +24,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(wrk) ;;
+    --bench) packages+=(wrk strace) ;;
     *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
   esac
 done
