@@ -363,7 +363,7 @@ http {{
         # Codes are made by wrk on the authorize endpoint (which writes too), untimed, at about the rate they are
         # redeemed; the redemptions' refresh tokens feed the rotation chains and the revocations.
         _, warm = self.redeem(sync, self.make_codes(sync, 2), 2)
-        rows["code redemption"], tokens = self.redeem(sync, self.make_codes(sync, d + d // 2), d)
+        rows["code redemption"], tokens = self.redeem(sync, self.make_codes(sync, 2 * d), d)
         self.rotate(sync, warm[:chains], 2)
         rows["refresh rotation"] = self.rotate(sync, tokens[:chains], d)
         # A revocation has no signature to make, so it may run faster than a redemption: more tokens, untimed.
@@ -437,8 +437,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--wrk-threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2, help="tokenfcgi processes per sync setting")
-    ap.add_argument("--threads", type=int, default=16, help="--threads of each tokenfcgi process")
+    ap.add_argument("--workers", type=int, default=1, help="tokenfcgi processes per sync setting")
+    ap.add_argument("--threads", type=int, default=32, help="--threads of each tokenfcgi process")
     ap.add_argument("--sync", default=",".join(SYNC_SETTINGS), help="the lmdb_sync settings to measure")
     ap.add_argument("--strace-seconds", type=int, default=3)
     args = ap.parse_args()
