@@ -174,7 +174,6 @@ class WritePathBench:
 
     def start_nginx(self):
         t = self.tmp
-        user = "user root root;" if os.geteuid() == 0 else ""
         params = 'fastcgi_param REMOTE_USER ""; include /etc/nginx/fastcgi_params; fastcgi_param REMOTE_USER "";'
         # The authorize location alone passes a fixed REMOTE_USER (first and last, whichever a parser keeps).
         as_alice = ('fastcgi_param REMOTE_USER "alice"; include /etc/nginx/fastcgi_params; '
@@ -189,38 +188,11 @@ class WritePathBench:
         location = /connect/authorize {{ {as_alice} fastcgi_pass {s.replace('-', '_')}; }}
         location / {{ {params} fastcgi_pass {s.replace('-', '_')}; }}
     }}""" for s in SYNC_SETTINGS)
-        conf = f"""{user}
-daemon off;
-worker_processes 1;
-pid {t}/nginx.pid;
-error_log {t}/nginx-error.log warn;
-events {{ worker_connections 2048; }}
-http {{
-    access_log off;
-    client_body_temp_path {t}/body; fastcgi_temp_path {t}/fastcgi; proxy_temp_path {t}/proxy;
-    uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
-    {upstreams}
-    {servers}
-}}
-"""
         with open(f"{t}/nginx.conf", "w") as f:
-            f.write(conf)
-        log = open(f"{t}/nginx-stderr.log", "wb")
-        self.nginx = subprocess.Popen([bench.find_nginx(), "-e", f"{t}/nginx-error.log", "-p", t, "-c",
-                                       f"{t}/nginx.conf"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                      start_new_session=True)
-        log.close()
+            f.write(bench.nginx_conf(t, f"    {upstreams}\n{servers}", worker_connections=2048))
+        self.nginx = bench.start_nginx(t, lambda: self.post("full", "/connect/token", "grant_type=client_credentials",
+                                                            "cc"), name="write_path")
         self.procs.append(self.nginx)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.nginx.poll() is not None:
-                sys.exit("write_path: nginx did not start:\n" + open(f"{t}/nginx-error.log").read()[-2000:])
-            try:
-                self.post("full", "/connect/token", "grant_type=client_credentials", "cc")
-                return
-            except OSError:
-                time.sleep(0.05)
-        sys.exit("write_path: nginx not ready")
 
     @staticmethod
     def basic(client):
