@@ -174,6 +174,19 @@ http {{
 """
 
 
+def stop_all(procs):
+    """SIGTERM to every process still running (last started first), then waits for each, SIGKILL after 5 s."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def start_nginx(tmp, ready, name="bench"):
     """Starts nginx on tmp/nginx.conf and returns its Popen once ready() stops raising OSError; exits the benchmark if
     nginx dies or is not ready within 15 s."""
@@ -412,15 +425,7 @@ class Bench:
         return row, counts
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

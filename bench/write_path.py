@@ -366,15 +366,7 @@ class WritePathBench:
         return rows
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        bench.stop_all(self.procs)
         if not os.environ.get("TF_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
