@@ -135,7 +135,7 @@ trap 'exit 143' TERM
 
 # The worker gets the FastCGI socket on fd 0 from spawn-fcgi (-n: no fork, so $! is the worker itself). Its
 # one-line-per-request log goes to this terminal.
-spawn-fcgi -n -s "$sock" -M 0600 "${spawn_owner[@]}" -- "$tokenfcgi" --config "$conf" &
+spawn-fcgi -n -s "$sock" -M 0600 "${spawn_owner[@]}" -- "$tokenfcgi" --config "$conf" --threads 32 &
 worker_pid=$!
 for _ in $(seq 100); do
   [[ -S "$sock" ]] && break

@@ -42,7 +42,10 @@
 // writes nothing), so no early return or exception keeps LMDB's writer lock or a reader slot. Update() may run its
 // callback a second time after an aborted attempt (LMDB: a map another process grew, see GrowMap), so a callback's
 // only effects are its Txn calls and what it assigns for its caller. Never do I/O or wait for a request inside a
-// callback. Values are copied out of the map before a callback returns.
+// callback. Values are copied out of the map before a callback returns. Update() calls that overlap in one process may
+// share one commit (group commit, lmdb_store.cc): each callback then runs in a nested transaction of a shared one,
+// sees the writes of those before it, and its failure or exception undoes only its own writes; a caller is answered
+// only after the shared commit, with that commit's error if it failed.
 //
 // LMDB rules followed: the environment is opened with MDB_NOTLS (file mode 0660, so one group can share it; the umask
 // applies) with the larger of StoreOptions::map_size and meta "map_size"; mdb_reader_check (which frees the reader
@@ -50,7 +53,7 @@
 // and whenever a read meets MDB_READERS_FULL, which is then retried once; MDB_MAP_RESIZED (another process grew the
 // map, GrowMap) is handled by adopting the new size and retrying;
 // MDB_MAP_FULL and MDB_READERS_FULL become ResourceExhausted with a message naming the config key to raise; sync
-// stays on; read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
+// stays on (StoreOptions::meta_async drops the meta page's own sync, docs/durability.md); read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
 // reader slot, so max_readers must cover every process's peak number of concurrent readers, plus tokenctl).
 // Every other LMDB failure becomes a Status whose message names the mdb_* call. A stored record that does not parse,
 // or that has a property this build does not know, is a Corruption error naming the database and key.
@@ -115,6 +118,9 @@ struct StoreOptions {
   unsigned max_readers = 126;
   bool create = false;              // create the directory (mode 0750) and databases if missing (tokenctl init)
   bool read_only = false;
+  // MDB_NOMETASYNC (Config lmdb_sync = meta-async): a commit syncs its data once and writes the meta page without
+  // waiting for it; a system crash may undo the last commits, a process crash loses nothing. false: two syncs.
+  bool meta_async = false;
 };
 
 // The options every process opens the configured database with (path = database, map_size, max_readers; create and
