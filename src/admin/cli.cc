@@ -29,6 +29,10 @@ const std::vector<CommandDef>& Commands() {
        "again changes nothing and says so. --no-key makes no key: import existing ones (e.g. IdentityServer's\n"
        "signing keys, so tokens it issued keep verifying) with tokenctl key import.",
        {{"--no-key", false, "create the database only; add keys with key import or key generate"}}, 0, 0, CmdInit},
+      {"migrate", "",
+       "Upgrades the database's schema to this release's version (a PostgreSQL database: workers refuse an older\n"
+       "schema until then; an LMDB database is upgraded by any writable open). Running it again changes nothing.",
+       {}, 0, 0, CmdMigrate},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
        "inside an \"IdentityServer\" section) and Users (IdentityServer's TestUser shape: SubjectId, Username,\n"
