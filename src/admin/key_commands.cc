@@ -38,40 +38,7 @@ int PrintKey(Context& ctx, const store::KeyRecord& k, std::string_view verb) {
   return kExitOk;
 }
 
-// The key-encryption key that key encrypt and kek rotate need: configured and readable.
-Result<token::KeyEncryptionKey> RequiredKek(Context& ctx) {
-  auto kek = ConfiguredKek(ctx);
-  if (!kek.ok()) return kek.status();
-  if (!kek->has_value()) {
-    return Status::InvalidArgument("key_encryption_key_file is not set in " +
-                                   DefaultConfigPath(ctx.config_arg.empty() ? nullptr : ctx.config_arg.c_str()) +
-                                   " (set it, then run tokenctl init to create the file)");
-  }
-  return std::move(**kek);
-}
-
-void PrintSealReport(Context& ctx, const SealReport& report, std::string_view verb, std::string_view none) {
-  if (ctx.json) {
-    CJsonPtr o = Object();
-    Add(o.get(), "keys", static_cast<uint64_t>(report.keys));
-    Add(o.get(), "session_key", report.session_key);
-    Print(ctx.out(), o);
-    return;
-  }
-  if (report.keys == 0 && !report.session_key) {
-    ctx.out() << none << "\n";
-    return;
-  }
-  ctx.out() << verb << " " << Plural(report.keys, "signing key", "signing keys")
-            << (report.session_key ? " and the session key" : "") << "\n";
-}
-
 }  // namespace
-
-Result<std::optional<token::KeyEncryptionKey>> ConfiguredKek(Context& ctx) {
-  TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
-  return LoadKeyEncryptionKey(*ctx.config);
-}
 
 CJsonPtr KeyJson(const store::KeyRecord& k) {
   CJsonPtr o = Object();
@@ -109,6 +76,48 @@ int CmdKeyImport(Context& ctx, const Parsed& p) {
   auto key = ImportKeyPem(**store, *alg, *pem, *ctx.io.clock, *kek ? &**kek : nullptr);
   if (!key.ok()) return Fail(ctx, key.status());
   return PrintKey(ctx, *key, "imported");
+}
+
+void PrintSealReport(Context& ctx, const SealReport& report, std::string_view verb, std::string_view none) {
+  if (ctx.json) {
+    CJsonPtr o = Object();
+    Add(o.get(), "keys", static_cast<uint64_t>(report.keys));
+    Add(o.get(), "session_key", report.session_key);
+    Print(ctx.out(), o);
+    return;
+  }
+  if (report.keys == 0 && !report.session_key) {
+    ctx.out() << none << "\n";
+    return;
+  }
+  ctx.out() << verb << " " << report.keys << (report.keys == 1 ? " signing key" : " signing keys")
+            << (report.session_key ? " and the session key" : "") << "\n";
+}
+
+int CmdKeyEncrypt(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = SealKeysInClear(**store, *kek);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "encrypted", "nothing to do: every key is encrypted already");
+  return kExitOk;
+}
+
+int CmdKekRotate(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = RotateKeyEncryptionKey(**store, ctx.config->key_encryption_key_file, *kek, ctx.config->database);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "re-encrypted", "no keys to re-encrypt");
+  if (!ctx.json) {
+    ctx.out() << ctx.config->key_encryption_key_file
+              << " holds the new key-encryption key: restart the workers now (they hold the old one)\n";
+  }
+  return kExitOk;
 }
 
 int CmdKeyList(Context& ctx, const Parsed&) {
@@ -182,32 +191,6 @@ int CmdKeyRemove(Context& ctx, const Parsed& p) {
     Print(ctx.out(), o);
   } else {
     ctx.out() << "removed key " << p.args[0] << "\n";
-  }
-  return kExitOk;
-}
-
-int CmdKeyEncrypt(Context& ctx, const Parsed&) {
-  auto kek = RequiredKek(ctx);
-  if (!kek.ok()) return Fail(ctx, kek.status());
-  auto store = OpenStore(ctx, false);
-  if (!store.ok()) return Fail(ctx, store.status());
-  auto report = SealKeysInClear(**store, *kek);
-  if (!report.ok()) return Fail(ctx, report.status());
-  PrintSealReport(ctx, *report, "encrypted", "nothing to do: every key is encrypted already");
-  return kExitOk;
-}
-
-int CmdKekRotate(Context& ctx, const Parsed&) {
-  auto kek = RequiredKek(ctx);
-  if (!kek.ok()) return Fail(ctx, kek.status());
-  auto store = OpenStore(ctx, false);
-  if (!store.ok()) return Fail(ctx, store.status());
-  auto report = RotateKeyEncryptionKey(**store, ctx.config->key_encryption_key_file, *kek, ctx.config->database);
-  if (!report.ok()) return Fail(ctx, report.status());
-  PrintSealReport(ctx, *report, "re-encrypted", "no keys to re-encrypt");
-  if (!ctx.json) {
-    ctx.out() << ctx.config->key_encryption_key_file
-              << " holds the new key-encryption key: restart the workers now (they hold the old one)\n";
   }
   return kExitOk;
 }

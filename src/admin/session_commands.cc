@@ -2,7 +2,6 @@
 
 #include <ostream>
 
-#include "admin/key_commands.h"
 #include "admin/session.h"
 #include "admin/user_commands.h"
 #include "admin/users.h"

@@ -232,6 +232,17 @@ std::string SetMaxReaders(std::string_view v, Config* c) {
   return err;
 }
 
+std::string SetLmdbSync(std::string_view v, Config* c) {
+  if (v == "full") {
+    c->lmdb_meta_async = false;
+  } else if (v == "meta-async") {
+    c->lmdb_meta_async = true;
+  } else {
+    return "must be full or meta-async: " + Quote(v);
+  }
+  return "";
+}
+
 std::string SetMaxBodyBytes(std::string_view v, Config* c) {
   return SetSize(v, kKiB, 16 * kMiB, "1K", "16M", &c->max_body_bytes);
 }
@@ -523,6 +534,11 @@ const KeyDef kKeys[] = {
     {{"max_readers", "126", "reader slots",
       "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
      SetMaxReaders},
+    {{"lmdb_sync", "full", "",
+      "What each commit waits for: full (the data, then the meta page, are synced to disk: nothing acknowledged is "
+      "lost even by a power loss) or meta-async (one sync per commit: a power loss or kernel crash may undo the last "
+      "acknowledged commits, never corrupting the database; a process crash loses nothing). See docs/durability.md."},
+     SetLmdbSync},
     {{"max_body_bytes", "64K", "bytes (K/M suffix)",
       "Request bodies larger than this (1K to 16M) are answered 413 without being read."},
      SetMaxBodyBytes},

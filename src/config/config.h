@@ -35,6 +35,9 @@ struct Config {
   std::string key_encryption_key_file;
   uint64_t map_size = 1ull << 30;                    // bytes; accepts K/M/G suffixes; same for every process
   unsigned max_readers = 126;                        // LMDB reader slots; >= workers x threads + tokenctl
+  // What a commit waits for (docs/durability.md): false ("full"): the data and then the meta page reach the disk
+  // (two syncs); true ("meta-async"): MDB_NOMETASYNC, one sync, and a system crash may undo the last commit(s).
+  bool lmdb_meta_async = false;                      // lmdb_sync = full | meta-async
   uint64_t max_body_bytes = 64 * 1024;               // request bodies larger than this get 413
   unsigned max_form_params = 64;                     // more parameters than this is invalid_request
   std::string base_path;                             // "" or "/auth": prefixes every endpoint path

@@ -235,7 +235,14 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
   }
   if (held && held->generation == *generation) return held;
 
-  std::lock_guard<std::mutex> reload(reload_mu_);
+  // One thread rebuilds; while it does (a quarter of a second with 10,000 clients), every other request keeps being
+  // answered with the snapshot it found instead of waiting. Only a process that has none yet waits for the first.
+  std::unique_lock<std::mutex> reload(reload_mu_, std::defer_lock);
+  if (!held) {
+    reload.lock();
+  } else if (!reload.try_lock()) {
+    return held;
+  }
   {
     // Another thread may have reloaded while this one waited.
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,7 +4,9 @@
 //
 // The Catalog holds the current snapshot. Per request, Current() asks the store for its config generation (one
 // mdb_get) and rebuilds the snapshot only when it moved; a rebuild happens under a mutex, so concurrent requests
-// trigger one load, and readers keep the snapshot they hold (shared_ptr) for the whole request. If the store cannot
+// trigger one load, and readers keep the snapshot they hold (shared_ptr) for the whole request. While one thread
+// rebuilds, requests on the other threads are answered with the previous snapshot instead of waiting for the rebuild
+// (the thread that rebuilds answers its own request with the new one). If the store cannot
 // be read, the last good snapshot keeps serving (logged); only a process that never loaded one answers errors.
 //
 // Keys: every stored key is opened with the key-encryption key when it is sealed (token/key_encryption.h; the

@@ -7,6 +7,7 @@ StoreOptions StoreOptionsFromConfig(const Config& config) {
   options.path = config.database;
   options.map_size = config.map_size;
   options.max_readers = config.max_readers;
+  options.meta_async = config.lmdb_meta_async;
   return options;
 }
 

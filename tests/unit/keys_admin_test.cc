@@ -554,7 +554,7 @@ TEST(PasswordSchemeTest, NamesTheSchemeOnly) {
 // An operator moving from IdentityServer keeps its signing keys: `init --no-key`, then `key import`.
 class KeyCliTest : public testing::TokenctlFixture {
  protected:
-  static std::string KeyFile(const std::string& name) { return std::string(TF_TEST_KEYS_DIR) + "/" + name; }
+  static std::string KeyFile(const std::string& name) { return std::string(test_paths::KeysDir()) + "/" + name; }
   // The stored keys, read with a store opened only for this.
   std::vector<store::KeyRecord> StoredKeys() {
     std::unique_ptr<store::Store> opened = OpenStore();

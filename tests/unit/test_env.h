@@ -45,6 +45,7 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_paths.h"
 #include "util/status.h"
 
 namespace tf::testing {
@@ -205,7 +206,7 @@ inline constexpr int kFixedRsaKeys = 4;
 // The PKCS#8 PEM of fixed RSA key `n` (0 <= n < kFixedRsaKeys; "" and a test failure if it cannot be read).
 inline std::string FixedRsaPem(int n) {
   EXPECT_TRUE(n >= 0 && n < kFixedRsaKeys) << n;
-  const std::string path = std::string(TF_TEST_KEYS_DIR) + "/rsa-2048-" + std::to_string(n) + ".pem";
+  const std::string path = std::string(test_paths::KeysDir()) + "/rsa-2048-" + std::to_string(n) + ".pem";
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
