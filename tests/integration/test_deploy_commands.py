@@ -483,7 +483,7 @@ http {{
         (r"editor /etc/tokenfcgi/tokenfcgi\.conf", do_editor),
         (r"adduser --system .*", do_adduser_system),
         (r"runuser -u tokenfcgi -- (sh -c 'umask 007 && tokenctl init'|tokenctl (import|client list|key "
-         r"(generate|rotate|list)\b).*)|tokenctl init", do_run),
+         r"(generate|rotate|list)\b).*)", do_run),
         (r"runuser -u tokenfcgi -- tokenctl client add .*--generate-secret", do_client_add),
         (r"runuser -u tokenfcgi -- tokenctl key remove OLD_KID", do_key_remove),
         (r"spawn-fcgi .*", do_spawn_fcgi),
