@@ -99,7 +99,7 @@ const std::vector<CommandDef>& Commands() {
        "Encrypts every signing key and the session key that is stored in clear with the key-encryption key\n"
        "(key_encryption_key_file; tokenctl init creates it), in one transaction: afterwards the database and its\n"
        "backups hold no usable private key without that file. Login sessions and issued tokens stay valid.\n"
-       "Workers keep serving; running it again changes nothing.",
+       "Restart the workers first, so they hold the key-encryption key; running it again changes nothing.",
        {}, 0, 0, CmdKeyEncrypt},
       {"kek rotate", "",
        "Replaces the key-encryption key: writes a new one to key_encryption_key_file.new, re-encrypts every key\n"
