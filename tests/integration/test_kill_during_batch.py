@@ -103,8 +103,10 @@ class KillDuringBatchTest(unittest.TestCase):
         acked = [0]
         unexpected = []
 
+        stop = threading.Event()  # set at the kill: a loop not in flight then stops with its last token answered
+
         def loop(chain):
-            while True:
+            while not stop.is_set():
                 try:
                     r = self.refresh(chain.tokens[-1])
                 except OSError:
@@ -133,6 +135,7 @@ class KillDuringBatchTest(unittest.TestCase):
         self.assertEqual(unexpected, [], "a rotation failed before the kill")
         self.assertGreaterEqual(acked[0], MIN_ROTATIONS, "the load barely ran")
         time.sleep(0.05 * round_no)  # a different moment of the batch cycle in each round
+        stop.set()
         self.kill_and_restart()
         for t in threads:
             t.join(30)
