@@ -132,6 +132,9 @@ class DeployCommandsTest(unittest.TestCase):
         if self.created_user:
             subprocess.run(["deluser", "--system", self.user], capture_output=True)
             subprocess.run(["delgroup", "--system", self.user], capture_output=True)
+            if subprocess.run(["id", self.user], capture_output=True).returncode == 0:
+                subprocess.run(["userdel", self.user], capture_output=True)   # deluser declined: say it plainly
+                subprocess.run(["groupdel", self.user], capture_output=True)
         if os.environ.get("TF_KEEP_TMP"):
             print(f"kept {self.root}")
         else:
@@ -338,7 +341,7 @@ http {{
         key, value = [part.strip() for part in comment.split("=", 1)]
         settings = {key: self.rewrite(value), "database": self.path("/var/lib/tokenfcgi")}
         with open(path) as f:
-            lines = [line if line.lstrip().startswith("#") else self.rewrite(line)
+            lines = [line if line.lstrip().startswith("#") or self.root in line else self.rewrite(line)
                      for line in f if line.split("=")[0].strip() not in settings]
         lines += [f"{k} = {v}\n" for k, v in settings.items()]
         with open(path, "w") as f:
