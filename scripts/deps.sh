@@ -16,12 +16,14 @@ run_packages=(
   build-essential cmake pkg-config            # toolchain
   libfcgi-dev liblmdb-dev lmdb-utils libssl-dev libcjson-dev   # libraries (and mdb_stat/mdb_copy)
   libargon2-dev                               # password hashing (users)
+  libpq-dev                                   # the PostgreSQL store (libpq)
   nginx spawn-fcgi curl openssl               # running it for real: make run (openssl: the README's assertion)
 )
 deb_packages=(
   dpkg-dev debhelper lintian fakeroot        # make deb, and the package test
 )
 test_packages=(
+  postgresql-15                               # the PostgreSQL store's tests: private clusters (initdb, pg_ctl)
   libgtest-dev googletest                     # unit tests
   python3 python3-jwt python3-cryptography    # integration tests: independent JWT verification
   python3-jose                                # integration tests: independent id_token validation (at_hash)

@@ -29,6 +29,10 @@ const std::vector<CommandDef>& Commands() {
        "again changes nothing and says so. --no-key makes no key: import existing ones (e.g. IdentityServer's\n"
        "signing keys, so tokens it issued keep verifying) with tokenctl key import.",
        {{"--no-key", false, "create the database only; add keys with key import or key generate"}}, 0, 0, CmdInit},
+      {"migrate", "",
+       "Upgrades the database's schema to this release's version (a PostgreSQL database: workers refuse an older\n"
+       "schema until then; an LMDB database is upgraded by any writable open). Running it again changes nothing.",
+       {}, 0, 0, CmdMigrate},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
        "inside an \"IdentityServer\" section) and Users (IdentityServer's TestUser shape: SubjectId, Username,\n"
@@ -95,7 +99,7 @@ const std::vector<CommandDef>& Commands() {
        "Encrypts every signing key and the session key that is stored in clear with the key-encryption key\n"
        "(key_encryption_key_file; tokenctl init creates it), in one transaction: afterwards the database and its\n"
        "backups hold no usable private key without that file. Login sessions and issued tokens stay valid.\n"
-       "Workers keep serving; running it again changes nothing.",
+       "Restart the workers first, so they hold the key-encryption key; running it again changes nothing.",
        {}, 0, 0, CmdKeyEncrypt},
       {"kek rotate", "",
        "Replaces the key-encryption key: writes a new one to key_encryption_key_file.new, re-encrypts every key\n"

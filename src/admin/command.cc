@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "admin/database_owner.h"
+#include "store/pg_store.h"
 
 namespace tf::admin::cli {
 
@@ -70,6 +71,7 @@ Status LoadConfiguration(Context& ctx) {
 }
 
 bool DatabaseExists(const Config& config) {
+  if (store::IsPostgresUri(config.database)) return true;  // the open says whether it is initialised
   struct stat st;
   return ::stat((config.database + "/data.mdb").c_str(), &st) == 0;
 }
@@ -77,7 +79,8 @@ bool DatabaseExists(const Config& config) {
 Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
   if (!DatabaseExists(*ctx.config)) {
-    return Status::NotFound("no database at " + ctx.config->database + " (run: tokenctl init)");
+    return Status::NotFound("no database at " + store::RedactedDatabase(ctx.config->database) +
+                            " (run: tokenctl init)");
   }
   store::StoreOptions options = store::StoreOptionsFromConfig(*ctx.config);
   options.read_only = read_only;

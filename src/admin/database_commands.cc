@@ -9,13 +9,18 @@
 #include <sstream>
 
 #include "admin/clients.h"
+#include "admin/database_owner.h"
 #include "admin/import.h"
 #include "admin/key_commands.h"
 #include "config/config.h"
 #include "password/password_hash.h"
+#include "store/pg_store.h"
 
 namespace tf::admin::cli {
 namespace {
+
+// The database as output shows it: a PostgreSQL URI without its password.
+std::string Shown(const Config& config) { return store::RedactedDatabase(config.database); }
 
 void CountsJson(cJSON* o, const char* name, const ImportCounts& c) {
   CJsonPtr k = Object();
@@ -42,7 +47,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
       report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", Shown(*ctx.config));
     Add(o.get(), "changed", changed);
     Add(o.get(), "created_database", report->created_database);
     if (report->created_key) {
@@ -61,7 +66,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
     Print(ctx.out(), o);
     return kExitOk;
   }
-  if (report->created_database) ctx.out() << "created database " << ctx.config->database << "\n";
+  if (report->created_database) ctx.out() << "created database " << Shown(*ctx.config) << "\n";
   if (report->created_key_encryption_key_file) {
     ctx.out() << "created key_encryption_key_file " << ctx.config->key_encryption_key_file
               << " (mode 0400; keep a copy apart from the backups: without it the keys cannot be decrypted)\n";
@@ -74,14 +79,34 @@ int CmdInit(Context& ctx, const Parsed& p) {
               << report->created_id_token_key->kid << " (current; id_token_signing_alg)\n";
   }
   if (report->current_kid.empty()) {
-    ctx.out() << (changed ? "" : "nothing to do: database " + ctx.config->database + " exists; ") << "no "
+    ctx.out() << (changed ? "" : "nothing to do: database " + Shown(*ctx.config) + " exists; ") << "no "
               << report->alg << " key is current (add one: tokenctl key import --alg " << report->alg
               << " FILE.pem, or tokenctl key generate --alg " << report->alg << ")\n";
   } else if (!changed) {
-    ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
+    ctx.out() << "nothing to do: database " << Shown(*ctx.config) << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
   if (report->keys_in_clear) Warn(ctx, "signing keys are stored in clear: encrypt them with tokenctl key encrypt");
+  return kExitOk;
+}
+
+// Opens the store with `migrate`: a PostgreSQL schema older than this build's is upgraded (pg_store.h); an LMDB
+// database is upgraded by any writable open.
+int CmdMigrate(Context& ctx, const Parsed&) {
+  Status s = LoadConfiguration(ctx);
+  if (!s.ok()) return Fail(ctx, s);
+  store::StoreOptions options = store::StoreOptionsFromConfig(*ctx.config);
+  options.migrate = true;
+  auto store = OpenStoreAsDirectoryOwner(options);
+  if (!store.ok()) return Fail(ctx, store.status());
+  if (ctx.json) {
+    CJsonPtr o = Object();
+    Add(o.get(), "database", Shown(*ctx.config));
+    Add(o.get(), "schema", "current");
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "database " << Shown(*ctx.config) << ": schema is current\n";
   return kExitOk;
 }
 
@@ -151,7 +176,7 @@ int CmdImport(Context& ctx, const Parsed& p) {
       ctx.out() << "dry run: nothing written"
                 << (no_database ? " (no database yet: compared with an empty store)" : "") << "\n";
     } else {
-      ctx.out() << "imported " << file << " into " << ctx.config->database << "\n";
+      ctx.out() << "imported " << file << " into " << Shown(*ctx.config) << "\n";
     }
   }
   return kExitOk;
@@ -165,7 +190,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   const store::StoreStats& s = *stats;
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", Shown(*ctx.config));
     Add(o.get(), "config_generation", s.config_generation);
     Add(o.get(), "clients", s.clients);
     Add(o.get(), "api_scopes", s.api_scopes);
@@ -187,7 +212,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   auto row = [&](std::string_view name, const std::string& value) {
     out << std::left << std::setw(20) << name << value << "\n";
   };
-  row("database", ctx.config->database);
+  row("database", Shown(*ctx.config));
   row("config generation", std::to_string(s.config_generation));
   row("clients", std::to_string(s.clients));
   row("api scopes", std::to_string(s.api_scopes));
@@ -240,11 +265,11 @@ int CmdBackup(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", Shown(*ctx.config));
     Add(o.get(), "backup", dir);
     Print(ctx.out(), o);
   } else {
-    ctx.out() << "backup of " << ctx.config->database << " written to " << dir << "/data.mdb\n";
+    ctx.out() << "backup of " << Shown(*ctx.config) << " written to " << dir << "/data.mdb\n";
   }
   return kExitOk;
 }

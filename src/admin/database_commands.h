@@ -6,6 +6,7 @@
 namespace tf::admin::cli {
 
 int CmdInit(Context& ctx, const Parsed& p);
+int CmdMigrate(Context& ctx, const Parsed& p);
 int CmdImport(Context& ctx, const Parsed& p);
 int CmdStats(Context& ctx, const Parsed& p);
 int CmdMapGrow(Context& ctx, const Parsed& p);

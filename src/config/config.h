@@ -38,6 +38,7 @@ struct Config {
   // What a commit waits for (docs/durability.md): false ("full"): the data and then the meta page reach the disk
   // (two syncs); true ("meta-async"): MDB_NOMETASYNC, one sync, and a system crash may undo the last commit(s).
   bool lmdb_meta_async = false;                      // lmdb_sync = full | meta-async
+  int64_t statement_timeout_ms = 5000;               // PostgreSQL store: every statement's bound, 1..600000
   uint64_t max_body_bytes = 64 * 1024;               // request bodies larger than this get 413
   unsigned max_form_params = 64;                     // more parameters than this is invalid_request
   std::string base_path;                             // "" or "/auth": prefixes every endpoint path

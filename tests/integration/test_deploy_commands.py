@@ -341,6 +341,7 @@ http {{
         key, value = [part.strip() for part in comment.split("=", 1)]
         settings = {key: self.rewrite(value), "database": self.path("/var/lib/tokenfcgi")}
         with open(path) as f:
+            # A line already moved by an earlier edit (key_encryption_key_file, ...) stays as it is.
             lines = [line if line.lstrip().startswith("#") or self.root in line else self.rewrite(line)
                      for line in f if line.split("=")[0].strip() not in settings]
         lines += [f"{k} = {v}\n" for k, v in settings.items()]

@@ -122,6 +122,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
+  EXPECT_EQ(a.statement_timeout_ms, b.statement_timeout_ms);
   EXPECT_EQ(ConfigKeys().size(), 33u);
 }
 
@@ -184,6 +185,15 @@ TEST(ConfigTest, Database) {
   EXPECT_EQ(With("key_encryption_key_file", "/etc/tokenfcgi/kek").key_encryption_key_file, "/etc/tokenfcgi/kek");
   EXPECT_EQ(With("key_encryption_key_file", "\"\"").key_encryption_key_file, "");
   ExpectBad("key_encryption_key_file", "etc/kek", "absolute");
+  // A connection URI is kept as written: the store chooses PostgreSQL by its prefix (store::OpenStore).
+  EXPECT_EQ(With("database", "postgresql://tf@db.example/tokenfcgi?sslmode=require").database,
+            "postgresql://tf@db.example/tokenfcgi?sslmode=require");
+}
+
+TEST(ConfigTest, StatementTimeout) {
+  EXPECT_EQ(With("statement_timeout", "250").statement_timeout_ms, 250);
+  ExpectBad("statement_timeout", "0", "");
+  ExpectBad("statement_timeout", "600001", "");
 }
 
 TEST(ConfigTest, MapSize) {
@@ -230,6 +240,10 @@ TEST(ConfigTest, StoreOptionsFromConfig) {
   EXPECT_EQ(o.path, "/srv/db");
   EXPECT_EQ(o.map_size, 2ull << 30);
   EXPECT_EQ(o.max_readers, 300u);
+  EXPECT_EQ(o.statement_timeout_ms, 5000);
+  EXPECT_EQ(store::StoreOptionsFromConfig(ParseOk(std::string(kIssuer) + "statement_timeout = 750\n"))
+                .statement_timeout_ms,
+            750);
   EXPECT_FALSE(o.create);
   EXPECT_FALSE(o.read_only);
 }
