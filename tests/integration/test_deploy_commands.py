@@ -132,6 +132,9 @@ class DeployCommandsTest(unittest.TestCase):
         if self.created_user:
             subprocess.run(["deluser", "--system", self.user], capture_output=True)
             subprocess.run(["delgroup", "--system", self.user], capture_output=True)
+            if subprocess.run(["id", self.user], capture_output=True).returncode == 0:
+                subprocess.run(["userdel", self.user], capture_output=True)   # deluser declined: say it plainly
+                subprocess.run(["groupdel", self.user], capture_output=True)
         if os.environ.get("TF_KEEP_TMP"):
             print(f"kept {self.root}")
         else:
