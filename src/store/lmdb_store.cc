@@ -597,6 +597,24 @@ class LmdbTxn final : public Txn {
     return std::optional<FamilyRevocation>(*r);
   }
 
+  Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {
+    std::vector<std::pair<std::string, FamilyRevocation>> out;
+    if (!dbis_.has_grants) return out;
+    Status status;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.revocations, "", ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+          Result<FamilyRevocation> r = ParseRevocation(k, v);
+          if (!r.ok()) {
+            status = r.status();
+            return false;
+          }
+          out.emplace_back(std::string(k), *r);
+          return true;
+        }));
+    if (!status.ok()) return status;
+    return out;
+  }
+
   Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,
                                                                 std::string_view subject) override {
     std::vector<std::pair<std::string, Grant>> out;
