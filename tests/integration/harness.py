@@ -581,6 +581,20 @@ http {{
             raise DeploymentError(f"{' '.join(cmd[1:])} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
         return proc
 
+    def raw_database_dump(self):
+        """Everything the store holds, as text, for tests that check what is never stored: `mdb_dump -a` of the LMDB
+        directory (keys and values in hex), or `pg_dump --data-only` of the PostgreSQL database (bytea in hex)."""
+        database = self.config["database"]
+        if database.startswith(("postgresql://", "postgres://")):
+            import pg_cluster
+            cmd = [os.path.join(pg_cluster.PG_BIN, "pg_dump"), "--data-only", "--dbname", database]
+        else:
+            cmd = [find_tool("mdb_dump"), "-a", database]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise DeploymentError(f"{' '.join(cmd[:2])} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc.stdout
+
     def import_json(self, data):
         path = os.path.join(self.tmp, f"import-{secrets.token_hex(4)}.json")
         with open(path, "w") as f:
