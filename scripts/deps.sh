@@ -11,6 +11,8 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libfcgi-dev liblmdb-dev lmdb-utils libssl-dev libcjson-dev   # libraries (and mdb_stat/mdb_copy)
   libargon2-dev                               # password hashing (users)
+  libpq-dev                                   # the PostgreSQL store (libpq)
+  postgresql-15                               # tests: private PostgreSQL clusters (initdb, pg_ctl), never a service
   libgtest-dev googletest                     # unit tests
   nginx spawn-fcgi curl                       # running it for real: make run, integration tests
   python3 python3-jwt python3-cryptography    # integration tests: independent JWT verification

@@ -218,6 +218,13 @@ std::string SetMapSize(std::string_view v, Config* c) {
   return SetSize(v, kMiB, UINT64_MAX, "1M", "the largest 64-bit size", &c->map_size);
 }
 
+std::string SetStatementTimeout(std::string_view v, Config* c) {
+  uint64_t n = 0;
+  std::string err = SetInteger(v, 1, 600000, &n);
+  if (err.empty()) c->statement_timeout_ms = static_cast<int64_t>(n);
+  return err;
+}
+
 std::string SetMaxReaders(std::string_view v, Config* c) {
   uint64_t n = 0;
   std::string err = SetInteger(v, 1, 65535, &n);
@@ -500,8 +507,13 @@ const KeyDef kKeys[] = {
      SetIssuer},
     {{"database", "/var/lib/tokenfcgi", "directory",
       "The LMDB environment directory (data.mdb, lock.mdb) shared by every worker and by tokenctl; use an absolute "
-      "path, since a relative one is resolved against the worker's working directory."},
+      "path, since a relative one is resolved against the worker's working directory. A libpq connection URI "
+      "(postgresql://... or postgres://...) selects the PostgreSQL store instead (docs/postgresql.md)."},
      SetDatabase},
+    {{"statement_timeout", "5000", "milliseconds",
+      "PostgreSQL store only: the statement_timeout of every session, 1 to 600000; a statement that takes longer "
+      "fails and its request is answered 503 temporarily_unavailable."},
+     SetStatementTimeout},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
       "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "

@@ -32,6 +32,7 @@ struct Config {
   std::string database = "/var/lib/tokenfcgi";      // LMDB environment directory
   uint64_t map_size = 1ull << 30;                    // bytes; accepts K/M/G suffixes; same for every process
   unsigned max_readers = 126;                        // LMDB reader slots; >= workers x threads + tokenctl
+  int64_t statement_timeout_ms = 5000;               // PostgreSQL store: every statement's bound, 1..600000
   uint64_t max_body_bytes = 64 * 1024;               // request bodies larger than this get 413
   unsigned max_form_params = 64;                     // more parameters than this is invalid_request
   std::string base_path;                             // "" or "/auth": prefixes every endpoint path

@@ -33,6 +33,7 @@
 #include <utility>
 
 #include "store/store.h"
+#include "store/stored_records.h"
 #include "util/base64.h"
 #include "util/cjson_ptr.h"
 #include "util/crypto.h"
@@ -59,7 +60,6 @@ constexpr const char kNotInitialised[] = "database not initialised: run tokenctl
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
 constexpr std::string_view kIdentityPrefix = "identity:";
-constexpr size_t kMaxQuotedKeyLength = 200;  // of a key shown in an error message
 
 // Turns an LMDB return code into a Status naming the call: "mdb_put: MDB_MAP_FULL: ...".
 Status MdbStatus(const char* call, int rc) {
@@ -82,14 +82,6 @@ Status MdbStatus(const char* call, int rc) {
     default:
       return Status::IOError(m);
   }
-}
-
-// Keys come from configuration (client ids, names); show them quoted and sanitised in messages.
-std::string Printable(std::string_view key) {
-  std::string out = "'";
-  if (!key.empty()) out += SanitizeForLog(key, kMaxQuotedKeyLength, Blanks::kKeep);
-  out += "'";
-  return out;
 }
 
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
@@ -156,68 +148,6 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Parses a stored record; anything unexpected is corruption of that key.
-template <typename R, typename Parse>
-Result<R> ParseStored(const char* db, std::string_view key, std::string_view value, Parse parse) {
-  const std::string where = std::string(db) + " " + Printable(key) + ": ";
-  const CJsonPtr json(cJSON_ParseWithLength(value.data(), value.size()));
-  if (json == nullptr) return Status::Corruption(where + "stored record is not JSON");
-  std::vector<std::string> unknown;
-  Result<R> r = parse(json.get(), &unknown);
-  if (!r.ok()) return Status::Corruption(where + r.status().message());
-  if (!unknown.empty()) return Status::Corruption(where + "unknown property " + unknown.front());
-  return r;
-}
-
-Result<Client> ParseClient(std::string_view key, std::string_view value) {
-  return ParseStored<Client>("clients", key, value,
-                             [](const cJSON* j, std::vector<std::string>* u) { return ClientFromJson(j, "", u); });
-}
-Result<ApiScope> ParseApiScope(std::string_view key, std::string_view value) {
-  return ParseStored<ApiScope>("resources", key, value,
-                               [](const cJSON* j, std::vector<std::string>* u) { return ApiScopeFromJson(j, "", u); });
-}
-Result<ApiResource> ParseApiResource(std::string_view key, std::string_view value) {
-  return ParseStored<ApiResource>(
-      "resources", key, value, [](const cJSON* j, std::vector<std::string>* u) { return ApiResourceFromJson(j, "", u); });
-}
-Result<IdentityResource> ParseIdentityResource(std::string_view key, std::string_view value) {
-  return ParseStored<IdentityResource>("resources", key, value, [](const cJSON* j, std::vector<std::string>* u) {
-    return IdentityResourceFromJson(j, "", u);
-  });
-}
-Result<User> ParseUser(std::string_view key, std::string_view value) {
-  return ParseStored<User>("users", key, value,
-                           [](const cJSON* j, std::vector<std::string>* u) { return UserFromJson(j, "", u); });
-}
-// Grant keys are raw hashes: messages name them in base64url.
-Result<Grant> ParseGrant(std::string_view hash, std::string_view value) {
-  return ParseStored<Grant>("grants", Base64UrlEncode(hash), value,
-                            [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, ""); });
-}
-Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value) {
-  return ParseStored<FamilyRevocation>(
-      "revocations", family, value,
-      [](const cJSON* j, std::vector<std::string>*) { return FamilyRevocationFromJson(j, ""); });
-}
-
-constexpr size_t kHandleHashSize = 32;
-
-Status CheckHandleHash(std::string_view hash) {
-  if (hash.size() != kHandleHashSize) return Status::InvalidArgument("handle hash: expected 32 bytes (SHA-256)");
-  return Status::OK();
-}
-
-// A family id that can be a key (ValidateGrant): 1..kMaxFamilyIdLength bytes, no NUL.
-bool CanBeFamily(std::string_view family) {
-  return !family.empty() && family.size() <= kMaxFamilyIdLength && family.find('\0') == std::string_view::npos;
-}
-
-Result<KeyRecord> ParseKey(std::string_view key, std::string_view value) {
-  return ParseStored<KeyRecord>("keys", key, value,
-                                [](const cJSON* j, std::vector<std::string>*) { return KeyRecordFromJson(j, ""); });
-}
-
 // Before a record is written it must read back: a record that cannot be parsed is never stored.
 template <typename Parse>
 Status CheckReadsBack(const std::string& json, Parse parse) {
@@ -226,16 +156,6 @@ Status CheckReadsBack(const std::string& json, Parse parse) {
   std::vector<std::string> unknown;
   Status s = parse(parsed.get(), &unknown);
   return s;
-}
-
-Result<uint64_t> ParseGeneration(std::string_view v) {
-  if (v.empty() || v.size() > 19) return Status::Corruption("meta 'config_generation': not a decimal counter");
-  uint64_t n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return Status::Corruption("meta 'config_generation': not a decimal counter");
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return n;
 }
 
 struct Dbis {
@@ -254,16 +174,6 @@ std::string UsernameKey(std::string_view tenant, std::string_view username) {
   key += '\0';
   key += NormalizeUsername(username);
   return key;
-}
-
-std::string InTenant(std::string_view tenant) {
-  return tenant.empty() ? std::string(" (no tenant)") : " in tenant " + Printable(tenant);
-}
-
-// What a lookup may be given without being an error of its own: longer or NUL-containing names cannot be stored.
-bool CanBeUsername(std::string_view tenant, std::string_view username) {
-  return !username.empty() && username.size() <= kMaxUsernameLength && tenant.size() <= kMaxTenantLength &&
-         username.find('\0') == std::string_view::npos && tenant.find('\0') == std::string_view::npos;
 }
 
 // ---- Txn -------------------------------------------------------------------------------------------------------------

@@ -107,11 +107,22 @@ struct StoreOptions {
   unsigned max_readers = 126;
   bool create = false;              // create the directory (mode 0750) and databases if missing (tokenctl init)
   bool read_only = false;
+  // PostgreSQL (pg_store.h): migrate an older schema (tokenctl migrate; create does too), and the statement_timeout
+  // every session sets. LMDB ignores both.
+  bool migrate = false;
+  int64_t statement_timeout_ms = 5000;
 };
 
 // The options every process opens the configured database with (path = database, map_size, max_readers; create and
 // read_only false): the worker and tokenctl build them here, because LMDB needs the same map size in every process.
 StoreOptions StoreOptionsFromConfig(const Config& config);
+
+class Store;
+
+// Opens the store options.path names: a libpq connection URI (postgresql://... or postgres://...) opens the PostgreSQL
+// store (pg_store.h), anything else the LMDB environment in that directory (Store::Open). The worker, tokenctl and
+// --check-config all open their store here.
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options);
 
 struct StoreStats {
   uint64_t config_generation = 0;
@@ -229,6 +240,10 @@ class Store {
 
   // Cheap: one read of meta/config_generation in a pooled (reset/renewed) read transaction.
   virtual Result<uint64_t> ConfigGeneration() = 0;
+  // How long (milliseconds) a process may serve its cached configuration before asking ConfigGeneration() again
+  // (oauth/catalog.h): 0 = on every request (LMDB: one mdb_get); the PostgreSQL store answers 1000, so the token path
+  // makes at most one round trip per second per process for it, and a change is seen within a second.
+  virtual int64_t ConfigCheckIntervalMs() const { return 0; }
   virtual Result<StoreStats> Stats() = 0;
   // `mdb_copy -c` equivalent: a compacted, consistent copy taken while workers serve. `directory` is created (0750)
   // if missing and must be empty (AlreadyExists otherwise); it receives data.mdb only (no lock file).

@@ -1,3 +1,4 @@
+#include "store/pg_store.h"
 #include "store/store.h"
 
 namespace tf::store {
@@ -7,7 +8,13 @@ StoreOptions StoreOptionsFromConfig(const Config& config) {
   options.path = config.database;
   options.map_size = config.map_size;
   options.max_readers = config.max_readers;
+  options.statement_timeout_ms = config.statement_timeout_ms;
   return options;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
+  if (IsPostgresUri(options.path)) return OpenPgStore(options);
+  return Store::Open(options);
 }
 
 }  // namespace tf::store

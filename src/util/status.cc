@@ -14,6 +14,7 @@ std::string Status::ToString() const {
     case Code::kIOError: name = "IOError"; break;
     case Code::kCorruption: name = "Corruption"; break;
     case Code::kInternal: name = "Internal"; break;
+    case Code::kUnavailable: name = "Unavailable"; break;
   }
   return std::string(name) + ": " + message_;
 }

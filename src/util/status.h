@@ -24,6 +24,7 @@ class [[nodiscard]] Status {
     kIOError,           // the OS or LMDB failed
     kCorruption,        // a stored record could not be decoded
     kInternal,          // a bug or a library failure that should not happen
+    kUnavailable,       // a server the store needs cannot be reached or timed out (PostgreSQL): try again later
   };
 
   Status() = default;
@@ -36,6 +37,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

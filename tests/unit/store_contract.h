@@ -13,10 +13,12 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "pg_cluster.h"
 #include "store/store.h"
 #include "test_env.h"
 #include "util/status.h"
@@ -32,12 +34,27 @@ struct StoreFactory {
   std::function<Result<std::unique_ptr<store::Store>>(const std::string& dir, bool create)> open;
 };
 
+// gtest names a failing parameter by this, not by its bytes.
+inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
 // Every implementation the suite runs on. A second backend adds one line here.
 inline std::vector<StoreFactory> StoreFactories() {
   return {
       {"Lmdb",
        [](const std::string& dir, bool create) {
          return store::Store::Open(NewStoreOptions(dir + "/db", create, 64u << 20));
+       }},
+      // The test binary's private PostgreSQL cluster (pg_cluster.h), a schema of its own per test.
+      {"Postgres",
+       [](const std::string& dir, bool create) -> Result<std::unique_ptr<store::Store>> {
+         Result<PgCluster*> cluster = SharedPgCluster();
+         if (!cluster.ok()) return cluster.status();
+         const std::string schema = SchemaFor(dir);
+         if (create) TF_RETURN_IF_ERROR((*cluster)->Sql("CREATE SCHEMA " + schema));
+         store::StoreOptions options;
+         options.path = (*cluster)->Uri("postgres", schema);
+         options.create = create;
+         return store::OpenStore(options);
        }},
   };
 }

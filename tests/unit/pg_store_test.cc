@@ -1,0 +1,232 @@
+// Tests for what only the PostgreSQL store has (store/pg_store.h): choosing it by the `database` value, passwords kept
+// out of messages, schema versions (tokenctl init and migrate, a worker refusing an unknown version), the statement
+// timeout, and an outage: the server stopped mid-use and started again. The Store contract itself runs on PostgreSQL
+// through the conformance suite (store_contract.h).
+#include "store/pg_store.h"
+
+#include <libpq-fe.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "pg_cluster.h"
+#include "store/store.h"
+#include "test_env.h"
+#include "util/crypto.h"
+
+namespace tf::store {
+namespace {
+
+using testing::PgCluster;
+using testing::SharedPgCluster;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A fresh schema of the shared cluster, and the options that open it.
+StoreOptions FreshSchema(const std::string& name, bool create) {
+  Result<PgCluster*> cluster = SharedPgCluster();
+  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  StoreOptions o;
+  if (!cluster.ok()) return o;
+  EXPECT_TRUE((*cluster)->Sql("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name).ok());
+  o.path = (*cluster)->Uri("postgres", name);
+  o.create = create;
+  return o;
+}
+
+Grant MakeGrant(const std::string& family) {
+  Grant g;
+  g.kind = GrantKind::kRefreshToken;
+  g.client_id = "c";
+  g.subject = "s";
+  g.created = 1000;
+  g.expires = 1 << 30;
+  g.family = family;
+  return g;
+}
+
+TEST(PgStoreUri, PostgresUrisSelectPostgresEverythingElseLmdb) {
+  EXPECT_TRUE(IsPostgresUri("postgresql://db.example/tokenfcgi"));
+  EXPECT_TRUE(IsPostgresUri("postgres:///tokenfcgi?host=/run/postgresql"));
+  EXPECT_FALSE(IsPostgresUri("/var/lib/tokenfcgi"));
+  EXPECT_FALSE(IsPostgresUri("postgresql:/x"));
+  EXPECT_FALSE(IsPostgresUri("./postgresql://x"));
+}
+
+TEST(PgStoreUri, RedactedDatabaseDropsEveryPassword) {
+  EXPECT_EQ(RedactedDatabase("postgresql://tf:s3cret@db.example:5432/tokenfcgi?sslmode=require"),
+            "postgresql://tf@db.example:5432/tokenfcgi?sslmode=require");
+  EXPECT_EQ(RedactedDatabase("postgres://tf:p%40ss@h1,h2/db"), "postgres://tf@h1,h2/db");
+  EXPECT_EQ(RedactedDatabase("postgresql://h/db?user=tf&password=s3cret&connect_timeout=2"),
+            "postgresql://h/db?user=tf&connect_timeout=2");
+  EXPECT_EQ(RedactedDatabase("postgresql://h/db?password=s3cret"), "postgresql://h/db");
+  EXPECT_EQ(RedactedDatabase("postgresql://tf@h/db"), "postgresql://tf@h/db");
+  EXPECT_EQ(RedactedDatabase("postgresql://h"), "postgresql://h");
+  EXPECT_EQ(RedactedDatabase("/var/lib/tokenfcgi"), "/var/lib/tokenfcgi");
+}
+
+TEST(PgStoreOpen, OpenStoreChoosesTheBackendByTheDatabaseValue) {
+  testing::TempDir tmp("pg_store_test");
+  Result<std::unique_ptr<Store>> lmdb = OpenStore(testing::NewStoreOptions(tmp.path() + "/db", true));
+  ASSERT_TRUE(lmdb.ok()) << lmdb.status().ToString();
+  EXPECT_EQ((*lmdb)->ConfigCheckIntervalMs(), 0);
+  Result<std::unique_ptr<Store>> pg = OpenStore(FreshSchema("choose", true));
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ((*pg)->ConfigCheckIntervalMs(), 1000);  // the catalog asks for the generation once a second
+  EXPECT_TRUE(Contains((*pg)->GrowMap(1u << 30).message(), "no LMDB map")) << (*pg)->GrowMap(1u << 30).message();
+}
+
+TEST(PgStoreOpen, UninitialisedDatabaseSaysRunTokenctlInit) {
+  StoreOptions o = FreshSchema("uninit", false);
+  Result<std::unique_ptr<Store>> s = OpenStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(Contains(s.status().message(), "run tokenctl init")) << s.status().message();
+  // init (create) makes it; then a plain open works, and init again changes nothing.
+  o.create = true;
+  ASSERT_TRUE(OpenStore(o).ok());
+  ASSERT_TRUE(OpenStore(o).ok());
+  o.create = false;
+  Result<std::unique_ptr<Store>> again = OpenStore(o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*(*again)->ConfigGeneration(), 0u);
+}
+
+// A version-0 database (what an older release would have left: the version table and nothing else) is refused by a
+// worker's open with one message saying what to run, and tokenctl migrate (migrate = true) brings it to version 1.
+TEST(PgStoreSchema, OlderSchemaIsRefusedUntilMigrated) {
+  StoreOptions o = FreshSchema("v0", false);
+  Result<PgCluster*> cluster = SharedPgCluster();
+  ASSERT_TRUE(cluster.ok());
+  ASSERT_TRUE((*cluster)->Sql("CREATE TABLE v0.tf_schema_version (id integer PRIMARY KEY CHECK (id = 1), "
+                              "version bigint NOT NULL); INSERT INTO v0.tf_schema_version VALUES (1, 0)").ok());
+  Result<std::unique_ptr<Store>> s = OpenStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kConflict);
+  EXPECT_TRUE(Contains(s.status().message(), "schema version 0")) << s.status().message();
+  EXPECT_TRUE(Contains(s.status().message(), "supports schema version 1")) << s.status().message();
+  EXPECT_TRUE(Contains(s.status().message(), "run tokenctl migrate")) << s.status().message();
+
+  o.migrate = true;
+  Result<std::unique_ptr<Store>> migrated = OpenStore(o);
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  o.migrate = false;
+  Result<std::unique_ptr<Store>> worker = OpenStore(o);
+  ASSERT_TRUE(worker.ok()) << worker.status().ToString();
+  Client c;
+  c.client_id = "after-migrate";
+  ASSERT_TRUE((*worker)->Update([&](Txn& t) { return t.PutClient(c); }).ok());
+  EXPECT_EQ(*(*worker)->ConfigGeneration(), 1u);
+  Status st = (*worker)->Read([](Txn& t) -> Status {
+    EXPECT_EQ(t.GetSessionKey()->size(), 32u);  // the writable open made it
+    return t.GetClient("after-migrate").status();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST(PgStoreSchema, NewerSchemaIsRefusedNamingBoth) {
+  StoreOptions o = FreshSchema("newer", true);
+  ASSERT_TRUE(OpenStore(o).ok());
+  Result<PgCluster*> cluster = SharedPgCluster();
+  ASSERT_TRUE((*cluster)->Sql("UPDATE newer.tf_schema_version SET version = 2").ok());
+  for (bool migrate : {false, true}) {
+    o.create = false;
+    o.migrate = migrate;
+    Result<std::unique_ptr<Store>> s = OpenStore(o);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), Status::Code::kConflict);
+    EXPECT_TRUE(Contains(s.status().message(), "schema version 2")) << s.status().message();
+    EXPECT_TRUE(Contains(s.status().message(), "supports schema version 1")) << s.status().message();
+  }
+}
+
+TEST(PgStoreErrors, MessagesNeverCarryThePassword) {
+  Result<PgCluster*> cluster = SharedPgCluster();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  StoreOptions o;
+  // A database that does not exist: the connect fails, and the message names it without the password.
+  o.path = "postgresql://tf:hunter2@/nosuchdb?host=" + (*cluster)->dir();
+  Result<std::unique_ptr<Store>> s = OpenStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kUnavailable);
+  EXPECT_TRUE(Contains(s.status().message(), "nosuchdb")) << s.status().message();
+  EXPECT_FALSE(Contains(s.status().message(), "hunter2")) << s.status().message();
+}
+
+// A statement that waits longer than statement_timeout (here on a lock another session holds) fails as Unavailable,
+// naming the timeout, and the transaction writes nothing; once the lock is gone the store works.
+TEST(PgStoreErrors, StatementTimeoutBoundsEveryStatement) {
+  StoreOptions o = FreshSchema("slow", true);
+  o.statement_timeout_ms = 200;
+  Result<std::unique_ptr<Store>> s = OpenStore(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  PGconn* locker = PQconnectdb(o.path.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK) << PQerrorMessage(locker);
+  PQclear(PQexec(locker, "BEGIN"));
+  PGresult* r = PQexec(locker, "LOCK TABLE tf_grants IN ACCESS EXCLUSIVE MODE");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  const auto start = std::chrono::steady_clock::now();
+  Status st = (*s)->Update([](Txn& t) { return t.PutGrant(Sha256("h"), MakeGrant("f")); });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable) << st.ToString();
+  EXPECT_TRUE(Contains(st.message(), "statement timeout")) << st.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  PQclear(PQexec(locker, "ROLLBACK"));
+  PQfinish(locker);
+  st = (*s)->Read([](Txn& t) {
+    EXPECT_TRUE(t.GetGrant(Sha256("h")).status().IsNotFound());
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE((*s)->Update([](Txn& t) { return t.PutGrant(Sha256("h"), MakeGrant("f")); }).ok());
+}
+
+// The server stops while a Store is in use: every operation answers Unavailable (the oauth layer's 503) instead of
+// crashing or hanging, naming the server, and the same Store works again once the server is back.
+TEST(PgStoreOutage, StoppedServerIsUnavailableAndTheSameStoreRecovers) {
+  Result<std::unique_ptr<PgCluster>> cluster = PgCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  StoreOptions o;
+  o.path = (*cluster)->Uri();
+  o.create = true;
+  Result<std::unique_ptr<Store>> opened = OpenStore(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Store> s = std::move(opened).value();
+  ASSERT_TRUE(s->Update([](Txn& t) { return t.PutGrant(Sha256("before"), MakeGrant("f")); }).ok());
+
+  ASSERT_TRUE((*cluster)->StopServer().ok());
+  Status st = s->Update([](Txn& t) { return t.PutGrant(Sha256("during"), MakeGrant("f")); });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable) << st.ToString();
+  EXPECT_TRUE(Contains(st.message(), (*cluster)->dir())) << st.ToString();  // the host: here the socket directory
+  st = s->Read([](Txn& t) { return t.GetGrant(Sha256("before")).status(); });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable) << st.ToString();
+  EXPECT_EQ(s->ConfigGeneration().status().code(), Status::Code::kUnavailable);
+  // Within the backoff it answers at once, without trying to connect.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(s->Update([](Txn& t) { return t.RemoveGrant(Sha256("before")); }).code(), Status::Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+
+  ASSERT_TRUE((*cluster)->StartServer().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    st = s->Update([](Txn& t) { return t.PutGrant(Sha256("after"), MakeGrant("f")); });
+    if (st.ok()) break;
+    EXPECT_EQ(st.code(), Status::Code::kUnavailable) << st.ToString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  st = s->Read([](Txn& t) -> Status {
+    TF_RETURN_IF_ERROR(t.GetGrant(Sha256("before")).status());
+    TF_RETURN_IF_ERROR(t.GetGrant(Sha256("after")).status());
+    EXPECT_TRUE(t.GetGrant(Sha256("during")).status().IsNotFound());  // nothing half-written
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+}  // namespace
+}  // namespace tf::store
