@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "password/password_hash.h"
 #include "store/lockout.h"
+#include "store/pg_store.h"
 #include "store/store.h"
 #include "token/jws.h"
 #include "util/cjson_ptr.h"
@@ -154,6 +155,7 @@ Status LoadConfiguration(Context& ctx) {
 }
 
 bool DatabaseExists(const Config& config) {
+  if (store::IsPostgresUri(config.database)) return true;  // the open says whether it is initialised
   struct stat st;
   return ::stat((config.database + "/data.mdb").c_str(), &st) == 0;
 }
@@ -161,7 +163,8 @@ bool DatabaseExists(const Config& config) {
 Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
   if (!DatabaseExists(*ctx.config)) {
-    return Status::NotFound("no database at " + ctx.config->database + " (run: tokenctl init)");
+    return Status::NotFound("no database at " + store::RedactedDatabase(ctx.config->database) +
+                            " (run: tokenctl init)");
   }
   store::StoreOptions options = store::StoreOptionsFromConfig(*ctx.config);
   options.read_only = read_only;
@@ -208,6 +211,27 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
+// Opens the store with `migrate`: a PostgreSQL schema older than this build's is upgraded (pg_store.h); an LMDB
+// database is upgraded by any writable open.
+int CmdMigrate(Context& ctx, const Parsed&) {
+  Status s = LoadConfiguration(ctx);
+  if (!s.ok()) return Fail(ctx, s);
+  store::StoreOptions options = store::StoreOptionsFromConfig(*ctx.config);
+  options.migrate = true;
+  auto store = OpenStoreAsDirectoryOwner(options);
+  if (!store.ok()) return Fail(ctx, store.status());
+  const std::string database = store::RedactedDatabase(ctx.config->database);
+  if (ctx.json) {
+    CJsonPtr o = Object();
+    Add(o.get(), "database", database);
+    Add(o.get(), "schema", "current");
+    Print(ctx.out(), o);
+    return kExitOk;
+  }
+  ctx.out() << "database " << database << ": schema is current\n";
+  return kExitOk;
+}
+
 int CmdInit(Context& ctx, const Parsed& p) {
   Status s = LoadConfiguration(ctx);
   if (!s.ok()) return Fail(ctx, s);
@@ -218,7 +242,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
       report->created_database || report->created_key.has_value() || report->created_id_token_key.has_value();
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", store::RedactedDatabase(ctx.config->database));
     Add(o.get(), "changed", changed);
     Add(o.get(), "created_database", report->created_database);
     if (report->created_key) {
@@ -236,7 +260,8 @@ int CmdInit(Context& ctx, const Parsed& p) {
     Print(ctx.out(), o);
     return kExitOk;
   }
-  if (report->created_database) ctx.out() << "created database " << ctx.config->database << "\n";
+  const std::string database = store::RedactedDatabase(ctx.config->database);
+  if (report->created_database) ctx.out() << "created database " << database << "\n";
   if (report->created_key) {
     ctx.out() << "created " << report->alg << " signing key " << report->created_key->kid << " (current)\n";
   }
@@ -245,11 +270,11 @@ int CmdInit(Context& ctx, const Parsed& p) {
               << report->created_id_token_key->kid << " (current; id_token_signing_alg)\n";
   }
   if (report->current_kid.empty()) {
-    ctx.out() << (changed ? "" : "nothing to do: database " + ctx.config->database + " exists; ") << "no "
+    ctx.out() << (changed ? "" : "nothing to do: database " + database + " exists; ") << "no "
               << report->alg << " key is current (add one: tokenctl key import --alg " << report->alg
               << " FILE.pem, or tokenctl key generate --alg " << report->alg << ")\n";
   } else if (!changed) {
-    ctx.out() << "nothing to do: database " << ctx.config->database << " exists and " << report->alg << " key "
+    ctx.out() << "nothing to do: database " << database << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
   return kExitOk;
@@ -329,7 +354,7 @@ int CmdImport(Context& ctx, const Parsed& p) {
       ctx.out() << "dry run: nothing written"
                 << (no_database ? " (no database yet: compared with an empty store)" : "") << "\n";
     } else {
-      ctx.out() << "imported " << file << " into " << ctx.config->database << "\n";
+      ctx.out() << "imported " << file << " into " << store::RedactedDatabase(ctx.config->database) << "\n";
     }
   }
   return kExitOk;
@@ -764,7 +789,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   const store::StoreStats& s = *stats;
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", store::RedactedDatabase(ctx.config->database));
     Add(o.get(), "config_generation", s.config_generation);
     Add(o.get(), "clients", s.clients);
     Add(o.get(), "api_scopes", s.api_scopes);
@@ -786,7 +811,7 @@ int CmdStats(Context& ctx, const Parsed&) {
   auto row = [&](std::string_view name, const std::string& value) {
     out << std::left << std::setw(20) << name << value << "\n";
   };
-  row("database", ctx.config->database);
+  row("database", store::RedactedDatabase(ctx.config->database));
   row("config generation", std::to_string(s.config_generation));
   row("clients", std::to_string(s.clients));
   row("api scopes", std::to_string(s.api_scopes));
@@ -839,11 +864,12 @@ int CmdBackup(Context& ctx, const Parsed& p) {
   if (!s.ok()) return Fail(ctx, s);
   if (ctx.json) {
     CJsonPtr o = Object();
-    Add(o.get(), "database", ctx.config->database);
+    Add(o.get(), "database", store::RedactedDatabase(ctx.config->database));
     Add(o.get(), "backup", dir);
     Print(ctx.out(), o);
   } else {
-    ctx.out() << "backup of " << ctx.config->database << " written to " << dir << "/data.mdb\n";
+    ctx.out() << "backup of " << store::RedactedDatabase(ctx.config->database) << " written to " << dir
+              << "/data.mdb\n";
   }
   return kExitOk;
 }
@@ -1345,6 +1371,10 @@ const std::vector<CommandDef>& Commands() {
        "again changes nothing and says so. --no-key makes no key: import existing ones (e.g. IdentityServer's\n"
        "signing keys, so tokens it issued keep verifying) with tokenctl key import.",
        {{"--no-key", false, "create the database only; add keys with key import or key generate"}}, 0, 0, CmdInit},
+      {"migrate", "",
+       "Upgrades the database's schema to this release's version (a PostgreSQL database: workers refuse an older\n"
+       "schema until then; an LMDB database is upgraded by any writable open). Running it again changes nothing.",
+       {}, 0, 0, CmdMigrate},
       {"import", "FILE.json [--dry-run] [--ignore-unknown]",
        "Imports IdentityServer configuration JSON (Clients, ApiScopes, ApiResources, IdentityResources, optionally\n"
        "inside an \"IdentityServer\" section) and Users (IdentityServer's TestUser shape: SubjectId, Username,\n"

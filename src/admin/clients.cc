@@ -11,6 +11,7 @@
 #include "admin/database_owner.h"
 #include "admin/keys.h"
 #include "admin/names.h"
+#include "store/pg_store.h"
 #include "token/jws.h"
 #include "util/cjson_ptr.h"
 #include "util/crypto.h"
@@ -187,8 +188,14 @@ Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys
     return Status::InvalidArgument("id_token_signing_alg: unknown algorithm '" + config.id_token_signing_alg + "'");
   }
   struct stat st;
-  report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
   store::StoreOptions options = store::StoreOptionsFromConfig(config);
+  if (store::IsPostgresUri(config.database)) {
+    store::StoreOptions probe = options;  // initialised already if a read-only open succeeds
+    probe.read_only = true;
+    report.created_database = !store::OpenStore(probe).ok();
+  } else {
+    report.created_database = ::stat((config.database + "/data.mdb").c_str(), &st) != 0;
+  }
   options.create = true;
   auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();

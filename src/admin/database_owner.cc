@@ -25,7 +25,7 @@ Result<std::unique_ptr<store::Store>> OpenStoreAsDirectoryOwner(const store::Sto
   struct stat dir;
   const bool adopt = ::geteuid() == 0 && ::stat(options.path.c_str(), &dir) == 0 && S_ISDIR(dir.st_mode) &&
                      dir.st_uid != 0;
-  if (!adopt) return store::Store::Open(options);
+  if (!adopt) return store::OpenStore(options);
 
   bool existed[std::size(kDatabaseFiles)] = {};
   for (size_t i = 0; i < std::size(kDatabaseFiles); ++i) {
@@ -41,7 +41,7 @@ Result<std::unique_ptr<store::Store>> OpenStoreAsDirectoryOwner(const store::Sto
           ": runuser -u " + owner + " -- tokenctl ...)");
     }
   }
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);
+  Result<std::unique_ptr<store::Store>> store = store::OpenStore(options);
   if (!store.ok()) return store;
   for (size_t i = 0; i < std::size(kDatabaseFiles); ++i) {
     if (existed[i]) continue;

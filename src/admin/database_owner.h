@@ -7,7 +7,7 @@
 //   - refuses, saying why and what to run, when data.mdb or lock.mdb already exists with another owner than the
 //     directory's (the workers could not open it);
 //   - gives every file the open creates to the directory's owner and group, mode 0660.
-// In every other case (not root, or a root-owned directory) it is Store::Open.
+// In every other case (not root, a root-owned directory, or a PostgreSQL database) it is store::OpenStore.
 //
 // Thread-compatible; meant for the tokenctl process.
 #pragma once

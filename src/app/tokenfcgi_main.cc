@@ -27,6 +27,7 @@
 #include "oauth/catalog.h"
 #include "oauth/extension_grants.h"
 #include "oauth/service.h"
+#include "store/pg_store.h"
 #include "store/store.h"
 #include "token/jws.h"
 #include "util/clock.h"
@@ -242,16 +243,17 @@ int CheckConfig(const Config& config, const std::string& config_path) {
     std::fprintf(stderr, "tokenfcgi: %s: %s\n", config_path.c_str(), what.c_str());
     return 1;
   };
+  const std::string database = store::RedactedDatabase(config.database);
   struct stat st;
-  if (::stat((config.database + "/data.mdb").c_str(), &st) != 0) {
-    return fail("database " + config.database + ": not initialised (no data.mdb): run tokenctl init");
+  if (!store::IsPostgresUri(config.database) && ::stat((config.database + "/data.mdb").c_str(), &st) != 0) {
+    return fail("database " + database + ": not initialised (no data.mdb): run tokenctl init");
   }
   store::StoreOptions store_options = store::StoreOptionsFromConfig(config);
   store_options.read_only = true;
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
-  if (!store.ok()) return fail("database " + config.database + ": " + store.status().message());
+  Result<std::unique_ptr<store::Store>> store = store::OpenStore(store_options);
+  if (!store.ok()) return fail("database " + database + ": " + store.status().message());
   Result<store::StoreStats> stats = (*store)->Stats();
-  if (!stats.ok()) return fail("database " + config.database + ": " + stats.status().message());
+  if (!stats.ok()) return fail("database " + database + ": " + stats.status().message());
   oauth::Catalog catalog(config, store->get());
   Result<std::shared_ptr<const oauth::Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) return fail("cannot load the configuration from the database: " + snapshot.status().message());
@@ -263,10 +265,10 @@ int CheckConfig(const Config& config, const std::string& config_path) {
     }
   }
   if ((*snapshot)->session_key.empty()) {
-    return fail("database " + config.database + ": no valid session key: run tokenctl session rotate-key");
+    return fail("database " + database + ": no valid session key: run tokenctl session rotate-key");
   }
   std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
-              config.database.c_str(), static_cast<unsigned long long>(stats->clients),
+              database.c_str(), static_cast<unsigned long long>(stats->clients),
               static_cast<unsigned long long>(stats->keys));
   return 0;
 }
@@ -305,9 +307,9 @@ int Main(int argc, char** argv) {
   oauth::InstallExtensionGrants(std::move(plugins).value());
   if (options.check_config) return CheckConfig(*config, config_path);
 
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store::StoreOptionsFromConfig(*config));
+  Result<std::unique_ptr<store::Store>> store = store::OpenStore(store::StoreOptionsFromConfig(*config));
   if (!store.ok()) {
-    Logf(LogLevel::kError, "cannot open the database %s: %s", config->database.c_str(),
+    Logf(LogLevel::kError, "cannot open the database %s: %s", store::RedactedDatabase(config->database).c_str(),
          store.status().message().c_str());
     return 1;
   }

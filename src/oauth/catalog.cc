@@ -1,6 +1,7 @@
 #include "oauth/catalog.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "oauth/discovery.h"
@@ -146,6 +147,13 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     held = snapshot_;
+  }
+  const int64_t interval = store_->ConfigCheckIntervalMs();
+  if (interval > 0) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (held && now < next_check_ms_.load(std::memory_order_relaxed)) return held;
+    next_check_ms_.store(now + interval, std::memory_order_relaxed);
   }
   const Result<uint64_t> generation = store_->ConfigGeneration();
   if (!generation.ok()) {

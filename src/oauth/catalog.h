@@ -3,7 +3,8 @@
 // JWKS documents rendered once. The token path looks things up in hash maps and parses no JSON.
 //
 // The Catalog holds the current snapshot. Per request, Current() asks the store for its config generation (one
-// mdb_get) and rebuilds the snapshot only when it moved; a rebuild happens under a mutex, so concurrent requests
+// mdb_get; at most once per Store::ConfigCheckIntervalMs() when the store sets one, the PostgreSQL store's second, so
+// the token path makes no round trip in between) and rebuilds the snapshot only when it moved; a rebuild happens under a mutex, so concurrent requests
 // trigger one load, and readers keep the snapshot they hold (shared_ptr) for the whole request. If the store cannot
 // be read, the last good snapshot keeps serving (logged); only a process that never loaded one answers errors.
 //
@@ -14,6 +15,7 @@
 // Thread-safety: a Snapshot is immutable and shared freely. Catalog::Current() may be called from many threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -56,6 +58,8 @@ class Catalog {
   std::mutex reload_mu_;    // one reload at a time
   mutable std::mutex mu_;   // guards snapshot_ (held only to copy or swap the pointer)
   std::shared_ptr<const Snapshot> snapshot_;
+  // Steady-clock milliseconds before which Current() serves the held snapshot without asking for the generation.
+  std::atomic<int64_t> next_check_ms_{0};
 };
 
 }  // namespace tf::oauth

@@ -47,8 +47,8 @@ http::Response HandleDeviceAuthorizationRequest(const http::Request& request, Ca
     });
   }
   if (!st.ok()) {
-    Logf(LogLevel::kError, "device authorization: cannot store the device code: %s", st.ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot issue device codes at the moment");
+    return StoreFailureResponse("device authorization: cannot store the device code", st,
+                                "the server cannot issue device codes at the moment");
   }
 
   const std::string user_code = FormatUserCode(issued->user_code);

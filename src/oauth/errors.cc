@@ -31,6 +31,12 @@ http::Response StoreFailureResponse(std::string_view what, const Status& st, std
     r.SetHeader("Retry-After", std::to_string(kStoreFullRetryAfterSeconds));
     return r;
   }
+  if (st.code() == Status::Code::kUnavailable) {
+    Logf(LogLevel::kError, "%s: the store is unavailable, answering 503: %s", w.c_str(), st.ToString().c_str());
+    http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
+    r.SetHeader("Retry-After", std::to_string(kStoreUnavailableRetryAfterSeconds));
+    return r;
+  }
   Logf(LogLevel::kError, "%s: the store failed: %s", w.c_str(), st.ToString().c_str());
   return OAuthError(500, kServerError, description);
 }

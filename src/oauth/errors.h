@@ -41,11 +41,16 @@ http::Response OAuthError(int status, std::string_view error, std::string_view d
 
 // How long a client is asked to wait (Retry-After, seconds) when the store is full.
 inline constexpr int kStoreFullRetryAfterSeconds = 60;
+// ... and when the store's server cannot be reached (Status Unavailable: PostgreSQL down or failing over, a statement
+// timeout, a transaction that kept failing to serialise).
+inline constexpr int kStoreUnavailableRetryAfterSeconds = 5;
 
 // The answer to a request whose store operation failed with `st`, after one error log line naming `what` and the
 // status. A full store (Status ResourceExhausted: LMDB's map or reader table, whose message names the configuration
 // key to raise, map_size or max_readers) is 503 temporarily_unavailable with Retry-After: the condition passes when an
-// operator grows the map or gc frees space, and nothing was written. Anything else is 500 server_error.
+// operator grows the map or gc frees space, and nothing was written. An unreachable store (Status Unavailable) is 503
+// temporarily_unavailable with Retry-After kStoreUnavailableRetryAfterSeconds: nothing was committed, and the worker
+// reconnects by itself. Anything else is 500 server_error.
 // `description` is the error_description of both.
 http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description);
 

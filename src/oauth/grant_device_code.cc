@@ -50,8 +50,7 @@ constexpr std::string_view kInvalidDeviceCode = "the device code is invalid";
 http::Response InvalidGrant() { return OAuthError(400, kInvalidGrant, kInvalidDeviceCode); }
 
 http::Response StoreFailure(const Status& st) {
-  Logf(LogLevel::kError, "device_code grant: the store failed: %s", st.ToString().c_str());
-  return OAuthError(500, kServerError, "the server cannot redeem device codes at the moment");
+  return StoreFailureResponse("device_code grant", st, "the server cannot redeem device codes at the moment");
 }
 
 http::Response SigningFailure(const char* what, const Status& st) {

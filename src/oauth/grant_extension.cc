@@ -119,8 +119,8 @@ http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequ
       return Status::OK();
     });
     if (!st.ok()) {
-      Logf(LogLevel::kError, "extension grant: cannot store the new grants: %s", st.ToString().c_str());
-      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
+      return StoreFailureResponse("extension grant: cannot store the new grants", st,
+                                  "the server cannot issue tokens at the moment");
     }
     if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
   }

@@ -223,8 +223,7 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
   Result<std::optional<PresentedToken>> subject =
       ValidatePresentedToken(subject_token, subject_token_type, request, now);
   if (!subject.ok()) {
-    Logf(LogLevel::kError, "token exchange: cannot read the store: %s", subject.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot check tokens at the moment");
+    return StoreFailureResponse("token exchange", subject.status(), "the server cannot check tokens at the moment");
   }
   if (!subject->has_value()) return OAuthError(400, kInvalidRequest, "the subject_token is not valid");
   PresentedToken& subj = **subject;
@@ -232,8 +231,7 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
   if (!actor_token.empty()) {
     Result<std::optional<PresentedToken>> actor = ValidatePresentedToken(actor_token, actor_token_type, request, now);
     if (!actor.ok()) {
-      Logf(LogLevel::kError, "token exchange: cannot read the store: %s", actor.status().ToString().c_str());
-      return OAuthError(500, kServerError, "the server cannot check tokens at the moment");
+      return StoreFailureResponse("token exchange", actor.status(), "the server cannot check tokens at the moment");
     }
     if (!actor->has_value()) return OAuthError(400, kInvalidRequest, "the actor_token is not valid");
     JsonWriter act;

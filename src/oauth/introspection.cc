@@ -157,8 +157,7 @@ http::Response HandleIntrospectionRequest(const http::Request& request, Catalog&
     answer = IntrospectRefreshToken(token, caller, config, now, *store);
   }
   if (!answer.ok()) {
-    Logf(LogLevel::kError, "introspection: the store failed: %s", answer.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot introspect tokens at the moment");
+    return StoreFailureResponse("introspection", answer.status(), "the server cannot introspect tokens at the moment");
   }
   return JsonResponse(200, answer->has_value() ? std::move(**answer) : std::string(kInactive));
 }

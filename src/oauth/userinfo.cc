@@ -179,8 +179,7 @@ http::Response HandleUserinfoRequest(const http::Request& request, Catalog& cata
   const int64_t now = clock.NowSeconds();
   Result<std::optional<ValidAccessToken>> valid = ValidateAccessToken(bearer.token, **snapshot, config, now, *store);
   if (!valid.ok()) {
-    Logf(LogLevel::kError, "userinfo: the store failed: %s", valid.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot check access tokens at the moment");
+    return StoreFailureResponse("userinfo", valid.status(), "the server cannot check access tokens at the moment");
   }
   if (!valid->has_value()) return BearerError(config, 401, kInvalidToken, "the access token is invalid");
   const ValidAccessToken& token = **valid;
@@ -205,8 +204,7 @@ http::Response HandleUserinfoRequest(const http::Request& request, Catalog& cata
     return Status::OK();
   });
   if (!st.ok()) {
-    Logf(LogLevel::kError, "userinfo: the store failed: %s", st.ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot read users at the moment");
+    return StoreFailureResponse("userinfo", st, "the server cannot read users at the moment");
   }
   if (!user.has_value() || !user->is_active) {
     return BearerError(config, 401, kInvalidToken, "the access token is invalid");

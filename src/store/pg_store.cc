@@ -184,7 +184,9 @@ class PgTxn final : public Txn {
     return Remove("tf_clients", "client_id", client_id, "client " + Printable(client_id), true);
   }
 
-  Result<std::vector<ApiScope>> ListApiScopes() override { return ListResources<ApiScope>(kScopePrefix, ParseApiScope); }
+  Result<std::vector<ApiScope>> ListApiScopes() override {
+    return ListResources<ApiScope>(kScopePrefix, ParseApiScope);
+  }
   Status PutApiScope(const ApiScope& scope) override { return PutNamed(scope, kScopePrefix, EncodeApiScope(scope)); }
   Status RemoveApiScope(std::string_view name) override {
     return Remove("tf_resources", "key", std::string(kScopePrefix) + std::string(name), "api scope " + Printable(name),
@@ -197,8 +199,8 @@ class PgTxn final : public Txn {
     return PutNamed(resource, kApiPrefix, EncodeApiResource(resource));
   }
   Status RemoveApiResource(std::string_view name) override {
-    return Remove("tf_resources", "key", std::string(kApiPrefix) + std::string(name),
-                  "api resource " + Printable(name), true);
+    return Remove("tf_resources", "key", std::string(kApiPrefix) + std::string(name), "api resource " + Printable(name),
+                  true);
   }
   Result<std::vector<IdentityResource>> ListIdentityResources() override {
     return ListResources<IdentityResource>(kIdentityPrefix, ParseIdentityResource);
@@ -222,12 +224,15 @@ class PgTxn final : public Txn {
     TF_RETURN_IF_ERROR(CheckWritable());
     return Upsert("tf_keys", "kid", key.kid, EncodeKey(key), true);
   }
-  Status RemoveKey(std::string_view kid) override { return Remove("tf_keys", "kid", kid, "key " + Printable(kid), true); }
+  Status RemoveKey(std::string_view kid) override {
+    return Remove("tf_keys", "kid", kid, "key " + Printable(kid), true);
+  }
 
   Result<std::string> GetSessionKey() override {
     Result<std::optional<std::string>> v = Get("SELECT value FROM tf_meta WHERE key = 'session_key'", {});
     if (!v.ok()) return v.status();
-    if (!v->has_value()) return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
+    if (!v->has_value())
+      return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
     if ((*v)->size() != kSessionKeySize) {
       return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
                                 std::to_string((*v)->size()));
@@ -262,9 +267,9 @@ class PgTxn final : public Txn {
     if (!CanBeUsername(tenant, username)) return not_found();
     Params p;
     p.Bytes(tenant).Bytes(NormalizeUsername(username));
-    Result<PgResult> r = Exec(
-        "SELECT tf_users",
-        Locking("SELECT subject_id, value FROM tf_users WHERE tenant = $1 AND username_key = $2").c_str(), p);
+    Result<PgResult> r =
+        Exec("SELECT tf_users",
+             Locking("SELECT subject_id, value FROM tf_users WHERE tenant = $1 AND username_key = $2").c_str(), p);
     if (!r.ok()) return r.status();
     if (PQntuples(r->get()) == 0) return not_found();
     const std::string subject(Bytes(r->get(), 0, 0));
@@ -299,11 +304,12 @@ class PgTxn final : public Txn {
     }
     Params p;
     p.Bytes(user.subject_id).Bytes(user.tenant).Bytes(username_key).Bytes(*value);
-    return Exec("INSERT tf_users",
-                "INSERT INTO tf_users (subject_id, tenant, username_key, value) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (subject_id) DO UPDATE SET tenant = EXCLUDED.tenant, username_key = EXCLUDED.username_key, "
-                "value = EXCLUDED.value",
-                p)
+    return Exec(
+               "INSERT tf_users",
+               "INSERT INTO tf_users (subject_id, tenant, username_key, value) VALUES ($1, $2, $3, $4) "
+               "ON CONFLICT (subject_id) DO UPDATE SET tenant = EXCLUDED.tenant, username_key = EXCLUDED.username_key, "
+               "value = EXCLUDED.value",
+               p)
         .status();
   }
 
@@ -463,7 +469,7 @@ class PgTxn final : public Txn {
     return result;
   }
 
- // For PgStore: the session key of a writable open (store.h: created when missing).
+  // For PgStore: the session key of a writable open (store.h: created when missing).
   Status InsertSessionKeyIfMissing(std::string_view key) {
     Params p;
     p.Bytes(key);
@@ -542,8 +548,8 @@ class PgTxn final : public Txn {
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
     params.Arrays(&values, &lengths, &formats);
-    PgResult r(PQexecParams(conn_, sql, params.size(), params.types(), values.data(), lengths.data(),
-                            formats.data(), 1));
+    PgResult r(
+        PQexecParams(conn_, sql, params.size(), params.types(), values.data(), lengths.data(), formats.data(), 1));
     const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
@@ -555,7 +561,8 @@ class PgTxn final : public Txn {
   }
 
   Status SqlStatus(const char* what, const std::string& sqlstate, const std::string& message) {
-    const std::string m = where_ + ": " + what + ": " + message + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
+    const std::string m =
+        where_ + ": " + what + ": " + message + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
     if (retryable_ || IsUnreachable(conn_, sqlstate) || sqlstate == "57014") return Status::Unavailable(m);
     if (sqlstate.substr(0, 2) == "53") return Status::ResourceExhausted(m);
     if (sqlstate == "23505") return Status::AlreadyExists(m);
@@ -587,7 +594,8 @@ class PgTxn final : public Txn {
 
   // The resources whose key starts with `prefix` ("scope:"...), through the primary key's range.
   template <typename R>
-  Result<std::vector<R>> ListResources(std::string_view prefix, Result<R> (*parse)(std::string_view, std::string_view)) {
+  Result<std::vector<R>> ListResources(std::string_view prefix,
+                                       Result<R> (*parse)(std::string_view, std::string_view)) {
     Params p;
     p.Bytes(prefix).Bytes(PrefixEnd(prefix));
     return List<R>("SELECT key, value FROM tf_resources WHERE key >= $1 AND key < $2 ORDER BY key", p, parse);
@@ -656,7 +664,10 @@ class PgTxn final : public Txn {
 class PgStore final : public Store {
  public:
   explicit PgStore(const StoreOptions& options)
-      : options_(options), where_("PostgreSQL " + RedactedDatabase(options.path)) {}
+      : options_(options),
+        where_("PostgreSQL " + RedactedDatabase(options.path)),
+        begin_read_("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + SetTimeout(options)),
+        begin_write_("BEGIN ISOLATION LEVEL READ COMMITTED; " + SetTimeout(options)) {}
 
   ~PgStore() override {
     for (PGconn* c : idle_) PQfinish(c);
@@ -696,7 +707,7 @@ class PgStore final : public Store {
     Result<PGconn*> conn = Acquire();
     if (!conn.ok()) return conn.status();
     Lease lease(this, *conn);
-    TF_RETURN_IF_ERROR(Command(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    TF_RETURN_IF_ERROR(Command(*conn, begin_read_.c_str()));
     lease.in_transaction = true;
     PgTxn t(*conn, where_, false);
     Status s = fn(t);
@@ -768,7 +779,7 @@ class PgStore final : public Store {
     Result<PGconn*> conn = Acquire();
     if (!conn.ok()) return conn.status();
     Lease lease(this, *conn);
-    TF_RETURN_IF_ERROR(Command(*conn, "BEGIN ISOLATION LEVEL READ COMMITTED"));
+    TF_RETURN_IF_ERROR(Command(*conn, begin_write_.c_str()));
     lease.in_transaction = true;
     PgTxn t(*conn, where_, true);
     Status s = fn(t);
@@ -785,6 +796,12 @@ class PgStore final : public Store {
     lease.in_transaction = false;  // a COMMIT that failed has ended the transaction too
     *retry = !committed.ok() && IsRetryable(sqlstate);
     return committed;
+  }
+
+  // The statement timeout is set per transaction (SET LOCAL, sent with BEGIN in one round trip), so no setting outlives
+  // a transaction on its server connection: what a pooler in transaction mode (pgbouncer) needs.
+  static std::string SetTimeout(const StoreOptions& options) {
+    return "SET LOCAL statement_timeout = " + std::to_string(options.statement_timeout_ms);
   }
 
   // A random pause of up to 2^attempt ms (at most 64 ms), so racing transactions do not collide again in step.
@@ -836,7 +853,7 @@ class PgStore final : public Store {
     idle_.push_back(conn);
   }
 
-  // Connects and sets the session's statement timeout. A failure starts (or doubles) the backoff and is logged once
+  // Connects. A failure starts (or doubles) the backoff and is logged once
   // per attempt with the host and the reason, never the password.
   Result<PGconn*> Connect() {
     // The URI comes last, so anything it sets (connect_timeout, application_name) wins over these defaults.
@@ -849,15 +866,12 @@ class PgStore final : public Store {
     } else if (PQstatus(conn) != CONNECTION_OK) {
       error = FirstLine(PQerrorMessage(conn));
     } else {
-      const std::string set = "SET statement_timeout = " + std::to_string(options_.statement_timeout_ms);
-      Status s = Command(conn, set.c_str());
-      if (s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (backoff_.count() > 0) Logf(LogLevel::kInfo, "store: %s: connected again", where_.c_str());
-        backoff_ = std::chrono::milliseconds(0);
-        return conn;
-      }
-      error = s.message();
+      // Server notices ("relation already exists, skipping") are not errors: keep them out of stderr.
+      PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (backoff_.count() > 0) Logf(LogLevel::kInfo, "store: %s: connected again", where_.c_str());
+      backoff_ = std::chrono::milliseconds(0);
+      return conn;
     }
     if (conn != nullptr) PQfinish(conn);
     std::chrono::milliseconds wait;
@@ -876,8 +890,9 @@ class PgStore final : public Store {
   // ---- schema ----
 
   Status CreateVersionTable(PGconn* conn) {
-    TF_RETURN_IF_ERROR(Command(conn, "CREATE TABLE IF NOT EXISTS tf_schema_version (id integer PRIMARY KEY "
-                                     "CHECK (id = 1), version bigint NOT NULL)"));
+    TF_RETURN_IF_ERROR(Command(conn,
+                               "CREATE TABLE IF NOT EXISTS tf_schema_version (id integer PRIMARY KEY "
+                               "CHECK (id = 1), version bigint NOT NULL)"));
     return Command(conn, "INSERT INTO tf_schema_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING");
   }
 
@@ -922,7 +937,8 @@ class PgStore final : public Store {
 
   StoreOptions options_;
   const std::string where_;  // "PostgreSQL postgresql://user@host/db": for messages, without the password
-  std::mutex mu_;            // guards idle_ and the backoff
+  const std::string begin_read_, begin_write_;
+  std::mutex mu_;  // guards idle_ and the backoff
   std::vector<PGconn*> idle_;
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point retry_at_;

@@ -28,7 +28,8 @@
 // LISTEN.
 //
 // Connections: a Store keeps a pool of connections, one per transaction running at once in the process (a worker
-// with T threads holds at most T), each with `SET statement_timeout` (StoreOptions::statement_timeout_ms). A
+// with T threads holds at most T); every transaction begins with SET LOCAL statement_timeout
+// (StoreOptions::statement_timeout_ms), so no setting outlives a transaction (a pooler in transaction mode works). A
 // connection that breaks is dropped; the next transaction connects again, and after a failed connect the Store does
 // not try again before a backoff (100 ms doubling up to 5 s) has passed, answering Unavailable meanwhile. Failures
 // to reach the server, a timed-out statement and a transaction that kept failing to serialise are Status kUnavailable

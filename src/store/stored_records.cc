@@ -54,8 +54,9 @@ Result<ApiScope> ParseApiScope(std::string_view key, std::string_view value) {
                                [](const cJSON* j, std::vector<std::string>* u) { return ApiScopeFromJson(j, "", u); });
 }
 Result<ApiResource> ParseApiResource(std::string_view key, std::string_view value) {
-  return ParseStored<ApiResource>(
-      "resources", key, value, [](const cJSON* j, std::vector<std::string>* u) { return ApiResourceFromJson(j, "", u); });
+  return ParseStored<ApiResource>("resources", key, value, [](const cJSON* j, std::vector<std::string>* u) {
+    return ApiResourceFromJson(j, "", u);
+  });
 }
 Result<IdentityResource> ParseIdentityResource(std::string_view key, std::string_view value) {
   return ParseStored<IdentityResource>("resources", key, value, [](const cJSON* j, std::vector<std::string>* u) {
@@ -75,16 +76,18 @@ Result<Grant> ParseGrant(std::string_view hash, std::string_view value) {
                             [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, ""); });
 }
 Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value) {
-  return ParseStored<FamilyRevocation>(
-      "revocations", family, value,
-      [](const cJSON* j, std::vector<std::string>*) { return FamilyRevocationFromJson(j, ""); });
+  return ParseStored<FamilyRevocation>("revocations", family, value, [](const cJSON* j, std::vector<std::string>*) {
+    return FamilyRevocationFromJson(j, "");
+  });
 }
 
 Result<std::string> EncodeClient(const Client& client) {
-  return ReadsBack(ToJson(client), [](const cJSON* j, std::vector<std::string>* u) { return ClientFromJson(j, "", u); });
+  return ReadsBack(ToJson(client),
+                   [](const cJSON* j, std::vector<std::string>* u) { return ClientFromJson(j, "", u); });
 }
 Result<std::string> EncodeApiScope(const ApiScope& scope) {
-  return ReadsBack(ToJson(scope), [](const cJSON* j, std::vector<std::string>* u) { return ApiScopeFromJson(j, "", u); });
+  return ReadsBack(ToJson(scope),
+                   [](const cJSON* j, std::vector<std::string>* u) { return ApiScopeFromJson(j, "", u); });
 }
 Result<std::string> EncodeApiResource(const ApiResource& resource) {
   return ReadsBack(ToJson(resource),

@@ -118,7 +118,8 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_EQ(a.refresh_token_reuse_grace_seconds, b.refresh_token_reuse_grace_seconds);
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
-  EXPECT_EQ(ConfigKeys().size(), 32u);
+  EXPECT_EQ(a.statement_timeout_ms, b.statement_timeout_ms);
+  EXPECT_EQ(ConfigKeys().size(), 33u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
@@ -177,6 +178,15 @@ TEST(ConfigTest, IssuerInvalid) {
 TEST(ConfigTest, Database) {
   EXPECT_EQ(With("database", "/srv/tokenfcgi/db").database, "/srv/tokenfcgi/db");
   ExpectBad("database", "\"\"", "empty");
+  // A connection URI is kept as written: the store chooses PostgreSQL by its prefix (store::OpenStore).
+  EXPECT_EQ(With("database", "postgresql://tf@db.example/tokenfcgi?sslmode=require").database,
+            "postgresql://tf@db.example/tokenfcgi?sslmode=require");
+}
+
+TEST(ConfigTest, StatementTimeout) {
+  EXPECT_EQ(With("statement_timeout", "250").statement_timeout_ms, 250);
+  ExpectBad("statement_timeout", "0", "");
+  ExpectBad("statement_timeout", "600001", "");
 }
 
 TEST(ConfigTest, MapSize) {
@@ -213,6 +223,10 @@ TEST(ConfigTest, StoreOptionsFromConfig) {
   EXPECT_EQ(o.path, "/srv/db");
   EXPECT_EQ(o.map_size, 2ull << 30);
   EXPECT_EQ(o.max_readers, 300u);
+  EXPECT_EQ(o.statement_timeout_ms, 5000);
+  EXPECT_EQ(store::StoreOptionsFromConfig(ParseOk(std::string(kIssuer) + "statement_timeout = 750\n"))
+                .statement_timeout_ms,
+            750);
   EXPECT_FALSE(o.create);
   EXPECT_FALSE(o.read_only);
 }

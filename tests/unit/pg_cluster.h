@@ -87,6 +87,7 @@ class PgCluster {
     if (PQstatus(conn) != CONNECTION_OK) {
       st = Status::IOError(std::string("connect: ") + PQerrorMessage(conn));
     } else {
+      PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
       PGresult* r = PQexec(conn, sql.c_str());
       if (PQresultStatus(r) != PGRES_COMMAND_OK) st = Status::IOError(sql + ": " + PQresultErrorMessage(r));
       PQclear(r);

@@ -4,13 +4,16 @@
 // through the conformance suite (store_contract.h).
 #include "store/pg_store.h"
 
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "admin/cli.h"
+#include "oauth/errors.h"
 #include "pg_cluster.h"
 #include "store/store.h"
 #include "test_env.h"
@@ -102,8 +105,10 @@ TEST(PgStoreSchema, OlderSchemaIsRefusedUntilMigrated) {
   StoreOptions o = FreshSchema("v0", false);
   Result<PgCluster*> cluster = SharedPgCluster();
   ASSERT_TRUE(cluster.ok());
-  ASSERT_TRUE((*cluster)->Sql("CREATE TABLE v0.tf_schema_version (id integer PRIMARY KEY CHECK (id = 1), "
-                              "version bigint NOT NULL); INSERT INTO v0.tf_schema_version VALUES (1, 0)").ok());
+  ASSERT_TRUE((*cluster)
+                  ->Sql("CREATE TABLE v0.tf_schema_version (id integer PRIMARY KEY CHECK (id = 1), "
+                        "version bigint NOT NULL); INSERT INTO v0.tf_schema_version VALUES (1, 0)")
+                  .ok());
   Result<std::unique_ptr<Store>> s = OpenStore(o);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Status::Code::kConflict);
@@ -226,6 +231,68 @@ TEST(PgStoreOutage, StoppedServerIsUnavailableAndTheSameStoreRecovers) {
     return Status::OK();
   });
   EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+// What the oauth layer answers for a store that cannot be reached: 503 temporarily_unavailable with Retry-After, as
+// for a full LMDB map (with its own wait), and not the 500 of other store failures.
+TEST(PgStoreOutage, UnavailableIsAnswered503WithRetryAfter) {
+  http::Response r = oauth::StoreFailureResponse(
+      "refresh_token grant", Status::Unavailable("PostgreSQL postgresql://db/x: cannot connect: refused"), "busy");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(oauth::ErrorCodeOf(r), "temporarily_unavailable");
+  EXPECT_EQ(testing::HeaderOf(r, "Retry-After"), std::to_string(oauth::kStoreUnavailableRetryAfterSeconds));
+  EXPECT_EQ(testing::HeaderOf(r, "Cache-Control"), "no-store");
+  EXPECT_EQ(testing::HeaderOf(oauth::StoreFailureResponse("x", Status::ResourceExhausted("full"), ""), "Retry-After"),
+            std::to_string(oauth::kStoreFullRetryAfterSeconds));
+  EXPECT_EQ(oauth::StoreFailureResponse("x", Status::IOError("disk"), "").status, 500);
+}
+
+// tokenctl on a postgresql:// database: init creates the schema, a command on a version-0 schema is refused until
+// migrate, and no output carries the URI's password.
+TEST(PgStoreTokenctl, InitMigrateAndNoPasswordInTheOutput) {
+  Result<PgCluster*> cluster = SharedPgCluster();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  testing::TempDir tmp("pg_store_test");
+  const std::string uri = "postgresql://tf:hunter2@/postgres?host=" + (*cluster)->dir() +
+                          "&options=-csearch_path%3Dctl";  // trust authentication: the password is never asked for
+  std::ofstream(tmp.path() + "/tokenfcgi.conf")
+      << "issuer = http://127.0.0.1:8080\ndatabase = " << uri << "\naccess_token_signing_alg = ES256\n";
+  std::string out, err;
+  ManualClock clock(testing::kNow);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", tmp.path() + "/tokenfcgi.conf"});
+    std::istringstream in;
+    std::ostringstream o, e;
+    admin::CliIo io{&in, &o, &e, &clock};
+    io.terminal_fd = -1;
+    const int code = admin::RunTokenctl(args, io);
+    out = o.str();
+    err = e.str();
+    EXPECT_FALSE(Contains(out + err, "hunter2")) << out << err;
+    return code;
+  };
+  ASSERT_TRUE((*cluster)->Sql("DROP SCHEMA IF EXISTS ctl CASCADE; CREATE SCHEMA ctl").ok());
+  EXPECT_EQ(run({"key", "list"}), admin::kExitError);
+  EXPECT_TRUE(Contains(err, "run tokenctl init")) << err;
+  ASSERT_EQ(run({"init"}), admin::kExitOk) << err;
+  EXPECT_TRUE(Contains(out, "created database postgresql://tf@/postgres")) << out;
+  ASSERT_EQ(run({"init"}), admin::kExitOk) << err;
+  EXPECT_FALSE(Contains(out, "created database")) << out;
+  ASSERT_EQ(run({"key", "list"}), admin::kExitOk) << err;
+  EXPECT_TRUE(Contains(out, "ES256")) << out;
+
+  // Back to a version-0 schema: refused with what to run, then migrated.
+  ASSERT_TRUE((*cluster)
+                  ->Sql("DROP SCHEMA ctl CASCADE; CREATE SCHEMA ctl; CREATE TABLE ctl.tf_schema_version "
+                        "(id integer PRIMARY KEY, version bigint NOT NULL); "
+                        "INSERT INTO ctl.tf_schema_version VALUES (1, 0)")
+                  .ok());
+  EXPECT_EQ(run({"key", "list"}), admin::kExitError);
+  EXPECT_TRUE(Contains(err, "run tokenctl migrate")) << err;
+  ASSERT_EQ(run({"migrate"}), admin::kExitOk) << err;
+  EXPECT_TRUE(Contains(out, "schema is current")) << out;
+  EXPECT_EQ(run({"key", "list"}), admin::kExitOk) << err;
+  ASSERT_EQ(run({"migrate"}), admin::kExitOk) << err;  // again: nothing to do
 }
 
 }  // namespace
