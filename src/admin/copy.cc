@@ -18,6 +18,7 @@
 
 #include "admin/cli.h"
 #include "admin/database_owner.h"
+#include "store/pg_store.h"
 #include "util/cjson_ptr.h"
 
 namespace tf::admin {
@@ -80,35 +81,10 @@ Status WriteInBatches(store::Store& to, const std::vector<std::function<Status(T
   return Status::OK();
 }
 
-// A libpq connection URI (the `database` value that selects PostgreSQL), as opposed to an LMDB directory.
-bool IsConnectionUri(const std::string& location) {
-  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
-}
-
-// `location` as it may be printed: a URI's password (user:PASSWORD@ and a password=... parameter) is replaced.
-std::string PrintableLocation(const std::string& location) {
-  if (!IsConnectionUri(location)) return location;
-  std::string out = location;
-  const size_t scheme_end = out.find("://") + 3;
-  const size_t at = out.find('@', scheme_end);
-  const size_t slash = out.find('/', scheme_end);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-    const size_t colon = out.find(':', scheme_end);
-    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-  }
-  for (size_t p = out.find('?'); p != std::string::npos; p = out.find('&', p + 1)) {
-    if (out.compare(p + 1, 9, "password=") != 0) continue;
-    const size_t value = p + 10;
-    const size_t end = std::min(out.find('&', value), out.size());
-    out.replace(value, end - value, "***");
-  }
-  return out;
-}
-
 // Two locations that name the same store: the same URI, or the same directory.
 bool SameLocation(const std::string& a, const std::string& b) {
   if (a == b) return true;
-  if (IsConnectionUri(a) || IsConnectionUri(b)) return false;
+  if (store::IsPostgresUri(a) || store::IsPostgresUri(b)) return false;
   char ra[PATH_MAX], rb[PATH_MAX];
   return ::realpath(a.c_str(), ra) != nullptr && ::realpath(b.c_str(), rb) != nullptr && std::string(ra) == rb;
 }
@@ -116,20 +92,21 @@ bool SameLocation(const std::string& a, const std::string& b) {
 Result<std::unique_ptr<store::Store>> OpenLocation(const Config& config, const std::string& location,
                                                    bool source) {
   struct stat st;
-  if (source && !IsConnectionUri(location) && ::stat((location + "/data.mdb").c_str(), &st) != 0) {
+  if (source && !store::IsPostgresUri(location) && ::stat((location + "/data.mdb").c_str(), &st) != 0) {
     return Status::NotFound("no database at " + location);
   }
   store::StoreOptions options = store::StoreOptionsFromConfig(config);
   options.path = location;
   options.read_only = source;
   options.create = !source;
+  if (store::IsPostgresUri(location)) return store::OpenStore(options);
   return OpenStoreAsDirectoryOwner(options);
 }
 
 void AddCount(cJSON* o, const char* name, size_t n) { cJSON_AddNumberToObject(o, name, static_cast<double>(n)); }
 
 void PrintReport(std::ostream& out, const std::string& from, const std::string& to, const CopyReport& r) {
-  out << "copied " << PrintableLocation(from) << " to " << PrintableLocation(to) << "\n";
+  out << "copied " << store::RedactedDatabase(from) << " to " << store::RedactedDatabase(to) << "\n";
   auto row = [&](const char* name, size_t n, const std::string& note = "") {
     out << "  " << std::left << std::setw(20) << (std::string(name) + ":") << n << note << "\n";
   };
@@ -150,8 +127,8 @@ void PrintReport(std::ostream& out, const std::string& from, const std::string& 
 
 void PrintJson(std::ostream& out, const std::string& from, const std::string& to, const CopyReport& r, bool ok) {
   CJsonPtr o(cJSON_CreateObject());
-  cJSON_AddStringToObject(o.get(), "from", PrintableLocation(from).c_str());
-  cJSON_AddStringToObject(o.get(), "to", PrintableLocation(to).c_str());
+  cJSON_AddStringToObject(o.get(), "from", store::RedactedDatabase(from).c_str());
+  cJSON_AddStringToObject(o.get(), "to", store::RedactedDatabase(to).c_str());
   cJSON_AddBoolToObject(o.get(), "ok", ok);
   AddCount(o.get(), "ApiScopes", r.api_scopes);
   AddCount(o.get(), "ApiResources", r.api_resources);

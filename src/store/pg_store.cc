@@ -411,6 +411,19 @@ class PgTxn final : public Txn {
     return std::optional<FamilyRevocation>(*r);
   }
 
+  Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {
+    Result<PgResult> r = Exec("SELECT tf_revocations", "SELECT family, value FROM tf_revocations ORDER BY family", {});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<std::string, FamilyRevocation>> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      const std::string family(Bytes(r->get(), i, 0));
+      Result<FamilyRevocation> rec = ParseRevocation(family, Bytes(r->get(), i, 1));
+      if (!rec.ok()) return rec.status();
+      out.emplace_back(family, *rec);
+    }
+    return out;
+  }
+
   Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,
                                                                 std::string_view subject) override {
     // One statement per combination of filters, so each uses its index.
