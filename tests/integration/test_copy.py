@@ -5,7 +5,8 @@ client_credentials, and a second refresh-token family that is revoked (RFC 7009)
 valid. The store is copied while A serves; deployment B, with the same issuer, serves from the copy. Through B: the
 live refresh token rotates, reuse of the consumed one is still detected (and kills the family), the reference token
 introspects active, the revoked family's refresh token and JWT access token are dead, the signing key is the same
-(A's tokens verify against B's JWKS), and passwords and clients work. LMDB -> LMDB. Also: the target must be empty unless --force, the same
+(A's tokens verify against B's JWKS), and passwords and clients work. LMDB -> LMDB, and LMDB -> PostgreSQL -> LMDB
+(a private PostgreSQL 15 cluster, pg_cluster.py). Also: the target must be empty unless --force, the same
 database is refused, and --json reports the counts.
 """
 
@@ -14,6 +15,7 @@ import os
 import unittest
 
 import harness
+import pg_cluster
 from harness import Deployment, hashed_secret
 
 SECRET = "app-s3cret"
@@ -141,6 +143,18 @@ class CopyTest(unittest.TestCase):
         self.check_counts(report)
         with self.serve(target) as b:
             self.check_served_copy(b)
+
+    def test_lmdb_to_postgresql_and_back(self):
+        with pg_cluster.PgCluster() as cluster:
+            uri = cluster.create_database()
+            report = json.loads(self.copy(self.a.config["database"], uri).stdout)
+            self.check_counts(report)
+            self.assertNotIn("password", report["to"])
+            back = os.path.join(self.a.tmp, "copy-back")
+            report = json.loads(self.copy(uri, back).stdout)
+            self.check_counts(report)
+            with self.serve(back) as b:
+                self.check_served_copy(b)
 
     def test_a_target_with_records_needs_force_and_the_same_database_is_refused(self):
         target = os.path.join(self.a.tmp, "copy-force")
