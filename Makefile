@@ -4,7 +4,7 @@
 #   make run        make deps, then demo: worker + nginx on http://127.0.0.1:8080 (PORT=9090 moves it), prints curl lines;
 #                   Ctrl-C stops it
 #   make test       make deps, then unit + integration tests, then again under ASan/UBSan with the fuzz targets
-#   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256)
+#   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256), LMDB and PostgreSQL
 #   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local); runs no apt-get
 #   make deb        make deps, then build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
 #   make clean      remove the build directories
