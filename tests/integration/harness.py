@@ -596,10 +596,20 @@ http {{
         return proc.stdout
 
     def import_json(self, data):
+        """`tokenctl import` of `data`; once the workers run, returns when they all serve what it imported."""
         path = os.path.join(self.tmp, f"import-{secrets.token_hex(4)}.json")
         with open(path, "w") as f:
             json.dump(data, f, indent=1)
-        return self.tokenctl("import", path)
+        proc = self.tokenctl("import", path)
+        self.wait_for_configuration()
+        return proc
+
+    def wait_for_configuration(self):
+        """Returns when every running worker serves the configuration (clients, resources, keys, session key) as
+        tokenctl last changed it: at once on LMDB, whose workers check its generation on every request; after the
+        PostgreSQL store's check interval (a second, store.h ConfigCheckIntervalMs) on PostgreSQL."""
+        if self.workers and self.config["database"].startswith(("postgresql://", "postgres://")):
+            time.sleep(1.1)
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
 
