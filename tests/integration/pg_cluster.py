@@ -12,7 +12,8 @@ is touched.
     outage tests); `destroy()` stops it and removes the directory. If the test process dies without destroy(), a
     watchdog process stops the server (immediate mode) and removes the directory within a second.
   * The cluster's directory is in /dev/shm when that is a writable tmpfs, else in the temporary directory.
-  * The server is tuned for throwaway data: fsync, synchronous_commit and full_page_writes off. Its log is
+  * The server is tuned for throwaway data: fsync, synchronous_commit and full_page_writes off, unless
+    PgCluster(durable=True) (the benchmark, which compares with LMDB's synced commits). Its log is
     <dir>/server.log; TF_KEEP_TMP=1 keeps the directory.
 
 `available()` says whether the binaries are installed (tests exit 77 without them); `shared_cluster()` is the one
@@ -123,7 +124,8 @@ def _template_dir():
 class PgCluster:
     START_TIMEOUT = 60
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        self.durable = durable
         self.dir = None
         self.running = False
         self._watchdog = None
@@ -158,7 +160,10 @@ class PgCluster:
             os.chmod(self.data_dir, 0o700)
             _chown_tree(self.dir)
             self._start_watchdog()
-        options = " ".join(f"-c {k}={v}" for k, v in _SERVER_SETTINGS.items())
+        settings = dict(_SERVER_SETTINGS)
+        if self.durable:
+            settings.update(fsync="on", synchronous_commit="on", full_page_writes="on")
+        options = " ".join(f"-c {k}={v}" for k, v in settings.items())
         options += f" -c unix_socket_directories={self.socket_dir}"
         _run([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data_dir, "-l", self.log_path, "-w",
               "-t", str(self.START_TIMEOUT), "-o", options, "start"], timeout=self.START_TIMEOUT + 30)
