@@ -1,12 +1,14 @@
 # Thin wrapper: the logic lives in scripts/ (and bench/run.sh) so it can be read and run on its own.
 #   make deps       install the missing Debian packages the build, the demo and the tests need (scripts/deps.sh)
 #   make build      build everything in build/ (RelWithDebInfo, -j2); installs nothing, runs no apt-get
-#   make run        make deps, then demo: worker + nginx on http://127.0.0.1:8080 (PORT=9090 moves it), prints curl lines;
-#                   Ctrl-C stops it
-#   make test       make deps, then unit + integration tests, then again under ASan/UBSan with the fuzz targets
+#   make run        installs only what building and serving need (scripts/deps.sh --run: no Apache, no test tools),
+#                   then demo: worker + nginx on http://127.0.0.1:8080 (PORT=9090 moves it), prints the demo's
+#                   credentials and curl lines; Ctrl-C stops it
+#   make test       says how long it takes and what it installs, make deps, then unit + integration tests, then
+#                   again under ASan/UBSan with the fuzz targets
 #   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256), LMDB and PostgreSQL
 #   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local); runs no apt-get
-#   make deb        make deps, then build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
+#   make deb        scripts/deps.sh --deb, then build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
 #   make clean      remove the build directories
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
@@ -24,10 +26,10 @@ deps:
 build:
 	scripts/build.sh
 
-run: deps
+run:
 	PORT="$(PORT)" scripts/run-demo.sh
 
-test: deps
+test:
 	scripts/test.sh
 
 bench:
@@ -36,7 +38,8 @@ bench:
 install:
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh
 
-deb: deps
+deb:
+	scripts/deps.sh --deb
 	scripts/deb.sh
 
 clean:

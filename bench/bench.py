@@ -663,7 +663,7 @@ def main():
           f"flood's password requests by status (400 checked, 503 refused, 499 cut by wrk at the end): "
           + ", ".join(f"{n} × {st}" for st, n in flood_statuses.items()))
     if any("note" in r for r in keepalive):
-        print("\nNote: requests failed in the keepalive scenarios: the libfcgi keepalive stall (see README).")
+        print("\nNote: requests failed in the keepalive scenarios: the libfcgi keepalive stall (see docs/benchmark.md).")
     if any("note" in r for r in [static] + measured + rotation):
         print("\nWARNING: some requests failed (see the notes in the table); the numbers are not valid.")
         sys.exit(1)

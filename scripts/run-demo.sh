@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make run`: a working token service on http://127.0.0.1:8080 (or PORT) in one command.
-#   1. installs missing Debian packages and builds tokenfcgi and tokenctl in build/;
-#   2. writes run/tokenfcgi.conf and, only if run/db does not exist yet, creates the database with a signing key
-#      and imports conf/demo.json (client "demo", secret "demo-secret", scope "api1"; browser client "demo-web" and
-#      user "alice" for the authorization-code flow; public client "demo-tv" for the device flow); a second run keeps
-#      both;
-#   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints a curl line;
+#   1. installs the missing Debian packages serving needs (scripts/deps.sh --run) and builds tokenfcgi, tokenctl and
+#      the example plug-in hmac_assertion.so in build/, showing the build's progress;
+#   2. writes run/tokenfcgi.conf (with the plug-in's extension_grant line and run/hmac-assertion.conf) and, only if
+#      run/db does not exist yet, creates the database with a signing key and imports conf/demo.json (a client for
+#      every grant the README shows: demo, demo-app, demo-web, demo-tv, demo-backend; the API resource demo-api with
+#      a secret for introspection; user alice) and conf/demo-partner.json (the plug-in's client, apart so that
+#      demo.json imports without warnings where no plug-in is configured); a second run keeps both;
+#   3. starts one worker (under spawn-fcgi, FastCGI socket on fd 0) and nginx in the foreground, prints the demo's
+#      credentials and a curl line for each grant;
 #   4. Ctrl-C stops everything it started.
 # PORT (default 8080) moves the loopback port; the demo database follows it (issuer and redirect URIs).
 # RUN_DIR (default run/ in the checkout) is where the configuration, database and nginx files live.
@@ -23,12 +26,16 @@ shown_run=${run#"$repo"/}   # how messages name it: relative to the checkout whe
 build=${BUILD_DIR:-build}
 [[ "$build" == /* ]] || build=$repo/$build
 
-scripts/deps.sh
-echo "run-demo: building tokenfcgi and tokenctl in ${build#"$repo"/}/" >&2
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target tokenfcgi tokenctl >/dev/null
+scripts/deps.sh --run
+echo "run-demo: building tokenfcgi, tokenctl and hmac_assertion.so in ${build#"$repo"/}/ (a first build takes a few minutes)" >&2
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+# The build's own progress lines ([ 42%] Building ...) go to the terminal.
+cmake --build "$build" -j "${JOBS:-2}" --target tokenfcgi tokenctl hmac_assertion
 tokenfcgi=$build/tokenfcgi
 tokenctl=$build/tokenctl
+plugin=$build/plugins/hmac_assertion/hmac_assertion.so
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -40,23 +47,48 @@ mkdir -p "$run"
 conf=$run/tokenfcgi.conf
 # The demo's URLs (issuer, redirect URIs) name the port: conf/demo.json is written for 8080 and imported for $port.
 sed "s#http://127.0.0.1:8080/#http://127.0.0.1:$port/#g" conf/demo.json >"$run/demo.json"
+# The example plug-in serves the demo-partner client's grant. Its shared key is as public as conf/demo.json's
+# secrets (the README signs an assertion with it); the audience follows the port.
+hmac_grant=urn:example:params:oauth:grant-type:hmac-assertion
+mkdir -p "$run/hmac-assertion"
+cat >"$run/hmac-assertion.conf" <<HMAC
+# Demo configuration of the hmac_assertion plug-in, written by scripts/run-demo.sh (docs/extension-grants.md).
+issuer     = demo-partner
+audience   = http://127.0.0.1:$port/connect/token
+key_hex    = 64656d6f2d706172746e65722d6b65792d7075626c69632d6e6f742d736563726574
+subject    = demo-alice
+replay_dir = $run/hmac-assertion
+max_age    = 300
+HMAC
+chmod 0600 "$run/hmac-assertion.conf"
 if [[ ! -e "$conf" ]]; then
   cat >"$conf" <<CONF
 # Demo configuration written by scripts/run-demo.sh. Every key is documented in conf/tokenfcgi.conf.
 issuer = http://127.0.0.1:$port
 database = $run/db
 log_level = info
+extension_grant = $hmac_grant $plugin $run/hmac-assertion.conf
 CONF
-elif ! grep -qx "issuer = http://127.0.0.1:$port" "$conf"; then
-  echo "run-demo: moving the demo to port $port (issuer and redirect URIs)" >&2
-  sed -i "s#^issuer = .*#issuer = http://127.0.0.1:$port#" "$conf"
-  [[ -e "$run/db/data.mdb" ]] && "$tokenctl" --config "$conf" import "$run/demo.json" >/dev/null
+else
+  if ! grep -q "^extension_grant = $hmac_grant " "$conf"; then
+    echo "extension_grant = $hmac_grant $plugin $run/hmac-assertion.conf" >>"$conf"
+  fi
+  if ! grep -qx "issuer = http://127.0.0.1:$port" "$conf"; then
+    echo "run-demo: moving the demo to port $port (issuer and redirect URIs)" >&2
+    sed -i "s#^issuer = .*#issuer = http://127.0.0.1:$port#" "$conf"
+  fi
+  # A database made by an older demo gets the clients it lacks; re-importing changes nothing else.
+  if [[ -e "$run/db/data.mdb" ]]; then
+    "$tokenctl" --config "$conf" import "$run/demo.json" >/dev/null
+    "$tokenctl" --config "$conf" import conf/demo-partner.json >/dev/null
+  fi
 fi
 if [[ ! -e "$run/db/data.mdb" ]]; then
   echo "run-demo: creating the demo database in $shown_run/db" >&2
   mkdir -p "$run/db"
   "$tokenctl" --config "$conf" init
   "$tokenctl" --config "$conf" import "$run/demo.json"
+  "$tokenctl" --config "$conf" import conf/demo-partner.json
 else
   echo "run-demo: keeping the existing database in $shown_run/db (delete $shown_run/ to start afresh)" >&2
 fi
@@ -165,8 +197,22 @@ cat <<BANNER
 
 tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; nginx log in $shown_run/nginx/error.log).
 
+  The demo's credentials (conf/demo.json; public: never import it into a real deployment):
+    client demo          secret demo-secret          client_credentials, scope api1
+    client demo-app      secret demo-app-secret      password grant + refresh tokens (offline_access)
+    client demo-web      public, PKCE                browser sign-in (authorization code)
+    client demo-tv       public                      device flow
+    client demo-backend  secret demo-backend-secret  token exchange, for API demo-api2
+    client demo-partner  secret demo-partner-secret  hmac_assertion extension grant (key in $shown_run/hmac-assertion.conf)
+    API    demo-api      secret demo-api-secret      introspection
+    user   alice         password alice-demo-password
+  The README's "First tokens against the demo" uses each of them.
+
   Get a token:
     curl -s -u demo:demo-secret -d grant_type=client_credentials http://127.0.0.1:$port/connect/token
+
+  A user's tokens (password grant, with a refresh token):
+    curl -s -u demo-app:demo-app-secret -d grant_type=password -d username=alice -d password=alice-demo-password -d 'scope=openid profile api1 offline_access' http://127.0.0.1:$port/connect/token
 
   Sign in as a user (authorization code + PKCE; user alice, password alice-demo-password): open
     http://127.0.0.1:$port/connect/authorize?client_id=demo-web&response_type=code&scope=openid%20profile%20api1%20offline_access&redirect_uri=http%3A%2F%2F127.0.0.1%3A$port%2Fdemo%2Fcallback&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256

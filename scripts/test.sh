@@ -14,6 +14,16 @@ jobs=${JOBS:-2}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
+# Said before anything starts: how long it takes, and what it does to this machine when run as root.
+echo "make test: builds and runs every test twice (build/, then build-asan/ under ASan/UBSan with the fuzz targets);"
+echo "make test: about 25 minutes on a busy two-core machine the first time, less on a second run (ccache)."
+if [[ $(id -u) -eq 0 ]]; then
+  echo "make test: running as root, so the package test (tests/integration/test_deb.py) builds the Debian package and"
+  echo "make test: installs, upgrades, removes and purges it on this machine (user tokenfcgi, /var/lib/tokenfcgi,"
+  echo "make test: /etc/tokenfcgi); it skips itself if a tokenfcgi package is installed already."
+else
+  echo "make test: not root, so the package test (which installs the Debian package on this machine) is skipped."
+fi
 scripts/deps.sh || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
@@ -35,6 +45,8 @@ timed() {
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so another clone of the same commit (CI clones afresh) hits the cache too.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 fi
 
 # phase NAME BUILD_DIR [cmake args...]: configure, build, ctest; records one summary line.

@@ -2,7 +2,8 @@
 //
 //   tokenctl [--config FILE] [--json] COMMAND ...
 //
-// The command table, every command's synopsis and help, and the mapping from Status to exit codes live in cli.cc.
+// The command table, every command's synopsis and help, and option parsing live in cli.cc; the commands themselves
+// in the *_commands.cc files beside the admin functions they call (command.h is what they share).
 // Output: human-readable text on `out` by default, one JSON document with --json. Warnings and errors go to `err`,
 // one line each, prefixed "tokenctl: ". Exit codes: 0 success, 1 error, 2 usage error.
 //
@@ -14,34 +15,33 @@
 // `in`, or, on a terminal, a prompt with echo off, asked twice.
 //
 // Not thread-safe with itself: while it reads a secret with echo off it keeps the saved terminal settings in a global
-// and installs handlers for SIGINT, SIGTERM, SIGHUP and SIGQUIT that restore them before the signal takes
-// its default effect; the previous handlers are put back once the line is read.
+// and installs signal handlers that restore them (terminal.h).
 #pragma once
 
-#include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "util/clock.h"
+#include "admin/cli_io.h"
 
 namespace tf::admin {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;
-inline constexpr int kExitUsage = 2;
-
-struct CliIo {
-  std::istream* in;              // a secret (`client secret add`) or a password (`user add`, `user passwd`): one line
-  std::ostream* out;
-  std::ostream* err;
-  const Clock* clock;
-  // When true: prompt on `err`, turn echo off on terminal_fd while reading a secret, and ask for a new password
-  // twice. terminal_fd is the descriptor `in` reads from (-1: none, e.g. in tests; echo is then left alone).
-  bool stdin_is_terminal = false;
-  int terminal_fd = 0;
-};
-
 // `args` excludes the program name.
 int RunTokenctl(const std::vector<std::string>& args, const CliIo& io);
+
+// The command table as documentation reads it, in the order of `tokenctl --help`: tokenctl(8)'s COMMANDS section is
+// made from it (tests/unit/man_pages_test.cc checks that the page matches).
+struct CommandDoc {
+  std::string_view name;      // "client secret add"
+  std::string_view synopsis;  // after the name; may hold "\n" + indentation where it wraps
+  std::string_view help;      // paragraphs separated by blank lines; an "example(s):" paragraph is verbatim
+  struct Option {
+    std::string_view name;  // "--grant"
+    bool takes_value;
+    std::string_view help;
+  };
+  std::vector<Option> options;
+};
+std::vector<CommandDoc> CommandDocs();
 
 }  // namespace tf::admin

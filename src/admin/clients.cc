@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <set>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "token/jws.h"
 #include "util/cjson_ptr.h"
 #include "util/crypto.h"
+#include "util/origin.h"
 
 namespace tf::admin {
 namespace {
@@ -35,6 +37,30 @@ Status ValidateClientId(std::string_view id) {
   return Status::OK();
 }
 
+// RFC 6749 §3.1.2: an absolute URI (a scheme, then ':'; custom schemes of native apps included) without a fragment,
+// and nothing a browser or a log would mangle (whitespace, control characters).
+Status ValidateRedirectUri(std::string_view option, std::string_view uri) {
+  const size_t colon = uri.find(':');
+  bool scheme_ok = colon != std::string_view::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(uri[0]));
+  for (size_t i = 0; scheme_ok && i < colon; ++i) {
+    const unsigned char c = static_cast<unsigned char>(uri[i]);
+    scheme_ok = std::isalnum(c) || c == '+' || c == '-' || c == '.';
+  }
+  if (!scheme_ok || colon + 1 == uri.size()) {
+    return Status::InvalidArgument(std::string(option) + ": not an absolute URI: '" + std::string(uri) + "'");
+  }
+  for (char c : uri) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return Status::InvalidArgument(std::string(option) + ": a URI must not contain spaces or control characters");
+    }
+  }
+  if (uri.find('#') != std::string_view::npos) {
+    return Status::InvalidArgument(std::string(option) + ": a redirect URI must not have a fragment: '" +
+                                   std::string(uri) + "'");
+  }
+  return Status::OK();
+}
+
 // Runs the record through the store's own reader, so a client made by tokenctl obeys exactly the rules an imported
 // one does.
 Status ValidateWithStoreRules(const store::Client& client) {
@@ -44,6 +70,14 @@ Status ValidateWithStoreRules(const store::Client& client) {
   std::vector<std::string> unknown;
   auto check = store::ClientFromJson(parsed.get(), "client", &unknown);
   return check.ok() ? Status::OK() : check.status();
+}
+
+// "authorization_code, client_credentials, ...", then the configured extension grant types.
+std::string KnownGrantTypeList(const std::vector<std::string>& extension_grant_types) {
+  std::string out;
+  for (std::string_view g : KnownGrantTypes()) out += (out.empty() ? "" : ", ") + std::string(g);
+  for (const std::string& g : extension_grant_types) out += ", " + g + " (extension_grant)";
+  return out;
 }
 
 }  // namespace
@@ -64,15 +98,30 @@ Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std:
   client.allowed_scopes = spec.scopes;
   if (spec.access_token_lifetime) client.access_token_lifetime = *spec.access_token_lifetime;
   client.client_secrets = spec.secrets;
-  TF_RETURN_IF_ERROR(ValidateWithStoreRules(client));
-
-  std::vector<std::string> notes;
+  for (const std::string& uri : spec.redirect_uris) TF_RETURN_IF_ERROR(ValidateRedirectUri("redirect URI", uri));
+  for (const std::string& uri : spec.post_logout_redirect_uris) {
+    TF_RETURN_IF_ERROR(ValidateRedirectUri("post-logout redirect URI", uri));
+  }
+  for (const std::string& origin : spec.cors_origins) {
+    std::optional<std::string> normalised = NormalizeOrigin(origin);
+    if (!normalised) {
+      return Status::InvalidArgument("CORS origin: not an origin (scheme://host[:port], no path, not even '/'): '" +
+                                     origin + "'");
+    }
+    client.allowed_cors_origins.push_back(*normalised);
+  }
+  client.redirect_uris = spec.redirect_uris;
+  client.post_logout_redirect_uris = spec.post_logout_redirect_uris;
+  client.allow_offline_access = spec.allow_offline_access;
   for (const std::string& g : spec.grant_types) {
     const auto& extension = spec.extension_grant_types;
     if (!IsKnownGrantType(g) && std::find(extension.begin(), extension.end(), g) == extension.end()) {
-      notes.push_back("unknown grant type '" + g + "' (not built in, and no extension_grant line serves it)");
+      return Status::InvalidArgument("unknown grant type '" + g + "' (known: " + KnownGrantTypeList(extension) + ")");
     }
   }
+  TF_RETURN_IF_ERROR(ValidateWithStoreRules(client));
+
+  std::vector<std::string> notes;
   if (spec.grant_types.empty()) notes.push_back("client '" + spec.client_id + "' is allowed no grant type (--grant)");
   if (spec.is_public && std::count(spec.grant_types.begin(), spec.grant_types.end(), "client_credentials")) {
     notes.push_back("client_credentials needs a confidential client; a public client can never use it");

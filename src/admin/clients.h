@@ -29,11 +29,16 @@ struct NewClient {
   std::vector<std::string> scopes;           // AllowedScopes
   std::optional<int64_t> access_token_lifetime;  // seconds; IdentityServer's default (3600) when absent
   std::vector<store::Secret> secrets;        // already hashed
-  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known, no warning
+  std::vector<std::string> extension_grant_types;  // served by configured plug-ins: known
+  std::vector<std::string> redirect_uris;              // RedirectUris
+  std::vector<std::string> post_logout_redirect_uris;  // PostLogoutRedirectUris
+  std::vector<std::string> cors_origins;               // AllowedCorsOrigins
+  bool allow_offline_access = false;                   // AllowOfflineAccess (refresh tokens)
 };
 
-// Adds a client. AlreadyExists if the id is taken; InvalidArgument for a bad id, lifetime or a secret on a public
-// client. `warnings` receives notes that do not stop the change (unknown grant type, scope unknown to the store,
+// Adds a client. AlreadyExists if the id is taken; InvalidArgument for a bad id, lifetime, URI or CORS origin, a
+// secret on a public client, or a grant type that is neither known (names.h) nor one of extension_grant_types (the
+// message lists the known ones). `warnings` receives notes that do not stop the change (scope unknown to the store,
 // a confidential client without a secret, a public client allowed client_credentials).
 Result<store::Client> AddClient(store::Store& store, const NewClient& spec, std::vector<std::string>* warnings);
 

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "admin/cli.h"
+#include "admin/grant_commands.h"
 #include "admin/database_owner.h"
 #include "store/pg_store.h"
 #include "util/cjson_ptr.h"
@@ -241,4 +241,18 @@ int RunCopyCommand(const Config& config, const std::string& from, const std::str
   return kExitOk;
 }
 
+namespace cli {
+
+int CmdCopy(Context& ctx, const Parsed& p) {
+  CopyOptions options;
+  int code = kExitOk;
+  if (!BatchOption(ctx, p, &options.batch, &code)) return code;
+  options.force = p.Has("--force");
+  options.now = ctx.io.clock->NowSeconds();
+  Status s = LoadConfiguration(ctx);
+  if (!s.ok()) return Fail(ctx, s);
+  return RunCopyCommand(*ctx.config, p.args[0], p.args[1], options, ctx.json, ctx.out(), ctx.err());
+}
+
+}  // namespace cli
 }  // namespace tf::admin

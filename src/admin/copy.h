@@ -28,6 +28,7 @@
 #include <iosfwd>
 #include <string>
 
+#include "admin/command.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -67,5 +68,10 @@ Status CopyStore(store::Store& from, store::Store& to, const CopyOptions& option
 // without its password. Returns tokenctl's exit code (cli.h).
 int RunCopyCommand(const Config& config, const std::string& from, const std::string& to, const CopyOptions& options,
                    bool json, std::ostream& out, std::ostream& err);
+
+namespace cli {
+// The command: FROM TO [--force] [--batch N] (cli.cc's table).
+int CmdCopy(Context& ctx, const Parsed& p);
+}  // namespace cli
 
 }  // namespace tf::admin

@@ -87,9 +87,16 @@ Result<KeyRecord> Unwrap(Result<std::optional<KeyRecord>> r) {
 
 }  // namespace
 
+Result<std::shared_ptr<const token::SigningKey>> GenerateSigningKey(token::Alg alg) {
+  while (true) {
+    auto key = token::SigningKey::Generate(alg);
+    if (!key.ok() || (*key)->kid().empty() || (*key)->kid()[0] != '-') return key;
+  }
+}
+
 Result<KeyRecord> GenerateKey(store::Store& store, token::Alg alg, const Clock& clock) {
   TF_RETURN_IF_ERROR(CheckRoomForKey(store, alg));
-  auto key = token::SigningKey::Generate(alg);
+  auto key = GenerateSigningKey(alg);
   if (!key.ok()) return key.status();
   return Unwrap(AddKey(store, **key, Placement::kCurrentOrNext, clock));
 }
@@ -109,7 +116,7 @@ Result<std::optional<KeyRecord>> EnsureCurrentKey(store::Store& store, token::Al
     return Status::OK();
   }));
   if (have_current) return std::optional<KeyRecord>();
-  auto key = token::SigningKey::Generate(alg);
+  auto key = GenerateSigningKey(alg);
   if (!key.ok()) return key.status();
   return AddKey(store, **key, Placement::kCurrentOnly, clock);
 }

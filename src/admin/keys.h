@@ -14,6 +14,7 @@
 // Returned KeyRecords carry the private PEM; callers print only kid, alg, state and created. Thread-compatible.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@
 #include "util/status.h"
 
 namespace tf::admin {
+
+// A fresh key pair for `alg` whose kid (RFC 7638 thumbprint, base64url) does not begin with '-', so that a kid can
+// always be typed as a command-line argument (about one key in 64 is drawn again).
+Result<std::shared_ptr<const token::SigningKey>> GenerateSigningKey(token::Alg alg);
 
 // A fresh key for `alg`: current if the algorithm has no current key, else next; Conflict ("rotate or retire it
 // first") if it already has a next key.

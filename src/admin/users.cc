@@ -9,8 +9,16 @@
 namespace tf::admin {
 namespace {
 
-// Subject ids tokenctl makes: 16 random bytes, base64url (22 characters).
+// Subject ids tokenctl makes: 16 random bytes, base64url (22 characters), never beginning with '-' (so that one can
+// always be typed as a command-line argument).
 constexpr size_t kSubjectIdBytes = 16;
+
+std::string NewSubjectId() {
+  while (true) {
+    std::string id = RandomHandle(kSubjectIdBytes);
+    if (id[0] != '-') return id;
+  }
+}
 
 Result<std::optional<std::string>> HashIfGiven(const std::optional<std::string>& password,
                                                const Argon2Params& params) {
@@ -51,10 +59,51 @@ store::User NewUserRecord(const NewUser& spec, std::string subject_id) {
 
 std::string UserRef::Describe() const {
   if (!subject_id.empty()) return "subject '" + subject_id + "'";
-  return "user '" + username + "' " + (tenant.empty() ? std::string("with no tenant") : "in tenant '" + tenant + "'");
+  return (name_or_subject ? "user or subject '" : "user '") + username + "' " +
+         (tenant.empty() ? std::string("with no tenant") : "in tenant '" + tenant + "'");
 }
 
+std::string UserLabel(const store::User& u) {
+  return "'" + u.username + "' (subject " + u.subject_id + (u.tenant.empty() ? "" : ", tenant " + u.tenant) + ")";
+}
+
+namespace {
+
+// NotFound or a store error becomes nullopt or the error.
+Result<std::optional<store::User>> Optional(Result<store::User> user) {
+  if (user.ok()) return std::optional<store::User>(std::move(user).value());
+  if (user.status().IsNotFound()) return std::optional<store::User>();
+  return user.status();
+}
+
+Result<store::User> FindUserByNameOrSubject(store::Txn& txn, const UserRef& ref) {
+  auto by_name = Optional(txn.FindUserByName(ref.tenant, ref.username));
+  if (!by_name.ok()) return by_name.status();
+  auto by_subject = Optional(txn.GetUser(ref.username));
+  if (!by_subject.ok()) return by_subject.status();
+  if (*by_name && *by_subject && (*by_name)->subject_id != (*by_subject)->subject_id) {
+    return Status::InvalidArgument("'" + ref.username + "' is ambiguous: the username of " + UserLabel(**by_name) +
+                                   " and the subject id of " + UserLabel(**by_subject) +
+                                   " (say which with --username " + ref.username + " or --subject " + ref.username +
+                                   ")");
+  }
+  if (*by_name) return std::move(**by_name);
+  if (*by_subject) return std::move(**by_subject);
+  // Neither: say where users of that name are, so that the right --tenant is one step away.
+  auto users = txn.ListUsers();
+  if (!users.ok()) return users.status();
+  std::string elsewhere;
+  for (const store::User& u : *users) {
+    if (u.username == ref.username) elsewhere += (elsewhere.empty() ? "" : ", ") + UserLabel(u);
+  }
+  if (!elsewhere.empty()) elsewhere = "; users of that name: " + elsewhere + " (use --tenant)";
+  return Status::NotFound("no " + ref.Describe() + elsewhere);
+}
+
+}  // namespace
+
 Result<store::User> FindUser(store::Txn& txn, const UserRef& ref) {
+  if (ref.name_or_subject) return FindUserByNameOrSubject(txn, ref);
   Result<store::User> user =
       ref.subject_id.empty() ? txn.FindUserByName(ref.tenant, ref.username) : txn.GetUser(ref.subject_id);
   if (!user.ok() && user.status().IsNotFound()) return Status::NotFound("no " + ref.Describe());
@@ -110,7 +159,7 @@ Result<store::User> AddUser(store::Store& store, const NewUser& spec, const Argo
   if (spec.password) TF_RETURN_IF_ERROR(ValidateNewPassword(*spec.password));
   // Fail fast, before spending time on the hash; the Update below checks again.
   TF_RETURN_IF_ERROR(CheckNewUser(store, spec));
-  store::User user = NewUserRecord(spec, spec.subject_id.empty() ? RandomHandle(kSubjectIdBytes) : spec.subject_id);
+  store::User user = NewUserRecord(spec, spec.subject_id.empty() ? NewSubjectId() : spec.subject_id);
   user.created = clock.NowSeconds();
   auto hash = HashIfGiven(spec.password, params);
   if (!hash.ok()) return hash.status();

@@ -23,22 +23,33 @@
 
 namespace tf::admin {
 
-// Which user a command means: a subject id, or (when subject_id is empty) a username in a tenant ("" = no tenant).
+// Which user a command means: a subject id, or (when subject_id is empty) a username in a tenant ("" = no tenant),
+// or what a person typed (name_or_subject): a username in the tenant, or else a subject id.
 struct UserRef {
   std::string subject_id;
   std::string username;
   std::string tenant;
+  bool name_or_subject = false;  // `username` may also be a subject id
 
-  static UserRef BySubject(std::string subject) { return UserRef{std::move(subject), "", ""}; }
+  static UserRef BySubject(std::string subject) { return UserRef{std::move(subject), "", "", false}; }
   static UserRef ByName(std::string tenant, std::string username) {
-    return UserRef{"", std::move(username), std::move(tenant)};
+    return UserRef{"", std::move(username), std::move(tenant), false};
+  }
+  static UserRef ByNameOrSubject(std::string tenant, std::string name_or_subject) {
+    return UserRef{"", std::move(name_or_subject), std::move(tenant), true};
   }
   // "subject 'x'" or "user 'alice' in tenant 'acme'" (or "... with no tenant"), for messages.
   std::string Describe() const;
 };
 
 // The user `ref` names, inside a transaction. NotFound with a message naming the subject or the username.
+// For ByNameOrSubject: the user with that username in the tenant, or the user with that subject id; InvalidArgument
+// listing both candidates when these are two different users (name one with ByName or BySubject); NotFound when
+// neither exists, naming the tenants that do have a user of that name.
 Result<store::User> FindUser(store::Txn& txn, const UserRef& ref);
+
+// "'alice' (subject 3f9..., tenant acme)": how messages name a user.
+std::string UserLabel(const store::User& u);
 
 
 // The scheme of a stored PasswordHash, safe to print: "argon2id", "aspnet-identity-v2", "aspnet-identity-v3",
@@ -53,7 +64,7 @@ Status ValidateNewPassword(std::string_view password, size_t min_length = 1);
 struct NewUser {
   std::string username;                   // required, 1..store::kMaxUsernameLength bytes
   std::string tenant;                     // "" = no tenant
-  std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters)
+  std::string subject_id;                 // "" = a new random id, RandomHandle(16) (22 characters, no leading '-')
   std::vector<store::ClaimValue> claims;
   bool is_active = true;
   std::optional<std::string> password;    // plaintext, hashed here; nullopt = no password login

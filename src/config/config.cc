@@ -511,7 +511,7 @@ const KeyDef kKeys[] = {
       "(postgresql://... or postgres://...) selects the PostgreSQL store instead (docs/postgresql.md)."},
      SetDatabase},
     {{"statement_timeout", "5000", "milliseconds",
-      "PostgreSQL store only: the statement_timeout of every session, 1 to 600000; a statement that takes longer "
+      "PostgreSQL store only: the statement_timeout of every transaction, 1 to 600000; a statement that takes longer "
       "fails and its request is answered 503 temporarily_unavailable."},
      SetStatementTimeout},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",

@@ -499,12 +499,7 @@ class LmdbTxn final : public Txn {
 
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!dbis_.has_grants || !CanBeFamily(family)) return std::optional<FamilyRevocation>();
-    Result<std::optional<std::string>> v = Get(dbis_.revocations, family);
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) return std::optional<FamilyRevocation>();
-    Result<FamilyRevocation> r = ParseRevocation(family, **v);
-    if (!r.ok()) return r.status();
-    return std::optional<FamilyRevocation>(*r);
+    return StoredRevocation(family, Get(dbis_.revocations, family));
   }
 
   Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {

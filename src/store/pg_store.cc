@@ -403,12 +403,7 @@ class PgTxn final : public Txn {
 
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!CanBeFamily(family)) return std::optional<FamilyRevocation>();
-    Result<std::optional<std::string>> v = Get("SELECT value FROM tf_revocations WHERE family = $1", Key(family));
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) return std::optional<FamilyRevocation>();
-    Result<FamilyRevocation> r = ParseRevocation(family, **v);
-    if (!r.ok()) return r.status();
-    return std::optional<FamilyRevocation>(*r);
+    return StoredRevocation(family, Get("SELECT value FROM tf_revocations WHERE family = $1", Key(family)));
   }
 
   Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {

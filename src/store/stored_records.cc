@@ -81,6 +81,15 @@ Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_vi
   });
 }
 
+Result<std::optional<FamilyRevocation>> StoredRevocation(std::string_view family,
+                                                         const Result<std::optional<std::string>>& value) {
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<FamilyRevocation>();
+  Result<FamilyRevocation> r = ParseRevocation(family, **value);
+  if (!r.ok()) return r.status();
+  return std::optional<FamilyRevocation>(*r);
+}
+
 Result<std::string> EncodeClient(const Client& client) {
   return ReadsBack(ToJson(client),
                    [](const cJSON* j, std::vector<std::string>* u) { return ClientFromJson(j, "", u); });

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,10 @@ Result<User> ParseUser(std::string_view key, std::string_view value);
 // Grant keys are raw hashes: messages name them in base64url.
 Result<Grant> ParseGrant(std::string_view hash, std::string_view value);
 Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value);
+// What Txn::GetFamilyRevocation answers for the stored value a lookup of `family` found: nullopt when it found none,
+// the parsed record, or the lookup's or the parser's error.
+Result<std::optional<FamilyRevocation>> StoredRevocation(std::string_view family,
+                                                         const Result<std::optional<std::string>>& value);
 
 // The stored form of each record, checked to decode again (InvalidArgument naming the property otherwise).
 Result<std::string> EncodeClient(const Client& client);

@@ -1043,6 +1043,76 @@ class FastCgiParamsEcho:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# `make run`, as a reader starts it
+
+
+class MakeRun:
+    """`make run PORT=<free port>` from the checkout, as a reader runs it (context manager): the demo's files in a
+    temporary RUN_DIR, the binaries of BUILD_DIR. Entering waits (at most `timeout` s) for the banner; .port,
+    .banner. stop() is Ctrl-C: it returns whether make ended within 30 s (else it is killed) and sets .output, all
+    that make printed. Leaving stops it if still running and removes the directory (TF_KEEP_TMP=1 keeps it)."""
+
+    def __init__(self, timeout=300):
+        self.timeout = timeout
+        self.run_dir = tempfile.mkdtemp(prefix="tf_make_run.")
+        os.chmod(self.run_dir, 0o755)
+        self.port = free_port()
+        self.log_path = os.path.join(self.run_dir, "make-run.log")
+        self.proc = None
+        self.banner = ""
+        self.output = ""
+
+    def __enter__(self):
+        env = dict(os.environ, BUILD_DIR=BUILD_DIR, RUN_DIR=self.run_dir)
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(["make", "-C", SOURCE_DIR, "run", f"PORT={self.port}"], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        try:
+            self._wait_for_banner()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_for_banner(self):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path) as f:
+                text = f.read()
+            if "Press Ctrl-C to stop." in text:
+                self.banner = text
+                return
+            if self.proc.poll() is not None:
+                raise DeploymentError(f"make run exited {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.2)
+        raise DeploymentError(f"make run printed no banner within {self.timeout}s")
+
+    def stop(self):
+        stopped = True
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                stopped = False
+        with open(self.log_path) as f:
+            self.output = f.read()
+        return stopped
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.stop()
+        if os.environ.get("TF_KEEP_TMP"):
+            print(f"kept {self.run_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Running a test file
 
 

@@ -2,7 +2,7 @@
 follow CTest's BUILD_TESTING, and the CMake install rules cover everything the Debian package ships.
 
   * `make build` and `make install` run no apt-get (dry run of make); `make run`, `make test` and `make deb` go through
-    `make deps`;
+    scripts/deps.sh, `make run` with its --run profile: what serving needs, said before apt-get runs, never Apache;
   * a fresh configure defaults to TF_WERROR=OFF (no -Werror in compile_commands.json) and BUILD_TESTING=ON;
     -DTF_WERROR=ON adds -Werror; -DBUILD_TESTING=OFF registers no test;
   * `cmake --install` of the tested build into a staging directory installs the programs, the sample configuration,
@@ -44,8 +44,53 @@ class BuildSystemTest(unittest.TestCase):
             out = self.make_dry_run(target)
             self.assertNotIn("deps.sh", out, target)
             self.assertNotIn("apt-get", out, target)
-        for target in ("deps", "run", "test", "deb"):
+        for target in ("deps", "deb"):
             self.assertIn("scripts/deps.sh", self.make_dry_run(target), target)
+        # make run and make test call it from their scripts, after saying what they will do.
+        for target, script, call in (("run", "run-demo.sh", "scripts/deps.sh --run"),
+                                     ("test", "test.sh", "scripts/deps.sh")):
+            self.assertIn(f"scripts/{script}", self.make_dry_run(target), target)
+            with open(os.path.join(SOURCE, "scripts", script)) as f:
+                self.assertIn(call, f.read(), script)
+
+    def deps_with_nothing_installed(self, *args):
+        """Runs scripts/deps.sh ARGS on a pretend machine where no package is installed: dpkg-query finds nothing,
+        apt-get (and sudo) only log what they were asked. Returns (stderr in order, the packages apt-get installs)."""
+        stubs = os.path.join(self.tmp, "stubs")
+        os.mkdir(stubs)
+        log = os.path.join(self.tmp, "apt.log")
+        for name, body in (("dpkg-query", "exit 1"),
+                           ("apt-get", f'echo "apt-get $*" >&2; echo "$*" >>{log}'),
+                           ("sudo", 'exec "$@"')):
+            with open(os.path.join(stubs, name), "w") as f:
+                f.write("#!/bin/sh\n" + body + "\n")
+            os.chmod(os.path.join(stubs, name), 0o755)
+        env = dict(os.environ, PATH=stubs + ":" + os.environ["PATH"])
+        proc = run([os.path.join(SOURCE, "scripts", "deps.sh")] + list(args), env=env)
+        with open(log) as f:
+            install = [line.split()[4:] for line in f if line.startswith("install")]
+        self.assertEqual(len(install), 1)
+        return proc.stderr, install[0]
+
+    def test_deps_profiles(self):
+        # make run: what serving needs, said before apt-get runs; never Apache, no test tools.
+        said, installed = self.deps_with_nothing_installed("--run")
+        self.assertLess(said.index("needs these Debian packages"), said.index("apt-get update"))
+        self.assertIn("building and serving (make run)", said)
+        for package in ("cmake", "libfcgi-dev", "liblmdb-dev", "libssl-dev", "libcjson-dev", "libargon2-dev",
+                        "nginx", "spawn-fcgi", "curl"):
+            self.assertIn(package, installed)
+            self.assertIn(package, said)
+        for package in ("apache2", "libapache2-mod-fcgid", "clang", "lintian", "golang-go", "libgtest-dev",
+                        "systemd", "python3-jwt"):
+            self.assertNotIn(package, installed)
+        # make test (the default): everything, Apache and the test tools included.
+        shutil.rmtree(os.path.join(self.tmp, "stubs"))
+        os.remove(os.path.join(self.tmp, "apt.log"))
+        _, everything = self.deps_with_nothing_installed()
+        self.assertTrue(set(installed) < set(everything))
+        for package in ("apache2", "clang", "lintian", "golang-go", "libgtest-dev", "python3-jwt"):
+            self.assertIn(package, everything)
 
     def configure(self, *args):
         build = os.path.join(self.tmp, "b%d" % len(os.listdir(self.tmp)))
@@ -98,6 +143,7 @@ class BuildSystemTest(unittest.TestCase):
         unitdir = unitdir if unitdir.startswith("/") else f"{prefix}/{unitdir}"
         expected = {f"{prefix}/bin/tokenfcgi", f"{prefix}/bin/tokenctl", f"{etc}/tokenfcgi/tokenfcgi.conf",
                     f"{prefix}/share/man/man8/tokenfcgi.8", f"{prefix}/share/man/man8/tokenctl.8",
+                    f"{prefix}/share/man/man5/tokenfcgi.conf.5",
                     f"{prefix}/share/tokenfcgi/nginx/tokenfcgi.conf", f"{prefix}/share/tokenfcgi/apache/tokenfcgi.conf",
                     f"{prefix}/share/doc/tokenfcgi/deploy.md", f"{prefix}/share/doc/tokenfcgi/examples/demo.json",
                     f"{prefix}/share/tokenfcgi/nginx/tokenfcgi-limits.conf",
@@ -120,6 +166,7 @@ class BuildSystemTest(unittest.TestCase):
         self.assertEqual(unit, source_unit.replace("/usr/bin/", f"{bindir}/").replace(
             "/etc/tokenfcgi/", f"{etc}/tokenfcgi/"))
         for source, dest in (("packaging/man/tokenctl.8", "share/man/man8/tokenctl.8"),
+                             ("packaging/man/tokenfcgi.conf.5", "share/man/man5/tokenfcgi.conf.5"),
                              ("nginx/tokenfcgi.conf", "share/tokenfcgi/nginx/tokenfcgi.conf"),
                              ("conf/tokenfcgi.conf", None)):
             with open(os.path.join(SOURCE, source), "rb") as f:

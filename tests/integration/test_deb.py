@@ -324,7 +324,7 @@ class DebianPackageTest(unittest.TestCase):
 
     def test_package_lifecycle(self):
         # 1. Build; the package holds what `make install` installs.
-        deb = self.build()
+        deb = self.build("--ccache")
         self.assert_same_files_as_make_install(deb)
 
         # 2. Install: user, directory, database, key, conffile, units, man pages.
@@ -349,7 +349,7 @@ class DebianPackageTest(unittest.TestCase):
         for path in ("/usr/bin/tokenfcgi", "/usr/bin/tokenctl", "/lib/systemd/system/tokenfcgi.socket",
                      "/lib/systemd/system/tokenfcgi.service", "/lib/systemd/system/tokenfcgi-gc.service",
                      "/lib/systemd/system/tokenfcgi-gc.timer", "/usr/share/man/man8/tokenfcgi.8.gz",
-                     "/usr/share/man/man8/tokenctl.8.gz", NGINX_EXAMPLE,
+                     "/usr/share/man/man8/tokenctl.8.gz", "/usr/share/man/man5/tokenfcgi.conf.5.gz", NGINX_EXAMPLE,
                      "/usr/share/tokenfcgi/apache/tokenfcgi.conf", "/usr/share/doc/tokenfcgi/deploy.md"):
             self.assertTrue(os.path.exists(path) or os.path.exists(path + ".gz"), path)
         analyze = find_tool("systemd-analyze")
@@ -374,7 +374,7 @@ class DebianPackageTest(unittest.TestCase):
         # 4. Upgrade to a rebuilt package; a local edit of the conffile must survive.
         with open(CONFFILE, "a") as f:
             f.write(CONFFILE_MARK + "\n")
-        deb2 = self.build("--reuse", "--version", UPGRADE_VERSION)
+        deb2 = self.build("--reuse", "--ccache", "--no-lintian", "--version", UPGRADE_VERSION)
         run(["dpkg", "-i", deb2])
         self.assertEqual(run(["dpkg-query", "-W", "-f=${Version}", PACKAGE]).stdout, UPGRADE_VERSION)
         with open(CONFFILE) as f:

@@ -167,8 +167,10 @@ class ExtensionGrantTest(unittest.TestCase):
         self.assertIn("urn:ietf:params:oauth:grant-type:token-exchange", grant_types)
         p = self.d.tokenctl("client", "add", "partner-2", "--grant", HMAC_GRANT, "--scope", "api1")
         self.assertNotIn("unknown grant type", p.stderr)
-        p = self.d.tokenctl("client", "add", "partner-3", "--grant", "urn:example:not-configured")
-        self.assertIn("unknown grant type", p.stderr)
+        p = self.d.tokenctl("client", "add", "partner-3", "--grant", "urn:example:not-configured", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("unknown grant type 'urn:example:not-configured' (known: ", p.stderr)
+        self.assertIn(f"{HMAC_GRANT} (extension_grant)", p.stderr)
 
     # -- results the worker must check ----------------------------------------------------------------------------
 

@@ -3,11 +3,8 @@ lines it prints work when pasted, the README's first curl line works against it,
 
 import os
 import re
-import shutil
-import signal
+import socket
 import subprocess
-import tempfile
-import time
 import unittest
 
 import harness
@@ -26,18 +23,16 @@ def run_shell(line, port):
 
 class MakeRunTest(unittest.TestCase):
     def test_make_run_on_another_port(self):
-        run_dir = tempfile.mkdtemp(prefix="tf_make_run.")
-        os.chmod(run_dir, 0o755)
-        port = harness.free_port()
-        env = dict(os.environ, BUILD_DIR=harness.BUILD_DIR, RUN_DIR=run_dir)
-        log_path = os.path.join(run_dir, "make-run.log")
-        log = open(log_path, "w")
-        proc = subprocess.Popen(["make", "-C", harness.SOURCE_DIR, "run", f"PORT={port}"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            banner = self._wait_for_banner(proc, log_path)
+        demo = harness.MakeRun()
+        with demo:
+            port, banner = demo.port, demo.banner
             self.assertIn(f"http://127.0.0.1:{port}", banner)
+            # The build is not silent: cmake's progress lines reach the terminal.
+            self.assertRegex(banner, r"\[\s*\d+%\] Built target tokenfcgi")
+            # The banner names every demo credential the README uses.
+            for credential in ("demo-secret", "demo-app-secret", "demo-backend-secret", "demo-partner-secret",
+                               "demo-api-secret", "alice-demo-password", "demo-web", "demo-tv"):
+                self.assertIn(credential, banner)
             # Every curl line of the banner, pasted as printed.
             curl_lines = [line.strip() for line in banner.splitlines() if line.strip().startswith("curl -s")]
             token_line = next(line for line in curl_lines if "client_credentials" in line)
@@ -57,36 +52,11 @@ class MakeRunTest(unittest.TestCase):
             self.assertIsNotNone(authorize)
             page = run_shell(f"curl -s -o /dev/null -w '%{{http_code}}' '{authorize.group(1)}'", port)
             self.assertEqual(page, "200")
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                    self.fail("make run did not stop on Ctrl-C")
-            log.close()
-            with open(log_path) as f:
-                output = f.read()
-            shutil.rmtree(run_dir, ignore_errors=True)
-        self.assertIn("run-demo: stopping", output)
+            self.assertTrue(demo.stop(), "make run did not stop on Ctrl-C")
+        self.assertIn("run-demo: stopping", demo.output)
         # Nothing it started is left listening.
         with self.assertRaises(OSError):
-            import socket
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
-
-    def _wait_for_banner(self, proc, log_path, timeout=300):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(log_path) as f:
-                text = f.read()
-            if "Press Ctrl-C to stop." in text:
-                return text
-            if proc.poll() is not None:
-                self.fail(f"make run exited {proc.returncode}:\n{text[-3000:]}")
-            time.sleep(0.2)
-        self.fail("make run printed no banner in time")
 
 
 if __name__ == "__main__":

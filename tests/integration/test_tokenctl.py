@@ -192,7 +192,7 @@ def test_import_demo(env):
           "demo secret stored as base64(SHA-256('demo-secret'))")
     stats = env.json("stats")
     check((stats["clients"], stats["api_scopes"], stats["api_resources"], stats["identity_resources"],
-           stats["users"]) == (3, 1, 1, 3, 1), "stats counts after import: %r" % stats)
+           stats["users"]) == (5, 2, 2, 3, 1), "stats counts after import: %r" % stats)
     web = env.json("client", "show", "demo-web")
     check(web["RequireClientSecret"] is False and web["AllowedGrantTypes"] == ["authorization_code"],
           "demo-web is a public authorization-code client")
@@ -201,7 +201,7 @@ def test_import_demo(env):
           tv["AllowedGrantTypes"] == ["urn:ietf:params:oauth:grant-type:device_code"] and
           (tv["DeviceCodeLifetime"], tv["PollingInterval"]) == (600, 5), "demo-tv is a public device-flow client")
     again = env.json("import", DEMO_JSON)
-    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 3}, "re-import: unchanged %r" % again)
+    check(again["Clients"] == {"new": 0, "updated": 0, "unchanged": 5}, "re-import: unchanged %r" % again)
     check(env.json("stats")["config_generation"] == stats["config_generation"], "unchanged re-import writes nothing")
 
 
@@ -264,7 +264,7 @@ def test_import_dry_run(env):
     generation = env.json("stats")["config_generation"]
     report = env.json("import", DEMO_JSON, "--dry-run")
     check(report["dry_run"] is True and report["written"] is False, "dry run writes nothing: %r" % report)
-    check(report["Clients"]["new"] == 3, "dry run counts")
+    check(report["Clients"]["new"] == 5, "dry run counts")
     check(env.json("client", "list") == [], "no client after a dry run")
     check(env.json("stats")["config_generation"] == generation, "generation unchanged")
     fresh = Env()
@@ -295,7 +295,8 @@ def test_client_commands(env):
     env.ok("client", "add", "spa", "--public", "--grant", "authorization_code", "--grant", "refresh_token",
            "--scope", "openid", "--scope", "offline_access")
     listed = {c["ClientId"]: c for c in env.json("client", "list")}
-    check(sorted(listed) == ["demo", "demo-tv", "demo-web", "spa", "svc"], "client list: %r" % sorted(listed))
+    check(sorted(listed) == ["demo", "demo-app", "demo-backend", "demo-tv", "demo-web", "spa", "svc"],
+          "client list: %r" % sorted(listed))
     check(listed["spa"]["RequireClientSecret"] is False, "spa is public")
     human = env.ok("client", "list").stdout
     check("svc" in human and "confidential" in human and "public" in human, human)
@@ -396,6 +397,99 @@ def test_key_lifecycle(env):
     check(again["state"] == "current", "with no current key the next generated one signs at once")
 
 
+def test_kids_and_ids_that_could_begin_with_a_dash(env):
+    """A generated kid never begins with '-', and a positional argument that does is an argument, not an option."""
+    env.ok("init", "--no-key")
+    for _ in range(40):
+        key = env.json("key", "generate", "--alg", "ES256")
+        check(not key["kid"].startswith("-"), "generated kid begins with '-': %r" % key["kid"])
+        env.ok("key", "retire", key["kid"], "--force")
+        env.ok("key", "remove", key["kid"])
+    env.ok("client", "add", "-web", "--grant", "client_credentials")
+    check(env.json("client", "show", "-web")["ClientId"] == "-web", "client show -web")
+    p = env.fails(1, "key", "remove", "-NoSuchKid")
+    check("no key with kid '-NoSuchKid'" in p.stderr, p.stderr)
+    p = env.fails(2, "key", "remove", "--NoSuchKid")
+    check("goes after --" in p.stderr, "the message says how to pass such an argument: %r" % p.stderr)
+    env.fails(1, "key", "remove", "--", "--NoSuchKid")
+    env.ok("client", "remove", "-web")
+
+
+def table_columns(line):
+    return [i for i, c in enumerate(line) if c != " " and (i == 0 or line[i - 1] == " ")]
+
+
+def check_aligned(text, columns):
+    """Every cell starts where its header does (after a blank), whatever the widths; the last may hold blanks."""
+    lines = text.splitlines()
+    header = table_columns(lines[0])
+    check(len(header) == columns, "header of %d columns: %r" % (columns, lines[0]))
+    for line in lines[1:]:
+        check(all(len(line) > h and line[h] != " " and line[h - 1] == " " for h in header[1:]),
+              "row not aligned with its header:\n%s" % text)
+
+
+def test_client_add_options_and_aligned_tables(env):
+    env.ok("init", "--no-key")
+    p = env.fails(1, "client", "add", "svc", "--grant", "pasword")
+    check("unknown grant type 'pasword' (known: authorization_code, client_credentials, refresh_token, password"
+          in p.stderr, p.stderr)
+    env.fails(1, "client", "show", "svc")
+    ext = Env("extension_grant = urn:example:grant-type:partner /usr/lib/tokenfcgi/partner.so\n")
+    try:
+        ext.ok("init", "--no-key")
+        p = ext.ok("client", "add", "partner", "--grant", "urn:example:grant-type:partner")
+        check("unknown" not in p.stderr, p.stderr)
+        p = ext.fails(1, "client", "add", "other", "--grant", "urn:example:grant-type:other")
+        check("urn:example:grant-type:partner (extension_grant)" in p.stderr, p.stderr)
+    finally:
+        ext.close()
+
+    env.ok("client", "add", "web", "--public", "--grant", "authorization_code", "--grant", "refresh_token",
+           "--grant", "urn:ietf:params:oauth:grant-type:device_code", "--scope", "openid", "--scope",
+           "offline_access", "--redirect-uri", "https://app.example/callback", "--post-logout-redirect-uri",
+           "https://app.example/", "--cors-origin", "https://app.example", "--offline-access")
+    web = env.json("client", "show", "web")
+    check(web["RedirectUris"] == ["https://app.example/callback"], "RedirectUris: %r" % web)
+    check(web["PostLogoutRedirectUris"] == ["https://app.example/"], "PostLogoutRedirectUris: %r" % web)
+    check(web["AllowedCorsOrigins"] == ["https://app.example"], "AllowedCorsOrigins: %r" % web)
+    check(web["AllowOfflineAccess"] is True and web["RequireClientSecret"] is False, "offline access: %r" % web)
+    env.fails(1, "client", "add", "bad", "--public", "--grant", "authorization_code", "--redirect-uri",
+              "https://app.example/cb#x")
+    env.fails(1, "client", "add", "bad", "--public", "--grant", "authorization_code", "--cors-origin",
+              "https://app.example/")
+
+    env.ok("client", "add", "svc", "--grant", "client_credentials", "--scope", "api1")
+    check_aligned(env.ok("client", "list").stdout, 5)
+    env.ok("key", "generate", "--alg", "EdDSA")
+    check_aligned(env.ok("key", "list").stdout, 4)
+    env.ok("user", "add", "a-rather-long-username", "--tenant", "acme", "--no-password")
+    env.ok("user", "add", "b", "--no-password")
+    check_aligned(env.ok("user", "list").stdout, 6)
+    for command in (["client", "list"], ["client", "show", "web"], ["key", "list"], ["user", "list"],
+                    ["user", "show", "b"], ["grants", "list"], ["stats"]):
+        env.json(*command)  # one JSON document each
+
+
+def test_user_commands_take_a_username_or_a_subject_id(env):
+    env.ok("init", "--no-key")
+    env.ok("user", "add", "alice", "--subject", "s1", stdin="alice-password-1\n")
+    check(env.json("user", "show", "alice")["SubjectId"] == "s1", "user show USERNAME")
+    check(env.json("user", "show", "s1")["Username"] == "alice", "user show SUBJECT")
+    env.ok("user", "passwd", "alice", stdin="alice-password-2\n")
+    env.ok("user", "add", "dave", "--tenant", "acme", "--no-password")
+    p = env.fails(1, "user", "show", "dave")
+    check("tenant acme" in p.stderr and "--tenant" in p.stderr, "says where dave is: %r" % p.stderr)
+    env.ok("user", "disable", "dave", "--tenant", "acme")
+    env.ok("user", "add", "carol", "--subject", "alice", "--no-password")
+    p = env.fails(1, "user", "remove", "alice")
+    check("ambiguous" in p.stderr and "'alice' (subject s1)" in p.stderr and "'carol' (subject alice)" in p.stderr,
+          "names both candidates: %r" % p.stderr)
+    check(env.json("user", "show", "--subject", "alice")["Username"] == "carol", "--subject decides")
+    env.ok("user", "remove", "--username", "alice")
+    check(env.json("user", "show", "alice")["Username"] == "carol", "no longer ambiguous")
+
+
 def openssl(*args, stdin=None):
     p = subprocess.run(["openssl"] + list(args), input=stdin, capture_output=True, timeout=60)
     check(p.returncode == 0, "openssl %s failed: %s" % (" ".join(args), p.stderr))
@@ -449,7 +543,8 @@ def test_stats_and_backup(env):
     try:
         with open(restored.config, "w") as f:
             f.write("issuer = http://127.0.0.1:8080\ndatabase = %s\nmap_size = 32M\n" % backup)
-        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-tv", "demo-web"],
+        check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-app", "demo-backend",
+                                                                          "demo-tv", "demo-web"],
               "backup holds the demo clients")
     finally:
         restored.close()
@@ -545,7 +640,8 @@ def test_user_add_show_list(env):
     env.fails(1, "user", "add", "carol", stdin="")                       # no password at all
     env.fails(2, "user", "add", "carol", "--password", password)         # never from the command line
     env.fails(2, "user", "show")                                         # USER or --username
-    env.fails(2, "user", "show", "1001", "--tenant", "acme")             # --tenant needs --username
+    env.fails(2, "user", "show", "--subject", "1001", "--tenant", "acme")  # a subject id has no tenant
+    env.fails(2, "user", "show", "1001", "--username", "alice")          # one user, named once
     p = env.ok("user", "add", "carol", "--no-password", "--inactive")
     check("warning" in p.stderr, "a user without a password is warned about: %r" % p.stderr)
     check(env.json("stats")["users"] == 3, "stats counts users")

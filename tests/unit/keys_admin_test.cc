@@ -769,7 +769,7 @@ TEST_F(UserCliTest, UsageErrors) {
   EXPECT_EQ(Run({"user"}), kExitUsage);
   EXPECT_EQ(Run({"user", "show"}), kExitUsage) << "needs USER or --username";
   EXPECT_EQ(Run({"user", "show", "s1", "--username", "a"}), kExitUsage) << "not both";
-  EXPECT_EQ(Run({"user", "show", "s1", "--tenant", "t"}), kExitUsage) << "--tenant only with --username";
+  EXPECT_EQ(Run({"user", "show", "--subject", "s1", "--tenant", "t"}), kExitUsage) << "--tenant not with --subject";
   EXPECT_EQ(Run({"user", "add", "a", "--claim", "novalue"}), kExitUsage);
   EXPECT_EQ(Run({"user", "add", "a", "--claim", "=v"}), kExitUsage);
   EXPECT_EQ(Run({"user", "add", "a", "--subject", ""}), kExitUsage);
