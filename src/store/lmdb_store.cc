@@ -54,7 +54,6 @@ constexpr const char kMapSizeKey[] = "map_size";
 // meta "session_key": the HMAC key of session cookies and CSRF tokens (oauth/session.h), kSessionKeySize raw random
 // bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
 constexpr const char kSessionKeyKey[] = "session_key";
-constexpr size_t kSessionKeySize = 32;
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
 
 constexpr std::string_view kScopePrefix = "scope:";
@@ -290,24 +289,12 @@ class LmdbTxn final : public Txn {
   Status RemoveKey(std::string_view kid) override { return Remove(dbis_.keys, kid, "key " + Printable(kid)); }
 
   Result<std::string> GetSessionKey() override {
-    Result<std::optional<std::string>> v = Get(dbis_.meta, kSessionKeyKey);
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) {
-      return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
-    }
-    if ((*v)->size() != kSessionKeySize) {
-      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
-                                std::to_string((*v)->size()));
-    }
-    return std::move(**v);
+    return StoredSessionKey(Get(dbis_.meta, kSessionKeyKey));
   }
 
   // `config` = true: the generation moves at commit, so every worker's snapshot reloads the key.
   Status PutSessionKey(std::string_view key) override {
-    if (key.size() != kSessionKeySize) {
-      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " bytes, got " +
-                                     std::to_string(key.size()));
-    }
+    TF_RETURN_IF_ERROR(CheckSessionKey(key));
     return Put(dbis_.meta, kSessionKeyKey, key, true);
   }
 
