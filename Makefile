@@ -6,7 +6,7 @@
 #                   credentials and curl lines; Ctrl-C stops it
 #   make test       says how long it takes and what it installs, make deps, then unit + integration tests, then
 #                   again under ASan/UBSan with the fuzz targets
-#   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256)
+#   make bench      wrk against nginx: static body, bare FastCGI, tokenfcgi (ES256, EdDSA, RS256), LMDB and PostgreSQL
 #   make install    DESTDIR=... PREFIX=... (default PREFIX=/usr/local); runs no apt-get
 #   make deb        scripts/deps.sh --deb, then build the Debian package into build-deb/ (scripts/deb.sh; lintian-clean)
 #   make clean      remove the build directories

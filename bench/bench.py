@@ -13,11 +13,17 @@ Scenarios, all behind the same nginx (1 worker process) with the same POST reque
                  threads each and the default password_hash_concurrency and password_hash_wait_ms: the goal is a
                  client_credentials p99 under 10 ms. The flood's answers are counted by status (400 = checked,
                  503 = refused because every password check slot stayed busy).
+  (e) stores     the same client_credentials ES256 request, and refresh_token rotation (each wrk connection redeems
+                 the refresh token its previous answer returned), against the LMDB store and against a PostgreSQL
+                 store (a private PostgreSQL 15 cluster, tests/integration/pg_cluster.py, with fsync and
+                 synchronous_commit on as LMDB syncs its commits, filled with `tokenctl copy` from the LMDB one),
+                 side by side; PostgreSQL's CPU counts in its rows. Left out when
+                 PostgreSQL 15 is not installed.
 (b) and (c) run the same number of FastCGI worker processes. Server CPU per request is the growth of utime+stime
 (from /proc/<pid>/stat) of the nginx master and workers and the scenario's FastCGI processes, divided by the number
 of requests wrk completed. Also reports one RSA-2048 signature from `openssl speed`.
-With --repeat N, (b), (b') and (c) are measured N times in interleaved rounds ((b), (b'), ES256, EdDSA, RS256, (b),
-...), so that load from other programs hits all alike; the table shows each column's median over the rounds and the
+With --repeat N, (b), (b'), (c) and (e)'s client_credentials on PostgreSQL are measured N times in interleaved
+rounds ((b), (b'), ES256, EdDSA, RS256, ES256 on PostgreSQL, (b), ...), so that load from other programs hits all alike; the table shows each column's median over the rounds and the
 per-round CPU ratios to (b) are printed below it.
 Standard library only.
 """
@@ -36,12 +42,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import pg_cluster  # noqa: E402  (standard library only, like this file)
 
 ALGS = ("ES256", "EdDSA", "RS256")
 SECRET = "bench-secret-0123456789"
 FORM_BODY = "grant_type=client_credentials"
 FLOOD_BODY = "grant_type=password&username=flood&password=wrong-password"
+REFRESH_USER, REFRESH_PASSWORD = "rotator", "Rotator-pass-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -218,6 +229,9 @@ class Bench:
         self.port_ka = free_port()
         self.port_flood = free_port()
         self.port_flood_pw = free_port()
+        self.port_pg = free_port()
+        self.cluster = None
+        self.postgresql = args.postgresql and pg_cluster.available()
 
     def run(self, cmd, **kw):
         return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
@@ -244,6 +258,10 @@ class Bench:
         }
         data["Clients"].append({"ClientId": "bench-password", "ClientSecrets": [{"Value": digest}],
                                 "AllowedGrantTypes": ["password"], "AllowedScopes": ["scope.ES256"]})
+        data["Clients"].append({"ClientId": "bench-refresh", "ClientSecrets": [{"Value": digest}],
+                                "AllowedGrantTypes": ["password", "refresh_token"], "AllowedScopes": ["scope.ES256"],
+                                "AllowOfflineAccess": True})
+        data["Users"].append({"SubjectId": "rotator-1", "Username": REFRESH_USER, "Password": REFRESH_PASSWORD})
         with open(f"{t}/bench.json", "w") as f:
             json.dump(data, f)
         self.tokenctl("init")
@@ -251,6 +269,15 @@ class Bench:
         for alg in ALGS:
             if alg != "ES256":
                 self.tokenctl("key", "generate", "--alg", alg)
+        # (e): the same store on PostgreSQL, copied from the LMDB one; workers that read it through config_pg.
+        if self.postgresql:
+            os.environ.setdefault("TF_BUILD_DIR", self.build)   # where pg_cluster keeps its initdb template
+            self.cluster = pg_cluster.PgCluster(durable=True).start()   # synced commits, as LMDB's
+            uri = self.cluster.create_database("bench")
+            self.config_pg = os.path.join(t, "tokenfcgi-pg.conf")
+            with open(self.config) as src, open(self.config_pg, "w") as dst:
+                dst.write(src.read().replace(f"database = {t}/db\n", f"database = {uri}\n"))
+            self.tokenctl("copy", f"{t}/db", uri)
 
         # "echo"/"token": single-threaded processes, one nginx connection per request. "echo_ka"/"token_ka": the
         # same programs with --threads T behind an upstream with keepalive = workers x T and fastcgi_keep_conn on.
@@ -258,14 +285,19 @@ class Bench:
         # connection; nginx must never hold more connections than there are threads (see --ka-threads).
         # "echo_close": fcgi_echo --close-at-once, i.e. with the connection close tokenfcgi uses.
         # "flood": tokenfcgi with --flood-threads threads, for (d).
-        self.sockets = {"echo": [], "echo_close": [], "token": [], "echo_ka": [], "token_ka": [], "flood": []}
-        for kind, binary in (("echo", "fcgi_echo"), ("echo_close", "fcgi_echo"), ("token", "tokenfcgi"),
-                             ("echo_ka", "fcgi_echo"), ("token_ka", "tokenfcgi"), ("flood", "tokenfcgi")):
+        # "token_pg": as "token", on the PostgreSQL store, for (e).
+        self.sockets = {"echo": [], "echo_close": [], "token": [], "echo_ka": [], "token_ka": [], "flood": [],
+                        "token_pg": []}
+        kinds = [("echo", "fcgi_echo"), ("echo_close", "fcgi_echo"), ("token", "tokenfcgi"),
+                 ("echo_ka", "fcgi_echo"), ("token_ka", "tokenfcgi"), ("flood", "tokenfcgi")]
+        if self.postgresql:
+            kinds.append(("token_pg", "tokenfcgi"))
+        for kind, binary in kinds:
             for i in range(self.args.workers):
                 sock = f"{t}/{kind}{i}.sock"
                 cmd = [os.path.join(self.build, binary)]
                 if binary == "tokenfcgi":
-                    cmd += ["--config", self.config]
+                    cmd += ["--config", self.config_pg if kind == "token_pg" else self.config]
                 cmd += ["--listen", "unix:" + sock]
                 if kind.endswith("_ka"):
                     cmd += ["--threads", str(self.args.ka_threads)]
@@ -319,8 +351,17 @@ class Bench:
         echo_ka = "\n".join(f"server unix:{s};" for s, _ in self.sockets["echo_ka"])
         token_ka = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token_ka"])
         flood = "\n".join(f"server unix:{s};" for s, _ in self.sockets["flood"])
+        token_pg = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token_pg"])
+        postgresql = f"""
+    upstream token_pg {{ {token_pg} }}
+    server {{
+        listen 127.0.0.1:{self.port_pg} backlog=1024;
+        client_max_body_size 64k;
+        location = /connect/token {{ {{fastcgi}} fastcgi_pass token_pg; }}
+    }}""" if token_pg else ""
         ka = self.args.workers * self.args.ka_threads
         fastcgi = 'fastcgi_param REMOTE_USER ""; include /etc/nginx/fastcgi_params; fastcgi_param REMOTE_USER "";'
+        postgresql = postgresql.replace("{fastcgi}", fastcgi)
         conf = nginx_conf(t, f"""    upstream echo {{ {echo} }}
     upstream echo_close {{ {echo_close} }}
     upstream token {{ {token} }}
@@ -353,7 +394,7 @@ class Bench:
         client_max_body_size 64k;
         access_log {t}/flood-access.log status_only;
         location = /connect/token {{ {fastcgi} fastcgi_pass flood; }}
-    }}""")
+    }}{postgresql}""")
         with open(f"{t}/nginx.conf", "w") as f:
             f.write(conf)
 
@@ -370,32 +411,106 @@ class Bench:
             sys.exit(f"bench: client bench-{alg} got a token signed with {header.get('alg')}")
         return len(raw)
 
-    def measure(self, name, path, alg, fastcgi_pids, port=None):
+    def postgresql_pids(self):
+        """The PostgreSQL server's processes (postmaster and its children), or [] without (e)."""
+        if self.cluster is None:
+            return []
+        with open(os.path.join(self.cluster.data_dir, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        return [postmaster] + children(postmaster)
+
+    def measure(self, name, path, alg, fastcgi_pids, port=None, script=None, warmup=True, database=False):
+        """One wrk run. script: a wrk Lua script instead of the client_credentials one; database: count the
+        PostgreSQL server's CPU too (its processes that live through the run)."""
         lua = os.path.join(self.tmp, f"{name}.lua")
         with open(lua, "w") as f:
-            f.write('wrk.method = "POST"\n'
-                    f'wrk.body = "{FORM_BODY}"\n'
-                    'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-                    f'wrk.headers["Authorization"] = "{self.basic(alg or "ES256")}"\n')
+            f.write(script or ('wrk.method = "POST"\n'
+                               f'wrk.body = "{FORM_BODY}"\n'
+                               'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                               f'wrk.headers["Authorization"] = "{self.basic(alg or "ES256")}"\n'))
         url = f"http://127.0.0.1:{port or self.port}{path}"
         wrk = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}", "--latency", "-s", lua, url]
-        subprocess.run(wrk[:1] + ["-d2s"] + wrk[1:], capture_output=True, check=True)  # warm-up, not counted
+        if warmup:
+            subprocess.run(wrk[:1] + ["-d2s"] + wrk[1:], capture_output=True, check=True)  # warm-up, not counted
         nginx_pids = [self.nginx.pid] + children(self.nginx.pid)
+        db_before = {p: cpu_ticks(p) for p in (self.postgresql_pids() if database else [])}
         before = [sum(cpu_ticks(p) for p in nginx_pids), sum(cpu_ticks(p) for p in fastcgi_pids)]
         out = subprocess.run(wrk[:1] + [f"-d{self.args.duration}s"] + wrk[1:], capture_output=True, text=True,
                              check=True).stdout
         after = [sum(cpu_ticks(p) for p in nginx_pids), sum(cpu_ticks(p) for p in fastcgi_pids)]
+        db_ticks = 0
+        for p, ticks in db_before.items():
+            try:
+                db_ticks += cpu_ticks(p) - ticks
+            except OSError:
+                pass
         r = parse_wrk(out)
         r["name"] = name
         per_request = (lambda ticks: ticks / CLK_TCK * 1e6 / r["requests"]) if r["requests"] else (lambda _: float("nan"))
         r["nginx_us"] = per_request(after[0] - before[0])
         r["fastcgi_us"] = per_request(after[1] - before[1])
-        r["cpu_us"] = r["nginx_us"] + r["fastcgi_us"]
+        r["db_us"] = per_request(db_ticks)
+        r["cpu_us"] = r["nginx_us"] + r["fastcgi_us"] + r["db_us"]
         if r["non2xx"] or r["socket_errors"]:
             r["note"] = f"{r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
         print(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
-              f"{r['cpu_us']:.1f} us CPU/request (nginx {r['nginx_us']:.1f}, FastCGI {r['fastcgi_us']:.1f})", file=sys.stderr)
+              f"{r['cpu_us']:.1f} us CPU/request (nginx {r['nginx_us']:.1f}, FastCGI {r['fastcgi_us']:.1f}"
+              + (f", PostgreSQL {r['db_us']:.1f}" if database else "") + ")", file=sys.stderr)
         return r
+
+    def refresh_tokens(self, port, n):
+        """n refresh tokens of n families from the password grant (in parallel, two at a time)."""
+        body = urllib.parse.urlencode({"grant_type": "password", "username": REFRESH_USER,
+                                       "password": REFRESH_PASSWORD, "scope": "scope.ES256 offline_access"})
+        basic = "Basic " + base64.b64encode(f"bench-refresh:{SECRET}".encode()).decode()
+
+        def one(_):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/connect/token", data=body.encode(),
+                                         headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                  "Authorization": basic})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())["refresh_token"]
+
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return list(pool.map(one, range(n)))
+
+    def refresh(self, name, port, fastcgi_pids, database):
+        """(e) refresh_token rotation: every wrk thread keeps a queue of refresh tokens (its share of fresh ones),
+        sends the first and queues the one each 200 answer returns, so each token is redeemed once. No warm-up run:
+        it would spend the tokens."""
+        tokens = self.refresh_tokens(port, self.args.connections + 4 * self.args.threads)
+        basic = "Basic " + base64.b64encode(f"bench-refresh:{SECRET}".encode()).decode()
+        script = f"""
+local all = {{ {", ".join(json.dumps(t) for t in tokens)} }}
+local threads = {self.args.threads}
+local n = 0
+function setup(thread)
+  local mine = {{}}
+  for i = n + 1, #all, threads do table.insert(mine, all[i]) end
+  thread:set("pool", table.concat(mine, " "))
+  n = n + 1
+end
+function init(args)
+  queue = {{}}
+  for t in string.gmatch(pool, "%S+") do table.insert(queue, t) end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Authorization"] = "{basic}"
+end
+function request()
+  local t = table.remove(queue, 1) or "none"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. t)
+end
+function response(status, headers, body)
+  if status == 200 then
+    local t = string.match(body, '"refresh_token":"([^"]+)"')
+    if t then table.insert(queue, t) end
+  end
+end
+"""
+        return self.measure(name, "/connect/token", "ES256", fastcgi_pids, port, script=script, warmup=False,
+                            database=database)
 
     def flood(self):
         """(d): client_credentials measured as (c) during a flood of wrong passwords; returns (row, flood statuses)."""
@@ -426,6 +541,8 @@ class Bench:
 
     def stop(self):
         stop_all(self.procs)
+        if self.cluster is not None:
+            self.cluster.destroy()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -444,6 +561,8 @@ def main():
     ap.add_argument("--flood-connections", type=int, default=16, help="connections sending wrong passwords in (d)")
     ap.add_argument("--flood-threads", type=int, default=32,
                     help="threads per FastCGI process in (d); keep workers x this above both connection counts")
+    ap.add_argument("--no-postgresql", dest="postgresql", action="store_false",
+                    help="leave out (e), the PostgreSQL store")
     args = ap.parse_args()
 
     b = Bench(args)
@@ -459,6 +578,10 @@ def main():
                      ("(b') fcgi_echo --close-at-once", "/echo-close", None,
                       [pid for _, pid in b.sockets["echo_close"]])]
         scenarios += [(f"(c) tokenfcgi {alg}", "/connect/token", alg, token_pids) for alg in ALGS]
+        if b.postgresql:
+            b.check("ES256", b.port_pg)
+            scenarios.append(("(e) tokenfcgi ES256, PostgreSQL store", "/connect/token", "ES256",
+                              [pid for _, pid in b.sockets["token_pg"]], b.port_pg, None, True, True))
         # One RSA-2048 signature (`openssl speed`) is measured in every round, right after the scenarios, so that
         # the RS256 goal compares numbers taken under the same load.
         rounds, rsa_rounds = [], []
@@ -477,6 +600,11 @@ def main():
                                [pid for _, pid in b.sockets["token_ka"]], b.port_ka)]
         b.check("ES256", b.port_flood)
         flooded, flood_statuses = b.flood()
+        rotation = []
+        if b.postgresql:
+            rotation = [b.refresh("(e) refresh_token rotation, LMDB store", b.port, token_pids, False),
+                        b.refresh("(e) refresh_token rotation, PostgreSQL store", b.port_pg,
+                                  [pid for _, pid in b.sockets["token_pg"]], True)]
     finally:
         b.stop()
 
@@ -524,13 +652,37 @@ def main():
               f"{'met' if median(shares) <= 1 else 'NOT met'}; {median(shares_close):.2f} with (b') instead of (b)")
         if len(rounds) > 1:
             print("  in each round: " + ", ".join(f"{x:.2f}" for x in shares))
+    if b.postgresql:
+        pg_row = len(scenarios) - 1
+        cc_lmdb, cc_pg = measured[2], measured[pg_row]
+        rot_lmdb, rot_pg = rotation
+        print()
+        print("(e) The two stores side by side (CPU per request: nginx + FastCGI workers, + the PostgreSQL server on "
+              "PostgreSQL):")
+        print()
+        print("| request | LMDB requests/s | LMDB p99 ms | LMDB CPU µs/request | PostgreSQL requests/s | "
+              "PostgreSQL p99 ms | PostgreSQL CPU µs/request (of which the server) | CPU PostgreSQL / LMDB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for what, lm, pg, cpu in (("client_credentials ES256", cc_lmdb, cc_pg, ratio(pg_row, 2)),
+                                  ("refresh_token rotation", rot_lmdb, rot_pg, rot_pg["cpu_us"] / rot_lmdb["cpu_us"])):
+            note = "".join(f" ({r['note']})" for r in (lm, pg) if "note" in r)
+            print(f"| {what}{note} | {lm['rps']:.0f} | {lm['p99']:.2f} | {lm['cpu_us']:.1f} | {pg['rps']:.0f} | "
+                  f"{pg['p99']:.2f} | {pg['cpu_us']:.1f} ({pg['db_us']:.1f}) | {cpu:.2f}× |")
+        print()
+        print(f"- client_credentials ES256 on PostgreSQL: {ratio(pg_row, 2):.2f}× the CPU per request of LMDB{how} "
+              f"vs goal ≤ 1.10×: {'met' if ratio(pg_row, 2) <= 1.10 else 'NOT met'}")
+        print(f"- refresh_token rotation on PostgreSQL: {rot_pg['rps']:.0f} requests/s, p99 {rot_pg['p99']:.2f} ms "
+              f"(LMDB: {rot_lmdb['rps']:.0f} requests/s, p99 {rot_lmdb['p99']:.2f} ms)")
+    else:
+        print("- (e) left out: " + ("--no-postgresql" if not args.postgresql else
+                                    "PostgreSQL 15 is not installed (" + ", ".join(pg_cluster.missing()) + ")"))
     print(f"- (d) client_credentials p99 during the password flood: {flooded['p99']:.2f} ms vs goal < 10 ms: "
           f"{'met' if flooded['p99'] < 10 else 'NOT met'} (without the flood, (c) ES256: {es['p99']:.2f} ms); the "
           f"flood's password requests by status (400 checked, 503 refused, 499 cut by wrk at the end): "
           + ", ".join(f"{n} × {st}" for st, n in flood_statuses.items()))
     if any("note" in r for r in keepalive):
         print("\nNote: requests failed in the keepalive scenarios: the libfcgi keepalive stall (see docs/benchmark.md).")
-    if any("note" in r for r in [static] + measured):
+    if any("note" in r for r in [static] + measured + rotation):
         print("\nWARNING: some requests failed (see the notes in the table); the numbers are not valid.")
         sys.exit(1)
 

@@ -3,10 +3,12 @@
 # nginx on a loopback port in front of (a) a static body, (b) the bare FastCGI program fcgi_echo, (b') the same
 # closing connections as tokenfcgi does, and (c) tokenfcgi
 # issuing client_credentials tokens signed with ES256, EdDSA and RS256, and (d) the same during a flood of wrong
-# passwords (goal: p99 under 10 ms), drives each with wrk for a fixed time and
+# passwords (goal: p99 under 10 ms), and (e) client_credentials ES256 and refresh_token rotation on the LMDB store and
+# on a PostgreSQL store (a private PostgreSQL 15 cluster in a temporary directory, filled by `tokenctl copy`) side by
+# side, drives each with wrk for a fixed time and
 # prints a markdown table: requests/s, p50/p99 latency, and server CPU time per request (nginx + FastCGI workers,
-# from /proc), each also as a ratio to (b).
-#   bench/run.sh [--duration SECONDS] [--connections N] [--workers N] [--repeat N]
+# + the PostgreSQL server in its rows, from /proc), each also as a ratio to (b).
+#   bench/run.sh [--duration SECONDS] [--connections N] [--workers N] [--repeat N] [--no-postgresql]
 # --repeat N (default 3) measures (b), (b') and (c) N times in interleaved rounds and reports medians, because one
 # round moves by 10-15% with the machine's load; --repeat 1 --duration 2 is a quick smoke run.
 # Then bench/write_path.py prints the write-path table (client_credentials, refresh rotation, code redemption,

@@ -7,6 +7,7 @@
 
 #include "admin/client_commands.h"
 #include "admin/command.h"
+#include "admin/copy.h"
 #include "admin/database_commands.h"
 #include "admin/grant_commands.h"
 #include "admin/key_commands.h"
@@ -210,6 +211,16 @@ const std::vector<CommandDef>& Commands() {
        {}, 1, 1, CmdMapGrow},
       {"backup", "DIR", "Writes a compacted, consistent copy of the database to DIR/data.mdb while workers serve.",
        {}, 1, 1, CmdBackup},
+      {"copy", "FROM TO [--force] [--batch N]",
+       "Copies a whole store (clients, resources, keys, the session key, users, live grants, family revocations)\n"
+       "from the database FROM into the database TO, each an LMDB directory or a postgresql:// connection URI, so\n"
+       "tokens issued from FROM keep working against TO. FROM is read in one consistent snapshot while workers\n"
+       "serve; TO is written in short transactions and created when missing. Expired grants stay behind.\n\n"
+       "examples:\n"
+       "  tokenctl copy /var/lib/tokenfcgi/db postgresql://tokenfcgi@db1/tokenfcgi",
+       {{"--force", false, "copy into a store that holds records: same-named records are replaced, others kept"},
+        {"--batch", true, "records per write transaction, 1..100000 (default 500)"}},
+       2, 2, CmdCopy},
   };
   return kCommands;
 }

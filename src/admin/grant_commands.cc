@@ -51,7 +51,8 @@ CJsonPtr GrantJson(const GrantEntry& e, int64_t now) {  // never a handle: the s
   return o;
 }
 
-// --batch N of gc and grants revoke: false (with *code set) on a usage error.
+}  // namespace
+
 bool BatchOption(Context& ctx, const Parsed& p, size_t* batch, int* code) {
   *batch = kDefaultGcBatch;
   if (!p.Has("--batch")) return true;
@@ -65,8 +66,6 @@ bool BatchOption(Context& ctx, const Parsed& p, size_t* batch, int* code) {
   *batch = n;
   return true;
 }
-
-}  // namespace
 
 int CmdGrantsList(Context& ctx, const Parsed& p) {
   int code = kExitOk;

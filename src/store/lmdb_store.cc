@@ -66,7 +66,6 @@ constexpr const char kMapSizeKey[] = "map_size";
 // meta "session_key": the HMAC key of session cookies and CSRF tokens (oauth/session.h), kSessionKeySize raw random
 // bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
 constexpr const char kSessionKeyKey[] = "session_key";
-constexpr size_t kSessionKeySize = 32;
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
 
 constexpr std::string_view kScopePrefix = "scope:";
@@ -302,26 +301,12 @@ class LmdbTxn final : public Txn {
   Status RemoveKey(std::string_view kid) override { return Remove(dbis_.keys, kid, "key " + Printable(kid)); }
 
   Result<std::string> GetSessionKey() override {
-    Result<std::optional<std::string>> v = Get(dbis_.meta, kSessionKeyKey);
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) {
-      return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
-    }
-    if ((*v)->size() < kSessionKeySize || (*v)->size() > kMaxSessionKeyValueSize) {
-      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " to " +
-                                std::to_string(kMaxSessionKeyValueSize) + " bytes, found " +
-                                std::to_string((*v)->size()));
-    }
-    return std::move(**v);
+    return StoredSessionKey(Get(dbis_.meta, kSessionKeyKey));
   }
 
   // `config` = true: the generation moves at commit, so every worker's snapshot reloads the key.
   Status PutSessionKey(std::string_view key) override {
-    if (key.size() < kSessionKeySize || key.size() > kMaxSessionKeyValueSize) {
-      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " to " +
-                                     std::to_string(kMaxSessionKeyValueSize) + " bytes, got " +
-                                     std::to_string(key.size()));
-    }
+    TF_RETURN_IF_ERROR(CheckSessionKey(key));
     return Put(dbis_.meta, kSessionKeyKey, key, true);
   }
 
@@ -531,6 +516,24 @@ class LmdbTxn final : public Txn {
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!dbis_.has_grants || !CanBeFamily(family)) return std::optional<FamilyRevocation>();
     return StoredRevocation(family, Get(dbis_.revocations, family));
+  }
+
+  Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {
+    std::vector<std::pair<std::string, FamilyRevocation>> out;
+    if (!dbis_.has_grants) return out;
+    Status status;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.revocations, "", ScanMode::kFrom, [&](std::string_view k, std::string_view v) {
+          Result<FamilyRevocation> r = ParseRevocation(k, v);
+          if (!r.ok()) {
+            status = r.status();
+            return false;
+          }
+          out.emplace_back(std::string(k), *r);
+          return true;
+        }));
+    if (!status.ok()) return status;
+    return out;
   }
 
   Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,

@@ -32,7 +32,6 @@ constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr const char kGenerationKey[] = "config_generation";
 constexpr const char kSessionKeyKey[] = "session_key";
-constexpr size_t kSessionKeySize = 32;
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
@@ -229,22 +228,11 @@ class PgTxn final : public Txn {
   }
 
   Result<std::string> GetSessionKey() override {
-    Result<std::optional<std::string>> v = Get("SELECT value FROM tf_meta WHERE key = 'session_key'", {});
-    if (!v.ok()) return v.status();
-    if (!v->has_value())
-      return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
-    if ((*v)->size() != kSessionKeySize) {
-      return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
-                                std::to_string((*v)->size()));
-    }
-    return std::move(**v);
+    return StoredSessionKey(Get("SELECT value FROM tf_meta WHERE key = 'session_key'", {}));
   }
   Status PutSessionKey(std::string_view key) override {
     TF_RETURN_IF_ERROR(CheckWritable());
-    if (key.size() != kSessionKeySize) {
-      return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " bytes, got " +
-                                     std::to_string(key.size()));
-    }
+    TF_RETURN_IF_ERROR(CheckSessionKey(key));
     Params p;
     p.Bytes(key);
     TF_RETURN_IF_ERROR(Exec("UPDATE tf_meta", "UPDATE tf_meta SET value = $1 WHERE key = 'session_key'", p).status());
@@ -403,6 +391,19 @@ class PgTxn final : public Txn {
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!CanBeFamily(family)) return std::optional<FamilyRevocation>();
     return StoredRevocation(family, Get("SELECT value FROM tf_revocations WHERE family = $1", Key(family)));
+  }
+
+  Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() override {
+    Result<PgResult> r = Exec("SELECT tf_revocations", "SELECT family, value FROM tf_revocations ORDER BY family", {});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<std::string, FamilyRevocation>> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      const std::string family(Bytes(r->get(), i, 0));
+      Result<FamilyRevocation> rec = ParseRevocation(family, Bytes(r->get(), i, 1));
+      if (!rec.ok()) return rec.status();
+      out.emplace_back(family, *rec);
+    }
+    return out;
   }
 
   Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,

@@ -248,6 +248,9 @@ class Txn {
   }
   // The revocation record of the family, or nullopt if it was never revoked (or its record was collected).
   virtual Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) = 0;
+  // Every revocation record as (family, record) pairs ordered by family, collected or not yet collected alike; for
+  // tokenctl copy, a scan.
+  virtual Result<std::vector<std::pair<std::string, FamilyRevocation>>> ListFamilyRevocations() = 0;
   // Lists (handle_hash, grant) pairs ordered by hash, optionally filtered by exact client id and subject (empty =
   // any); for tokenctl, a scan.
   virtual Result<std::vector<std::pair<std::string, Grant>>> ListGrants(std::string_view client_id,

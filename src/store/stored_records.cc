@@ -119,6 +119,25 @@ std::string EncodeStoredGrant(const Grant& grant) {
 }
 std::string EncodeRevocation(const FamilyRevocation& revocation) { return ToJson(revocation); }
 
+Result<std::string> StoredSessionKey(Result<std::optional<std::string>> value) {
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) {
+    return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
+  }
+  if ((*value)->size() < kSessionKeySize || (*value)->size() > kMaxSessionKeyValueSize) {
+    return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " to " +
+                              std::to_string(kMaxSessionKeyValueSize) + " bytes, found " +
+                              std::to_string((*value)->size()));
+  }
+  return std::move(**value);
+}
+
+Status CheckSessionKey(std::string_view key) {
+  if (key.size() >= kSessionKeySize && key.size() <= kMaxSessionKeyValueSize) return Status::OK();
+  return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " to " +
+                                 std::to_string(kMaxSessionKeyValueSize) + " bytes, got " + std::to_string(key.size()));
+}
+
 Result<uint64_t> ParseGeneration(std::string_view v) {
   if (v.empty() || v.size() > 19) return Status::Corruption("meta 'config_generation': not a decimal counter");
   uint64_t n = 0;

@@ -51,6 +51,12 @@ Result<std::string> EncodeUser(const User& user);
 std::string EncodeStoredGrant(const Grant& grant);
 std::string EncodeRevocation(const FamilyRevocation& revocation);
 
+// meta "session_key": kSessionKeySize raw random bytes. StoredSessionKey is Txn::GetSessionKey's answer for what a
+// lookup found (NotFound when nothing, Corruption for another size); CheckSessionKey is PutSessionKey's check.
+inline constexpr size_t kSessionKeySize = 32;
+Result<std::string> StoredSessionKey(Result<std::optional<std::string>> value);
+Status CheckSessionKey(std::string_view key);
+
 // meta "config_generation" (and "map_size"): a decimal counter.
 Result<uint64_t> ParseGeneration(std::string_view v);
 

@@ -22,6 +22,11 @@ Every integration test imports this module (standard library and python3-jwt onl
     makes the test's nginx (loopback only) pass the request header X-Test-Remote-User as REMOTE_USER;
     `Deployment.verify_id_token` validates an id_token with python3-jose (main(need_jose=True) requires it).
 
+The store: every Deployment gets an LMDB directory in its temporary directory, or, when TF_TEST_STORE=postgresql,
+a new database in this test process's private PostgreSQL cluster (pg_cluster.py: started on first use, a Unix socket
+in a temporary directory, stopped at exit), so the same tests run against either store. Deployment(database=URI,
+provision=False) joins a database another Deployment provisioned (several "hosts" sharing one PostgreSQL).
+
 Each test picks its own port, so `ctest -j` is safe: free_port() only proposes a port, and when another process takes
 it first (nginx cannot bind, or someone else answers there), start() tries another one.
 """
@@ -64,6 +69,11 @@ FIXED_RSA_KEYS = tuple(os.path.join(TEST_KEYS_DIR, f"rsa-2048-{n}.pem") for n in
 
 _live_deployments = []
 
+# "lmdb" or "postgresql": the store a Deployment gets when its `database` is not given (see the module docstring).
+TEST_STORE = os.environ.get("TF_TEST_STORE") or "lmdb"
+if TEST_STORE not in ("lmdb", "postgresql"):
+    raise SystemExit(f"TF_TEST_STORE={TEST_STORE!r}: expected lmdb or postgresql")
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Locating tools
@@ -90,6 +100,9 @@ def find_tool(name):
 def missing_requirements(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True, need_jose=False):
     missing = [f"{BUILD_DIR}/{b}" for b in binaries if binary(b) is None]
     missing += [t for t in tools if find_tool(t) is None]
+    if TEST_STORE == "postgresql":
+        import pg_cluster
+        missing += pg_cluster.missing()
     if "nginx" in tools and not os.path.isfile(FASTCGI_PARAMS):
         missing.append(FASTCGI_PARAMS)
     if need_jwt:
@@ -222,6 +235,8 @@ class Deployment:
         with nginx_locations.
     worker_connections: nginx's events { worker_connections } (each proxied request takes two).
     nginx_http_extra: text added inside nginx's http block (e.g. an include of limit_req zones).
+    provision: False to skip `tokenctl init`, keys and import: the database (given as database=...) was provisioned
+        by another Deployment.
     **config: configuration keys (issuer, base_path, max_body_bytes, log_level, access_token_signing_alg, ...); a
         list value writes the key once per item (extension_grant).
     """
@@ -231,7 +246,7 @@ class Deployment:
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
                  client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
-                 remote_user_header=False, worker_connections=512, nginx_http_extra="", **config):
+                 remote_user_header=False, worker_connections=512, nginx_http_extra="", provision=True, **config):
         if remote_user_header and nginx_locations is not None:
             raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
         self.remote_user_header = remote_user_header
@@ -247,6 +262,8 @@ class Deployment:
         self.nginx_locations = nginx_locations
         self.extra_env = dict(env or {})
         self.config_overrides = dict(config)
+        self.provision = provision
+        self._database = None
         self.tmp = None
         self.port = None
         self.workers = []       # list of (Popen, log path)
@@ -274,11 +291,14 @@ class Deployment:
         _live_deployments.append(self)
         try:
             last_error = None
+            self._database = None
+            provisioned = not self.provision
             for _ in range(5):
                 self.port = free_port()
                 self._write_config()
-                if not os.path.exists(os.path.join(self.tmp, "db", "data.mdb")):
+                if not provisioned:
                     self._provision()
+                    provisioned = True
                 self._start_workers()
                 try:
                     self._start_nginx()
@@ -340,10 +360,22 @@ class Deployment:
     def base_url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def _database_location(self):
+        """Where this deployment's store is: an LMDB directory in tmp, or a new PostgreSQL database (TEST_STORE)."""
+        if self._database is None:
+            if "database" in self.config_overrides:
+                self._database = str(self.config_overrides["database"])
+            elif TEST_STORE == "postgresql":
+                import pg_cluster
+                self._database = pg_cluster.shared_cluster().create_database()
+            else:
+                self._database = os.path.join(self.tmp, "db")
+        return self._database
+
     def _write_config(self):
         config = {
             "issuer": f"http://127.0.0.1:{self.port}",
-            "database": os.path.join(self.tmp, "db"),
+            "database": self._database_location(),
             "log_level": "info",
         }
         # A list value writes the key once per item (keys that may repeat, such as extension_grant).
@@ -549,11 +581,35 @@ http {{
             raise DeploymentError(f"{' '.join(cmd[1:])} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
         return proc
 
+    def raw_database_dump(self):
+        """Everything the store holds, as text, for tests that check what is never stored: `mdb_dump -a` of the LMDB
+        directory (keys and values in hex), or `pg_dump --data-only` of the PostgreSQL database (bytea in hex)."""
+        database = self.config["database"]
+        if database.startswith(("postgresql://", "postgres://")):
+            import pg_cluster
+            cmd = [os.path.join(pg_cluster.PG_BIN, "pg_dump"), "--data-only", "--dbname", database]
+        else:
+            cmd = [find_tool("mdb_dump"), "-a", database]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise DeploymentError(f"{' '.join(cmd[:2])} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc.stdout
+
     def import_json(self, data):
+        """`tokenctl import` of `data`; once the workers run, returns when they all serve what it imported."""
         path = os.path.join(self.tmp, f"import-{secrets.token_hex(4)}.json")
         with open(path, "w") as f:
             json.dump(data, f, indent=1)
-        return self.tokenctl("import", path)
+        proc = self.tokenctl("import", path)
+        self.wait_for_configuration()
+        return proc
+
+    def wait_for_configuration(self):
+        """Returns when every running worker serves the configuration (clients, resources, keys, session key) as
+        tokenctl last changed it: at once on LMDB, whose workers check its generation on every request; after the
+        PostgreSQL store's check interval (a second, store.h ConfigCheckIntervalMs) on PostgreSQL."""
+        if self.workers and self.config["database"].startswith(("postgresql://", "postgres://")):
+            time.sleep(1.1)
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
 
@@ -1084,7 +1140,7 @@ def main(binaries=("tokenfcgi", "tokenctl"), tools=("nginx",), need_jwt=True, ne
     runner = unittest.TextTestRunner(verbosity=2, resultclass=_TailingResult)
     program = unittest.main(module="__main__", testRunner=runner, exit=False)
     result = program.result
-    print(f"{result.testsRun} tests in {time.monotonic() - started:.1f}s: "
+    print(f"{result.testsRun} tests ({TEST_STORE} store) in {time.monotonic() - started:.1f}s: "
           f"{len(result.failures)} failed, {len(result.errors)} errors, {len(result.skipped)} skipped",
           file=sys.stderr)
     if not result.wasSuccessful():

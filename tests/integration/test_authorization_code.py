@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import secrets
-import subprocess
 import threading
 import time
 import unittest
@@ -334,20 +333,16 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         # tokens issued from it.
         code, verifier, _ = self.get_code()
 
-        def dump():
-            p = subprocess.run([harness.find_tool("mdb_dump"), "-a", self.d.config["database"]],
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            return p.stdout
-
-        before = dump()
+        before = self.d.raw_database_dump()
         self.assertIn(hashlib.sha256(code.encode()).hexdigest(), before)
         self.assertNotIn(code.encode().hex(), before)
+        self.assertNotIn(code, before)
         body = self.tokens(code, verifier)
-        after = dump()
+        after = self.d.raw_database_dump()
         self.assertIn(hashlib.sha256(body["refresh_token"].encode()).hexdigest(), after)
         for secret in (code, body["refresh_token"]):
             self.assertNotIn(secret.encode().hex(), after)
+            self.assertNotIn(secret, after)
 
     # -- errors ----------------------------------------------------------------------------------------------------
 

@@ -595,11 +595,13 @@ class LocalTest(AuthorizeMixin, unittest.TestCase):
         p = self.params(prompt="none")
         self.assertCode(self.authorize(b, p), p)
         self.d.tokenctl("session", "rotate-key")
+        self.d.wait_for_configuration()
         p = self.params(prompt="none")
         self.assertRedirectError(self.authorize(b, p), "login_required", p)
         # A CSRF token of a form shown before the rotation is dead too.
         _, form = self.login_form(self.authorize(b, self.params()))
         self.d.tokenctl("session", "rotate-key")
+        self.d.wait_for_configuration()
         self.assertErrorPage(b.submit(form, username="alice", password="Alice-pass-1"))
         # Logging in again works with the new key.
         p = self.params()

@@ -1085,6 +1085,9 @@ TEST_F(AuthorizeTest, MissingSessionKeyIsA500Page) {
     Result<std::optional<store::FamilyRevocation>> GetFamilyRevocation(std::string_view f) override {
       return t_.GetFamilyRevocation(f);
     }
+    Result<std::vector<std::pair<std::string, store::FamilyRevocation>>> ListFamilyRevocations() override {
+      return t_.ListFamilyRevocations();
+    }
     Result<store::RevokeProgress> RevokeFamilyPart(std::string_view f, int64_t now, int64_t keep,
                                                    size_t batch) override {
       return t_.RevokeFamilyPart(f, now, keep, batch);

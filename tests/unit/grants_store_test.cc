@@ -416,6 +416,41 @@ TEST_P(GrantsStoreTest, ListGrantsFiltersByClientAndSubject) {
   }
 }
 
+TEST_P(GrantsStoreTest, ListFamilyRevocationsReturnsEveryRecordOrderedByFamily) {
+  auto list = [&] {
+    std::vector<std::pair<std::string, FamilyRevocation>> out;
+    Status st = store_->Read([&](Txn& t) -> Status {
+      auto r = t.ListFamilyRevocations();
+      if (!r.ok()) return r.status();
+      out = std::move(r).value();
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  };
+  EXPECT_TRUE(list().empty());
+  ASSERT_TRUE(Put(*store_, H("1"), MakeGrant("c", "s", "mid", 9e3)).ok());
+  EXPECT_EQ(Revoke(*store_, "mid", 100, 3700), 1u);
+  EXPECT_EQ(Revoke(*store_, "zeta", 200, 300), 0u);   // a JWT-only family, already past keep_until
+  EXPECT_EQ(Revoke(*store_, "alpha", 50, 9000), 0u);
+  const auto all = list();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].first, "alpha");
+  EXPECT_EQ(all[0].second.revoked_at, 50);
+  EXPECT_EQ(all[0].second.keep_until, 9000);
+  EXPECT_EQ(all[1].first, "mid");
+  EXPECT_EQ(all[1].second.revoked_at, 100);
+  EXPECT_EQ(all[1].second.keep_until, 3700);
+  EXPECT_EQ(all[2].first, "zeta");
+  // Collected records leave the list.
+  Result<CollectResult> r = store_->CollectExpired(4000, 10);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->revocations, 2u);
+  const auto left = list();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first, "alpha");
+}
+
 TEST_P(GrantsStoreTest, CollectExpiredRemovesOnlyExpiredInBatchesAndKeepsTheFamilyIndex) {
   const int64_t now = 5000;
   // Family F: 3 expired (one exactly at now: dead at `expires`), 2 live. Family G: 4 expired.
