@@ -155,6 +155,59 @@ def find_nginx():
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def nginx_conf(tmp, http_body, worker_connections=1024):
+    """A benchmark's nginx.conf: one worker process in the foreground, pid, logs and temporary files under `tmp`, no
+    access log, and `http_body` (upstreams, servers) inside the http block."""
+    user = "user root root;" if os.geteuid() == 0 else ""
+    return f"""{user}
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections {worker_connections}; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body; fastcgi_temp_path {tmp}/fastcgi; proxy_temp_path {tmp}/proxy;
+    uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+{http_body}
+}}
+"""
+
+
+def stop_all(procs):
+    """SIGTERM to every process still running (last started first), then waits for each, SIGKILL after 5 s."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def start_nginx(tmp, ready, name="bench"):
+    """Starts nginx on tmp/nginx.conf and returns its Popen once ready() stops raising OSError; exits the benchmark if
+    nginx dies or is not ready within 15 s."""
+    log = open(f"{tmp}/nginx-stderr.log", "wb")
+    proc = subprocess.Popen([find_nginx(), "-e", f"{tmp}/nginx-error.log", "-p", tmp, "-c", f"{tmp}/nginx.conf"],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name}: nginx did not start:\n" + open(f"{tmp}/nginx-error.log").read()[-2000:])
+        try:
+            ready()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    sys.exit(f"{name}: nginx not ready")
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -267,19 +320,8 @@ class Bench:
         token_ka = "\n".join(f"server unix:{s};" for s, _ in self.sockets["token_ka"])
         flood = "\n".join(f"server unix:{s};" for s, _ in self.sockets["flood"])
         ka = self.args.workers * self.args.ka_threads
-        user = "user root root;" if os.geteuid() == 0 else ""
         fastcgi = 'fastcgi_param REMOTE_USER ""; include /etc/nginx/fastcgi_params; fastcgi_param REMOTE_USER "";'
-        conf = f"""{user}
-daemon off;
-worker_processes 1;
-pid {t}/nginx.pid;
-error_log {t}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {t}/body; fastcgi_temp_path {t}/fastcgi; proxy_temp_path {t}/proxy;
-    uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
-    upstream echo {{ {echo} }}
+        conf = nginx_conf(t, f"""    upstream echo {{ {echo} }}
     upstream echo_close {{ {echo_close} }}
     upstream token {{ {token} }}
     server {{
@@ -311,30 +353,14 @@ http {{
         client_max_body_size 64k;
         access_log {t}/flood-access.log status_only;
         location = /connect/token {{ {fastcgi} fastcgi_pass flood; }}
-    }}
-}}
-"""
+    }}""")
         with open(f"{t}/nginx.conf", "w") as f:
             f.write(conf)
 
     def start_nginx(self, static_body):
-        t = self.tmp
         self.write_nginx_config(static_body)
-        log = open(f"{t}/nginx-stderr.log", "wb")
-        self.nginx = subprocess.Popen([find_nginx(), "-e", f"{t}/nginx-error.log", "-p", t, "-c", f"{t}/nginx.conf"],
-                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
+        self.nginx = start_nginx(self.tmp, lambda: self.post("/static"))
         self.procs.append(self.nginx)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.nginx.poll() is not None:
-                sys.exit("bench: nginx did not start:\n" + open(f"{t}/nginx-error.log").read()[-2000:])
-            try:
-                self.post("/static")
-                return
-            except OSError:
-                time.sleep(0.05)
-        sys.exit("bench: nginx not ready")
 
     def check(self, alg, port=None):
         raw = self.token_request(alg, port)
@@ -399,15 +425,7 @@ http {{
         return row, counts
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

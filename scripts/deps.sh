@@ -9,7 +9,7 @@
 #                             lintian
 #   scripts/deps.sh [--test]  everything `make test` needs (the default): --run, --deb, and the test tools
 #                             (GoogleTest, clang, Apache and its modules, Python and Go libraries, systemd)
-#   scripts/deps.sh --bench   `make bench`: --run + wrk
+#   scripts/deps.sh --bench   `make bench`: --run + wrk and strace
 set -euo pipefail
 
 run_packages=(
@@ -35,6 +35,7 @@ test_packages=(
 )
 bench_packages=(
   wrk python3                                 # make bench: load generator; bench/bench.py
+  strace                                      # make bench: syncs per request in the write-path table
 )
 
 profile=test
@@ -72,7 +73,7 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 echo "deps.sh: $purpose needs these Debian packages, which are missing: ${missing[*]}" >&2
-echo "deps.sh: installing them with ${sudo[*]:+sudo }apt-get (apt-get update, then apt-get install --no-install-recommends)" >&2
+echo "deps.sh: installing them: ${sudo[*]:+sudo }apt-get update, then apt-get install --no-install-recommends" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -27,7 +27,8 @@ build=${BUILD_DIR:-build}
 [[ "$build" == /* ]] || build=$repo/$build
 
 scripts/deps.sh --run
-echo "run-demo: building tokenfcgi, tokenctl and hmac_assertion.so in ${build#"$repo"/}/ (a first build takes a few minutes)" >&2
+echo "run-demo: building tokenfcgi, tokenctl and hmac_assertion.so in ${build#"$repo"/}/" \
+  "(a first build takes a few minutes)" >&2
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
@@ -134,7 +135,7 @@ trap 'exit 143' TERM
 
 # The worker gets the FastCGI socket on fd 0 from spawn-fcgi (-n: no fork, so $! is the worker itself). Its
 # one-line-per-request log goes to this terminal.
-spawn-fcgi -n -s "$sock" -M 0600 "${spawn_owner[@]}" -- "$tokenfcgi" --config "$conf" &
+spawn-fcgi -n -s "$sock" -M 0600 "${spawn_owner[@]}" -- "$tokenfcgi" --config "$conf" --threads 32 &
 worker_pid=$!
 for _ in $(seq 100); do
   [[ -S "$sock" ]] && break
@@ -203,7 +204,8 @@ tokenfcgi is running behind nginx on http://127.0.0.1:$port (worker log below; n
     client demo-web      public, PKCE                browser sign-in (authorization code)
     client demo-tv       public                      device flow
     client demo-backend  secret demo-backend-secret  token exchange, for API demo-api2
-    client demo-partner  secret demo-partner-secret  hmac_assertion extension grant (key in $shown_run/hmac-assertion.conf)
+    client demo-partner  secret demo-partner-secret  hmac_assertion extension grant
+                                                     (its key: $shown_run/hmac-assertion.conf)
     API    demo-api      secret demo-api-secret      introspection
     user   alice         password alice-demo-password
   The README's "First tokens against the demo" uses each of them.

@@ -95,6 +95,17 @@ const std::vector<CommandDef>& Commands() {
        "another key is current).",
        {{"--force", false, "allow retiring the current key"}}, 1, 1, CmdKeyRetire},
       {"key remove", "KID", "Removes a retired key; it leaves the JWKS.", {}, 1, 1, CmdKeyRemove},
+      {"key encrypt", "",
+       "Encrypts every signing key and the session key that is stored in clear with the key-encryption key\n"
+       "(key_encryption_key_file; tokenctl init creates it), in one transaction: afterwards the database and its\n"
+       "backups hold no usable private key without that file. Login sessions and issued tokens stay valid.\n"
+       "Workers keep serving; running it again changes nothing.",
+       {}, 0, 0, CmdKeyEncrypt},
+      {"kek rotate", "",
+       "Replaces the key-encryption key: writes a new one to key_encryption_key_file.new, re-encrypts every key\n"
+       "with it in one transaction, then renames the file over key_encryption_key_file. Restart the workers\n"
+       "right after it: they hold the old key until they restart.",
+       {}, 0, 0, CmdKekRotate},
       {"key import", "FILE.pem [--alg ALG]",
        "Imports a PEM private key (PKCS#8 or traditional), placed as current or next like key generate.",
        {{"--alg", true, "RS256, PS256, ES256 or EdDSA"}}, 1, 1, CmdKeyImport},

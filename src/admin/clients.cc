@@ -10,9 +10,11 @@
 #include <utility>
 
 #include "admin/database_owner.h"
+#include "admin/keys_at_rest.h"
 #include "admin/keys.h"
 #include "admin/names.h"
 #include "store/pg_store.h"
+#include "admin/session.h"
 #include "token/jws.h"
 #include "util/cjson_ptr.h"
 #include "util/crypto.h"
@@ -248,13 +250,38 @@ Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys
   options.create = true;
   auto store = OpenStoreAsDirectoryOwner(options);
   if (!store.ok()) return store.status();
+  std::optional<token::KeyEncryptionKey> kek;
+  if (!config.key_encryption_key_file.empty()) {
+    Result<std::optional<token::KeyEncryptionKey>> loaded = LoadKeyEncryptionKey(config);
+    if (!loaded.ok() && loaded.status().IsNotFound()) {
+      Result<bool> sealed = HoldsSealedKeys(**store);
+      if (!sealed.ok()) return sealed.status();
+      if (*sealed) {
+        return Status::InvalidArgument(loaded.status().message() + ", but the database holds keys encrypted with "
+                                       "it: restore the file from your copy (a new one cannot decrypt them)");
+      }
+      TF_RETURN_IF_ERROR(WriteKeyEncryptionKeyFile(config.key_encryption_key_file,
+                                                   token::KeyEncryptionKey::Generate(), config.database));
+      report.created_key_encryption_key_file = true;
+      loaded = LoadKeyEncryptionKey(config);
+    }
+    if (!loaded.ok()) return loaded.status();
+    kek = std::move(loaded).value();
+  }
+  const token::KeyEncryptionKey* kek_ptr = kek ? &*kek : nullptr;
+  if (kek_ptr != nullptr && report.created_database) {
+    // The store's first open made a session key in clear, which may stay behind in a freed page: replace it with a
+    // new sealed one before anything uses it.
+    auto sealed = RotateSessionKey(**store, kek_ptr);
+    if (!sealed.ok()) return sealed.status();
+  }
   if (make_keys) {
-    auto created = EnsureCurrentKey(**store, *alg, clock);
+    auto created = EnsureCurrentKey(**store, *alg, clock, kek_ptr);
     if (!created.ok()) return created.status();
     report.created_key = std::move(*created);
   }
   if (make_keys && *id_alg != *alg) {
-    auto created_id = EnsureCurrentKey(**store, *id_alg, clock);
+    auto created_id = EnsureCurrentKey(**store, *id_alg, clock, kek_ptr);
     if (!created_id.ok()) return created_id.status();
     report.created_id_token_key = std::move(*created_id);
   }
@@ -266,6 +293,11 @@ Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys
     for (const auto& k : *keys) {
       if (k.alg == report.alg && k.state == store::KeyState::kCurrent) report.current_kid = k.kid;
     }
+  }
+  if (kek_ptr != nullptr) {
+    auto keys = ListKeys(**store);
+    if (!keys.ok()) return keys.status();
+    for (const auto& k : *keys) report.keys_in_clear = report.keys_in_clear || !token::IsSealedPrivateKey(k.private_pem);
   }
   return report;
 }

@@ -63,6 +63,9 @@ Status AddClientSecret(store::Store& store, std::string_view client_id, const Ne
 // `tokenctl init`: opens (creating if missing) the database directory and databases, and makes a current signing key
 // for config.access_token_signing_alg unless one exists. Running it again changes nothing. With make_keys false
 // (`tokenctl init --no-key`) no key is made: the operator imports existing keys with `tokenctl key import`.
+// With key_encryption_key_file set, it creates that file when missing (refusing when the database already holds
+// sealed keys, which need the key they were sealed with), seals the keys it makes, and seals the session key of a
+// database it creates.
 struct InitReport {
   bool created_database = false;                // data.mdb did not exist before
   std::optional<store::KeyRecord> created_key;  // the key made now, if any
@@ -71,6 +74,10 @@ struct InitReport {
   // The key made now for config id_token_signing_alg when it differs from access_token_signing_alg and had no
   // current key (OpenID Connect logins would otherwise fail with 500 until one is generated).
   std::optional<store::KeyRecord> created_id_token_key;
+  // key_encryption_key_file was configured and missing, and was created now (admin/keys_at_rest.h).
+  bool created_key_encryption_key_file = false;
+  // Keys stored in clear while a key-encryption key is configured (an older database): tokenctl key encrypt.
+  bool keys_in_clear = false;
 };
 Result<InitReport> Init(const Config& config, const Clock& clock, bool make_keys = true);
 

@@ -87,6 +87,22 @@ Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only) {
   return OpenStoreAsDirectoryOwner(options);
 }
 
+Result<std::optional<token::KeyEncryptionKey>> ConfiguredKek(Context& ctx) {
+  TF_RETURN_IF_ERROR(LoadConfiguration(ctx));
+  return LoadKeyEncryptionKey(*ctx.config);
+}
+
+Result<token::KeyEncryptionKey> RequiredKek(Context& ctx) {
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return kek.status();
+  if (!kek->has_value()) {
+    return Status::InvalidArgument("key_encryption_key_file is not set in " +
+                                   DefaultConfigPath(ctx.config_arg.empty() ? nullptr : ctx.config_arg.c_str()) +
+                                   " (set it, then run tokenctl init to create the file)");
+  }
+  return std::move(**kek);
+}
+
 Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream) {
   std::ostringstream content;
   if (path == "-") {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "admin/cli_io.h"
+#include "admin/keys_at_rest.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "util/cjson_ptr.h"
@@ -84,6 +85,10 @@ Status LoadConfiguration(Context& ctx);
 bool DatabaseExists(const Config& config);
 // The configured store, opened as the database directory's owner; NotFound ("run: tokenctl init") without one.
 Result<std::unique_ptr<store::Store>> OpenStore(Context& ctx, bool read_only);
+// The configured key-encryption key (nullopt: none configured), for the commands that write keys.
+Result<std::optional<token::KeyEncryptionKey>> ConfiguredKek(Context& ctx);
+// The key-encryption key that key encrypt and kek rotate need: configured and readable.
+Result<token::KeyEncryptionKey> RequiredKek(Context& ctx);
 // A whole file, or standard input for "-".
 Result<std::string> ReadFile(const std::string& path, std::istream* stdin_stream);
 

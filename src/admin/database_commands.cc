@@ -57,6 +57,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
     }
     Add(o.get(), "alg", report->alg);
     Add(o.get(), "current_kid", report->current_kid);
+    Add(o.get(), "created_key_encryption_key_file", report->created_key_encryption_key_file);
     if (report->created_id_token_key) {
       Add(o.get(), "created_id_token_key", KeyJson(*report->created_id_token_key));
     } else {
@@ -66,6 +67,10 @@ int CmdInit(Context& ctx, const Parsed& p) {
     return kExitOk;
   }
   if (report->created_database) ctx.out() << "created database " << Shown(*ctx.config) << "\n";
+  if (report->created_key_encryption_key_file) {
+    ctx.out() << "created key_encryption_key_file " << ctx.config->key_encryption_key_file
+              << " (mode 0400; keep a copy apart from the backups: without it the keys cannot be decrypted)\n";
+  }
   if (report->created_key) {
     ctx.out() << "created " << report->alg << " signing key " << report->created_key->kid << " (current)\n";
   }
@@ -81,6 +86,7 @@ int CmdInit(Context& ctx, const Parsed& p) {
     ctx.out() << "nothing to do: database " << Shown(*ctx.config) << " exists and " << report->alg << " key "
               << report->current_kid << " is current\n";
   }
+  if (report->keys_in_clear) Warn(ctx, "signing keys are stored in clear: encrypt them with tokenctl key encrypt");
   return kExitOk;
 }
 

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "admin/keys.h"
+#include "admin/keys_at_rest.h"
 #include "config/config.h"
 #include "token/jws.h"
 #include "util/timestamp.h"
@@ -53,9 +54,11 @@ int CmdKeyGenerate(Context& ctx, const Parsed& p) {
   int code = kExitOk;
   auto alg = AlgOption(ctx, p, &code);
   if (!alg) return code;
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto key = GenerateKey(**store, *alg, *ctx.io.clock);
+  auto key = GenerateKey(**store, *alg, *ctx.io.clock, *kek ? &**kek : nullptr);
   if (!key.ok()) return Fail(ctx, key.status());
   return PrintKey(ctx, *key, "generated");
 }
@@ -66,11 +69,55 @@ int CmdKeyImport(Context& ctx, const Parsed& p) {
   if (!alg) return code;
   auto pem = ReadFile(p.args[0], ctx.io.in);
   if (!pem.ok()) return Fail(ctx, pem.status());
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto key = ImportKeyPem(**store, *alg, *pem, *ctx.io.clock);
+  auto key = ImportKeyPem(**store, *alg, *pem, *ctx.io.clock, *kek ? &**kek : nullptr);
   if (!key.ok()) return Fail(ctx, key.status());
   return PrintKey(ctx, *key, "imported");
+}
+
+void PrintSealReport(Context& ctx, const SealReport& report, std::string_view verb, std::string_view none) {
+  if (ctx.json) {
+    CJsonPtr o = Object();
+    Add(o.get(), "keys", static_cast<uint64_t>(report.keys));
+    Add(o.get(), "session_key", report.session_key);
+    Print(ctx.out(), o);
+    return;
+  }
+  if (report.keys == 0 && !report.session_key) {
+    ctx.out() << none << "\n";
+    return;
+  }
+  ctx.out() << verb << " " << report.keys << (report.keys == 1 ? " signing key" : " signing keys")
+            << (report.session_key ? " and the session key" : "") << "\n";
+}
+
+int CmdKeyEncrypt(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = SealKeysInClear(**store, *kek);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "encrypted", "nothing to do: every key is encrypted already");
+  return kExitOk;
+}
+
+int CmdKekRotate(Context& ctx, const Parsed&) {
+  auto kek = RequiredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
+  auto store = OpenStore(ctx, false);
+  if (!store.ok()) return Fail(ctx, store.status());
+  auto report = RotateKeyEncryptionKey(**store, ctx.config->key_encryption_key_file, *kek, ctx.config->database);
+  if (!report.ok()) return Fail(ctx, report.status());
+  PrintSealReport(ctx, *report, "re-encrypted", "no keys to re-encrypt");
+  if (!ctx.json) {
+    ctx.out() << ctx.config->key_encryption_key_file
+              << " holds the new key-encryption key: restart the workers now (they hold the old one)\n";
+  }
+  return kExitOk;
 }
 
 int CmdKeyList(Context& ctx, const Parsed&) {

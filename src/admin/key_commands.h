@@ -15,5 +15,7 @@ int CmdKeyList(Context& ctx, const Parsed& p);
 int CmdKeyRotate(Context& ctx, const Parsed& p);
 int CmdKeyRetire(Context& ctx, const Parsed& p);
 int CmdKeyRemove(Context& ctx, const Parsed& p);
+int CmdKeyEncrypt(Context& ctx, const Parsed& p);
+int CmdKekRotate(Context& ctx, const Parsed& p);
 
 }  // namespace tf::admin::cli

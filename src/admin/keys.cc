@@ -33,12 +33,12 @@ enum class Placement { kCurrentOrNext, kCurrentOnly };
 // Decides the key's state and writes it, in one transaction. With kCurrentOnly, an algorithm that has a current key
 // by the time the transaction runs leaves the store untouched and yields nullopt.
 Result<std::optional<KeyRecord>> AddKey(store::Store& store, const token::SigningKey& key, Placement placement,
-                                        const Clock& clock) {
+                                        const Clock& clock, const token::KeyEncryptionKey* kek) {
   KeyRecord record;
   record.kid = key.kid();
   record.alg = std::string(token::AlgName(key.alg()));
   record.created = clock.NowSeconds();
-  record.private_pem = key.PrivatePem();
+  record.private_pem = kek != nullptr ? token::SealPrivateKey(*kek, record.kid, key.PrivatePem()) : key.PrivatePem();
   bool written = false;
   Status s = store.Update([&](store::Txn& txn) -> Status {
     written = false;
@@ -94,20 +94,23 @@ Result<std::shared_ptr<const token::SigningKey>> GenerateSigningKey(token::Alg a
   }
 }
 
-Result<KeyRecord> GenerateKey(store::Store& store, token::Alg alg, const Clock& clock) {
+Result<KeyRecord> GenerateKey(store::Store& store, token::Alg alg, const Clock& clock,
+                              const token::KeyEncryptionKey* kek) {
   TF_RETURN_IF_ERROR(CheckRoomForKey(store, alg));
   auto key = GenerateSigningKey(alg);
   if (!key.ok()) return key.status();
-  return Unwrap(AddKey(store, **key, Placement::kCurrentOrNext, clock));
+  return Unwrap(AddKey(store, **key, Placement::kCurrentOrNext, clock, kek));
 }
 
-Result<KeyRecord> ImportKeyPem(store::Store& store, token::Alg alg, std::string_view pem, const Clock& clock) {
+Result<KeyRecord> ImportKeyPem(store::Store& store, token::Alg alg, std::string_view pem, const Clock& clock,
+                               const token::KeyEncryptionKey* kek) {
   auto key = token::SigningKey::FromPrivatePem(alg, pem);
   if (!key.ok()) return key.status();
-  return Unwrap(AddKey(store, **key, Placement::kCurrentOrNext, clock));
+  return Unwrap(AddKey(store, **key, Placement::kCurrentOrNext, clock, kek));
 }
 
-Result<std::optional<KeyRecord>> EnsureCurrentKey(store::Store& store, token::Alg alg, const Clock& clock) {
+Result<std::optional<KeyRecord>> EnsureCurrentKey(store::Store& store, token::Alg alg, const Clock& clock,
+                                                  const token::KeyEncryptionKey* kek) {
   bool have_current = false;
   TF_RETURN_IF_ERROR(store.Read([&](store::Txn& txn) -> Status {
     auto keys = txn.ListKeys();
@@ -118,7 +121,7 @@ Result<std::optional<KeyRecord>> EnsureCurrentKey(store::Store& store, token::Al
   if (have_current) return std::optional<KeyRecord>();
   auto key = GenerateSigningKey(alg);
   if (!key.ok()) return key.status();
-  return AddKey(store, **key, Placement::kCurrentOnly, clock);
+  return AddKey(store, **key, Placement::kCurrentOnly, clock, kek);
 }
 
 Result<std::vector<KeyRecord>> ListKeys(store::Store& store) {

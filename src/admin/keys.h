@@ -11,7 +11,9 @@
 // one store Update, so two tokenctl runs at once cannot break it. Keys are generated before the transaction (RSA
 // generation takes a while and must not hold LMDB's single writer lock).
 //
-// Returned KeyRecords carry the private PEM; callers print only kid, alg, state and created. Thread-compatible.
+// Keys at rest: with a key-encryption key (`kek` not null) the private PEM is stored sealed (token/key_encryption.h);
+// with none it is stored in clear. Returned KeyRecords carry the private PEM as stored; callers print only kid, alg,
+// state and created. Thread-compatible.
 #pragma once
 
 #include <memory>
@@ -23,6 +25,7 @@
 #include "store/records.h"
 #include "store/store.h"
 #include "token/jws.h"
+#include "token/key_encryption.h"
 #include "util/clock.h"
 #include "util/status.h"
 
@@ -34,14 +37,17 @@ Result<std::shared_ptr<const token::SigningKey>> GenerateSigningKey(token::Alg a
 
 // A fresh key for `alg`: current if the algorithm has no current key, else next; Conflict ("rotate or retire it
 // first") if it already has a next key.
-Result<store::KeyRecord> GenerateKey(store::Store& store, token::Alg alg, const Clock& clock);
+Result<store::KeyRecord> GenerateKey(store::Store& store, token::Alg alg, const Clock& clock,
+                                     const token::KeyEncryptionKey* kek);
 
 // A PKCS#8 or traditional PEM private key, placed by the same rule as GenerateKey. InvalidArgument if the PEM does
 // not hold a key suitable for `alg`; AlreadyExists if a key with the same kid is in the store.
-Result<store::KeyRecord> ImportKeyPem(store::Store& store, token::Alg alg, std::string_view pem, const Clock& clock);
+Result<store::KeyRecord> ImportKeyPem(store::Store& store, token::Alg alg, std::string_view pem, const Clock& clock,
+                                      const token::KeyEncryptionKey* kek);
 
 // `tokenctl init`'s key: creates a current key for `alg` unless one exists. nullopt when nothing was created.
-Result<std::optional<store::KeyRecord>> EnsureCurrentKey(store::Store& store, token::Alg alg, const Clock& clock);
+Result<std::optional<store::KeyRecord>> EnsureCurrentKey(store::Store& store, token::Alg alg, const Clock& clock,
+                                                         const token::KeyEncryptionKey* kek);
 
 // Ordered by created, then kid.
 Result<std::vector<store::KeyRecord>> ListKeys(store::Store& store);

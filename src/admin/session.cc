@@ -6,8 +6,9 @@
 
 namespace tf::admin {
 
-Result<SessionKeyRotation> RotateSessionKey(store::Store& store) {
-  const std::string key = RandomBytes(32);
+Result<SessionKeyRotation> RotateSessionKey(store::Store& store, const token::KeyEncryptionKey* kek) {
+  const std::string key = kek != nullptr ? token::SealSessionKey(*kek, RandomBytes(token::kSessionKeySize))
+                                         : RandomBytes(token::kSessionKeySize);
   SessionKeyRotation rotation;
   const Status written = store.Update([&](store::Txn& txn) -> Status {
     Result<uint64_t> generation = txn.ConfigGeneration();

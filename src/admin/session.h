@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "store/store.h"
+#include "token/key_encryption.h"
 #include "util/status.h"
 
 namespace tf::admin {
@@ -20,7 +21,7 @@ struct SessionKeyRotation {
   uint64_t config_generation = 0;  // the configuration generation the new key belongs to
 };
 
-// Replaces the session key with 32 new random bytes.
-Result<SessionKeyRotation> RotateSessionKey(store::Store& store);
+// Replaces the session key with 32 new random bytes, sealed with `kek` when it is not null (token/key_encryption.h).
+Result<SessionKeyRotation> RotateSessionKey(store::Store& store, const token::KeyEncryptionKey* kek);
 
 }  // namespace tf::admin

@@ -9,9 +9,11 @@
 namespace tf::admin::cli {
 
 int CmdSessionRotateKey(Context& ctx, const Parsed&) {
+  auto kek = ConfiguredKek(ctx);
+  if (!kek.ok()) return Fail(ctx, kek.status());
   auto store = OpenStore(ctx, false);
   if (!store.ok()) return Fail(ctx, store.status());
-  auto rotation = RotateSessionKey(**store);
+  auto rotation = RotateSessionKey(**store, *kek ? &**kek : nullptr);
   if (!rotation.ok()) return Fail(ctx, rotation.status());
   if (ctx.json) {
     CJsonPtr o = Object();

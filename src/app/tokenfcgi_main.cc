@@ -3,7 +3,8 @@
 // inherited on fd 0 or bound by --listen, or a single plain-CGI request when fd 0 is not a socket.
 //
 // Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP) or a successful --check-config; 1 when the
-// configuration, an extension-grant plug-in (oauth/extension_grants.h), the store or the listening socket is unusable;
+// configuration, an extension-grant plug-in (oauth/extension_grants.h), the store, the key-encryption key that the
+// database's keys need (key_encryption_key_file) or the listening socket is unusable;
 // 2 for a bad command line.
 #include <grp.h>
 #include <pwd.h>
@@ -30,6 +31,7 @@
 #include "store/pg_store.h"
 #include "store/store.h"
 #include "token/jws.h"
+#include "token/key_encryption.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -238,7 +240,8 @@ int ParseArgs(int argc, char** argv, Options* o) {
 // --check-config: what a request would need, without changing anything. The database must be initialised (it is
 // opened read-only, so nothing is created in an empty directory), and the configuration snapshot must load with a
 // current signing key for every algorithm the configuration signs with and a session key. Exit status 0 or 1.
-int CheckConfig(const Config& config, const std::string& config_path) {
+int CheckConfig(const Config& config, const std::string& config_path, const token::KeyEncryptionKey* kek,
+                const Status& kek_problem) {
   auto fail = [&](const std::string& what) {
     std::fprintf(stderr, "tokenfcgi: %s: %s\n", config_path.c_str(), what.c_str());
     return 1;
@@ -254,7 +257,9 @@ int CheckConfig(const Config& config, const std::string& config_path) {
   if (!store.ok()) return fail("database " + database + ": " + store.status().message());
   Result<store::StoreStats> stats = (*store)->Stats();
   if (!stats.ok()) return fail("database " + database + ": " + stats.status().message());
-  oauth::Catalog catalog(config, store->get());
+  Result<oauth::KeysAtRest> at_rest = oauth::CheckKeysAtRest(**store, kek, kek_problem.message());
+  if (!at_rest.ok()) return fail(at_rest.status().message());
+  oauth::Catalog catalog(config, store->get(), kek);
   Result<std::shared_ptr<const oauth::Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) return fail("cannot load the configuration from the database: " + snapshot.status().message());
   for (const std::string* alg : {&config.access_token_signing_alg, &config.id_token_signing_alg}) {
@@ -267,9 +272,17 @@ int CheckConfig(const Config& config, const std::string& config_path) {
   if ((*snapshot)->session_key.empty()) {
     return fail("database " + database + ": no valid session key: run tokenctl session rotate-key");
   }
-  std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys\n", config_path.c_str(),
+  if (!kek_problem.ok() && at_rest->clear > 0) {
+    std::fprintf(stderr, "tokenfcgi: %s: warning: %s; the keys are stored in clear\n", config_path.c_str(),
+                 kek_problem.message().c_str());
+  } else if (kek != nullptr && at_rest->clear > 0) {
+    std::fprintf(stderr, "tokenfcgi: %s: warning: %zu keys are stored in clear: encrypt them with tokenctl key "
+                 "encrypt\n", config_path.c_str(), at_rest->clear);
+  }
+  std::printf("tokenfcgi: %s: configuration ok; database %s: %llu clients, %llu keys; keys at rest: %zu "
+              "encrypted, %zu in clear\n", config_path.c_str(),
               database.c_str(), static_cast<unsigned long long>(stats->clients),
-              static_cast<unsigned long long>(stats->keys));
+              static_cast<unsigned long long>(stats->keys), at_rest->sealed, at_rest->clear);
   return 0;
 }
 
@@ -305,7 +318,21 @@ int Main(int argc, char** argv) {
     return 1;
   }
   oauth::InstallExtensionGrants(std::move(plugins).value());
-  if (options.check_config) return CheckConfig(*config, config_path);
+
+  // The key-encryption key: read once, here, before anything is served. Whether its absence stops the worker
+  // depends on the database (below): keys stored in clear keep working without it.
+  std::optional<token::KeyEncryptionKey> kek;
+  Status kek_problem;
+  if (!config->key_encryption_key_file.empty()) {
+    Result<token::KeyEncryptionKey> read = token::ReadKeyEncryptionKeyFile(config->key_encryption_key_file);
+    if (read.ok()) {
+      kek.emplace(std::move(read).value());
+    } else {
+      kek_problem = read.status();
+    }
+  }
+  const token::KeyEncryptionKey* kek_ptr = kek ? &*kek : nullptr;
+  if (options.check_config) return CheckConfig(*config, config_path, kek_ptr, kek_problem);
 
   Result<std::unique_ptr<store::Store>> store = store::OpenStore(store::StoreOptionsFromConfig(*config));
   if (!store.ok()) {
@@ -314,7 +341,18 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  oauth::Service service(*config, store->get(), SystemClock::Default());
+  Result<oauth::KeysAtRest> at_rest = oauth::CheckKeysAtRest(**store, kek_ptr, kek_problem.message());
+  if (!at_rest.ok()) {
+    Logf(LogLevel::kError, "cannot start: %s", at_rest.status().message().c_str());
+    return 1;
+  }
+  if (!kek_problem.ok() && at_rest->clear > 0) {
+    Logf(LogLevel::kWarn, "%s; the keys are stored in clear", kek_problem.message().c_str());
+  } else if (kek_ptr != nullptr && at_rest->clear > 0) {
+    Logf(LogLevel::kWarn, "%zu keys are stored in clear: encrypt them with tokenctl key encrypt", at_rest->clear);
+  }
+
+  oauth::Service service(*config, store->get(), SystemClock::Default(), kek_ptr);
   http::ServerOptions server;
   server.listen = options.listen;
   server.threads = options.threads;

@@ -214,6 +214,13 @@ std::string SetDatabase(std::string_view v, Config* c) {
   return "";
 }
 
+std::string SetKeyEncryptionKeyFile(std::string_view v, Config* c) {
+  if (v.find('\0') != std::string_view::npos) return "must not contain NUL";
+  if (!v.empty() && v.front() != '/') return "must be an absolute path: " + Quote(v);
+  c->key_encryption_key_file = std::string(v);
+  return "";
+}
+
 std::string SetMapSize(std::string_view v, Config* c) {
   return SetSize(v, kMiB, UINT64_MAX, "1M", "the largest 64-bit size", &c->map_size);
 }
@@ -230,6 +237,17 @@ std::string SetMaxReaders(std::string_view v, Config* c) {
   std::string err = SetInteger(v, 1, 65535, &n);
   if (err.empty()) c->max_readers = static_cast<unsigned>(n);
   return err;
+}
+
+std::string SetLmdbSync(std::string_view v, Config* c) {
+  if (v == "full") {
+    c->lmdb_meta_async = false;
+  } else if (v == "meta-async") {
+    c->lmdb_meta_async = true;
+  } else {
+    return "must be full or meta-async: " + Quote(v);
+  }
+  return "";
 }
 
 std::string SetMaxBodyBytes(std::string_view v, Config* c) {
@@ -514,6 +532,12 @@ const KeyDef kKeys[] = {
       "PostgreSQL store only: the statement_timeout of every transaction, 1 to 600000; a statement that takes longer "
       "fails and its request is answered 503 temporarily_unavailable."},
      SetStatementTimeout},
+    {{"key_encryption_key_file", "", "file",
+      "The key-encryption key: a file of 32 random bytes, mode 0400, owned by the service user, that encrypts the "
+      "private signing keys and the session key in the database (AES-256-GCM), so a copy of the database or a "
+      "backup holds no usable private key without it. tokenctl init creates it when missing; tokenctl key encrypt "
+      "encrypts the keys of an existing database. Empty: keys are stored in clear. An absolute path."},
+     SetKeyEncryptionKeyFile},
     {{"map_size", "1G", "bytes (K/M/G/T suffix)",
       "The LMDB map size, the most the database can ever hold; at least 1M, and every process (workers and tokenctl) "
       "must use the same value. tokenctl map grow grows it while workers run; a size it recorded in the database "
@@ -522,6 +546,11 @@ const KeyDef kKeys[] = {
     {{"max_readers", "126", "reader slots",
       "LMDB reader slots, 1 to 65535; needs at least worker processes x threads + a few for tokenctl."},
      SetMaxReaders},
+    {{"lmdb_sync", "full", "",
+      "What each commit waits for: full (the data, then the meta page, are synced to disk: nothing acknowledged is "
+      "lost even by a power loss) or meta-async (one sync per commit: a power loss or kernel crash may undo the last "
+      "acknowledged commits, never corrupting the database; a process crash loses nothing). See docs/durability.md."},
+     SetLmdbSync},
     {{"max_body_bytes", "64K", "bytes (K/M suffix)",
       "Request bodies larger than this (1K to 16M) are answered 413 without being read."},
      SetMaxBodyBytes},

@@ -30,9 +30,15 @@ struct Config {
   // loopback hosts (127.0.0.1, ::1, localhost) only. No trailing slash.
   std::string issuer;
   std::string database = "/var/lib/tokenfcgi";      // LMDB environment directory
+  // The key-encryption key file (32 random bytes, mode 0400) that seals private signing keys and the session key at
+  // rest (token/key_encryption.h); "" = none: keys are stored in clear.
+  std::string key_encryption_key_file;
   uint64_t map_size = 1ull << 30;                    // bytes; accepts K/M/G suffixes; same for every process
   unsigned max_readers = 126;                        // LMDB reader slots; >= workers x threads + tokenctl
   int64_t statement_timeout_ms = 5000;               // PostgreSQL store: every statement's bound, 1..600000
+  // What a commit waits for (docs/durability.md): false ("full"): the data and then the meta page reach the disk
+  // (two syncs); true ("meta-async"): MDB_NOMETASYNC, one sync, and a system crash may undo the last commit(s).
+  bool lmdb_meta_async = false;                      // lmdb_sync = full | meta-async
   uint64_t max_body_bytes = 64 * 1024;               // request bodies larger than this get 413
   unsigned max_form_params = 64;                     // more parameters than this is invalid_request
   std::string base_path;                             // "" or "/auth": prefixes every endpoint path

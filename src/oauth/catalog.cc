@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "oauth/discovery.h"
@@ -96,6 +97,44 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
   return s;
 }
 
+Result<KeysAtRest> CheckKeysAtRest(store::Store& store, const token::KeyEncryptionKey* kek,
+                                   std::string_view no_kek_reason) {
+  std::vector<store::KeyRecord> keys;
+  std::optional<std::string> session_key;
+  TF_RETURN_IF_ERROR(store.Read([&](store::Txn& txn) -> Status {
+    Result<std::vector<store::KeyRecord>> k = txn.ListKeys();
+    if (!k.ok()) return k.status();
+    keys = std::move(k).value();
+    Result<std::string> sk = txn.GetSessionKey();
+    if (sk.ok()) session_key = std::move(sk).value();
+    return Status::OK();
+  }));
+  const std::string reason = no_kek_reason.empty() ? "key_encryption_key_file is not set" : std::string(no_kek_reason);
+  auto refuse = [&](const std::string& what, const Status& why) {
+    return Status::InvalidArgument(what + (kek == nullptr ? " is encrypted at rest and " + reason : " " + why.message()));
+  };
+  KeysAtRest at_rest;
+  for (const store::KeyRecord& k : keys) {
+    if (!token::IsSealedPrivateKey(k.private_pem)) {
+      ++at_rest.clear;
+      continue;
+    }
+    Result<std::string> pem = token::OpenPrivateKey(kek, k.kid, k.private_pem);
+    if (!pem.ok()) return refuse("signing key " + SanitizeForLog(k.kid), pem.status());
+    ++at_rest.sealed;
+  }
+  if (session_key.has_value()) {
+    if (!token::IsSealedSessionKey(*session_key)) {
+      ++at_rest.clear;
+    } else {
+      Result<std::string> key = token::OpenSessionKey(kek, *session_key);
+      if (!key.ok()) return refuse("the session key", key.status());
+      ++at_rest.sealed;
+    }
+  }
+  return at_rest;
+}
+
 Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
   uint64_t generation = 0;
   std::vector<store::Client> clients;
@@ -128,7 +167,13 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
     // stays empty: the authorize endpoint answers 500, and every other endpoint keeps working.
     Result<std::string> sk = txn.GetSessionKey();
     if (sk.ok()) {
-      session_key = std::move(sk).value();
+      Result<std::string> opened = token::OpenSessionKey(kek_, *sk);
+      if (opened.ok()) {
+        session_key = std::move(opened).value();
+      } else {
+        Logf(LogLevel::kError, "meta 'session_key' %s; the authorize endpoint is unavailable",
+             opened.status().message().c_str());
+      }
     } else if (sk.status().code() == Status::Code::kCorruption) {
       Logf(LogLevel::kError, "%s; the authorize endpoint is unavailable until: tokenctl session rotate-key",
            sk.status().message().c_str());
@@ -138,6 +183,38 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Load() {
     return Status::OK();
   });
   if (!st.ok()) return st;
+  // Sealed private keys are opened here, outside the transaction. One that does not open with this process's KEK
+  // (sealed again with a KEK it has not read: tokenctl key encrypt or kek rotate while it runs) keeps the copy the
+  // current snapshot holds under the same kid, an RFC 7638 thumbprint and so the same key pair; without one it is
+  // skipped as a key that does not parse is.
+  std::shared_ptr<const Snapshot> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    previous = snapshot_;
+  }
+  std::vector<store::KeyRecord> usable;
+  usable.reserve(keys.size());
+  for (store::KeyRecord& k : keys) {
+    Result<std::string> pem = token::OpenPrivateKey(kek_, k.kid, k.private_pem);
+    if (!pem.ok() && previous) {
+      const Status why = pem.status();
+      for (const std::shared_ptr<const token::SigningKey>& held : previous->published_keys) {
+        if (held->kid() == k.kid) pem = held->PrivatePem();
+      }
+      if (pem.ok()) {
+        Logf(LogLevel::kWarn, "signing key %s %s; serving the copy loaded before (restart the worker)",
+             SanitizeForLog(k.kid).c_str(), why.message().c_str());
+      }
+    }
+    if (!pem.ok()) {
+      Logf(LogLevel::kError, "signing key %s %s; key skipped", SanitizeForLog(k.kid).c_str(),
+           pem.status().message().c_str());
+      continue;
+    }
+    k.private_pem = std::move(pem).value();
+    usable.push_back(std::move(k));
+  }
+  keys = std::move(usable);
   return BuildSnapshot(config_, generation, std::move(clients), std::move(api_scopes), std::move(api_resources),
                        std::move(identity_resources), keys, std::move(session_key));
 }
@@ -166,7 +243,14 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
   }
   if (held && held->generation == *generation) return held;
 
-  std::lock_guard<std::mutex> reload(reload_mu_);
+  // One thread rebuilds; while it does (a quarter of a second with 10,000 clients), every other request keeps being
+  // answered with the snapshot it found instead of waiting. Only a process that has none yet waits for the first.
+  std::unique_lock<std::mutex> reload(reload_mu_, std::defer_lock);
+  if (!held) {
+    reload.lock();
+  } else if (!reload.try_lock()) {
+    return held;
+  }
   {
     // Another thread may have reloaded while this one waited.
     std::lock_guard<std::mutex> lock(mu_);

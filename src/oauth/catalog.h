@@ -4,12 +4,15 @@
 //
 // The Catalog holds the current snapshot. Per request, Current() asks the store for its config generation (one
 // mdb_get; at most once per Store::ConfigCheckIntervalMs() when the store sets one, the PostgreSQL store's second, so
-// the token path makes no round trip in between) and rebuilds the snapshot only when it moved; a rebuild happens under a mutex, so concurrent requests
-// trigger one load, and readers keep the snapshot they hold (shared_ptr) for the whole request. If the store cannot
+// the token path makes no round trip in between) and rebuilds the snapshot only when it moved; a rebuild happens under
+// a mutex, so concurrent requests trigger one load, and readers keep the snapshot they hold (shared_ptr) for the whole
+// request. While one thread rebuilds, requests on the other threads are answered with the previous snapshot instead of
+// waiting for the rebuild (the thread that rebuilds answers its own request with the new one). If the store cannot
 // be read, the last good snapshot keeps serving (logged); only a process that never loaded one answers errors.
 //
-// Keys: every stored key is parsed with token::SigningKey::FromPrivatePem; a key that fails is logged by kid only
-// and skipped. Per algorithm the `current` key signs (if several claim it, the newest); the JWKS publishes the
+// Keys: every stored key is opened with the key-encryption key when it is sealed (token/key_encryption.h; the
+// session key too) and parsed with token::SigningKey::FromPrivatePem; a key that fails either is logged by kid only
+// and skipped (a session key that does not open is logged and left empty). Per algorithm the `current` key signs (if several claim it, the newest); the JWKS publishes the
 // current, next and retired keys, in that order.
 //
 // Thread-safety: a Snapshot is immutable and shared freely. Catalog::Current() may be called from many threads.
@@ -27,6 +30,7 @@
 #include "oauth/snapshot.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "token/key_encryption.h"
 #include "util/status.h"
 
 namespace tf::oauth {
@@ -41,9 +45,23 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Config& config, uint64_t gen
                                               const std::vector<store::KeyRecord>& keys,
                                               std::string session_key = "");
 
+// How the stored signing keys and the session key are kept at rest (the session key counts as one key).
+struct KeysAtRest {
+  size_t sealed = 0;  // encrypted with the key-encryption key, and opened with `kek`
+  size_t clear = 0;
+};
+// Opens every stored signing key and the session key as the Catalog will, in one read transaction: the first that
+// is sealed and does not open is an InvalidArgument naming it (by kid, never its material); when `kek` is null the
+// message ends with `no_kek_reason` ("key_encryption_key_file is not set" when empty). The worker and
+// `tokenfcgi --check-config` refuse to start on it.
+Result<KeysAtRest> CheckKeysAtRest(store::Store& store, const token::KeyEncryptionKey* kek,
+                                   std::string_view no_kek_reason);
+
 class Catalog {
  public:
-  Catalog(const Config& config, store::Store* store) : config_(config), store_(store) {}
+  // `kek` (may be null: no key-encryption key) must outlive the Catalog.
+  Catalog(const Config& config, store::Store* store, const token::KeyEncryptionKey* kek = nullptr)
+      : config_(config), store_(store), kek_(kek) {}
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
@@ -55,6 +73,7 @@ class Catalog {
 
   const Config& config_;
   store::Store* store_;
+  const token::KeyEncryptionKey* kek_;
   std::mutex reload_mu_;    // one reload at a time
   mutable std::mutex mu_;   // guards snapshot_ (held only to copy or swap the pointer)
   std::shared_ptr<const Snapshot> snapshot_;

@@ -159,22 +159,9 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     tokens->access = std::move(access).value();
 
     if (Has(granted, kOfflineAccess) && client.allow_offline_access) {
-      store::Grant g;
-      g.client_id = client.client_id;
-      g.subject = code->subject;
-      g.scopes = granted;
-      g.auth_time = ro.auth_time;
-      g.idp = ro.idp;
-      g.amr = ro.amr;
-      g.tenant = ro.tenant;
-      g.acr = ro.acr;
+      store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, code->subject, granted, ro);
       g.session_id = code->session_id;
-      const std::vector<std::string> types =
-          AccessTokenUserClaimTypes(request.snapshot, granted, AudienceResources(request.snapshot, granted));
-      for (const store::ClaimValue& c : ro.claims) {
-        if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
-      }
-      tokens->refresh = NewRefreshTokenInFamily(client, std::move(g), code->family, now);
+      tokens->refresh = NewRefreshTokenInFamily(request.snapshot, client, std::move(g), code->family, now);
     }
 
     if (Has(granted, kOpenIdScope)) {

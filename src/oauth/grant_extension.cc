@@ -8,6 +8,7 @@
 //        a bad result       500 server_error, logged at error with the plug-in's name and the broken rule
 //        ERROR              400 with the plug-in's error code and description
 //   500 server_error        no usable signing key, the store cannot be written (logged)
+//   503 temporarily_unavailable  the store is full (Retry-After; errors.h StoreFailureResponse)
 //   200                     an access token (access_token.h) with sub = the plug-in's subject, the plug-in's claims
 //                           (all of them; protocol claim names were refused), auth_time = now, idp = the plug-in's
 //                           name, no amr, and the plug-in's lifetime (at most the client's AccessTokenLifetime). With
@@ -94,14 +95,9 @@ http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequ
   std::optional<NewGrant> refresh;
   const std::vector<std::string>& granted = token_request.scopes;
   if (std::find(granted.begin(), granted.end(), kOfflineAccess) != granted.end()) {
-    store::Grant g;
-    g.client_id = client.client_id;
-    g.subject = token_request.subject;
-    g.scopes = granted;
-    g.auth_time = ro.auth_time;
-    g.idp = ro.idp;
-    g.claims = outcome->claims;
-    refresh = NewRefreshToken(client, std::move(g), now);
+    store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, token_request.subject, granted, ro);
+    g.claims = outcome->claims;  // every claim the plug-in gave, as the access token carries them
+    refresh = NewRefreshToken(request.snapshot, client, std::move(g), now);
     token_request.grant_id = refresh->grant.family;
   }
 
@@ -110,21 +106,7 @@ http::Response HandleExtensionGrant(const ExtensionGrant& grant, const TokenRequ
     Logf(LogLevel::kError, "cannot issue an access token: %s", token.status().message().c_str());
     return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
   }
-  if (refresh.has_value() || token->reference.has_value()) {
-    const Status st = request.store->Update([&](store::Txn& txn) -> Status {
-      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
-      if (token->reference.has_value()) {
-        TF_RETURN_IF_ERROR(txn.PutGrant(token->reference->handle_hash, token->reference->grant));
-      }
-      return Status::OK();
-    });
-    if (!st.ok()) {
-      return StoreFailureResponse("extension grant: cannot store the new grants", st,
-                                  "the server cannot issue tokens at the moment");
-    }
-    if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
-  }
-  return AccessTokenResponse(*token);
+  return StoreNewGrantsAndRespond(*request.store, std::move(refresh), std::move(token).value(), "extension grant");
 }
 
 }  // namespace tf::oauth

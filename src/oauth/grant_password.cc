@@ -104,21 +104,8 @@ http::Response HandlePassword(const TokenRequest& request) {
   std::optional<NewGrant> refresh;
   const std::vector<std::string>& granted = token_request.scopes;
   if (std::find(granted.begin(), granted.end(), kOfflineAccess) != granted.end()) {
-    store::Grant g;
-    g.client_id = client.client_id;
-    g.subject = token_request.subject;
-    g.scopes = granted;
-    g.auth_time = ro.auth_time;
-    g.idp = ro.idp;
-    g.amr = ro.amr;
-    g.tenant = ro.tenant;
-    g.acr = ro.acr;
-    const std::vector<std::string> types =
-        AccessTokenUserClaimTypes(request.snapshot, granted, AudienceResources(request.snapshot, granted));
-    for (const store::ClaimValue& c : ro.claims) {
-      if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
-    }
-    refresh = NewRefreshToken(client, std::move(g), now);
+    store::Grant g = RefreshGrantFromResourceOwner(request.snapshot, client, token_request.subject, granted, ro);
+    refresh = NewRefreshToken(request.snapshot, client, std::move(g), now);
     token_request.grant_id = refresh->grant.family;
   }
 
@@ -127,21 +114,7 @@ http::Response HandlePassword(const TokenRequest& request) {
     Logf(LogLevel::kError, "cannot issue an access token: %s", token.status().message().c_str());
     return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
   }
-  if (refresh.has_value() || token->reference.has_value()) {
-    const Status st = request.store->Update([&](store::Txn& txn) -> Status {
-      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
-      if (token->reference.has_value()) {
-        TF_RETURN_IF_ERROR(txn.PutGrant(token->reference->handle_hash, token->reference->grant));
-      }
-      return Status::OK();
-    });
-    if (!st.ok()) {
-      return StoreFailureResponse("password grant: storing the new grants", st,
-                                  "the server cannot issue tokens at the moment");
-    }
-    if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
-  }
-  return AccessTokenResponse(*token);
+  return StoreNewGrantsAndRespond(*request.store, std::move(refresh), std::move(token).value(), "password grant");
 }
 
 }  // namespace tf::oauth

@@ -35,7 +35,6 @@
 #include "oauth/refresh_tokens.h"
 #include "oauth/scopes.h"
 #include "oauth/request_log.h"
-#include "util/crypto.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -73,11 +72,11 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
 
   // Everything that needs no write is decided on a read transaction first; the Update below decides again on fresh
   // data, which is what counts.
-  const std::string hash = Sha256(handle);
+  const std::string handle_key = RefreshHandleKey(request.snapshot.session_key);
   std::optional<store::Grant> grant;
   std::optional<store::User> user;
   Status st = request.store->Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = ReadRefreshToken(txn, hash);
+    Result<store::Grant> g = ReadRefreshToken(txn, handle, handle_key);
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
     grant = std::move(g).value();
     if (grant->subject.empty()) return Status::OK();

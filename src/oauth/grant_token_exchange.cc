@@ -323,23 +323,10 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
 
   std::optional<NewGrant> refresh;
   if (Contains(granted, kOfflineAccess)) {
-    const ResourceOwner& ro = *subj.resource_owner;
-    store::Grant g;
-    g.client_id = client.client_id;
-    g.subject = subj.subject;
-    g.scopes = granted;
-    g.auth_time = ro.auth_time;
-    g.idp = ro.idp;
-    g.amr = ro.amr;
-    g.tenant = ro.tenant;
-    g.acr = ro.acr;
-    const std::vector<std::string> types =
-        AccessTokenUserClaimTypes(request.snapshot, granted, AudienceResources(request.snapshot, granted));
-    for (const store::ClaimValue& c : ro.claims) {
-      if (Contains(types, c.type)) g.claims.push_back(c);
-    }
-    refresh = subj.family.empty() ? NewRefreshToken(client, std::move(g), now)
-                                  : NewRefreshTokenInFamily(client, std::move(g), subj.family, now);
+    store::Grant g =
+        RefreshGrantFromResourceOwner(request.snapshot, client, subj.subject, granted, *subj.resource_owner);
+    refresh = subj.family.empty() ? NewRefreshToken(request.snapshot, client, std::move(g), now)
+                                  : NewRefreshTokenInFamily(request.snapshot, client, std::move(g), subj.family, now);
     token_request.grant_id = refresh->grant.family;
   }
 
@@ -348,22 +335,8 @@ http::Response HandleTokenExchange(const TokenRequest& request) {
     Logf(LogLevel::kError, "cannot issue an access token: %s", token.status().message().c_str());
     return OAuthError(500, kServerError, "the server cannot sign tokens at the moment");
   }
-  if (refresh.has_value() || token->reference.has_value()) {
-    const Status st = request.store->Update([&](store::Txn& txn) -> Status {
-      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
-      if (token->reference.has_value()) {
-        TF_RETURN_IF_ERROR(txn.PutGrant(token->reference->handle_hash, token->reference->grant));
-      }
-      return Status::OK();
-    });
-    if (!st.ok()) {
-      Logf(LogLevel::kError, "token exchange: cannot store the new grants: %s", st.ToString().c_str());
-      return OAuthError(500, kServerError, "the server cannot issue tokens at the moment");
-    }
-    if (refresh.has_value()) token->refresh_token = std::move(refresh->handle);
-  }
   token->issued_token_type = std::string(issued_token_type);
-  return AccessTokenResponse(*token);
+  return StoreNewGrantsAndRespond(*request.store, std::move(refresh), std::move(token).value(), "token exchange");
 }
 
 }  // namespace tf::oauth

@@ -2,12 +2,81 @@
 
 #include <algorithm>
 
+#include "oauth/errors.h"
 #include "oauth/grant_family.h"
 #include "oauth/request_log.h"
+#include "util/base64.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
 namespace tf::oauth {
+
+namespace {
+
+constexpr char kHandleVersion = 0x01;
+constexpr size_t kFamilyBytes = 16, kGenerationBytes = 8, kSecretBytes = 24, kMacBytes = 16;
+constexpr size_t kHandleBytes = 1 + kFamilyBytes + kGenerationBytes + kSecretBytes + kMacBytes;
+static_assert((kHandleBytes * 4 + 2) / 3 == kRefreshHandleLength);
+constexpr int64_t kMaxGeneration = int64_t{1} << 53;  // what a grant record keeps exactly (JSON numbers)
+
+std::string HandleMac(std::string_view key, std::string_view body) {
+  return HmacSha256(key, body).substr(0, kMacBytes);
+}
+
+// A handle made under `key` when it can be one, else one of older builds (generation 0).
+NewGrant NewRefreshHandle(std::string_view key, store::Grant grant) {
+  NewGrant g;
+  std::optional<std::string> named = MakeRefreshHandle(key, grant.family, grant.generation);
+  if (named.has_value()) {
+    g.handle = std::move(*named);
+    g.handle_hash = Sha256(g.handle);
+  } else {
+    g = NewHandle();
+    grant.generation = 0;
+  }
+  g.grant = std::move(grant);
+  return g;
+}
+
+}  // namespace
+
+std::string RefreshHandleKey(std::string_view session_key) {
+  if (session_key.empty()) return std::string();
+  return HmacSha256(session_key, "tokenfcgi refresh handle");
+}
+
+std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation) {
+  if (key.empty() || generation < 1 || generation > kMaxGeneration) return std::nullopt;
+  std::optional<std::string> family_bytes = Base64UrlDecode(family);
+  if (!family_bytes.has_value() || family_bytes->size() != kFamilyBytes || Base64UrlEncode(*family_bytes) != family) {
+    return std::nullopt;
+  }
+  std::string body(1, kHandleVersion);
+  body += *family_bytes;
+  for (int shift = 56; shift >= 0; shift -= 8) body.push_back(static_cast<char>((generation >> shift) & 0xff));
+  body += RandomBytes(kSecretBytes);
+  body += HandleMac(key, body);
+  return Base64UrlEncode(body);
+}
+
+std::optional<RefreshHandle> ParseRefreshHandle(std::string_view key, std::string_view handle) {
+  if (key.empty() || handle.size() != kRefreshHandleLength) return std::nullopt;
+  std::optional<std::string> bytes = Base64UrlDecode(handle);
+  if (!bytes.has_value() || bytes->size() != kHandleBytes || (*bytes)[0] != kHandleVersion) return std::nullopt;
+  const std::string_view body = std::string_view(*bytes).substr(0, kHandleBytes - kMacBytes);
+  if (!ConstantTimeEquals(HandleMac(key, body), std::string_view(*bytes).substr(kHandleBytes - kMacBytes))) {
+    return std::nullopt;
+  }
+  RefreshHandle out;
+  out.family = Base64UrlEncode(body.substr(1, kFamilyBytes));
+  uint64_t generation = 0;
+  for (size_t i = 0; i < kGenerationBytes; ++i) {
+    generation = (generation << 8) | static_cast<unsigned char>(body[1 + kFamilyBytes + i]);
+  }
+  if (generation < 1 || generation > static_cast<uint64_t>(kMaxGeneration)) return std::nullopt;
+  out.generation = static_cast<int64_t>(generation);
+  return out;
+}
 
 void SetNewRefreshTokenExpiry(const store::Client& client, int64_t now, store::Grant* grant) {
   grant->created = now;
@@ -25,34 +94,74 @@ int64_t SlidingRefreshTokenExpiry(const store::Client& client, const store::Gran
   return grant.absolute_expires.has_value() ? std::min(sliding, *grant.absolute_expires) : sliding;
 }
 
-NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_t now) {
-  NewGrant g = NewHandle();
-  g.grant = std::move(grant);
-  g.grant.kind = store::GrantKind::kRefreshToken;
-  g.grant.family = RandomHandle(16);
-  g.grant.consumed_at.reset();
-  g.grant.successor.clear();
-  SetNewRefreshTokenExpiry(client, now, &g.grant);
-  return g;
+NewGrant NewRefreshToken(const Snapshot& snapshot, const store::Client& client, store::Grant grant, int64_t now) {
+  return NewRefreshTokenInFamily(snapshot, client, std::move(grant), RandomHandle(16), now);
 }
 
-NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant, std::string family, int64_t now) {
-  NewGrant g = NewRefreshToken(client, std::move(grant), now);
-  g.grant.family = std::move(family);
-  return g;
+NewGrant NewRefreshTokenInFamily(const Snapshot& snapshot, const store::Client& client, store::Grant grant,
+                                 std::string family, int64_t now) {
+  grant.kind = store::GrantKind::kRefreshToken;
+  grant.family = std::move(family);
+  grant.generation = 1;
+  grant.predecessor.clear();
+  grant.consumed_at.reset();
+  grant.successor.clear();
+  SetNewRefreshTokenExpiry(client, now, &grant);
+  return NewRefreshHandle(RefreshHandleKey(snapshot.session_key), std::move(grant));
 }
 
-NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now) {
-  NewGrant g = NewHandle();
-  g.grant = consumed;
-  g.grant.created = now;
-  g.grant.consumed_at.reset();
-  g.grant.successor.clear();
-  // Absolute: the original expiry stays. Sliding: a new window from now, never past the cap the family started with.
-  if (client.refresh_token_expiration == store::TokenExpiration::kSliding) {
-    g.grant.expires = SlidingRefreshTokenExpiry(client, consumed, now);
+store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store::Client& client,
+                                           std::string_view subject, const std::vector<std::string>& granted,
+                                           const ResourceOwner& owner) {
+  store::Grant g;
+  g.client_id = client.client_id;
+  g.subject = std::string(subject);
+  g.scopes = granted;
+  g.auth_time = owner.auth_time;
+  g.idp = owner.idp;
+  g.amr = owner.amr;
+  g.tenant = owner.tenant;
+  g.acr = owner.acr;
+  const std::vector<std::string> types =
+      AccessTokenUserClaimTypes(snapshot, granted, AudienceResources(snapshot, granted));
+  for (const store::ClaimValue& c : owner.claims) {
+    if (std::find(types.begin(), types.end(), c.type) != types.end()) g.claims.push_back(c);
   }
   return g;
+}
+
+http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
+                                        std::string_view what) {
+  if (refresh.has_value() || token.reference.has_value()) {
+    const Status st = store.Update([&](store::Txn& txn) -> Status {
+      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
+      if (token.reference.has_value()) {
+        TF_RETURN_IF_ERROR(txn.PutGrant(token.reference->handle_hash, token.reference->grant));
+      }
+      return Status::OK();
+    });
+    if (!st.ok()) {
+      return StoreFailureResponse(std::string(what) + ": storing the new grants", st,
+                                  "the server cannot issue tokens at the moment");
+    }
+    if (refresh.has_value()) token.refresh_token = std::move(refresh->handle);
+  }
+  return AccessTokenResponse(token);
+}
+
+NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
+                               int64_t now) {
+  store::Grant g = consumed;
+  g.created = now;
+  g.consumed_at.reset();
+  g.successor.clear();
+  g.predecessor.clear();
+  g.generation = consumed.generation + 1;
+  // Absolute: the original expiry stays. Sliding: a new window from now, never past the cap the family started with.
+  if (client.refresh_token_expiration == store::TokenExpiration::kSliding) {
+    g.expires = SlidingRefreshTokenExpiry(client, consumed, now);
+  }
+  return NewRefreshHandle(handle_key, std::move(g));
 }
 
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted) {
@@ -61,8 +170,44 @@ bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<s
   });
 }
 
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view hash) {
+namespace {
+
+// Step 1 for an old-generation handle naming `name`: the consumed grant it stands for, or NotFound.
+Result<store::Grant> PastGenerationRefreshToken(store::Txn& txn, std::string_view hash, const RefreshHandle& name) {
+  Result<std::vector<std::pair<std::string, store::Grant>>> members = txn.ListFamilyGrants(name.family);
+  if (!members.ok()) return members.status();
+  // The witness: the presented handle's direct successor if it is still there, else the family's newest token.
+  const std::pair<std::string, store::Grant>* witness = nullptr;
+  for (const auto& member : *members) {
+    const store::Grant& g = member.second;
+    if (g.kind != store::GrantKind::kRefreshToken || g.generation < 1 || g.consumed_at.has_value()) continue;
+    if (g.predecessor == hash) {
+      witness = &member;
+      break;
+    }
+    if (witness == nullptr || g.generation > witness->second.generation) witness = &member;
+  }
+  if (witness == nullptr) return Status::NotFound("refresh token not found");
+  const bool direct = witness->second.predecessor == hash;
+  // A handle of the newest generation that is not stored: the answer a grace retry replaced, never delivered.
+  if (!direct && witness->second.generation <= name.generation) return Status::NotFound("refresh token not found");
+  store::Grant consumed = witness->second;
+  consumed.generation = name.generation;
+  consumed.predecessor.clear();
+  consumed.consumed_at = witness->second.created;  // rotated when the witness (or its first ancestor) was made
+  consumed.successor = direct ? witness->first : std::string();
+  return consumed;
+}
+
+}  // namespace
+
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key) {
+  const std::string hash = Sha256(handle);
   Result<store::Grant> grant = txn.GetGrant(hash);
+  if (!grant.ok() && grant.status().IsNotFound()) {
+    std::optional<RefreshHandle> name = ParseRefreshHandle(handle_key, handle);
+    if (name.has_value()) return PastGenerationRefreshToken(txn, hash, *name);
+  }
   if (!grant.ok() || !grant->consumed_at.has_value() || grant->successor.empty()) return grant;
   Result<store::Grant> successor = txn.GetGrant(grant->successor);
   if (!successor.ok()) {
@@ -103,10 +248,11 @@ Result<bool> IsAllowedRetry(store::Txn& txn, const store::Grant& consumed, int64
 Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedeemRequest& request) {
   const store::Client& client = *request.client;
   const std::string hash = Sha256(request.handle);
+  const std::string handle_key = RefreshHandleKey(request.snapshot->session_key);
   RefreshRedemption out;
 
   // 1. The grant itself.
-  Result<store::Grant> found = ReadRefreshToken(txn, hash);
+  Result<store::Grant> found = ReadRefreshToken(txn, request.handle, handle_key);
   if (!found.ok()) {
     if (found.status().IsNotFound()) return out;
     return found.status();
@@ -156,14 +302,21 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
       const Status removed = txn.RemoveGrant(grant.successor);
       if (!removed.ok() && !removed.IsNotFound()) return removed;
     }
-    NewGrant successor = SuccessorRefreshToken(client, grant, request.now);
-    if (retry) {
-      grant.successor.clear();  // the retry is spent
+    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now);
+    if (grant.generation > 0) {
+      // Nothing of the presented handle is kept but its hash in the successor, for the grace retry; a retry spends
+      // it. (A retry presents an old-generation handle, which has no record.)
+      if (!retry) TF_RETURN_IF_ERROR(txn.RemoveGrant(hash));
+      if (!retry) successor.grant.predecessor = hash;
     } else {
-      grant.consumed_at = request.now;
-      grant.successor = successor.handle_hash;
+      if (retry) {
+        grant.successor.clear();  // the retry is spent
+      } else {
+        grant.consumed_at = request.now;
+        grant.successor = successor.handle_hash;
+      }
+      TF_RETURN_IF_ERROR(txn.PutGrant(hash, grant));
     }
-    TF_RETURN_IF_ERROR(txn.PutGrant(hash, grant));
     TF_RETURN_IF_ERROR(txn.PutGrant(successor.handle_hash, successor.grant));
     out.refresh_token = std::move(successor.handle);
   }

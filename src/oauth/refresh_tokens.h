@@ -1,13 +1,23 @@
 // Refresh tokens (RFC 6749 §1.5, §6): issuing them, and redeeming them with rotation and reuse detection.
 //
-// A refresh token is an opaque handle; the store keeps only its SHA-256 (reference_tokens.h's NewGrant):
+// A refresh token is an opaque handle; the store keeps only its SHA-256 (reference_tokens.h's NewGrant). The handle
+// names its family and its generation (the number of rotations since the login, from 1), so that a rotation needs to
+// keep nothing of the handle it replaces (RefreshHandle below):
 //
-//   handle  = RandomHandle(32)        base64url(RAND_bytes(32)): 43 chars of [A-Za-z0-9_-], 256 bits
 //   family  = RandomHandle(16)        22 chars; made once per login (the "original grant"), copied to every rotation
 //                                     and put in access tokens as "grant_id"
+//   handle  = MakeRefreshHandle(key, family, generation): 87 chars of [A-Za-z0-9_-] (diagram at RefreshHandle)
 //   key     = Sha256(handle) -> Grant{kind refresh_token, client_id, subject, scopes, created, expires,
-//                                     absolute_expires, family, consumed_at, successor, auth_time, idp, amr, tenant,
-//                                     acr, claims}
+//                                     absolute_expires, family, generation, predecessor, auth_time, idp, amr, tenant,
+//                                     acr, session_id, claims}
+// A family whose id is not a RandomHandle(16) (none is made so), or a snapshot without a session key, gets the
+// handle of older builds instead, RandomHandle(32) (43 chars, generation 0), redeemed as those are (below).
+//
+// Storage: a family holds one refresh token record per chain of rotations (one per login; a token exchange that
+// joins a family adds a chain), whatever the number of rotations. Rotating deletes the presented handle's record
+// and stores the successor with predecessor = Sha256(presented handle): the only trace of the old handle, kept for
+// the grace retry. An old-generation handle is recognised by its MAC, not by a stored record, so no tombstone is
+// written.
 //
 // Lifetimes, per client as IdentityServer (times in Unix seconds):
 //   Absolute (RefreshTokenExpiration default):  expires = login + AbsoluteRefreshTokenLifetime; rotation keeps it.
@@ -17,17 +27,26 @@
 //
 // Redemption (RedeemRefreshToken) runs inside ONE Store::Update, so N parallel requests with the same token, from
 // any number of processes, serialise on LMDB's writer lock and see each other's writes: exactly one rotates.
-//   1. the grant is looked up by hash: absent, not a refresh token, another client's, or expired -> invalid_grant
+//   1. the grant is looked up (ReadRefreshToken): by Sha256(handle); failing that, a handle whose MAC is valid (one
+//      this server made) of an older generation than its family's newest stands for the consumed token it was:
+//      found through the family index, as the newest refresh token of its family with consumed_at = that token's
+//      created (when it was rotated) and, when that token is its direct successor (predecessor = Sha256(handle)),
+//      successor = that token's hash. Absent (also: a handle of the newest generation that is not the stored one,
+//      the answer a grace retry replaced), not a refresh token, another client's, or expired -> invalid_grant
 //   2. already consumed (consumed_at set): REUSE, unless it is the one allowed retry:
 //        grace > 0 (config refresh_token_reuse_grace_seconds), now <= consumed_at + grace, and the recorded
-//        successor still exists unconsumed. A retry removes that unused successor and mints a new one, and clears
-//        the `successor` link (consumed_at set + successor empty = "retry spent"), so a second retry is reuse.
+//        successor still exists unconsumed. A retry removes that unused successor and mints a new one of the same
+//        generation, and spends the retry: the new one has no predecessor (a tombstone of older builds gets its
+//        `successor` link cleared: consumed_at set + successor empty = "retry spent"), so a second retry is reuse.
 //      Reuse revokes the whole family (grant_family.h) in the same transaction and answers invalid_grant.
 //   3. the user (subject) is gone or IsActive = false -> invalid_grant, nothing written
 //   4. requested scopes not all within the grant's scopes -> invalid_scope, nothing written
-//   5. RefreshTokenUsage OneTimeOnly: consumed_at = now, successor = Sha256(new handle), and the new grant (same
-//      family and authentication data, created = now, expires per the lifetime rules) is stored. ReUse: the same
-//      handle is returned; a Sliding token's expires moves forward (capped).
+//   5. RefreshTokenUsage OneTimeOnly: the new grant (same family and authentication data, generation + 1,
+//      created = now, expires per the lifetime rules) is stored; the presented handle's record is deleted and the
+//      new grant's predecessor = Sha256(presented handle). A 43-char handle of older builds is kept as a tombstone
+//      instead (consumed_at = now, successor = Sha256(new handle); store.h "Tombstones") until it expires, and the
+//      new grant has no predecessor. ReUse: the same handle is returned; a Sliding token's expires moves forward
+//      (capped).
 //      A reference access token (IssuedAccessToken.reference) is stored in the same transaction.
 // The caller checks, before the transaction, what needs no write (unknown, other client, expired, AllowOfflineAccess)
 // and builds the access token, so no signing happens while the writer lock is held.
@@ -41,6 +60,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http/request.h"
+#include "oauth/access_token.h"
 #include "oauth/catalog.h"
 #include "oauth/reference_tokens.h"
 #include "store/records.h"
@@ -53,33 +74,87 @@ namespace tf::oauth {
 // invalid_grant without a lookup.
 inline constexpr size_t kMaxRefreshTokenLength = 100;
 
+// Refresh handles that name their family and generation:
+//
+//   bytes  = 0x01 | family (16 bytes) | generation (8 bytes, big-endian) | secret (RAND_bytes(24)) | mac (16 bytes)
+//   mac    = the first 16 bytes of HMAC-SHA-256(key, 0x01 | family | generation | secret)
+//   key    = RefreshHandleKey(session key) = HMAC-SHA-256(session key, "tokenfcgi refresh handle")
+//   handle = base64url(bytes), no padding: 87 characters
+//
+// `family` is the family id decoded (base64url of 16 bytes, as RandomHandle(16) makes it). The secret makes the
+// handle unguessable (192 bits; the family is public, in every access token's grant_id). The MAC tells a handle this
+// server made from a forged one, so that only a real old handle counts as reuse: anyone who knows a family id could
+// otherwise revoke it. Whoever can read the database can compute MACs (the session key is in it), so they could
+// revoke a family, which they can do anyway by deleting it; they cannot make the current handle, whose store key is
+// the SHA-256 of a handle with a secret they do not know. Replacing the session key (tokenctl) leaves current handles
+// working and makes old handles of earlier keys invalid_grant instead of reuse.
+inline constexpr size_t kRefreshHandleLength = 87;
+
+struct RefreshHandle {
+  std::string family;      // the family id (22 base64url characters)
+  int64_t generation = 0;  // 1 for a login's first token, + 1 per rotation
+};
+
+// The MAC key of refresh handles under `session_key` ("" when the session key is "": MakeRefreshHandle refuses it).
+std::string RefreshHandleKey(std::string_view session_key);
+
+// A new handle of `family` at `generation` under `key`; nullopt when `key` is empty, the family is not base64url of
+// 16 bytes, or the generation is not in 1 .. 2^53.
+std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation);
+
+// What a handle that MakeRefreshHandle made under `key` names; nullopt for anything else (another length or version,
+// not base64url, a MAC that does not match: compared in constant time).
+std::optional<RefreshHandle> ParseRefreshHandle(std::string_view key, std::string_view handle);
+
 // The expiry of a refresh token created at `now` for a new login (sets expires and absolute_expires of `grant`).
 void SetNewRefreshTokenExpiry(const store::Client& client, int64_t now, store::Grant* grant);
 
 // The expiry of a sliding token used at `now`: min(now + SlidingRefreshTokenLifetime, absolute_expires).
 int64_t SlidingRefreshTokenExpiry(const store::Client& client, const store::Grant& grant, int64_t now);
 
-// A new refresh token for a login: a new family; `grant` arrives with client_id, subject, scopes and the
-// authentication data (auth_time, idp, amr, tenant, acr, claims) filled in.
-NewGrant NewRefreshToken(const store::Client& client, store::Grant grant, int64_t now);
+// A new refresh token for a login: a new family, generation 1, its handle made under the snapshot's session key
+// (RefreshHandleKey); `grant` arrives with client_id, subject, scopes and the authentication data (auth_time, idp,
+// amr, tenant, acr, claims) filled in.
+NewGrant NewRefreshToken(const Snapshot& snapshot, const store::Client& client, store::Grant grant, int64_t now);
 
 // A new refresh token in an existing family (the authorization_code grant: every token issued from a code joins the
 // code's family, so a second use of the code revokes it); otherwise as NewRefreshToken, including the expiry of a
 // new login from `now`. `grant` also carries session_id (the login session, for the id_token's sid on refresh).
-NewGrant NewRefreshTokenInFamily(const store::Client& client, store::Grant grant, std::string family, int64_t now);
+NewGrant NewRefreshTokenInFamily(const Snapshot& snapshot, const store::Client& client, store::Grant grant,
+                                 std::string family, int64_t now);
+
+// The grant behind the refresh token of a login by `owner` (the grants that issue offline_access from a resource
+// owner: password, token exchange, extension grants, authorization and device codes): client_id, subject, scopes =
+// `granted`, the owner's auth_time, idp, amr, tenant and acr, and the snapshot of the owner's claims that an access
+// token for `granted` carries (AccessTokenUserClaimTypes), which later refreshes put in their access tokens. A caller
+// sets what its grant adds (session_id) and makes it a token with NewRefreshToken or NewRefreshTokenInFamily.
+store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store::Client& client,
+                                           std::string_view subject, const std::vector<std::string>& granted,
+                                           const ResourceOwner& owner);
+
+// The end of a grant that issues new grants without consuming one (password, token exchange, extension grants):
+// stores `refresh` (when present) and the reference grant of `token` (when present) in one write transaction, then
+// answers 200 with `token` and the refresh token's handle. Nothing to store: the answer without a write. A store
+// failure answers as errors.h StoreFailureResponse(`what`, ...) (503 when the store is full, else 500) and no token
+// is handed out.
+http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
+                                        std::string_view what);
 
 // The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
-// (auth_time, idp, amr, tenant, acr, session_id, claims).
-NewGrant SuccessorRefreshToken(const store::Client& client, const store::Grant& consumed, int64_t now);
+// (auth_time, idp, amr, tenant, acr, session_id, claims), generation + 1, no predecessor (the caller sets it), its
+// handle made under `handle_key`.
+NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
+                               int64_t now);
 
 // True if every scope in `requested` is in `granted`.
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
 
-// The refresh token stored under `hash` as redemption sees it (step 1 above): NotFound if absent. A consumed token
-// is stored as a tombstone (store/records.h); while its successor is still there, unconsumed and in its family (the
-// grace retry may issue again from it), the consumed grant is restored from that successor, so the retry issues
-// exactly what the lost answer did.
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view hash);
+// The refresh token `handle` names as redemption sees it (step 1 above): NotFound if absent. A 43-char handle of older
+// builds that was rotated is stored as a tombstone (store/records.h); while its successor is still there, unconsumed
+// and in its family (the grace retry may issue again from it), the consumed grant is restored from that successor,
+// so the retry issues exactly what the lost answer did. An old-generation handle (ParseRefreshHandle under
+// `handle_key`) is the consumed grant step 1 describes, made from the newest grant of its family.
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key);
 
 // Whether `grant` (found under some hash) can be redeemed by `client_id` at `now` at all (step 1 above).
 bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now);

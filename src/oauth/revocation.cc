@@ -4,6 +4,7 @@
 #include "oauth/errors.h"
 #include "oauth/form_post.h"
 #include "oauth/grant_family.h"
+#include "oauth/refresh_tokens.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -26,9 +27,13 @@ const char* OutcomeName(Outcome o) {
 }
 
 // Step 6 inside one write transaction; with `dry_run` (in a read transaction) it only says what it would do.
-Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, std::string_view handle_hash,
-              int64_t now, bool dry_run, Outcome* outcome) {
+Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, std::string_view token,
+              std::string_view handle_hash, int64_t now, bool dry_run, Outcome* outcome) {
   Result<store::Grant> grant = txn.GetGrant(handle_hash);
+  if (!grant.ok() && grant.status().IsNotFound()) {
+    // A rotated refresh token leaves no record, but its handle still names its family (refresh_tokens.h).
+    grant = ReadRefreshToken(txn, token, RefreshHandleKey(snapshot.session_key));
+  }
   if (!grant.ok()) {
     if (grant.status().IsNotFound()) {
       *outcome = Outcome::kUnknown;
@@ -81,11 +86,11 @@ http::Response HandleRevocationRequest(const http::Request& request, Catalog& ca
   // A read first, so unknown tokens and tokens of other clients never take LMDB's one writer lock; the write
   // transaction then looks again, as the grant may have changed in between.
   Status st = store->Read([&](store::Txn& txn) {
-    return Revoke(txn, snapshot, auth.client->client_id, handle_hash, now, /*dry_run=*/true, &outcome);
+    return Revoke(txn, snapshot, auth.client->client_id, token, handle_hash, now, /*dry_run=*/true, &outcome);
   });
   if (st.ok() && (outcome == Outcome::kFamilyRevoked || outcome == Outcome::kReferenceTokenRemoved)) {
     st = store->Update([&](store::Txn& txn) {
-      return Revoke(txn, snapshot, auth.client->client_id, handle_hash, now, /*dry_run=*/false, &outcome);
+      return Revoke(txn, snapshot, auth.client->client_id, token, handle_hash, now, /*dry_run=*/false, &outcome);
     });
   }
   if (!st.ok()) {

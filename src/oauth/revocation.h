@@ -13,7 +13,9 @@
 //                                                every refresh and reference token of the original grant, plus a
 //                                                revocation record so introspection reports the family's JWT access
 //                                                tokens inactive). A consumed (rotated) or expired but not yet
-//                                                collected refresh token still names its family.
+//                                                collected refresh token still names its family (a rotated handle
+//                                                that has no record any more through refresh_tokens.h
+//                                                ReadRefreshToken: its own family and generation, under its MAC).
 //          a reference access token of this client  that token is deleted; its family (if any) lives on: revoking
 //                                                an access token must not end the user's session (RFC 7009 §2.1
 //                                                makes the converse optional, not this)

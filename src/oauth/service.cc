@@ -42,7 +42,8 @@
 namespace tf::oauth {
 
 struct Service::Impl {
-  Impl(const Config& c, store::Store* s, const Clock* k) : config(c), store(s), clock(k), catalog(config, s) {}
+  Impl(const Config& c, store::Store* s, const Clock* k, const token::KeyEncryptionKey* kek)
+      : config(c), store(s), clock(k), catalog(config, s, kek) {}
 
   http::Response Route(const http::Request& request, RequestLog* log);
   http::Response Document(bool jwks);
@@ -136,8 +137,8 @@ http::Response Service::Impl::Route(const http::Request& request, RequestLog* lo
   return NotFound();
 }
 
-Service::Service(const Config& config, store::Store* store, const Clock* clock)
-    : impl_(std::make_unique<Impl>(config, store, clock)) {}
+Service::Service(const Config& config, store::Store* store, const Clock* clock, const token::KeyEncryptionKey* kek)
+    : impl_(std::make_unique<Impl>(config, store, clock, kek)) {}
 
 Service::~Service() = default;
 

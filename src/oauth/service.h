@@ -16,13 +16,16 @@
 #include "http/request.h"
 #include "oauth/request_log.h"
 #include "store/store.h"
+#include "token/key_encryption.h"
 #include "util/clock.h"
 
 namespace tf::oauth {
 
 class Service {
  public:
-  Service(const Config& config, store::Store* store, const Clock* clock);
+  // `kek` (null: no key-encryption key) opens sealed keys (token/key_encryption.h); it must outlive the Service.
+  Service(const Config& config, store::Store* store, const Clock* clock,
+          const token::KeyEncryptionKey* kek = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

@@ -23,6 +23,8 @@
 //                           offline_access without AllowOfflineAccess, for a subject that is not a user, or for a token
 //                           that carries `act` (a refreshed token could not carry it); nothing grantable at all
 //   500 server_error        no signing key, the store cannot be read or written (logged)
+//   503 temporarily_unavailable  the store is full when the new grants are written (Retry-After; errors.h
+//                           StoreFailureResponse)
 //   200                     {"access_token", "issued_token_type", "token_type":"Bearer", "expires_in", "scope"
 //                           [, "refresh_token"]}
 //

@@ -13,7 +13,12 @@
 //     `resize_mu_` shared for its lifetime and the resize takes it exclusively.
 //   - The named databases are opened once, in Open, before any other transaction exists.
 //   - Values returned by mdb_get/mdb_cursor_get point into the map: they are copied into std::string at once.
-//   - Sync stays on (no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP).
+//   - Sync stays on: no MDB_NOSYNC and no MDB_WRITEMAP; MDB_NOMETASYNC only when StoreOptions::meta_async asks.
+//   - Group commit: Update() calls that arrive while another thread of this process commits queue up; the next one
+//     to run becomes the leader and runs all of them in ONE write transaction, each callback in its own nested
+//     transaction (mdb_txn_begin with the parent), so the batch costs one commit and one sync. A callback that fails
+//     or throws aborts only its nested transaction; a failed commit of the parent fails every request of the batch
+//     that had succeeded (none of them is acknowledged). Each caller gets its own Status or exception.
 #include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -25,13 +30,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <tuple>
 #include <utility>
 
+#include "store/grant_encoding.h"
 #include "store/store.h"
 #include "store/stored_records.h"
 #include "util/base64.h"
@@ -46,6 +55,9 @@ constexpr unsigned kMaxDbs = 16;        // the nine of today, with room to spare
 constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
 // How often (at most) a Store looks for reader slots of dead processes besides the moments it needs one.
 constexpr int64_t kReaderCheckIntervalSeconds = 10;
+// The most Update() calls one write transaction serves (group commit): bounds how long a batch holds the writer lock
+// that every process shares, and the latency of its first request.
+constexpr size_t kMaxBatch = 64;
 constexpr const char kSchemaVersion[] = "1";
 constexpr const char kSchemaVersionKey[] = "schema_version";
 constexpr const char kGenerationKey[] = "config_generation";
@@ -390,13 +402,12 @@ class LmdbTxn final : public Txn {
     TF_RETURN_IF_ERROR(failure_);
     TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
     TF_RETURN_IF_ERROR(ValidateGrant(grant));
-    // A consumed grant is kept only as its tombstone (records.h), so rotations cost little space.
-    const std::string json = grant.consumed_at.has_value() ? ToTombstoneJson(grant) : ToJson(grant);
-    TF_RETURN_IF_ERROR(CheckReadsBack(
-        json, [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, "").status(); }));
+    // A consumed grant is kept only as its tombstone (records.h), so a redeemed code costs little space. The binary
+    // form holds any bytes of a valid grant, so unlike JSON it needs no read-back check.
+    const std::string value = EncodeGrant(grant.consumed_at.has_value() ? ConsumedGrantTombstone(grant) : grant);
     TF_RETURN_IF_ERROR(DropFamilyEntries(handle_hash, grant.family));
     TF_RETURN_IF_ERROR(PutFamilyEntry(grant.family, handle_hash));
-    return Put(dbis_.grants, handle_hash, json, false);
+    return Put(dbis_.grants, handle_hash, value, false);
   }
 
   Status RemoveGrant(std::string_view handle_hash) override {
@@ -482,6 +493,26 @@ class LmdbTxn final : public Txn {
     rc = mdb_cursor_count(cursor.get(), &n);
     if (rc != 0) return MdbStatus("mdb_cursor_count", rc);
     return static_cast<size_t>(n);
+  }
+
+  Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) override {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (!dbis_.has_grants || !CanBeFamily(family)) return out;
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(
+        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+          hashes.emplace_back(v);
+          return true;
+        }));
+    for (std::string& hash : hashes) {
+      Result<Grant> g = GetGrant(hash);
+      if (!g.ok()) {
+        if (g.status().IsNotFound()) continue;  // a stale index entry, or a revoked family
+        return g.status();
+      }
+      if (g->family == family) out.emplace_back(std::move(hash), std::move(g).value());
+    }
+    return out;
   }
 
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
@@ -814,6 +845,14 @@ Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix)
 
 // ---- Store -----------------------------------------------------------------------------------------------------------
 
+// One caller of LmdbStore::Update() waiting for its batch: the callback, and what it returned or threw.
+struct PendingUpdate {
+  const std::function<Status(Txn&)>* fn;
+  Status result;
+  std::exception_ptr exception;
+  bool done = false;  // set (under LmdbStore::batch_mu_) once result and exception are final
+};
+
 class LmdbStore final : public Store {
  public:
   LmdbStore(MDB_env* env, const StoreOptions& options) : env_(env), options_(options) {}
@@ -843,13 +882,120 @@ class LmdbStore final : public Store {
     return fn(t);
   }
 
+  // Group commit (see the top of this file): the caller queues its request; whoever finds no leader at work leads
+  // the next batch (its own request and every one queued behind it, up to kMaxBatch), then wakes the others.
   Status Update(const std::function<Status(Txn&)>& fn) override {
     if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
+    PendingUpdate me{&fn};
+    std::unique_lock<std::mutex> lock(batch_mu_);
+    queue_.push_back(&me);
+    while (!me.done) {
+      if (leading_) {
+        batch_cv_.wait(lock);
+        continue;
+      }
+      // Lead the next batch: the oldest queued requests (this one among them, unless more than kMaxBatch were
+      // queued before it: then it waits for, or leads, a later batch).
+      leading_ = true;
+      const size_t n = std::min(queue_.size(), kMaxBatch);
+      std::vector<PendingUpdate*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      lock.unlock();
+      try {
+        RunBatch(batch);
+      } catch (...) {  // not a callback's (RunBatch keeps those), e.g. std::bad_alloc: every request gets it
+        for (PendingUpdate* p : batch) p->exception = std::current_exception();
+      }
+      lock.lock();
+      for (PendingUpdate* p : batch) p->done = true;
+      leading_ = false;
+      batch_cv_.notify_all();
+    }
+    lock.unlock();
+    if (me.exception) std::rethrow_exception(me.exception);
+    return me.result;
+  }
+
+  // One request alone: its own write transaction, as LMDB runs any other. A full map may have been grown by another
+  // process (tokenctl map grow) without our transactions noticing: LMDB reports MDB_MAP_RESIZED only once the data
+  // outgrows our map. Adopt the recorded size and try once more.
+  Status UpdateAlone(const std::function<Status(Txn&)>& fn) {
     Status s = UpdateOnce(fn);
-    // A full map may have been grown by another process (tokenctl map grow) without our transactions noticing: LMDB
-    // reports MDB_MAP_RESIZED only once the data outgrows our map. Adopt the recorded size and try once more.
     if (s.code() == Status::Code::kResourceExhausted && AdoptGrownMap()) s = UpdateOnce(fn);
     return s;
+  }
+
+  // Runs a batch: one request as UpdateAlone; several in one parent transaction, each in a nested one, committed
+  // once. A request that ran out of map (in its nested transaction or at the shared commit) is retried alone after
+  // adopting a map another process grew, as UpdateAlone does.
+  void RunBatch(const std::vector<PendingUpdate*>& batch) {
+    if (batch.size() == 1) {
+      PendingUpdate* p = batch.front();
+      try {
+        p->result = UpdateAlone(*p->fn);
+      } catch (...) {
+        p->exception = std::current_exception();
+      }
+      return;
+    }
+    UpdateBatch(batch);
+    bool full = false;
+    for (const PendingUpdate* p : batch) full = full || p->result.code() == Status::Code::kResourceExhausted;
+    if (!full || !AdoptGrownMap()) return;
+    for (PendingUpdate* p : batch) {
+      if (p->exception || p->result.code() != Status::Code::kResourceExhausted) continue;
+      try {
+        p->result = UpdateOnce(*p->fn);
+      } catch (...) {
+        p->exception = std::current_exception();
+      }
+    }
+  }
+
+  // The batch in one write transaction: each callback in a nested transaction that commits into the parent if the
+  // callback succeeds and is aborted otherwise (or when it throws), then one commit of the parent. Sets each
+  // request's result or exception.
+  void UpdateBatch(const std::vector<PendingUpdate*>& batch) {
+    TxnGuard parent(this);
+    const Status begun = parent.Begin(true);
+    if (!begun.ok()) {
+      for (PendingUpdate* p : batch) p->result = begun;
+      return;
+    }
+    bool any = false;
+    for (PendingUpdate* p : batch) {
+      MDB_txn* child = nullptr;
+      const int rc = mdb_txn_begin(env_, parent.get(), 0, &child);
+      if (rc != 0) {
+        p->result = MdbStatus("mdb_txn_begin", rc);
+        continue;
+      }
+      Status s;
+      try {
+        LmdbTxn t(child, dbis_, true);
+        s = (*p->fn)(t);
+        if (s.ok()) s = t.failure();
+        if (s.ok() && t.touched_config()) s = t.IncrementConfigGeneration();
+      } catch (...) {
+        mdb_txn_abort(child);
+        p->exception = std::current_exception();
+        continue;
+      }
+      if (s.ok()) {
+        const int crc = mdb_txn_commit(child);  // into the parent; the child is gone whatever it returns
+        if (crc != 0) s = MdbStatus("mdb_txn_commit", crc);
+      } else {
+        mdb_txn_abort(child);
+      }
+      p->result = s;
+      any = any || s.ok();
+    }
+    if (!any) return;  // nothing to write: the guard aborts the parent
+    const Status committed = parent.Commit();
+    if (committed.ok()) return;
+    for (PendingUpdate* p : batch) {
+      if (!p->exception && p->result.ok()) p->result = committed;
+    }
   }
 
   Status UpdateOnce(const std::function<Status(Txn&)>& fn) {
@@ -1243,6 +1389,10 @@ class LmdbStore final : public Store {
   std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
   std::mutex resume_mu_;
   std::string resume_key_;
+  std::mutex batch_mu_;              // guards queue_, leading_ and every PendingUpdate::done
+  std::condition_variable batch_cv_;  // signalled when a batch ends
+  std::deque<PendingUpdate*> queue_;  // Update() calls not yet taken into a batch, oldest first
+  bool leading_ = false;              // a thread is running a batch
   std::atomic<int64_t> next_reader_check_{0};  // SteadySeconds() from which the periodic reader check runs       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 
@@ -1293,7 +1443,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rc = mdb_env_set_maxreaders(env, options.max_readers);
   if (rc != 0) return MdbStatus("mdb_env_set_maxreaders", rc);
   // 0660: every member of the group that runs the workers and tokenctl may share the files (the umask applies).
-  rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS | (options.read_only ? MDB_RDONLY : 0), 0660);
+  const unsigned flags =
+      MDB_NOTLS | (options.read_only ? MDB_RDONLY : 0) | (options.meta_async ? unsigned{MDB_NOMETASYNC} : 0);
+  rc = mdb_env_open(env, options.path.c_str(), flags, 0660);
   if (rc == ENOENT && options.read_only) {
     return Status::NotFound(std::string(kNotInitialised) + " (" + options.path + ")");
   }

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/grant_encoding.h"
 #include "store/stored_records.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -328,11 +329,11 @@ class PgTxn final : public Txn {
     TF_RETURN_IF_ERROR(failure_);
     TF_RETURN_IF_ERROR(CheckHandleHash(handle_hash));
     TF_RETURN_IF_ERROR(ValidateGrant(grant));
-    Result<std::string> value = EncodeGrant(grant);
-    if (!value.ok()) return value.status();
+    // A consumed grant is kept only as its tombstone, in the binary form (grant_encoding.h), as in LMDB.
+    const std::string value = EncodeGrant(grant.consumed_at.has_value() ? ConsumedGrantTombstone(grant) : grant);
     Params p;
     p.Bytes(handle_hash).Bytes(grant.family).Bytes(grant.client_id).Bytes(grant.subject).Int(grant.expires);
-    p.Bytes(*value);
+    p.Bytes(value);
     return Exec("INSERT tf_grants",
                 "INSERT INTO tf_grants (handle_hash, family, client_id, subject, expires, value) "
                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (handle_hash) DO UPDATE SET family = EXCLUDED.family, "

@@ -511,44 +511,25 @@ const std::vector<Field<User>>& UserFields() {
   return fields;
 }
 
-// The successor's hash is 32 raw bytes in memory and base64url (no padding) on disk, so the record stays text.
-Field<Grant> Successor() {
-  return {"successor",
-          [](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
+// A grant's link to another grant (successor, predecessor, device_code_hash): a SHA-256 hash, 32 raw bytes in memory
+// and base64url (no padding) on disk, so the record stays text; "" for none.
+Field<Grant> HashLink(const char* name, std::string Grant::*member) {
+  return {name,
+          [member](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
             if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
             const std::string_view text = v->valuestring;
             if (text.empty()) {
-              g->successor.clear();
+              (g->*member).clear();
               return Status::OK();
             }
             std::optional<std::string> raw = Base64UrlDecode(text);
             if (!raw.has_value() || raw->size() != 32) {
               return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
             }
-            g->successor = std::move(*raw);
+            g->*member = std::move(*raw);
             return Status::OK();
           },
-          [](const Grant& g) { return Encode(Base64UrlEncode(g.successor)); }};
-}
-
-// A user code's device code hash: 32 raw bytes in memory, base64url (no padding) on disk, as the successor.
-Field<Grant> DeviceCodeHash() {
-  return {"device_code_hash",
-          [](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
-            if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
-            const std::string_view text = v->valuestring;
-            if (text.empty()) {
-              g->device_code_hash.clear();
-              return Status::OK();
-            }
-            std::optional<std::string> raw = Base64UrlDecode(text);
-            if (!raw.has_value() || raw->size() != 32) {
-              return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
-            }
-            g->device_code_hash = std::move(*raw);
-            return Status::OK();
-          },
-          [](const Grant& g) { return Encode(Base64UrlEncode(g.device_code_hash)); }};
+          [member](const Grant& g) { return Encode(Base64UrlEncode(g.*member)); }};
 }
 
 const std::vector<Field<Grant>>& GrantFields() {
@@ -563,7 +544,7 @@ const std::vector<Field<Grant>>& GrantFields() {
       F("absolute_expires", &G::absolute_expires),
       F("family", &G::family),
       F("consumed_at", &G::consumed_at),
-      Successor(),
+      HashLink("successor", &G::successor),
       F("auth_time", &G::auth_time),
       F("idp", &G::idp),
       F("amr", &G::amr),
@@ -576,12 +557,14 @@ const std::vector<Field<Grant>>& GrantFields() {
       F("nonce", &G::nonce),
       F("code_challenge", &G::code_challenge),
       F("code_challenge_method", &G::code_challenge_method),
-      DeviceCodeHash(),
+      HashLink("device_code_hash", &G::device_code_hash),
       F("decision", &G::decision),
       F("interval", &G::interval),
       F("last_poll", &G::last_poll),
       F("failures", &G::failures),
       F("locked_until", &G::locked_until),
+      F("generation", &G::generation),
+      HashLink("predecessor", &G::predecessor),
   };
   return fields;
 }
@@ -892,6 +875,12 @@ Status ValidateGrant(const Grant& grant) {
   if (!grant.successor.empty() && grant.successor.size() != 32) {
     return Bad("successor", "expected a 32-byte SHA-256 hash");
   }
+  if (!grant.predecessor.empty() && grant.predecessor.size() != 32) {
+    return Bad("predecessor", "expected a 32-byte SHA-256 hash");
+  }
+  if (grant.generation < 0 || static_cast<double>(grant.generation) > kMaxExactInteger) {
+    return Bad("generation", "expected a non-negative integer");
+  }
   if (!grant.device_code_hash.empty() && grant.device_code_hash.size() != 32) {
     return Bad("device_code_hash", "expected a 32-byte SHA-256 hash");
   }
@@ -964,6 +953,8 @@ Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor) {
   g.family = tombstone.family;
   g.consumed_at = tombstone.consumed_at;
   g.successor = tombstone.successor;
+  g.generation = tombstone.generation;
+  g.predecessor = tombstone.predecessor;
   g.code_challenge = tombstone.code_challenge;
   g.code_challenge_method = tombstone.code_challenge_method;
   return g;

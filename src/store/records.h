@@ -274,20 +274,20 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //     (RandomHandle(16)); "" means no family (a client_credentials reference token): such a grant is not in the
 //     family index and no RevokeFamily reaches it.
 //   - created >= 0, expires >= 0; the grant is dead at or after `expires` (Store::CollectExpired deletes it then).
-//   - successor: "" or exactly 32 raw bytes (the SHA-256 of the replacing handle); on disk it is base64url without
-//     padding (43 characters), so the JSON stays text.
+//   - successor and predecessor: "" or exactly 32 raw bytes (the SHA-256 of the replacing or replaced handle); on
+//     disk they are base64url without padding (43 characters), so the JSON stays text. generation: 0 .. 2^53.
 //   - consumed_at: one-time grants (OneTimeOnly refresh tokens, codes) set it in the same write transaction that
 //     issues the successor; the record is kept until `expires` (as a tombstone, ConsumedGrantTombstone below), so
 //     presenting the handle again is detected as reuse.
 // Times are Unix seconds.
 //
-// JSON (snake_case, like the protocol's own names; this record is not imported from IdentityServer):
+// Stored in the binary form of store/grant_encoding.h; JSON (ToJson, tokenctl, older builds' records), snake_case:
 //   {"v":1,"kind":"refresh_token","client_id":"c","subject":"alice","scopes":["api","offline_access"],
 //    "created":1700000000,"expires":1702592000,"absolute_expires":null,"family":"...","consumed_at":null,
 //    "successor":"","auth_time":1700000000,"idp":"local","amr":["pwd"],"tenant":"","acr":"","session_id":"",
 //    "claims":[{"Type":"name","Value":"Alice","ValueType":""}],"access_token_json":"","redirect_uri":"","nonce":"",
 //    "code_challenge":"","code_challenge_method":"","device_code_hash":"","decision":"","interval":0,"last_poll":null,
-//    "failures":0,"locked_until":null}
+//    "failures":0,"locked_until":null,"generation":1,"predecessor":""}
 // Every property is written; on reading, a missing property takes the default below, null means absent, "kind",
 // "client_id", "created" and "expires" are required, and an unknown property is an error (a record written
 // by a newer build is Corruption, not silently truncated).
@@ -340,6 +340,12 @@ struct Grant {
   std::optional<int64_t> last_poll;    // device_code: the last poll that was not answered slow_down
   int64_t failures = 0;                // user_code_throttle: failed entries in the record's lifetime
   std::optional<int64_t> locked_until; // user_code_throttle: no entry is checked before this instant
+  // refresh tokens whose handle names its family and generation (oauth/refresh_tokens.h RefreshHandle): the number
+  // of the handle in its chain of rotations, from 1 (0: a handle that names none, RandomHandle(32)); and the hash (raw
+  // 32 bytes, stored base64url) of the handle this one replaced, kept for the reuse grace retry ("" for none, or once
+  // that retry was spent)
+  int64_t generation = 0;
+  std::string predecessor;
 };
 
 // The record kept in `revocations` after a family was revoked: JWT access tokens issued from the family carry

@@ -4,7 +4,9 @@
 // Named databases (all keys are bytes; all values are versioned JSON records, see records.h):
 //   meta        "schema_version" -> "1";  "config_generation" -> decimal counter (see below);
 //               "session_key" -> 32 random raw bytes (the HMAC key of session cookies, oauth/session.h); a writable
-//               open creates it when missing; replacing it (PutSessionKey) moves the config generation;
+//               open creates it when missing; replacing it (PutSessionKey) moves the config generation; the layer
+//               above may store them sealed with the key-encryption key instead (token/key_encryption.h), an opaque
+//               value of up to kMaxSessionKeyValueSize bytes that the store keeps as it is;
 //               "map_size" -> decimal bytes, written by GrowMap (absent until the map was first grown): the least map
 //               size any process opens the environment with
 //   clients     ClientId                      -> Client
@@ -15,7 +17,7 @@
 //   users       SubjectId                     -> User
 //   usernames   Tenant "\0" NormalizeUsername(Username) -> SubjectId (raw bytes, not JSON)
 //   grants      SHA-256(handle) (32 raw bytes) -> Grant (records.h): codes, refresh tokens, device codes,
-//               reference tokens; the handle itself is never stored
+//               reference tokens, in the binary form of store/grant_encoding.h; the handle itself is never stored
 //   families    FamilyId -> SHA-256(handle), MDB_DUPSORT (one duplicate per grant of the family; raw bytes, not
 //               JSON; a grant whose family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by PutGrant, RemoveGrant,
 //               RevokeFamily and CollectExpired in the same transaction
@@ -40,7 +42,10 @@
 // writes nothing), so no early return or exception keeps LMDB's writer lock or a reader slot. Update() may run its
 // callback a second time after an aborted attempt (LMDB: a map another process grew, see GrowMap), so a callback's
 // only effects are its Txn calls and what it assigns for its caller. Never do I/O or wait for a request inside a
-// callback. Values are copied out of the map before a callback returns.
+// callback. Values are copied out of the map before a callback returns. Update() calls that overlap in one process may
+// share one commit (group commit, lmdb_store.cc): each callback then runs in a nested transaction of a shared one,
+// sees the writes of those before it, and its failure or exception undoes only its own writes; a caller is answered
+// only after the shared commit, with that commit's error if it failed.
 //
 // LMDB rules followed: the environment is opened with MDB_NOTLS (file mode 0660, so one group can share it; the umask
 // applies) with the larger of StoreOptions::map_size and meta "map_size"; mdb_reader_check (which frees the reader
@@ -48,7 +53,7 @@
 // and whenever a read meets MDB_READERS_FULL, which is then retried once; MDB_MAP_RESIZED (another process grew the
 // map, GrowMap) is handled by adopting the new size and retrying;
 // MDB_MAP_FULL and MDB_READERS_FULL become ResourceExhausted with a message naming the config key to raise; sync
-// stays on; read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
+// stays on (StoreOptions::meta_async drops the meta page's own sync, docs/durability.md); read transactions are reused from a per-Store pool with reset/renew (each pooled transaction keeps one
 // reader slot, so max_readers must cover every process's peak number of concurrent readers, plus tokenctl).
 // Every other LMDB failure becomes a Status whose message names the mdb_* call. A stored record that does not parse,
 // or that has a property this build does not know, is a Corruption error naming the database and key.
@@ -60,6 +65,9 @@
 // (records.h ConsumedGrantTombstone: identity, times, family and successor links; no scopes, claims or
 // authentication data), written without its empty properties: a third or less of a live refresh token's record. The
 // refresh grace retry restores what it needs from the successor (oauth/refresh_tokens.h ReadRefreshToken).
+// A refresh token whose handle names its family and generation leaves no record at all when it is rotated (the
+// successor keeps its hash as `predecessor`; oauth/refresh_tokens.h), so a family takes the same space however often
+// it was rotated; tombstones of refresh tokens remain only for the 43-character handles of older builds.
 //
 // Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now or whose family has a revocation
 // record (what an interrupted RevokeFamilyInBatches left), with their family index entries, and revocation records
@@ -101,6 +109,9 @@
 
 namespace tf::store {
 
+// The longest meta "session_key" value a store accepts (Txn::PutSessionKey): room for the sealed form.
+inline constexpr size_t kMaxSessionKeyValueSize = 128;
+
 struct StoreOptions {
   std::string path;                 // the environment directory
   uint64_t map_size = 1ull << 30;   // bytes; must be the same in every process
@@ -111,6 +122,9 @@ struct StoreOptions {
   // every session sets. LMDB ignores both.
   bool migrate = false;
   int64_t statement_timeout_ms = 5000;
+  // MDB_NOMETASYNC (Config lmdb_sync = meta-async): a commit syncs its data once and writes the meta page without
+  // waiting for it; a system crash may undo the last commits, a process crash loses nothing. false: two syncs.
+  bool meta_async = false;
 };
 
 // The options every process opens the configured database with (path = database, map_size, max_readers; create and
@@ -173,9 +187,11 @@ class Txn {
   virtual Status PutKey(const KeyRecord& key) = 0;
   virtual Status RemoveKey(std::string_view kid) = 0;
 
-  // The session-cookie key (meta "session_key", 32 raw bytes). NotFound if absent (only possible in a database opened
-  // read-only that no writable open has upgraded yet). PutSessionKey replaces it (InvalidArgument unless exactly 32
-  // bytes) and increments the configuration generation, so every worker reloads it and every session ends.
+  // The session-cookie key (meta "session_key", 32 raw bytes, or up to kMaxSessionKeyValueSize bytes of them sealed
+  // above the store). NotFound if absent (only possible in a database opened read-only that no writable open has
+  // upgraded yet); Corruption for a stored value shorter than 32 or longer than kMaxSessionKeyValueSize bytes.
+  // PutSessionKey replaces it (InvalidArgument unless 32 to kMaxSessionKeyValueSize bytes) and increments the
+  // configuration generation, so every worker reloads it and every session ends.
   virtual Result<std::string> GetSessionKey() = 0;
   virtual Status PutSessionKey(std::string_view key) = 0;
 
@@ -216,6 +232,20 @@ class Txn {
   // How many grants the family index holds under `family` (one lookup and a count, nothing parsed); 0 for a family
   // that cannot be one.
   virtual Result<size_t> CountFamilyGrants(std::string_view family) = 0;
+  // The grants of `family` as (handle_hash, grant) pairs, through the family index (no scan of `grants`): what a
+  // refresh handle of an older generation is checked against (oauth/refresh_tokens.h). Empty for a family that cannot
+  // be one or that was revoked. The default implementation filters ListGrants, a scan: a store overrides it with an
+  // index lookup.
+  virtual Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (family.empty()) return out;
+    Result<std::vector<std::pair<std::string, Grant>>> all = ListGrants("", "");
+    if (!all.ok()) return all.status();
+    for (auto& [hash, grant] : *all) {
+      if (grant.family == family) out.emplace_back(std::move(hash), std::move(grant));
+    }
+    return out;
+  }
   // The revocation record of the family, or nullopt if it was never revoked (or its record was collected).
   virtual Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) = 0;
   // Lists (handle_hash, grant) pairs ordered by hash, optionally filtered by exact client id and subject (empty =

@@ -9,6 +9,7 @@ StoreOptions StoreOptionsFromConfig(const Config& config) {
   options.map_size = config.map_size;
   options.max_readers = config.max_readers;
   options.statement_timeout_ms = config.statement_timeout_ms;
+  options.meta_async = config.lmdb_meta_async;
   return options;
 }
 

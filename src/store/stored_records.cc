@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "store/grant_encoding.h"
+#include "store/store.h"
 #include "util/base64.h"
 #include "util/cjson_ptr.h"
 #include "util/log.h"
@@ -72,8 +74,9 @@ Result<User> ParseUser(std::string_view key, std::string_view value) {
                            [](const cJSON* j, std::vector<std::string>* u) { return UserFromJson(j, "", u); });
 }
 Result<Grant> ParseGrant(std::string_view hash, std::string_view value) {
-  return ParseStored<Grant>("grants", Base64UrlEncode(hash), value,
-                            [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, ""); });
+  Result<Grant> grant = DecodeGrant(value);
+  if (!grant.ok()) return Status::Corruption("grants " + Base64UrlEncode(hash) + ": " + grant.status().message());
+  return grant;
 }
 Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value) {
   return ParseStored<FamilyRevocation>("revocations", family, value, [](const cJSON* j, std::vector<std::string>*) {
@@ -112,10 +115,6 @@ Result<std::string> EncodeKey(const KeyRecord& key) {
 Result<std::string> EncodeUser(const User& user) {
   return ReadsBack(ToJson(user), [](const cJSON* j, std::vector<std::string>* u) { return UserFromJson(j, "", u); });
 }
-Result<std::string> EncodeGrant(const Grant& grant) {
-  return ReadsBack(grant.consumed_at.has_value() ? ToTombstoneJson(grant) : ToJson(grant),
-                   [](const cJSON* j, std::vector<std::string>*) { return GrantFromJson(j, ""); });
-}
 std::string EncodeRevocation(const FamilyRevocation& revocation) { return ToJson(revocation); }
 
 Result<std::string> StoredSessionKey(Result<std::optional<std::string>> value) {
@@ -123,17 +122,18 @@ Result<std::string> StoredSessionKey(Result<std::optional<std::string>> value) {
   if (!value->has_value()) {
     return Status::NotFound("meta 'session_key' not found: a writable open of the store creates it");
   }
-  if ((*value)->size() != kSessionKeySize) {
-    return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " bytes, found " +
+  if ((*value)->size() < kSessionKeySize || (*value)->size() > kMaxSessionKeyValueSize) {
+    return Status::Corruption("meta 'session_key': expected " + std::to_string(kSessionKeySize) + " to " +
+                              std::to_string(kMaxSessionKeyValueSize) + " bytes, found " +
                               std::to_string((*value)->size()));
   }
   return std::move(**value);
 }
 
 Status CheckSessionKey(std::string_view key) {
-  if (key.size() == kSessionKeySize) return Status::OK();
-  return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " bytes, got " +
-                                 std::to_string(key.size()));
+  if (key.size() >= kSessionKeySize && key.size() <= kMaxSessionKeyValueSize) return Status::OK();
+  return Status::InvalidArgument("session key: expected " + std::to_string(kSessionKeySize) + " to " +
+                                 std::to_string(kMaxSessionKeyValueSize) + " bytes, got " + std::to_string(key.size()));
 }
 
 Result<uint64_t> ParseGeneration(std::string_view v) {

@@ -12,6 +12,13 @@ database is then laid out the way docs/deploy.md tells users to: the directory i
 real host the group is tokenfcgi with www-data as a member; here the group is www-data itself so that the test adds no
 user or group to the machine.)
 
+The private keys are encrypted with a key-encryption key (key_encryption_key_file, made by tokenctl init). Under
+mod_fcgid the workers need it, so it is given to Apache's group (0440) as docs/deploy.md says. With mod_proxy_fcgi, as
+root, the worker runs as another user (SERVICE_USER, an existing system user standing in for tokenfcgi) under
+spawn-fcgi, its database directory and KEK belong to that user alone (0700, 0400: tokenctl run as root gives them
+to the directory's owner), and only its socket is shared with Apache's group (0660): www-data can read neither the
+database nor the KEK, and a token request through Apache still succeeds.
+
 Checks: discovery, JWKS, a client_credentials token with Basic authentication (which reaches the worker only
 because of `CGIPassAuth On`) and with body credentials, both verified by python3-jwt against the served JWKS;
 invalid_client is 401 with WWW-Authenticate; a wrong method is 405 with Allow; a body over the configured limit is
@@ -43,6 +50,8 @@ BODY_ID = "svc-body"
 TOKEN = "/connect/token"
 DISCOVERY = "/.well-known/openid-configuration"
 JWKS = "/.well-known/openid-configuration/jwks"
+# The user the mod_proxy_fcgi worker runs as (as root): any existing system user that is not Apache's.
+SERVICE_USER = "daemon"
 
 
 def apache_binary():
@@ -132,13 +141,30 @@ class ApacheDeployment:
                     f"issuer = {self.issuer}\n"
                     f"database = {self.tmp}/db\n"
                     f"log_level = info\n"
-                    f"access_token_signing_alg = ES256\n")
+                    f"access_token_signing_alg = ES256\n"
+                    f"key_encryption_key_file = {self.kek_path}\n")
         os.chmod(self.config_path, 0o644)
+
+    @property
+    def kek_path(self):
+        return os.path.join(self.tmp, "secrets", "kek")
+
+    @property
+    def separate_user(self):
+        """mod_proxy_fcgi as root: the worker runs as SERVICE_USER, apart from Apache's www-data."""
+        return self.root and self.mode == "proxy_fcgi"
 
     def _provision(self):
         db = os.path.join(self.tmp, "db")
         os.makedirs(db)
-        if self.root:
+        os.makedirs(os.path.dirname(self.kek_path))
+        os.chmod(os.path.dirname(self.kek_path), 0o755)
+        if self.separate_user:
+            # The service's own: tokenctl (root) gives what it creates here, the KEK included, to this owner.
+            service = pwd.getpwnam(SERVICE_USER)
+            os.chown(db, service.pw_uid, service.pw_gid)
+            os.chmod(db, 0o700)
+        elif self.root:
             # As docs/deploy.md: the directory in the web server's group, setgid, 2770; tokenctl under umask 007.
             os.chown(db, 0, pwd.getpwnam("www-data").pw_gid)
             os.chmod(db, 0o2770)
@@ -150,6 +176,10 @@ class ApacheDeployment:
             import json
             json.dump(configuration(), f)
         self.tokenctl("import", path)
+        if self.root and self.mode == "fcgid":
+            # mod_fcgid's workers run as www-data and need the KEK (docs/deploy.md): the group may read it.
+            os.chown(self.kek_path, 0, pwd.getpwnam("www-data").pw_gid)
+            os.chmod(self.kek_path, 0o440)
 
     def tokenctl(self, *args):
         proc = subprocess.run([harness.binary("tokenctl"), "--config", self.config_path] + list(args),
@@ -185,7 +215,11 @@ class ApacheDeployment:
             os.unlink(self.socket_path)
         log = open(os.path.join(self.tmp, "logs", "worker.log"), "ab")
         self._logs.append(log)
-        owner = ["-U", "www-data", "-G", "www-data"] if self.root else []
+        if self.separate_user:
+            # The worker as SERVICE_USER; the socket SERVICE_USER:www-data 0660, so Apache can connect.
+            owner = ["-u", SERVICE_USER, "-g", SERVICE_USER, "-U", SERVICE_USER, "-G", "www-data"]
+        else:
+            owner = ["-U", "www-data", "-G", "www-data"] if self.root else []
         self.spawn = subprocess.Popen(
             [find_tool("spawn-fcgi"), "-n", "-s", self.socket_path, "-M", "0660"] + owner +
             ["--", self.worker_binary, "--config", self.config_path],
@@ -466,6 +500,27 @@ class ModFcgidTest(_ApacheChecks, unittest.TestCase):
                  "spawn-fcgi or mod_proxy_fcgi missing")
 class ProxyFcgiTest(_ApacheChecks, unittest.TestCase):
     MODE = "proxy_fcgi"
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run Apache and the worker as two users")
+    def test_worker_runs_as_another_user_and_apache_reads_none_of_its_files(self):
+        r = self.d.post_form({"grant_type": "client_credentials", "scope": "api1"}, auth=(BASIC_ID, SECRET))
+        self.assertEqual(r.status, 200, r)
+        service = pwd.getpwnam(SERVICE_USER)
+        www = pwd.getpwnam("www-data")
+        pids = self.d.worker_pids()
+        self.assertTrue(pids)
+        for pid in pids:
+            self.assertEqual(os.stat(f"/proc/{pid}").st_uid, service.pw_uid)
+        sock = os.stat(self.d.socket_path)
+        self.assertEqual((sock.st_uid, sock.st_gid, sock.st_mode & 0o777), (service.pw_uid, www.pw_gid, 0o660))
+        for path in (os.path.join(self.d.tmp, "db", "data.mdb"), self.d.kek_path):
+            self.assertEqual(os.stat(path).st_uid, service.pw_uid, path)
+            probe = subprocess.run(["runuser", "-u", "www-data", "--", "head", "-c", "1", path],
+                                   capture_output=True, timeout=30)
+            self.assertNotEqual(probe.returncode, 0, f"www-data can read {path}")
+        self.assertEqual(os.stat(self.d.kek_path).st_mode & 0o7777, 0o400)
+        with open(os.path.join(self.d.tmp, "db", "data.mdb"), "rb") as f:
+            self.assertNotIn(b"PRIVATE KEY", f.read())
 
 
 if __name__ == "__main__":

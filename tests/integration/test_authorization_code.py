@@ -35,6 +35,7 @@ TOKEN = "/connect/token"
 USERINFO = "/connect/userinfo"
 INTROSPECTION = "/connect/introspect"
 HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+REFRESH_HANDLE = re.compile(r"^[A-Za-z0-9_-]{87}$")
 SID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 ALL_SCOPES = "openid profile email api1 offline_access"
 ID_TOKEN_PROTOCOL_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "sid", "idp",
@@ -173,7 +174,7 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual(body["token_type"], "Bearer")
         self.assertIsInstance(body["expires_in"], int)
         self.assertEqual(set(body["scope"].split()), set(ALL_SCOPES.split()))
-        self.assertRegex(body["refresh_token"], HANDLE)
+        self.assertRegex(body["refresh_token"], REFRESH_HANDLE)
         # The access token (python3-jwt).
         _, access = self.d.verify_access_token(body["access_token"], audience="api-main")
         self.assertEqual((access["sub"], access["client_id"], access["idp"]), ("1001", "web", "remote_user"))

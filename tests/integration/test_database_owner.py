@@ -1,7 +1,8 @@
 """tokenctl run as root on a database that belongs to the service user leaves nothing the workers cannot open: files
 it creates get the directory's owner and group (0660), files that would lock the workers out are refused with what
 to run, and docs/deploy.md's restore procedure, run as root as documented, ends with a database the service user's
-worker opens. The service user here is `nobody`."""
+worker opens. The key-encryption key file that init creates is given to the service user too (0400), so the worker
+running as that user opens the encrypted keys. The service user here is `nobody`."""
 
 import os
 import pwd
@@ -25,9 +26,11 @@ class DatabaseOwnerTest(unittest.TestCase):
         os.mkdir(self.db, 0o750)
         os.chown(self.db, self.uid, self.gid)
         self.conf = os.path.join(self.tmp, "t.conf")
+        os.mkdir(os.path.join(self.tmp, "secrets"), 0o755)
+        self.kek = os.path.join(self.tmp, "secrets", "kek")
         with open(self.conf, "w") as f:
             f.write(f"issuer = http://127.0.0.1:8080\ndatabase = {self.db}\naccess_token_signing_alg = EdDSA\n"
-                    "id_token_signing_alg = EdDSA\n")
+                    f"id_token_signing_alg = EdDSA\nkey_encryption_key_file = {self.kek}\n")
         os.chmod(self.conf, 0o644)
 
     def tearDown(self):
@@ -53,8 +56,11 @@ class DatabaseOwnerTest(unittest.TestCase):
         self.tokenctl("init")
         self.assert_owned_by_service_user("data.mdb")
         self.assert_owned_by_service_user("lock.mdb")
+        kek = os.stat(self.kek)
+        self.assertEqual((kek.st_uid, kek.st_gid, stat.S_IMODE(kek.st_mode)), (self.uid, self.gid, 0o400))
         r = self.worker_check_as_service_user()
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("2 encrypted, 0 in clear", r.stdout)
 
         # docs/deploy.md, "Backup and restore", as root.
         backup = os.path.join(self.tmp, "backup")

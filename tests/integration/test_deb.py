@@ -8,8 +8,9 @@ found it). Steps, each checked:
      exactly the files that `make install` (CMake's install rules, PREFIX=/usr) installs from the same build, apart
      from Debian's own changelog and copyright and the compression of docs and man pages;
   2. `dpkg -i`: the conffile, the tokenfcgi system user, /var/lib/tokenfcgi (tokenfcgi:tokenfcgi, 2770) with a
-     database whose files are group-writable, a current signing key, the man pages and systemd units (checked with
-     `systemd-analyze verify` when present);
+     database whose files are group-writable, a current signing key encrypted with the key-encryption key
+     /etc/tokenfcgi/kek (tokenfcgi, 0400), the man pages and systemd units (checked with `systemd-analyze verify`
+     when present);
   3. the installed tokenctl imports conf/demo.json; the INSTALLED worker, under spawn-fcgi as user tokenfcgi with its
      default configuration, serves discovery, the JWKS and a client_credentials token through a private nginx that
      includes the installed nginx example (socket path substituted); the token verifies against the JWKS;
@@ -38,6 +39,7 @@ from harness import basic_auth, find_tool, free_port, tail
 PACKAGE = "tokenfcgi"
 STATE_DIR = "/var/lib/tokenfcgi"
 CONFFILE = "/etc/tokenfcgi/tokenfcgi.conf"
+KEK = "/etc/tokenfcgi/kek"
 NGINX_EXAMPLE = "/usr/share/tokenfcgi/nginx/tokenfcgi.conf"
 DEB_SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "deb.sh")
 DEMO_JSON = os.path.join(harness.SOURCE_DIR, "conf", "demo.json")
@@ -361,7 +363,13 @@ class DebianPackageTest(unittest.TestCase):
         # The gc timer is enabled by the package (dh_installsystemd), even where systemd does not run.
         self.assertTrue(os.path.islink("/etc/systemd/system/timers.target.wants/tokenfcgi-gc.timer"),
                         "tokenfcgi-gc.timer is not enabled")
-        run(["/usr/bin/tokenfcgi", "--check-config"])
+        # The key-encryption key: made by postinst for tokenfcgi alone; the database's keys are encrypted with it.
+        kek = os.stat(KEK)
+        self.assertEqual((kek.st_uid, stat.S_IMODE(kek.st_mode), kek.st_size), (user.pw_uid, 0o400, 32))
+        checked = run(["/usr/bin/tokenfcgi", "--check-config"])
+        self.assertIn("0 in clear", checked.stdout)
+        with open(os.path.join(STATE_DIR, "data.mdb"), "rb") as f:
+            self.assertNotIn(b"PRIVATE KEY", f.read())
 
         # 3. Import the demo client with the installed tokenctl, serve a token from the installed worker.
         with open(DEMO_JSON) as f:

@@ -158,8 +158,8 @@ class DeployCommandsTest(unittest.TestCase):
             command = re.sub(r"(-[uUgGo] |runuser -u |--no-create-home )tokenfcgi\b", rf"\g<1>{self.user}", command)
         else:
             command = re.sub(r"^runuser -u tokenfcgi -- ", "", command)
-            command = re.sub(r"-o tokenfcgi -g (tokenfcgi|www-data) |-U www-data -G www-data |-u tokenfcgi -g tokenfcgi ",
-                             "", command)
+            command = re.sub(r"-o tokenfcgi -g (tokenfcgi|www-data) |-U www-data -G www-data |"
+                             r"-u tokenfcgi -g tokenfcgi ", "", command)
         return command
 
     def sh(self, command, check=True):
@@ -494,7 +494,7 @@ http {{
         (r"curl -s .*https://auth\.example\.com/.*", do_curl),
         (r"cron: .*", do_cron),
         (r"cp /var/backups/tokenfcgi/2026-01-31/data\.mdb .*", do_restore_copy),
-        (r"tokenctl backup .*", do_run),
+        (r"tokenctl (init|backup .*)", do_run),
         (r"tokenctl stats", do_stats),
         (r"tokenctl (--json )?grants list .*", do_grants_list),
         (r"tokenctl grants revoke .*", do_grants_revoke),

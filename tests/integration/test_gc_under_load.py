@@ -1,8 +1,9 @@
 """`tokenctl gc` while a load test refreshes tokens, without a single failed request.
 
 nginx -> 4 tokenfcgi workers -> one LMDB. A client with short sliding refresh tokens (RefreshTokenUsage OneTimeOnly,
-RefreshTokenExpiration Sliding, SlidingRefreshTokenLifetime a few seconds, no absolute cap) makes every rotation leave
-a consumed refresh token behind that expires a few seconds later, and abandoned families expire too. For LOAD_SECONDS
+RefreshTokenExpiration Sliding, SlidingRefreshTokenLifetime a few seconds, no absolute cap) and reference access
+tokens of the same lifetime makes every rotation store a grant that expires a few seconds later (a rotation itself
+leaves nothing of the consumed refresh token), and abandoned families expire too. For LOAD_SECONDS
 (longer on a busy machine, until enough has happened to check), parallel loops each refresh their own token chain as
 fast as they can while `tokenctl gc --batch 10` runs again and again, deleting those expired grants in many small
 write transactions under the workers' feet. Every refresh must
@@ -20,7 +21,7 @@ import harness
 from harness import Deployment, hashed_secret
 
 SECRET = "load-s3cret"
-SLIDING_SECONDS = 4       # each rotated (consumed) refresh token is deleted by gc this long after it was issued
+SLIDING_SECONDS = 4       # refresh and reference access tokens expire (and gc deletes them) this long after issue
 LOAD_SECONDS = 10         # at least; longer (up to MAX_LOAD_SECONDS) until the load did what the test checks
 MAX_LOAD_SECONDS = 120
 LOOPS = 8                 # parallel refresh chains
@@ -34,7 +35,7 @@ def configuration():
             "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
             "RefreshTokenUsage": "OneTimeOnly", "RefreshTokenExpiration": "Sliding",
             "SlidingRefreshTokenLifetime": SLIDING_SECONDS, "AbsoluteRefreshTokenLifetime": 0,
-            "AccessTokenLifetime": 60,
+            "AccessTokenType": "Reference", "AccessTokenLifetime": SLIDING_SECONDS,
         }],
         "ApiScopes": [{"Name": "api1"}],
         "ApiResources": [{"Name": "api", "Scopes": ["api1"]}],
@@ -134,7 +135,7 @@ class GcUnderLoadTest(unittest.TestCase):
         self.assertEqual(failures, [], f"failed requests during gc ({counts['ok']} refreshes succeeded)")
         self.assertGreater(counts["ok"], LOOPS * 5, "the load loops barely ran")
         removed_under_load = sum(r["grants"] for r in gc_runs)
-        # Consumed tokens from the first seconds of load and the abandoned families expired during the run.
+        # Reference tokens from the first seconds of load and the abandoned families expired during the run.
         self.assertGreater(removed_under_load, ABANDONED, f"gc removed too little while the loops ran: {gc_runs}")
         self.assertTrue(any(r["batches"] > 1 for r in gc_runs), f"gc never needed more than one batch: {gc_runs}")
 

@@ -114,7 +114,8 @@ class ReadmeExamplesTest(unittest.TestCase):
         for needle in ("grant_type=client_credentials", "grant_type=password", "grant_type=refresh_token",
                        "/connect/userinfo", "/connect/introspect", "/connect/revocation",
                        "grant_type=authorization_code", "code_verifier=", "/connect/deviceauthorization",
-                       "tf_device=approve", "grant-type:device_code", "token-exchange", "hmac-assertion", "/.well-known/openid-configuration"):
+                       "tf_device=approve", "grant-type:device_code", "token-exchange", "hmac-assertion",
+                       "/.well-known/openid-configuration"):
             self.assertIn(needle, text, f"no README example uses {needle}")
         self.assertGreaterEqual(sum(1 for _, expected in all_steps if expected), 12)
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "oauth/authorization_codes.h"
+#include "oauth/refresh_tokens.h"
 #include "oauth/service.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -258,7 +259,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemsWithOfflineAccessAndOpenId) {
 
   // The refresh token: in the code's family, with the login's session.
   const std::string refresh = body.Str("refresh_token");
-  EXPECT_EQ(refresh.size(), 43u);
+  EXPECT_EQ(refresh.size(), kRefreshHandleLength);
   std::optional<store::Grant> rt = StoredGrant(refresh);
   ASSERT_TRUE(rt.has_value());
   EXPECT_EQ(rt->kind, store::GrantKind::kRefreshToken);

@@ -11,6 +11,7 @@
 
 #include "config/config_keys.h"
 #include "store/store.h"
+#include "test_paths.h"
 
 namespace tf {
 namespace {
@@ -51,6 +52,7 @@ TEST(ConfigTest, DefaultsWhenOnlyIssuerIsSet) {
   EXPECT_EQ(c.database, "/var/lib/tokenfcgi");
   EXPECT_EQ(c.map_size, 1ull << 30);
   EXPECT_EQ(c.max_readers, 126u);
+  EXPECT_FALSE(c.lmdb_meta_async);
   EXPECT_EQ(c.max_body_bytes, 64u * 1024);
   EXPECT_EQ(c.max_form_params, 64u);
   EXPECT_EQ(c.base_path, "");
@@ -87,8 +89,10 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   Config a = ParseOk(text);
   Config b = ParseOk(kIssuer);
   EXPECT_EQ(a.database, b.database);
+  EXPECT_EQ(a.key_encryption_key_file, b.key_encryption_key_file);
   EXPECT_EQ(a.map_size, b.map_size);
   EXPECT_EQ(a.max_readers, b.max_readers);
+  EXPECT_EQ(a.lmdb_meta_async, b.lmdb_meta_async);
   EXPECT_EQ(a.max_body_bytes, b.max_body_bytes);
   EXPECT_EQ(a.max_form_params, b.max_form_params);
   EXPECT_EQ(a.base_path, b.base_path);
@@ -119,7 +123,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
   EXPECT_EQ(a.statement_timeout_ms, b.statement_timeout_ms);
-  EXPECT_EQ(ConfigKeys().size(), 33u);
+  EXPECT_EQ(ConfigKeys().size(), 35u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
@@ -187,6 +191,9 @@ TEST(ConfigTest, StatementTimeout) {
   EXPECT_EQ(With("statement_timeout", "250").statement_timeout_ms, 250);
   ExpectBad("statement_timeout", "0", "");
   ExpectBad("statement_timeout", "600001", "");
+  EXPECT_EQ(With("key_encryption_key_file", "/etc/tokenfcgi/kek").key_encryption_key_file, "/etc/tokenfcgi/kek");
+  EXPECT_EQ(With("key_encryption_key_file", "\"\"").key_encryption_key_file, "");
+  ExpectBad("key_encryption_key_file", "etc/kek", "absolute");
 }
 
 TEST(ConfigTest, MapSize) {
@@ -214,6 +221,16 @@ TEST(ConfigTest, MaxReaders) {
   ExpectBad("max_readers", "65536", "1 to 65535");
   ExpectBad("max_readers", "+5", "not a whole number");
   ExpectBad("max_readers", "12a", "not a whole number");
+}
+
+TEST(ConfigTest, LmdbSync) {
+  EXPECT_FALSE(With("lmdb_sync", "full").lmdb_meta_async);
+  EXPECT_TRUE(With("lmdb_sync", "meta-async").lmdb_meta_async);
+  ExpectBad("lmdb_sync", "none", "full or meta-async");
+  ExpectBad("lmdb_sync", "Full", "full or meta-async");
+  ExpectBad("lmdb_sync", "", "full or meta-async");
+  EXPECT_TRUE(store::StoreOptionsFromConfig(With("lmdb_sync", "meta-async")).meta_async);
+  EXPECT_FALSE(store::StoreOptionsFromConfig(With("lmdb_sync", "full")).meta_async);
 }
 
 // The worker and tokenctl open the store with these options, so every process gets the same map size and readers.
@@ -577,8 +594,8 @@ TEST(ConfigTest, LoadConfigReadsFileAndNamesIt) {
 
 // The shipped sample documents every key of the table with the table's default, and parses.
 TEST(ConfigTest, SampleConfigDocumentsEveryKeyWithItsDefault) {
-  // TF_SOURCE_DIR (tests/CMakeLists.txt), not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
-  std::string path = std::string(TF_SOURCE_DIR) + "/conf/tokenfcgi.conf";
+  // test_paths.h, not __FILE__: a package build maps source paths to "." (-ffile-prefix-map).
+  std::string path = std::string(test_paths::SourceDir()) + "/conf/tokenfcgi.conf";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << path;
   std::stringstream ss;

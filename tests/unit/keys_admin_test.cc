@@ -54,19 +54,19 @@ class AdminTest : public testing::StoreFixture {
 // ---- generate --------------------------------------------------------------------------------------------------
 
 TEST_F(AdminTest, GenerateMakesCurrentThenNextThenRefuses) {
-  auto first = GenerateKey(*store_, Alg::kES256, clock_);
+  auto first = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->state, KeyState::kCurrent);
   EXPECT_EQ(first->alg, "ES256");
   EXPECT_EQ(first->created, 1700000000);
 
   clock_.Advance(10);
-  auto second = GenerateKey(*store_, Alg::kES256, clock_);
+  auto second = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->state, KeyState::kNext);
   EXPECT_NE(second->kid, first->kid);
 
-  auto third = GenerateKey(*store_, Alg::kES256, clock_);
+  auto third = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.status().code(), Status::Code::kConflict);
   EXPECT_NE(third.status().message().find("rotate or retire it first"), std::string::npos);
@@ -74,15 +74,15 @@ TEST_F(AdminTest, GenerateMakesCurrentThenNextThenRefuses) {
 }
 
 TEST_F(AdminTest, AlgorithmsAreIndependent) {
-  ASSERT_TRUE(GenerateKey(*store_, Alg::kES256, clock_).ok());
-  auto ed = GenerateKey(*store_, Alg::kEdDSA, clock_);
+  ASSERT_TRUE(GenerateKey(*store_, Alg::kES256, clock_, nullptr).ok());
+  auto ed = GenerateKey(*store_, Alg::kEdDSA, clock_, nullptr);
   ASSERT_TRUE(ed.ok());
   EXPECT_EQ(ed->state, KeyState::kCurrent) << "EdDSA had no current key even though ES256 had one";
 }
 
 TEST_F(AdminTest, StoredKidMatchesTheSigningKey) {
   for (Alg alg : {Alg::kRS256, Alg::kPS256, Alg::kES256, Alg::kEdDSA}) {
-    auto record = GenerateKey(*store_, alg, clock_);
+    auto record = GenerateKey(*store_, alg, clock_, nullptr);
     ASSERT_TRUE(record.ok()) << token::AlgName(alg);
     auto stored = Key(record->kid);
     ASSERT_TRUE(stored);
@@ -95,8 +95,8 @@ TEST_F(AdminTest, StoredKidMatchesTheSigningKey) {
 // ---- rotate ----------------------------------------------------------------------------------------------------
 
 TEST_F(AdminTest, RotateMakesNextCurrentAndRetiresTheOld) {
-  auto a = GenerateKey(*store_, Alg::kES256, clock_);
-  auto b = GenerateKey(*store_, Alg::kES256, clock_);
+  auto a = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
+  auto b = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(a.ok() && b.ok());
   auto rotation = RotateKeys(*store_, Alg::kES256);
   ASSERT_TRUE(rotation.ok()) << rotation.status().ToString();
@@ -107,13 +107,13 @@ TEST_F(AdminTest, RotateMakesNextCurrentAndRetiresTheOld) {
   EXPECT_EQ(Key(b->kid)->state, KeyState::kCurrent);
 
   // A new key can now be the next one again.
-  auto c = GenerateKey(*store_, Alg::kES256, clock_);
+  auto c = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->state, KeyState::kNext);
 }
 
 TEST_F(AdminTest, RotateWithoutNextKeyFails) {
-  auto a = GenerateKey(*store_, Alg::kES256, clock_);
+  auto a = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(a.ok());
   auto rotation = RotateKeys(*store_, Alg::kES256);
   ASSERT_FALSE(rotation.ok());
@@ -123,9 +123,9 @@ TEST_F(AdminTest, RotateWithoutNextKeyFails) {
 }
 
 TEST_F(AdminTest, RotateTouchesOnlyItsAlgorithm) {
-  auto es = GenerateKey(*store_, Alg::kES256, clock_);
-  auto ed1 = GenerateKey(*store_, Alg::kEdDSA, clock_);
-  auto ed2 = GenerateKey(*store_, Alg::kEdDSA, clock_);
+  auto es = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
+  auto ed1 = GenerateKey(*store_, Alg::kEdDSA, clock_, nullptr);
+  auto ed2 = GenerateKey(*store_, Alg::kEdDSA, clock_, nullptr);
   ASSERT_TRUE(es.ok() && ed1.ok() && ed2.ok());
   ASSERT_TRUE(RotateKeys(*store_, Alg::kEdDSA).ok());
   EXPECT_EQ(Key(es->kid)->state, KeyState::kCurrent);
@@ -134,8 +134,8 @@ TEST_F(AdminTest, RotateTouchesOnlyItsAlgorithm) {
 // ---- retire ----------------------------------------------------------------------------------------------------
 
 TEST_F(AdminTest, RetireRules) {
-  auto current = GenerateKey(*store_, Alg::kES256, clock_);
-  auto next = GenerateKey(*store_, Alg::kES256, clock_);
+  auto current = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
+  auto next = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(current.ok() && next.ok());
 
   auto r = RetireKey(*store_, next->kid, /*force=*/false);
@@ -156,7 +156,7 @@ TEST_F(AdminTest, RetireRules) {
   EXPECT_TRUE(RetireKey(*store_, "no-such-kid", true).status().IsNotFound());
 
   // With no current key left, the next generated key signs at once.
-  auto fresh = GenerateKey(*store_, Alg::kES256, clock_);
+  auto fresh = GenerateKey(*store_, Alg::kES256, clock_, nullptr);
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->state, KeyState::kCurrent);
 }
@@ -164,8 +164,8 @@ TEST_F(AdminTest, RetireRules) {
 // ---- remove ----------------------------------------------------------------------------------------------------
 
 TEST_F(AdminTest, RemoveOnlyRetiredKeys) {
-  auto current = GenerateKey(*store_, Alg::kEdDSA, clock_);
-  auto next = GenerateKey(*store_, Alg::kEdDSA, clock_);
+  auto current = GenerateKey(*store_, Alg::kEdDSA, clock_, nullptr);
+  auto next = GenerateKey(*store_, Alg::kEdDSA, clock_, nullptr);
   ASSERT_TRUE(current.ok() && next.ok());
   EXPECT_EQ(RemoveKey(*store_, current->kid).code(), Status::Code::kConflict);
   EXPECT_EQ(RemoveKey(*store_, next->kid).code(), Status::Code::kConflict);
@@ -216,7 +216,7 @@ TEST_F(AdminTest, ImportsPemOfEachAlgorithm) {
     ASSERT_FALSE(pem.empty());
     auto expected = token::SigningKey::FromPrivatePem(alg, pem);
     ASSERT_TRUE(expected.ok()) << token::AlgName(alg);
-    auto record = ImportKeyPem(*store_, alg, pem, clock_);
+    auto record = ImportKeyPem(*store_, alg, pem, clock_, nullptr);
     ASSERT_TRUE(record.ok()) << token::AlgName(alg) << ": " << record.status().ToString();
     EXPECT_EQ(record->kid, (*expected)->kid());
     EXPECT_EQ(record->alg, token::AlgName(alg));
@@ -226,31 +226,31 @@ TEST_F(AdminTest, ImportsPemOfEachAlgorithm) {
 }
 
 TEST_F(AdminTest, ImportFollowsTheGenerateRuleAndRejectsDuplicates) {
-  ASSERT_TRUE(GenerateKey(*store_, Alg::kES256, clock_).ok());
+  ASSERT_TRUE(GenerateKey(*store_, Alg::kES256, clock_, nullptr).ok());
   const std::string pem = OpenSslPem(Alg::kES256, /*traditional=*/true);
-  auto imported = ImportKeyPem(*store_, Alg::kES256, pem, clock_);
+  auto imported = ImportKeyPem(*store_, Alg::kES256, pem, clock_, nullptr);
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   EXPECT_EQ(imported->state, KeyState::kNext);
 
-  auto again = ImportKeyPem(*store_, Alg::kES256, pem, clock_);
+  auto again = ImportKeyPem(*store_, Alg::kES256, pem, clock_, nullptr);
   EXPECT_EQ(again.status().code(), Status::Code::kAlreadyExists);
-  auto third = ImportKeyPem(*store_, Alg::kES256, OpenSslPem(Alg::kES256, false), clock_);
+  auto third = ImportKeyPem(*store_, Alg::kES256, OpenSslPem(Alg::kES256, false), clock_, nullptr);
   EXPECT_EQ(third.status().code(), Status::Code::kConflict);
 }
 
 TEST_F(AdminTest, ImportRejectsAKeyOfTheWrongType) {
-  auto r = ImportKeyPem(*store_, Alg::kRS256, OpenSslPem(Alg::kES256, false), clock_);
+  auto r = ImportKeyPem(*store_, Alg::kRS256, OpenSslPem(Alg::kES256, false), clock_, nullptr);
   EXPECT_FALSE(r.ok());
-  EXPECT_FALSE(ImportKeyPem(*store_, Alg::kES256, "not a pem", clock_).ok());
+  EXPECT_FALSE(ImportKeyPem(*store_, Alg::kES256, "not a pem", clock_, nullptr).ok());
   EXPECT_TRUE(ListKeys(*store_)->empty());
 }
 
 TEST_F(AdminTest, EnsureCurrentKeyIsIdempotent) {
-  auto first = EnsureCurrentKey(*store_, Alg::kEdDSA, clock_);
+  auto first = EnsureCurrentKey(*store_, Alg::kEdDSA, clock_, nullptr);
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(first->has_value());
   EXPECT_EQ((*first)->state, KeyState::kCurrent);
-  auto second = EnsureCurrentKey(*store_, Alg::kEdDSA, clock_);
+  auto second = EnsureCurrentKey(*store_, Alg::kEdDSA, clock_, nullptr);
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->has_value());
   EXPECT_EQ(ListKeys(*store_)->size(), 1u);
@@ -554,7 +554,7 @@ TEST(PasswordSchemeTest, NamesTheSchemeOnly) {
 // An operator moving from IdentityServer keeps its signing keys: `init --no-key`, then `key import`.
 class KeyCliTest : public testing::TokenctlFixture {
  protected:
-  static std::string KeyFile(const std::string& name) { return std::string(TF_TEST_KEYS_DIR) + "/" + name; }
+  static std::string KeyFile(const std::string& name) { return std::string(test_paths::KeysDir()) + "/" + name; }
   // The stored keys, read with a store opened only for this.
   std::vector<store::KeyRecord> StoredKeys() {
     std::unique_ptr<store::Store> opened = OpenStore();

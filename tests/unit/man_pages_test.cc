@@ -18,6 +18,7 @@
 #include "admin/cli.h"
 #include "config/config_keys.h"
 #include "oauth/grant.h"
+#include "test_paths.h"
 
 namespace tf {
 namespace {
@@ -103,7 +104,9 @@ std::string GrantTypesRoff() {
   return out;
 }
 
-std::string ManPath(const std::string& name) { return std::string(TF_SOURCE_DIR) + "/packaging/man/" + name; }
+std::string ManPath(const std::string& name) {
+  return std::string(test_paths::SourceDir()) + "/packaging/man/" + name;
+}
 
 // Checks (or, with TF_UPDATE_MAN set, rewrites) the part of `page` between the markers of `what`.
 void CheckGenerated(const std::string& page, const std::string& what, const std::string& generated) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "oauth/refresh_tokens.h"
 #include "oauth/service.h"
 #include "password/password_hash.h"
 #include "store/records.h"
@@ -216,7 +217,7 @@ TEST_F(RefreshGrantTest, PasswordGrantWithOfflineAccessIssuesARefreshToken) {
   const std::string handle = RefreshTokenOf(r);
   Json body(r.body);
   EXPECT_EQ(body.Str("scope"), "api1.read offline_access");
-  EXPECT_EQ(handle.size(), 43u);
+  EXPECT_EQ(handle.size(), kRefreshHandleLength);
   EXPECT_EQ(handle.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
             std::string::npos);
 
@@ -234,6 +235,8 @@ TEST_F(RefreshGrantTest, PasswordGrantWithOfflineAccessIssuesARefreshToken) {
   EXPECT_EQ(g->amr, std::vector<std::string>{"pwd"});
   EXPECT_EQ(g->family.size(), 22u);
   EXPECT_FALSE(g->consumed_at.has_value());
+  EXPECT_EQ(g->generation, 1);
+  EXPECT_TRUE(g->predecessor.empty());
   // The snapshot holds the user claims the access token carried: email (and the harmless grant_id), not name.
   ASSERT_EQ(g->claims.size(), 2u);
   EXPECT_EQ(g->claims[0].type, "email");
@@ -271,7 +274,7 @@ TEST_F(RefreshGrantTest, RotationReplacesTheTokenAndKeepsTheLogin) {
   http::Response r = Refresh(first);
   const std::string second = RefreshTokenOf(r);
   EXPECT_NE(second, first);
-  EXPECT_EQ(second.size(), 43u);
+  EXPECT_EQ(second.size(), kRefreshHandleLength);
   EXPECT_EQ(log_.grant_type, "refresh_token");
   EXPECT_EQ(log_.outcome, "ok");
   Json body(r.body);
@@ -287,13 +290,14 @@ TEST_F(RefreshGrantTest, RotationReplacesTheTokenAndKeepsTheLogin) {
   EXPECT_EQ(claims.Str("grant_id"), family);
   EXPECT_EQ(claims.Str("jti").size(), 22u);
 
-  std::optional<store::Grant> old = StoredGrant(first);
-  ASSERT_TRUE(old.has_value());
-  EXPECT_EQ(old->consumed_at, kNow + 60);
-  EXPECT_EQ(old->successor, Sha256(second));
+  // The rotated handle leaves no record: its successor keeps its hash, for the grace retry.
+  EXPECT_FALSE(StoredGrant(first).has_value());
+  EXPECT_EQ(GrantCount(), 1u);
   std::optional<store::Grant> next = StoredGrant(second);
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->family, family);
+  EXPECT_EQ(next->generation, 2);
+  EXPECT_EQ(next->predecessor, Sha256(first));
   EXPECT_EQ(next->created, kNow + 60);
   EXPECT_EQ(next->expires, kNow + 2592000);  // Absolute: rotation keeps the login's expiry
   EXPECT_EQ(next->auth_time, kNow);
@@ -347,11 +351,25 @@ TEST_F(RefreshGrantTest, GraceAllowsOneRetry) {
   ExpectInvalidGrant(Refresh(retried));
 }
 
-TEST_F(RefreshGrantTest, ARotatedTokenIsATombstoneAndTheGraceRetryIssuesTheSameGrant) {
+// A 43-character handle issued by an older build (its record has generation 0) keeps working through the tombstone
+// path: rotating it keeps a tombstone, the grace retry issues the same grant again, and its reuse revokes the family,
+// including the successors it got in the named format.
+TEST_F(RefreshGrantTest, AHandleOfOlderBuildsIsRotatedThroughItsTombstone) {
   config_.refresh_token_reuse_grace_seconds = 10;
   NewService();
-  const std::string first = RefreshTokenOf(Login());
+  const std::string issued = RefreshTokenOf(Login());
+  const std::string first = RandomHandle(32);  // what an older build handed out for the same grant
+  Put([&](store::Txn& t) -> Status {
+    Result<store::Grant> g = t.GetGrant(Sha256(issued));
+    if (!g.ok()) return g.status();
+    g->generation = 0;
+    TF_RETURN_IF_ERROR(t.RemoveGrant(Sha256(issued)));
+    return t.PutGrant(Sha256(first), *g);
+  });
   const std::string lost = RefreshTokenOf(Refresh(first));
+  EXPECT_EQ(lost.size(), kRefreshHandleLength);  // its successor has a handle of the named format
+  EXPECT_EQ(StoredGrant(lost)->generation, 1);
+  EXPECT_TRUE(StoredGrant(lost)->predecessor.empty());  // the tombstone serves the retry
   // The consumed token keeps what reuse detection and the retry need, and nothing else.
   std::optional<store::Grant> consumed = StoredGrant(first);
   ASSERT_TRUE(consumed.has_value());
@@ -370,16 +388,155 @@ TEST_F(RefreshGrantTest, ARotatedTokenIsATombstoneAndTheGraceRetryIssuesTheSameG
   Json body(retried.body);
   EXPECT_EQ(body.Str("scope"), "api1.read offline_access");
   Json claims(Claims(retried));
-  EXPECT_EQ(claims.Str("email"), "alice@example.com");
   EXPECT_EQ(claims.Num("auth_time"), static_cast<double>(kNow));
-  std::optional<store::Grant> next = StoredGrant(RefreshTokenOf(retried));
+  EXPECT_EQ(claims.Str("email"), "alice@example.com");
+  const std::string again = RefreshTokenOf(retried);
+  std::optional<store::Grant> next = StoredGrant(again);
   ASSERT_TRUE(next.has_value());
+  EXPECT_FALSE(StoredGrant(lost).has_value());
   EXPECT_EQ(next->scopes, (std::vector<std::string>{"api1.read", "offline_access"}));
   EXPECT_EQ(next->claims.size(), 2u);
   EXPECT_EQ(next->amr, std::vector<std::string>{"pwd"});
   EXPECT_EQ(next->auth_time, std::optional<int64_t>(kNow));
   EXPECT_EQ(next->expires, kNow + 2592000);  // Absolute: the family's expiry, as the lost successor had
   EXPECT_EQ(next->family, consumed->family);
+  EXPECT_EQ(next->generation, 1);
+  // A second use of the old handle is reuse: the family dies, with the successor of the named format.
+  ExpectInvalidGrant(Refresh(first));
+  EXPECT_TRUE(FamilyRevocation(consumed->family).has_value());
+  ExpectInvalidGrant(Refresh(again));
+}
+
+// A family rotated many times takes the space of one rotated once: one record, whatever the number of rotations
+// (test_refresh.py measures the map use through tokenctl stats).
+TEST_F(RefreshGrantTest, RotationsLeaveNoRecordBehind) {
+  std::string token = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(token)->family;
+  token = RefreshTokenOf(Refresh(token));
+  ASSERT_EQ(GrantCount(), 1u);
+  for (int i = 0; i < 200; ++i) {
+    clock_.Advance(1);
+    token = RefreshTokenOf(Refresh(token));
+    ASSERT_FALSE(token.empty());
+  }
+  EXPECT_EQ(GrantCount(), 1u);
+  EXPECT_EQ(StoredGrant(token)->generation, 202);
+  EXPECT_FALSE(FamilyRevocation(family).has_value());
+}
+
+// A handle of an older generation is reuse however many rotations ago it was: the family dies.
+TEST_F(RefreshGrantTest, AHandleOfAnOlderGenerationIsReuse) {
+  config_.refresh_token_reuse_grace_seconds = 0;
+  NewService();
+  const std::string t1 = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(t1)->family;
+  const std::string t2 = RefreshTokenOf(Refresh(t1));
+  const std::string t3 = RefreshTokenOf(Refresh(t2));
+  const std::string t4 = RefreshTokenOf(Refresh(t3));
+  EXPECT_EQ(GrantCount(), 1u);
+  clock_.Advance(100);
+  ExpectInvalidGrant(Refresh(t1));
+  EXPECT_TRUE(FamilyRevocation(family).has_value());
+  ExpectInvalidGrant(Refresh(t4));
+  // Another client presenting an old handle of a live family revokes nothing (as an unknown token).
+  const std::string u1 = RefreshTokenOf(Login());
+  const std::string u2 = RefreshTokenOf(Refresh(u1));
+  ExpectInvalidGrant(Refresh(u1, "other"));
+  EXPECT_FALSE(FamilyRevocation(StoredGrant(u2)->family).has_value());
+  EXPECT_FALSE(RefreshTokenOf(Refresh(u2)).empty());
+}
+
+// RFC 7009 revocation of a rotated handle (which has no record any more) still revokes its family.
+TEST_F(RefreshGrantTest, RevokingARotatedHandleRevokesItsFamily) {
+  const std::string t1 = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(t1)->family;
+  const std::string t2 = RefreshTokenOf(Refresh(t1));
+  const http::Response other = Handle(testing::FormPost("/connect/revocation", "token=" + t1,
+                                                        testing::Basic("other", "s3cret")));
+  EXPECT_EQ(other.status, 200);
+  EXPECT_FALSE(FamilyRevocation(family).has_value());  // another client's token is left alone
+  const http::Response r = Handle(testing::FormPost("/connect/revocation", "token=" + t1,
+                                                    testing::Basic("app", "s3cret")));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(FamilyRevocation(family).has_value());
+  ExpectInvalidGrant(Refresh(t2));
+}
+
+// Only a handle this server made counts as reuse: one forged for a known family (its id is in every access token),
+// or made under another key, is invalid_grant and the family lives on.
+TEST_F(RefreshGrantTest, AForgedOldGenerationHandleRevokesNothing) {
+  config_.refresh_token_reuse_grace_seconds = 0;
+  NewService();
+  const std::string t1 = RefreshTokenOf(Login());
+  const std::string family = StoredGrant(t1)->family;
+  const std::string t2 = RefreshTokenOf(Refresh(t1));
+  std::optional<std::string> other_key = MakeRefreshHandle(RefreshHandleKey("another session key"), family, 1);
+  ASSERT_TRUE(other_key.has_value());
+  ExpectInvalidGrant(Refresh(*other_key));
+  std::optional<std::string> bytes = Base64UrlDecode(t1);
+  ASSERT_TRUE(bytes.has_value());
+  (*bytes)[30] ^= 1;  // a bit of the secret: the MAC no longer matches
+  ExpectInvalidGrant(Refresh(Base64UrlEncode(*bytes)));
+  EXPECT_FALSE(FamilyRevocation(family).has_value());
+  EXPECT_FALSE(RefreshTokenOf(Refresh(t2)).empty());
+}
+
+TEST(RefreshHandle, NamesItsFamilyAndGenerationUnderItsKey) {
+  const std::string key = RefreshHandleKey(std::string(32, 'k'));
+  ASSERT_EQ(key.size(), 32u);
+  const std::string family = RandomHandle(16);
+  std::optional<std::string> h = MakeRefreshHandle(key, family, 7);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->size(), kRefreshHandleLength);
+  EXPECT_EQ(h->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+  EXPECT_LE(h->size(), kMaxRefreshTokenLength);
+  std::optional<RefreshHandle> name = ParseRefreshHandle(key, *h);
+  ASSERT_TRUE(name.has_value());
+  EXPECT_EQ(name->family, family);
+  EXPECT_EQ(name->generation, 7);
+  EXPECT_NE(*MakeRefreshHandle(key, family, 7), *h);  // a new secret every time
+  EXPECT_EQ(ParseRefreshHandle(key, *MakeRefreshHandle(key, family, int64_t{1} << 53))->generation, int64_t{1} << 53);
+
+  // Every bit counts; another key, length or version is not a handle.
+  const std::string bytes = *Base64UrlDecode(*h);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string flipped = bytes;
+    flipped[i] ^= 0x40;
+    EXPECT_FALSE(ParseRefreshHandle(key, Base64UrlEncode(flipped)).has_value()) << i;
+  }
+  EXPECT_FALSE(ParseRefreshHandle(RefreshHandleKey(std::string(32, 'j')), *h).has_value());
+  EXPECT_FALSE(ParseRefreshHandle("", *h).has_value());
+  EXPECT_FALSE(ParseRefreshHandle(key, h->substr(1)).has_value());
+  EXPECT_FALSE(ParseRefreshHandle(key, *h + "A").has_value());
+  EXPECT_FALSE(ParseRefreshHandle(key, std::string(kRefreshHandleLength, '*')).has_value());
+  EXPECT_FALSE(ParseRefreshHandle(key, RandomHandle(32)).has_value());
+
+  // Only a family of RandomHandle(16)'s shape, a key, and a generation in 1 .. 2^53.
+  EXPECT_FALSE(MakeRefreshHandle(key, "family", 1).has_value());
+  EXPECT_FALSE(MakeRefreshHandle(key, RandomHandle(17), 1).has_value());
+  EXPECT_FALSE(MakeRefreshHandle("", family, 1).has_value());
+  EXPECT_FALSE(MakeRefreshHandle(key, family, 0).has_value());
+  EXPECT_FALSE(MakeRefreshHandle(key, family, (int64_t{1} << 53) + 1).has_value());
+  EXPECT_EQ(RefreshHandleKey(""), "");
+}
+
+// Without a session key (a database no writable open has upgraded) a login still gets a refresh token: the handle of
+// older builds, generation 0, redeemed through the tombstone path.
+TEST(RefreshHandle, WithoutASessionKeyTheHandleOfOlderBuilds) {
+  Snapshot snapshot;
+  store::Client client;
+  client.client_id = "app";
+  store::Grant g;
+  g.client_id = "app";
+  NewGrant t = NewRefreshToken(snapshot, client, g, 1000);
+  EXPECT_EQ(t.handle.size(), 43u);
+  EXPECT_EQ(t.grant.generation, 0);
+  EXPECT_EQ(t.handle_hash, Sha256(t.handle));
+  snapshot.session_key = std::string(32, 'k');
+  t = NewRefreshToken(snapshot, client, g, 1000);
+  EXPECT_EQ(t.handle.size(), kRefreshHandleLength);
+  EXPECT_EQ(t.grant.generation, 1);
+  EXPECT_EQ(ParseRefreshHandle(RefreshHandleKey(snapshot.session_key), t.handle)->family, t.grant.family);
 }
 
 // A store whose map is full: writes answer 503 temporarily_unavailable with Retry-After, nothing is consumed, and a
@@ -421,6 +578,13 @@ TEST_F(FullStoreRefreshTest, WritesAnswer503AndReadsKeepWorking) {
   EXPECT_FALSE(g->consumed_at.has_value());  // nothing consumed
   http::Response jwt = Post("grant_type=client_credentials", "machine");
   EXPECT_EQ(jwt.status, 200) << jwt.body;
+  // A login that issues a refresh token (StoreNewGrantsAndRespond, shared by the password, token exchange and
+  // extension grants) is refused the same way, and hands out no token.
+  http::Response login = Login();
+  EXPECT_EQ(login.status, 503) << login.body;
+  EXPECT_EQ(Json(login.body).Str("error"), "temporarily_unavailable");
+  EXPECT_EQ(testing::HeaderOf(login, "Retry-After"), "60");
+  EXPECT_FALSE(Json(login.body).Has("access_token"));
 }
 
 TEST_F(RefreshGrantTest, GraceEndsAndNeedsAnUnusedSuccessor) {

@@ -23,16 +23,7 @@ namespace {
 
 class SessionAdminTest : public testing::TokenctlFixture {
  protected:
-  std::string Key(store::Store& s) {
-    std::string key;
-    EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
-                   auto k = t.GetSessionKey();
-                   if (!k.ok()) return k.status();
-                   key = *k;
-                   return Status::OK();
-                 }).ok());
-    return key;
-  }
+  std::string Key(store::Store& s) { return testing::StoredSessionKey(s); }
 };
 
 TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms) {
@@ -55,7 +46,7 @@ TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms
   ASSERT_TRUE(oauth::DecodeSession(cookie, old_key, clock_.NowSeconds()).has_value());
   ASSERT_TRUE(oauth::CheckCsrf(old_key, nonce, csrf));
 
-  auto rotation = RotateSessionKey(*s);
+  auto rotation = RotateSessionKey(*s, nullptr);
   ASSERT_TRUE(rotation.ok()) << rotation.status().ToString();
   const std::string new_key = Key(*s);
   EXPECT_EQ(new_key.size(), 32u);
@@ -66,7 +57,7 @@ TEST_F(SessionAdminTest, RotateReplacesTheKeyAndInvalidatesSessionsAndLoginForms
   EXPECT_FALSE(oauth::CheckCsrf(new_key, nonce, csrf));
 
   // Each rotation draws new random bytes.
-  auto again = RotateSessionKey(*s);
+  auto again = RotateSessionKey(*s, nullptr);
   ASSERT_TRUE(again.ok());
   EXPECT_NE(Key(*s), new_key);
   EXPECT_EQ(again->config_generation, g + 2);

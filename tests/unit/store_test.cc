@@ -1280,13 +1280,25 @@ TEST_P(StoreTest, PutSessionKeyReplacesItAndMovesTheConfigGeneration) {
   EXPECT_EQ(*SessionKey(*store_), binary);
 }
 
+// The layer above may store the key sealed (token/key_encryption.h): the store keeps any value of 32 to
+// kMaxSessionKeyValueSize bytes as it is.
+TEST_P(StoreTest, PutSessionKeyKeepsAnOpaqueSealedValue) {
+  std::string sealed(61, '\x01');
+  sealed[7] = '\0';
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.PutSessionKey(sealed); }).ok());
+  EXPECT_EQ(*SessionKey(*store_), sealed);
+  const std::string longest(kMaxSessionKeyValueSize, 'x');
+  ASSERT_TRUE(store_->Update([&](Txn& t) { return t.PutSessionKey(longest); }).ok());
+  EXPECT_EQ(*SessionKey(*store_), longest);
+}
+
 TEST_P(StoreTest, PutSessionKeyRefusesAnyOtherSize) {
   const std::string before = *SessionKey(*store_);
   const uint64_t g = Generation(*store_);
-  for (size_t n : {0u, 1u, 16u, 31u, 33u, 64u}) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{16}, size_t{31}, kMaxSessionKeyValueSize + 1, size_t{4096}}) {
     Status st = store_->Update([&](Txn& t) { return t.PutSessionKey(std::string(n, 'k')); });
     EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << n << ": " << st.ToString();
-    EXPECT_TRUE(Contains(st.message(), "expected 32 bytes")) << st.message();
+    EXPECT_TRUE(Contains(st.message(), "expected 32 to 128 bytes")) << st.message();
     EXPECT_EQ(st.message().find(std::string(n, 'k') + "'"), std::string::npos) << "the key must not be echoed";
   }
   EXPECT_EQ(*SessionKey(*store_), before);
@@ -1305,7 +1317,7 @@ TEST_F(LmdbStoreTest, StoredSessionKeyOfAnotherSizeIsCorruption) {
   // A writable open does not silently replace it (that would end sessions without the operator asking).
   Result<std::string> key = SessionKey(*store_);
   EXPECT_EQ(key.status().code(), Status::Code::kCorruption);
-  EXPECT_TRUE(Contains(key.status().message(), "expected 32 bytes, found 5")) << key.status().message();
+  EXPECT_TRUE(Contains(key.status().message(), "expected 32 to 128 bytes, found 5")) << key.status().message();
   EXPECT_FALSE(Contains(key.status().message(), "short"));
   // Replacing it (tokenctl session rotate-key) repairs it.
   ASSERT_TRUE(store_->Update([](Txn& t) { return t.PutSessionKey(std::string(32, 'n')); }).ok());

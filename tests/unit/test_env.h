@@ -45,6 +45,7 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "test_paths.h"
 #include "util/status.h"
 
 namespace tf::testing {
@@ -205,7 +206,7 @@ inline constexpr int kFixedRsaKeys = 4;
 // The PKCS#8 PEM of fixed RSA key `n` (0 <= n < kFixedRsaKeys; "" and a test failure if it cannot be read).
 inline std::string FixedRsaPem(int n) {
   EXPECT_TRUE(n >= 0 && n < kFixedRsaKeys) << n;
-  const std::string path = std::string(TF_TEST_KEYS_DIR) + "/rsa-2048-" + std::to_string(n) + ".pem";
+  const std::string path = std::string(test_paths::KeysDir()) + "/rsa-2048-" + std::to_string(n) + ".pem";
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
@@ -376,6 +377,18 @@ inline std::unique_ptr<store::Store> OpenStoreOrNull(const store::StoreOptions& 
   Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
+}
+
+// The stored meta "session_key" value as it is, clear or sealed ("" and a test failure if it cannot be read).
+inline std::string StoredSessionKey(store::Store& s) {
+  std::string key;
+  EXPECT_TRUE(s.Read([&](store::Txn& t) -> Status {
+                 Result<std::string> k = t.GetSessionKey();
+                 if (!k.ok()) return k.status();
+                 key = *k;
+                 return Status::OK();
+               }).ok());
+  return key;
 }
 
 // A Store over `inner` that runs a hook (once) just before the next Update: another worker (or tokenctl) acting

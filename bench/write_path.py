@@ -1,0 +1,422 @@
+"""The write path beside the read path: `make bench`'s second table (also runnable alone).
+
+  python3 bench/write_path.py --build build-bench [--duration S] [--connections N] [--workers P] [--threads T]
+                              [--sync full,meta-async] [--strace-seconds S]
+
+nginx (1 worker process) in front of P tokenfcgi processes with --threads T each, on one LMDB, driven by wrk with
+-c N for S seconds per scenario, all tokens signed with ES256:
+  client_credentials   the read path: no store write
+  refresh rotation     each connection rotates its own refresh token chain (RefreshTokenUsage OneTimeOnly): one
+                       write transaction per request (consume the old token, store the new one)
+  code redemption      authorization_code grant (no PKCE, no openid): each request redeems a code of a pool made
+                       beforehand, outside the timed part, by wrk on the authorize endpoint (nginx passes a fixed
+                       REMOTE_USER, login_providers = remote_user)
+  revocation           RFC 7009 revocation of refresh tokens (the redemption's), one family per request
+  password             the password grant (Argon2id at the default cost), for reference
+for each lmdb_sync setting (each setting has its own P processes on the same database). Reports requests/s, p50/p99,
+server CPU per request (nginx + workers, from /proc) and its ratio to client_credentials of the same setting, and,
+from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
+its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs a request costs.
+Token pools (refresh tokens, codes) are made fresh for every wrk run, so no run presents a token another consumed.
+Standard library only.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the same nginx, wrk and /proc helpers as the read-path table)
+
+SECRET = "bench-secret-0123456789"
+CB = "http://127.0.0.1/cb"
+SCOPE = "api1 offline_access"
+SYNC_SETTINGS = ("full", "meta-async")
+SYSCALLS = ("fdatasync", "fsync", "pwrite64", "pwritev")
+
+# One wrk Lua script for every scenario that needs a pool: each wrk thread reads its share of the pool file
+# (lines i with i % threads == its id); request() takes a value from the thread's pool; response() may collect a
+# value from the answer (OUT pattern), and with RECYCLE puts it back into the pool (a refresh chain continues).
+# done() writes every collected value to OUT_FILE.
+POOL_LUA = r"""
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  pool = {}
+  out = {}
+  exhausted = 0
+  nomatch = 0
+  local n = 0
+  if @POOL@ == "" then return end
+  for line in io.lines(@POOL@) do
+    if n % @THREADS@ == id then table.insert(pool, line) end
+    n = n + 1
+  end
+end
+function request()
+  if @POOL@ == "" then return wrk.format(@METHOD@, @PATH@, headers, nil) end
+  local v = table.remove(pool)
+  if v == nil then
+    exhausted = exhausted + 1
+    v = "exhausted"
+  end
+  return wrk.format(@METHOD@, @PATH@ .. @BEFORE@ .. v .. @AFTER@, headers, @BODY@)
+end
+headers = {}
+@HEADERS@
+function response(status, hdrs, body)
+  if status >= 400 and failure == nil then failure = status .. " " .. string.sub(body, 1, 200) end
+  if @OUT@ == "" then return end
+  local text = body
+  if @OUT_HEADER@ ~= "" then text = hdrs[@OUT_HEADER@] or "" end
+  local v = string.match(text, @OUT@)
+  if v == nil and status < 400 then
+    nomatch = nomatch + 1
+    if nomatch == 1 then io.stderr:write("answer without a value: " .. status .. " " .. string.sub(text, 1, 300) .. "\n") end
+  end
+  if v ~= nil then
+    if @RECYCLE@ then table.insert(pool, v) else table.insert(out, v) end
+  end
+end
+function done(summary, latency, requests)
+  local f = io.open(@OUT_FILE@, "w")
+  local short = 0
+  for _, t in ipairs(threads) do
+    local got = t:get("out")
+    if got then for _, v in ipairs(got) do f:write(v, "\n") end end
+    short = short + (t:get("exhausted") or 0)
+    if t:get("failure") then io.stderr:write("first failure: " .. t:get("failure") .. "\n") end
+  end
+  f:close()
+  io.stderr:write("pool exhausted: " .. short .. "\n")
+end
+"""
+
+
+def lua_string(s):
+    return json.dumps(s)  # a JSON string literal is a valid Lua string literal for these ASCII values
+
+
+class WritePathBench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.tmp = tempfile.mkdtemp(prefix="tokenfcgi-wbench-")
+        self.procs = []
+        self.ports = {sync: bench.free_port() for sync in SYNC_SETTINGS}
+        self.workers = {}  # sync setting -> [(socket, pid)]
+        self.seq = 0
+
+    def run(self, cmd, **kw):
+        return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
+
+    def config(self, sync):
+        return os.path.join(self.tmp, f"{sync}.conf")
+
+    def tokenctl(self, *args):
+        return self.run([os.path.join(self.build, "tokenctl"), "--config", self.config("full")] + list(args))
+
+    def setup(self):
+        t = self.tmp
+        for sync in SYNC_SETTINGS:
+            with open(self.config(sync), "w") as f:
+                f.write(f"issuer = http://127.0.0.1:{self.ports[sync]}\ndatabase = {t}/db\nlog_level = error\n"
+                        f"access_token_signing_alg = ES256\nlogin_providers = remote_user local\n"
+                        f"refresh_token_reuse_grace_seconds = 0\nmax_readers = 1000\nlmdb_sync = {sync}\n")
+        os.makedirs(f"{t}/db")
+        digest = base64.b64encode(hashlib.sha256(SECRET.encode()).digest()).decode()
+        secret = [{"Value": digest}]
+        data = {
+            "Clients": [
+                {"ClientId": "cc", "ClientSecrets": secret, "AllowedGrantTypes": ["client_credentials"],
+                 "AllowedScopes": ["api1"]},
+                {"ClientId": "app", "ClientSecrets": secret, "AllowedGrantTypes": ["authorization_code", "password"],
+                 "RequirePkce": False, "RedirectUris": [CB], "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
+                 "RefreshTokenUsage": "OneTimeOnly"},
+            ],
+            "ApiScopes": [{"Name": "api1"}],
+            "ApiResources": [{"Name": "api", "Scopes": ["api1"], "AllowedAccessTokenSigningAlgorithms": ["ES256"]}],
+            "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1"}],
+        }
+        with open(f"{t}/data.json", "w") as f:
+            json.dump(data, f)
+        self.tokenctl("init")
+        self.tokenctl("import", f"{t}/data.json")
+        for sync in SYNC_SETTINGS:
+            self.workers[sync] = []
+            for i in range(self.args.workers):
+                sock = f"{t}/{sync}-{i}.sock"
+                cmd = [os.path.join(self.build, "tokenfcgi"), "--config", self.config(sync), "--listen",
+                       "unix:" + sock, "--threads", str(self.args.threads)]
+                log = open(f"{t}/{sync}-{i}.log", "wb")
+                p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                log.close()
+                self.procs.append(p)
+                bench.wait_socket(sock, p)
+                self.workers[sync].append((sock, p.pid))
+        self.start_nginx()
+
+    def start_nginx(self):
+        t = self.tmp
+        params = 'fastcgi_param REMOTE_USER ""; include /etc/nginx/fastcgi_params; fastcgi_param REMOTE_USER "";'
+        # The authorize location alone passes a fixed REMOTE_USER (first and last, whichever a parser keeps).
+        as_alice = ('fastcgi_param REMOTE_USER "alice"; include /etc/nginx/fastcgi_params; '
+                    'fastcgi_param REMOTE_USER "alice";')
+        upstreams = "".join(f"upstream {s.replace('-', '_')} {{ "
+                            + " ".join(f"server unix:{sock};" for sock, _ in self.workers[s]) + " }\n"
+                            for s in SYNC_SETTINGS)
+        servers = "".join(f"""
+    server {{
+        listen 127.0.0.1:{self.ports[s]} backlog=1024;
+        client_max_body_size 64k;
+        location = /connect/authorize {{ {as_alice} fastcgi_pass {s.replace('-', '_')}; }}
+        location / {{ {params} fastcgi_pass {s.replace('-', '_')}; }}
+    }}""" for s in SYNC_SETTINGS)
+        with open(f"{t}/nginx.conf", "w") as f:
+            f.write(bench.nginx_conf(t, f"    {upstreams}\n{servers}", worker_connections=2048))
+        self.nginx = bench.start_nginx(t, lambda: self.post("full", "/connect/token", "grant_type=client_credentials",
+                                                            "cc"), name="write_path")
+        self.procs.append(self.nginx)
+
+    @staticmethod
+    def basic(client):
+        return "Basic " + base64.b64encode(f"{client}:{SECRET}".encode()).decode()
+
+    def post(self, sync, path, body, client):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports[sync]}{path}", data=body.encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "Authorization": self.basic(client)})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode())
+
+    # -- wrk runs ---------------------------------------------------------------------------------------------------
+
+    def lua(self, method, path, before="", after="", body=None, client=None, pool=None, out="", out_header="",
+            recycle=False):
+        """A wrk script. Without a pool: a fixed request. With one: the pool script above; returns (path, out file)."""
+        self.seq += 1
+        script = os.path.join(self.tmp, f"s{self.seq}.lua")
+        out_file = os.path.join(self.tmp, f"s{self.seq}.out")
+        headers = []
+        if client:
+            headers.append(f'headers["Authorization"] = {lua_string(self.basic(client))}')
+        if method == "POST":
+            headers.append('headers["Content-Type"] = "application/x-www-form-urlencoded"')
+        if pool is None and not out:
+            text = f"wrk.method = {lua_string(method)}\n" + (f"wrk.body = {lua_string(body)}\n" if body else "")
+            text += "\n".join(h.replace("headers[", "wrk.headers[") for h in headers) + "\n"
+        else:
+            text = POOL_LUA
+            repl = {"@POOL@": lua_string(pool or ""), "@THREADS@": str(self.args.wrk_threads),
+                    "@METHOD@": lua_string(method), "@PATH@": lua_string(path), "@HEADERS@": "\n".join(headers),
+                    "@OUT_FILE@": lua_string(out_file), "@OUT_HEADER@": lua_string(out_header),
+                    "@RECYCLE@": "true" if recycle else "false"}
+            if method == "POST":
+                repl.update({"@BEFORE@": '""', "@AFTER@": '""', "@BODY@": f"{lua_string(before)} .. v .. {lua_string(after)}"})
+                text = text.replace('@PATH@ .. @BEFORE@ .. v .. @AFTER@', '@PATH@')
+            else:
+                repl.update({"@BEFORE@": lua_string(before), "@AFTER@": lua_string(after), "@BODY@": "nil"})
+            for k, v in repl.items():
+                text = text.replace(k, v)
+            text = text.replace("@OUT@", lua_string(out))  # last: a pattern may contain any of the names above
+        with open(script, "w") as f:
+            f.write(text)
+        return script, out_file
+
+    def wrk(self, sync, path, script, seconds, connections=None, strace=False):
+        """Runs wrk; returns the parsed result with CPU per request (and syscalls per request under strace)."""
+        url = f"http://127.0.0.1:{self.ports[sync]}{path}"
+        c = connections or self.args.connections
+        cmd = ["wrk", f"-t{self.args.wrk_threads}", f"-c{c}", f"-d{seconds}s", "--latency", "-s", script, url]
+        pids = [pid for _, pid in self.workers[sync]]
+        nginx_pids = [self.nginx.pid] + bench.children(self.nginx.pid)
+        tracer = None
+        if strace:
+            trace_out = os.path.join(self.tmp, f"strace{self.seq}.txt")
+            tracer = subprocess.Popen(["strace", "-c", "-f", "-o", trace_out, "-e", "trace=" + ",".join(SYSCALLS)]
+                                      + [a for pid in pids for a in ("-p", str(pid))],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)  # attached to every thread
+        before = [sum(bench.cpu_ticks(p) for p in nginx_pids), sum(bench.cpu_ticks(p) for p in pids)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        after = [sum(bench.cpu_ticks(p) for p in nginx_pids), sum(bench.cpu_ticks(p) for p in pids)]
+        r = bench.parse_wrk(proc.stdout)
+        m = re.search(r"pool exhausted: (\d+)", proc.stderr)
+        r["exhausted"] = int(m.group(1)) if m else 0
+        for line in re.findall(r"^first failure: .*$", proc.stderr, re.M):
+            print(f"    {path}: {line}", file=sys.stderr)
+        n = max(1, r["requests"])
+        r["nginx_us"] = (after[0] - before[0]) / bench.CLK_TCK * 1e6 / n
+        r["fastcgi_us"] = (after[1] - before[1]) / bench.CLK_TCK * 1e6 / n
+        r["cpu_us"] = r["nginx_us"] + r["fastcgi_us"]
+        if tracer is not None:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(30)
+            counts = {}
+            with open(trace_out) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 5 and parts[-1] in SYSCALLS:
+                        counts[parts[-1]] = int(parts[3])
+            r["syscalls"] = {k: counts.get(k, 0) / n for k in SYSCALLS}
+        return r
+
+    def write_pool(self, values, name):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("".join(v + "\n" for v in values))
+        return path
+
+    def read_pool(self, path):
+        with open(path) as f:
+            return [line.strip() for line in f if line.strip()]
+
+    def make_codes(self, sync, seconds):
+        """Codes from the authorize endpoint (wrk, untimed); returns them as a list."""
+        query = urllib.parse.urlencode({"client_id": "app", "redirect_uri": CB, "response_type": "code",
+                                        "scope": SCOPE, "state": "s"})
+        script, out = self.lua("GET", f"/connect/authorize?{query}", out="code=([^&]+)", out_header="Location")
+        self.wrk(sync, "/connect/authorize", script, seconds)
+        return self.read_pool(out)
+
+    def redeem(self, sync, codes, seconds, strace=False):
+        """Code redemption; returns (result, refresh tokens issued)."""
+        pool = self.write_pool(codes, f"codes{self.seq}")
+        script, out = self.lua("POST", "/connect/token",
+                               before="grant_type=authorization_code&redirect_uri=" + urllib.parse.quote(CB, safe="")
+                               + "&code=", client="app", pool=pool, out='"refresh_token":"([^"]+)"')
+        r = self.wrk(sync, "/connect/token", script, seconds, strace=strace)
+        return r, self.read_pool(out)
+
+    def rotate(self, sync, tokens, seconds, strace=False):
+        """Refresh rotation: `tokens` should hold --connections + --wrk-threads chains, since wrk calls request() once
+        in its first thread to check the script, and the token that call takes is never sent."""
+        pool = self.write_pool(tokens, f"rt{self.seq}")
+        script, _ = self.lua("POST", "/connect/token", before="grant_type=refresh_token&refresh_token=",
+                             client="app", pool=pool, out='"refresh_token":"([^"]+)"', recycle=True)
+        connections = min(len(tokens) - self.args.wrk_threads, self.args.connections)
+        return self.wrk(sync, "/connect/token", script, seconds, connections=connections, strace=strace)
+
+    def revoke(self, sync, tokens, seconds, strace=False):
+        pool = self.write_pool(tokens, f"rv{self.seq}")
+        script, _ = self.lua("POST", "/connect/revocation",
+                             before="token_type_hint=refresh_token&token=", client="app", pool=pool)
+        return self.wrk(sync, "/connect/revocation", script, seconds, strace=strace)
+
+    def fixed(self, sync, body, client, seconds, strace=False):
+        script, _ = self.lua("POST", "/connect/token", body=body, client=client)
+        return self.wrk(sync, "/connect/token", script, seconds, strace=strace)
+
+    def scenarios(self, sync):
+        """Every scenario of one sync setting, warm-up and timed runs, then the strace runs; returns rows."""
+        d, s = self.args.duration, self.args.strace_seconds
+        chains = self.args.connections + self.args.wrk_threads
+        rows = {}
+        cc = "grant_type=client_credentials"
+        pw = "grant_type=password&username=alice&password=Alice-pass-1&scope=api1"
+        self.fixed(sync, cc, "cc", 2)
+        rows["client_credentials"] = self.fixed(sync, cc, "cc", d)
+        # Codes are made by wrk on the authorize endpoint (which writes too), untimed, at about the rate they are
+        # redeemed; the redemptions' refresh tokens feed the rotation chains and the revocations.
+        _, warm = self.redeem(sync, self.make_codes(sync, 2), 2)
+        rows["code redemption"], tokens = self.redeem(sync, self.make_codes(sync, 2 * d), d)
+        self.rotate(sync, warm[:chains], 2)
+        rows["refresh rotation"] = self.rotate(sync, tokens[:chains], d)
+        # A revocation has no signature to make, so it may run faster than a redemption: more tokens, untimed.
+        pool = tokens[chains:]
+        for _ in range(3):
+            if len(pool) >= 3 * len(tokens):
+                break
+            pool += self.redeem(sync, self.make_codes(sync, d + d // 2), d)[1]
+        strace_rotation, pool = pool[:chains], pool[chains:]
+        strace_revocation, pool = pool[:len(pool) * s // (s + d)], pool[len(pool) * s // (s + d):]
+        print(f"  {sync}: {len(pool)} refresh tokens to revoke", file=sys.stderr)
+        rows["revocation"] = self.revoke(sync, pool, d)
+        self.fixed(sync, pw, "app", 2)
+        rows["password"] = self.fixed(sync, pw, "app", d)
+        # Under strace: syncs and writes per request.
+        if shutil.which("strace"):
+            for name, fn in (("client_credentials", lambda: self.fixed(sync, cc, "cc", s, strace=True)),
+                             ("code redemption",
+                              lambda: self.redeem(sync, self.make_codes(sync, s), s, strace=True)[0]),
+                             ("refresh rotation", lambda: self.rotate(sync, strace_rotation, s, strace=True)),
+                             ("revocation", lambda: self.revoke(sync, strace_revocation, s, strace=True)),
+                             ("password", lambda: self.fixed(sync, pw, "app", s, strace=True))):
+                rows[name]["syscalls"] = fn()["syscalls"]
+        for name, r in rows.items():
+            print(f"  {sync} {name}: {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
+                  f"{r['cpu_us']:.0f} us CPU/request, {r['non2xx']} non-2xx, pool short {r['exhausted']}",
+                  file=sys.stderr)
+        return rows
+
+    def stop(self):
+        bench.stop_all(self.procs)
+        if not os.environ.get("TF_KEEP_TMP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def table(args, results):
+    lines = [f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; nginx 1 worker process; "
+             f"{args.workers} tokenfcgi processes × {args.threads} threads per setting; ES256; syncs per request from "
+             f"separate {args.strace_seconds}s runs under `strace -c -f`.", "",
+             "| lmdb_sync | scenario | requests/s | p50 ms | p99 ms | CPU µs/request (nginx + FastCGI) | CPU vs cc | "
+             "requests/s vs cc | fdatasync / fsync / pwrite64 / pwritev per request |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for sync, rows in results.items():
+        cc = rows["client_credentials"]
+        for name, r in rows.items():
+            note = []
+            if r["non2xx"] or r["socket_errors"]:
+                note.append(f"{r['non2xx']} non-2xx, {r['socket_errors']} socket errors")
+            if r["exhausted"]:
+                note.append(f"pool short by {r['exhausted']}")
+            sc = r.get("syscalls")
+            sys_text = " / ".join(f"{sc[k]:.2f}" for k in SYSCALLS) if sc else "-"
+            lines.append(f"| {sync} | {name}{' (' + '; '.join(note) + ')' if note else ''} | {r['rps']:.0f} | "
+                         f"{r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} ({r['nginx_us']:.0f} + "
+                         f"{r['fastcgi_us']:.0f}) | {r['cpu_us'] / cc['cpu_us']:.2f}× | {r['rps'] / cc['rps']:.2f}× | "
+                         f"{sys_text} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1, help="tokenfcgi processes per sync setting")
+    ap.add_argument("--threads", type=int, default=32, help="--threads of each tokenfcgi process")
+    ap.add_argument("--sync", default=",".join(SYNC_SETTINGS), help="the lmdb_sync settings to measure")
+    ap.add_argument("--strace-seconds", type=int, default=3)
+    args = ap.parse_args()
+    b = WritePathBench(args)
+    results = {}
+    try:
+        b.setup()
+        for sync in args.sync.split(","):
+            results[sync] = b.scenarios(sync)
+    finally:
+        b.stop()
+    print()
+    print(table(args, results))
+
+
+if __name__ == "__main__":
+    main()
