@@ -1,8 +1,8 @@
 #include "oauth/catalog.h"
 
 #include <algorithm>
-#include <optional>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "oauth/discovery.h"

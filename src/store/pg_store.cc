@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/grant_encoding.h"
 #include "store/stored_records.h"
 #include "util/crypto.h"
 #include "util/log.h"

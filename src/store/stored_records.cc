@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "store/grant_encoding.h"
+#include "store/store.h"
 #include "util/base64.h"
 #include "util/cjson_ptr.h"
 #include "util/log.h"

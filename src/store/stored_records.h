@@ -30,7 +30,8 @@ Result<ApiResource> ParseApiResource(std::string_view key, std::string_view valu
 Result<IdentityResource> ParseIdentityResource(std::string_view key, std::string_view value);
 Result<KeyRecord> ParseKey(std::string_view key, std::string_view value);
 Result<User> ParseUser(std::string_view key, std::string_view value);
-// Grant keys are raw hashes: messages name them in base64url.
+// Grants are stored in their binary form (grant_encoding.h; JSON records of older builds are read too). Grant keys
+// are raw hashes: messages name them in base64url.
 Result<Grant> ParseGrant(std::string_view hash, std::string_view value);
 Result<FamilyRevocation> ParseRevocation(std::string_view family, std::string_view value);
 // What Txn::GetFamilyRevocation answers for the stored value a lookup of `family` found: nullopt when it found none,
@@ -51,8 +52,9 @@ Result<std::string> EncodeUser(const User& user);
 std::string EncodeStoredGrant(const Grant& grant);
 std::string EncodeRevocation(const FamilyRevocation& revocation);
 
-// meta "session_key": kSessionKeySize raw random bytes. StoredSessionKey is Txn::GetSessionKey's answer for what a
-// lookup found (NotFound when nothing, Corruption for another size); CheckSessionKey is PutSessionKey's check.
+// meta "session_key": kSessionKeySize raw random bytes, or the same sealed with the key-encryption key (at most
+// kMaxSessionKeyValueSize, store.h). StoredSessionKey is Txn::GetSessionKey's answer for what a lookup found
+// (NotFound when nothing, Corruption for a size out of range); CheckSessionKey is PutSessionKey's check.
 inline constexpr size_t kSessionKeySize = 32;
 Result<std::string> StoredSessionKey(Result<std::optional<std::string>> value);
 Status CheckSessionKey(std::string_view key);

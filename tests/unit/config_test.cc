@@ -123,7 +123,7 @@ TEST(ConfigTest, TableDefaultsEqualStructDefaults) {
   EXPECT_TRUE(a.extension_grants.empty());
   EXPECT_TRUE(b.extension_grants.empty());
   EXPECT_EQ(a.statement_timeout_ms, b.statement_timeout_ms);
-  EXPECT_EQ(ConfigKeys().size(), 33u);
+  EXPECT_EQ(ConfigKeys().size(), 35u);
 }
 
 TEST(ConfigTest, PasswordCheckConcurrencyAndWait) {
