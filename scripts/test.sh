@@ -2,7 +2,8 @@
 # `make test` (and .ci/run): installs what the tests need, then runs the whole CTest suite twice:
 #   1. build/       the normal RelWithDebInfo build: unit + integration tests (real nginx, real workers, real LMDB)
 #   2. build-asan/  clang with ASan+UBSan (-DTF_SANITIZE=ON) and libFuzzer targets (-DTF_FUZZ=ON): unit tests,
-#                   integration tests against the sanitized workers, and every fuzz target for 15 s
+#                   integration tests against the sanitized workers (those that can run on either store against a
+#                   private PostgreSQL cluster: -DTF_INTEGRATION_STORE=postgresql), and every fuzz target for 15 s
 # Exits non-zero if any build or test fails (and, when CI=true, if any test was skipped).
 # JOBS sets the parallelism (default 2); BUILD_DIR and ASAN_BUILD_DIR move the two build trees.
 # Compiles go through ccache (CCACHE_DISABLE=1 turns it off), so a second run recompiles only what changed. The
@@ -95,7 +96,7 @@ phase() {
 
 phase normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=ON
 CC=clang CXX=clang++ phase asan "${ASAN_BUILD_DIR:-build-asan}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_FUZZ=ON -DTF_WERROR=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_FUZZ=ON -DTF_WERROR=ON -DTF_INTEGRATION_STORE=postgresql \
   "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG"
 
