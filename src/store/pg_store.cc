@@ -31,8 +31,6 @@ namespace {
 
 constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
-constexpr const char kGenerationKey[] = "config_generation";
-constexpr const char kSessionKeyKey[] = "session_key";
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
