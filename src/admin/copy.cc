@@ -197,15 +197,16 @@ Status CopyStore(store::Store& from, store::Store& to, const CopyOptions& option
       continue;
     }
     // RevokeFamily records exactly (revoked_at, keep_until) in a store without the family's grants.
-    add([&family, &r](Txn& t) -> Status { return t.RevokeFamily(family, r.revoked_at, r.keep_until).status(); },
-        &report->revocations);
+    add([&f = family, &rev = r](Txn& t) -> Status {
+      return t.RevokeFamily(f, rev.revoked_at, rev.keep_until).status();
+    }, &report->revocations);
   }
   for (const auto& [hash, g] : s.grants) {
     if (g.expires <= options.now || (!g.family.empty() && revoked.count(g.family) > 0)) {
       ++report->dead_grants;
       continue;
     }
-    add([&hash, &g](Txn& t) { return t.PutGrant(hash, g); }, &report->grants);
+    add([&h = hash, &grant = g](Txn& t) { return t.PutGrant(h, grant); }, &report->grants);
   }
 
   const Status written = WriteInBatches(to, ops, options.batch, [&](size_t first, size_t count) {
