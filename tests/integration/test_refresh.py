@@ -262,9 +262,12 @@ class RefreshTest(RefreshMixin, unittest.TestCase):
             token = r.json["refresh_token"]
         after = self.stats()
         self.assertEqual(after["grants"], once["grants"])
-        # The same pages, give or take what LMDB's free list holds at the moment (a tombstone per rotation would
-        # have taken about 2,000 x 230 bytes, over a hundred pages).
-        self.assertLessEqual(after["used_bytes"], once["used_bytes"] + 8 * 4096, (once, after))
+        if harness.TEST_STORE == "lmdb":
+            # The same pages, give or take what LMDB's free list holds at the moment (a tombstone per rotation would
+            # have taken about 2,000 x 230 bytes, over a hundred pages). PostgreSQL's size counts the dead row
+            # versions every update leaves until (auto)vacuum makes their space reusable, so there the grant count
+            # above is the measure.
+            self.assertLessEqual(after["used_bytes"], once["used_bytes"] + 8 * 4096, (once, after))
         # The family is alive, and its first handles are reuse.
         self.assertEqual(self.refresh(token).status, 200)
 
