@@ -17,7 +17,7 @@ trap 'rm -rf "$logs"' EXIT
 
 # Said before anything starts: how long it takes, and what it does to this machine when run as root.
 echo "make test: builds and runs every test twice (build/, then build-asan/ under ASan/UBSan with the fuzz targets);"
-echo "make test: about 25 minutes on a busy two-core machine the first time, less on a second run (ccache)."
+echo "make test: about 15 minutes on a quiet two-core machine the first time, about 5 once ccache holds the objects."
 if [[ $(id -u) -eq 0 ]]; then
   echo "make test: running as root, so the package test (tests/integration/test_deb.py) builds the Debian package and"
   echo "make test: installs, upgrades, removes and purges it on this machine (user tokenfcgi, /var/lib/tokenfcgi,"
