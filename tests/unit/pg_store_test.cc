@@ -236,6 +236,50 @@ TEST(PgStoreOutage, StoppedServerIsUnavailableAndTheSameStoreRecovers) {
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
+// The worker's open (connect_later): a server that is down is no error; the Store answers Unavailable until the
+// server is back, then does the open's work on its first connection (here it finds the session key). A schema this
+// build does not know stays an error: at open when the server is up, and at the first connection otherwise, where it
+// is answered to every transaction from then on (not Unavailable: reconnecting does not mend it).
+TEST(PgStoreOutage, AStoreOpenedWhileTheServerIsDownConnectsLaterAndStillRefusesAnUnknownSchema) {
+  Result<std::unique_ptr<PgCluster>> cluster = PgCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  StoreOptions o;
+  o.path = (*cluster)->Uri();
+  o.create = true;
+  ASSERT_TRUE(OpenStore(o).ok());
+  o.create = false;
+  o.connect_later = true;
+
+  ASSERT_TRUE((*cluster)->StopServer().ok());
+  Result<std::unique_ptr<Store>> later = OpenStore(o);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ((*later)->ConfigGeneration().status().code(), Status::Code::kUnavailable);
+  Result<std::unique_ptr<Store>> newer = OpenStore(o);  // for the schema a later release migrated to
+  ASSERT_TRUE(newer.ok()) << newer.status().ToString();
+  ASSERT_TRUE((*cluster)->StartServer().ok());
+
+  Status st;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    st = (*later)->Read([](Txn& t) { return t.GetSessionKey().status(); });
+  } while (st.code() == Status::Code::kUnavailable && std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+
+  ASSERT_TRUE((*cluster)->Sql("UPDATE tf_schema_version SET version = 2").ok());
+  for (int i = 0; i < 2; ++i) {
+    do {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      st = (*newer)->Read([](Txn& t) { return t.GetSessionKey().status(); });
+    } while (st.code() == Status::Code::kUnavailable && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(st.code(), Status::Code::kConflict) << st.ToString();
+    EXPECT_TRUE(Contains(st.message(), "supports schema version 1")) << st.ToString();
+  }
+  Result<std::unique_ptr<Store>> at_start = OpenStore(o);
+  ASSERT_FALSE(at_start.ok());
+  EXPECT_EQ(at_start.status().code(), Status::Code::kConflict) << at_start.status().ToString();
+}
+
 // What the oauth layer answers for a store that cannot be reached: 503 temporarily_unavailable with Retry-After, as
 // for a full LMDB map (with its own wait), and not the 500 of other store failures.
 TEST(PgStoreOutage, UnavailableIsAnswered503WithRetryAfter) {
