@@ -152,7 +152,9 @@ class StoreOutageTest : public ::testing::Test {
 };
 
 // A worker that has its configuration cached: every request that needs the database while it is down is a 503, the
-// browser pages (sign-in with a session, the login form's POST, consent and the device page) included.
+// browser pages (a sign-in with a session, the login form's POST, the device page's POST) included. (Consent and the
+// other steps of those pages answer through the same StoreFailurePage; with the whole server down the first store
+// read of each page is the one that fails.)
 TEST_F(StoreOutageTest, EveryEndpointThatNeedsTheDatabaseAnswers503WhileItIsDown) {
   service_ = std::make_unique<Service>(config_, store_.get(), &clock_);
   // Before: the configuration is loaded, a signed-in browser, a login form, a device page form and tokens.
