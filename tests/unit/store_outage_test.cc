@@ -2,7 +2,8 @@
 // cluster (pg_cluster.h) that the tests stop: what needs the database answers 503 with Retry-After and
 // Cache-Control: no-store (JSON endpoints: temporarily_unavailable; browser pages: a page saying the service is
 // temporarily unavailable), never 500; a Service whose worker started while the server was down (StoreOptions::
-// connect_later) answers 503 to everything that needs the configuration, and serves once the server is back.
+// connect_later) answers 503 to everything that needs the configuration, and serves once the server is back; the
+// device page's sign-in answers busy password checks with the authorize endpoint's 503 page.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "oauth/errors.h"
 #include "oauth/service.h"
 #include "oauth/session.h"
+#include "password/password_hash.h"
 #include "pg_cluster.h"
 #include "store/pg_store.h"
 #include "store/store.h"
@@ -209,6 +211,44 @@ TEST_F(StoreOutageTest, EveryEndpointThatNeedsTheDatabaseAnswers503WhileItIsDown
   // What needs no database keeps working from the cached configuration.
   EXPECT_EQ(Handle(testing::GetRequest("/.well-known/openid-configuration/jwks")).status, 200);
   EXPECT_EQ(Token("grant_type=client_credentials&scope=api1").status, 200);
+}
+
+// The device page's sign-in shares the authorize endpoint's busy page: every password check slot busy is a 503 page
+// with Retry-After: 1 (errors.h StoreFailurePage), not a 500, and counts no failure.
+TEST_F(StoreOutageTest, BusyPasswordChecksOnTheDevicePageAreA503Page) {
+  config_.password_hash_concurrency = 1;
+  config_.password_hash_wait_ms = 0;
+  service_ = std::make_unique<Service>(config_, store_.get(), &clock_);
+  http::Response code = Handle(testing::FormPost("/connect/deviceauthorization", "scope=api1",
+                                                 testing::Basic("web", kSecret)));
+  ASSERT_EQ(code.status, 200) << code.body;
+  http::Response form = Handle(testing::GetRequest("/device"));
+  ASSERT_EQ(form.status, 200) << form.body;
+  const std::string csrf = CookieFrom(form, kCsrfCookie);
+  http::Request entered = testing::FormPost(
+      "/device", HiddenFieldsBody(form.body) + "&user_code=" + testing::Json(code.body).Str("user_code"));
+  entered.cookie = csrf;
+  http::Response login = Handle(entered);
+  ASSERT_EQ(login.status, 200) << login.body;
+  ASSERT_NE(login.body.find("name=\"password\""), std::string::npos) << login.body;
+  http::Request signin = testing::FormPost("/device", HiddenFieldsBody(login.body) +
+                                                          "&username=alice&password=Wonderland1");
+  signin.cookie = CookieFrom(login, kCsrfCookie).empty() ? csrf : CookieFrom(login, kCsrfCookie);
+  PasswordCheckSlots& slots = PasswordCheckSlots::Process();
+  ASSERT_TRUE(slots.Enter(1, std::chrono::milliseconds(0)));
+  http::Response busy = Handle(signin);
+  slots.Leave();
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(testing::HeaderOf(busy, "Retry-After"), "1");
+  EXPECT_EQ(testing::HeaderOf(busy, "Cache-Control"), "no-store");
+  EXPECT_NE(busy.body.find("Too many sign-ins"), std::string::npos) << busy.body;
+  const Status st = store_->Read([](store::Txn& t) -> Status {
+    Result<store::User> u = t.GetUser("sub-alice");
+    if (!u.ok()) return u.status();
+    EXPECT_EQ(u->access_failed_count, 0);
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
 // A worker started while the server is down (StoreOptions::connect_later): it has no configuration, so everything
