@@ -11,8 +11,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <deque>
 #include <exception>
 #include <map>
+#include <memory>
+#include <new>
 #include <mutex>
 #include <system_error>
 #include <optional>
@@ -56,6 +60,26 @@ bool ParamsInBounds(uint32_t m, uint32_t t, uint32_t p) {
 thread_local HashWork thread_work;
 thread_local bool in_background = false;  // this thread runs RunAtBackgroundPriority's work
 
+// A hashing thread's Argon2 memory, kept from one computation to the next (libargon2 wipes it after each): no
+// allocation, page fault or unmapping per password check, which would take the process's memory map lock at the
+// lowest priority, where every thread that needs that lock then waits for it.
+thread_local std::unique_ptr<uint8_t[]> kept_memory;
+thread_local size_t kept_memory_bytes = 0;
+
+int AllocateKeptMemory(uint8_t** memory, size_t bytes) {
+  if (bytes > kept_memory_bytes) {
+    kept_memory.reset();
+    kept_memory_bytes = 0;
+    kept_memory.reset(new (std::nothrow) uint8_t[bytes]());  // zeroed: every page is touched now, not per check
+    if (!kept_memory) return ARGON2_MEMORY_ALLOCATION_ERROR;
+    kept_memory_bytes = bytes;
+  }
+  *memory = kept_memory.get();
+  return ARGON2_OK;
+}
+
+void KeepMemory(uint8_t*, size_t) {}
+
 // Argon2id raw tag, or nullopt if libargon2 refuses the inputs.
 std::optional<std::string> Argon2idRaw(std::string_view password, std::string_view salt, uint32_t m, uint32_t t,
                                        uint32_t p, size_t tag_bytes) {
@@ -63,8 +87,30 @@ std::optional<std::string> Argon2idRaw(std::string_view password, std::string_vi
   if (in_background) ++thread_work.argon2_background_calls;
   thread_work.argon2_kib_passes += static_cast<uint64_t>(m) * t;
   std::string tag(tag_bytes, '\0');
-  int rc = argon2id_hash_raw(t, m, p, password.data(), password.size(), salt.data(), salt.size(), tag.data(),
-                             tag.size());
+  int rc = ARGON2_OK;
+  if (in_background) {
+    // argon2id_hash_raw's computation, with the thread's kept memory; libargon2 neither writes to the password nor
+    // keeps any pointer after the call (ARGON2_DEFAULT_FLAGS).
+    argon2_context ctx{};
+    ctx.out = reinterpret_cast<uint8_t*>(tag.data());
+    ctx.outlen = static_cast<uint32_t>(tag.size());
+    ctx.pwd = reinterpret_cast<uint8_t*>(const_cast<char*>(password.data()));
+    ctx.pwdlen = static_cast<uint32_t>(password.size());
+    ctx.salt = reinterpret_cast<uint8_t*>(const_cast<char*>(salt.data()));
+    ctx.saltlen = static_cast<uint32_t>(salt.size());
+    ctx.t_cost = t;
+    ctx.m_cost = m;
+    ctx.lanes = p;
+    ctx.threads = p;
+    ctx.version = ARGON2_VERSION_NUMBER;
+    ctx.allocate_cbk = AllocateKeptMemory;
+    ctx.free_cbk = KeepMemory;
+    ctx.flags = ARGON2_DEFAULT_FLAGS;
+    rc = argon2_ctx(&ctx, Argon2_id);
+  } else {
+    rc = argon2id_hash_raw(t, m, p, password.data(), password.size(), salt.data(), salt.size(), tag.data(),
+                           tag.size());
+  }
   if (rc != ARGON2_OK) return std::nullopt;
   return tag;
 }
@@ -250,32 +296,88 @@ PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view 
 
 HashWork ThreadHashWork() { return thread_work; }
 
-void RunAtBackgroundPriority(const std::function<void()>& work) {
+namespace {
+
+// One call of RunAtBackgroundPriority, handed from the caller to a hashing thread; guarded by BackgroundPool::mu.
+struct BackgroundJob {
+  const std::function<void()>* work = nullptr;
   HashWork done;
   std::exception_ptr thrown;
-  try {
-    std::thread hasher([&] {
-      // A thread's own nice value (Linux: setpriority on its thread id). Lowering it needs no privilege; raising it
-      // back would, which is why the hashing runs on a thread that ends with it.
-      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
-      in_background = true;
-      try {
-        work();
-      } catch (...) {
-        thrown = std::current_exception();
-      }
-      done = thread_work;  // this thread's counters start at zero
-    });
-    hasher.join();
-  } catch (const std::system_error&) {  // no thread to be had (EAGAIN): hash here rather than fail the login
-    work();
-    return;
+  bool finished = false;
+};
+
+// The hashing threads: started when a job finds none idle, then kept for the life of the process (there are never
+// more than the most calls that overlapped, which PasswordCheckSlots bounds), each at nice 19 and each keeping its
+// Argon2 memory. Never destroyed, so that no thread waits on a destroyed mutex when the process exits.
+struct BackgroundPool {
+  std::mutex mu;
+  std::condition_variable job_ready;
+  std::condition_variable job_finished;
+  std::deque<BackgroundJob*> jobs;
+  size_t idle = 0;
+
+  static BackgroundPool& Process() {
+    static BackgroundPool* pool = new BackgroundPool;
+    return *pool;
   }
-  thread_work.argon2_calls += done.argon2_calls;
-  thread_work.argon2_background_calls += done.argon2_background_calls;
-  thread_work.argon2_kib_passes += done.argon2_kib_passes;
-  thread_work.pbkdf2_iterations += done.pbkdf2_iterations;
-  if (thrown) std::rethrow_exception(thrown);
+
+  void Serve() {
+    // A thread's own nice value (Linux: setpriority on its thread id). Lowering it needs no privilege; raising it
+    // back would, which is why the hashing has threads of its own.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    in_background = true;
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      ++idle;
+      job_ready.wait(lock, [&] { return !jobs.empty(); });
+      --idle;
+      BackgroundJob* job = jobs.front();
+      jobs.pop_front();
+      lock.unlock();
+      thread_work = HashWork{};
+      try {
+        (*job->work)();
+      } catch (...) {
+        job->thrown = std::current_exception();
+      }
+      const HashWork done = thread_work;
+      lock.lock();
+      job->done = done;
+      job->finished = true;
+      job_finished.notify_all();
+    }
+  }
+};
+
+}  // namespace
+
+void RunAtBackgroundPriority(const std::function<void()>& work) {
+  BackgroundPool& pool = BackgroundPool::Process();
+  BackgroundJob job;
+  job.work = &work;
+  {
+    std::unique_lock<std::mutex> lock(pool.mu);
+    pool.jobs.push_back(&job);
+    if (pool.jobs.size() > pool.idle) {
+      try {
+        std::thread(&BackgroundPool::Serve, &pool).detach();
+      } catch (const std::system_error&) {  // no thread to be had (EAGAIN)
+        if (pool.idle == 0) {  // and none to wait for: hash here rather than fail the login
+          pool.jobs.erase(std::find(pool.jobs.begin(), pool.jobs.end(), &job));
+          lock.unlock();
+          work();
+          return;
+        }
+      }
+    }
+    pool.job_ready.notify_one();
+    pool.job_finished.wait(lock, [&] { return job.finished; });
+  }
+  thread_work.argon2_calls += job.done.argon2_calls;
+  thread_work.argon2_background_calls += job.done.argon2_background_calls;
+  thread_work.argon2_kib_passes += job.done.argon2_kib_passes;
+  thread_work.pbkdf2_iterations += job.done.pbkdf2_iterations;
+  if (job.thrown) std::rethrow_exception(job.thrown);
 }
 
 PasswordCheckSlots& PasswordCheckSlots::Process() {

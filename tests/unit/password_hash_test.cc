@@ -569,6 +569,32 @@ TEST(PasswordHashTest, RunAtBackgroundPriority) {
                std::runtime_error);
 }
 
+// The hashing threads compute with memory they keep (of the largest computation so far): the same hashes as
+// libargon2's own allocation, whatever the sizes in turn, from callers overlapping on several threads.
+TEST(PasswordHashTest, BackgroundHashesMatchHashesMadeHere) {
+  const Argon2Params small{64, 1, 1}, large{1024, 2, 2};
+  std::vector<std::thread> callers;
+  std::vector<int> ok(6, 0);
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&, i] {
+      const Argon2Params& params = i % 2 ? large : small;
+      const std::string password = "pw-" + std::to_string(i);
+      Result<std::string> here = HashPassword(password, params);
+      Result<std::string> there = Status::Internal("not run");
+      bool verified_there = false;
+      RunAtBackgroundPriority([&] {
+        there = HashPassword(password, params);
+        verified_there = here.ok() && VerifyPassword(*here, password, params).match &&
+                         !VerifyPassword(*here, "wrong", params).match;
+      });
+      ok[static_cast<size_t>(i)] = here.ok() && there.ok() && verified_there &&
+                                   VerifyPassword(*there, password, params).match;
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(ok, std::vector<int>(6, 1));
+}
+
 // A stored hash cheaper than the configured cost (or not Argon2id at all) is topped up to the configured m x t, the
 // work VerifyDummyPassword does for an unknown user.
 TEST(PasswordHashTest, VerifyPasswordAtLeastAtTopsUpCheaperHashes) {
