@@ -1,7 +1,7 @@
 // The stored form of a grant (store/grant_encoding.h): the binary encoding round-trips every member, leaves defaults
 // out, is refused when malformed in any of the ways a newer build or a damaged value could make it, and the JSON
 // records of older builds are still read. Through the LMDB store: what PutGrant writes, and that a JSON record written
-// by an older build is read and replaced.
+// by an older build is read and replaced; and the space a typical refresh token takes of the map.
 #include <lmdb.h>
 
 #include <gtest/gtest.h>

@@ -1,8 +1,9 @@
 // Tests for the grants part of store/: the Grant and FamilyRevocation records (JSON round trip, invariants), and,
 // as TEST_P(GrantsStoreTest, ...) run on every Store implementation (store_contract.h), the
-// `grants` / `families` / `revocations` databases (put, get, remove, the family index behind RevokeFamily, listing),
-// garbage collection in batches (CollectExpired), one-time redemption across processes, gc running beside traffic;
-// and the LMDB store's own: what its files hold, and the upgrade of a database made before grants existed.
+// `grants` / `family_index` / `families` / `revocations` databases (put, get, remove, the family index behind
+// RevokeFamily, listing), garbage collection in batches (CollectExpired), one-time redemption across processes, gc
+// running beside traffic; and the LMDB store's own: what its files hold, the upgrade of a database made before grants
+// existed, and one whose families an older build indexed.
 #include <lmdb.h>
 #include <stdlib.h>
 #include <sys/wait.h>
