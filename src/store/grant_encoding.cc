@@ -2,17 +2,22 @@
 
 #include <cjson/cJSON.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "util/base64.h"
+
 namespace tf::store {
 namespace {
 
 constexpr uint64_t kMaxUint = (uint64_t{1} << 53) - 1;
+constexpr char kGrantRecordVersion1 = 0x01;
 constexpr int kKindCount = static_cast<int>(GrantKind::kConsent) + 1;
 
+// Version 1: tagged fields.
 enum Tag : uint8_t {
   kKind = 1, kClientId, kSubject, kScopes, kCreated, kExpires, kAbsoluteExpires, kFamily, kConsumedAt, kSuccessor,
   kAuthTime, kIdp, kAmr, kTenant, kAcr, kSessionId, kClaims, kAccessTokenJson, kRedirectUri, kNonce, kCodeChallenge,
@@ -31,44 +36,6 @@ class Writer {
     }
     out_->push_back(static_cast<char>(v));
   }
-  void Bytes(std::string_view s) {
-    Uint(s.size());
-    out_->append(s);
-  }
-
-  // Fields, each left out at its default.
-  void UintField(Tag tag, int64_t v) {
-    if (v == 0) return;
-    out_->push_back(static_cast<char>(tag));
-    Uint(static_cast<uint64_t>(v));
-  }
-  void TimeField(Tag tag, const std::optional<int64_t>& v) {
-    if (!v.has_value()) return;
-    out_->push_back(static_cast<char>(tag));
-    Uint(static_cast<uint64_t>(*v));
-  }
-  void BytesField(Tag tag, std::string_view s) {
-    if (s.empty()) return;
-    out_->push_back(static_cast<char>(tag));
-    Bytes(s);
-  }
-  void ListField(Tag tag, const std::vector<std::string>& list) {
-    if (list.empty()) return;
-    out_->push_back(static_cast<char>(tag));
-    Uint(list.size());
-    for (const std::string& s : list) Bytes(s);
-  }
-  void ClaimsField(Tag tag, const std::vector<ClaimValue>& claims) {
-    if (claims.empty()) return;
-    out_->push_back(static_cast<char>(tag));
-    Uint(claims.size());
-    for (const ClaimValue& c : claims) {
-      Bytes(c.type);
-      Bytes(c.value);
-      Bytes(c.value_type);
-    }
-  }
-
  private:
   std::string* out_;
 };
@@ -119,6 +86,28 @@ class Reader {
     out->assign(in_.substr(pos_, n));
     pos_ += n;
     return Status::OK();
+  }
+  Status Fixed(size_t n, std::string* out) {
+    if (n > left()) return Truncated();
+    out->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return Status::OK();
+  }
+  // A LEB128 integer of up to 2^54 - 1 (a zigzag difference of two times), shortest form.
+  Status Wide(uint64_t* out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 63; shift += 7) {
+      uint8_t b = 0;
+      TF_RETURN_IF_ERROR(Byte(&b));
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        if (b == 0 && shift > 0) return Bad("an integer is not in its shortest form");
+        if (v > 2 * kMaxUint + 1) return Bad("a time is out of range");
+        *out = v;
+        return Status::OK();
+      }
+    }
+    return Bad("a time is out of range");
   }
   // A count of items that take at least `min_item` bytes each: never more than the bytes left can hold.
   Status Count(size_t min_item, uint64_t* out) {
@@ -195,6 +184,7 @@ Status ReadField(Reader& r, uint8_t tag, Grant* g) {
   }
 }
 
+// A version 1 record, as builds before version 2 wrote it.
 Result<Grant> DecodeBinary(std::string_view stored) {
   Reader r(stored.substr(1));
   Grant g;
@@ -213,56 +203,286 @@ Result<Grant> DecodeBinary(std::string_view stored) {
   return g;
 }
 
+// ---- Version 2 ----
+
+// Strings that every deployment stores over and over, written as their index: one byte. Append-only: an index never
+// changes meaning, and a build refuses an index it does not know (a record of a newer build).
+constexpr std::array<std::string_view, 31> kAtoms = {
+    "",         "openid",  "profile",  "email",          "address",        "phone",              "offline_access",
+    "pwd",      "mfa",     "otp",      "hwk",            "swk",            "sms",                "external",
+    "local",    "sub",     "name",     "given_name",     "family_name",    "email_verified",     "preferred_username",
+    "role",     "string",  "boolean",  "integer",        "double",         "json",               "S256",
+    "plain",    "approved", "denied",
+};
+// A string's first integer: an atom index below kAtomSpace, else kAtomSpace + the length of the bytes that follow.
+constexpr uint64_t kAtomSpace = 48;
+
+// The members other than kind, created and expires, in the order of their bits in the record's field set (the ones a
+// refresh token has first, so its set takes two bytes) and of their values after it.
+enum Bit : unsigned {
+  kBClientId, kBSubject, kBScopes, kBFamily, kBAuthTime, kBIdp, kBAmr, kBClaims, kBGeneration, kBPredecessor,
+  kBAbsoluteExpires, kBTenant, kBAcr, kBSessionId, kBConsumedAt, kBSuccessor, kBAccessTokenJson, kBRedirectUri,
+  kBNonce, kBCodeChallenge, kBCodeChallengeMethod, kBDeviceCodeHash, kBDecision, kBInterval, kBLastPoll, kBFailures,
+  kBLockedUntil, kBitCount,
+};
+
+constexpr size_t kHashSize = 32;
+constexpr size_t kRawFamilySize = 16;
+
+// The 16 bytes a family id of the form RandomHandle(16) makes (base64url, 22 characters) stands for; nullopt for any
+// other family id (including a non-canonical spelling of the same bytes, which must read back as it was written).
+std::optional<std::string> RawFamily(std::string_view family) {
+  if (family.size() != 22) return std::nullopt;
+  std::optional<std::string> raw = Base64UrlDecode(family);
+  if (!raw.has_value() || raw->size() != kRawFamilySize || Base64UrlEncode(*raw) != family) return std::nullopt;
+  return raw;
+}
+
+uint64_t ZigZag(int64_t d) {
+  return d >= 0 ? static_cast<uint64_t>(d) << 1 : ((static_cast<uint64_t>(-(d + 1))) << 1) | 1;
+}
+int64_t UnZigZag(uint64_t z) {
+  return (z & 1) != 0 ? -static_cast<int64_t>(z >> 1) - 1 : static_cast<int64_t>(z >> 1);
+}
+
+class V2Writer {
+ public:
+  V2Writer(std::string* out, int64_t created) : w_(out), out_(out), created_(created) {}
+
+  void String(std::string_view s) {
+    for (size_t i = 0; i < kAtoms.size(); ++i) {
+      if (kAtoms[i] == s) {
+        w_.Uint(i);
+        return;
+      }
+    }
+    w_.Uint(kAtomSpace + s.size());
+    out_->append(s);
+  }
+  void List(const std::vector<std::string>& list) {
+    w_.Uint(list.size());
+    for (const std::string& s : list) String(s);
+  }
+  void Claims(const std::vector<ClaimValue>& claims) {
+    w_.Uint(claims.size());
+    for (const ClaimValue& c : claims) {
+      String(c.type);
+      String(c.value);
+      String(c.value_type);
+    }
+  }
+  void Family(std::string_view family) {
+    if (std::optional<std::string> raw = RawFamily(family)) {
+      w_.Uint(0);  // the empty string, which no family is: 16 raw bytes follow
+      out_->append(*raw);
+      return;
+    }
+    String(family);
+  }
+  void Time(int64_t t) { w_.Uint(ZigZag(t - created_)); }
+  void Uint(uint64_t v) { w_.Uint(v); }
+  void Raw(std::string_view s) { out_->append(s); }
+
+ private:
+  Writer w_;
+  std::string* out_;
+  int64_t created_;
+};
+
+class V2Reader {
+ public:
+  explicit V2Reader(std::string_view in) : r_(in) {}
+  Reader& base() { return r_; }
+  void set_created(int64_t created) { created_ = created; }
+
+  Status String(std::string* out) {
+    uint64_t v = 0;
+    TF_RETURN_IF_ERROR(r_.Uint(&v));
+    if (v < kAtomSpace) {
+      if (v >= kAtoms.size()) return Reader::Bad("unknown atom " + std::to_string(v) + " (a record of a newer build?)");
+      out->assign(kAtoms[v]);
+      return Status::OK();
+    }
+    return r_.Fixed(v - kAtomSpace, out);
+  }
+  Status List(std::vector<std::string>* out) {
+    uint64_t n = 0;
+    TF_RETURN_IF_ERROR(r_.Count(1, &n));
+    out->resize(n);
+    for (std::string& s : *out) TF_RETURN_IF_ERROR(String(&s));
+    return Status::OK();
+  }
+  Status Claims(std::vector<ClaimValue>* out) {
+    uint64_t n = 0;
+    TF_RETURN_IF_ERROR(r_.Count(3, &n));
+    out->resize(n);
+    for (ClaimValue& c : *out) {
+      TF_RETURN_IF_ERROR(String(&c.type));
+      TF_RETURN_IF_ERROR(String(&c.value));
+      TF_RETURN_IF_ERROR(String(&c.value_type));
+    }
+    return Status::OK();
+  }
+  Status Family(std::string* out) {
+    TF_RETURN_IF_ERROR(String(out));
+    if (!out->empty()) return Status::OK();
+    std::string raw;
+    TF_RETURN_IF_ERROR(r_.Fixed(kRawFamilySize, &raw));
+    *out = Base64UrlEncode(raw);
+    return Status::OK();
+  }
+  Status Time(int64_t* out) {
+    uint64_t z = 0;
+    TF_RETURN_IF_ERROR(r_.Wide(&z));
+    *out = created_ + UnZigZag(z);  // |difference| <= 2^53, created < 2^53: no overflow; ValidateGrant checks range
+    return Status::OK();
+  }
+  Status Time(std::optional<int64_t>* out) {
+    int64_t t = 0;
+    TF_RETURN_IF_ERROR(Time(&t));
+    *out = t;
+    return Status::OK();
+  }
+  Status Hash(std::string* out) { return r_.Fixed(kHashSize, out); }
+
+ private:
+  Reader r_;
+  int64_t created_ = 0;
+};
+
+// Whether each member is written: not at its default, as in version 1.
+uint64_t FieldSet(const Grant& g) {
+  const bool present[kBitCount] = {
+      !g.client_id.empty(),        !g.subject.empty(),       !g.scopes.empty(),
+      !g.family.empty(),           g.auth_time.has_value(),  !g.idp.empty(),
+      !g.amr.empty(),              !g.claims.empty(),        g.generation != 0,
+      !g.predecessor.empty(),      g.absolute_expires.has_value(), !g.tenant.empty(),
+      !g.acr.empty(),              !g.session_id.empty(),    g.consumed_at.has_value(),
+      !g.successor.empty(),        !g.access_token_json.empty(), !g.redirect_uri.empty(),
+      !g.nonce.empty(),            !g.code_challenge.empty(), !g.code_challenge_method.empty(),
+      !g.device_code_hash.empty(), !g.decision.empty(),     g.interval != 0,
+      g.last_poll.has_value(),     g.failures != 0,          g.locked_until.has_value(),
+  };
+  uint64_t set = 0;
+  for (unsigned b = 0; b < kBitCount; ++b) {
+    if (present[b]) set |= uint64_t{1} << b;
+  }
+  return set;
+}
+
+std::string EncodeV2(const Grant& g) {
+  std::string out;
+  out.reserve(160);
+  out.push_back(kGrantRecordVersion);
+  out.push_back(static_cast<char>(g.kind));
+  V2Writer w(&out, g.created);
+  const uint64_t set = FieldSet(g);
+  w.Uint(set);
+  w.Uint(static_cast<uint64_t>(g.created));
+  w.Time(g.expires);
+  for (unsigned b = 0; b < kBitCount; ++b) {
+    if ((set & (uint64_t{1} << b)) == 0) continue;
+    switch (static_cast<Bit>(b)) {
+      case kBClientId: w.String(g.client_id); break;
+      case kBSubject: w.String(g.subject); break;
+      case kBScopes: w.List(g.scopes); break;
+      case kBFamily: w.Family(g.family); break;
+      case kBAuthTime: w.Time(*g.auth_time); break;
+      case kBIdp: w.String(g.idp); break;
+      case kBAmr: w.List(g.amr); break;
+      case kBClaims: w.Claims(g.claims); break;
+      case kBGeneration: w.Uint(static_cast<uint64_t>(g.generation)); break;
+      case kBPredecessor: w.Raw(g.predecessor); break;
+      case kBAbsoluteExpires: w.Time(*g.absolute_expires); break;
+      case kBTenant: w.String(g.tenant); break;
+      case kBAcr: w.String(g.acr); break;
+      case kBSessionId: w.String(g.session_id); break;
+      case kBConsumedAt: w.Time(*g.consumed_at); break;
+      case kBSuccessor: w.Raw(g.successor); break;
+      case kBAccessTokenJson: w.String(g.access_token_json); break;
+      case kBRedirectUri: w.String(g.redirect_uri); break;
+      case kBNonce: w.String(g.nonce); break;
+      case kBCodeChallenge: w.String(g.code_challenge); break;
+      case kBCodeChallengeMethod: w.String(g.code_challenge_method); break;
+      case kBDeviceCodeHash: w.Raw(g.device_code_hash); break;
+      case kBDecision: w.String(g.decision); break;
+      case kBInterval: w.Uint(static_cast<uint64_t>(g.interval)); break;
+      case kBLastPoll: w.Time(*g.last_poll); break;
+      case kBFailures: w.Uint(static_cast<uint64_t>(g.failures)); break;
+      case kBLockedUntil: w.Time(*g.locked_until); break;
+      case kBitCount: break;
+    }
+  }
+  return out;
+}
+
+Status ReadV2Field(V2Reader& r, Bit bit, Grant* g) {
+  switch (bit) {
+    case kBClientId: return r.String(&g->client_id);
+    case kBSubject: return r.String(&g->subject);
+    case kBScopes: return r.List(&g->scopes);
+    case kBFamily: return r.Family(&g->family);
+    case kBAuthTime: return r.Time(&g->auth_time);
+    case kBIdp: return r.String(&g->idp);
+    case kBAmr: return r.List(&g->amr);
+    case kBClaims: return r.Claims(&g->claims);
+    case kBGeneration: return r.base().Int(&g->generation);
+    case kBPredecessor: return r.Hash(&g->predecessor);
+    case kBAbsoluteExpires: return r.Time(&g->absolute_expires);
+    case kBTenant: return r.String(&g->tenant);
+    case kBAcr: return r.String(&g->acr);
+    case kBSessionId: return r.String(&g->session_id);
+    case kBConsumedAt: return r.Time(&g->consumed_at);
+    case kBSuccessor: return r.Hash(&g->successor);
+    case kBAccessTokenJson: return r.String(&g->access_token_json);
+    case kBRedirectUri: return r.String(&g->redirect_uri);
+    case kBNonce: return r.String(&g->nonce);
+    case kBCodeChallenge: return r.String(&g->code_challenge);
+    case kBCodeChallengeMethod: return r.String(&g->code_challenge_method);
+    case kBDeviceCodeHash: return r.Hash(&g->device_code_hash);
+    case kBDecision: return r.String(&g->decision);
+    case kBInterval: return r.base().Int(&g->interval);
+    case kBLastPoll: return r.Time(&g->last_poll);
+    case kBFailures: return r.base().Int(&g->failures);
+    case kBLockedUntil: return r.Time(&g->locked_until);
+    case kBitCount: break;
+  }
+  return Reader::Bad("unknown field");
+}
+
+Result<Grant> DecodeV2(std::string_view stored) {
+  V2Reader r(stored.substr(1));
+  Grant g;
+  uint8_t kind = 0;
+  TF_RETURN_IF_ERROR(r.base().Byte(&kind));
+  if (kind >= kKindCount) return Reader::Bad("unknown grant kind");
+  g.kind = static_cast<GrantKind>(kind);
+  uint64_t set = 0;
+  TF_RETURN_IF_ERROR(r.base().Uint(&set));
+  if (set >> kBitCount != 0) return Reader::Bad("unknown field (a record of a newer build?)");
+  TF_RETURN_IF_ERROR(r.base().Int(&g.created));
+  r.set_created(g.created);
+  TF_RETURN_IF_ERROR(r.Time(&g.expires));
+  for (unsigned b = 0; b < kBitCount; ++b) {
+    if ((set & (uint64_t{1} << b)) != 0) TF_RETURN_IF_ERROR(ReadV2Field(r, static_cast<Bit>(b), &g));
+  }
+  if (!r.base().done()) return Reader::Bad("trailing bytes");
+  TF_RETURN_IF_ERROR(ValidateGrant(g));
+  return g;
+}
+
 struct CJsonDeleter {
   void operator()(cJSON* j) const { cJSON_Delete(j); }
 };
 
 }  // namespace
 
-std::string EncodeGrant(const Grant& g) {
-  std::string out;
-  out.reserve(256);
-  out.push_back(kGrantRecordVersion);
-  Writer w(&out);
-  out.push_back(static_cast<char>(kKind));
-  w.Uint(static_cast<uint64_t>(g.kind));
-  w.BytesField(kClientId, g.client_id);
-  w.BytesField(kSubject, g.subject);
-  w.ListField(kScopes, g.scopes);
-  out.push_back(static_cast<char>(kCreated));
-  w.Uint(static_cast<uint64_t>(g.created));
-  out.push_back(static_cast<char>(kExpires));
-  w.Uint(static_cast<uint64_t>(g.expires));
-  w.TimeField(kAbsoluteExpires, g.absolute_expires);
-  w.BytesField(kFamily, g.family);
-  w.TimeField(kConsumedAt, g.consumed_at);
-  w.BytesField(kSuccessor, g.successor);
-  w.TimeField(kAuthTime, g.auth_time);
-  w.BytesField(kIdp, g.idp);
-  w.ListField(kAmr, g.amr);
-  w.BytesField(kTenant, g.tenant);
-  w.BytesField(kAcr, g.acr);
-  w.BytesField(kSessionId, g.session_id);
-  w.ClaimsField(kClaims, g.claims);
-  w.BytesField(kAccessTokenJson, g.access_token_json);
-  w.BytesField(kRedirectUri, g.redirect_uri);
-  w.BytesField(kNonce, g.nonce);
-  w.BytesField(kCodeChallenge, g.code_challenge);
-  w.BytesField(kCodeChallengeMethod, g.code_challenge_method);
-  w.BytesField(kDeviceCodeHash, g.device_code_hash);
-  w.BytesField(kDecision, g.decision);
-  w.UintField(kInterval, g.interval);
-  w.TimeField(kLastPoll, g.last_poll);
-  w.UintField(kFailures, g.failures);
-  w.TimeField(kLockedUntil, g.locked_until);
-  w.UintField(kGeneration, g.generation);
-  w.BytesField(kPredecessor, g.predecessor);
-  return out;
-}
+std::string EncodeGrant(const Grant& g) { return EncodeV2(g); }
 
 Result<Grant> DecodeGrant(std::string_view stored) {
   if (stored.empty()) return Reader::Bad("empty");
-  if (stored[0] == kGrantRecordVersion) return DecodeBinary(stored);
+  if (stored[0] == kGrantRecordVersion) return DecodeV2(stored);
+  if (stored[0] == kGrantRecordVersion1) return DecodeBinary(stored);
   if (stored[0] != '{') return Reader::Bad("unknown record format");
   const std::unique_ptr<cJSON, CJsonDeleter> json(cJSON_ParseWithLength(stored.data(), stored.size()));
   if (json == nullptr) return Reader::Bad("stored record is not JSON");

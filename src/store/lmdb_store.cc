@@ -31,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -51,7 +52,7 @@
 namespace tf::store {
 namespace {
 
-constexpr unsigned kMaxDbs = 16;        // the nine of today, with room to spare
+constexpr unsigned kMaxDbs = 16;        // the ten of today, with room to spare
 constexpr int kMaxResizeRetries = 8;    // each retry adopts the newest size; more would mean a runaway writer
 // How often (at most) a Store looks for reader slots of dead processes besides the moments it needs one.
 constexpr int64_t kReaderCheckIntervalSeconds = 10;
@@ -67,6 +68,12 @@ constexpr const char kMapSizeKey[] = "map_size";
 // bytes, not JSON: it is loaded with every configuration snapshot (oauth/catalog.h) and never shown.
 constexpr const char kSessionKeyKey[] = "session_key";
 constexpr const char kNotInitialised[] = "database not initialised: run tokenctl init";
+
+// The family index (store.h `family_index`): its one key, and the parts of each fixed-size duplicate.
+constexpr std::string_view kFamilyIndexKey = "f";
+constexpr size_t kFamilyIdSize = 16;   // the first bytes of SHA-256(family)
+constexpr size_t kKeyPrefixSize = 8;   // the first bytes of the grant's key
+constexpr size_t kFamilyEntrySize = kFamilyIdSize + kKeyPrefixSize;
 
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
@@ -171,11 +178,13 @@ Status CheckReadsBack(const std::string& json, Parse parse) {
 
 struct Dbis {
   MDB_dbi meta = 0, clients = 0, resources = 0, keys = 0, users = 0, usernames = 0;
-  MDB_dbi grants = 0, families = 0, revocations = 0;
+  MDB_dbi grants = 0, families = 0, revocations = 0, family_index = 0;
   // False only in a read-only open of a database made before the users databases existed: it has no users.
   bool has_users = false;
   // Likewise for grants, families and revocations.
   bool has_grants = false;
+  // Likewise for family_index (a database made by a build before it indexes its families in `families` only).
+  bool has_family_index = false;
 };
 
 // The `usernames` key: Tenant "\0" NormalizeUsername(Username). Neither part may contain NUL (ValidateUser), so the
@@ -438,7 +447,7 @@ class LmdbTxn final : public Txn {
       TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
       ++deleted;
     }
-    if (!hashes->empty()) TF_RETURN_IF_ERROR(Remove(dbis_.families, family, "family " + Printable(family), false));
+    TF_RETURN_IF_ERROR(DropAllFamilyEntries(family));
     TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
     return deleted;
   }
@@ -450,59 +459,62 @@ class LmdbTxn final : public Txn {
     if (!CanBeFamily(family)) return Status::InvalidArgument("family: expected 1 to 200 bytes without NUL");
     if (now < 0 || keep_until < 0) return Status::InvalidArgument("RevokeFamilyPart: times must be non-negative");
     TF_RETURN_IF_ERROR(PutRevocation(family, now, keep_until));
-    // The first `limit` index entries (and one more, to tell whether any are left): a walk of the family's own
-    // duplicates, never a scan of the database.
-    std::vector<std::string> hashes;
-    TF_RETURN_IF_ERROR(
-        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
-          hashes.emplace_back(v);
-          return hashes.size() <= limit;
-        }));
+    // The first `limit` index entries (and one more, to tell whether any are left), those of `families` first: a walk
+    // of the family's own entries, never a scan of the database.
+    const size_t want = limit < SIZE_MAX ? limit + 1 : limit;
+    std::vector<std::string> legacy, entries;
+    TF_RETURN_IF_ERROR(LegacyFamilyEntries(family, want, &legacy));
+    TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), want - legacy.size(), &entries));
     RevokeProgress progress;
-    progress.more = hashes.size() > limit;
-    if (progress.more) hashes.pop_back();
-    for (const std::string& hash : hashes) {
+    progress.more = legacy.size() + entries.size() > limit;
+    if (progress.more) (entries.empty() ? legacy : entries).pop_back();
+    // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes.
+    const auto revoke = [&](const std::string& hash) -> Status {
       Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
       if (!v.ok()) return v.status();
-      if (v->has_value()) {
-        // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes.
-        Result<Grant> g = ParseGrant(hash, **v);
-        if (!g.ok() || g->family == family) {
-          TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
-          ++progress.grants;
-        }
-      }
-      MDB_val k = Val(family), val = Val(hash);
-      const int rc = mdb_del(txn_, dbis_.families, &k, &val);
-      if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+      if (!v->has_value()) return Status::OK();
+      Result<Grant> g = ParseGrant(hash, **v);
+      if (g.ok() && g->family != family) return Status::OK();
+      TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
+      ++progress.grants;
+      return Status::OK();
+    };
+    for (const std::string& hash : legacy) {
+      TF_RETURN_IF_ERROR(revoke(hash));
+      TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.families, family, hash));
+    }
+    for (const std::string& entry : entries) {
+      std::vector<std::string> hashes;
+      TF_RETURN_IF_ERROR(GrantsWithPrefix(std::string_view(entry).substr(kFamilyIdSize), &hashes));
+      for (const std::string& hash : hashes) TF_RETURN_IF_ERROR(revoke(hash));
+      TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.family_index, kFamilyIndexKey, entry));
     }
     return progress;
   }
 
+  // The entries of `families` (what builds before `family_index` wrote) and of `family_index`.
   Result<size_t> CountFamilyGrants(std::string_view family) override {
     if (!dbis_.has_grants || !CanBeFamily(family)) return size_t{0};
+    std::vector<std::string> entries;
+    TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), SIZE_MAX, &entries));
     CursorGuard cursor;
     TF_RETURN_IF_ERROR(cursor.Open(txn_, dbis_.families));
     MDB_val k = Val(family), v;
     int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
-    if (rc == MDB_NOTFOUND) return size_t{0};
+    if (rc == MDB_NOTFOUND) return entries.size();
     if (rc != 0) return MdbStatus("mdb_cursor_get", rc);
     size_t n = 0;
     rc = mdb_cursor_count(cursor.get(), &n);
     if (rc != 0) return MdbStatus("mdb_cursor_count", rc);
-    return static_cast<size_t>(n);
+    return static_cast<size_t>(n) + entries.size();
   }
 
   Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) override {
     std::vector<std::pair<std::string, Grant>> out;
     if (!dbis_.has_grants || !CanBeFamily(family)) return out;
-    std::vector<std::string> hashes;
-    TF_RETURN_IF_ERROR(
-        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
-          hashes.emplace_back(v);
-          return true;
-        }));
-    for (std::string& hash : hashes) {
+    Result<std::vector<std::string>> hashes = FamilyMembers(family);
+    if (!hashes.ok()) return hashes.status();
+    for (std::string& hash : *hashes) {
       Result<Grant> g = GetGrant(hash);
       if (!g.ok()) {
         if (g.status().IsNotFound()) continue;  // a stale index entry, or a revoked family
@@ -683,59 +695,164 @@ class LmdbTxn final : public Txn {
     return true;
   }
 
+  // ---- The family index ----
+  // `family_index` (store.h) holds one 24-byte duplicate per indexed grant under its one key: the first 16 bytes of
+  // SHA-256(family), then the first 8 bytes of the grant's key. An entry stands for the grants whose key starts with
+  // its 8 bytes (nearly always exactly one), so every reader of the index checks the family the record names: neither
+  // a shared key prefix nor a shared family hash makes an operation on one family touch another's grants. `families`
+  // (family -> 32-byte key) holds what builds before `family_index` wrote: read as before, and each of its entries
+  // dropped when its grant is rewritten or removed.
+
+  static std::string FamilyIndexId(std::string_view family) { return Sha256(family).substr(0, kFamilyIdSize); }
+  static std::string FamilyEntry(std::string_view family, std::string_view hash) {
+    return FamilyIndexId(family) + std::string(hash.substr(0, kKeyPrefixSize));
+  }
+
+  // Up to `limit` entries of `family_index` whose family part is `id`, in order.
+  Status FamilyIndexEntries(std::string_view id, size_t limit, std::vector<std::string>* out) {
+    if (!dbis_.has_family_index || limit == 0) return Status::OK();
+    CursorGuard cursor;
+    TF_RETURN_IF_ERROR(cursor.Open(txn_, dbis_.family_index));
+    std::string first(id);
+    first.resize(kFamilyEntrySize, '\0');  // the least entry of the family
+    MDB_val k = Val(kFamilyIndexKey), v = Val(first);
+    int rc = 0;
+    for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
+         rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT_DUP)) {
+      const std::string_view entry = View(v);
+      if (entry.substr(0, kFamilyIdSize) != id) return Status::OK();
+      out->emplace_back(entry);
+      if (out->size() >= limit) return Status::OK();
+    }
+    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get", rc);
+    return Status::OK();
+  }
+
+  // Up to `limit` keys of `families` entries of `family`, in order.
+  Status LegacyFamilyEntries(std::string_view family, size_t limit, std::vector<std::string>* out) {
+    if (limit == 0) return Status::OK();
+    return Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
+      out->emplace_back(v);
+      return out->size() < limit;
+    });
+  }
+
+  // The keys of the grants whose key starts with `prefix`, in order.
+  Status GrantsWithPrefix(std::string_view prefix, std::vector<std::string>* out) {
+    return Scan(txn_, dbis_.grants, prefix, ScanMode::kFrom, [&](std::string_view k, std::string_view) {
+      if (k.substr(0, prefix.size()) != prefix) return false;
+      out->emplace_back(k);
+      return true;
+    });
+  }
+
+  // Deletes the duplicate `value` of `key` (absent: nothing to do).
+  Status DeleteDuplicate(MDB_dbi dbi, std::string_view key, std::string_view value) {
+    MDB_val k = Val(key), v = Val(value);
+    const int rc = mdb_del(txn_, dbi, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+    return Status::OK();
+  }
+
   // Whether `family` still has entries in the family index.
   Result<bool> HasFamilyEntries(std::string_view family) {
     if (!CanBeFamily(family)) return false;
     MDB_val k = Val(family), v;
     const int rc = mdb_get(txn_, dbis_.families, &k, &v);
-    if (rc == MDB_NOTFOUND) return false;
-    if (rc != 0) return MdbStatus("mdb_get", rc);
-    return true;
+    if (rc == 0) return true;
+    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_get", rc);
+    std::vector<std::string> entries;
+    TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), 1, &entries));
+    return !entries.empty();
   }
 
-  // The hashes indexed under `family` in `families`, in order.
+  // The keys of the grants the family index names under `family`, in order, each once: candidates, whose records
+  // the caller checks.
   Result<std::vector<std::string>> FamilyMembers(std::string_view family) {
-    std::vector<std::string> out;
-    TF_RETURN_IF_ERROR(
-        Scan(txn_, dbis_.families, family, ScanMode::kDuplicatesOf, [&](std::string_view, std::string_view v) {
-          out.emplace_back(v);
-          return true;
-        }));
+    std::vector<std::string> out, entries;
+    TF_RETURN_IF_ERROR(LegacyFamilyEntries(family, SIZE_MAX, &out));
+    TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), SIZE_MAX, &entries));
+    for (const std::string& entry : entries) {
+      TF_RETURN_IF_ERROR(GrantsWithPrefix(std::string_view(entry).substr(kFamilyIdSize), &out));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+  }
+
+  // Every index entry of `family`, in both databases.
+  Status DropAllFamilyEntries(std::string_view family) {
+    MDB_val k = Val(family);
+    const int rc = mdb_del(txn_, dbis_.families, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
+    std::vector<std::string> entries;
+    TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), SIZE_MAX, &entries));
+    for (const std::string& entry : entries) {
+      TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.family_index, kFamilyIndexKey, entry));
+    }
+    return Status::OK();
   }
 
   Status PutFamilyEntry(std::string_view family, std::string_view hash) {
     if (family.empty()) return Status::OK();  // no family: not indexed
-    MDB_val k = Val(family), v = Val(hash);
-    const int rc = mdb_put(txn_, dbis_.families, &k, &v, MDB_NODUPDATA);
+    const std::string entry = FamilyEntry(family, hash);
+    MDB_val k = Val(kFamilyIndexKey), v = Val(entry);
+    const int rc = mdb_put(txn_, dbis_.family_index, &k, &v, MDB_NODUPDATA);
     if (rc == MDB_KEYEXIST) return Status::OK();
     if (rc != 0) return Fail(MdbStatus("mdb_put", rc));
     return Status::OK();
   }
 
-  // Removes the `families` entries of the grant stored under `hash`, except one under `keep`. The stored record names
-  // its family; when it does not parse (a corrupt record being replaced or removed), every entry holding the hash is
+  // Deletes the `family_index` entry `entry` that stood for the grant under `hash`, unless another grant whose key
+  // shares its prefix is of the same family (or cannot be read: an entry too many only costs a lookup).
+  Status DropFamilyEntry(std::string_view entry, std::string_view hash) {
+    std::vector<std::string> sharing;
+    TF_RETURN_IF_ERROR(GrantsWithPrefix(hash.substr(0, kKeyPrefixSize), &sharing));
+    for (const std::string& other : sharing) {
+      if (other == hash) continue;
+      Result<std::optional<std::string>> v = Get(dbis_.grants, other);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;
+      Result<Grant> g = ParseGrant(other, **v);
+      if (!g.ok() || FamilyIndexId(g->family) == entry.substr(0, kFamilyIdSize)) return Status::OK();
+    }
+    return DeleteDuplicate(dbis_.family_index, kFamilyIndexKey, entry);
+  }
+
+  // Removes the index entries of the grant stored under `hash`, except its `family_index` entry under `keep` (its
+  // `families` entry goes in any case: PutGrant indexes it in `family_index`). The stored record names its family;
+  // when it does not parse (a corrupt record being replaced or removed), every entry that can stand for the hash is
   // found by a scan instead, so the index never keeps a hash for a grant that is gone.
   Status DropFamilyEntries(std::string_view hash, std::string_view keep) {
     Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return Status::OK();
-    std::vector<std::string> families;
     Result<Grant> old = ParseGrant(hash, **v);
     if (old.ok()) {
-      if (!old->family.empty() && old->family != keep) families.push_back(old->family);
-    } else {
-      const Status s = Scan(txn_, dbis_.families, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
-        if (val == hash && k != keep) families.emplace_back(k);
-        return true;
-      });
-      if (!s.ok()) return Fail(s);
+      if (old->family.empty()) return Status::OK();
+      TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.families, old->family, hash));
+      if (old->family == keep) return Status::OK();
+      return DropFamilyEntry(FamilyEntry(old->family, hash), hash);
     }
-    for (const std::string& family : families) {
-      MDB_val k = Val(family), val = Val(hash);
-      const int rc = mdb_del(txn_, dbis_.families, &k, &val);
-      if (rc != 0 && rc != MDB_NOTFOUND) return Fail(MdbStatus("mdb_del", rc));
-    }
+    std::vector<std::string> families, entries;
+    Status s = Scan(txn_, dbis_.families, "", ScanMode::kFrom, [&](std::string_view k, std::string_view val) {
+      if (val == hash) families.emplace_back(k);
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
+    for (const std::string& family : families) TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.families, family, hash));
+    if (!dbis_.has_family_index) return Status::OK();
+    const std::string keep_id = keep.empty() ? std::string() : FamilyIndexId(keep);
+    s = Scan(txn_, dbis_.family_index, kFamilyIndexKey, ScanMode::kDuplicatesOf,
+             [&](std::string_view, std::string_view entry) {
+               if (entry.substr(kFamilyIdSize) == hash.substr(0, kKeyPrefixSize) &&
+                   entry.substr(0, kFamilyIdSize) != keep_id) {
+                 entries.emplace_back(entry);
+               }
+               return true;
+             });
+    if (!s.ok()) return Fail(s);
+    for (const std::string& entry : entries) TF_RETURN_IF_ERROR(DropFamilyEntry(entry, hash));
     return Status::OK();
   }
 
@@ -1237,6 +1354,17 @@ class LmdbStore final : public Store {
         continue;
       }
       if (rc != 0) return MdbStatus("mdb_dbi_open", rc);
+    }
+    // Added after `families`: an older database gets it at its next writable open; read-only, it has none (its
+    // families are all in `families`).
+    dbis_.has_family_index = true;
+    {
+      const int rc = mdb_dbi_open(txn, "family_index", flags | MDB_DUPSORT | MDB_DUPFIXED, &dbis_.family_index);
+      if (rc == MDB_NOTFOUND && options_.read_only) {
+        dbis_.has_family_index = false;
+      } else if (rc != 0) {
+        return MdbStatus("mdb_dbi_open", rc);
+      }
     }
     MDB_val k = Val(kSchemaVersionKey), v;
     int rc = mdb_get(txn, dbis_.meta, &k, &v);

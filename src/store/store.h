@@ -18,9 +18,13 @@
 //   usernames   Tenant "\0" NormalizeUsername(Username) -> SubjectId (raw bytes, not JSON)
 //   grants      SHA-256(handle) (32 raw bytes) -> Grant (records.h): codes, refresh tokens, device codes,
 //               reference tokens, in the binary form of store/grant_encoding.h; the handle itself is never stored
-//   families    FamilyId -> SHA-256(handle), MDB_DUPSORT (one duplicate per grant of the family; raw bytes, not
-//               JSON; a grant whose family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by PutGrant, RemoveGrant,
-//               RevokeFamily and CollectExpired in the same transaction
+//   family_index "f" -> SHA-256(FamilyId)[0..16) SHA-256(handle)[0..8), MDB_DUPSORT | MDB_DUPFIXED (one 24-byte
+//               duplicate per grant, under one key, so the entries take about 35 bytes of the map each; a grant whose
+//               family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by
+//               PutGrant, RemoveGrant, RevokeFamily and CollectExpired in the same transaction. An entry stands for
+//               the grants whose key starts with its 8 bytes; every reader checks the family their records name
+//   families    FamilyId -> SHA-256(handle), MDB_DUPSORT: the family index as builds before `family_index` wrote it,
+//               read beside it; an entry goes when its grant is rewritten (then indexed in `family_index`) or removed
 //   revocations FamilyId -> FamilyRevocation (records.h): kept until keep_until (the longest access-token lifetime
 //               after the revocation), so introspection can report JWTs of a revoked family inactive
 //
@@ -81,8 +85,8 @@
 // Opening: with `create`, the directory (and missing parents) are made with mode 0750. A writable open creates the
 // named databases and the meta entries when they are missing; a read-only open of a directory without them fails
 // with NotFound "database not initialised: run tokenctl init". A schema_version other than 1 is refused. A database
-// made by a build without the `users`, `usernames`, `grants`, `families` and `revocations` databases: a writable open
-// adds them (schema_version stays 1); a read-only open of an older database that lacks them succeeds and sees none of
+// made by a build without the `users`, `usernames`, `grants`, `families`, `family_index` and `revocations` databases:
+// a writable open adds them (schema_version stays 1); a read-only open of an older database that lacks them succeeds and sees none of
 // their records (GetUser, FindUserByName and GetGrant are NotFound, the lists are empty, GetFamilyRevocation is
 // nullopt) until a writable open adds them and the store is opened again.
 //

@@ -1,8 +1,9 @@
 // Tests for the grants part of store/: the Grant and FamilyRevocation records (JSON round trip, invariants), and,
 // as TEST_P(GrantsStoreTest, ...) run on every Store implementation (store_contract.h), the
-// `grants` / `families` / `revocations` databases (put, get, remove, the family index behind RevokeFamily, listing),
-// garbage collection in batches (CollectExpired), one-time redemption across processes, gc running beside traffic;
-// and the LMDB store's own: what its files hold, and the upgrade of a database made before grants existed.
+// `grants` / `family_index` / `families` / `revocations` databases (put, get, remove, the family index behind
+// RevokeFamily, listing), garbage collection in batches (CollectExpired), one-time redemption across processes, gc
+// running beside traffic; and the LMDB store's own: what its files hold, the upgrade of a database made before grants
+// existed, and one whose families an older build indexed.
 #include <lmdb.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -16,6 +17,9 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "store/records.h"
 #include "store/store.h"
@@ -537,7 +541,8 @@ TEST_P(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
 }
 
 TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
-  // Every collected grant's index entry is gone: a raw count of `families` duplicates matches the live grants.
+  // Every collected grant's index entry is gone: a raw count of `family_index` duplicates (and of `families`, which
+  // builds before it wrote) matches the live grants.
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(Put(*store_, H("x" + std::to_string(i)), MakeGrant("c", "s", "fam" + std::to_string(i % 3), i < 15 ? 1 : 99)).ok());
   }
@@ -550,12 +555,141 @@ TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
   MDB_txn* txn = nullptr;
   ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
   MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &dbi), 0);
   MDB_stat st;
+  ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &dbi), 0);
+  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
+  EXPECT_EQ(st.ms_entries, 0u);
+  ASSERT_EQ(mdb_dbi_open(txn, "family_index", MDB_DUPSORT | MDB_DUPFIXED, &dbi), 0);
   ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
   EXPECT_EQ(st.ms_entries, 5u);
   mdb_txn_abort(txn);
   mdb_env_close(env);
+}
+
+// The family index stands for a grant by the first 8 bytes of its key: grants whose keys share them (made here; of
+// random hashes, practically never) keep their families apart, and removing one leaves the other indexed.
+std::string Shared(char tail) { return std::string(8, 'p') + std::string(24, tail); }
+
+std::vector<std::string> Sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::vector<std::string> FamilyKeys(Store& s, const std::string& family) {
+  std::vector<std::string> keys;
+  EXPECT_TRUE(s.Read([&](Txn& t) -> Status {
+                 Result<std::vector<std::pair<std::string, Grant>>> f = t.ListFamilyGrants(family);
+                 if (!f.ok()) return f.status();
+                 for (const auto& [hash, grant] : *f) keys.push_back(hash);
+                 return Status::OK();
+               }).ok());
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+TEST_F(LmdbGrantsStoreTest, GrantsWhoseKeysShareAPrefixKeepTheirFamiliesApart) {
+  ASSERT_TRUE(Put(*store_, Shared('1'), MakeGrant("c", "s", "A", 9000)).ok());
+  ASSERT_TRUE(Put(*store_, Shared('2'), MakeGrant("c", "s", "A", 9000)).ok());
+  ASSERT_TRUE(Put(*store_, Shared('3'), MakeGrant("c", "s", "B", 9000)).ok());
+  EXPECT_EQ(FamilyKeys(*store_, "A"), (std::vector<std::string>{Shared('1'), Shared('2')}));
+  EXPECT_EQ(FamilyKeys(*store_, "B"), std::vector<std::string>{Shared('3')});
+  ASSERT_TRUE(store_->Update([](Txn& t) { return t.RemoveGrant(Shared('1')); }).ok());
+  EXPECT_EQ(FamilyKeys(*store_, "A"), std::vector<std::string>{Shared('2')});  // still indexed
+  EXPECT_EQ(Revoke(*store_, "B", 1, 2), 1u);
+  EXPECT_EQ(Code(*store_, Shared('2')), Status::Code::kOk);
+  // A grant moved to another family leaves its old one.
+  ASSERT_TRUE(Put(*store_, Shared('2'), MakeGrant("c", "s", "C", 9000)).ok());
+  EXPECT_TRUE(FamilyKeys(*store_, "A").empty());
+  EXPECT_EQ(Revoke(*store_, "A", 1, 2), 0u);
+  ASSERT_TRUE(Put(*store_, Shared('4'), MakeGrant("c", "s", "C", 9000)).ok());
+  ASSERT_TRUE(Put(*store_, Shared('5'), MakeGrant("c", "s", "D", 9000)).ok());
+  Result<size_t> revoked = store_->RevokeFamilyInBatches("C", 1, 2, 1);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 2u);
+  EXPECT_EQ(Code(*store_, Shared('5')), Status::Code::kOk);
+  EXPECT_EQ(store_->Stats()->grants, 1u);
+}
+
+// Entries of `families` and `family_index` as a raw LMDB transaction sees them (-1: the database does not exist).
+std::pair<long, long> IndexEntries(const std::string& path) {
+  MDB_env* env = nullptr;
+  EXPECT_EQ(mdb_env_create(&env), 0);
+  EXPECT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0660), 0);
+  MDB_txn* txn = nullptr;
+  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  long counts[2] = {-1, -1};
+  const char* names[2] = {"families", "family_index"};
+  for (int i = 0; i < 2; ++i) {
+    MDB_dbi dbi;
+    MDB_stat st;
+    if (mdb_dbi_open(txn, names[i], 0, &dbi) == 0 && mdb_stat(txn, dbi, &st) == 0) counts[i] = st.ms_entries;
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return {counts[0], counts[1]};
+}
+
+// A database as the build before `family_index` left it (its families indexed in `families` by their whole keys, no
+// `family_index`) keeps working with no migration: read-only, then writable, where the family index takes the
+// entries of rewritten grants, and revocation in batches and gc empty both.
+TEST(LmdbGrantsStore, ADatabaseIndexedByTheBuildBeforeKeepsWorking) {
+  TempDir tmp;
+  std::unique_ptr<Store> store = MustOpen(Options(tmp.path()));
+  ASSERT_NE(store, nullptr);
+  store.reset();
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+    ASSERT_EQ(mdb_env_open(env, tmp.path().c_str(), 0, 0660), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi grants, families, index;
+    ASSERT_EQ(mdb_dbi_open(txn, "grants", 0, &grants), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &families), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "family_index", 0, &index), 0);
+    ASSERT_EQ(mdb_drop(txn, index, 1), 0);
+    for (const auto& [handle, family, expires] : {std::tuple{"o1", "OLD", 9000}, std::tuple{"o2", "OLD", 9000},
+                                                  std::tuple{"o3", "OLD", 9000}, std::tuple{"x1", "X", 50}}) {
+      std::string key = H(handle), value = ToJson(MakeGrant("c", "s", family, expires)), fam = family;
+      MDB_val k{key.size(), key.data()}, v{value.size(), value.data()};
+      ASSERT_EQ(mdb_put(txn, grants, &k, &v, 0), 0);
+      MDB_val fk{fam.size(), fam.data()}, fv{key.size(), key.data()};
+      ASSERT_EQ(mdb_put(txn, families, &fk, &fv, 0), 0);
+    }
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  EXPECT_EQ(IndexEntries(tmp.path()), std::make_pair(4L, -1L));
+  StoreOptions read_only = Options(tmp.path(), false);
+  read_only.read_only = true;
+  store = MustOpen(read_only);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(FamilyKeys(*store, "OLD"), Sorted({H("o1"), H("o2"), H("o3")}));
+  ASSERT_TRUE(store->Read([](Txn& t) -> Status {
+                      EXPECT_EQ(*t.CountFamilyGrants("OLD"), 3u);
+                      return Status::OK();
+                    }).ok());
+  store = MustOpen(Options(tmp.path(), false));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Put(*store, H("n1"), MakeGrant("c", "s", "OLD", 9000)).ok());
+  ASSERT_TRUE(Put(*store, H("o1"), MakeGrant("c", "s2", "OLD", 9000)).ok());  // rewritten: indexed anew
+  ASSERT_TRUE(store->Update([](Txn& t) { return t.RemoveGrant(H("o2")); }).ok());
+  EXPECT_EQ(IndexEntries(tmp.path()), std::make_pair(2L, 2L));  // o3 and x1; n1 and o1
+  ASSERT_TRUE(store->Read([](Txn& t) -> Status {
+                      EXPECT_EQ(*t.CountFamilyGrants("OLD"), 3u);
+                      return Status::OK();
+                    }).ok());
+  EXPECT_EQ(FamilyKeys(*store, "OLD"), Sorted({H("n1"), H("o1"), H("o3")}));
+  Result<size_t> revoked = store->RevokeFamilyInBatches("OLD", 100, 200, 1);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 3u);
+  EXPECT_EQ(IndexEntries(tmp.path()), std::make_pair(1L, 0L));
+  Result<CollectResult> gc = store->CollectExpired(100, 10);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_EQ(gc->grants, 1u);
+  EXPECT_EQ(IndexEntries(tmp.path()), std::make_pair(0L, 0L));
 }
 
 // ---- Tombstones --------------------------------------------------------------------------------------------------
