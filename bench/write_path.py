@@ -14,6 +14,9 @@ nginx (1 worker process) in front of P tokenfcgi processes with --threads T each
                        REMOTE_USER, login_providers = remote_user)
   revocation           RFC 7009 revocation of refresh tokens (the redemption's), one family per request
   password             the password grant (Argon2id at the default cost), for reference
+and, after every setting's scenarios, with --live-grants N (default 1,000,000; 0 leaves it out): the database is
+filled with N live refresh tokens (fill_grants, beside tokenfcgi in the build tree) and refresh rotation is measured
+again for each setting, with its rate as a share of the same setting's rotation on the nearly empty database.
 for each lmdb_sync setting (each setting has its own P processes on the same database). Reports requests/s, p50/p99,
 server CPU per request (nginx + workers, from /proc) and its ratio to client_credentials of the same setting, and,
 from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
@@ -150,7 +153,8 @@ class WritePathBench:
             with open(self.config(sync), "w") as f:
                 f.write(f"issuer = http://127.0.0.1:{self.ports[sync]}\ndatabase = {t}/db\nlog_level = error\n"
                         f"access_token_signing_alg = ES256\nlogin_providers = remote_user local\n"
-                        f"refresh_token_reuse_grace_seconds = 0\nmax_readers = 1000\nlmdb_sync = {sync}\n")
+                        f"refresh_token_reuse_grace_seconds = 0\nmax_readers = 1000\nlmdb_sync = {sync}\n"
+                        f"map_size = 4G\n")
         os.makedirs(f"{t}/db")
         digest = base64.b64encode(hashlib.sha256(SECRET.encode()).digest()).decode()
         secret = [{"Value": digest}]
@@ -423,10 +427,41 @@ class WritePathBench:
             rotator.join()
         return rows
 
+    def fill(self, count):
+        """Fills the database with `count` live refresh tokens; returns fill_grants's report."""
+        started = time.monotonic()
+        out = self.run([os.path.join(self.build, "fill_grants"), "--config", self.config("full"), str(count)]).stdout
+        print(f"  filled in {time.monotonic() - started:.0f} s: {out.strip()}", file=sys.stderr)
+        return out.strip()
+
+    def rotate_on_full_database(self, sync):
+        """Refresh rotation again, once the database holds --live-grants live grants."""
+        d = self.args.duration
+        chains = self.args.connections + self.args.wrk_threads
+        _, tokens = self.redeem(sync, self.make_codes(sync, 2), 2)
+        self.rotate(sync, tokens[:chains], 2)
+        _, tokens = self.redeem(sync, self.make_codes(sync, 2), 2)
+        r = self.rotate(sync, tokens[:chains], d)
+        print(f"  {sync} refresh rotation, {self.args.live_grants:,} live grants: {r['rps']:.0f} req/s, "
+              f"p99 {r['p99']:.2f} ms, {r['cpu_us']:.0f} us CPU/request", file=sys.stderr)
+        return r
+
     def stop(self):
         bench.stop_all(self.procs)
         if not os.environ.get("TF_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def live_grants_lines(args, results, filled):
+    lines = ["", f"Refresh rotation once the database holds {args.live_grants:,} live grants ({filled}), as a share "
+             "of the same setting's rotation on the nearly empty database (goal: at least 90%):", ""]
+    for sync, rows in results.items():
+        full, empty = rows.get(f"refresh rotation, {args.live_grants:,} live grants"), rows.get("refresh rotation")
+        if full and empty and empty["rps"]:
+            lines.append(f"- {sync}: {full['rps']:.0f} against {empty['rps']:.0f} requests/s: "
+                         f"{100 * full['rps'] / empty['rps']:.0f}%; CPU {full['cpu_us']:.0f} against "
+                         f"{empty['cpu_us']:.0f} µs per request")
+    return "\n".join(lines)
 
 
 def table(args, results):
@@ -474,6 +509,8 @@ def main():
     ap.add_argument("--threads", type=int, default=32, help="--threads of each tokenfcgi process")
     ap.add_argument("--sync", default=",".join(SYNC_SETTINGS), help="the lmdb_sync settings to measure")
     ap.add_argument("--strace-seconds", type=int, default=3)
+    ap.add_argument("--live-grants", type=int, default=1_000_000,
+                    help="measure refresh rotation again on a database of this many live grants (0: not)")
     ap.add_argument("--perf", metavar="DIR",
                     help="record the workers with `perf record -g` during the timed client_credentials, code "
                          "redemption and refresh rotation runs, into DIR/<sync>-<scenario>.data")
@@ -484,6 +521,7 @@ def main():
     args = ap.parse_args()
     b = WritePathBench(args)
     results = {}
+    filled = ""
     try:
         b.setup()
         if args.reload_clients:
@@ -491,10 +529,20 @@ def main():
         else:
             for sync in args.sync.split(","):
                 results[sync] = b.scenarios(sync)
+            if args.live_grants:
+                filled = b.fill(args.live_grants)
+                for sync in args.sync.split(","):
+                    results[sync][f"refresh rotation, {args.live_grants:,} live grants"] = \
+                        b.rotate_on_full_database(sync)
     finally:
         b.stop()
     print()
-    print(reload_table(args, rows) if args.reload_clients else table(args, results))
+    if args.reload_clients:
+        print(reload_table(args, rows))
+        return
+    print(table(args, results))
+    if args.live_grants:
+        print(live_grants_lines(args, results, filled))
 
 
 if __name__ == "__main__":

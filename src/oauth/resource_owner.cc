@@ -46,21 +46,23 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
       PasswordCheckSlots& slots;
       ~Held() { slots.Leave(); }
     } held{slots};
-    if (found.has_value() && !found->password_hash.empty()) {
-      check = VerifyPasswordAtLeastAt(found->password_hash, password, params);
-    } else {
-      VerifyDummyPassword(password, params);
-    }
-    if (found.has_value() && check.match && check.needs_rehash && found->is_active &&
-        !store::IsLockedOut(*found, now)) {
-      Result<std::string> h = HashPassword(password, params);
-      if (h.ok()) {
-        upgraded_hash = std::move(h).value();
+    RunAtBackgroundPriority([&] {
+      if (found.has_value() && !found->password_hash.empty()) {
+        check = VerifyPasswordAtLeastAt(found->password_hash, password, params);
       } else {
-        Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
-             SanitizeForLog(found->subject_id).c_str(), h.status().message().c_str());
+        VerifyDummyPassword(password, params);
       }
-    }
+      if (found.has_value() && check.match && check.needs_rehash && found->is_active &&
+          !store::IsLockedOut(*found, now)) {
+        Result<std::string> h = HashPassword(password, params);
+        if (h.ok()) {
+          upgraded_hash = std::move(h).value();
+        } else {
+          Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
+               SanitizeForLog(found->subject_id).c_str(), h.status().message().c_str());
+        }
+      }
+    });
   }
   if (!found.has_value()) {
     Logf(LogLevel::kDebug, "password login: no such user");

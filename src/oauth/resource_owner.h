@@ -7,9 +7,11 @@
 //   2. OUTSIDE any transaction (Argon2id is slow on purpose; holding LMDB's single writer lock while hashing would
 //      serialise every login of every worker): VerifyPasswordAtLeastAt against the stored hash (a hash cheaper than
 //      the configured cost is topped up to it), or VerifyDummyPassword at the configured cost when the user is
-//      unknown or has no password, so the Argon2id work is the same either way. The password is
-//      checked even for a locked-out or disabled user (and the result ignored), for the same reason. A matching
-//      password whose hash needs upgrading (ASP.NET Core Identity, other Argon2 parameters) is rehashed here too;
+//      unknown or has no password, so the Argon2id work is the same either way; the hashing runs at background CPU
+//      priority (RunAtBackgroundPriority), so that a flood of logins yields the CPU to every cheaper request. The
+//      password is checked even for a locked-out or disabled user (and the result ignored), for the same reason. A
+//      matching password whose hash needs upgrading (ASP.NET Core Identity, other Argon2 parameters) is rehashed here
+//      too;
 //   3. for a known user, ONE store Update(): re-read the user by SubjectId and decide on that fresh record:
 //        locked out (now < LockoutEnd)  -> invalid; nothing changes (failures while locked do not extend the lockout)
 //        password did not match        -> invalid; RecordFailedLogin (at lockout_max_failures the user is locked for

@@ -8,9 +8,13 @@
 
 #include <argon2.h>
 #include <openssl/evp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <optional>
 #include <thread>
 #include <tuple>
@@ -50,11 +54,13 @@ bool ParamsInBounds(uint32_t m, uint32_t t, uint32_t p) {
 }
 
 thread_local HashWork thread_work;
+thread_local bool in_background = false;  // this thread runs RunAtBackgroundPriority's work
 
 // Argon2id raw tag, or nullopt if libargon2 refuses the inputs.
 std::optional<std::string> Argon2idRaw(std::string_view password, std::string_view salt, uint32_t m, uint32_t t,
                                        uint32_t p, size_t tag_bytes) {
   ++thread_work.argon2_calls;
+  if (in_background) ++thread_work.argon2_background_calls;
   thread_work.argon2_kib_passes += static_cast<uint64_t>(m) * t;
   std::string tag(tag_bytes, '\0');
   int rc = argon2id_hash_raw(t, m, p, password.data(), password.size(), salt.data(), salt.size(), tag.data(),
@@ -243,6 +249,34 @@ PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view 
 }
 
 HashWork ThreadHashWork() { return thread_work; }
+
+void RunAtBackgroundPriority(const std::function<void()>& work) {
+  HashWork done;
+  std::exception_ptr thrown;
+  try {
+    std::thread hasher([&] {
+      // A thread's own nice value (Linux: setpriority on its thread id). Lowering it needs no privilege; raising it
+      // back would, which is why the hashing runs on a thread that ends with it.
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+      in_background = true;
+      try {
+        work();
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+      done = thread_work;  // this thread's counters start at zero
+    });
+    hasher.join();
+  } catch (const std::system_error&) {  // no thread to be had (EAGAIN): hash here rather than fail the login
+    work();
+    return;
+  }
+  thread_work.argon2_calls += done.argon2_calls;
+  thread_work.argon2_background_calls += done.argon2_background_calls;
+  thread_work.argon2_kib_passes += done.argon2_kib_passes;
+  thread_work.pbkdf2_iterations += done.pbkdf2_iterations;
+  if (thrown) std::rethrow_exception(thrown);
+}
 
 PasswordCheckSlots& PasswordCheckSlots::Process() {
   static PasswordCheckSlots slots;

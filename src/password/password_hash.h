@@ -6,6 +6,7 @@
 // Every function is a pure function of its arguments and thread-safe. The only state is the lazily computed dummy
 // hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex),
 // PasswordCheckSlots (one per process) and the per-thread work counters of ThreadHashWork.
+// RunAtBackgroundPriority starts a thread per call.
 // Nothing here logs, and no password, salt or hash ever appears in a returned message.
 //
 // Stored forms accepted by VerifyPassword:
@@ -29,6 +30,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -115,10 +117,18 @@ class PasswordCheckSlots {
 // The configured password_hash_concurrency as a limit: 0 = half the CPUs this process may use, at least 1.
 unsigned PasswordCheckConcurrency(unsigned configured);
 
+// Runs `work` on a thread of its own at the lowest CPU priority an unprivileged process can set (nice 19) and waits
+// for it, so that while a password is hashed every other thread of the host (signatures, nginx) takes the CPU first:
+// a flood of password requests then slows password requests, not the cheap ones beside them. On a host whose CPUs are
+// saturated by other work the hashing waits for it. The hashing work `work` does counts in this thread's
+// ThreadHashWork, as if it had run here. If no thread can be started, `work` runs here, at this thread's priority.
+void RunAtBackgroundPriority(const std::function<void()>& work);
+
 // The hashing work this thread has done so far: what tests compare to show that the work for a request does not
 // depend on whether a user exists. Argon2id work is counted in KiB-passes (m x t of each computation, whatever p).
 struct HashWork {
   uint64_t argon2_calls = 0;
+  uint64_t argon2_background_calls = 0;  // those of argon2_calls made inside RunAtBackgroundPriority
   uint64_t argon2_kib_passes = 0;
   uint64_t pbkdf2_iterations = 0;
 };

@@ -650,6 +650,24 @@ TEST_F(PasswordGrantTest, ArgonWorkDoesNotDependOnWhetherTheUserExistsAfterACost
   EXPECT_EQ(ThreadHashWork().argon2_kib_passes - before, 2 * configured);
 }
 
+// Every Argon2id computation of a login, for a known or an unknown user, a failure or a success with a rehash, runs at
+// background CPU priority, so that a flood of password requests yields the CPU to the cheap requests beside it.
+TEST_F(PasswordGrantTest, PasswordHashingRunsAtBackgroundPriority) {
+  config_.password_hash_memory_kib = 2048;  // alice's hash has m=1024, t=1: her successful login rehashes
+  NewService();
+  for (const auto& [username, password, status] :
+       {std::make_tuple("nobody", "Wrong-pass-1", 400), std::make_tuple("alice", "Wrong-pass-1", 400),
+        std::make_tuple("alice", "Wonderland1", 200)}) {
+    const HashWork before = ThreadHashWork();
+    EXPECT_EQ(Login(username, password).status, status) << username;
+    const HashWork after = ThreadHashWork();
+    EXPECT_GT(after.argon2_calls, before.argon2_calls) << username;
+    EXPECT_EQ(after.argon2_background_calls - before.argon2_background_calls,
+              after.argon2_calls - before.argon2_calls)
+        << username;
+  }
+}
+
 // Client authentication computes the same digests whether the client is unknown, has SHA-256 secrets or has
 // SHA-512 secrets (imported from IdentityServer).
 TEST_F(PasswordGrantTest, ClientSecretWorkDoesNotDependOnTheClient) {

@@ -1,10 +1,13 @@
 #include "password/password_hash.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -540,6 +543,30 @@ TEST(PasswordHashTest, ConcurrentHashAndVerify) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok, std::vector<int>(4, 1));
+}
+
+// The work runs on another thread at nice 19, this thread's priority is untouched, its hashing counts as this
+// thread's, and what it throws reaches the caller.
+TEST(PasswordHashTest, RunAtBackgroundPriority) {
+  const int own_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const HashWork before = ThreadHashWork();
+  int work_nice = 0;
+  pid_t work_tid = 0;
+  RunAtBackgroundPriority([&] {
+    work_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    work_tid = gettid();
+    (void)HashPassword("pw", Argon2Params{64, 1, 1});
+  });
+  EXPECT_EQ(work_nice, 19);
+  EXPECT_NE(work_tid, gettid());
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), own_nice);
+  EXPECT_EQ(ThreadHashWork().argon2_calls, before.argon2_calls + 1);
+  EXPECT_EQ(ThreadHashWork().argon2_background_calls, before.argon2_background_calls + 1);
+  EXPECT_EQ(ThreadHashWork().argon2_kib_passes, before.argon2_kib_passes + 64);
+  (void)HashPassword("pw", Argon2Params{64, 1, 1});  // here, not in the background
+  EXPECT_EQ(ThreadHashWork().argon2_background_calls, before.argon2_background_calls + 1);
+  EXPECT_THROW(RunAtBackgroundPriority([] { throw std::runtime_error("from the hashing thread"); }),
+               std::runtime_error);
 }
 
 // A stored hash cheaper than the configured cost (or not Argon2id at all) is topped up to the configured m x t, the
