@@ -236,7 +236,12 @@ void Catalog::StartReloadThread() {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  reload_thread_ = std::thread(&Catalog::ReloadThreadMain, this);
+  try {
+    reload_thread_ = std::thread(&Catalog::ReloadThreadMain, this);
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   threaded_.store(true, std::memory_order_release);
 }
