@@ -334,7 +334,11 @@ int Main(int argc, char** argv) {
   const token::KeyEncryptionKey* kek_ptr = kek ? &*kek : nullptr;
   if (options.check_config) return CheckConfig(*config, config_path, kek_ptr, kek_problem);
 
-  Result<std::unique_ptr<store::Store>> store = store::OpenStore(store::StoreOptionsFromConfig(*config));
+  // A PostgreSQL server that cannot be reached does not stop the worker: it serves what needs no database, answers
+  // 503 to the rest and reconnects by itself (pg_store.h). A schema it does not know still stops it here.
+  store::StoreOptions store_options = store::StoreOptionsFromConfig(*config);
+  store_options.connect_later = true;
+  Result<std::unique_ptr<store::Store>> store = store::OpenStore(store_options);
   if (!store.ok()) {
     Logf(LogLevel::kError, "cannot open the database %s: %s", store::RedactedDatabase(config->database).c_str(),
          store.status().message().c_str());
@@ -342,6 +346,14 @@ int Main(int argc, char** argv) {
   }
 
   Result<oauth::KeysAtRest> at_rest = oauth::CheckKeysAtRest(**store, kek_ptr, kek_problem.message());
+  if (!at_rest.ok() && at_rest.status().code() == Status::Code::kUnavailable) {
+    // The keys are checked as the configuration loads instead (a key that does not open is logged and skipped).
+    Logf(LogLevel::kError,
+         "the database %s cannot be reached (%s): starting without it; requests that need it answer 503 until a "
+         "reconnect succeeds (tried again after 0.1 s, doubling up to 5 s)",
+         store::RedactedDatabase(config->database).c_str(), at_rest.status().message().c_str());
+    at_rest = oauth::KeysAtRest{};
+  }
   if (!at_rest.ok()) {
     Logf(LogLevel::kError, "cannot start: %s", at_rest.status().message().c_str());
     return 1;

@@ -10,6 +10,7 @@
 #include "oauth/authorize_request.h"
 #include "oauth/authorize_response.h"
 #include "oauth/consent.h"
+#include "oauth/errors.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
 #include "oauth/login_session.h"
@@ -55,9 +56,13 @@ http::Response Page(const Flow& f, int status, std::string_view message) {
   return Answer(f, AuthorizeErrorPage(status, kErrorTitle, message), kOutcomeErrorPage);
 }
 
+// A failed store operation: 503 (Retry-After) for busy password checks and an unreachable or full store, else 500
+// (errors.h StoreFailurePage).
 http::Response StoreFailure(const Flow& f, const char* what, const Status& st) {
-  Logf(LogLevel::kError, "authorize: %s: %s", what, st.ToString().c_str());
-  return Page(f, 500, "The server cannot sign you in at the moment. Please try again later.");
+  return Answer(f,
+                StoreFailurePage(std::string("authorize: ") + what, st, kErrorTitle,
+                                 "The server cannot sign you in at the moment. Please try again later."),
+                kOutcomeErrorPage);
 }
 
 http::Response Redirected(const Flow& f, std::string_view error, std::string_view description) {
@@ -246,11 +251,6 @@ http::Response LocalLoginPost(const Flow& f) {
   }
   Result<std::optional<store::User>> user =
       ValidateResourceOwnerPassword(*f.store, f.config, f.now, tenant, username, password);
-  if (!user.ok() && PasswordChecksBusy(user.status())) {
-    http::Response busy = Page(f, 503, "Too many sign-ins at this moment. Please try again in a few seconds.");
-    busy.SetHeader("Retry-After", "1");
-    return busy;
-  }
   if (!user.ok()) return StoreFailure(f, "the user store failed", user.status());
   if (!user->has_value()) {
     return LoginFormAnswer(f, username, tenant, kInvalidCredentials, kOutcomeInvalidCredentials);

@@ -101,8 +101,11 @@ AuthorizeValidation ValidateAuthorizeRequest(const http::Request& request, Catal
 
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return Page(500, "The server cannot read its configuration. Please try again later.");
+    AuthorizeValidation v;
+    v.answer = StoreFailurePage("authorize: cannot load the configuration", snapshot.status(), kErrorTitle,
+                                "The server cannot read its configuration. Please try again later.");
+    v.outcome = std::string(kOutcomeErrorPage);
+    return v;
   }
   r.snapshot = std::move(snapshot).value();
   const Snapshot& snap = *r.snapshot;

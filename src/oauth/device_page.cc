@@ -11,6 +11,7 @@
 #include "oauth/authorize_request.h"
 #include "oauth/consent.h"
 #include "oauth/device_codes.h"
+#include "oauth/errors.h"
 #include "oauth/form.h"
 #include "oauth/html.h"
 #include "oauth/login_provider.h"
@@ -62,9 +63,13 @@ http::Response Error(const Page& p, int status, std::string_view message) {
   return Answer(p, ErrorPage(status, kErrorTitle, message), kOutcomeErrorPage);
 }
 
+// A failed store operation: 503 (Retry-After) for busy password checks and an unreachable or full store, else 500
+// (errors.h StoreFailurePage).
 http::Response StoreFailure(const Page& p, const char* what, const Status& st) {
-  Logf(LogLevel::kError, "device page: %s: %s", what, st.ToString().c_str());
-  return Error(p, 500, "The server cannot sign you in at the moment. Please try again later.");
+  return Answer(p,
+                StoreFailurePage(std::string("device page: ") + what, st, kErrorTitle,
+                                 "The server cannot sign you in at the moment. Please try again later."),
+                kOutcomeErrorPage);
 }
 
 // A fresh CSRF nonce: its token goes into the page's form, the nonce into the cookie set with the answer.
@@ -441,9 +446,13 @@ http::Response HandleDevicePage(const http::Request& request, Catalog& catalog, 
                                        "are too many.");
   }
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
-  if (!snapshot.ok() || store == nullptr || (*snapshot)->session_key.empty()) {
-    Logf(LogLevel::kError, "device page: no configuration, store or session key: %s",
-         snapshot.ok() ? "no store or session key" : snapshot.status().ToString().c_str());
+  if (!snapshot.ok()) {
+    log->outcome = std::string(kOutcomeErrorPage);
+    return StoreFailurePage("device page: cannot load the configuration", snapshot.status(), kErrorTitle,
+                            "The server cannot sign you in at the moment. Please try again later.");
+  }
+  if (store == nullptr || (*snapshot)->session_key.empty()) {
+    Logf(LogLevel::kError, "device page: no store or session key");
     log->outcome = std::string(kOutcomeErrorPage);
     return ErrorPage(500, kErrorTitle, "The server cannot sign you in at the moment. Please try again later.");
   }

@@ -7,6 +7,7 @@
 
 #include "oauth/authorize_request.h"
 #include "oauth/authorize_response.h"
+#include "oauth/errors.h"
 #include "oauth/form.h"
 #include "oauth/session.h"
 #include "oauth/snapshot.h"
@@ -84,8 +85,9 @@ http::Response HandleEndSessionRequest(const http::Request& request, Catalog& ca
   }
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return ErrorAnswer(log, 500, "The server cannot read its configuration. Please try again later.");
+    log->outcome = std::string(kOutcomeErrorPage);
+    return StoreFailurePage("end session: cannot load the configuration", snapshot.status(), kErrorTitle,
+                            "The server cannot read its configuration. Please try again later.");
   }
   const Snapshot& snap = **snapshot;
 

@@ -1,5 +1,7 @@
 #include "oauth/errors.h"
 
+#include "oauth/html.h"
+#include "oauth/resource_owner.h"
 #include "util/json_writer.h"
 #include "util/log.h"
 
@@ -22,23 +24,50 @@ http::Response OAuthError(int status, std::string_view error, std::string_view d
   return JsonResponse(status, std::move(w).Finish());
 }
 
-http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description) {
+namespace {
+
+// Logs a failed store operation as StoreFailureResponse and StoreFailurePage do; the Retry-After seconds of the 503
+// it calls for, or 0 for a 500.
+int LogStoreFailure(std::string_view what, const Status& st) {
   const std::string w(what);
   if (st.code() == Status::Code::kResourceExhausted) {
     Logf(LogLevel::kError, "%s: the store is full, writes are refused until an operator acts (tokenctl stats, "
          "tokenctl map grow or a larger map_size, tokenctl gc): %s", w.c_str(), st.ToString().c_str());
-    http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
-    r.SetHeader("Retry-After", std::to_string(kStoreFullRetryAfterSeconds));
-    return r;
+    return kStoreFullRetryAfterSeconds;
   }
   if (st.code() == Status::Code::kUnavailable) {
     Logf(LogLevel::kError, "%s: the store is unavailable, answering 503: %s", w.c_str(), st.ToString().c_str());
-    http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
-    r.SetHeader("Retry-After", std::to_string(kStoreUnavailableRetryAfterSeconds));
-    return r;
+    return kStoreUnavailableRetryAfterSeconds;
   }
   Logf(LogLevel::kError, "%s: the store failed: %s", w.c_str(), st.ToString().c_str());
-  return OAuthError(500, kServerError, description);
+  return 0;
+}
+
+}  // namespace
+
+http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description) {
+  const int retry_after = LogStoreFailure(what, st);
+  if (retry_after == 0) return OAuthError(500, kServerError, description);
+  http::Response r = OAuthError(503, kTemporarilyUnavailable, description);
+  r.SetHeader("Retry-After", std::to_string(retry_after));
+  return r;
+}
+
+http::Response UnavailablePage(std::string_view title, std::string_view message, int retry_after_seconds) {
+  http::Response r = ErrorPage(503, title, message);
+  r.SetHeader("Retry-After", std::to_string(retry_after_seconds));
+  return r;
+}
+
+http::Response StoreFailurePage(std::string_view what, const Status& st, std::string_view title,
+                                std::string_view message) {
+  if (PasswordChecksBusy(st)) {
+    return UnavailablePage(title, "Too many sign-ins at this moment. Please try again in a few seconds.", 1);
+  }
+  const int retry_after = LogStoreFailure(what, st);
+  if (retry_after == 0) return ErrorPage(500, title, message);
+  return UnavailablePage(title, "The service is temporarily unavailable. Please try again in a few seconds.",
+                         retry_after);
 }
 
 http::Response InvalidClient(const Config& config) {

@@ -54,6 +54,17 @@ inline constexpr int kStoreUnavailableRetryAfterSeconds = 5;
 // `description` is the error_description of both.
 http::Response StoreFailureResponse(std::string_view what, const Status& st, std::string_view description);
 
+// The HTML counterparts, for the browser pages (authorize with its login form and consent, the device page, end
+// session). UnavailablePage: 503 with Retry-After: `retry_after_seconds`, the no-store headers of every page (html.h)
+// and `message` under `title`. StoreFailurePage: the page answering a browser request whose store operation (or
+// configuration load) failed with `st`: busy password checks (resource_owner.h PasswordChecksBusy) are an
+// UnavailablePage asking to retry in a second; an unreachable store (Unavailable) or a full one (ResourceExhausted)
+// is logged as StoreFailureResponse logs it and is an UnavailablePage saying the service is temporarily unavailable,
+// with the Retry-After of the JSON answer; anything else is logged and a 500 page with `message`.
+http::Response UnavailablePage(std::string_view title, std::string_view message, int retry_after_seconds);
+http::Response StoreFailurePage(std::string_view what, const Status& st, std::string_view title,
+                                std::string_view message);
+
 // 401 invalid_client with WWW-Authenticate: Basic realm="<config.realm>".
 http::Response InvalidClient(const Config& config);
 

@@ -31,8 +31,8 @@ FormPost ReadFormPost(const http::Request& request, Catalog& catalog, const Conf
 
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return Fail(OAuthError(500, kServerError, "the server cannot read its configuration"));
+    return Fail(StoreFailureResponse("cannot load the configuration", snapshot.status(),
+                                     "the server cannot read its configuration"));
   }
   FormPost p;
   p.form = std::move(form).value();

@@ -70,8 +70,8 @@ http::Response NotFound() { return OAuthError(404, kNotFound, "no endpoint at th
 http::Response Service::Impl::Document(bool jwks) {
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot read its configuration");
+    return StoreFailureResponse(jwks ? "jwks: cannot load the configuration" : "discovery: cannot load the configuration",
+                                snapshot.status(), "the server cannot read its configuration");
   }
   return JsonResponse(200, jwks ? (*snapshot)->jwks_json : (*snapshot)->discovery_json);
 }

@@ -173,8 +173,8 @@ http::Response HandleUserinfoRequest(const http::Request& request, Catalog& cata
 
   Result<std::shared_ptr<const Snapshot>> snapshot = catalog.Current();
   if (!snapshot.ok()) {
-    Logf(LogLevel::kError, "cannot load the configuration: %s", snapshot.status().ToString().c_str());
-    return OAuthError(500, kServerError, "the server cannot read its configuration");
+    return StoreFailureResponse("userinfo: cannot load the configuration", snapshot.status(),
+                                "the server cannot read its configuration");
   }
   const int64_t now = clock.NowSeconds();
   Result<std::optional<ValidAccessToken>> valid = ValidateAccessToken(bearer.token, **snapshot, config, now, *store);

@@ -387,6 +387,27 @@ class PgTxn final : public Txn {
     return static_cast<size_t>(Int(r->get(), 0, 0));
   }
 
+  // Through the index on family, each row locked in an Update as GetGrant locks it; none once the family is revoked.
+  Result<std::vector<std::pair<std::string, Grant>>> ListFamilyGrants(std::string_view family) override {
+    std::vector<std::pair<std::string, Grant>> out;
+    if (!CanBeFamily(family)) return out;
+    Result<PgResult> r = Exec("SELECT tf_grants",
+                              Locking("SELECT g.handle_hash, g.value FROM tf_grants g WHERE g.family = $1 AND NOT "
+                                      "EXISTS (SELECT 1 FROM tf_revocations r WHERE r.family = $1) "
+                                      "ORDER BY g.handle_hash",
+                                      " OF g")
+                                  .c_str(),
+                              Key(family));
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      const std::string hash(Bytes(r->get(), i, 0));
+      Result<Grant> g = ParseGrant(hash, Bytes(r->get(), i, 1));
+      if (!g.ok()) return g.status();
+      if (g->family == family) out.emplace_back(hash, std::move(g).value());
+    }
+    return out;
+  }
+
   Result<std::optional<FamilyRevocation>> GetFamilyRevocation(std::string_view family) override {
     if (!CanBeFamily(family)) return std::optional<FamilyRevocation>();
     return StoredRevocation(family, Get("SELECT value FROM tf_revocations WHERE family = $1", Key(family)));
@@ -432,7 +453,8 @@ class PgTxn final : public Txn {
   }
 
   // Deletes, through the indexes on keep_until, expires and family, up to `batch` of: revocations past keep_until
-  // whose family has no grants left, grants that expired, and grants of a revoked family.
+  // whose family has no grants left, grants that expired, and grants of a revoked family (the revocations are read
+  // whole: their number is bounded by their retention, and each family's grants are found through its index).
   Result<CollectResult> CollectExpired(int64_t now, size_t batch) override {
     TF_RETURN_IF_ERROR(CheckWritable());
     if (batch == 0) return Status::InvalidArgument("CollectExpired: batch must be at least 1");
@@ -441,14 +463,19 @@ class PgTxn final : public Txn {
     // Revocations first: one whose family still has grants when the call starts waits for a later call, as
     // with LMDB's scan of one snapshot.
     const std::pair<const char*, bool> steps[] = {
-        {"DELETE FROM tf_revocations WHERE family IN (SELECT r.family FROM tf_revocations r WHERE r.keep_until <= $1 "
-         "AND NOT EXISTS (SELECT 1 FROM tf_grants g WHERE g.family = r.family) ORDER BY r.keep_until LIMIT $2)",
+        // Whether a family has grants left is one probe of the index on family per revocation (a LATERAL subquery
+        // with a LIMIT, which the planner cannot turn into a hash anti-join over every grant).
+        {"DELETE FROM tf_revocations WHERE family IN (SELECT r.family FROM tf_revocations r LEFT JOIN LATERAL "
+         "(SELECT 1 AS found FROM tf_grants g WHERE g.family = r.family LIMIT 1) x ON true "
+         "WHERE r.keep_until <= $1 AND x.found IS NULL ORDER BY r.keep_until LIMIT $2)",
          false},
         {"DELETE FROM tf_grants WHERE handle_hash IN (SELECT handle_hash FROM tf_grants WHERE expires <= $1 "
          "ORDER BY expires LIMIT $2)",
          true},
-        {"DELETE FROM tf_grants WHERE handle_hash IN (SELECT g.handle_hash FROM tf_revocations r JOIN tf_grants g "
-         "ON g.family = r.family WHERE $1 = $1 LIMIT $2)",
+        // Family by family through the index on family (a LATERAL subquery): a plain join lets the planner hash
+        // every grant once the revocations number in the thousands.
+        {"DELETE FROM tf_grants WHERE handle_hash IN (SELECT x.handle_hash FROM tf_revocations r CROSS JOIN LATERAL "
+         "(SELECT g.handle_hash FROM tf_grants g WHERE g.family = r.family LIMIT $2) x WHERE $1 = $1 LIMIT $2)",
          true},
     };
     for (const auto& [sql, grants] : steps) {
@@ -667,13 +694,26 @@ class PgStore final : public Store {
     for (PGconn* c : idle_) PQfinish(c);
   }
 
-  // The checks and the schema work of Open (see pg_store.h), on a first connection.
+  // The open: a first connection, on which Acquire runs the checks and the schema work (Prepare). With
+  // StoreOptions::connect_later an unreachable server is not an error: the first connection that succeeds later does
+  // them instead.
   Status Init() {
-    Result<PGconn*> conn = Connect();
-    if (!conn.ok()) return conn.status();
-    Lease lease(this, *conn);
-    if (options_.create) TF_RETURN_IF_ERROR(CreateVersionTable(*conn));
-    Result<int64_t> version = SchemaVersion(*conn);
+    Result<PGconn*> conn = Acquire();
+    opened_ = true;
+    if (conn.ok()) {
+      Lease lease(this, *conn);
+      return Status::OK();
+    }
+    if (options_.connect_later && conn.status().code() == Status::Code::kUnavailable) return Status::OK();
+    return conn.status();
+  }
+
+  // The checks and the schema work of an open (see pg_store.h) on `conn`, outside any transaction: the schema
+  // version (created and migrated when the options say so) and, for a writable open, a session key when it is
+  // missing.
+  Status Prepare(PGconn* conn) {
+    if (options_.create) TF_RETURN_IF_ERROR(CreateVersionTable(conn));
+    Result<int64_t> version = SchemaVersion(conn);
     if (!version.ok()) return version.status();
     if (*version > kPgSchemaVersion) {
       return Status::Conflict(where_ + " has schema version " + std::to_string(*version) +
@@ -686,15 +726,16 @@ class PgStore final : public Store {
                                 " but this build supports schema version " + std::to_string(kPgSchemaVersion) +
                                 ": run tokenctl migrate");
       }
-      TF_RETURN_IF_ERROR(Migrate(*conn, *version));
+      TF_RETURN_IF_ERROR(Migrate(conn, *version));
     }
     if (options_.read_only) return Status::OK();
-    // A writable open creates the session key when it is missing, as the LMDB store does.
-    return Update([](Txn& txn) -> Status {
-      Result<std::string> key = txn.GetSessionKey();
-      if (key.ok() || !key.status().IsNotFound()) return key.status();
-      return static_cast<PgTxn&>(txn).InsertSessionKeyIfMissing(RandomBytes(kSessionKeySize));
-    });
+    // A writable open creates the session key when it is missing, as the LMDB store does: one statement that leaves
+    // a key another process inserted first (ON CONFLICT DO NOTHING).
+    PgTxn reader(conn, where_, false);
+    Result<std::string> key = reader.GetSessionKey();
+    if (key.ok() || !key.status().IsNotFound()) return key.status();
+    PgTxn writer(conn, where_, true);
+    return writer.InsertSessionKeyIfMissing(RandomBytes(kSessionKeySize));
   }
 
   Status Read(const std::function<Status(Txn&)>& fn) override {
@@ -822,11 +863,14 @@ class PgStore final : public Store {
 
   // ---- connections ----
 
-  // A connection from the pool, or a new one unless the backoff after a failed connect is still running.
+  // A connection from the pool, or a new one unless the backoff after a failed connect is still running. The first
+  // connection of the Store runs Prepare before it is used.
   Result<PGconn*> Acquire() {
+    const int schema = schema_state_.load(std::memory_order_acquire);
+    if (schema == kSchemaRefused) return refused_;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
+      if (!idle_.empty()) {  // only a prepared Store has pooled connections
         PGconn* c = idle_.back();
         idle_.pop_back();
         return c;
@@ -835,7 +879,34 @@ class PgStore final : public Store {
         return Status::Unavailable(where_ + ": not connected (reconnecting after a backoff): " + last_error_);
       }
     }
-    return Connect();
+    Result<PGconn*> conn = Connect();
+    if (!conn.ok() || schema == kSchemaReady) return conn;
+    const Status prepared = PrepareOnce(*conn);
+    if (!prepared.ok()) {
+      PQfinish(*conn);
+      return prepared;
+    }
+    return conn;
+  }
+
+  // Prepare, once per Store: a server that cannot be reached (Unavailable) leaves it to the next connection; any
+  // other failure (a schema this build does not know, a database not initialised) is kept and answered to every
+  // later transaction, after one log line when the open had already returned (StoreOptions::connect_later).
+  Status PrepareOnce(PGconn* conn) {
+    std::lock_guard<std::mutex> lock(prepare_mu_);
+    const int schema = schema_state_.load(std::memory_order_acquire);
+    if (schema == kSchemaReady) return Status::OK();
+    if (schema == kSchemaRefused) return refused_;
+    const Status s = Prepare(conn);
+    if (s.ok()) {
+      schema_state_.store(kSchemaReady, std::memory_order_release);
+      return s;
+    }
+    if (s.code() == Status::Code::kUnavailable) return s;
+    refused_ = s;
+    schema_state_.store(kSchemaRefused, std::memory_order_release);
+    if (opened_) Logf(LogLevel::kError, "store: refusing every request: %s", s.message().c_str());
+    return s;
   }
 
   void Release(PGconn* conn, bool in_transaction) {
@@ -876,8 +947,10 @@ class PgStore final : public Store {
       retry_at_ = std::chrono::steady_clock::now() + backoff_;
       last_error_ = error;
     }
-    Logf(LogLevel::kWarn, "store: %s: cannot connect: %s; next attempt in %lld ms", where_.c_str(), error.c_str(),
-         static_cast<long long>(wait.count()));
+    if (opened_) {  // the open's own failure is its Status, logged by its caller
+      Logf(LogLevel::kWarn, "store: %s: cannot connect: %s; next attempt in %lld ms", where_.c_str(), error.c_str(),
+           static_cast<long long>(wait.count()));
+    }
     return Status::Unavailable(where_ + ": cannot connect: " + error);
   }
 
@@ -937,6 +1010,13 @@ class PgStore final : public Store {
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point retry_at_;
   std::string last_error_;
+  // Whether Prepare ran (kSchemaReady), found a failure that no reconnect mends (kSchemaRefused, with refused_,
+  // written once under prepare_mu_ before the state), or waits for a first connection (kSchemaUnchecked).
+  static constexpr int kSchemaUnchecked = 0, kSchemaReady = 1, kSchemaRefused = 2;
+  std::mutex prepare_mu_;
+  std::atomic<int> schema_state_{kSchemaUnchecked};
+  Status refused_;
+  bool opened_ = false;  // Init has run: later failures are logged here, earlier ones are the open's Status
 };
 
 }  // namespace

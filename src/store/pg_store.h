@@ -42,6 +42,12 @@
 // ("run tokenctl migrate"), a newer one too ("this build supports ..."), and a database without the table is
 // NotFound ("database not initialised: run tokenctl init").
 //
+// Opening while the server is down: OpenPgStore answers Unavailable, unless StoreOptions::connect_later (the worker)
+// is set: then it returns a Store that is not connected yet; its transactions are Unavailable (with the backoff
+// above) until a connect succeeds, and that first connection does the checks and the session key of the open. A
+// failure there that no reconnect mends (an unknown schema version, no schema) is logged once and answered to every
+// later transaction.
+//
 // Thread-safety: as store.h: a Store may be used from many threads; a Txn belongs to its thread.
 #pragma once
 
@@ -65,7 +71,7 @@ bool IsPostgresUri(std::string_view database);
 std::string RedactedDatabase(std::string_view database);
 
 // Opens the PostgreSQL store that options.path (a connection URI) names; see above for create and migrate. An
-// unreachable server is Unavailable.
+// unreachable server is Unavailable, or with options.connect_later a Store that connects later (above).
 Result<std::unique_ptr<Store>> OpenPgStore(const StoreOptions& options);
 
 }  // namespace tf::store

@@ -125,6 +125,10 @@ struct StoreOptions {
   // every session sets. LMDB ignores both.
   bool migrate = false;
   int64_t statement_timeout_ms = 5000;
+  // PostgreSQL: a server that cannot be reached at open is not an error (the worker sets it): the Store opens
+  // unconnected, its transactions are Unavailable until a connect succeeds (with the reconnect backoff), and that
+  // first connection does the open's checks (schema version, session key). LMDB ignores it.
+  bool connect_later = false;
 };
 
 // The options every process opens the configured database with (path = database, map_size, max_readers; create and

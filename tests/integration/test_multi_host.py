@@ -16,6 +16,7 @@ one database in a private PostgreSQL 15 cluster (pg_cluster.py) and the same iss
 import concurrent.futures
 import json
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -28,9 +29,12 @@ from harness import Browser, Deployment, hashed_secret, pkce_pair, split_redirec
 SECRET = "app-s3cret"
 CB = "https://app.example/cb"
 TOKEN = "/connect/token"
-# A change made through one host is seen by the other within one second (the configuration generation is checked at
-# most once per second); the rest is the time a request takes on a busy test machine.
-PROPAGATION_LIMIT = 1.8
+# The documented guarantee (docs/postgresql.md): a configuration change (key, client) committed through one host is
+# served by every worker of every host to each request that reaches it CONFIG_CHECK_INTERVAL seconds or more after
+# the commit (each worker asks for the configuration generation at most once per interval, and at the first request
+# after it has passed); a user change, at once. The tests check exactly that, by when each request was sent, so the
+# time a request takes on a busy machine does not count against the guarantee.
+CONFIG_CHECK_INTERVAL = 1.0
 
 
 def configuration():
@@ -85,11 +89,14 @@ class MultiHostTest(unittest.TestCase):
     def client_credentials(self, host, client=("m2m", SECRET)):
         return host.post_form(TOKEN, {"grant_type": "client_credentials", "scope": "api1"}, auth=client)
 
+    @staticmethod
+    def authorize_params(challenge):
+        return {"client_id": "web", "redirect_uri": CB, "response_type": "code", "scope": "openid api1 offline_access",
+                "state": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
+
     def code(self, host):
         verifier, challenge = pkce_pair()
-        r = Browser(host, remote_user="alice").get("/connect/authorize", params={
-            "client_id": "web", "redirect_uri": CB, "response_type": "code", "scope": "openid api1 offline_access",
-            "state": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"})
+        r = Browser(host, remote_user="alice").get("/connect/authorize", params=self.authorize_params(challenge))
         self.assertEqual(r.status, 302, r)
         _, got = split_redirect(r.headers["Location"])
         return got["code"], verifier
@@ -106,17 +113,29 @@ class MultiHostTest(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
             return list(pool.map(one, hosts))
 
-    def wait_for(self, what, check, limit=PROPAGATION_LIMIT):
-        """Polls check() until it is true; fails if that took more than `limit` seconds. Returns the time taken."""
-        start = time.monotonic()
-        while not check():
-            if time.monotonic() - start > limit + 5:
-                break
+    def served_within(self, what, guarantee, check, polls_after=8):
+        """The change `what` committed before this call (the tokenctl that made it has returned). Sends check() (True
+        when the answer shows the change) every 50 ms and fails if a request sent `guarantee` seconds or more after
+        the call was answered without the change; stops once `polls_after` such requests have answered. Returns the
+        time from the call to the sending of the first request answered with the change, and prints it."""
+        committed = time.monotonic()
+        first = None
+        after = 0
+        slowest = 0.0
+        while after < polls_after:
+            sent = time.monotonic() - committed
+            seen = check()
+            slowest = max(slowest, time.monotonic() - committed - sent)
+            if seen and first is None:
+                first = sent
+            if sent >= guarantee:
+                self.assertTrue(seen, f"{what}: a request sent {sent:.2f}s after the change was answered without it")
+                after += 1
+            self.assertLess(sent, guarantee + 120, f"{what}: the polls stopped answering")
             time.sleep(0.05)
-        took = time.monotonic() - start
-        self.assertTrue(check(), f"{what}: not seen after {took:.1f}s")
-        self.assertLessEqual(took, limit, f"{what}: seen only after {took:.2f}s")
-        return took
+        print(f"{what}: first seen by a request sent {first:.2f}s after the change (guarantee {guarantee:.1f}s; "
+              f"slowest poll {slowest:.2f}s)", file=sys.stderr)
+        return first
 
     # -- one-time grants across hosts -------------------------------------------------------------------------------
 
@@ -174,10 +193,10 @@ class MultiHostTest(unittest.TestCase):
         current = [k["kid"] for k in keys if k["state"] == "current" and k["alg"] == "ES256"]
         self.assertEqual(len(current), 1, keys)
         self.assertNotEqual(current[0], before)
-        self.wait_for("the rotated key on host B", lambda: kid(self.b) == current[0])
+        self.served_within("the rotated key on host B", CONFIG_CHECK_INTERVAL, lambda: kid(self.b) == current[0])
         # Host A's own workers load it within the second too; then tokens of either host verify with the other's JWKS.
-        self.wait_for("the rotated key in host A's JWKS",
-                      lambda: all(current[0] in {k["kid"] for k in self.a.jwks()["keys"]} for _ in range(4)))
+        self.served_within("the rotated key in host A's JWKS", CONFIG_CHECK_INTERVAL,
+                           lambda: current[0] in {k["kid"] for k in self.a.jwks()["keys"]})
         r = self.client_credentials(self.b)
         self.a.verify_access_token(r.json["access_token"], audience="api-main")
         r = self.client_credentials(self.a)
@@ -187,13 +206,13 @@ class MultiHostTest(unittest.TestCase):
         added = json.loads(self.a.tokenctl("--json", "client", "add", "late", "--grant", "client_credentials",
                                            "--scope", "api1", "--generate-secret").stdout)
         secret = added["client_secret"]
-        self.wait_for("the new client on host B",
-                      lambda: self.client_credentials(self.b, ("late", secret)).status == 200)
+        self.served_within("the new client on host B", CONFIG_CHECK_INTERVAL,
+                           lambda: self.client_credentials(self.b, ("late", secret)).status == 200)
 
     def test_a_user_disabled_through_one_host_is_refused_by_the_other_within_a_second(self):
         self.assertEqual(self.password(self.b, "dave").status, 200)
         self.a.tokenctl("user", "disable", "--username", "dave")
-        self.wait_for("the disabled user on host B", lambda: self.password(self.b, "dave").status == 400)
+        self.served_within("the disabled user on host B", 0.0, lambda: self.password(self.b, "dave").status == 400)
         self.assertEqual(self.password(self.b, "dave").json["error"], "invalid_grant")
 
     def test_a_lockout_counts_failures_from_both_hosts_and_holds_on_both(self):
@@ -207,6 +226,20 @@ class MultiHostTest(unittest.TestCase):
         self.assertIn("LockoutEnd", json.dumps(shown))
 
     # -- PostgreSQL going away under load ---------------------------------------------------------------------------
+
+    def userinfo(self, host, token):
+        return host.get("/connect/userinfo", headers={"Authorization": "Bearer " + token})
+
+    def assertUnavailable(self, r, html=False):
+        """A 503 that says to come back: Retry-After, no-store, and temporarily_unavailable (JSON) or a page."""
+        self.assertEqual(r.status, 503, r)
+        self.assertTrue(r.headers.get("Retry-After", "").isdigit(), r.headers)
+        self.assertEqual(r.headers.get("Cache-Control"), "no-store", r.headers)
+        if html:
+            self.assertTrue(r.headers.get("Content-Type", "").startswith("text/html"), r.headers)
+            self.assertIn("temporarily unavailable", r.text)
+        else:
+            self.assertEqual(r.json["error"], "temporarily_unavailable", r)
 
     def test_zz_postgresql_stopped_under_load(self):
         """Runs last (the name): it stops and restarts the cluster."""
@@ -227,6 +260,7 @@ class MultiHostTest(unittest.TestCase):
                                 or r.headers.get("Cache-Control") != "no-store"):
                             bad.append((kind, r))
 
+        openid = {h: self.password(h, "carol", scope="openid api1").json["access_token"] for h in (self.a, self.b)}
         threads = [threading.Thread(target=load, args=(h, k)) for h in (self.a, self.b)
                    for k in ("password", "client_credentials")]
         for t in threads:
@@ -250,6 +284,12 @@ class MultiHostTest(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(host.jwks()["keys"] != [], True)
                 host.discovery()
+                # The browser pages (here a sign-in through remote_user, which reads the user) and userinfo: a 503
+                # that says to come back, never a 500.
+                _, challenge = pkce_pair()
+                self.assertUnavailable(Browser(host, remote_user="alice").get(
+                    "/connect/authorize", params=self.authorize_params(challenge)), html=True)
+                self.assertUnavailable(self.userinfo(host, openid[host]))
             time.sleep(2)
             self.cluster.start()
             # Back: both hosts serve grants again (each worker reconnects by itself, after its backoff).
@@ -258,6 +298,8 @@ class MultiHostTest(unittest.TestCase):
                 while self.password(host, "alice").status != 200 and time.monotonic() < deadline:
                     time.sleep(0.2)
                 self.assertEqual(self.password(host, "alice").status, 200)
+                self.assertEqual(self.userinfo(host, openid[host]).status, 200)
+                self.code(host)
         finally:
             stop.set()
             for t in threads:
@@ -268,6 +310,50 @@ class MultiHostTest(unittest.TestCase):
         self.assertEqual(seen["client_credentials"].get(503, 0), 0, seen)
         for host in (self.a, self.b):
             self.assertNotIn("password=", host.read_worker_logs())
+
+    def test_zzz_workers_started_while_postgresql_is_down_serve_once_it_is_up(self):
+        """Runs after the outage test: host B's workers are restarted while the server is stopped."""
+        token = self.password(self.b, "carol", scope="openid api1").json["access_token"]
+        self.cluster.stop("fast")
+        try:
+            r = subprocess.run([harness.binary("tokenfcgi"), "--config", self.b.config_path, "--check-config"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("database postgresql://", r.stderr)
+            self.b._stop_processes()
+            mark = self.b.log_mark()
+            self.b._start_workers()   # they start, and listen, without the database
+            self.b._start_nginx()
+            # No configuration yet: everything that needs it answers 503, discovery and JWKS included (an empty key
+            # set would tell resource servers that no key is valid).
+            self.assertUnavailable(self.client_credentials(self.b))
+            self.assertUnavailable(self.password(self.b, "alice"))
+            self.assertUnavailable(self.b.get("/.well-known/openid-configuration"))
+            self.assertUnavailable(self.b.get("/.well-known/openid-configuration/jwks"))
+            self.assertUnavailable(self.userinfo(self.b, token))
+            _, challenge = pkce_pair()
+            self.assertUnavailable(Browser(self.b).get("/connect/authorize", params=self.authorize_params(challenge)),
+                                   html=True)
+            for proc in self.b.workers:
+                self.assertIsNone(proc.poll(), "a worker exited without its database")
+            logs = self.b.logs_since(mark)
+            self.assertIn("cannot be reached", logs)
+            self.assertNotIn("password=", logs)
+        finally:
+            self.cluster.start()
+        # Back: every worker connects by itself (its next attempt comes within the 5 s backoff cap).
+        started = time.monotonic()
+        in_a_row = 0
+        while in_a_row < 8:
+            r = self.client_credentials(self.b)
+            in_a_row = in_a_row + 1 if r.status == 200 else 0
+            self.assertLess(time.monotonic() - started, 15, f"host B still answers {r.status} 15 s after the restart")
+            time.sleep(0.1)
+        print(f"workers started without the database: serving {time.monotonic() - started:.1f}s after it started",
+              file=sys.stderr)
+        self.assertEqual(self.password(self.b, "alice").status, 200)
+        self.assertEqual(self.userinfo(self.b, token).status, 200)
+        self.assertEqual(self.b.get("/.well-known/openid-configuration/jwks").status, 200)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "admin/cli.h"
+#include "admin/grants.h"
 #include "oauth/errors.h"
 #include "pg_cluster.h"
 #include "store/store.h"
@@ -233,6 +236,50 @@ TEST(PgStoreOutage, StoppedServerIsUnavailableAndTheSameStoreRecovers) {
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
+// The worker's open (connect_later): a server that is down is no error; the Store answers Unavailable until the
+// server is back, then does the open's work on its first connection (here it finds the session key). A schema this
+// build does not know stays an error: at open when the server is up, and at the first connection otherwise, where it
+// is answered to every transaction from then on (not Unavailable: reconnecting does not mend it).
+TEST(PgStoreOutage, AStoreOpenedWhileTheServerIsDownConnectsLaterAndStillRefusesAnUnknownSchema) {
+  Result<std::unique_ptr<PgCluster>> cluster = PgCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  StoreOptions o;
+  o.path = (*cluster)->Uri();
+  o.create = true;
+  ASSERT_TRUE(OpenStore(o).ok());
+  o.create = false;
+  o.connect_later = true;
+
+  ASSERT_TRUE((*cluster)->StopServer().ok());
+  Result<std::unique_ptr<Store>> later = OpenStore(o);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ((*later)->ConfigGeneration().status().code(), Status::Code::kUnavailable);
+  Result<std::unique_ptr<Store>> newer = OpenStore(o);  // for the schema a later release migrated to
+  ASSERT_TRUE(newer.ok()) << newer.status().ToString();
+  ASSERT_TRUE((*cluster)->StartServer().ok());
+
+  Status st;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    st = (*later)->Read([](Txn& t) { return t.GetSessionKey().status(); });
+  } while (st.code() == Status::Code::kUnavailable && std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+
+  ASSERT_TRUE((*cluster)->Sql("UPDATE tf_schema_version SET version = 2").ok());
+  for (int i = 0; i < 2; ++i) {
+    do {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      st = (*newer)->Read([](Txn& t) { return t.GetSessionKey().status(); });
+    } while (st.code() == Status::Code::kUnavailable && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(st.code(), Status::Code::kConflict) << st.ToString();
+    EXPECT_TRUE(Contains(st.message(), "supports schema version 1")) << st.ToString();
+  }
+  Result<std::unique_ptr<Store>> at_start = OpenStore(o);
+  ASSERT_FALSE(at_start.ok());
+  EXPECT_EQ(at_start.status().code(), Status::Code::kConflict) << at_start.status().ToString();
+}
+
 // What the oauth layer answers for a store that cannot be reached: 503 temporarily_unavailable with Retry-After, as
 // for a full LMDB map (with its own wait), and not the 500 of other store failures.
 TEST(PgStoreOutage, UnavailableIsAnswered503WithRetryAfter) {
@@ -293,6 +340,160 @@ TEST(PgStoreTokenctl, InitMigrateAndNoPasswordInTheOutput) {
   EXPECT_TRUE(Contains(out, "schema is current")) << out;
   EXPECT_EQ(run({"key", "list"}), admin::kExitOk) << err;
   ASSERT_EQ(run({"migrate"}), admin::kExitOk) << err;  // again: nothing to do
+}
+
+// ---- indexes: what tokenctl gc, grants list/revoke, stats and the family path cost on a large table -------------
+
+// The sequential and index scans PostgreSQL has counted on `table` (pg_stat_user_tables), read on a connection of
+// its own. The counts of a session reach the statistics when it ends.
+std::pair<int64_t, int64_t> ScanCounts(const std::string& uri, const std::string& table) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  std::pair<int64_t, int64_t> out{-1, -1};
+  if (PQstatus(conn) == CONNECTION_OK) {
+    const std::string sql = "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relid = '" +
+                            table + "'::regclass";
+    PGresult* r = PQexec(conn, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+      out = {std::stoll(PQgetvalue(r, 0, 0)), std::stoll(PQgetvalue(r, 0, 1))};
+    }
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+// Every query behind tokenctl gc, grants list (by client, subject, both), grants revoke (by client, subject,
+// family), stats, and the refresh-token family path (ListFamilyGrants, CountFamilyGrants), run through the store on
+// a table of 200,000 grants and 3,000 family revocations with the planner's default settings: none scans tf_grants
+// sequentially (its seq_scan count stays), each uses an index (its idx_scan count moves). Each operation runs on a
+// Store of its own, closed before the counts are read, so its session's counts have reached the statistics.
+TEST(PgStoreIndexes, AdminQueriesUseIndexesOnALargeTable) {
+  StoreOptions o = FreshSchema("big", true);
+  Result<PgCluster*> cluster = SharedPgCluster();
+  ASSERT_TRUE(cluster.ok());
+  ASSERT_TRUE(OpenStore(o).ok());
+  o.create = false;
+  // Filler no test query selects (its values are never parsed): 2,000 clients, 20,000 subjects, families of 3, one
+  // grant in ten expired; revocations of families without grants, half of them past keep_until.
+  ASSERT_TRUE((*cluster)
+                  ->Sql("ALTER TABLE big.tf_grants SET (autovacuum_enabled = false); "
+                        "INSERT INTO big.tf_grants SELECT sha256(int4send(i)), convert_to('ffam' || (i / 3), 'UTF8'), "
+                        "convert_to('fclient' || (i % 2000), 'UTF8'), convert_to('fsub' || (i % 20000), 'UTF8'), "
+                        "CASE WHEN i % 10 = 0 THEN 1000 ELSE 2000000000 END, decode(repeat('ab', 150), 'hex') "
+                        "FROM generate_series(1, 200000) i; "
+                        "INSERT INTO big.tf_revocations SELECT convert_to('frev' || i, 'UTF8'), "
+                        "CASE WHEN i % 2 = 0 THEN 1000 ELSE 2000000000 END, '\\x00' FROM generate_series(1, 3000) i")
+                  .ok());
+  // The grants the operations find: client c / subject s in family F, client c2 / subject s2 in families G and H,
+  // expired ones, and a revoked family R with grants left to collect.
+  {
+    Result<std::unique_ptr<Store>> s = OpenStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE((*s)->Update([](Txn& t) -> Status {
+                     for (int i = 0; i < 4; ++i) {
+                       const std::string n = std::to_string(i);
+                       Grant f = MakeGrant("F");
+                       TF_RETURN_IF_ERROR(t.PutGrant(Sha256("f" + n), f));
+                       Grant g = MakeGrant(i % 2 == 0 ? "G" : "H");
+                       g.client_id = "c2";
+                       g.subject = "s2";
+                       TF_RETURN_IF_ERROR(t.PutGrant(Sha256("g" + n), g));
+                       Grant x = MakeGrant("X" + n);
+                       x.expires = 1500;
+                       TF_RETURN_IF_ERROR(t.PutGrant(Sha256("x" + n), x));
+                       TF_RETURN_IF_ERROR(t.PutGrant(Sha256("r" + n), MakeGrant("R")));
+                     }
+                     return t.RevokeFamilyPart("R", 100, 200, 0).status();  // recorded, grants left for gc
+                   }).ok());
+  }
+  ASSERT_TRUE((*cluster)->Sql("VACUUM ANALYZE big.tf_grants").ok());  // one statement: VACUUM runs alone
+  ASSERT_TRUE((*cluster)->Sql("ANALYZE big.tf_revocations").ok());
+
+  const std::string table = "big.tf_grants";
+  // `counts`: the operation counts the rows (stats), which reads every one of them however it goes: then it must
+  // be one count, an index-only or a (parallel: one scan counted per process, at most 3 with the default
+  // max_parallel_workers_per_gather) sequential scan as the planner finds cheaper (docs/postgresql.md).
+  const auto check = [&](const std::string& what, const std::function<void(Store&)>& run, bool counts = false) {
+    SCOPED_TRACE(what);
+    const std::pair<int64_t, int64_t> before = ScanCounts(o.path, table);
+    ASSERT_GE(before.first, 0);
+    {
+      Result<std::unique_ptr<Store>> s = OpenStore(o);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      const auto start = std::chrono::steady_clock::now();
+      run(**s);
+      // The times docs/postgresql.md records (this machine, a test cluster without fsync).
+      std::fprintf(stderr, "%s on 200,000 grants: %.1f ms\n", what.c_str(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::pair<int64_t, int64_t> after = before;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (after == before && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      after = ScanCounts(o.path, table);
+    }
+    if (counts) {
+      EXPECT_GE(after.first + after.second, before.first + before.second + 1) << "scans of tf_grants";
+      EXPECT_LE(after.first + after.second, before.first + before.second + 3) << "scans of tf_grants";
+      return;
+    }
+    EXPECT_EQ(after.first, before.first) << "sequential scans of tf_grants";
+    EXPECT_GT(after.second, before.second) << "no index scan of tf_grants counted";
+  };
+  const auto list = [](const std::string& client, const std::string& subject, size_t want) {
+    return [=](Store& s) {
+      Result<std::vector<admin::GrantEntry>> l = admin::ListGrants(s, admin::GrantFilter{client, subject, {}});
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      EXPECT_EQ(l->size(), want);
+    };
+  };
+  check("grants list --client", list("c", "", 12));
+  check("grants list --subject", list("", "s2", 4));
+  check("grants list --client --subject", list("c2", "s2", 4));
+  check("the family path", [](Store& s) {
+    ASSERT_TRUE(s.Update([](Txn& t) -> Status {
+                   EXPECT_EQ(t.ListFamilyGrants("F")->size(), 4u);
+                   EXPECT_TRUE(t.ListFamilyGrants("R")->empty());
+                   EXPECT_EQ(*t.CountFamilyGrants("G"), 2u);
+                   return Status::OK();
+                 }).ok());
+  });
+  check("stats", [](Store& s) {
+    Result<StoreStats> stats = s.Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->grants, 200016u);
+    EXPECT_EQ(stats->revoked_families, 3001u);
+  }, true);
+  check("grants revoke --family", [](Store& s) {
+    admin::RevokeSelector by;
+    by.family = "G";
+    Result<admin::RevokeReport> r = admin::RevokeGrants(s, by, 1000);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->grants, 2u);
+  });
+  check("grants revoke --subject", [](Store& s) {
+    admin::RevokeSelector by;
+    by.subject = "s2";
+    Result<admin::RevokeReport> r = admin::RevokeGrants(s, by, 1000);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->grants, 2u);  // family H; G is gone
+  });
+  check("grants revoke --client", [](Store& s) {
+    admin::RevokeSelector by;
+    by.client_id = "c";
+    Result<admin::RevokeReport> r = admin::RevokeGrants(s, by, 1000);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->grants, 12u);  // F, the expired X0..X3 (not collected yet), and R's four left behind
+  });
+  check("gc", [](Store& s) {
+    ManualClock clock(1000);
+    Result<admin::GcReport> r = admin::CollectGarbage(s, clock);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->grants, 20000u);       // the expired filler
+    // Past keep_until without grants: the filler's 1,500 and the 8 families revoked above (no client configured, so
+    // their keep_until is the revocation's own time).
+    EXPECT_EQ(r->revocations, 1508u);
+  });
 }
 
 }  // namespace
