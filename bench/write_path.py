@@ -2,6 +2,7 @@
 
   python3 bench/write_path.py --build build-bench [--duration S] [--connections N] [--workers P] [--threads T]
                               [--sync full,meta-async] [--strace-seconds S]
+  python3 bench/write_path.py --build build-bench --reload-clients 10000 [--threads 8] [--connections 16]
 
 nginx (1 worker process) in front of P tokenfcgi processes with --threads T each, on one LMDB, driven by wrk with
 -c N for S seconds per scenario, all tokens signed with ES256:
@@ -21,6 +22,15 @@ server CPU per request (nginx + workers, from /proc) and its ratio to client_cre
 from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
 its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs a request costs.
 Token pools (refresh tokens, codes) are made fresh for every wrk run, so no run presents a token another consumed.
+
+With --reload-clients N, only the configuration reload is measured instead: N more clients in the database,
+client_credentials on the first sync setting for --duration seconds while `tokenctl session rotate-key` changes the
+configuration generation every --reload-interval seconds (so the worker keeps rebuilding its snapshot of N clients),
+against the same without the rotations; requests/s, p50/p90/p99 and the slowest request of each.
+
+With --perf DIR, the workers are recorded with `perf record -g` during the timed client_credentials, code redemption
+and refresh rotation runs (perf report -i DIR/full-refresh_rotation.data --no-children); the recording costs the
+workers some CPU, so take the rates of such a run as relative only.
 Standard library only.
 """
 
@@ -35,6 +45,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -125,6 +136,7 @@ class WritePathBench:
         self.ports = {sync: bench.free_port() for sync in SYNC_SETTINGS}
         self.workers = {}  # sync setting -> [(socket, pid)]
         self.seq = 0
+        self.perf_name = None  # the timed scenario being run, for --perf
 
     def run(self, cmd, **kw):
         return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
@@ -158,6 +170,9 @@ class WritePathBench:
             "ApiResources": [{"Name": "api", "Scopes": ["api1"], "AllowedAccessTokenSigningAlgorithms": ["ES256"]}],
             "Users": [{"SubjectId": "1001", "Username": "alice", "Password": "Alice-pass-1"}],
         }
+        for i in range(self.args.reload_clients):
+            data["Clients"].append({"ClientId": f"extra{i:05d}", "ClientSecrets": secret,
+                                    "AllowedGrantTypes": ["client_credentials"], "AllowedScopes": ["api1"]})
         with open(f"{t}/data.json", "w") as f:
             json.dump(data, f)
         self.tokenctl("init")
@@ -257,10 +272,25 @@ class WritePathBench:
                                       + [a for pid in pids for a in ("-p", str(pid))],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # attached to every thread
+        recorder = None
+        if self.args.perf and not strace and self.perf_name:
+            os.makedirs(self.args.perf, exist_ok=True)
+            recorder = subprocess.Popen(["perf", "record", "-g", "-o",
+                                         os.path.join(self.args.perf, f"{sync}-{self.perf_name}.data"),
+                                         "-p", ",".join(str(pid) for pid in pids)],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         before = [sum(bench.cpu_ticks(p) for p in nginx_pids), sum(bench.cpu_ticks(p) for p in pids)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         after = [sum(bench.cpu_ticks(p) for p in nginx_pids), sum(bench.cpu_ticks(p) for p in pids)]
+        if recorder is not None:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(60)
         r = bench.parse_wrk(proc.stdout)
+        m = re.search(r"^\s+90%\s+(\S+)", proc.stdout, re.M)
+        r["p90"] = bench.to_ms(m.group(1)) if m else float("nan")
+        m = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", proc.stdout, re.M)
+        r["max"] = bench.to_ms(m.group(1)) if m else float("nan")
         m = re.search(r"pool exhausted: (\d+)", proc.stderr)
         r["exhausted"] = int(m.group(1)) if m else 0
         for line in re.findall(r"^first failure: .*$", proc.stderr, re.M):
@@ -335,13 +365,20 @@ class WritePathBench:
         cc = "grant_type=client_credentials"
         pw = "grant_type=password&username=alice&password=Alice-pass-1&scope=api1"
         self.fixed(sync, cc, "cc", 2)
+        self.perf_name = "client_credentials"
         rows["client_credentials"] = self.fixed(sync, cc, "cc", d)
+        self.perf_name = None
         # Codes are made by wrk on the authorize endpoint (which writes too), untimed, at about the rate they are
         # redeemed; the redemptions' refresh tokens feed the rotation chains and the revocations.
         _, warm = self.redeem(sync, self.make_codes(sync, 2), 2)
-        rows["code redemption"], tokens = self.redeem(sync, self.make_codes(sync, 2 * d), d)
+        codes = self.make_codes(sync, 2 * d)
+        self.perf_name = "code_redemption"
+        rows["code redemption"], tokens = self.redeem(sync, codes, d)
+        self.perf_name = None
         self.rotate(sync, warm[:chains], 2)
+        self.perf_name = "refresh_rotation"
         rows["refresh rotation"] = self.rotate(sync, tokens[:chains], d)
+        self.perf_name = None
         # A revocation has no signature to make, so it may run faster than a redemption: more tokens, untimed.
         pool = tokens[chains:]
         for _ in range(3):
@@ -367,6 +404,27 @@ class WritePathBench:
             print(f"  {sync} {name}: {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
                   f"{r['cpu_us']:.0f} us CPU/request, {r['non2xx']} non-2xx, pool short {r['exhausted']}",
                   file=sys.stderr)
+        return rows
+
+    def reload(self, sync):
+        """client_credentials while the configuration generation moves every --reload-interval seconds, and without."""
+        d = self.args.duration
+        cc = "grant_type=client_credentials"
+        self.fixed(sync, cc, "cc", 2)
+        rows = {"no configuration change": self.fixed(sync, cc, "cc", d)}
+        stop = threading.Event()
+
+        def rotate():
+            while not stop.wait(self.args.reload_interval):
+                self.tokenctl("session", "rotate-key")
+
+        rotator = threading.Thread(target=rotate)
+        rotator.start()
+        try:
+            rows[f"session rotate-key every {self.args.reload_interval:g} s"] = self.fixed(sync, cc, "cc", d)
+        finally:
+            stop.set()
+            rotator.join()
         return rows
 
     def fill(self, count):
@@ -430,6 +488,17 @@ def table(args, results):
     return "\n".join(lines)
 
 
+def reload_table(args, rows):
+    lines = [f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s on client_credentials; "
+             f"{args.workers} tokenfcgi process(es) × {args.threads} threads; {args.reload_clients} more clients.", "",
+             "| configuration | requests/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | "
+                     f"{r['max']:.2f} | {r['non2xx']} |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
@@ -442,21 +511,35 @@ def main():
     ap.add_argument("--strace-seconds", type=int, default=3)
     ap.add_argument("--live-grants", type=int, default=1_000_000,
                     help="measure refresh rotation again on a database of this many live grants (0: not)")
+    ap.add_argument("--perf", metavar="DIR",
+                    help="record the workers with `perf record -g` during the timed client_credentials, code "
+                         "redemption and refresh rotation runs, into DIR/<sync>-<scenario>.data")
+    ap.add_argument("--reload-clients", type=int, default=0,
+                    help="measure only the configuration reload, with this many more clients")
+    ap.add_argument("--reload-interval", type=float, default=0.5,
+                    help="seconds between configuration changes with --reload-clients")
     args = ap.parse_args()
     b = WritePathBench(args)
     results = {}
     filled = ""
     try:
         b.setup()
-        for sync in args.sync.split(","):
-            results[sync] = b.scenarios(sync)
-        if args.live_grants:
-            filled = b.fill(args.live_grants)
+        if args.reload_clients:
+            rows = b.reload(args.sync.split(",")[0])
+        else:
             for sync in args.sync.split(","):
-                results[sync][f"refresh rotation, {args.live_grants:,} live grants"] = b.rotate_on_full_database(sync)
+                results[sync] = b.scenarios(sync)
+            if args.live_grants:
+                filled = b.fill(args.live_grants)
+                for sync in args.sync.split(","):
+                    results[sync][f"refresh rotation, {args.live_grants:,} live grants"] = \
+                        b.rotate_on_full_database(sync)
     finally:
         b.stop()
     print()
+    if args.reload_clients:
+        print(reload_table(args, rows))
+        return
     print(table(args, results))
     if args.live_grants:
         print(live_grants_lines(args, results, filled))

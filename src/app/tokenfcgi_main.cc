@@ -384,6 +384,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
+  service.StartReloadThread();
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
        options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str(), options.threads,
        static_cast<long>(getpid()));

@@ -8,6 +8,10 @@
 // under a mutex, so concurrent requests trigger one load, and readers keep the snapshot they hold (shared_ptr) for
 // the whole request. While one thread rebuilds, requests on the other threads are answered with the previous
 // snapshot instead of waiting for the rebuild (the thread that rebuilds answers its own request with the new one).
+// With StartReloadThread() (the worker calls it), the rebuild runs on a thread of the Catalog's own instead: the request
+// that notices the change wakes that thread and is answered, as every other, with the previous snapshot, so no request
+// waits for a rebuild; the new snapshot is served once it is built. Only a process that has no snapshot yet (the
+// first request) loads one on the request's thread, and every request waits for that first load.
 // If the store cannot
 // be read, the last good snapshot keeps serving (logged); only a process that never loaded one answers errors.
 //
@@ -16,15 +20,19 @@
 // and skipped (a session key that does not open is logged and left empty). Per algorithm the `current` key signs (if several claim it, the newest); the JWKS publishes the
 // current, next and retired keys, in that order.
 //
-// Thread-safety: a Snapshot is immutable and shared freely. Catalog::Current() may be called from many threads.
+// Thread-safety: a Snapshot is immutable and shared freely. Catalog::Current() may be called from many threads. The
+// reload thread blocks every signal (a worker takes its signals in one thread, see http/fcgi_server.cc) and is
+// stopped and joined by the destructor, after the rebuild it is running, if any, ends.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -63,14 +71,23 @@ class Catalog {
   // `kek` (may be null: no key-encryption key) must outlive the Catalog.
   Catalog(const Config& config, store::Store* store, const token::KeyEncryptionKey* kek = nullptr)
       : config_(config), store_(store), kek_(kek) {}
+  ~Catalog();
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  // The snapshot for this request, reloaded first if the store's generation moved.
+  // From now on, rebuilds run on a thread of the Catalog's own (see the top of this file). Call once, before the
+  // Catalog is shared between threads; without it (tokenctl, --check-config, CGI, tests) a request thread rebuilds.
+  void StartReloadThread();
+
+  // The snapshot for this request: reloaded first if the store's generation moved and no reload thread runs (or no
+  // snapshot was ever loaded); with the reload thread, the held snapshot while that thread rebuilds.
   Result<std::shared_ptr<const Snapshot>> Current();
 
  private:
   Result<std::shared_ptr<const Snapshot>> Load();
+  // Loads and installs the snapshot of the store's generation unless the held one has it already (reload_mu_ held).
+  Result<std::shared_ptr<const Snapshot>> Reload(uint64_t generation);
+  void ReloadThreadMain();
 
   const Config& config_;
   store::Store* store_;
@@ -80,6 +97,14 @@ class Catalog {
   std::shared_ptr<const Snapshot> snapshot_;
   // Steady-clock milliseconds before which Current() serves the held snapshot without asking for the generation.
   std::atomic<int64_t> next_check_ms_{0};
+
+  // The reload thread and what it is asked to do (guarded by thread_mu_).
+  std::thread reload_thread_;
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool reload_wanted_ = false;
+  bool stopping_ = false;
+  std::atomic<bool> threaded_{false};  // StartReloadThread() has run
 };
 
 }  // namespace tf::oauth

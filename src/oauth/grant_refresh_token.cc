@@ -71,15 +71,19 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   const int64_t now = request.clock.NowSeconds();
 
   // Everything that needs no write is decided on a read transaction first; the Update below decides again on fresh
-  // data, which is what counts.
+  // data, which is what counts. The user record is read here only when the tokens carry its claims as they are now
+  // (UpdateAccessTokenClaimsOnRefresh, AlwaysIncludeUserClaimsInIdToken); whether the user still exists and is
+  // active is decided in the Update alone, which reads it anyway (a token signed for a user who is not is discarded).
   const std::string handle_key = RefreshHandleKey(request.snapshot.session_key);
+  const bool user_claims =
+      client.update_access_token_claims_on_refresh || client.always_include_user_claims_in_id_token;
   std::optional<store::Grant> grant;
   std::optional<store::User> user;
   Status st = request.store->Read([&](store::Txn& txn) -> Status {
     Result<store::Grant> g = ReadRefreshToken(txn, handle, handle_key);
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
     grant = std::move(g).value();
-    if (grant->subject.empty()) return Status::OK();
+    if (grant->subject.empty() || !user_claims) return Status::OK();
     Result<store::User> u = txn.GetUser(grant->subject);
     if (!u.ok()) return u.status().IsNotFound() ? Status::OK() : u.status();
     user = std::move(u).value();
@@ -111,13 +115,14 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   // The access token, built outside the write transaction (signing is slow; the writer lock is shared by every
   // process). Only when the request can succeed; a reuse or an error discards nothing of value.
   std::optional<IssuedAccessToken> token;
-  if (within && user.has_value() && user->is_active) {
+  if (within && (!user_claims || (user.has_value() && user->is_active))) {
     std::vector<std::string> allowed;
     for (const std::string& s : scopes) {
       if (StillAllowed(request.snapshot, client, s)) allowed.push_back(s);
     }
     const AccessTokenRequest token_request = AccessTokenRequestFromGrant(
-        client, *grant, std::move(allowed), client.update_access_token_claims_on_refresh ? user->claims : grant->claims);
+        client, *grant, std::move(allowed),
+        client.update_access_token_claims_on_refresh ? user->claims : grant->claims);
     Result<IssuedAccessToken> issued = IssueAccessToken(request.config, request.snapshot, request.clock, token_request);
     if (!issued.ok()) {
       Logf(LogLevel::kError, "cannot issue an access token: %s", issued.status().message().c_str());

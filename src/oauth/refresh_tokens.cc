@@ -42,7 +42,13 @@ NewGrant NewRefreshHandle(std::string_view key, store::Grant grant) {
 
 std::string RefreshHandleKey(std::string_view session_key) {
   if (session_key.empty()) return std::string();
-  return HmacSha256(session_key, "tokenfcgi refresh handle");
+  // Derived once per session key and thread: the session key changes only with `tokenctl session rotate-key`.
+  thread_local std::string derived_from, derived;
+  if (derived.empty() || derived_from != session_key) {
+    derived = HmacSha256(session_key, "tokenfcgi refresh handle");
+    derived_from = std::string(session_key);
+  }
+  return derived;
 }
 
 std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation) {

@@ -142,6 +142,8 @@ Service::Service(const Config& config, store::Store* store, const Clock* clock, 
 
 Service::~Service() = default;
 
+void Service::StartReloadThread() { impl_->catalog.StartReloadThread(); }
+
 http::Response Service::Handle(const http::Request& request, RequestLog* log) {
   RequestLog scratch;
   if (log == nullptr) log = &scratch;

@@ -32,6 +32,10 @@ class Service {
 
   http::Response Handle(const http::Request& request, RequestLog* log);
 
+  // Configuration rebuilds run on a thread of their own from now on, so no request waits for one (Catalog::
+  // StartReloadThread). The worker calls it before serving; the thread stops with the Service.
+  void StartReloadThread();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -978,12 +978,34 @@ Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix)
 
 // ---- Store -----------------------------------------------------------------------------------------------------------
 
-// One caller of LmdbStore::Update() waiting for its batch: the callback, and what it returned or threw.
+// One caller of LmdbStore::Update() waiting for its batch: the callback, and what it returned or threw. Each waits on
+// its own condition variable, woken exactly once: when its batch is done, or when it is to lead the next batch. (One
+// condition variable for all would wake every waiting thread at the end of every batch, to find mostly that its own
+// batch has not run yet, and have them all queue for one mutex: a quarter of a worker's CPU under refresh load.)
 struct PendingUpdate {
+  enum class Turn { kWaiting, kDone, kLead };
+  explicit PendingUpdate(const std::function<Status(Txn&)>* f) : fn(f) {}
+
+  // Sets `to` and wakes the waiter. Under `mu`, so the waiter (which returns and destroys this object once it sees
+  // kDone) cannot do so before this call is done with it.
+  void Wake(Turn to) {
+    std::lock_guard<std::mutex> lock(mu);
+    turn = to;
+    cv.notify_one();
+  }
+  // Waits for Wake(); returns what it said.
+  Turn WaitForWake() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return turn != Turn::kWaiting; });
+    return turn;
+  }
+
   const std::function<Status(Txn&)>* fn;
-  Status result;
-  std::exception_ptr exception;
-  bool done = false;  // set (under LmdbStore::batch_mu_) once result and exception are final
+  Status result;                 // final once woken with kDone (written by the batch's leader before the wake)
+  std::exception_ptr exception;  // likewise
+  std::mutex mu;
+  std::condition_variable cv;
+  Turn turn = Turn::kWaiting;  // guarded by mu
 };
 
 class LmdbStore final : public Store {
@@ -1015,38 +1037,56 @@ class LmdbStore final : public Store {
     return fn(t);
   }
 
-  // Group commit (see the top of this file): the caller queues its request; whoever finds no leader at work leads
-  // the next batch (its own request and every one queued behind it, up to kMaxBatch), then wakes the others.
+  // Group commit (see the top of this file): the caller queues its request; one that finds no leader at work leads
+  // the next batch at once, any other waits to be woken. A leader runs the oldest queued requests (its own first,
+  // and up to kMaxBatch in all), hands the lead to the oldest request still queued, if any, and wakes the requests
+  // of its batch, each once. So at every moment at most one thread of the process runs a batch, and a thread that
+  // waits is woken only when there is something for it: its answer, or the next batch to lead.
   Status Update(const std::function<Status(Txn&)>& fn) override {
     if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
-    PendingUpdate me{&fn};
-    std::unique_lock<std::mutex> lock(batch_mu_);
-    queue_.push_back(&me);
-    while (!me.done) {
-      if (leading_) {
-        batch_cv_.wait(lock);
-        continue;
-      }
-      // Lead the next batch: the oldest queued requests (this one among them, unless more than kMaxBatch were
-      // queued before it: then it waits for, or leads, a later batch).
+    PendingUpdate me(&fn);
+    bool lead = false;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      queue_.push_back(&me);
+      lead = !leading_;  // no leader at work: the queue held nothing but this request
       leading_ = true;
-      const size_t n = std::min(queue_.size(), kMaxBatch);
-      std::vector<PendingUpdate*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      lock.unlock();
-      try {
-        RunBatch(batch);
-      } catch (...) {  // not a callback's (RunBatch keeps those), e.g. std::bad_alloc: every request gets it
-        for (PendingUpdate* p : batch) p->exception = std::current_exception();
-      }
-      lock.lock();
-      for (PendingUpdate* p : batch) p->done = true;
-      leading_ = false;
-      batch_cv_.notify_all();
     }
-    lock.unlock();
+    if (!lead && me.WaitForWake() == PendingUpdate::Turn::kLead) lead = true;
+    if (lead) LeadBatch(&me);  // the batch holds this request: it is the oldest queued
     if (me.exception) std::rethrow_exception(me.exception);
     return me.result;
+  }
+
+  // Runs the next batch from the front of the queue (`self`, this thread's own request, first), then passes the lead
+  // on.
+  void LeadBatch(PendingUpdate* self) {
+    std::vector<PendingUpdate*> batch;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      const size_t n = std::min(queue_.size(), kMaxBatch);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    try {
+      RunBatch(batch);
+    } catch (...) {  // not a callback's (RunBatch keeps those), e.g. std::bad_alloc: every request gets it
+      for (PendingUpdate* p : batch) p->exception = std::current_exception();
+    }
+    PendingUpdate* next = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      if (queue_.empty()) {
+        leading_ = false;
+      } else {
+        next = queue_.front();
+      }
+    }
+    // The next batch first, so the writer lock is taken again while this batch's requests are being woken.
+    if (next != nullptr) next->Wake(PendingUpdate::Turn::kLead);
+    for (PendingUpdate* p : batch) {
+      if (p != self) p->Wake(PendingUpdate::Turn::kDone);
+    }
   }
 
   // One request alone: its own write transaction, as LMDB runs any other. A full map may have been grown by another
@@ -1533,10 +1573,9 @@ class LmdbStore final : public Store {
   std::vector<MDB_txn*> pool_;   // reset read-only transactions, each owning a reader slot (MDB_NOTLS)
   std::mutex resume_mu_;
   std::string resume_key_;
-  std::mutex batch_mu_;              // guards queue_, leading_ and every PendingUpdate::done
-  std::condition_variable batch_cv_;  // signalled when a batch ends
+  std::mutex batch_mu_;              // guards queue_ and leading_
   std::deque<PendingUpdate*> queue_;  // Update() calls not yet taken into a batch, oldest first
-  bool leading_ = false;              // a thread is running a batch
+  bool leading_ = false;              // a thread runs a batch, or has been woken to run the next one
   std::atomic<int64_t> next_reader_check_{0};  // SteadySeconds() from which the periodic reader check runs       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 

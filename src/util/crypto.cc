@@ -65,31 +65,53 @@ std::string RandomBytes(size_t n) {
 
 std::string RandomHandle(size_t bytes) { return Base64UrlEncode(RandomBytes(bytes)); }
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  // The EVP_MAC object is fetched once per call: EVP_MAC_fetch is cached by the library, and a per-call context keeps
-  // this free of shared mutable state (thread-safe without locks).
-  std::string out(32, '\0');
-  size_t len = 0;
-  bool ok = false;
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
-  if (ctx != nullptr) {
+namespace {
+
+// This thread's HMAC-SHA-256 context: the HMAC implementation fetched once per process, and its digest set once per
+// thread. Fetching both on every call (EVP_MAC_fetch, and the digest that EVP_MAC_init's parameters name) takes
+// OpenSSL's global lookup locks twice per MAC, which the threads of a worker then queue for. EVP_MAC_init with a new
+// key and no parameters restarts the context with the digest it has. Per thread, so no state is shared.
+class ThreadHmac {
+ public:
+  ThreadHmac() {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // never freed (one per process)
+    ctx_ = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
     char digest[] = "SHA256";
     const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end(),
     };
+    if (ctx_ != nullptr && EVP_MAC_CTX_set_params(ctx_, params) != 1) {
+      EVP_MAC_CTX_free(ctx_);
+      ctx_ = nullptr;
+    }
+  }
+  ~ThreadHmac() { EVP_MAC_CTX_free(ctx_); }
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+
+  // HMAC-SHA-256 of `data` under `key` into out[32]; false if the library failed.
+  bool Mac(std::string_view key, std::string_view data, unsigned char* out) {
+    if (ctx_ == nullptr) return false;
     // An empty key is legal HMAC (RFC 2104 pads it with zeros); give OpenSSL a valid pointer for it.
     static const unsigned char kEmpty[1] = {0};
-    const unsigned char* key_bytes =
-        key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
-    ok = EVP_MAC_init(ctx, key_bytes, key.size(), params) == 1 &&
-         EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-         EVP_MAC_final(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) == 1 && len == 32;
+    const unsigned char* key_bytes = key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+    size_t len = 0;
+    return EVP_MAC_init(ctx_, key_bytes, key.size(), nullptr) == 1 &&
+           EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+           EVP_MAC_final(ctx_, out, &len, 32) == 1 && len == 32;
   }
-  EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(mac);
-  if (!ok) {
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+}  // namespace
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  thread_local ThreadHmac hmac;
+  std::string out(32, '\0');
+  if (!hmac.Mac(key, data, reinterpret_cast<unsigned char*>(out.data()))) {
     // Like Digest: a MAC over memory cannot fail short of a broken library; an empty or partial MAC would be a
     // forgeable signature.
     std::fputs("tokenfcgi: fatal: HMAC-SHA-256 failed\n", stderr);

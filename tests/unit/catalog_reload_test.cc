@@ -108,5 +108,76 @@ TEST(CatalogReloadTest, OtherThreadsKeepTheOldSnapshotWhileOneRebuilds) {
   EXPECT_EQ((*after)->generation, (*rebuilt)->generation);
 }
 
+// With the reload thread (as the worker runs it), not even the request that notices the change waits: every request
+// is answered with the previous snapshot while that thread rebuilds, and the new one is served once it is built.
+TEST(CatalogReloadTest, WithTheReloadThreadNoRequestWaitsForARebuild) {
+  TempDir tmp("catalog_reload_thread");
+  std::unique_ptr<store::Store> inner = OpenStoreOrNull(NewStoreOptions(tmp.Sub("db")));
+  ASSERT_NE(inner, nullptr);
+  ASSERT_TRUE(AddClient(*inner, "first").ok());
+  SlowLoadStore slow(inner.get());
+  Config config;
+  config.issuer = "https://id.example.com";
+  oauth::Catalog catalog(config, &slow);
+  catalog.StartReloadThread();
+  Result<std::shared_ptr<const oauth::Snapshot>> before = catalog.Current();  // the first load, on this thread
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  const uint64_t old_generation = (*before)->generation;
+  EXPECT_NE((*before)->FindClient("first"), nullptr);
+
+  ASSERT_TRUE(AddClient(*inner, "second").ok());  // the generation moves
+  slow.HoldNextRead();
+  auto noticing = std::async(std::launch::async, [&] { return catalog.Current(); });
+  const bool noticed = noticing.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!noticed) slow.Release();
+  ASSERT_TRUE(noticed) << "the request that noticed the change waited for the rebuild";
+  Result<std::shared_ptr<const oauth::Snapshot>> first_answer = noticing.get();
+  ASSERT_TRUE(first_answer.ok()) << first_answer.status().ToString();
+  EXPECT_EQ((*first_answer)->generation, old_generation);
+
+  slow.WaitUntilHeld();  // the reload thread is inside the rebuild now
+  auto during = std::async(std::launch::async, [&] { return catalog.Current(); });
+  const bool answered = during.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  slow.Release();
+  ASSERT_TRUE(answered) << "a request waited for the reload thread's rebuild";
+  Result<std::shared_ptr<const oauth::Snapshot>> during_answer = during.get();
+  ASSERT_TRUE(during_answer.ok());
+  EXPECT_EQ((*during_answer)->generation, old_generation);
+  EXPECT_EQ((*during_answer)->FindClient("second"), nullptr);
+
+  // Served once built.
+  std::shared_ptr<const oauth::Snapshot> after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<std::shared_ptr<const oauth::Snapshot>> now = catalog.Current();
+    ASSERT_TRUE(now.ok());
+    if ((*now)->generation != old_generation) {
+      after = *now;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_NE(after, nullptr) << "the rebuilt snapshot was never served";
+  EXPECT_GT(after->generation, old_generation);
+  EXPECT_NE(after->FindClient("second"), nullptr);
+}
+
+// The destructor stops the reload thread, also while it waits for work and right after it was asked for a rebuild.
+TEST(CatalogReloadTest, TheReloadThreadStopsWithTheCatalog) {
+  TempDir tmp("catalog_reload_stop");
+  std::unique_ptr<store::Store> s = OpenStoreOrNull(NewStoreOptions(tmp.Sub("db")));
+  ASSERT_NE(s, nullptr);
+  Config config;
+  config.issuer = "https://id.example.com";
+  { oauth::Catalog idle(config, s.get()); idle.StartReloadThread(); }
+  {
+    oauth::Catalog asked(config, s.get());
+    asked.StartReloadThread();
+    ASSERT_TRUE(asked.Current().ok());
+    ASSERT_TRUE(AddClient(*s, "another").ok());
+    ASSERT_TRUE(asked.Current().ok());  // wakes the thread; the destructor joins it after its rebuild
+  }
+}
+
 }  // namespace
 }  // namespace tf

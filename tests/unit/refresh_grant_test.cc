@@ -746,6 +746,18 @@ TEST_F(RefreshGrantTest, InactiveOrRemovedUser) {
   ExpectInvalidGrant(Refresh(b));
 }
 
+// The same with a client whose tokens carry the user's claims as they are now (the user is read before signing too).
+TEST_F(RefreshGrantTest, InactiveOrRemovedUserWithClaimsReadAgain) {
+  const std::string a = RefreshTokenOf(Login("fresh"));
+  EditUser([](store::User& u) { u.is_active = false; });
+  ExpectInvalidGrant(Refresh(a, "fresh"));
+  EXPECT_FALSE(StoredGrant(a)->consumed_at.has_value());
+  EditUser([](store::User& u) { u.is_active = true; });
+  const std::string b = RefreshTokenOf(Refresh(a, "fresh"));
+  Put([](store::Txn& t) { return t.RemoveUser("sub-alice"); });
+  ExpectInvalidGrant(Refresh(b, "fresh"));
+}
+
 TEST_F(RefreshGrantTest, UpdateAccessTokenClaimsOnRefresh) {
   const std::string snapshot = RefreshTokenOf(Login("app"));
   const std::string reread = RefreshTokenOf(Login("fresh"));
