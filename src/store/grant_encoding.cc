@@ -52,21 +52,7 @@ class Reader {
     *out = static_cast<uint8_t>(in_[pos_++]);
     return Status::OK();
   }
-  Status Uint(uint64_t* out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 63; shift += 7) {
-      uint8_t b = 0;
-      TF_RETURN_IF_ERROR(Byte(&b));
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) {
-        if (b == 0 && shift > 0) return Bad("an integer is not in its shortest form");
-        if (v > kMaxUint) return Bad("an integer is larger than 2^53 - 1");
-        *out = v;
-        return Status::OK();
-      }
-    }
-    return Bad("an integer is larger than 2^53 - 1");
-  }
+  Status Uint(uint64_t* out) { return Leb128(kMaxUint, "an integer is larger than 2^53 - 1", out); }
   Status Int(int64_t* out) {
     uint64_t v = 0;
     TF_RETURN_IF_ERROR(Uint(&v));
@@ -94,7 +80,9 @@ class Reader {
     return Status::OK();
   }
   // A LEB128 integer of up to 2^54 - 1 (a zigzag difference of two times), shortest form.
-  Status Wide(uint64_t* out) {
+  Status Wide(uint64_t* out) { return Leb128(2 * kMaxUint + 1, "a time is out of range", out); }
+  // A LEB128 integer of at most `max`, in its shortest form; `too_large` says what a larger one is.
+  Status Leb128(uint64_t max, const char* too_large, uint64_t* out) {
     uint64_t v = 0;
     for (int shift = 0; shift < 63; shift += 7) {
       uint8_t b = 0;
@@ -102,12 +90,12 @@ class Reader {
       v |= static_cast<uint64_t>(b & 0x7f) << shift;
       if ((b & 0x80) == 0) {
         if (b == 0 && shift > 0) return Bad("an integer is not in its shortest form");
-        if (v > 2 * kMaxUint + 1) return Bad("a time is out of range");
+        if (v > max) return Bad(too_large);
         *out = v;
         return Status::OK();
       }
     }
-    return Bad("a time is out of range");
+    return Bad(too_large);
   }
   // A count of items that take at least `min_item` bytes each: never more than the bytes left can hold.
   Status Count(size_t min_item, uint64_t* out) {
