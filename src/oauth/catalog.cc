@@ -247,46 +247,66 @@ void Catalog::StartReloadThread() {
 }
 
 void Catalog::ReloadThreadMain() {
+  // With a check interval (PostgreSQL), this thread asks for the generation once per interval, and requests never
+  // do; without one (LMDB), requests ask (one mdb_get) and wake it. A failure is logged once per run of failures.
+  const int64_t interval = store_->ConfigCheckIntervalMs();
+  bool failing = false;
   std::unique_lock<std::mutex> lock(thread_mu_);
   for (;;) {
-    thread_cv_.wait(lock, [&] { return stopping_ || reload_wanted_; });
+    const auto asked = [&] { return stopping_ || reload_wanted_; };
+    if (interval > 0) {
+      thread_cv_.wait_for(lock, std::chrono::milliseconds(interval), asked);
+    } else {
+      thread_cv_.wait(lock, asked);
+    }
     if (stopping_) return;
     reload_wanted_ = false;
     lock.unlock();
     // Requests that noticed the change while this thread was rebuilding asked again; the generation read here tells
     // whether the snapshot just built is already the one they want.
     const Result<uint64_t> generation = store_->ConfigGeneration();
-    if (!generation.ok()) {
-      Logf(LogLevel::kWarn, "cannot read the config generation (%s); serving the cached configuration",
-           generation.status().ToString().c_str());
-    } else {
+    Status reloaded = generation.status();
+    if (generation.ok()) {
       std::lock_guard<std::mutex> reload(reload_mu_);
-      (void)Reload(*generation);  // a failure is logged by Reload; the next request that notices asks again
+      reloaded = Install(*generation);
     }
+    if (!reloaded.ok() && !failing) {
+      Logf(LogLevel::kError, "cannot reload the configuration (%s); serving the cached configuration until it can",
+           reloaded.ToString().c_str());
+    } else if (reloaded.ok() && failing) {
+      Logf(LogLevel::kInfo, "configuration reloaded again after a failure");
+    }
+    failing = !reloaded.ok();
     lock.lock();
   }
 }
 
-Result<std::shared_ptr<const Snapshot>> Catalog::Reload(uint64_t generation) {
-  std::shared_ptr<const Snapshot> held;
+Status Catalog::Install(uint64_t generation) {
   {
     // Another thread may have reloaded while this one waited.
     std::lock_guard<std::mutex> lock(mu_);
-    if (snapshot_ && snapshot_->generation == generation) return snapshot_;
-    held = snapshot_;
+    if (snapshot_ && snapshot_->generation == generation) return Status::OK();
   }
   Result<std::shared_ptr<const Snapshot>> loaded = Load();
-  if (!loaded.ok()) {
-    if (held) {
-      Logf(LogLevel::kError, "cannot reload the configuration (%s); serving generation %llu",
-           loaded.status().ToString().c_str(), static_cast<unsigned long long>(held->generation));
-      return held;
-    }
-    return loaded.status();
-  }
+  if (!loaded.ok()) return loaded.status();
   std::lock_guard<std::mutex> lock(mu_);
   snapshot_ = *loaded;
-  return snapshot_;
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const Snapshot>> Catalog::Reload(uint64_t generation) {
+  const Status installed = Install(generation);
+  std::shared_ptr<const Snapshot> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held = snapshot_;
+  }
+  if (!installed.ok()) {
+    if (!held) return installed;
+    Logf(LogLevel::kError, "cannot reload the configuration (%s); serving generation %llu",
+         installed.ToString().c_str(), static_cast<unsigned long long>(held->generation));
+  }
+  return held;
 }
 
 Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
@@ -296,6 +316,8 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
     held = snapshot_;
   }
   const int64_t interval = store_->ConfigCheckIntervalMs();
+  const bool threaded = threaded_.load(std::memory_order_acquire);
+  if (held && threaded && interval > 0) return held;  // the reload thread asks for the generation
   if (interval > 0) {
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -315,7 +337,7 @@ Result<std::shared_ptr<const Snapshot>> Catalog::Current() {
 
   // The reload thread rebuilds; this request, as every other until the new snapshot is in place, is answered with
   // the one it found.
-  if (held && threaded_.load(std::memory_order_acquire)) {
+  if (held && threaded) {
     {
       std::lock_guard<std::mutex> lock(thread_mu_);
       reload_wanted_ = true;

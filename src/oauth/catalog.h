@@ -2,18 +2,20 @@
 // resources, identity resources and signing keys, loaded in ONE store read transaction (so it is consistent), with the discovery and
 // JWKS documents rendered once. The token path looks things up in hash maps and parses no JSON.
 //
-// The Catalog holds the current snapshot. Per request, Current() asks the store for its config generation (one
-// mdb_get; at most once per Store::ConfigCheckIntervalMs() when the store sets one, the PostgreSQL store's second, so
-// the token path makes no round trip in between) and rebuilds the snapshot only when it moved; a rebuild happens
-// under a mutex, so concurrent requests trigger one load, and readers keep the snapshot they hold (shared_ptr) for
-// the whole request. While one thread rebuilds, requests on the other threads are answered with the previous
-// snapshot instead of waiting for the rebuild (the thread that rebuilds answers its own request with the new one).
-// With StartReloadThread() (the worker calls it), the rebuild runs on a thread of the Catalog's own instead: the request
-// that notices the change wakes that thread and is answered, as every other, with the previous snapshot, so no request
-// waits for a rebuild; the new snapshot is served once it is built. Only a process that has no snapshot yet (the
-// first request) loads one on the request's thread, and every request waits for that first load.
-// If the store cannot
-// be read, the last good snapshot keeps serving (logged); only a process that never loaded one answers errors.
+// The Catalog holds the current snapshot and rebuilds it when the store's config generation moves; readers keep the
+// snapshot they hold (shared_ptr) for the whole request, and a rebuild happens under a mutex, so one load at a time.
+// - With StartReloadThread() (the worker calls it), rebuilds run on a thread of the Catalog's own and no request
+//   waits for one: requests are answered with the previous snapshot until the new one is built. Who asks for the
+//   generation depends on Store::ConfigCheckIntervalMs(): with 0 (LMDB) every request asks (one mdb_get) and wakes
+//   the thread on a change; with an interval (PostgreSQL: 500 ms) the thread asks once per interval and requests
+//   never do, so the token path makes no database round trip for it, and a change made on another host is served
+//   within the interval plus one rebuild (milliseconds for a few clients, a quarter of a second with 10,000).
+// - Without it (tokenctl, --check-config, CGI, tests), the request that notices the change rebuilds on its thread
+//   (asking at most once per interval), and requests on other threads are answered with the previous snapshot
+//   meanwhile.
+// Only a process that has no snapshot yet loads one on the request's thread, and every request waits for that first
+// load. If the store cannot be read, the last good snapshot keeps serving (logged once per run of failures by the
+// reload thread); only a process that never loaded one answers errors.
 //
 // Keys: every stored key is opened with the key-encryption key when it is sealed (token/key_encryption.h; the
 // session key too) and parsed with token::SigningKey::FromPrivatePem; a key that fails either is logged by kid only
@@ -85,7 +87,10 @@ class Catalog {
 
  private:
   Result<std::shared_ptr<const Snapshot>> Load();
-  // Loads and installs the snapshot of the store's generation unless the held one has it already (reload_mu_ held).
+  // Loads and installs the snapshot of `generation` unless the held one has it already (reload_mu_ held); on a
+  // failure the held snapshot stays and the load's error is returned.
+  Status Install(uint64_t generation);
+  // Install, then the held snapshot; a failure is logged, and returned only when no snapshot was ever loaded.
   Result<std::shared_ptr<const Snapshot>> Reload(uint64_t generation);
   void ReloadThreadMain();
 

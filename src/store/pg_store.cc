@@ -35,7 +35,7 @@ constexpr const char kNotInitialised[] = "database not initialised: run tokenctl
 constexpr std::string_view kScopePrefix = "scope:";
 constexpr std::string_view kApiPrefix = "api:";
 constexpr std::string_view kIdentityPrefix = "identity:";
-constexpr int64_t kConfigCheckIntervalMs = 1000;
+constexpr int64_t kConfigCheckIntervalMs = 500;  // see Store::ConfigCheckIntervalMs
 constexpr std::chrono::milliseconds kFirstBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 

@@ -278,9 +278,9 @@ class Store {
 
   // Cheap: one read of meta/config_generation in a pooled (reset/renewed) read transaction.
   virtual Result<uint64_t> ConfigGeneration() = 0;
-  // How long (milliseconds) a process may serve its cached configuration before asking ConfigGeneration() again
-  // (oauth/catalog.h): 0 = on every request (LMDB: one mdb_get); the PostgreSQL store answers 1000, so the token path
-  // makes at most one round trip per second per process for it, and a change is seen within a second.
+  // How often (milliseconds) the catalog asks ConfigGeneration() (oauth/catalog.h): 0 = on every request (LMDB: one
+  // mdb_get); the PostgreSQL store answers 500: the worker's reload thread asks twice a second and requests never
+  // do, so a change made on another host is served within half a second plus one rebuild.
   virtual int64_t ConfigCheckIntervalMs() const { return 0; }
   virtual Result<StoreStats> Stats() = 0;
   // `mdb_copy -c` equivalent: a compacted, consistent copy taken while workers serve. `directory` is created (0750)

@@ -607,14 +607,14 @@ http {{
     def wait_for_configuration(self):
         """Returns when every running worker serves the configuration (clients, resources, keys, session key) as
         tokenctl last changed it. A worker notices a change on its next request (on LMDB, whose workers check the
-        generation on every request) or within the PostgreSQL store's check interval (a second, store.h
-        ConfigCheckIntervalMs), and rebuilds on its reload thread meanwhile serving the previous configuration
+        generation on every request) or, on PostgreSQL, when its reload thread next asks (twice a second, store.h
+        ConfigCheckIntervalMs), and rebuilds on that thread meanwhile serving the previous configuration
         (oauth/catalog.h): so a few requests reach every worker, then the rebuild (milliseconds for a test's
         configuration) is given time to finish."""
         if not self.workers:
             return
         if self.config["database"].startswith(("postgresql://", "postgres://")):
-            time.sleep(1.1)
+            time.sleep(0.6)
         for _ in range(2 * len(self.workers)):  # nginx takes the workers in turn
             self.get(self.config.get("base_path", "") + "/.well-known/openid-configuration")
         time.sleep(0.3)

@@ -1,7 +1,8 @@
 // Tests for how often oauth::Catalog asks its store for the configuration generation (Store::ConfigCheckIntervalMs):
-// on LMDB at every request, so a change is seen at once; on PostgreSQL at most once per second, so the token path
-// makes no round trip in between, a change made through another handle (another host) is seen within a second, and
-// an unreachable server leaves the cached configuration serving.
+// on LMDB at every request, so a change is seen at once; on PostgreSQL at most once per half second, so the token
+// path makes no round trip in between, a change made through another handle (another host) is seen within that, and
+// an unreachable server leaves the cached configuration serving. (With the worker's reload thread, the thread asks
+// and requests never do: catalog_reload_test.)
 #include "oauth/catalog.h"
 
 #include <gtest/gtest.h>
@@ -47,7 +48,7 @@ TEST(CatalogCheckInterval, LmdbSeesAChangeAtTheNextRequest) {
   EXPECT_EQ(GenerationOf(catalog), 1u);
 }
 
-TEST(CatalogCheckInterval, PostgresChecksAtMostOncePerSecondAndServesTheCacheThroughAnOutage) {
+TEST(CatalogCheckInterval, PostgresChecksAtMostTwicePerSecondAndServesTheCacheThroughAnOutage) {
   Result<std::unique_ptr<testing::PgCluster>> cluster = testing::PgCluster::Start();
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   store::StoreOptions o;
@@ -55,7 +56,7 @@ TEST(CatalogCheckInterval, PostgresChecksAtMostOncePerSecondAndServesTheCacheThr
   o.create = true;
   Result<std::unique_ptr<store::Store>> worker = store::OpenStore(o);
   ASSERT_TRUE(worker.ok()) << worker.status().ToString();
-  ASSERT_EQ((*worker)->ConfigCheckIntervalMs(), 1000);
+  ASSERT_EQ((*worker)->ConfigCheckIntervalMs(), 500);
   o.create = false;
   Result<std::unique_ptr<store::Store>> other_host = store::OpenStore(o);
   ASSERT_TRUE(other_host.ok()) << other_host.status().ToString();
@@ -66,16 +67,16 @@ TEST(CatalogCheckInterval, PostgresChecksAtMostOncePerSecondAndServesTheCacheThr
   const auto checked = std::chrono::steady_clock::now();
   ASSERT_TRUE((*other_host)->Update([](store::Txn& t) { return t.PutClient(MakeClient("a")); }).ok());
   // Within the interval the cached snapshot answers, without asking the server.
-  if (std::chrono::steady_clock::now() - checked < std::chrono::milliseconds(800)) {
+  if (std::chrono::steady_clock::now() - checked < std::chrono::milliseconds(400)) {
     EXPECT_EQ(GenerationOf(catalog), 0u);
   }
   // After it, the change made through the other handle is seen.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(GenerationOf(catalog), 1u);
 
   // The server goes away: the cached configuration keeps serving (the client_credentials path needs nothing else).
   ASSERT_TRUE((*cluster)->StopServer().ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(GenerationOf(catalog), 1u);
   Result<std::shared_ptr<const Snapshot>> during = catalog.Current();
   ASSERT_TRUE(during.ok()) << during.status().ToString();

@@ -82,7 +82,7 @@ TEST(PgStoreOpen, OpenStoreChoosesTheBackendByTheDatabaseValue) {
   EXPECT_EQ((*lmdb)->ConfigCheckIntervalMs(), 0);
   Result<std::unique_ptr<Store>> pg = OpenStore(FreshSchema("choose", true));
   ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-  EXPECT_EQ((*pg)->ConfigCheckIntervalMs(), 1000);  // the catalog asks for the generation once a second
+  EXPECT_EQ((*pg)->ConfigCheckIntervalMs(), 500);  // the reload thread asks for the generation twice a second
   EXPECT_TRUE(Contains((*pg)->GrowMap(1u << 30).message(), "no LMDB map")) << (*pg)->GrowMap(1u << 30).message();
 }
 
