@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <map>
@@ -25,6 +27,7 @@
 
 #include "util/base64.h"
 #include "util/crypto.h"
+#include "util/log.h"
 
 namespace tf {
 namespace {
@@ -324,7 +327,16 @@ struct BackgroundPool {
   void Serve() {
     // A thread's own nice value (Linux: setpriority on its thread id). Lowering it needs no privilege; raising it
     // back would, which is why the hashing has threads of its own.
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19) != 0) {
+      // A sandbox that denies setpriority (systemd's @resources: the shipped unit allows it again) leaves the hashing
+      // at the priority of every other request; said once per process.
+      static std::once_flag said;
+      const int error = errno;
+      std::call_once(said, [error] {
+        Logf(LogLevel::kWarn, "cannot lower the priority of the password hashing threads (setpriority: %s); password "
+             "checks compete with every other request for the CPU", std::strerror(error));
+      });
+    }
     in_background = true;
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {

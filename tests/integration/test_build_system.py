@@ -181,5 +181,43 @@ class BuildSystemTest(unittest.TestCase):
         self.assertEqual(extra, [])
 
 
+    def test_the_service_units_system_call_filter_lets_the_hashing_lower_its_priority(self):
+        """packaging/systemd/tokenfcgi.service's SystemCallFilter lines, applied in order as systemd does (the first
+        decides allow or deny list; each later line adds, or with ~ removes), leave setpriority allowed (the password
+        hashing threads lower their own priority, password_hash.cc) and the privileged and resource calls denied."""
+        analyze = shutil.which("systemd-analyze")
+        if analyze is None:
+            self.skipTest("systemd-analyze is not installed (Debian package systemd)")
+
+        def expand(name, seen=None):
+            if not name.startswith("@"):
+                return {name}
+            seen = seen if seen is not None else set()
+            if name in seen:
+                return set()
+            seen.add(name)
+            out = run([analyze, "syscall-filter", "--no-pager", name]).stdout.splitlines()
+            calls = set()
+            for line in out[1:]:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    calls |= expand(line, seen)
+            return calls
+
+        with open(os.path.join(SOURCE, "packaging", "systemd", "tokenfcgi.service")) as f:
+            lines = [line.split("=", 1)[1].strip() for line in f if line.startswith("SystemCallFilter=")]
+        self.assertTrue(lines and not lines[0].startswith("~"), "the unit's filter is not an allow list")
+        allowed = set()
+        for line in lines:
+            deny = line.startswith("~")
+            names = set()
+            for name in line.lstrip("~").split():
+                names |= expand(name)
+            allowed = allowed - names if deny else allowed | names
+        self.assertIn("setpriority", allowed)
+        for denied in ("setrlimit", "sched_setscheduler", "reboot", "mount", "setuid"):
+            self.assertNotIn(denied, allowed)
+
+
 if __name__ == "__main__":
     harness.main(binaries=(), tools=("cmake", "make"), need_jwt=False)
