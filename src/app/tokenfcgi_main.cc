@@ -28,6 +28,7 @@
 #include "oauth/catalog.h"
 #include "oauth/extension_grants.h"
 #include "oauth/service.h"
+#include "password/hash_helper.h"
 #include "store/pg_store.h"
 #include "store/store.h"
 #include "token/jws.h"
@@ -287,6 +288,11 @@ int CheckConfig(const Config& config, const std::string& config_path, const toke
 }
 
 int Main(int argc, char** argv) {
+  // The password hashing helper a worker starts for itself (password/hash_helper.h); not for people to run.
+  if (argc == 3 && std::string_view(argv[1]) == "--hash-helper") {
+    const int channels = std::atoi(argv[2]);
+    return channels >= 1 && channels <= 1024 ? HashHelperMain(static_cast<unsigned>(channels)) : 2;
+  }
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
@@ -385,9 +391,16 @@ int Main(int argc, char** argv) {
   }
 
   service.StartReloadThread();
-  Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld", TOKENFCGI_VERSION,
-       options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str(), options.threads,
-       static_cast<long>(getpid()));
+  // Password checks hash in a helper process at the lowest priority (password/hash_helper.h); without it, on this
+  // process's own hashing threads.
+  Status helper = StartHashHelper("/proc/self/exe", PasswordCheckConcurrency(config->password_hash_concurrency));
+  if (!helper.ok()) {
+    Logf(LogLevel::kWarn, "cannot start the password hashing helper (%s); password checks run on this worker's threads",
+         helper.message().c_str());
+  }
+  Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld hashing helper pid=%ld",
+       TOKENFCGI_VERSION, options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str(),
+       options.threads, static_cast<long>(getpid()), HashHelperPid());
   // FastCGI has no authentication: whoever can connect to the socket sets REMOTE_USER. A Unix socket can be limited
   // to the web server's group; a TCP port on this host is open to every local user and process.
   const bool tcp = listen_address->kind == http::ListenAddress::Kind::kTcp ||

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "oauth/request_log.h"
+#include "password/hash_helper.h"
 #include "store/lockout.h"
 #include "util/log.h"
 
@@ -39,30 +40,25 @@ Result<std::optional<store::User>> ValidateResourceOwnerPassword(store::Store& s
          static_cast<long long>(config.password_hash_wait_ms));
     return Status::ResourceExhausted(std::string(kPasswordChecksBusy));
   }
-  PasswordCheck check;
-  std::string upgraded_hash;
+  PasswordCheckJob job;
+  job.user_found = found.has_value() && !found->password_hash.empty();
+  if (job.user_found) job.stored = found->password_hash;
+  job.password = std::string(password);
+  job.params = params;
+  job.rehash_if_needed = found.has_value() && found->is_active && !store::IsLockedOut(*found, now);
+  PasswordCheckResult checked;
   {
     struct Held {  // the slot is given back however this block is left
       PasswordCheckSlots& slots;
       ~Held() { slots.Leave(); }
     } held{slots};
-    RunAtBackgroundPriority([&] {
-      if (found.has_value() && !found->password_hash.empty()) {
-        check = VerifyPasswordAtLeastAt(found->password_hash, password, params);
-      } else {
-        VerifyDummyPassword(password, params);
-      }
-      if (found.has_value() && check.match && check.needs_rehash && found->is_active &&
-          !store::IsLockedOut(*found, now)) {
-        Result<std::string> h = HashPassword(password, params);
-        if (h.ok()) {
-          upgraded_hash = std::move(h).value();
-        } else {
-          Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
-               SanitizeForLog(found->subject_id).c_str(), h.status().message().c_str());
-        }
-      }
-    });
+    checked = CheckPasswordInBackground(job);
+  }
+  const PasswordCheck check = checked.check;
+  std::string upgraded_hash = std::move(checked.upgraded_hash);
+  if (!checked.rehash_error.empty()) {
+    Logf(LogLevel::kWarn, "password login: cannot rehash the password of subject %s: %s",
+         SanitizeForLog(found->subject_id).c_str(), checked.rehash_error.c_str());
   }
   if (!found.has_value()) {
     Logf(LogLevel::kDebug, "password login: no such user");

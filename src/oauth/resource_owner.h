@@ -7,8 +7,9 @@
 //   2. OUTSIDE any transaction (Argon2id is slow on purpose; holding LMDB's single writer lock while hashing would
 //      serialise every login of every worker): VerifyPasswordAtLeastAt against the stored hash (a hash cheaper than
 //      the configured cost is topped up to it), or VerifyDummyPassword at the configured cost when the user is
-//      unknown or has no password, so the Argon2id work is the same either way; the hashing runs at background CPU
-//      priority (RunAtBackgroundPriority), so that a flood of logins yields the CPU to every cheaper request. The
+//      unknown or has no password, so the Argon2id work is the same either way; the hashing runs in the worker's hashing
+//      helper process at the lowest CPU priority (CheckPasswordInBackground, password/hash_helper.h), so that a flood
+//      of logins yields the CPU to every cheaper request. The
 //      password is checked even for a locked-out or disabled user (and the result ignored), for the same reason. A
 //      matching password whose hash needs upgrading (ASP.NET Core Identity, other Argon2 parameters) is rehashed here
 //      too;

@@ -299,6 +299,13 @@ PasswordCheck VerifyPasswordAtLeastAt(std::string_view stored, std::string_view 
 
 HashWork ThreadHashWork() { return thread_work; }
 
+void CountHashWork(const HashWork& done) {
+  thread_work.argon2_calls += done.argon2_calls;
+  thread_work.argon2_background_calls += done.argon2_background_calls;
+  thread_work.argon2_kib_passes += done.argon2_kib_passes;
+  thread_work.pbkdf2_iterations += done.pbkdf2_iterations;
+}
+
 namespace {
 
 // One call of RunAtBackgroundPriority, handed from the caller to a hashing thread; guarded by BackgroundPool::mu.
@@ -385,10 +392,7 @@ void RunAtBackgroundPriority(const std::function<void()>& work) {
     pool.job_ready.notify_one();
     pool.job_finished.wait(lock, [&] { return job.finished; });
   }
-  thread_work.argon2_calls += job.done.argon2_calls;
-  thread_work.argon2_background_calls += job.done.argon2_background_calls;
-  thread_work.argon2_kib_passes += job.done.argon2_kib_passes;
-  thread_work.pbkdf2_iterations += job.done.pbkdf2_iterations;
+  CountHashWork(job.done);
   if (job.thrown) std::rethrow_exception(job.thrown);
 }
 

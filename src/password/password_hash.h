@@ -7,7 +7,8 @@
 // hash behind VerifyDummyPassword (one per distinct Argon2Params, computed once per process, guarded by a mutex),
 // PasswordCheckSlots (one per process) and the per-thread work counters of ThreadHashWork.
 // RunAtBackgroundPriority's hashing threads (one pool per process, kept).
-// Nothing here logs, and no password, salt or hash ever appears in a returned message.
+// Nothing here logs but one warning when the hashing threads cannot lower their priority, and no password, salt or
+// hash ever appears in a returned message. The worker's hashing helper process is password/hash_helper.h.
 //
 // Stored forms accepted by VerifyPassword:
 //
@@ -135,6 +136,8 @@ struct HashWork {
   uint64_t pbkdf2_iterations = 0;
 };
 HashWork ThreadHashWork();
+// Adds work done elsewhere (the hashing helper process) on this thread's behalf to its ThreadHashWork.
+void CountHashWork(const HashWork& done);
 
 // For an unknown user: spends about as long as VerifyPassword on an Argon2id hash made with `params`, so the answer
 // time does not reveal whether the user exists. Verifies against a hash of a random password computed once per

@@ -4,11 +4,18 @@ cheap requests keep being answered; once the flood is over, logins work again.
 
 Deterministic: the one worker has more threads than the flood has requests, one password check slot and no wait,
 and each password check is slow (Argon2id m = 32 MiB, t = 4): of the requests fired together, one holds the slot and
-the others find it busy. Latency is never asserted (that is `make bench`'s job)."""
+the others find it busy. Latency is never asserted (that is `make bench`'s job).
+
+The hashing runs in a helper process of the worker's (password/hash_helper.h), in a session and so a scheduling
+group of its own at nice 19: the test finds it, sees the checks' CPU time spent there, kills it, and finds logins
+still answered correctly by the worker alone."""
 
 import concurrent.futures
 import json
+import os
+import signal
 import threading
+import time
 import unittest
 
 import harness
@@ -67,6 +74,79 @@ class PasswordFloodTest(unittest.TestCase):
             r = d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
                                                "password": "Alice-pass-1"}, auth=("app", SECRET))
             self.assertEqual(r.status, 200, r)
+
+
+def stat_fields(pid):
+    """/proc/PID/stat after the command name: fields 3.. of proc(5), so index 0 is the state."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def hashing_helpers(worker_pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if b"--hash-helper" in argv and int(stat_fields(entry)[1]) == worker_pid:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+class HashingHelperTest(unittest.TestCase):
+    def test_password_checks_hash_in_a_low_priority_helper_and_survive_its_death(self):
+        with Deployment(configuration(), workers=1, threads=4, access_token_signing_alg="ES256",
+                        password_hash_memory_kib=32768, password_hash_iterations=4,
+                        password_hash_concurrency=2, lockout_max_failures=100) as d:
+            worker = d.workers[0].pid
+            helpers = hashing_helpers(worker)
+            self.assertEqual(len(helpers), 1, "the worker has no hashing helper")
+            helper = helpers[0]
+            fields = stat_fields(helper)
+            # Its own session (so its own autogroup), nice 19, and the autogroup's nice 19 where the kernel has them.
+            self.assertNotEqual(int(fields[3]), int(stat_fields(worker)[3]), "the helper shares the worker's session")
+            self.assertEqual(int(fields[16]), 19, "the helper does not run at nice 19")
+            if os.path.exists(f"/proc/{helper}/autogroup"):
+                with open(f"/proc/{helper}/autogroup") as f:
+                    self.assertIn("nice 19", f.read())
+            self.assertIn(f"hashing helper pid={helper}", d.read_worker_logs())
+
+            def login(password):
+                return d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
+                                                      "password": password}, auth=("app", SECRET))
+
+            def cpu_ticks(pid):
+                total = 0
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    f = stat_fields(f"{pid}/task/{task}")
+                    total += int(f[11]) + int(f[12])
+                return total
+
+            before = cpu_ticks(helper), cpu_ticks(worker)
+            for _ in range(3):
+                self.assertEqual(login("wrong").status, 400)
+                self.assertEqual(login("Alice-pass-1").status, 200)
+            spent = cpu_ticks(helper) - before[0], cpu_ticks(worker) - before[1]
+            # Six Argon2id checks of 32 MiB x 4 passes: the helper spent the time, the worker did not.
+            self.assertGreater(spent[0], spent[1], f"helper and worker CPU ticks: {spent}")
+
+            mark = d.log_mark()
+            os.kill(helper, signal.SIGKILL)
+            for _ in range(2):
+                self.assertEqual(login("wrong").status, 400)
+                self.assertEqual(login("Alice-pass-1").status, 200)
+            log = d.logs_since(mark)
+            self.assertEqual(log.count("password hashing helper"), 1, log)
+            self.assertIn("run on the worker's own threads from now on", log)
+            deadline = time.monotonic() + 10
+            while hashing_helpers(worker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(hashing_helpers(worker), [], "the dead helper was not reaped")
+            self.assertIsNone(d.workers[0].poll())
 
 
 if __name__ == "__main__":

@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "password/hash_helper.h"
 #include "util/base64.h"
 
 #include <argon2.h>
@@ -597,6 +599,77 @@ TEST(PasswordHashTest, BackgroundHashesMatchHashesMadeHere) {
 
 // A stored hash cheaper than the configured cost (or not Argon2id at all) is topped up to the configured m x t, the
 // work VerifyDummyPassword does for an unknown user.
+// The hashing helper the worker starts (`tokenfcgi --hash-helper`, from the build tree beside this test) answers
+// every kind of check as the check made here does, and the hashing work it did counts on the calling thread, so that
+// the tests comparing work for known and unknown users hold through it too.
+TEST(PasswordHashTest, HashingHelperAnswersAsTheCheckMadeHere) {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  std::string exe(self, static_cast<size_t>(n));
+  exe = exe.substr(0, exe.rfind('/')) + "/../tokenfcgi";
+  ASSERT_EQ(access(exe.c_str(), X_OK), 0) << exe << " is not built";
+  ASSERT_TRUE(StartHashHelper(exe, 2).ok());
+  ASSERT_GT(HashHelperPid(), 0);
+
+  const Argon2Params params{8192, 2, 1};
+  Result<std::string> cheaper = HashPassword("Right-pass-1", Argon2Params{4096, 1, 1});
+  ASSERT_TRUE(cheaper.ok());
+  std::vector<PasswordCheckJob> jobs(6);
+  for (PasswordCheckJob& job : jobs) {
+    job.user_found = true;
+    job.stored = *cheaper;
+    job.params = params;
+    job.rehash_if_needed = true;
+  }
+  jobs[0].password = "Right-pass-1";                 // a match that needs a rehash
+  jobs[1].password = "Wrong-pass-1";
+  jobs[2].user_found = false;                        // no such user
+  jobs[2].stored.clear();
+  jobs[2].password = "Anything-1";
+  jobs[3].stored = "not a hash";
+  jobs[3].password = "Right-pass-1";
+  jobs[4].password = std::string(5000, 'x');         // longer than any password
+  jobs[5].password = "Right-pass-1";                 // a match, not asked to rehash
+  jobs[5].rehash_if_needed = false;
+  const auto work_of = [](const auto& run) {
+    const HashWork before = ThreadHashWork();
+    run();
+    const HashWork after = ThreadHashWork();
+    return HashWork{after.argon2_calls - before.argon2_calls,
+                    after.argon2_background_calls - before.argon2_background_calls,
+                    after.argon2_kib_passes - before.argon2_kib_passes,
+                    after.pbkdf2_iterations - before.pbkdf2_iterations};
+  };
+  for (const PasswordCheckJob& job : jobs) {  // the dummy hash each side makes once, out of the comparison
+    (void)RunPasswordCheck(job);
+    (void)CheckPasswordInBackground(job);
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    SCOPED_TRACE(i);
+    PasswordCheckResult here, there;
+    const HashWork here_work = work_of([&] { here = RunPasswordCheck(jobs[i]); });
+    const HashWork there_work = work_of([&] { there = CheckPasswordInBackground(jobs[i]); });
+    EXPECT_EQ(there.check.match, here.check.match);
+    EXPECT_EQ(there.check.needs_rehash, here.check.needs_rehash);
+    EXPECT_EQ(there.upgraded_hash.empty(), here.upgraded_hash.empty());
+    EXPECT_EQ(there.rehash_error, here.rehash_error);
+    if (i == 0) {
+      EXPECT_FALSE(there.upgraded_hash.empty()) << "the rehash case made no hash";
+    }
+    if (!there.upgraded_hash.empty()) {
+      const PasswordCheck upgraded = VerifyPassword(there.upgraded_hash, jobs[i].password, params);
+      EXPECT_TRUE(upgraded.match);
+      EXPECT_FALSE(upgraded.needs_rehash);
+    }
+    EXPECT_EQ(there_work.argon2_calls, here_work.argon2_calls);
+    EXPECT_EQ(there_work.argon2_kib_passes, here_work.argon2_kib_passes);
+    EXPECT_EQ(there_work.pbkdf2_iterations, here_work.pbkdf2_iterations);
+    EXPECT_EQ(there_work.argon2_background_calls, there_work.argon2_calls);  // none of it on the calling thread
+  }
+  EXPECT_GT(HashHelperPid(), 0) << "the helper went away";
+}
+
 TEST(PasswordHashTest, VerifyPasswordAtLeastAtTopsUpCheaperHashes) {
   const Argon2Params current{64, 3, 1};
   const uint64_t wanted = 64 * 3;

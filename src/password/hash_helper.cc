@@ -1,0 +1,363 @@
+#include "password/hash_helper.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "util/log.h"
+
+extern char** environ;
+
+namespace tf {
+namespace {
+
+constexpr int kFirstChannelFd = 3;
+// A request is at most a few fixed fields, a stored hash and a password, each cut to one byte over its limit (a
+// longer one never matches and costs no more work); an answer, the flags, the work and one hash or error message.
+constexpr size_t kMaxMessage = 64 + 4 * (kMaxStoredHashLength + kMaxPasswordLength);
+
+// -- the messages ------------------------------------------------------------------------------------------------
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutBytes(std::string* out, std::string_view s, size_t max) {
+  s = s.substr(0, max + 1);
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+// Reads fields in order; any read past the end makes ok() false (and returns zeros).
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  uint64_t Uint(int bytes) {
+    if (in_.size() < static_cast<size_t>(bytes)) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    in_.remove_prefix(static_cast<size_t>(bytes));
+    return v;
+  }
+  std::string Bytes() {
+    const uint64_t n = Uint(4);
+    if (!ok_ || in_.size() < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+  bool AtEnd() const { return ok_ && in_.empty(); }
+
+ private:
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+std::string EncodeJob(const PasswordCheckJob& job) {
+  std::string out;
+  out.push_back(static_cast<char>((job.user_found ? 1 : 0) | (job.rehash_if_needed ? 2 : 0)));
+  PutU32(&out, job.params.memory_kib);
+  PutU32(&out, job.params.iterations);
+  PutU32(&out, job.params.parallelism);
+  PutBytes(&out, job.stored, kMaxStoredHashLength);
+  PutBytes(&out, job.password, kMaxPasswordLength);
+  return out;
+}
+
+bool DecodeJob(std::string_view in, PasswordCheckJob* job) {
+  Reader r(in);
+  const uint64_t flags = r.Uint(1);
+  job->user_found = (flags & 1) != 0;
+  job->rehash_if_needed = (flags & 2) != 0;
+  job->params.memory_kib = static_cast<uint32_t>(r.Uint(4));
+  job->params.iterations = static_cast<uint32_t>(r.Uint(4));
+  job->params.parallelism = static_cast<uint32_t>(r.Uint(4));
+  job->stored = r.Bytes();
+  job->password = r.Bytes();
+  return r.AtEnd();
+}
+
+std::string EncodeResult(const PasswordCheckResult& result, const HashWork& work) {
+  std::string out;
+  out.push_back(static_cast<char>((result.check.match ? 1 : 0) | (result.check.needs_rehash ? 2 : 0)));
+  PutU64(&out, work.argon2_calls);
+  PutU64(&out, work.argon2_background_calls);
+  PutU64(&out, work.argon2_kib_passes);
+  PutU64(&out, work.pbkdf2_iterations);
+  PutBytes(&out, result.upgraded_hash, kMaxStoredHashLength);
+  PutBytes(&out, result.rehash_error, kMaxStoredHashLength);
+  return out;
+}
+
+bool DecodeResult(std::string_view in, PasswordCheckResult* result, HashWork* work) {
+  Reader r(in);
+  const uint64_t flags = r.Uint(1);
+  result->check.match = (flags & 1) != 0;
+  result->check.needs_rehash = (flags & 2) != 0;
+  work->argon2_calls = r.Uint(8);
+  work->argon2_background_calls = r.Uint(8);
+  work->argon2_kib_passes = r.Uint(8);
+  work->pbkdf2_iterations = r.Uint(8);
+  result->upgraded_hash = r.Bytes();
+  result->rehash_error = r.Bytes();
+  return r.AtEnd();
+}
+
+// Whole messages on a SOCK_SEQPACKET socket; false on an error or the other end closing.
+bool SendMessage(int fd, const std::string& message) {
+  for (;;) {
+    const ssize_t n = send(fd, message.data(), message.size(), MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(message.size())) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
+bool ReceiveMessage(int fd, std::string* message) {
+  message->resize(kMaxMessage + 1);
+  for (;;) {
+    const ssize_t n = recv(fd, message->data(), message->size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || static_cast<size_t>(n) > kMaxMessage) return false;
+    message->resize(static_cast<size_t>(n));
+    return true;
+  }
+}
+
+// -- the worker's side -------------------------------------------------------------------------------------------
+
+struct Helper {
+  std::mutex mu;
+  std::condition_variable freed;
+  std::vector<int> free_channels;  // guarded by mu
+  size_t channels = 0;             // guarded by mu: the pairs still open (free or in use)
+  std::atomic<long> pid{0};
+  std::atomic<bool> gone{false};
+
+  static Helper& Process() {
+    static Helper* helper = new Helper;  // never destroyed: request threads may still use it at exit
+    return *helper;
+  }
+
+  // A free pair, or -1 once the helper is gone.
+  int Take() {
+    std::unique_lock<std::mutex> lock(mu);
+    freed.wait(lock, [&] { return !free_channels.empty() || channels == 0; });
+    if (free_channels.empty()) return -1;
+    const int fd = free_channels.back();
+    free_channels.pop_back();
+    return fd;
+  }
+  void Give(int fd) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      free_channels.push_back(fd);
+    }
+    freed.notify_one();
+  }
+  // The pair failed: the helper is gone (or broke the protocol). Every pair is closed as it comes back, and every
+  // check from now on runs in the worker.
+  void Fail(int fd, const char* what) {
+    if (!gone.exchange(true)) {
+      Logf(LogLevel::kError,
+           "the password hashing helper (pid %ld) %s; password checks run on the worker's own threads from now on",
+           pid.load(), what);
+      const pid_t child = static_cast<pid_t>(pid.load());
+      if (child > 0) (void)kill(child, SIGKILL);
+    }
+    close(fd);
+    std::vector<int> closing;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      --channels;
+      closing.swap(free_channels);
+      channels -= closing.size();
+    }
+    for (int f : closing) close(f);
+    freed.notify_all();
+  }
+};
+
+// The worker reaps its helper, so that it does not stay a zombie once it exits.
+void ReapHelper(pid_t child) {
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+PasswordCheckResult RunPasswordCheck(const PasswordCheckJob& job) {
+  PasswordCheckResult result;
+  if (job.user_found) {
+    result.check = VerifyPasswordAtLeastAt(job.stored, job.password, job.params);
+  } else {
+    VerifyDummyPassword(job.password, job.params);
+  }
+  if (job.user_found && job.rehash_if_needed && result.check.match && result.check.needs_rehash) {
+    Result<std::string> h = HashPassword(job.password, job.params);
+    if (h.ok()) {
+      result.upgraded_hash = std::move(h).value();
+    } else {
+      result.rehash_error = h.status().message();
+    }
+  }
+  return result;
+}
+
+PasswordCheckResult CheckPasswordInBackground(const PasswordCheckJob& job) {
+  Helper& helper = Helper::Process();
+  if (!helper.gone.load()) {
+    const int fd = helper.Take();
+    if (fd >= 0) {
+      std::string answer;
+      PasswordCheckResult result;
+      HashWork work;
+      if (!SendMessage(fd, EncodeJob(job)) || !ReceiveMessage(fd, &answer)) {
+        helper.Fail(fd, "is gone");
+      } else if (!DecodeResult(answer, &result, &work)) {
+        helper.Fail(fd, "answered a malformed message");
+      } else {
+        helper.Give(fd);
+        CountHashWork(work);
+        return result;
+      }
+    }
+  }
+  PasswordCheckResult result;
+  RunAtBackgroundPriority([&] { result = RunPasswordCheck(job); });
+  return result;
+}
+
+Status StartHashHelper(const std::string& exe, unsigned channels) {
+  Helper& helper = Helper::Process();
+  if (channels == 0) return Status::InvalidArgument("the hashing helper needs at least one channel");
+  std::vector<int> mine, theirs;
+  const auto close_all = [&] {
+    for (int fd : mine) close(fd);
+    for (int fd : theirs) close(fd);
+  };
+  for (unsigned i = 0; i < channels; ++i) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+      const int error = errno;
+      close_all();
+      return Status::Internal(std::string("socketpair: ") + std::strerror(error));
+    }
+    mine.push_back(pair[0]);
+    theirs.push_back(pair[1]);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  for (unsigned i = 0; i < channels; ++i) {
+    posix_spawn_file_actions_adddup2(&actions, theirs[i], kFirstChannelFd + static_cast<int>(i));
+  }
+  const std::string count = std::to_string(channels);
+  char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("--hash-helper"), const_cast<char*>(count.c_str()),
+                  nullptr};
+  pid_t child = 0;
+  const int spawned = posix_spawn(&child, exe.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  for (int fd : theirs) close(fd);
+  theirs.clear();
+  if (spawned != 0) {
+    close_all();
+    return Status::Internal(exe + ": " + std::strerror(spawned));
+  }
+  {
+    // The reaper takes no signal: a worker takes its signals in one thread (http/fcgi_server.cc).
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    std::thread(ReapHelper, child).detach();
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
+  {
+    std::lock_guard<std::mutex> lock(helper.mu);
+    helper.free_channels = mine;
+    helper.channels = mine.size();
+  }
+  helper.pid.store(child);
+  return Status::OK();
+}
+
+long HashHelperPid() {
+  Helper& helper = Helper::Process();
+  return helper.gone.load() ? 0 : helper.pid.load();
+}
+
+// -- the helper's side -------------------------------------------------------------------------------------------
+
+int HashHelperMain(unsigned channels) {
+  const pid_t worker = getppid();
+  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != worker || worker == 1) return 1;  // the worker is gone already
+  close_range(static_cast<unsigned>(kFirstChannelFd) + channels, ~0u, 0);
+  for (unsigned i = 0; i < channels; ++i) {
+    if (fcntl(kFirstChannelFd + static_cast<int>(i), F_GETFD) < 0) {
+      Logf(LogLevel::kError, "tokenfcgi --hash-helper %u: fd %u is not open", channels, kFirstChannelFd + i);
+      return 1;
+    }
+  }
+  // A session of its own, so a scheduling group of its own where the kernel groups by session (autogroup), at nice
+  // 19; and nice 19 for its threads where it does not. Failures leave the hashing at the worker's priority.
+  (void)setsid();
+  if (int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC); fd >= 0) {
+    (void)!write(fd, "19", 2);
+    close(fd);
+  }
+  (void)setpriority(PRIO_PROCESS, 0, 19);
+  // Signals are the worker's business: a terminal's Ctrl-C reaches the worker, which closes the pairs.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < channels; ++i) {
+    threads.emplace_back([fd = kFirstChannelFd + static_cast<int>(i)] {
+      std::string request;
+      while (ReceiveMessage(fd, &request)) {
+        PasswordCheckJob job;
+        if (!DecodeJob(request, &job)) break;
+        const HashWork before = ThreadHashWork();
+        PasswordCheckResult result;
+        RunAtBackgroundPriority([&] { result = RunPasswordCheck(job); });
+        const HashWork after = ThreadHashWork();
+        const HashWork work{after.argon2_calls - before.argon2_calls,
+                            after.argon2_background_calls - before.argon2_background_calls,
+                            after.argon2_kib_passes - before.argon2_kib_passes,
+                            after.pbkdf2_iterations - before.pbkdf2_iterations};
+        if (!SendMessage(fd, EncodeResult(result, work))) break;
+      }
+      close(fd);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace tf
