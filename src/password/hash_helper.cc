@@ -1,6 +1,7 @@
 #include "password/hash_helper.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -27,6 +28,8 @@ namespace tf {
 namespace {
 
 constexpr int kFirstChannelFd = 3;
+constexpr char kReady[] = "ready";        // the helper's first message, on the first pair
+constexpr int kReadyTimeoutMs = 10000;    // a sanitizer build on a loaded machine takes a while to start
 // A request is at most a few fixed fields, a stored hash and a password, each cut to one byte over its limit (a
 // longer one never matches and costs no more work); an answer, the flags, the work and one hash or error message.
 constexpr size_t kMaxMessage = 64 + 4 * (kMaxStoredHashLength + kMaxPasswordLength);
@@ -297,6 +300,17 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
     std::thread(ReapHelper, child).detach();
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
+  // The helper says it is ready once it has its session and priority, so that no check runs before it does.
+  pollfd ready{mine[0], POLLIN, 0};
+  int polled;
+  while ((polled = poll(&ready, 1, kReadyTimeoutMs)) < 0 && errno == EINTR) {
+  }
+  std::string hello;
+  if (polled != 1 || !ReceiveMessage(mine[0], &hello) || hello != kReady) {
+    (void)kill(child, SIGKILL);
+    close_all();
+    return Status::Internal(polled == 0 ? "it did not say it was ready within 10 s" : "it exited at start");
+  }
   {
     std::lock_guard<std::mutex> lock(helper.mu);
     helper.free_channels = mine;
@@ -335,6 +349,8 @@ int HashHelperMain(unsigned channels) {
   // Signals are the worker's business: a terminal's Ctrl-C reaches the worker, which closes the pairs.
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+
+  if (!SendMessage(kFirstChannelFd, kReady)) return 1;
 
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < channels; ++i) {

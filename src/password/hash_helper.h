@@ -8,9 +8,11 @@
 //
 // The worker talks to the helper over N SOCK_SEQPACKET socket pairs (fds 3 .. 3+N-1 in the helper), one check at a
 // time per pair, N = password_hash_concurrency's limit; PasswordCheckSlots already bounds the checks in flight, so a
-// check never waits for a pair. The helper exits when the worker closes the pairs or dies (PR_SET_PDEATHSIG). If
-// the helper cannot be started or goes away, checks run on the worker's own hashing threads
-// (RunAtBackgroundPriority), and that is logged once. tokenctl, --check-config, CGI and the unit tests never start it.
+// check never waits for a pair. The helper says "ready" on the first pair once it has its session and priority, and
+// StartHashHelper waits for that (10 s at most), so no check runs before. The helper exits when the worker closes the
+// pairs or dies (PR_SET_PDEATHSIG). If the helper cannot be started or goes away, checks run on the worker's own
+// hashing threads (RunAtBackgroundPriority), and that is logged once. tokenctl, --check-config, CGI and the unit
+// tests never start it.
 #pragma once
 
 #include <string>
