@@ -281,7 +281,8 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
     posix_spawn_file_actions_adddup2(&actions, theirs[i], kFirstChannelFd + static_cast<int>(i));
   }
   const std::string count = std::to_string(channels);
-  char* argv[] = {const_cast<char*>(exe.c_str()), const_cast<char*>("--hash-helper"), const_cast<char*>(count.c_str()),
+  // Named as ps and pgrep should show it, whatever path `exe` is (the worker passes /proc/self/exe).
+  char* argv[] = {const_cast<char*>("tokenfcgi"), const_cast<char*>("--hash-helper"), const_cast<char*>(count.c_str()),
                   nullptr};
   pid_t child = 0;
   const int spawned = posix_spawn(&child, exe.c_str(), &actions, nullptr, argv, environ);
@@ -329,6 +330,7 @@ long HashHelperPid() {
 
 int HashHelperMain(unsigned channels) {
   const pid_t worker = getppid();
+  (void)prctl(PR_SET_NAME, "tokenfcgi-hash");  // not "exe", from /proc/self/exe
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != worker || worker == 1) return 1;  // the worker is gone already
   close_range(static_cast<unsigned>(kFirstChannelFd) + channels, ~0u, 0);

@@ -114,6 +114,11 @@ class HashingHelperTest(unittest.TestCase):
                 with open(f"/proc/{helper}/autogroup") as f:
                     self.assertIn("nice 19", f.read())
             self.assertIn(f"hashing helper pid={helper}", d.read_worker_logs())
+            # Named for ps and pgrep: "tokenfcgi --hash-helper 2", command name tokenfcgi-hash.
+            with open(f"/proc/{helper}/cmdline", "rb") as f:
+                self.assertEqual(f.read().split(b"\0")[:3], [b"tokenfcgi", b"--hash-helper", b"2"])
+            with open(f"/proc/{helper}/comm") as f:
+                self.assertEqual(f.read().strip(), "tokenfcgi-hash")
 
             def login(password):
                 return d.post_form("/connect/token", {"grant_type": "password", "username": "alice",
