@@ -157,8 +157,14 @@ struct Helper {
   std::condition_variable freed;
   std::vector<int> free_channels;  // guarded by mu
   size_t channels = 0;             // guarded by mu: the pairs still open (free or in use)
-  std::atomic<long> pid{0};
+  std::mutex pid_mu;
+  long pid = 0;  // guarded by pid_mu; 0 once the helper exited (its pid may then be another process's)
   std::atomic<bool> gone{false};
+
+  long Pid() {
+    std::lock_guard<std::mutex> lock(pid_mu);
+    return pid;
+  }
 
   static Helper& Process() {
     static Helper* helper = new Helper;  // never destroyed: request threads may still use it at exit
@@ -185,11 +191,11 @@ struct Helper {
   // check from now on runs in the worker.
   void Fail(int fd, const char* what) {
     if (!gone.exchange(true)) {
+      std::lock_guard<std::mutex> lock(pid_mu);
       Logf(LogLevel::kError,
            "the password hashing helper (pid %ld) %s; password checks run on the worker's own threads from now on",
-           pid.load(), what);
-      const pid_t child = static_cast<pid_t>(pid.load());
-      if (child > 0) (void)kill(child, SIGKILL);
+           pid, what);
+      if (pid > 0) (void)kill(static_cast<pid_t>(pid), SIGKILL);  // not reaped yet, so still the helper
     }
     close(fd);
     std::vector<int> closing;
@@ -204,10 +210,18 @@ struct Helper {
   }
 };
 
-// The worker reaps its helper, so that it does not stay a zombie once it exits.
+// The worker reaps its helper, so that it does not stay a zombie once it exits: it waits for the exit without
+// reaping, forgets the pid, then reaps, so that Fail never signals a pid the kernel gave to another process.
 void ReapHelper(pid_t child) {
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  siginfo_t info;
+  while (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  {
+    Helper& helper = Helper::Process();
+    std::lock_guard<std::mutex> lock(helper.pid_mu);
+    if (helper.pid == child) helper.pid = 0;
+  }
+  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
 
@@ -294,6 +308,10 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
     return Status::Internal(exe + ": " + std::strerror(spawned));
   }
   {
+    std::lock_guard<std::mutex> lock(helper.pid_mu);
+    helper.pid = child;
+  }
+  {
     // The reaper takes no signal: a worker takes its signals in one thread (http/fcgi_server.cc).
     sigset_t all, previous;
     sigfillset(&all);
@@ -308,7 +326,11 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
   }
   std::string hello;
   if (polled != 1 || !ReceiveMessage(mine[0], &hello) || hello != kReady) {
-    (void)kill(child, SIGKILL);
+    helper.gone.store(true);
+    {
+      std::lock_guard<std::mutex> lock(helper.pid_mu);
+      if (helper.pid == child) (void)kill(child, SIGKILL);
+    }
     close_all();
     return Status::Internal(polled == 0 ? "it did not say it was ready within 10 s" : "it exited at start");
   }
@@ -317,13 +339,12 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
     helper.free_channels = mine;
     helper.channels = mine.size();
   }
-  helper.pid.store(child);
   return Status::OK();
 }
 
 long HashHelperPid() {
   Helper& helper = Helper::Process();
-  return helper.gone.load() ? 0 : helper.pid.load();
+  return helper.gone.load() ? 0 : helper.Pid();
 }
 
 // -- the helper's side -------------------------------------------------------------------------------------------
