@@ -391,13 +391,9 @@ int Main(int argc, char** argv) {
   }
 
   service.StartReloadThread();
-  // Password checks hash in a helper process at the lowest priority (password/hash_helper.h); without it, on this
-  // process's own hashing threads.
-  Status helper = StartHashHelper("/proc/self/exe", PasswordCheckConcurrency(config->password_hash_concurrency));
-  if (!helper.ok()) {
-    Logf(LogLevel::kWarn, "cannot start the password hashing helper (%s); password checks run on this worker's threads",
-         helper.message().c_str());
-  }
+  // Password checks hash in a helper process at the lowest priority (password/hash_helper.h); while it is not
+  // running (it could not start, or died and waits to be started again: both logged), on this process's own threads.
+  (void)StartHashHelper("/proc/self/exe", PasswordCheckConcurrency(config->password_hash_concurrency));
   Logf(LogLevel::kInfo, "tokenfcgi %s starting: listen=%s threads=%u pid=%ld hashing helper pid=%ld",
        TOKENFCGI_VERSION, options.listen.empty() ? "fd:0" : SanitizeForLog(options.listen, 200).c_str(),
        options.threads, static_cast<long>(getpid()), HashHelperPid());

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -152,126 +154,78 @@ bool ReceiveMessage(int fd, std::string* message) {
 
 // -- the worker's side -------------------------------------------------------------------------------------------
 
+// One end of a socket pair, with the helper it belongs to (a helper started again gets new pairs).
+struct Channel {
+  int fd = -1;
+  uint64_t generation = 0;
+};
+
+// The helper as the worker sees it. A supervisor thread starts it, waits for it to exit, and starts it again after a
+// pause (1 s, doubling up to 60 s while it keeps dying young); meanwhile checks run on the worker's own threads.
+// Each pair is closed by whoever holds it last: the free list's by the supervisor when the helper exits, a pair in
+// use by its request once the helper that owned it is gone.
 struct Helper {
   std::mutex mu;
-  std::condition_variable freed;
-  std::vector<int> free_channels;  // guarded by mu
-  size_t channels = 0;             // guarded by mu: the pairs still open (free or in use)
-  std::mutex pid_mu;
-  long pid = 0;  // guarded by pid_mu; 0 once the helper exited (its pid may then be another process's)
-  std::atomic<bool> gone{false};
-
-  long Pid() {
-    std::lock_guard<std::mutex> lock(pid_mu);
-    return pid;
-  }
+  std::condition_variable freed;    // a pair came back, or the helper went away
+  std::condition_variable settled;  // the first start succeeded or failed
+  std::vector<Channel> free_channels;
+  size_t open_channels = 0;         // pairs of the current helper not yet closed
+  uint64_t generation = 0;          // of the current helper
+  bool serving = false;             // the current helper said it was ready and has not exited
+  bool first_start_done = false;
+  long pid = 0;                     // 0 once reaped (its pid may then be another process's)
+  std::string exe;
+  unsigned channels = 0;
 
   static Helper& Process() {
     static Helper* helper = new Helper;  // never destroyed: request threads may still use it at exit
     return *helper;
   }
 
-  // A free pair, or -1 once the helper is gone.
-  int Take() {
+  bool Take(Channel* out) {
     std::unique_lock<std::mutex> lock(mu);
-    freed.wait(lock, [&] { return !free_channels.empty() || channels == 0; });
-    if (free_channels.empty()) return -1;
-    const int fd = free_channels.back();
+    freed.wait(lock, [&] { return !free_channels.empty() || !serving || open_channels == 0; });
+    if (!serving || free_channels.empty()) return false;
+    *out = free_channels.back();
     free_channels.pop_back();
-    return fd;
+    return true;
   }
-  void Give(int fd) {
+  void Give(const Channel& c) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      free_channels.push_back(fd);
-    }
-    freed.notify_one();
-  }
-  // The pair failed: the helper is gone (or broke the protocol). Every pair is closed as it comes back, and every
-  // check from now on runs in the worker.
-  void Fail(int fd, const char* what) {
-    if (!gone.exchange(true)) {
-      std::lock_guard<std::mutex> lock(pid_mu);
-      Logf(LogLevel::kError,
-           "the password hashing helper (pid %ld) %s; password checks run on the worker's own threads from now on",
-           pid, what);
-      if (pid > 0) (void)kill(static_cast<pid_t>(pid), SIGKILL);  // not reaped yet, so still the helper
-    }
-    close(fd);
-    std::vector<int> closing;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      --channels;
-      closing.swap(free_channels);
-      channels -= closing.size();
-    }
-    for (int f : closing) close(f);
-    freed.notify_all();
-  }
-};
-
-// The worker reaps its helper, so that it does not stay a zombie once it exits: it waits for the exit without
-// reaping, forgets the pid, then reaps, so that Fail never signals a pid the kernel gave to another process.
-void ReapHelper(pid_t child) {
-  siginfo_t info;
-  while (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-  }
-  {
-    Helper& helper = Helper::Process();
-    std::lock_guard<std::mutex> lock(helper.pid_mu);
-    if (helper.pid == child) helper.pid = 0;
-  }
-  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
-
-}  // namespace
-
-PasswordCheckResult RunPasswordCheck(const PasswordCheckJob& job) {
-  PasswordCheckResult result;
-  if (job.user_found) {
-    result.check = VerifyPasswordAtLeastAt(job.stored, job.password, job.params);
-  } else {
-    VerifyDummyPassword(job.password, job.params);
-  }
-  if (job.user_found && job.rehash_if_needed && result.check.match && result.check.needs_rehash) {
-    Result<std::string> h = HashPassword(job.password, job.params);
-    if (h.ok()) {
-      result.upgraded_hash = std::move(h).value();
-    } else {
-      result.rehash_error = h.status().message();
-    }
-  }
-  return result;
-}
-
-PasswordCheckResult CheckPasswordInBackground(const PasswordCheckJob& job) {
-  Helper& helper = Helper::Process();
-  if (!helper.gone.load()) {
-    const int fd = helper.Take();
-    if (fd >= 0) {
-      std::string answer;
-      PasswordCheckResult result;
-      HashWork work;
-      if (!SendMessage(fd, EncodeJob(job)) || !ReceiveMessage(fd, &answer)) {
-        helper.Fail(fd, "is gone");
-      } else if (!DecodeResult(answer, &result, &work)) {
-        helper.Fail(fd, "answered a malformed message");
-      } else {
-        helper.Give(fd);
-        CountHashWork(work);
-        return result;
+      if (serving && c.generation == generation) {
+        free_channels.push_back(c);
+        freed.notify_one();
+        return;
       }
     }
+    close(c.fd);
   }
-  PasswordCheckResult result;
-  RunAtBackgroundPriority([&] { result = RunPasswordCheck(job); });
-  return result;
-}
+  // The pair failed: the helper is dead or broke the protocol. It is killed (the supervisor then starts another);
+  // the pair is closed.
+  void Fail(const Channel& c, const char* what) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (serving && c.generation == generation) {
+        if (pid > 0) {
+          Logf(LogLevel::kError, "the password hashing helper (pid %ld) %s; stopping it", pid, what);
+          (void)kill(static_cast<pid_t>(pid), SIGKILL);  // not reaped yet (the supervisor clears pid first)
+        }
+        if (open_channels > 0) --open_channels;
+        freed.notify_all();
+      }
+    }
+    close(c.fd);
+  }
 
-Status StartHashHelper(const std::string& exe, unsigned channels) {
-  Helper& helper = Helper::Process();
-  if (channels == 0) return Status::InvalidArgument("the hashing helper needs at least one channel");
+  // Starts a helper and waits for its "ready"; its pid (0 if it could not be spawned) and an error if it is not
+  // serving.
+  Status Start(pid_t* child);
+  void Supervise();
+};
+
+Status Helper::Start(pid_t* child) {
+  *child = 0;
   std::vector<int> mine, theirs;
   const auto close_all = [&] {
     for (int fd : mine) close(fd);
@@ -298,8 +252,8 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
   // Named as ps and pgrep should show it, whatever path `exe` is (the worker passes /proc/self/exe).
   char* argv[] = {const_cast<char*>("tokenfcgi"), const_cast<char*>("--hash-helper"), const_cast<char*>(count.c_str()),
                   nullptr};
-  pid_t child = 0;
-  const int spawned = posix_spawn(&child, exe.c_str(), &actions, nullptr, argv, environ);
+  pid_t spawned_pid = 0;
+  const int spawned = posix_spawn(&spawned_pid, exe.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   for (int fd : theirs) close(fd);
   theirs.clear();
@@ -307,18 +261,7 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
     close_all();
     return Status::Internal(exe + ": " + std::strerror(spawned));
   }
-  {
-    std::lock_guard<std::mutex> lock(helper.pid_mu);
-    helper.pid = child;
-  }
-  {
-    // The reaper takes no signal: a worker takes its signals in one thread (http/fcgi_server.cc).
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    std::thread(ReapHelper, child).detach();
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  }
+  *child = spawned_pid;
   // The helper says it is ready once it has its session and priority, so that no check runs before it does.
   pollfd ready{mine[0], POLLIN, 0};
   int polled;
@@ -326,25 +269,140 @@ Status StartHashHelper(const std::string& exe, unsigned channels) {
   }
   std::string hello;
   if (polled != 1 || !ReceiveMessage(mine[0], &hello) || hello != kReady) {
-    helper.gone.store(true);
-    {
-      std::lock_guard<std::mutex> lock(helper.pid_mu);
-      if (helper.pid == child) (void)kill(child, SIGKILL);
-    }
+    (void)kill(spawned_pid, SIGKILL);  // not reaped yet: only this thread reaps
     close_all();
     return Status::Internal(polled == 0 ? "it did not say it was ready within 10 s" : "it exited at start");
   }
-  {
-    std::lock_guard<std::mutex> lock(helper.mu);
-    helper.free_channels = mine;
-    helper.channels = mine.size();
-  }
+  std::lock_guard<std::mutex> lock(mu);
+  ++generation;
+  free_channels.clear();
+  for (int fd : mine) free_channels.push_back(Channel{fd, generation});
+  open_channels = mine.size();
+  pid = spawned_pid;
+  serving = true;
+  freed.notify_all();
   return Status::OK();
+}
+
+void Helper::Supervise() {
+  auto pause = std::chrono::seconds(1);
+  for (bool first = true;; first = false) {
+    pid_t child = 0;
+    const Status started = Start(&child);
+    const auto since = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!first && started.ok()) {
+        Logf(LogLevel::kInfo, "the password hashing helper started again (pid %ld)", static_cast<long>(child));
+      } else if (!first) {
+        Logf(LogLevel::kError, "the password hashing helper did not start again (%s)", started.message().c_str());
+      }
+      first_start_done = true;
+      settled.notify_all();
+    }
+    if (first && !started.ok()) {
+      Logf(LogLevel::kWarn, "cannot start the password hashing helper (%s); password checks run on this worker's "
+           "threads until it starts", started.message().c_str());
+    }
+    if (child > 0) {
+      // Waits for the exit without reaping, forgets the pid and the pairs, then reaps: so nobody signals a pid the
+      // kernel gave to another process.
+      siginfo_t info{};
+      while (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+      }
+      std::vector<Channel> closing;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (started.ok()) {
+          Logf(LogLevel::kError,
+               "the password hashing helper (pid %ld) exited (%s %d); password checks run on this worker's threads "
+               "until it is started again",
+               static_cast<long>(child), info.si_code == CLD_EXITED ? "status" : "signal", info.si_status);
+        }
+        pid = 0;
+        serving = false;
+        open_channels = 0;
+        closing.swap(free_channels);
+        freed.notify_all();
+      }
+      for (const Channel& c : closing) close(c.fd);
+      while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    // A helper that lived long is started again after a second; one that keeps dying young, less and less often.
+    if (std::chrono::steady_clock::now() - since > std::chrono::seconds(60)) pause = std::chrono::seconds(1);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::seconds(60));
+  }
+}
+
+}  // namespace
+
+PasswordCheckResult RunPasswordCheck(const PasswordCheckJob& job) {
+  PasswordCheckResult result;
+  if (job.user_found) {
+    result.check = VerifyPasswordAtLeastAt(job.stored, job.password, job.params);
+  } else {
+    VerifyDummyPassword(job.password, job.params);
+  }
+  if (job.user_found && job.rehash_if_needed && result.check.match && result.check.needs_rehash) {
+    Result<std::string> h = HashPassword(job.password, job.params);
+    if (h.ok()) {
+      result.upgraded_hash = std::move(h).value();
+    } else {
+      result.rehash_error = h.status().message();
+    }
+  }
+  return result;
+}
+
+PasswordCheckResult CheckPasswordInBackground(const PasswordCheckJob& job) {
+  Helper& helper = Helper::Process();
+  Channel channel;
+  if (helper.Take(&channel)) {
+    std::string answer;
+    PasswordCheckResult result;
+    HashWork work;
+    if (!SendMessage(channel.fd, EncodeJob(job)) || !ReceiveMessage(channel.fd, &answer)) {
+      helper.Fail(channel, "closed its socket");
+    } else if (!DecodeResult(answer, &result, &work)) {
+      helper.Fail(channel, "answered a malformed message");
+    } else {
+      helper.Give(channel);
+      CountHashWork(work);
+      return result;
+    }
+  }
+  PasswordCheckResult result;
+  RunAtBackgroundPriority([&] { result = RunPasswordCheck(job); });
+  return result;
+}
+
+Status StartHashHelper(const std::string& exe, unsigned channels) {
+  Helper& helper = Helper::Process();
+  if (channels == 0) return Status::InvalidArgument("the hashing helper needs at least one channel");
+  std::unique_lock<std::mutex> lock(helper.mu);
+  if (!helper.exe.empty()) return Status::AlreadyExists("the hashing helper was started already");
+  helper.exe = exe;
+  helper.channels = channels;
+  {
+    // The supervisor takes no signal (a worker takes its signals in one thread, http/fcgi_server.cc) and lives as
+    // long as the process: the helper's PR_SET_PDEATHSIG fires when the thread that started it ends.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    std::thread([&helper] { helper.Supervise(); }).detach();
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
+  helper.settled.wait_for(lock, std::chrono::milliseconds(kReadyTimeoutMs + 5000),
+                          [&] { return helper.first_start_done; });
+  return helper.serving ? Status::OK() : Status::Unavailable("the hashing helper did not start (logged)");
 }
 
 long HashHelperPid() {
   Helper& helper = Helper::Process();
-  return helper.gone.load() ? 0 : helper.Pid();
+  std::lock_guard<std::mutex> lock(helper.mu);
+  return helper.serving ? helper.pid : 0;
 }
 
 // -- the helper's side -------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@
 // The worker talks to the helper over N SOCK_SEQPACKET socket pairs (fds 3 .. 3+N-1 in the helper), one check at a
 // time per pair, N = password_hash_concurrency's limit; PasswordCheckSlots already bounds the checks in flight, so a
 // check never waits for a pair. The helper says "ready" on the first pair once it has its session and priority, and
-// StartHashHelper waits for that (10 s at most), so no check runs before. The helper exits when the worker closes the
-// pairs or dies (PR_SET_PDEATHSIG). If the helper cannot be started or goes away, checks run on the worker's own
-// hashing threads (RunAtBackgroundPriority), and that is logged once. tokenctl, --check-config, CGI and the unit
-// tests never start it.
+// no check is sent to it before. It exits when the worker closes the pairs or dies (PR_SET_PDEATHSIG). A supervisor
+// thread in the worker starts it, reaps it, and starts it again when it dies (after 1 s, doubling up to 60 s while
+// it keeps dying young); while none runs, checks run on the worker's own hashing threads (RunAtBackgroundPriority),
+// and every start, death and failed start is logged. tokenctl, --check-config, CGI and the unit tests that do not
+// start it hash on their own threads.
 #pragma once
 
 #include <string>
@@ -44,8 +45,9 @@ PasswordCheckResult RunPasswordCheck(const PasswordCheckJob& job);
 // counts in this thread's ThreadHashWork (as argon2_background_calls too).
 PasswordCheckResult CheckPasswordInBackground(const PasswordCheckJob& job);
 
-// Starts the helper from `exe` (the worker's own binary) with `channels` socket pairs; call once, before the worker
-// serves. An error (logged by the caller) leaves the checks on the worker's threads.
+// Starts the supervisor, which starts the helper from `exe` (the worker's own binary) with `channels` socket pairs,
+// and waits for that first start; call once, before the worker serves. An error (already logged) means checks run
+// on the worker's threads until a later start succeeds.
 Status StartHashHelper(const std::string& exe, unsigned channels);
 
 // The helper's pid while it serves, 0 otherwise (for tests and the start-up log line).
