@@ -262,13 +262,7 @@ TEST(GrantEncoding, TheStoreWritesTheBinaryFormAndReadsJsonOfOlderBuilds) {
   const Grant g = RefreshToken();
   ASSERT_TRUE(store->Update([&](Txn& t) { return t.PutGrant(Sha256("binary"), g); }).ok());
   store.reset();  // LMDB: never the same environment open twice in one process
-  {
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-    ASSERT_EQ(mdb_env_open(env, tmp.path().c_str(), 0, 0660), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  testing::RawLmdb(tmp.path(), true, [&](MDB_txn* txn) {
     MDB_dbi grants, families;
     ASSERT_EQ(mdb_dbi_open(txn, "grants", 0, &grants), 0);
     ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &families), 0);
@@ -285,9 +279,8 @@ TEST(GrantEncoding, TheStoreWritesTheBinaryFormAndReadsJsonOfOlderBuilds) {
     ASSERT_EQ(mdb_put(txn, grants, &ok, &ov, 0), 0);
     MDB_val fk{family.size(), family.data()}, fv{old_key.size(), old_key.data()};
     ASSERT_EQ(mdb_put(txn, families, &fk, &fv, 0), 0);
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  });
+  ASSERT_FALSE(HasFatalFailure());
   store = testing::OpenStoreOrNull(testing::NewStoreOptions(tmp.path()));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Read([&](Txn& t) -> Status {
@@ -334,34 +327,30 @@ struct MapUse {
 
 MapUse MeasureMap(const std::string& path) {
   MapUse use;
-  MDB_env* env = nullptr;
-  EXPECT_EQ(mdb_env_create(&env), 0);
-  EXPECT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0660), 0);
-  MDB_txn* txn = nullptr;
-  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  MDB_envinfo info;
-  MDB_stat st;
-  EXPECT_EQ(mdb_env_info(env, &info), 0);
-  EXPECT_EQ(mdb_env_stat(env, &st), 0);
-  const uint64_t psize = st.ms_psize;
-  use.used_bytes = (info.me_last_pgno + 1) * psize;
-  for (const auto& [name, out] : {std::pair{"grants", &use.grants_bytes}, std::pair{"families", &use.families_bytes}}) {
-    MDB_dbi dbi;
-    EXPECT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
-    EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
-    *out = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * psize;
-  }
-  // The free list (database 0): each value is a count followed by that many page numbers.
-  MDB_cursor* cursor = nullptr;
-  EXPECT_EQ(mdb_cursor_open(txn, 0, &cursor), 0);
-  MDB_val k, v;
-  for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-    use.free_bytes += *static_cast<const size_t*>(v.mv_data) * psize;
-  }
-  mdb_cursor_close(cursor);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  testing::RawLmdb(path, false, [&](MDB_txn* txn) {
+    MDB_env* env = mdb_txn_env(txn);
+    MDB_envinfo info;
+    MDB_stat st;
+    EXPECT_EQ(mdb_env_info(env, &info), 0);
+    EXPECT_EQ(mdb_env_stat(env, &st), 0);
+    const uint64_t psize = st.ms_psize;
+    use.used_bytes = (info.me_last_pgno + 1) * psize;
+    for (const auto& [name, out] :
+         {std::pair{"grants", &use.grants_bytes}, std::pair{"families", &use.families_bytes}}) {
+      MDB_dbi dbi;
+      EXPECT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
+      EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
+      *out = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * psize;
+    }
+    // The free list (database 0): each value is a count followed by that many page numbers.
+    MDB_cursor* cursor = nullptr;
+    EXPECT_EQ(mdb_cursor_open(txn, 0, &cursor), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      use.free_bytes += *static_cast<const size_t*>(v.mv_data) * psize;
+    }
+    mdb_cursor_close(cursor);
+  });
   return use;
 }
 

@@ -540,6 +540,20 @@ TEST_P(GrantsStoreTest, TxnCollectExpiredWorksInsideTheCallersTransaction) {
   EXPECT_EQ(Revoke(*store_, "F", 1, 2), 2u);  // the index lost the three collected members
 }
 
+// Entries of `families` and `family_index` as a raw LMDB transaction sees them (-1: the database does not exist).
+std::pair<long, long> IndexEntries(const std::string& path) {
+  long counts[2] = {-1, -1};
+  testing::RawLmdb(path, false, [&](MDB_txn* txn) {
+    const char* names[2] = {"families", "family_index"};
+    for (int i = 0; i < 2; ++i) {
+      MDB_dbi dbi;
+      MDB_stat st;
+      if (mdb_dbi_open(txn, names[i], 0, &dbi) == 0 && mdb_stat(txn, dbi, &st) == 0) counts[i] = st.ms_entries;
+    }
+  });
+  return {counts[0], counts[1]};
+}
+
 TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
   // Every collected grant's index entry is gone: a raw count of `family_index` duplicates (and of `families`, which
   // builds before it wrote) matches the live grants.
@@ -548,22 +562,7 @@ TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
   }
   ASSERT_TRUE(store_->CollectExpired(50, 100).ok());
   store_.reset();
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  ASSERT_EQ(mdb_env_open(env, tmp_.path().c_str(), MDB_RDONLY, 0660), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  MDB_dbi dbi;
-  MDB_stat st;
-  ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &dbi), 0);
-  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
-  EXPECT_EQ(st.ms_entries, 0u);
-  ASSERT_EQ(mdb_dbi_open(txn, "family_index", MDB_DUPSORT | MDB_DUPFIXED, &dbi), 0);
-  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
-  EXPECT_EQ(st.ms_entries, 5u);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  EXPECT_EQ(IndexEntries(tmp_.path()), std::make_pair(0L, 5L));
 }
 
 // The family index stands for a grant by the first 8 bytes of its key: grants whose keys share them (made here; of
@@ -610,26 +609,6 @@ TEST_F(LmdbGrantsStoreTest, GrantsWhoseKeysShareAPrefixKeepTheirFamiliesApart) {
   EXPECT_EQ(store_->Stats()->grants, 1u);
 }
 
-// Entries of `families` and `family_index` as a raw LMDB transaction sees them (-1: the database does not exist).
-std::pair<long, long> IndexEntries(const std::string& path) {
-  MDB_env* env = nullptr;
-  EXPECT_EQ(mdb_env_create(&env), 0);
-  EXPECT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0660), 0);
-  MDB_txn* txn = nullptr;
-  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  long counts[2] = {-1, -1};
-  const char* names[2] = {"families", "family_index"};
-  for (int i = 0; i < 2; ++i) {
-    MDB_dbi dbi;
-    MDB_stat st;
-    if (mdb_dbi_open(txn, names[i], 0, &dbi) == 0 && mdb_stat(txn, dbi, &st) == 0) counts[i] = st.ms_entries;
-  }
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
-  return {counts[0], counts[1]};
-}
-
 // A database as the build before `family_index` left it (its families indexed in `families` by their whole keys, no
 // `family_index`) keeps working with no migration: read-only, then writable, where the family index takes the
 // entries of rewritten grants, and revocation in batches and gc empty both.
@@ -638,13 +617,7 @@ TEST(LmdbGrantsStore, ADatabaseIndexedByTheBuildBeforeKeepsWorking) {
   std::unique_ptr<Store> store = MustOpen(Options(tmp.path()));
   ASSERT_NE(store, nullptr);
   store.reset();
-  {
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-    ASSERT_EQ(mdb_env_open(env, tmp.path().c_str(), 0, 0660), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  testing::RawLmdb(tmp.path(), true, [&](MDB_txn* txn) {
     MDB_dbi grants, families, index;
     ASSERT_EQ(mdb_dbi_open(txn, "grants", 0, &grants), 0);
     ASSERT_EQ(mdb_dbi_open(txn, "families", MDB_DUPSORT, &families), 0);
@@ -658,9 +631,8 @@ TEST(LmdbGrantsStore, ADatabaseIndexedByTheBuildBeforeKeepsWorking) {
       MDB_val fk{fam.size(), fam.data()}, fv{key.size(), key.data()};
       ASSERT_EQ(mdb_put(txn, families, &fk, &fv, 0), 0);
     }
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  });
+  ASSERT_FALSE(HasFatalFailure());
   EXPECT_EQ(IndexEntries(tmp.path()), std::make_pair(4L, -1L));
   StoreOptions read_only = Options(tmp.path(), false);
   read_only.read_only = true;
@@ -771,21 +743,15 @@ TEST_P(GrantsStoreTest, AConsumedGrantIsStoredAsItsTombstone) {
 // A family rotated many times grows by a tombstone per rotation, not by a record: measured in the pages of the
 // `grants` database after 300 rotations, against the same rotations keeping every consumed grant whole.
 size_t GrantsPages(const std::string& path) {
-  MDB_env* env = nullptr;
   size_t pages = 0;
-  EXPECT_EQ(mdb_env_create(&env), 0);
-  EXPECT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0660), 0);
-  MDB_txn* txn = nullptr;
-  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  MDB_dbi dbi;
-  if (mdb_dbi_open(txn, "grants", 0, &dbi) == 0) {
-    MDB_stat st;
-    EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
-    pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-  }
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  testing::RawLmdb(path, false, [&](MDB_txn* txn) {
+    MDB_dbi dbi;
+    if (mdb_dbi_open(txn, "grants", 0, &dbi) == 0) {
+      MDB_stat st;
+      EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
+      pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+  });
   return pages;
 }
 
@@ -1081,24 +1047,18 @@ TEST_P(GrantsStoreTest, GcLoopBesideTrafficNeverFailsAnOperation) {
 // ---- Upgrade ---------------------------------------------------------------------------------------------------------
 
 void RawCreate(const std::string& path, std::initializer_list<const char*> dbs) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0660), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi meta = 0;
-  for (const char* db : dbs) {
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
-    if (std::string(db) == "meta") meta = dbi;
-  }
-  for (auto [key, value] : {std::pair{"schema_version", "1"}, std::pair{"config_generation", "4"}}) {
-    MDB_val k{strlen(key), const_cast<char*>(key)}, v{strlen(value), const_cast<char*>(value)};
-    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
-  }
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  testing::RawLmdb(path, true, [&](MDB_txn* txn) {
+    MDB_dbi meta = 0;
+    for (const char* db : dbs) {
+      MDB_dbi dbi;
+      ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+      if (std::string(db) == "meta") meta = dbi;
+    }
+    for (auto [key, value] : {std::pair{"schema_version", "1"}, std::pair{"config_generation", "4"}}) {
+      MDB_val k{strlen(key), const_cast<char*>(key)}, v{strlen(value), const_cast<char*>(value)};
+      ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+    }
+  });
 }
 
 TEST(GrantsUpgrade, DatabaseWithoutGrantDatabasesOpensAndGetsThem) {

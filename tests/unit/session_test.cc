@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "oauth/catalog.h"
 #include "store/store.h"
+#include "test_env.h"
 #include "util/base64.h"
 #include "util/crypto.h"
 
@@ -392,23 +393,17 @@ class CatalogSessionKeyTest : public ::testing::Test {
 
   // Writes (or, with nullptr, deletes) meta "session_key" with raw LMDB; no Store may be open.
   void RawSessionKey(const std::string* value) {
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-    ASSERT_EQ(mdb_env_open(env, dir_.c_str(), 0, 0660), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta;
-    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    MDB_val k{11, const_cast<char*>("session_key")};
-    if (value == nullptr) {
-      ASSERT_EQ(mdb_del(txn, meta, &k, nullptr), 0);
-    } else {
-      MDB_val v{value->size(), const_cast<char*>(value->data())};
-      ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
-    }
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    testing::RawLmdb(dir_, true, [&](MDB_txn* txn) {
+      MDB_dbi meta;
+      ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+      MDB_val k{11, const_cast<char*>("session_key")};
+      if (value == nullptr) {
+        ASSERT_EQ(mdb_del(txn, meta, &k, nullptr), 0);
+      } else {
+        MDB_val v{value->size(), const_cast<char*>(value->data())};
+        ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+      }
+    });
   }
 
   std::string dir_;

@@ -59,18 +59,12 @@ Client MakeClient(const std::string& id, int64_t lifetime = 3600) {
 
 // Writes `value` under `key` in the named database `db` with raw LMDB (the store must be closed).
 void RawPut(const std::string& path, const char* db, const std::string& key, const std::string& value) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0660), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
-  MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
-  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  testing::RawLmdb(path, true, [&](MDB_txn* txn) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  });
 }
 
 // Runs `fn` in a forked child and returns its exit code. The child never touches the parent's Store (LMDB forbids
@@ -1160,18 +1154,12 @@ TEST_F(LmdbStoreTest, CorruptUserRecordsAndIndexEntriesAreReportedAndRepairable)
 
 // A database made before users existed: meta, clients, resources and keys only, as raw LMDB writes them.
 void MakeDatabaseWithoutUsers(const std::string& path) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0660), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  for (const char* db : {"meta", "clients", "resources", "keys"}) {
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
-  }
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  testing::RawLmdb(path, true, [](MDB_txn* txn) {
+    for (const char* db : {"meta", "clients", "resources", "keys"}) {
+      MDB_dbi dbi;
+      ASSERT_EQ(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    }
+  });
   RawPut(path, "meta", "schema_version", "1");
   RawPut(path, "meta", "config_generation", "7");
   RawPut(path, "clients", "old", ToJson(MakeClient("old", 77)));

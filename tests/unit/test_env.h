@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -245,6 +246,30 @@ inline std::string CheapPasswordHash(std::string_view password) {
   Result<std::string> h = HashPassword(password, kCheapArgon2);
   EXPECT_TRUE(h.ok()) << h.status().ToString();
   return h.ok() ? *h : "";
+}
+
+// ---- Raw LMDB ---------------------------------------------------------------------------------------------------
+
+// A raw LMDB transaction on the database in `path`, outside the store (no Store may have it open in this process):
+// to write what an older build wrote, or to look at what the store left. A writable one is committed when `fn`
+// returns without a fatal failure, otherwise aborted; the environment is closed either way.
+inline void RawLmdb(const std::string& path, bool write, const std::function<void(MDB_txn*)>& fn) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  MDB_txn* txn = nullptr;
+  const unsigned flags = write ? 0 : MDB_RDONLY;
+  if (mdb_env_set_maxdbs(env, 16) != 0 || mdb_env_open(env, path.c_str(), flags, 0660) != 0 ||
+      mdb_txn_begin(env, nullptr, flags, &txn) != 0) {
+    mdb_env_close(env);
+    FAIL() << "cannot open " << path << " with raw LMDB";
+  }
+  fn(txn);
+  if (write && !::testing::Test::HasFatalFailure()) {
+    EXPECT_EQ(mdb_txn_commit(txn), 0);
+  } else {
+    mdb_txn_abort(txn);
+  }
+  mdb_env_close(env);
 }
 
 // ---- JWS --------------------------------------------------------------------------------------------------------
