@@ -4,8 +4,9 @@
 //   fill_grants --config FILE COUNT
 //
 // Each grant is what a login through the authorization code flow leaves behind (client "app", scopes "api1
-// offline_access", a subject, a family of its own, its authentication data and a claim), valid for 30 days, under the
-// hash of a random handle; the writes go through the store's own Update in transactions of 10,000 grants. Prints the
+// offline_access", a subject, a family of its own, its authentication data and a claim), valid for 30 days, under a
+// chain key of its family with the check of a random handle, as the worker stores a login's refresh token
+// (oauth/refresh_tokens.h); the writes go through the store's own Update in transactions of 10,000 grants. Prints the
 // grant count and the map use afterwards.
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "oauth/refresh_tokens.h"
 #include "store/store.h"
 #include "util/crypto.h"
 
@@ -52,7 +54,9 @@ int main(int argc, char** argv) {
         g.session_id = tf::RandomHandle(16);
         g.claims = {{"name", "User " + std::to_string(done + i), ""}};
         g.generation = 1;
-        tf::Status put = txn.PutGrant(tf::Sha256(tf::RandomHandle(32)), g);
+        g.handle_check = tf::RandomBytes(tf::store::kHandleCheckSize);
+        const std::string key = tf::oauth::RefreshChainKey(g.family, tf::RandomBytes(tf::oauth::kRefreshChainBytes));
+        tf::Status put = txn.PutGrant(key, g);
         if (!put.ok()) return put;
       }
       return tf::Status::OK();

@@ -36,7 +36,7 @@ CJsonPtr GrantJson(const GrantEntry& e, int64_t now) {  // never a handle: the s
     AddNull(o.get(), "consumed_at");
   }
   if (!g.successor.empty()) {
-    Add(o.get(), "successor", GrantId(g.successor));
+    Add(o.get(), "successor", GrantId(g.successor, g.family));
   } else {
     AddNull(o.get(), "successor");
   }

@@ -27,8 +27,12 @@ bool IsBase64UrlText(std::string_view s) {
 
 }  // namespace
 
-std::string GrantId(std::string_view handle_hash) {
-  return Base64UrlEncode(handle_hash).substr(0, kGrantIdLength);
+std::string FullGrantId(std::string_view key, std::string_view family) {
+  return Base64UrlEncode(store::IsChainKey(key, family) ? key.substr(store::kFamilyKeyPrefixSize) : key);
+}
+
+std::string GrantId(std::string_view key, std::string_view family) {
+  return FullGrantId(key, family).substr(0, kGrantIdLength);
 }
 
 std::optional<store::GrantKind> ParseGrantKind(std::string_view name) {
@@ -49,7 +53,7 @@ Result<std::vector<GrantEntry>> ListGrants(store::Store& store, const GrantFilte
       if (!filter.client_id.empty() && grant.client_id != filter.client_id) continue;
       if (!filter.subject.empty() && grant.subject != filter.subject) continue;
       if (filter.kind && grant.kind != *filter.kind) continue;
-      entries.push_back(GrantEntry{GrantId(hash), hash, std::move(grant)});
+      entries.push_back(GrantEntry{GrantId(hash, grant.family), hash, std::move(grant)});
     }
     return Status::OK();
   });
@@ -108,7 +112,7 @@ Result<RevokeReport> RevokeGrants(store::Store& store, const RevokeSelector& sel
       const std::pair<std::string, store::Grant>* match = nullptr;
       size_t matches = 0;
       for (const auto& entry : *grants) {
-        if (Base64UrlEncode(entry.first).rfind(selector.id_prefix, 0) == 0) {
+        if (FullGrantId(entry.first, entry.second.family).rfind(selector.id_prefix, 0) == 0) {
           ++matches;
           match = &entry;
         }

@@ -1,10 +1,13 @@
 // Grant administration behind `tokenctl grants list`, `tokenctl grants revoke` and `tokenctl gc`.
 //
 // A grant (store::Grant: a refresh token, reference access token, authorization code or device code) is stored under
-// SHA-256 of its handle; the handle itself is never stored, so nothing here can print one. Operators name a grant by
-// its id, the first 12 characters of base64url(SHA-256(handle)):
+// SHA-256 of its handle, or a refresh token under its chain's key (store.h "Chain keys", oauth/refresh_tokens.h); the
+// handle itself is never stored, so nothing here can print one. Operators name a grant by its id, the first 12
+// characters of the base64url of its key, or of a chain key's last 16 bytes (its first 16 are the family's, shared
+// by the family's chains):
 //
 //   id = base64url( SHA-256(handle) )[0..12)      e.g. "3q2-7wAAb1Jx"  (72 bits: unique in practice, not a token)
+//   id = base64url( chain key[16..32) )[0..12)    a refresh token of this build
 //
 // Revocation always works on whole families (every grant descending from one original grant, see records.h):
 // revoking one refresh token of a family and leaving its rotated successor alive would be no revocation at all.
@@ -39,8 +42,11 @@ namespace tf::admin {
 // Length of a grant id (see above).
 inline constexpr size_t kGrantIdLength = 12;
 
-// base64url(handle_hash) cut to kGrantIdLength characters.
-std::string GrantId(std::string_view handle_hash);
+// The whole id of the grant under `key` whose family is `family`: base64url(key), or base64url(key[16..32)) for a
+// chain key of `family`. What `grants revoke --id` matches a prefix of.
+std::string FullGrantId(std::string_view key, std::string_view family);
+// FullGrantId cut to kGrantIdLength characters.
+std::string GrantId(std::string_view key, std::string_view family = "");
 
 // "refresh_token", "reference_token", "authorization_code", "device_code", "user_code",
 // "user_code_throttle", "consent" (store::GrantKindName) -> the kind.
@@ -53,7 +59,7 @@ struct GrantFilter {
 };
 
 struct GrantEntry {
-  std::string id;            // GrantId(handle_hash)
+  std::string id;            // GrantId(handle_hash, grant.family)
   std::string handle_hash;   // 32 raw bytes
   store::Grant grant;
 };

@@ -53,7 +53,7 @@ Result<CodeRedemption> RedeemAuthorizationCode(store::Txn& txn, const Snapshot& 
   TF_RETURN_IF_ERROR(txn.PutGrant(code_hash, code));
   for (const NewGrant* g : issued) {
     if (g == nullptr) continue;
-    TF_RETURN_IF_ERROR(txn.PutGrant(g->handle_hash, g->grant));
+    TF_RETURN_IF_ERROR(txn.PutGrant(g->key, g->grant));
   }
   return CodeRedemption::kRedeemed;
 }

@@ -156,7 +156,7 @@ http::Response IssueCode(const Flow& f, const Session& auth, bool started) {
   g.acr = LoginAcr(f.config, auth.idp);  // what the session's login met, also for prompt=none; never acr_values
   g.session_id = auth.sid;
   const NewGrant code = NewAuthorizationCode(f.client(), std::move(g), f.now);
-  const Status st = f.store->Update([&](store::Txn& txn) { return txn.PutGrant(code.handle_hash, code.grant); });
+  const Status st = f.store->Update([&](store::Txn& txn) { return txn.PutGrant(code.key, code.grant); });
   if (!st.ok()) return StoreFailure(f, "cannot store the authorization code", st);
 
   Params params;

@@ -47,9 +47,9 @@ Result<IssuedDeviceCode> IssueDeviceCode(store::Txn& txn, const store::Client& c
     u.created = now;
     u.expires = d.expires;
     u.family = d.family;
-    u.device_code_hash = out.device.handle_hash;
+    u.device_code_hash = out.device.key;
     TF_RETURN_IF_ERROR(txn.PutGrant(key, u));
-    TF_RETURN_IF_ERROR(txn.PutGrant(out.device.handle_hash, d));
+    TF_RETURN_IF_ERROR(txn.PutGrant(out.device.key, d));
     out.user_code = std::move(code);
     return out;
   }
@@ -120,7 +120,7 @@ Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_
     d.consumed_at = now;
     TF_RETURN_IF_ERROR(txn.PutGrant(device_code_hash, d));
     for (const NewGrant* g : *issued) {
-      if (g != nullptr) TF_RETURN_IF_ERROR(txn.PutGrant(g->handle_hash, g->grant));
+      if (g != nullptr) TF_RETURN_IF_ERROR(txn.PutGrant(g->key, g->grant));
     }
     return DevicePoll::kRedeemed;
   }

@@ -42,7 +42,7 @@ http::Response HandleClientCredentials(const TokenRequest& request) {
   }
   if (token->reference.has_value()) {
     const Status st = request.store->Update(
-        [&](store::Txn& txn) { return txn.PutGrant(token->reference->handle_hash, token->reference->grant); });
+        [&](store::Txn& txn) { return txn.PutGrant(token->reference->key, token->reference->grant); });
     if (!st.ok()) {
       return StoreFailureResponse("client_credentials grant: storing a reference access token", st,
                                   "the server cannot issue tokens at the moment");

@@ -9,6 +9,7 @@
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
 #include "oauth/form_post.h"
+#include "oauth/refresh_tokens.h"
 #include "oauth/request_log.h"
 #include "util/crypto.h"
 #include "util/json_reader.h"
@@ -105,13 +106,26 @@ std::optional<std::string> IntrospectAccessToken(const ValidAccessToken& token, 
 }
 
 // The answer for an opaque handle that is not an access token: a refresh token, for its own client only.
+// Looked up as redemption looks it up (refresh_tokens.h ReadRefreshToken: under its chain key, or its hash); a
+// rotated handle is its consumed grant, so inactive.
 Result<std::optional<std::string>> IntrospectRefreshToken(std::string_view token, const Caller& caller,
-                                                          const Config& config, int64_t now, store::Store& store) {
+                                                          const Snapshot& snapshot, const Config& config, int64_t now,
+                                                          store::Store& store) {
   if (caller.client == nullptr) return std::optional<std::string>();  // resources never see refresh tokens
-  Result<std::optional<store::Grant>> found = FindLiveGrant(store, token, store::GrantKind::kRefreshToken, now);
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) return std::optional<std::string>();
-  const store::Grant& grant = **found;
+  if (token.size() > kMaxRefreshTokenLength) return std::optional<std::string>();
+  const std::string handle_key = RefreshHandleKey(snapshot.session_key);
+  std::optional<store::Grant> found;
+  const Status st = store.Read([&](store::Txn& txn) -> Status {
+    Result<store::Grant> g = ReadRefreshToken(txn, token, handle_key);  // NotFound for a revoked family too
+    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+    found = std::move(g).value();
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  if (!found.has_value() || found->kind != store::GrantKind::kRefreshToken || now >= found->expires) {
+    return std::optional<std::string>();
+  }
+  const store::Grant& grant = *found;
   if (grant.client_id != caller.client->client_id) return std::optional<std::string>();
   if (grant.consumed_at.has_value()) return std::optional<std::string>();
   if (grant.absolute_expires.has_value() && now >= *grant.absolute_expires) return std::optional<std::string>();
@@ -154,7 +168,7 @@ http::Response HandleIntrospectionRequest(const http::Request& request, Catalog&
   } else if (access->has_value()) {
     answer = IntrospectAccessToken(**access, caller);
   } else if (token.find('.') == std::string_view::npos) {
-    answer = IntrospectRefreshToken(token, caller, config, now, *store);
+    answer = IntrospectRefreshToken(token, caller, snapshot, config, now, *store);
   }
   if (!answer.ok()) {
     return StoreFailureResponse("introspection", answer.status(), "the server cannot introspect tokens at the moment");

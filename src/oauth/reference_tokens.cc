@@ -7,7 +7,7 @@ namespace tf::oauth {
 NewGrant NewHandle() {
   NewGrant g;
   g.handle = RandomHandle(32);
-  g.handle_hash = Sha256(g.handle);
+  g.key = Sha256(g.handle);
   return g;
 }
 

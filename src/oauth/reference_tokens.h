@@ -24,8 +24,8 @@ namespace tf::oauth {
 
 // A grant about to be stored: the handle goes to the client once, only its hash goes to the store.
 struct NewGrant {
-  std::string handle;        // RandomHandle(32)
-  std::string handle_hash;   // Sha256(handle), 32 raw bytes: the store key
+  std::string handle;        // RandomHandle(32), or a refresh handle (refresh_tokens.h)
+  std::string key;           // the store key, 32 raw bytes: Sha256(handle), or a refresh handle's chain key
   store::Grant grant;
 };
 

@@ -13,26 +13,44 @@ namespace tf::oauth {
 
 namespace {
 
-constexpr char kHandleVersion = 0x01;
-constexpr size_t kFamilyBytes = 16, kGenerationBytes = 8, kSecretBytes = 24, kMacBytes = 16;
-constexpr size_t kHandleBytes = 1 + kFamilyBytes + kGenerationBytes + kSecretBytes + kMacBytes;
+constexpr char kHandleVersion = 0x02, kHandleVersion1 = 0x01;
+constexpr size_t kFamilyBytes = 16, kGenerationBytes = 4, kSecretBytes = 20, kMacBytes = 16;
+constexpr size_t kHandleBytes = 1 + kFamilyBytes + kRefreshChainBytes + kGenerationBytes + kSecretBytes + kMacBytes;
 static_assert((kHandleBytes * 4 + 2) / 3 == kRefreshHandleLength);
-constexpr int64_t kMaxGeneration = int64_t{1} << 53;  // what a grant record keeps exactly (JSON numbers)
+// Version 1 (builds before chain keys; parsed, never made): 0x01 | family | generation (8 bytes) | secret (24) | mac.
+constexpr size_t kGenerationBytes1 = 8;
+static_assert(1 + kFamilyBytes + kGenerationBytes1 + 24 + kMacBytes == kHandleBytes);
+constexpr int64_t kMaxGeneration = (int64_t{1} << 32) - 1;
+constexpr int64_t kMaxGeneration1 = int64_t{1} << 53;
 
 std::string HandleMac(std::string_view key, std::string_view body) {
   return HmacSha256(key, body).substr(0, kMacBytes);
 }
 
-// A handle made under `key` when it can be one, else one of older builds (generation 0).
-NewGrant NewRefreshHandle(std::string_view key, store::Grant grant) {
+// What a chain's record keeps of its current handle (records.h Grant::handle_check).
+std::string HandleCheck(std::string_view handle) { return Sha256(handle).substr(0, store::kHandleCheckSize); }
+
+uint64_t BigEndian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+// A handle of `chain` ("": a new chain) made under `key` when it can be one, stored under the chain's key; else one
+// of older builds (generation 0) under its hash.
+NewGrant NewRefreshHandle(std::string_view key, store::Grant grant, std::string_view chain) {
+  const std::string new_chain = chain.empty() ? RandomBytes(kRefreshChainBytes) : std::string();
+  if (chain.empty()) chain = new_chain;
   NewGrant g;
-  std::optional<std::string> named = MakeRefreshHandle(key, grant.family, grant.generation);
+  std::optional<std::string> named = MakeRefreshHandle(key, grant.family, grant.generation, chain);
   if (named.has_value()) {
     g.handle = std::move(*named);
-    g.handle_hash = Sha256(g.handle);
+    g.key = RefreshChainKey(grant.family, chain);
+    grant.handle_check = HandleCheck(g.handle);
   } else {
     g = NewHandle();
     grant.generation = 0;
+    grant.handle_check.clear();
   }
   g.grant = std::move(grant);
   return g;
@@ -51,15 +69,27 @@ std::string RefreshHandleKey(std::string_view session_key) {
   return derived;
 }
 
-std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation) {
-  if (key.empty() || generation < 1 || generation > kMaxGeneration) return std::nullopt;
+std::string RefreshChainKey(std::string_view family, std::string_view chain) {
+  std::string data(family);
+  data += chain;
+  return store::FamilyKeyPrefix(family) + Sha256(data).substr(0, 32 - store::kFamilyKeyPrefixSize);
+}
+
+std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation,
+                                             std::string_view chain) {
+  if (key.empty() || generation < 1 || generation > kMaxGeneration || chain.size() != kRefreshChainBytes) {
+    return std::nullopt;
+  }
   std::optional<std::string> family_bytes = Base64UrlDecode(family);
   if (!family_bytes.has_value() || family_bytes->size() != kFamilyBytes || Base64UrlEncode(*family_bytes) != family) {
     return std::nullopt;
   }
   std::string body(1, kHandleVersion);
   body += *family_bytes;
-  for (int shift = 56; shift >= 0; shift -= 8) body.push_back(static_cast<char>((generation >> shift) & 0xff));
+  body += chain;
+  for (int shift = 8 * (kGenerationBytes - 1); shift >= 0; shift -= 8) {
+    body.push_back(static_cast<char>((generation >> shift) & 0xff));
+  }
   body += RandomBytes(kSecretBytes);
   body += HandleMac(key, body);
   return Base64UrlEncode(body);
@@ -68,7 +98,9 @@ std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_v
 std::optional<RefreshHandle> ParseRefreshHandle(std::string_view key, std::string_view handle) {
   if (key.empty() || handle.size() != kRefreshHandleLength) return std::nullopt;
   std::optional<std::string> bytes = Base64UrlDecode(handle);
-  if (!bytes.has_value() || bytes->size() != kHandleBytes || (*bytes)[0] != kHandleVersion) return std::nullopt;
+  if (!bytes.has_value() || bytes->size() != kHandleBytes) return std::nullopt;
+  const char version = (*bytes)[0];
+  if (version != kHandleVersion && version != kHandleVersion1) return std::nullopt;
   const std::string_view body = std::string_view(*bytes).substr(0, kHandleBytes - kMacBytes);
   if (!ConstantTimeEquals(HandleMac(key, body), std::string_view(*bytes).substr(kHandleBytes - kMacBytes))) {
     return std::nullopt;
@@ -76,10 +108,14 @@ std::optional<RefreshHandle> ParseRefreshHandle(std::string_view key, std::strin
   RefreshHandle out;
   out.family = Base64UrlEncode(body.substr(1, kFamilyBytes));
   uint64_t generation = 0;
-  for (size_t i = 0; i < kGenerationBytes; ++i) {
-    generation = (generation << 8) | static_cast<unsigned char>(body[1 + kFamilyBytes + i]);
+  if (version == kHandleVersion) {
+    out.chain = std::string(body.substr(1 + kFamilyBytes, kRefreshChainBytes));
+    generation = BigEndian(body.substr(1 + kFamilyBytes + kRefreshChainBytes, kGenerationBytes));
+  } else {
+    generation = BigEndian(body.substr(1 + kFamilyBytes, kGenerationBytes1));
   }
-  if (generation < 1 || generation > static_cast<uint64_t>(kMaxGeneration)) return std::nullopt;
+  const int64_t most = version == kHandleVersion ? kMaxGeneration : kMaxGeneration1;
+  if (generation < 1 || generation > static_cast<uint64_t>(most)) return std::nullopt;
   out.generation = static_cast<int64_t>(generation);
   return out;
 }
@@ -113,7 +149,7 @@ NewGrant NewRefreshTokenInFamily(const Snapshot& snapshot, const store::Client& 
   grant.consumed_at.reset();
   grant.successor.clear();
   SetNewRefreshTokenExpiry(client, now, &grant);
-  return NewRefreshHandle(RefreshHandleKey(snapshot.session_key), std::move(grant));
+  return NewRefreshHandle(RefreshHandleKey(snapshot.session_key), std::move(grant), "");
 }
 
 store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store::Client& client,
@@ -140,9 +176,9 @@ http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGr
                                         std::string_view what) {
   if (refresh.has_value() || token.reference.has_value()) {
     const Status st = store.Update([&](store::Txn& txn) -> Status {
-      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->handle_hash, refresh->grant));
+      if (refresh.has_value()) TF_RETURN_IF_ERROR(txn.PutGrant(refresh->key, refresh->grant));
       if (token.reference.has_value()) {
-        TF_RETURN_IF_ERROR(txn.PutGrant(token.reference->handle_hash, token.reference->grant));
+        TF_RETURN_IF_ERROR(txn.PutGrant(token.reference->key, token.reference->grant));
       }
       return Status::OK();
     });
@@ -156,7 +192,7 @@ http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGr
 }
 
 NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
-                               int64_t now) {
+                               int64_t now, std::string_view chain) {
   store::Grant g = consumed;
   g.created = now;
   g.consumed_at.reset();
@@ -167,7 +203,7 @@ NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client&
   if (client.refresh_token_expiration == store::TokenExpiration::kSliding) {
     g.expires = SlidingRefreshTokenExpiry(client, consumed, now);
   }
-  return NewRefreshHandle(handle_key, std::move(g));
+  return NewRefreshHandle(handle_key, std::move(g), chain);
 }
 
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted) {
@@ -177,6 +213,15 @@ bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<s
 }
 
 namespace {
+
+// Whether `successor`, found under consumed.successor, is still the unused token that replaced `consumed`: a refresh
+// token of its family, not consumed, and (a chain's record outlives the token: a later rotation replaces it under the
+// same key) of the next generation, unless it is of the handles that name no generation.
+bool IsUnusedSuccessor(const store::Grant& consumed, const store::Grant& successor) {
+  return successor.kind == store::GrantKind::kRefreshToken && successor.family == consumed.family &&
+         !successor.consumed_at.has_value() &&
+         (successor.generation == 0 || successor.generation == consumed.generation + 1);
+}
 
 // Step 1 for an old-generation handle naming `name`: the consumed grant it stands for, or NotFound.
 Result<store::Grant> PastGenerationRefreshToken(store::Txn& txn, std::string_view hash, const RefreshHandle& name) {
@@ -202,17 +247,47 @@ Result<store::Grant> PastGenerationRefreshToken(store::Txn& txn, std::string_vie
   consumed.predecessor.clear();
   consumed.consumed_at = witness->second.created;  // rotated when the witness (or its first ancestor) was made
   consumed.successor = direct ? witness->first : std::string();
+  consumed.handle_check.clear();
+  return consumed;
+}
+
+// Step 1 for a handle that names its chain: the chain's one record is the token itself when it holds this handle's
+// hash, else (an older generation) the consumed token the handle was, as PastGenerationRefreshToken makes it.
+Result<store::Grant> ChainRefreshToken(store::Txn& txn, std::string_view key, std::string_view handle,
+                                       std::string_view hash, const RefreshHandle& name) {
+  Result<store::Grant> g = txn.GetGrant(key);
+  if (!g.ok()) return g.status();
+  if (g->kind != store::GrantKind::kRefreshToken || g->family != name.family || g->consumed_at.has_value()) {
+    return Status::NotFound("refresh token not found");
+  }
+  if (g->generation == name.generation && ConstantTimeEquals(g->handle_check, HandleCheck(handle))) return g;
+  // The same generation under another hash: the answer a grace retry replaced, never delivered.
+  if (g->generation <= name.generation) return Status::NotFound("refresh token not found");
+  store::Grant consumed = std::move(g).value();
+  const bool direct = consumed.predecessor == hash;
+  consumed.consumed_at = consumed.created;  // rotated when the record's generation (or its first ancestor) was made
+  consumed.generation = name.generation;
+  consumed.predecessor.clear();
+  consumed.handle_check.clear();
+  consumed.successor = direct ? std::string(key) : std::string();
   return consumed;
 }
 
 }  // namespace
 
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key) {
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key,
+                                      RefreshTokenLocation* where) {
   const std::string hash = Sha256(handle);
+  std::optional<RefreshHandle> name = ParseRefreshHandle(handle_key, handle);
+  if (name.has_value() && !name->chain.empty()) {
+    const std::string key = RefreshChainKey(name->family, name->chain);
+    if (where != nullptr) *where = RefreshTokenLocation{key, std::move(name->chain)};
+    return ChainRefreshToken(txn, key, handle, hash, *name);
+  }
+  if (where != nullptr) *where = RefreshTokenLocation{hash, std::string()};
   Result<store::Grant> grant = txn.GetGrant(hash);
-  if (!grant.ok() && grant.status().IsNotFound()) {
-    std::optional<RefreshHandle> name = ParseRefreshHandle(handle_key, handle);
-    if (name.has_value()) return PastGenerationRefreshToken(txn, hash, *name);
+  if (!grant.ok() && grant.status().IsNotFound() && name.has_value()) {
+    return PastGenerationRefreshToken(txn, hash, *name);
   }
   if (!grant.ok() || !grant->consumed_at.has_value() || grant->successor.empty()) return grant;
   Result<store::Grant> successor = txn.GetGrant(grant->successor);
@@ -220,10 +295,7 @@ Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, 
     if (successor.status().IsNotFound()) return grant;
     return successor.status();
   }
-  if (successor->kind != store::GrantKind::kRefreshToken || successor->family != grant->family ||
-      successor->consumed_at.has_value()) {
-    return grant;
-  }
+  if (!IsUnusedSuccessor(*grant, *successor)) return grant;
   return store::RestoredFromSuccessor(*grant, *successor);
 }
 
@@ -245,8 +317,7 @@ Result<bool> IsAllowedRetry(store::Txn& txn, const store::Grant& consumed, int64
     if (successor.status().IsNotFound()) return false;
     return successor.status();
   }
-  return successor->kind == store::GrantKind::kRefreshToken && successor->family == consumed.family &&
-         !successor->consumed_at.has_value();
+  return IsUnusedSuccessor(consumed, *successor);
 }
 
 }  // namespace
@@ -258,7 +329,8 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   RefreshRedemption out;
 
   // 1. The grant itself.
-  Result<store::Grant> found = ReadRefreshToken(txn, request.handle, handle_key);
+  RefreshTokenLocation where;
+  Result<store::Grant> found = ReadRefreshToken(txn, request.handle, handle_key, &where);
   if (!found.ok()) {
     if (found.status().IsNotFound()) return out;
     return found.status();
@@ -300,34 +372,36 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   if (client.refresh_token_usage == store::RefreshTokenUsage::kReUse && !grant.consumed_at.has_value()) {
     if (client.refresh_token_expiration == store::TokenExpiration::kSliding) {
       grant.expires = SlidingRefreshTokenExpiry(client, grant, request.now);
-      TF_RETURN_IF_ERROR(txn.PutGrant(hash, grant));
+      TF_RETURN_IF_ERROR(txn.PutGrant(where.key, grant));
     }
     out.refresh_token = std::string(request.handle);
   } else {
-    if (retry) {
+    // The successor continues the presented handle's chain (a handle of older builds starts one), and replaces the
+    // chain's record in place: the only write of a rotation.
+    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now, where.chain);
+    if (retry && grant.successor != successor.key) {
       const Status removed = txn.RemoveGrant(grant.successor);
       if (!removed.ok() && !removed.IsNotFound()) return removed;
     }
-    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now);
     if (grant.generation > 0) {
       // Nothing of the presented handle is kept but its hash in the successor, for the grace retry; a retry spends
-      // it. (A retry presents an old-generation handle, which has no record.)
-      if (!retry) TF_RETURN_IF_ERROR(txn.RemoveGrant(hash));
+      // it. (A retry presents an old-generation handle, which has no record of its own.)
+      if (!retry && where.key != successor.key) TF_RETURN_IF_ERROR(txn.RemoveGrant(where.key));
       if (!retry) successor.grant.predecessor = hash;
     } else {
       if (retry) {
         grant.successor.clear();  // the retry is spent
       } else {
         grant.consumed_at = request.now;
-        grant.successor = successor.handle_hash;
+        grant.successor = successor.key;
       }
-      TF_RETURN_IF_ERROR(txn.PutGrant(hash, grant));
+      TF_RETURN_IF_ERROR(txn.PutGrant(where.key, grant));
     }
-    TF_RETURN_IF_ERROR(txn.PutGrant(successor.handle_hash, successor.grant));
+    TF_RETURN_IF_ERROR(txn.PutGrant(successor.key, successor.grant));
     out.refresh_token = std::move(successor.handle);
   }
   if (request.reference != nullptr) {
-    TF_RETURN_IF_ERROR(txn.PutGrant(request.reference->handle_hash, request.reference->grant));
+    TF_RETURN_IF_ERROR(txn.PutGrant(request.reference->key, request.reference->grant));
   }
   out.outcome = Outcome::kIssued;
   out.retry = retry;

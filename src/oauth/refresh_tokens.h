@@ -1,23 +1,29 @@
 // Refresh tokens (RFC 6749 §1.5, §6): issuing them, and redeeming them with rotation and reuse detection.
 //
 // A refresh token is an opaque handle; the store keeps only its SHA-256 (reference_tokens.h's NewGrant). The handle
-// names its family and its generation (the number of rotations since the login, from 1), so that a rotation needs to
-// keep nothing of the handle it replaces (RefreshHandle below):
+// names its family, its chain and its generation (the number of rotations since the login, from 1), so that a
+// rotation needs to keep nothing of the handle it replaces, and the chain's one record stays under one key
+// (RefreshHandle below):
 //
 //   family  = RandomHandle(16)        22 chars; made once per login (the "original grant"), copied to every rotation
 //                                     and put in access tokens as "grant_id"
-//   handle  = MakeRefreshHandle(key, family, generation): 87 chars of [A-Za-z0-9_-] (diagram at RefreshHandle)
-//   key     = Sha256(handle) -> Grant{kind refresh_token, client_id, subject, scopes, created, expires,
-//                                     absolute_expires, family, generation, predecessor, auth_time, idp, amr, tenant,
-//                                     acr, session_id, claims}
-// A family whose id is not a RandomHandle(16) (none is made so), or a snapshot without a session key, gets the
-// handle of older builds instead, RandomHandle(32) (43 chars, generation 0), redeemed as those are (below).
+//   chain   = RAND_bytes(8)           made with the chain's first token (a login, a code redemption, a token
+//                                     exchange that joins a family), kept by every rotation
+//   handle  = MakeRefreshHandle(key, family, generation, chain): 87 chars of [A-Za-z0-9_-] (diagram at
+//             RefreshHandle)
+//   key     = RefreshChainKey(family, chain) (a chain key, store.h) -> Grant{kind refresh_token, client_id, subject,
+//             scopes, created, expires, absolute_expires, family, generation, predecessor, handle_hash =
+//             Sha256(handle), auth_time, idp, amr, tenant, acr, session_id, claims}
+// A family whose id is not a RandomHandle(16) (none is made so), a generation past 2^32 - 1, or a snapshot without a
+// session key gets the handle of older builds instead, RandomHandle(32) (43 chars, generation 0) under
+// Sha256(handle), redeemed as those are (below). Builds before chain keys made handles of version 1 (family and
+// generation, no chain) stored under Sha256(handle): they are still redeemed, and their successor starts a chain.
 //
-// Storage: a family holds one refresh token record per chain of rotations (one per login; a token exchange that
-// joins a family adds a chain), whatever the number of rotations. Rotating deletes the presented handle's record
-// and stores the successor with predecessor = Sha256(presented handle): the only trace of the old handle, kept for
-// the grace retry. An old-generation handle is recognised by its MAC, not by a stored record, so no tombstone is
-// written.
+// Storage: a family holds one refresh token record per chain (one per login; a token exchange that joins a family
+// adds a chain), whatever the number of rotations. Rotating replaces the chain's record in place with the successor,
+// whose predecessor = Sha256(presented handle) is the only trace of the old handle, kept for the grace retry: one
+// record written, the same key, so one leaf page of the store per rotation. An old-generation handle is recognised
+// by its MAC and its generation, not by a stored record, so no tombstone is written.
 //
 // Lifetimes, per client as IdentityServer (times in Unix seconds):
 //   Absolute (RefreshTokenExpiration default):  expires = login + AbsoluteRefreshTokenLifetime; rotation keeps it.
@@ -27,26 +33,29 @@
 //
 // Redemption (RedeemRefreshToken) runs inside ONE Store::Update, so N parallel requests with the same token, from
 // any number of processes, serialise on LMDB's writer lock and see each other's writes: exactly one rotates.
-//   1. the grant is looked up (ReadRefreshToken): by Sha256(handle); failing that, a handle whose MAC is valid (one
-//      this server made) of an older generation than its family's newest stands for the consumed token it was:
-//      found through the family index, as the newest refresh token of its family with consumed_at = that token's
-//      created (when it was rotated) and, when that token is its direct successor (predecessor = Sha256(handle)),
-//      successor = that token's hash. Absent (also: a handle of the newest generation that is not the stored one,
-//      the answer a grace retry replaced), not a refresh token, another client's, or expired -> invalid_grant
+//   1. the grant is looked up (ReadRefreshToken): a handle whose MAC is valid (one this server made) and that names
+//      its chain, under its chain key: the token itself when the record holds its generation and its hash
+//      (compared in constant time); a handle of an older generation than the record's stands for the consumed
+//      token it was: the record with consumed_at = its created (when it was rotated) and, when the record is its
+//      direct successor (predecessor = Sha256(handle)), successor = the chain key. Any other handle by
+//      Sha256(handle); failing that, a version-1 handle of an older generation than its family's newest token,
+//      found through the family's grants, stands for the consumed token as above. Absent (also: a handle of the
+//      newest generation that is not the stored one, the answer a grace retry replaced), not a refresh token,
+//      another client's, or expired -> invalid_grant
 //   2. already consumed (consumed_at set): REUSE, unless it is the one allowed retry:
 //        grace > 0 (config refresh_token_reuse_grace_seconds), now <= consumed_at + grace, and the recorded
-//        successor still exists unconsumed. A retry removes that unused successor and mints a new one of the same
+//        successor still exists unconsumed. A retry replaces that unused successor with a new one of the same
 //        generation, and spends the retry: the new one has no predecessor (a tombstone of older builds gets its
 //        `successor` link cleared: consumed_at set + successor empty = "retry spent"), so a second retry is reuse.
 //      Reuse revokes the whole family (grant_family.h) in the same transaction and answers invalid_grant.
 //   3. the user (subject) is gone or IsActive = false -> invalid_grant, nothing written
 //   4. requested scopes not all within the grant's scopes -> invalid_scope, nothing written
-//   5. RefreshTokenUsage OneTimeOnly: the new grant (same family and authentication data, generation + 1,
-//      created = now, expires per the lifetime rules) is stored; the presented handle's record is deleted and the
-//      new grant's predecessor = Sha256(presented handle). A 43-char handle of older builds is kept as a tombstone
-//      instead (consumed_at = now, successor = Sha256(new handle); store.h "Tombstones") until it expires, and the
-//      new grant has no predecessor. ReUse: the same handle is returned; a Sliding token's expires moves forward
-//      (capped).
+//   5. RefreshTokenUsage OneTimeOnly: the new grant (same family, chain and authentication data, generation + 1,
+//      created = now, expires per the lifetime rules) replaces the chain's record, with predecessor =
+//      Sha256(presented handle) (a version-1 handle's record is deleted and its successor starts a chain). A
+//      43-char handle of older builds is kept as a tombstone instead (consumed_at = now, successor = the new
+//      token's key; store.h "Tombstones") until it expires, and the new grant has no predecessor. ReUse: the same
+//      handle is returned; a Sliding token's expires moves forward (capped).
 //      A reference access token (IssuedAccessToken.reference) is stored in the same transaction.
 // The caller checks, before the transaction, what needs no write (unknown, other client, expired, AllowOfflineAccess)
 // and builds the access token, so no signing happens while the writer lock is held.
@@ -76,31 +85,43 @@ inline constexpr size_t kMaxRefreshTokenLength = 100;
 
 // Refresh handles that name their family and generation:
 //
-//   bytes  = 0x01 | family (16 bytes) | generation (8 bytes, big-endian) | secret (RAND_bytes(24)) | mac (16 bytes)
-//   mac    = the first 16 bytes of HMAC-SHA-256(key, 0x01 | family | generation | secret)
+//   bytes  = 0x02 | family (16 bytes) | chain (8 bytes) | generation (4 bytes, big-endian) | secret (RAND_bytes(20))
+//            | mac (16 bytes)
+//   mac    = the first 16 bytes of HMAC-SHA-256(key, every byte before it)
 //   key    = RefreshHandleKey(session key) = HMAC-SHA-256(session key, "tokenfcgi refresh handle")
 //   handle = base64url(bytes), no padding: 87 characters
+// Version 1, made by builds before chain keys and still parsed (chain ""): 0x01 | family (16) | generation (8) |
+// secret (24) | mac (16), also 87 characters.
 //
 // `family` is the family id decoded (base64url of 16 bytes, as RandomHandle(16) makes it). The secret makes the
-// handle unguessable (192 bits; the family is public, in every access token's grant_id). The MAC tells a handle this
-// server made from a forged one, so that only a real old handle counts as reuse: anyone who knows a family id could
-// otherwise revoke it. Whoever can read the database can compute MACs (the session key is in it), so they could
-// revoke a family, which they can do anyway by deleting it; they cannot make the current handle, whose store key is
-// the SHA-256 of a handle with a secret they do not know. Replacing the session key (tokenctl) leaves current handles
-// working and makes old handles of earlier keys invalid_grant instead of reuse.
+// handle unguessable (160 bits, RFC 6749 §10.10's "should"; the family is public, in every access token's grant_id).
+// The MAC tells a handle this server made from a forged one, so that only a real old handle counts as reuse: anyone
+// who knows a family id could otherwise revoke it. Whoever can read the database can compute MACs (the session key
+// is in it), so they could revoke a family, which they can do anyway by deleting it; they cannot make the current
+// handle, whose record keeps 128 bits of the SHA-256 of a handle with a secret they do not know. Replacing the
+// session key (tokenctl) leaves current handles working and makes old handles of earlier keys invalid_grant instead
+// of reuse.
 inline constexpr size_t kRefreshHandleLength = 87;
+
+inline constexpr size_t kRefreshChainBytes = 8;
 
 struct RefreshHandle {
   std::string family;      // the family id (22 base64url characters)
   int64_t generation = 0;  // 1 for a login's first token, + 1 per rotation
+  std::string chain;       // kRefreshChainBytes raw bytes; "" for a version-1 handle
 };
+
+// The store key of a chain's record: FamilyKeyPrefix(family) (a chain key of the family, store.h) followed by the
+// first 16 bytes of SHA-256(family | chain); 32 bytes.
+std::string RefreshChainKey(std::string_view family, std::string_view chain);
 
 // The MAC key of refresh handles under `session_key` ("" when the session key is "": MakeRefreshHandle refuses it).
 std::string RefreshHandleKey(std::string_view session_key);
 
-// A new handle of `family` at `generation` under `key`; nullopt when `key` is empty, the family is not base64url of
-// 16 bytes, or the generation is not in 1 .. 2^53.
-std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation);
+// A new handle of `family` and `chain` at `generation` under `key`; nullopt when `key` is empty, the family is not
+// base64url of 16 bytes, the chain not kRefreshChainBytes bytes, or the generation not in 1 .. 2^32 - 1.
+std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation,
+                                             std::string_view chain);
 
 // What a handle that MakeRefreshHandle made under `key` names; nullopt for anything else (another length or version,
 // not base64url, a MAC that does not match: compared in constant time).
@@ -142,19 +163,28 @@ http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGr
 
 // The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
 // (auth_time, idp, amr, tenant, acr, session_id, claims), generation + 1, no predecessor (the caller sets it), its
-// handle made under `handle_key`.
+// handle made under `handle_key` in `chain` ("": a new chain) and keyed by the chain.
 NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
-                               int64_t now);
+                               int64_t now, std::string_view chain);
 
 // True if every scope in `requested` is in `granted`.
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
+
+// Where a presented handle's record is or was: its chain key and chain, or Sha256(handle) and "" for a handle that
+// names no chain.
+struct RefreshTokenLocation {
+  std::string key;
+  std::string chain;
+};
 
 // The refresh token `handle` names as redemption sees it (step 1 above): NotFound if absent. A 43-char handle of older
 // builds that was rotated is stored as a tombstone (store/records.h); while its successor is still there, unconsumed
 // and in its family (the grace retry may issue again from it), the consumed grant is restored from that successor,
 // so the retry issues exactly what the lost answer did. An old-generation handle (ParseRefreshHandle under
-// `handle_key`) is the consumed grant step 1 describes, made from the newest grant of its family.
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key);
+// `handle_key`) is the consumed grant step 1 describes, made from its chain's record (or, version 1, from the
+// newest grant of its family). `where`, when given, receives where the handle's record is or was.
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key,
+                                      RefreshTokenLocation* where = nullptr);
 
 // Whether `grant` (found under some hash) can be redeemed by `client_id` at `now` at all (step 1 above).
 bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now);

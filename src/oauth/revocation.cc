@@ -29,11 +29,9 @@ const char* OutcomeName(Outcome o) {
 // Step 6 inside one write transaction; with `dry_run` (in a read transaction) it only says what it would do.
 Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, std::string_view token,
               std::string_view handle_hash, int64_t now, bool dry_run, Outcome* outcome) {
-  Result<store::Grant> grant = txn.GetGrant(handle_hash);
-  if (!grant.ok() && grant.status().IsNotFound()) {
-    // A rotated refresh token leaves no record, but its handle still names its family (refresh_tokens.h).
-    grant = ReadRefreshToken(txn, token, RefreshHandleKey(snapshot.session_key));
-  }
+  // Any grant under Sha256(token), or a refresh token under its chain key; a rotated refresh token leaves no record
+  // of its own, but its handle still names its family (refresh_tokens.h).
+  Result<store::Grant> grant = ReadRefreshToken(txn, token, RefreshHandleKey(snapshot.session_key));
   if (!grant.ok()) {
     if (grant.status().IsNotFound()) {
       *outcome = Outcome::kUnknown;

@@ -211,7 +211,7 @@ enum Bit : unsigned {
   kBClientId, kBSubject, kBScopes, kBFamily, kBAuthTime, kBIdp, kBAmr, kBClaims, kBGeneration, kBPredecessor,
   kBAbsoluteExpires, kBTenant, kBAcr, kBSessionId, kBConsumedAt, kBSuccessor, kBAccessTokenJson, kBRedirectUri,
   kBNonce, kBCodeChallenge, kBCodeChallengeMethod, kBDeviceCodeHash, kBDecision, kBInterval, kBLastPoll, kBFailures,
-  kBLockedUntil, kBitCount,
+  kBLockedUntil, kBHandleCheck, kBitCount,
 };
 
 constexpr size_t kHashSize = 32;
@@ -350,6 +350,7 @@ uint64_t FieldSet(const Grant& g) {
       !g.nonce.empty(),            !g.code_challenge.empty(), !g.code_challenge_method.empty(),
       !g.device_code_hash.empty(), !g.decision.empty(),     g.interval != 0,
       g.last_poll.has_value(),     g.failures != 0,          g.locked_until.has_value(),
+      !g.handle_check.empty(),
   };
   uint64_t set = 0;
   for (unsigned b = 0; b < kBitCount; ++b) {
@@ -398,6 +399,7 @@ std::string EncodeV2(const Grant& g) {
       case kBLastPoll: w.Time(*g.last_poll); break;
       case kBFailures: w.Uint(static_cast<uint64_t>(g.failures)); break;
       case kBLockedUntil: w.Time(*g.locked_until); break;
+      case kBHandleCheck: w.Raw(g.handle_check); break;
       case kBitCount: break;
     }
   }
@@ -433,6 +435,7 @@ Status ReadV2Field(V2Reader& r, Bit bit, Grant* g) {
     case kBLastPoll: return r.Time(&g->last_poll);
     case kBFailures: return r.base().Int(&g->failures);
     case kBLockedUntil: return r.Time(&g->locked_until);
+    case kBHandleCheck: return r.base().Fixed(kHandleCheckSize, &g->handle_check);
     case kBitCount: break;
   }
   return Reader::Bad("unknown field");

@@ -18,6 +18,7 @@
 //   claims  = uint n, n x (string Type, string Value, string ValueType)
 //   family  = uint 0, 16 bytes: an id of the form RandomHandle(16) (base64url of 16 bytes, canonical); else string
 //   hash    = 32 bytes, no length                         successor, predecessor, device_code_hash
+//   check   = 16 bytes, no length                         handle_check
 //
 //   bit  member             bit  member              bit  member                bit  member
 //    0   client_id string    7   claims               14   consumed_at time      21   device_code_hash hash
@@ -26,7 +27,7 @@
 //    3   family              10  absolute_expires t.  17   redirect_uri string   24   last_poll time
 //    4   auth_time time      11  tenant string        18   nonce string          25   failures uint
 //    5   idp string          12  acr string           19   code_challenge s.     26   locked_until time
-//    6   amr list            13  session_id string    20   code_challenge_method
+//    6   amr list            13  session_id string    20   code_challenge_method 27   handle_check check
 //
 // A member is written only when it is not at its default ("", [], 0, or an absent optional; an optional that is
 // present is written even when it is 0), and a member not written reads as the default. A refresh token record with a

@@ -71,7 +71,7 @@ constexpr const char kNotInitialised[] = "database not initialised: run tokenctl
 
 // The family index (store.h `family_index`): its one key, and the parts of each fixed-size duplicate.
 constexpr std::string_view kFamilyIndexKey = "f";
-constexpr size_t kFamilyIdSize = 16;   // the first bytes of SHA-256(family)
+constexpr size_t kFamilyIdSize = kFamilyKeyPrefixSize;   // the first bytes of SHA-256(family)
 constexpr size_t kKeyPrefixSize = 8;   // the first bytes of the grant's key
 constexpr size_t kFamilyEntrySize = kFamilyIdSize + kKeyPrefixSize;
 
@@ -462,41 +462,45 @@ class LmdbTxn final : public Txn {
     // The first `limit` index entries (and one more, to tell whether any are left), those of `families` first: a walk
     // of the family's own entries, never a scan of the database.
     const size_t want = limit < SIZE_MAX ? limit + 1 : limit;
-    std::vector<std::string> legacy, entries;
+    std::vector<std::string> legacy, entries, chains;
     TF_RETURN_IF_ERROR(LegacyFamilyEntries(family, want, &legacy));
     TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), want - legacy.size(), &entries));
+    TF_RETURN_IF_ERROR(GrantsWithPrefix(FamilyIndexId(family), &chains, want - legacy.size() - entries.size()));
     RevokeProgress progress;
-    progress.more = legacy.size() + entries.size() > limit;
-    if (progress.more) (entries.empty() ? legacy : entries).pop_back();
-    // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes.
-    const auto revoke = [&](const std::string& hash) -> Status {
+    progress.more = legacy.size() + entries.size() + chains.size() > limit;
+    if (progress.more) (!chains.empty() ? chains : !entries.empty() ? entries : legacy).pop_back();
+    // As RevokeFamily: a grant of another family keeps its record; one that does not parse goes. A record under a
+    // chain key of the family goes whatever it names (the key says whose it is), so every round makes progress.
+    const auto revoke = [&](const std::string& hash, bool chain) -> Status {
       Result<std::optional<std::string>> v = Get(dbis_.grants, hash);
       if (!v.ok()) return v.status();
       if (!v->has_value()) return Status::OK();
       Result<Grant> g = ParseGrant(hash, **v);
-      if (g.ok() && g->family != family) return Status::OK();
+      if (!chain && g.ok() && g->family != family) return Status::OK();
       TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
       ++progress.grants;
       return Status::OK();
     };
     for (const std::string& hash : legacy) {
-      TF_RETURN_IF_ERROR(revoke(hash));
+      TF_RETURN_IF_ERROR(revoke(hash, false));
       TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.families, family, hash));
     }
     for (const std::string& entry : entries) {
       std::vector<std::string> hashes;
       TF_RETURN_IF_ERROR(GrantsWithPrefix(std::string_view(entry).substr(kFamilyIdSize), &hashes));
-      for (const std::string& hash : hashes) TF_RETURN_IF_ERROR(revoke(hash));
+      for (const std::string& hash : hashes) TF_RETURN_IF_ERROR(revoke(hash, false));
       TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.family_index, kFamilyIndexKey, entry));
     }
+    for (const std::string& hash : chains) TF_RETURN_IF_ERROR(revoke(hash, true));
     return progress;
   }
 
-  // The entries of `families` (what builds before `family_index` wrote) and of `family_index`.
+  // The entries of `families` (what builds before `family_index` wrote) and of `family_index`, and the chain keys.
   Result<size_t> CountFamilyGrants(std::string_view family) override {
     if (!dbis_.has_grants || !CanBeFamily(family)) return size_t{0};
     std::vector<std::string> entries;
     TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), SIZE_MAX, &entries));
+    TF_RETURN_IF_ERROR(GrantsWithPrefix(FamilyIndexId(family), &entries));  // chain keys: not in the index
     CursorGuard cursor;
     TF_RETURN_IF_ERROR(cursor.Open(txn_, dbis_.families));
     MDB_val k = Val(family), v;
@@ -703,7 +707,7 @@ class LmdbTxn final : public Txn {
   // (family -> 32-byte key) holds what builds before `family_index` wrote: read as before, and each of its entries
   // dropped when its grant is rewritten or removed.
 
-  static std::string FamilyIndexId(std::string_view family) { return Sha256(family).substr(0, kFamilyIdSize); }
+  static std::string FamilyIndexId(std::string_view family) { return FamilyKeyPrefix(family); }
   static std::string FamilyEntry(std::string_view family, std::string_view hash) {
     return FamilyIndexId(family) + std::string(hash.substr(0, kKeyPrefixSize));
   }
@@ -737,12 +741,14 @@ class LmdbTxn final : public Txn {
     });
   }
 
-  // The keys of the grants whose key starts with `prefix`, in order.
-  Status GrantsWithPrefix(std::string_view prefix, std::vector<std::string>* out) {
+  // The keys of the grants whose key starts with `prefix`, in order, up to `limit` of them.
+  Status GrantsWithPrefix(std::string_view prefix, std::vector<std::string>* out, size_t limit = SIZE_MAX) {
+    if (limit == 0) return Status::OK();
+    size_t found = 0;
     return Scan(txn_, dbis_.grants, prefix, ScanMode::kFrom, [&](std::string_view k, std::string_view) {
       if (k.substr(0, prefix.size()) != prefix) return false;
       out->emplace_back(k);
-      return true;
+      return ++found < limit;
     });
   }
 
@@ -763,6 +769,7 @@ class LmdbTxn final : public Txn {
     if (rc != MDB_NOTFOUND) return MdbStatus("mdb_get", rc);
     std::vector<std::string> entries;
     TF_RETURN_IF_ERROR(FamilyIndexEntries(FamilyIndexId(family), 1, &entries));
+    if (entries.empty()) TF_RETURN_IF_ERROR(GrantsWithPrefix(FamilyIndexId(family), &entries, 1));
     return !entries.empty();
   }
 
@@ -775,6 +782,7 @@ class LmdbTxn final : public Txn {
     for (const std::string& entry : entries) {
       TF_RETURN_IF_ERROR(GrantsWithPrefix(std::string_view(entry).substr(kFamilyIdSize), &out));
     }
+    TF_RETURN_IF_ERROR(GrantsWithPrefix(FamilyIndexId(family), &out));  // its grants under chain keys
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
@@ -796,6 +804,7 @@ class LmdbTxn final : public Txn {
   Status PutFamilyEntry(std::string_view family, std::string_view hash) {
     if (family.empty()) return Status::OK();  // no family: not indexed
     const std::string entry = FamilyEntry(family, hash);
+    if (hash.substr(0, kFamilyIdSize) == entry.substr(0, kFamilyIdSize)) return Status::OK();  // a chain key
     MDB_val k = Val(kFamilyIndexKey), v = Val(entry);
     const int rc = mdb_put(txn_, dbis_.family_index, &k, &v, MDB_NODUPDATA);
     if (rc == MDB_KEYEXIST) return Status::OK();
@@ -829,7 +838,7 @@ class LmdbTxn final : public Txn {
     if (!v->has_value()) return Status::OK();
     Result<Grant> old = ParseGrant(hash, **v);
     if (old.ok()) {
-      if (old->family.empty()) return Status::OK();
+      if (old->family.empty() || IsChainKey(hash, old->family)) return Status::OK();  // never indexed
       TF_RETURN_IF_ERROR(DeleteDuplicate(dbis_.families, old->family, hash));
       if (old->family == keep) return Status::OK();
       return DropFamilyEntry(FamilyEntry(old->family, hash), hash);

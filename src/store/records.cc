@@ -512,10 +512,10 @@ const std::vector<Field<User>>& UserFields() {
 }
 
 // A grant's link to another grant (successor, predecessor, device_code_hash): a SHA-256 hash, 32 raw bytes in memory
-// and base64url (no padding) on disk, so the record stays text; "" for none.
-Field<Grant> HashLink(const char* name, std::string Grant::*member) {
+// (`size`: the handle_check, a part of one) and base64url (no padding) on disk, so the record stays text; "" for none.
+Field<Grant> HashLink(const char* name, std::string Grant::*member, size_t size = 32) {
   return {name,
-          [member](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
+          [member, size](const cJSON* v, const std::string& path, Grant* g, Unknown*) -> Status {
             if (!cJSON_IsString(v) || v->valuestring == nullptr) return Bad(path, "expected a string");
             const std::string_view text = v->valuestring;
             if (text.empty()) {
@@ -523,8 +523,8 @@ Field<Grant> HashLink(const char* name, std::string Grant::*member) {
               return Status::OK();
             }
             std::optional<std::string> raw = Base64UrlDecode(text);
-            if (!raw.has_value() || raw->size() != 32) {
-              return Bad(path, "expected \"\" or base64url of a 32-byte SHA-256 hash");
+            if (!raw.has_value() || raw->size() != size) {
+              return Bad(path, "expected \"\" or base64url of " + std::to_string(size) + " bytes of a SHA-256 hash");
             }
             g->*member = std::move(*raw);
             return Status::OK();
@@ -565,6 +565,7 @@ const std::vector<Field<Grant>>& GrantFields() {
       F("locked_until", &G::locked_until),
       F("generation", &G::generation),
       HashLink("predecessor", &G::predecessor),
+      HashLink("handle_check", &G::handle_check, kHandleCheckSize),
   };
   return fields;
 }
@@ -878,6 +879,9 @@ Status ValidateGrant(const Grant& grant) {
   if (!grant.predecessor.empty() && grant.predecessor.size() != 32) {
     return Bad("predecessor", "expected a 32-byte SHA-256 hash");
   }
+  if (!grant.handle_check.empty() && grant.handle_check.size() != kHandleCheckSize) {
+    return Bad("handle_check", "expected the first 16 bytes of a SHA-256 hash");
+  }
   if (grant.generation < 0 || static_cast<double>(grant.generation) > kMaxExactInteger) {
     return Bad("generation", "expected a non-negative integer");
   }
@@ -924,6 +928,13 @@ Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string
   return r;
 }
 
+std::string FamilyKeyPrefix(std::string_view family) { return Sha256(family).substr(0, kFamilyKeyPrefixSize); }
+
+bool IsChainKey(std::string_view key, std::string_view family) {
+  return !family.empty() && key.size() > kFamilyKeyPrefixSize &&
+         key.substr(0, kFamilyKeyPrefixSize) == FamilyKeyPrefix(family);
+}
+
 std::string ToJson(const Grant& r) { return PrintAndDelete(EncodeObject(r, GrantFields(), true)); }
 
 Grant ConsumedGrantTombstone(const Grant& consumed) {
@@ -955,6 +966,7 @@ Grant RestoredFromSuccessor(const Grant& tombstone, const Grant& successor) {
   g.successor = tombstone.successor;
   g.generation = tombstone.generation;
   g.predecessor = tombstone.predecessor;
+  g.handle_check = tombstone.handle_check;
   g.code_challenge = tombstone.code_challenge;
   g.code_challenge_method = tombstone.code_challenge_method;
   return g;

@@ -274,7 +274,8 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //     (RandomHandle(16)); "" means no family (a client_credentials reference token): such a grant is not in the
 //     family index and no RevokeFamily reaches it.
 //   - created >= 0, expires >= 0; the grant is dead at or after `expires` (Store::CollectExpired deletes it then).
-//   - successor and predecessor: "" or exactly 32 raw bytes (the SHA-256 of the replacing or replaced handle); on
+//   - successor and predecessor: "" or exactly 32 raw bytes (the SHA-256 of the replacing or replaced handle);
+//     handle_check: "" or kHandleCheckSize raw bytes (of the SHA-256 of the current handle); on
 //     disk they are base64url without padding (43 characters), so the JSON stays text. generation: 0 .. 2^53.
 //   - consumed_at: one-time grants (OneTimeOnly refresh tokens, codes) set it in the same write transaction that
 //     issues the successor; the record is kept until `expires` (as a tombstone, ConsumedGrantTombstone below), so
@@ -287,7 +288,8 @@ Status ValidateUser(const User& user, std::string_view path = "");
 //    "successor":"","auth_time":1700000000,"idp":"local","amr":["pwd"],"tenant":"","acr":"","session_id":"",
 //    "claims":[{"Type":"name","Value":"Alice","ValueType":""}],"access_token_json":"","redirect_uri":"","nonce":"",
 //    "code_challenge":"","code_challenge_method":"","device_code_hash":"","decision":"","interval":0,"last_poll":null,
-//    "failures":0,"locked_until":null,"generation":1,"predecessor":""}
+//    "failures":0,"locked_until":null,"generation":1,"predecessor":"",
+//    "handle_check":""}
 // Every property is written; on reading, a missing property takes the default below, null means absent, "kind",
 // "client_id", "created" and "expires" are required, and an unknown property is an error (a record written
 // by a newer build is Corruption, not silently truncated).
@@ -346,6 +348,10 @@ struct Grant {
   // that retry was spent)
   int64_t generation = 0;
   std::string predecessor;
+  // refresh tokens stored under their chain's key (store.h "Chain keys", oauth/refresh_tokens.h): the first
+  // kHandleCheckSize bytes of the SHA-256 of the chain's current handle (stored base64url in JSON), which the key no
+  // longer names; "" for every other grant
+  std::string handle_check;
 };
 
 // The record kept in `revocations` after a family was revoked: JWT access tokens issued from the family carry
@@ -356,6 +362,15 @@ struct FamilyRevocation {
   int64_t revoked_at = 0;
   int64_t keep_until = 0;
 };
+
+// Chain keys (store.h): the first kFamilyKeyPrefixSize bytes of SHA-256(family), which begin the store key of every
+// grant stored under a chain key of its family and which the LMDB family index files its other grants under.
+inline constexpr size_t kFamilyKeyPrefixSize = 16;
+// Grant::handle_check: 128 bits of the handle's SHA-256, as much as a guess of a 160-bit secret can meet by chance.
+inline constexpr size_t kHandleCheckSize = 16;
+std::string FamilyKeyPrefix(std::string_view family);
+// Whether `key` is a chain key of `family`: `family` is not "" and `key` starts with FamilyKeyPrefix(family).
+bool IsChainKey(std::string_view key, std::string_view family);
 
 // The Grant invariants above that do not depend on JSON. Messages start with the property name.
 Status ValidateGrant(const Grant& grant);

@@ -20,7 +20,8 @@
 //               reference tokens, in the binary form of store/grant_encoding.h; the handle itself is never stored
 //   family_index "f" -> SHA-256(FamilyId)[0..16) SHA-256(handle)[0..8), MDB_DUPSORT | MDB_DUPFIXED (one 24-byte
 //               duplicate per grant, under one key, so the entries take about 35 bytes of the map each; a grant whose
-//               family is "" is not indexed): the family index behind RevokeFamily, kept in step with `grants` by
+//               family is "" or whose key is a chain key of its family (below) is not indexed): the family index
+//               behind RevokeFamily, kept in step with `grants` by
 //               PutGrant, RemoveGrant, RevokeFamily and CollectExpired in the same transaction. An entry stands for
 //               the grants whose key starts with its 8 bytes; every reader checks the family their records name
 //   families    FamilyId -> SHA-256(handle), MDB_DUPSORT: the family index as builds before `family_index` wrote it,
@@ -72,6 +73,15 @@
 // A refresh token whose handle names its family and generation leaves no record at all when it is rotated (the
 // successor keeps its hash as `predecessor`; oauth/refresh_tokens.h), so a family takes the same space however often
 // it was rotated; tombstones of refresh tokens remain only for the 43-character handles of older builds.
+//
+// Chain keys: a key that starts with FamilyKeyPrefix(family) (records.h: the first 16 bytes of SHA-256(family)) is a
+// chain key of that family. The refresh tokens of one chain of rotations live under one chain key for the chain's
+// whole life (oauth/refresh_tokens.h), and a rotation replaces the record in place: one leaf page of `grants` per
+// rotation, where a key per handle took three (the old record's, the new one's, the family index's). Every family
+// operation (RevokeFamily, RevokeFamilyPart, CountFamilyGrants, ListFamilyGrants, the gc's "has grants left") finds
+// such grants by their key prefix in `grants` as well as through the index, which does not list them; a record
+// under a chain key of a family belongs to that family (RevokeFamilyPart deletes it whatever it names). The
+// PostgreSQL store finds a family's grants through its `family` column, chain key or not.
 //
 // Garbage collection: Store::CollectExpired deletes grants whose `expires` <= now or whose family has a revocation
 // record (what an interrupted RevokeFamilyInBatches left), with their family index entries, and revocation records

@@ -159,6 +159,16 @@ def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def refresh_token_key(token):
+    """The store key of a refresh token of this build (src/oauth/refresh_tokens.h, written out here): the handle
+    names its family and chain; the key is 16 bytes of SHA-256(family id), then 16 of SHA-256(family id | chain)."""
+    raw = b64url_decode(token)
+    assert len(raw) == 65 and raw[0] == 2, "not a refresh handle that names its chain"
+    family = base64.urlsafe_b64encode(raw[1:17]).rstrip(b"=")
+    chain = raw[17:25]
+    return hashlib.sha256(family).digest()[:16] + hashlib.sha256(family + chain).digest()[:16]
+
+
 def jwk_thumbprint(jwk):
     """RFC 7638: SHA-256 over the required members, sorted, no whitespace; base64url without padding."""
     required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[jwk["kty"]]

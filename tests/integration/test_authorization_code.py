@@ -339,7 +339,9 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertNotIn(code, before)
         body = self.tokens(code, verifier)
         after = self.d.raw_database_dump()
-        self.assertIn(hashlib.sha256(body["refresh_token"].encode()).hexdigest(), after)
+        # The refresh token: under its chain's key, with 16 bytes of its SHA-256 (refresh_tokens.h).
+        self.assertIn(harness.refresh_token_key(body["refresh_token"]).hex(), after)
+        self.assertIn(hashlib.sha256(body["refresh_token"].encode()).hexdigest()[:32], after)
         for secret in (code, body["refresh_token"]):
             self.assertNotIn(secret.encode().hex(), after)
             self.assertNotIn(secret, after)

@@ -864,8 +864,12 @@ def cgi_token(env, fields):
 
 
 def grant_id(token):
-    """The id tokenctl shows for a token: base64url(SHA-256(token)), first 12 characters."""
-    return base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()[:12]
+    """The id tokenctl shows for a refresh token: the first 12 characters of base64url of its chain key's last 16
+    bytes, SHA-256(family id | chain) (the handle names both: src/oauth/refresh_tokens.h)."""
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    family = base64.urlsafe_b64encode(raw[1:17]).rstrip(b"=")
+    chain_part = hashlib.sha256(family + raw[17:25]).digest()[:16]
+    return base64.urlsafe_b64encode(chain_part).rstrip(b"=").decode()[:12]
 
 
 def test_grants_from_the_worker(env):
@@ -903,14 +907,14 @@ def test_grants_from_the_worker(env):
     with open(os.path.join(env.db, "data.mdb"), "rb") as f:
         check(not any(t.encode() in f.read() for t in tokens), "the database holds no refresh token")
 
-    # Rotation: the first token's record goes (its handle names its family and generation, which is what reuse
-    # detection needs), its successor is in the same family.
+    # Rotation: the successor replaces the first token's record under the same key (its chain's; the old handle
+    # names its family, chain and generation, which is what reuse detection needs), in the same family.
     family = {g["id"]: g for g in listed}[grant_id(tokens[0])]["family"]
     status, body = cgi_token(env, {"grant_type": "refresh_token", "refresh_token": tokens[0]})
     check(status == 200 and body.get("refresh_token"), "refresh: %d %r" % (status, body))
     rotated = body["refresh_token"]
     by_id = {g["id"]: g for g in env.json("grants", "list")}
-    check(grant_id(tokens[0]) not in by_id, "a rotated token leaves no record: %r" % by_id)
+    check(grant_id(rotated) == grant_id(tokens[0]) and len(by_id) == 2, "a rotated token leaves no record: %r" % by_id)
     successor = by_id[grant_id(rotated)]
     check(successor["family"] == family and successor["consumed_at"] is None, "the successor stays in the family")
 

@@ -162,9 +162,9 @@ class AuthorizationCodeGrantTest : public testing::ServiceFixture {
     NewGrant code = NewAuthorizationCode(ClientRecord(spec.client), std::move(g), clock_.NowSeconds());
     if (!handle.empty()) {  // a chosen handle (to test the length limit)
       code.handle = std::move(handle);
-      code.handle_hash = Sha256(code.handle);
+      code.key = Sha256(code.handle);
     }
-    Put([&](store::Txn& t) { return t.PutGrant(code.handle_hash, code.grant); });
+    Put([&](store::Txn& t) { return t.PutGrant(code.key, code.grant); });
     return code.handle;
   }
 
@@ -658,7 +658,7 @@ TEST_F(AuthorizationCodeGrantTest, NewAuthorizationCodeSetsKindLifetimeAndFamily
   EXPECT_EQ(code.handle.size(), 43u);
   EXPECT_EQ(code.handle.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
             std::string::npos);
-  EXPECT_EQ(code.handle_hash, Sha256(code.handle));
+  EXPECT_EQ(code.key, Sha256(code.handle));
   EXPECT_EQ(code.grant.kind, store::GrantKind::kAuthorizationCode);
   EXPECT_EQ(code.grant.created, kNow);
   EXPECT_EQ(code.grant.expires, kNow + 60);

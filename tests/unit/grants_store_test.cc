@@ -102,6 +102,22 @@ Status Put(Store& s, const std::string& hash, const Grant& g) {
   return s.Update([&](Txn& t) { return t.PutGrant(hash, g); });
 }
 
+// A chain key of a family (store.h "Chain keys"): FamilyKeyPrefix(family), then 16 bytes of the chain's own.
+std::string ChainKey(const std::string& family, const std::string& chain) {
+  return FamilyKeyPrefix(family) + Sha256(chain).substr(0, 16);
+}
+
+size_t FamilyCount(Store& s, const std::string& family) {
+  size_t n = 999;
+  EXPECT_TRUE(s.Read([&](Txn& t) -> Status {
+                 Result<size_t> c = t.CountFamilyGrants(family);
+                 if (!c.ok()) return c.status();
+                 n = *c;
+                 return Status::OK();
+               }).ok());
+  return n;
+}
+
 // ---- Records ---------------------------------------------------------------------------------------------------------
 
 TEST(GrantJson, RoundTripOfEveryField) {
@@ -565,6 +581,18 @@ TEST_F(LmdbGrantsStoreTest, FamilyIndexHasNoLeftoversAfterGc) {
   EXPECT_EQ(IndexEntries(tmp_.path()), std::make_pair(0L, 5L));
 }
 
+TEST_F(LmdbGrantsStoreTest, GrantsUnderChainKeysTakeNoFamilyIndexEntry) {
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c1"), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c1"), MakeGrant("c", "s", "F", 9e3)).ok());  // replaced in place
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c2"), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("f-code"), MakeGrant("c", "s", "F", 9e3)).ok());
+  // A chain key of another family is an ordinary key for this grant's family: indexed.
+  ASSERT_TRUE(Put(*store_, ChainKey("G", "c1"), MakeGrant("c", "s", "F", 9e3)).ok());
+  EXPECT_EQ(FamilyCount(*store_, "F"), 4u);
+  store_.reset();
+  EXPECT_EQ(IndexEntries(tmp_.path()), std::make_pair(0L, 2L));
+}
+
 // The family index stands for a grant by the first 8 bytes of its key: grants whose keys share them (made here; of
 // random hashes, practically never) keep their families apart, and removing one leaves the other indexed.
 std::string Shared(char tail) { return std::string(8, 'p') + std::string(24, tail); }
@@ -888,6 +916,52 @@ TEST_P(GrantsStoreTest, RevokeFamilyInBatchesDeletesEveryGrantAndIsIdempotent) {
   EXPECT_EQ(*n, 0u);
   EXPECT_EQ(Revocation(*store_, "B")->revoked_at, 10);
   EXPECT_EQ(Revocation(*store_, "B")->keep_until, 40);
+}
+
+// Grants under chain keys belong to their family for every family operation, beside the family's other grants,
+// and a chain's record replaced in place stays one grant.
+TEST_P(GrantsStoreTest, GrantsUnderChainKeysBelongToTheirFamily) {
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c1"), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c2"), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("f-code"), MakeGrant("c", "s", "F", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, ChainKey("G", "c1"), MakeGrant("c", "s", "G", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, H("g"), MakeGrant("c", "s", "G", 9e3)).ok());
+  EXPECT_EQ(FamilyCount(*store_, "F"), 3u);
+  EXPECT_EQ(FamilyKeys(*store_, "F"), Sorted({ChainKey("F", "c1"), ChainKey("F", "c2"), H("f-code")}));
+  Grant next = MakeGrant("c", "s", "F", 9e3);
+  next.generation = 2;
+  next.handle_check = H("handle 2").substr(0, 16);
+  ASSERT_TRUE(Put(*store_, ChainKey("F", "c1"), next).ok());
+  EXPECT_EQ(Stats().grants, 5u);
+  EXPECT_EQ(FamilyCount(*store_, "F"), 3u);
+  ASSERT_TRUE(store_->Read([&](Txn& t) -> Status {
+                      Result<Grant> g = t.GetGrant(ChainKey("F", "c1"));
+                      if (!g.ok()) return g.status();
+                      EXPECT_EQ(g->generation, 2);
+                      EXPECT_EQ(g->handle_check, H("handle 2").substr(0, 16));
+                      return Status::OK();
+                    }).ok());
+  Result<size_t> n = store_->RevokeFamilyInBatches("F", 10, 20, 1);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ(Stats().grants, 2u);
+  EXPECT_EQ(FamilyCount(*store_, "F"), 0u);
+  EXPECT_EQ(FamilyCount(*store_, "G"), 2u);
+  EXPECT_EQ(Code(*store_, ChainKey("G", "c1")), Status::Code::kOk);
+  // gc keeps a revocation record while its family has a grant under a chain key, then collects it.
+  ASSERT_TRUE(Put(*store_, ChainKey("R", "c1"), MakeGrant("c", "s", "R", 9e3)).ok());
+  ASSERT_TRUE(Put(*store_, ChainKey("R", "c2"), MakeGrant("c", "s", "R", 9e3)).ok());
+  ASSERT_TRUE(store_->Update([](Txn& t) { return t.RevokeFamilyPart("R", 10, 50, 1).status(); }).ok());
+  EXPECT_EQ(Code(*store_, ChainKey("R", "c2")), Status::Code::kNotFound);  // dead with its family
+  Result<CollectResult> r = store_->CollectExpired(100, 100);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->grants, 1u);  // the one RevokeFamilyPart left; F's revocation record went in the same call
+  EXPECT_TRUE(Revocation(*store_, "R").has_value());
+  r = store_->CollectExpired(100, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->revocations, 1u);
+  EXPECT_FALSE(Revocation(*store_, "R").has_value());
+  EXPECT_EQ(Stats().grants, 2u);
 }
 
 // What an interrupted RevokeFamilyInBatches leaves (the record and some grants) is finished by gc: the grants go

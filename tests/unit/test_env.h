@@ -38,6 +38,7 @@
 #include "admin/cli.h"
 #include "config/config.h"
 #include "http/request.h"
+#include "oauth/refresh_tokens.h"
 #include "oauth/service.h"
 #include "password/password_hash.h"
 #include "store/records.h"
@@ -484,16 +485,40 @@ class StoreFixture : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
-  // The grant stored under Sha256(handle), if any.
+  // The grant stored under Sha256(handle), or the refresh token `handle` is now under its chain key (nothing for a
+  // rotated handle, whose chain's record holds its successor), if any.
   std::optional<store::Grant> StoredGrant(const std::string& handle) {
     std::optional<store::Grant> out;
     const Status st = store_->Read([&](store::Txn& t) -> Status {
-      Result<store::Grant> g = t.GetGrant(Sha256(handle));
-      if (g.ok()) out = *g;
+      Result<store::Grant> g = t.GetGrant(StoredGrantKey(t, handle));
+      const std::string check = Sha256(handle).substr(0, store::kHandleCheckSize);
+      if (g.ok() && (g->handle_check.empty() || g->handle_check == check)) out = *g;
       return g.ok() || g.status().IsNotFound() ? Status::OK() : g.status();
     });
     EXPECT_TRUE(st.ok()) << st.ToString();
     return out;
+  }
+
+  // StoredGrantKey in a read transaction of its own.
+  std::string KeyOf(const std::string& handle) {
+    std::string key;
+    const Status st = store_->Read([&](store::Txn& t) -> Status {
+      key = StoredGrantKey(t, handle);
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return key;
+  }
+
+  // Where `handle` is stored: its chain key for a refresh handle that names its chain, else Sha256(handle).
+  static std::string StoredGrantKey(store::Txn& t, const std::string& handle) {
+    Result<std::string> session_key = t.GetSessionKey();
+    if (session_key.ok()) {
+      std::optional<oauth::RefreshHandle> name =
+          oauth::ParseRefreshHandle(oauth::RefreshHandleKey(*session_key), handle);
+      if (name.has_value() && !name->chain.empty()) return oauth::RefreshChainKey(name->family, name->chain);
+    }
+    return Sha256(handle);
   }
 
   // The user `subject` as stored now (a default User and a test failure if it cannot be read).
