@@ -167,8 +167,9 @@ const std::vector<CommandDef>& Commands() {
       {"grants list", "[--client ID] [--subject SUB] [--kind KIND]",
        "Lists the stored grants (refresh tokens, reference access tokens, authorization and device codes), oldest\n"
        "first: id, kind, client, subject, created, expires, consumed, family, scopes. The id is the first 12\n"
-       "characters of base64url(SHA-256(token)): it names the grant for `grants revoke --id`, and is not the token,\n"
-       "which the database does not hold. Expired grants stay listed until `tokenctl gc` deletes them.\n\n"
+       "characters of base64url of the grant's key (SHA-256(token); a refresh token's chain key less its family's\n"
+       "half): it names the grant for `grants revoke --id`, and is not the token, which the database does not hold.\n"
+       "Expired grants stay listed until `tokenctl gc` deletes them.\n\n"
        "examples:\n"
        "  tokenctl grants list --client app --subject 1001\n"
        "  tokenctl --json grants list --kind refresh_token",
