@@ -89,6 +89,28 @@ Answer ValidateJwt(std::string_view token, const Snapshot& snapshot, const Confi
   return std::optional<ValidAccessToken>(std::move(valid));
 }
 
+// The grant stored under SHA-256(handle) when it is of `kind`, now < its expires, and its family has no revocation
+// record (one read transaction); nullopt otherwise. Only a store failure is an error.
+Result<std::optional<store::Grant>> FindLiveGrant(store::Store& store, std::string_view handle, store::GrantKind kind,
+                                                  int64_t now) {
+  const std::string handle_hash = Sha256(handle);
+  std::optional<store::Grant> grant;
+  bool family_revoked = false;
+  const Status st = store.Read([&](store::Txn& txn) -> Status {
+    Result<store::Grant> g = txn.GetGrant(handle_hash);
+    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+    if (g->kind != kind) return Status::OK();
+    grant = std::move(g).value();
+    Result<std::optional<store::FamilyRevocation>> r = txn.GetFamilyRevocation(grant->family);
+    if (!r.ok()) return r.status();
+    family_revoked = r->has_value();
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  if (!grant.has_value() || family_revoked || now >= grant->expires) return std::optional<store::Grant>();
+  return grant;
+}
+
 // An opaque handle: a reference access token, or not an access token at all.
 Answer ValidateReference(std::string_view token, int64_t now, store::Store& store) {
   Result<std::optional<store::Grant>> grant = FindLiveGrant(store, token, store::GrantKind::kReferenceToken, now);
@@ -110,26 +132,6 @@ Answer ValidateReference(std::string_view token, int64_t now, store::Store& stor
 }
 
 }  // namespace
-
-Result<std::optional<store::Grant>> FindLiveGrant(store::Store& store, std::string_view handle, store::GrantKind kind,
-                                                  int64_t now) {
-  const std::string handle_hash = Sha256(handle);
-  std::optional<store::Grant> grant;
-  bool family_revoked = false;
-  const Status st = store.Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = txn.GetGrant(handle_hash);
-    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
-    if (g->kind != kind) return Status::OK();
-    grant = std::move(g).value();
-    Result<std::optional<store::FamilyRevocation>> r = txn.GetFamilyRevocation(grant->family);
-    if (!r.ok()) return r.status();
-    family_revoked = r->has_value();
-    return Status::OK();
-  });
-  if (!st.ok()) return st;
-  if (!grant.has_value() || family_revoked || now >= grant->expires) return std::optional<store::Grant>();
-  return grant;
-}
 
 Result<std::optional<ValidAccessToken>> ValidateAccessToken(std::string_view token, const Snapshot& snapshot,
                                                             const Config& config, int64_t now, store::Store& store) {

@@ -32,12 +32,6 @@ struct ValidAccessToken {
   std::string family;        // the grant family: a JWT's grant_id claim ("" = none); a reference token's grant's
 };
 
-// The grant stored under SHA-256(handle) when it is of `kind`, now < its expires, and its family has no revocation
-// record (one read transaction); nullopt otherwise. Only a store failure is an error. Shared with introspection's
-// refresh-token answer.
-Result<std::optional<store::Grant>> FindLiveGrant(store::Store& store, std::string_view handle, store::GrantKind kind,
-                                                  int64_t now);
-
 Result<std::optional<ValidAccessToken>> ValidateAccessToken(std::string_view token, const Snapshot& snapshot,
                                                             const Config& config, int64_t now, store::Store& store);
 
