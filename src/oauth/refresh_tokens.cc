@@ -27,9 +27,6 @@ std::string HandleMac(std::string_view key, std::string_view body) {
   return HmacSha256(key, body).substr(0, kMacBytes);
 }
 
-// What a chain's record keeps of its current handle (records.h Grant::handle_check).
-std::string HandleCheck(std::string_view handle) { return Sha256(handle).substr(0, store::kHandleCheckSize); }
-
 uint64_t BigEndian(std::string_view bytes) {
   uint64_t v = 0;
   for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
@@ -46,7 +43,7 @@ NewGrant NewRefreshHandle(std::string_view key, store::Grant grant, std::string_
   if (named.has_value()) {
     g.handle = std::move(*named);
     g.key = RefreshChainKey(grant.family, chain);
-    grant.handle_check = HandleCheck(g.handle);
+    grant.handle_check = Sha256(g.handle).substr(0, store::kHandleCheckSize);  // records.h Grant::handle_check
   } else {
     g = NewHandle();
     grant.generation = 0;
@@ -253,14 +250,17 @@ Result<store::Grant> PastGenerationRefreshToken(store::Txn& txn, std::string_vie
 
 // Step 1 for a handle that names its chain: the chain's one record is the token itself when it holds this handle's
 // hash, else (an older generation) the consumed token the handle was, as PastGenerationRefreshToken makes it.
-Result<store::Grant> ChainRefreshToken(store::Txn& txn, std::string_view key, std::string_view handle,
-                                       std::string_view hash, const RefreshHandle& name) {
+Result<store::Grant> ChainRefreshToken(store::Txn& txn, std::string_view key, std::string_view hash,
+                                       const RefreshHandle& name) {
   Result<store::Grant> g = txn.GetGrant(key);
   if (!g.ok()) return g.status();
   if (g->kind != store::GrantKind::kRefreshToken || g->family != name.family || g->consumed_at.has_value()) {
     return Status::NotFound("refresh token not found");
   }
-  if (g->generation == name.generation && ConstantTimeEquals(g->handle_check, HandleCheck(handle))) return g;
+  if (g->generation == name.generation &&
+      ConstantTimeEquals(g->handle_check, hash.substr(0, store::kHandleCheckSize))) {
+    return g;
+  }
   // The same generation under another hash: the answer a grace retry replaced, never delivered.
   if (g->generation <= name.generation) return Status::NotFound("refresh token not found");
   store::Grant consumed = std::move(g).value();
@@ -281,10 +281,10 @@ Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, 
   std::optional<RefreshHandle> name = ParseRefreshHandle(handle_key, handle);
   if (name.has_value() && !name->chain.empty()) {
     const std::string key = RefreshChainKey(name->family, name->chain);
-    if (where != nullptr) *where = RefreshTokenLocation{key, std::move(name->chain)};
-    return ChainRefreshToken(txn, key, handle, hash, *name);
+    if (where != nullptr) *where = RefreshTokenLocation{key, std::move(name->chain), hash};
+    return ChainRefreshToken(txn, key, hash, *name);
   }
-  if (where != nullptr) *where = RefreshTokenLocation{hash, std::string()};
+  if (where != nullptr) *where = RefreshTokenLocation{hash, std::string(), hash};
   Result<store::Grant> grant = txn.GetGrant(hash);
   if (!grant.ok() && grant.status().IsNotFound() && name.has_value()) {
     return PastGenerationRefreshToken(txn, hash, *name);
@@ -324,7 +324,6 @@ Result<bool> IsAllowedRetry(store::Txn& txn, const store::Grant& consumed, int64
 
 Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedeemRequest& request) {
   const store::Client& client = *request.client;
-  const std::string hash = Sha256(request.handle);
   const std::string handle_key = RefreshHandleKey(request.snapshot->session_key);
   RefreshRedemption out;
 
@@ -387,7 +386,7 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
       // Nothing of the presented handle is kept but its hash in the successor, for the grace retry; a retry spends
       // it. (A retry presents an old-generation handle, which has no record of its own.)
       if (!retry && where.key != successor.key) TF_RETURN_IF_ERROR(txn.RemoveGrant(where.key));
-      if (!retry) successor.grant.predecessor = hash;
+      if (!retry) successor.grant.predecessor = where.hash;
     } else {
       if (retry) {
         grant.successor.clear();  // the retry is spent

@@ -171,10 +171,11 @@ NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client&
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
 
 // Where a presented handle's record is or was: its chain key and chain, or Sha256(handle) and "" for a handle that
-// names no chain.
+// names no chain; and Sha256(handle) in either case.
 struct RefreshTokenLocation {
   std::string key;
   std::string chain;
+  std::string hash;
 };
 
 // The refresh token `handle` names as redemption sees it (step 1 above): NotFound if absent. A 43-char handle of older

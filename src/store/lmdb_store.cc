@@ -476,7 +476,10 @@ class LmdbTxn final : public Txn {
       if (!v.ok()) return v.status();
       if (!v->has_value()) return Status::OK();
       Result<Grant> g = ParseGrant(hash, **v);
-      if (!chain && g.ok() && g->family != family) return Status::OK();
+      if (g.ok() && g->family != family) {
+        if (!chain) return Status::OK();
+        TF_RETURN_IF_ERROR(DropFamilyEntries(hash, ""));  // indexed under the family it names
+      }
       TF_RETURN_IF_ERROR(Remove(dbis_.grants, hash, "grant", false));
       ++progress.grants;
       return Status::OK();

@@ -591,6 +591,16 @@ TEST_F(LmdbGrantsStoreTest, GrantsUnderChainKeysTakeNoFamilyIndexEntry) {
   EXPECT_EQ(FamilyCount(*store_, "F"), 4u);
   store_.reset();
   EXPECT_EQ(IndexEntries(tmp_.path()), std::make_pair(0L, 2L));
+  // That record goes with G, whose key it holds (so every round of a revocation in batches makes progress), and its
+  // entry in F's index with it.
+  store_ = MustOpen(Options(tmp_.path(), false));
+  ASSERT_NE(store_, nullptr);
+  Result<size_t> n = store_->RevokeFamilyInBatches("G", 1, 2, 1);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(FamilyCount(*store_, "F"), 3u);
+  store_.reset();
+  EXPECT_EQ(IndexEntries(tmp_.path()), std::make_pair(0L, 1L));
 }
 
 // The family index stands for a grant by the first 8 bytes of its key: grants whose keys share them (made here; of

@@ -216,16 +216,22 @@ class RefreshGrantTest : public testing::ServiceFixture {
   // The refresh token `issued` as an older build stored it: a 43-character handle (returned) with generation 0.
   std::string AsOlderBuildsHandle(const std::string& issued) {
     const std::string handle = RandomHandle(32);
+    StoreUnderHandleHash(issued, handle, 0);
+    return handle;
+  }
+
+  // Moves the record of the refresh token `issued` to Sha256(handle), with `generation` and no handle_check: how
+  // builds before chain keys stored the token `handle`.
+  void StoreUnderHandleHash(const std::string& issued, const std::string& handle, int64_t generation) {
     Put([&](store::Txn& t) -> Status {
       const std::string key = StoredGrantKey(t, issued);
       Result<store::Grant> g = t.GetGrant(key);
       if (!g.ok()) return g.status();
-      g->generation = 0;
+      g->generation = generation;
       g->handle_check.clear();
       TF_RETURN_IF_ERROR(t.RemoveGrant(key));
       return t.PutGrant(Sha256(handle), *g);
     });
-    return handle;
   }
 
   void ExpectInvalidGrant(const http::Response& r) {
@@ -508,18 +514,8 @@ TEST_F(RefreshGrantTest, AVersionOneHandleIsRotatedIntoAChain) {
   NewService();
   const std::string issued = RefreshTokenOf(Login());
   const std::string family = StoredGrant(issued)->family;
-  std::string first;
-  Put([&](store::Txn& t) -> Status {
-    Result<std::string> session_key = t.GetSessionKey();
-    if (!session_key.ok()) return session_key.status();
-    first = VersionOneHandle(RefreshHandleKey(*session_key), family, 1);
-    const std::string key = StoredGrantKey(t, issued);
-    Result<store::Grant> g = t.GetGrant(key);
-    if (!g.ok()) return g.status();
-    g->handle_check.clear();
-    TF_RETURN_IF_ERROR(t.RemoveGrant(key));
-    return t.PutGrant(Sha256(first), *g);
-  });
+  const std::string first = VersionOneHandle(RefreshHandleKey(testing::StoredSessionKey(*store_)), family, 1);
+  StoreUnderHandleHash(issued, first, 1);
   ASSERT_EQ(KeyOf(first), Sha256(first));
   ASSERT_TRUE(StoredGrant(first).has_value());
 
