@@ -75,12 +75,13 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   // (UpdateAccessTokenClaimsOnRefresh, AlwaysIncludeUserClaimsInIdToken); whether the user still exists and is
   // active is decided in the Update alone, which reads it anyway (a token signed for a user who is not is discarded).
   const std::string handle_key = RefreshHandleKey(request.snapshot.session_key);
+  const RefreshTokenLocation where = LocateRefreshToken(handle, handle_key);
   const bool user_claims =
       client.update_access_token_claims_on_refresh || client.always_include_user_claims_in_id_token;
   std::optional<store::Grant> grant;
   std::optional<store::User> user;
   Status st = request.store->Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = ReadRefreshToken(txn, handle, handle_key);
+    Result<store::Grant> g = ReadRefreshToken(txn, where);
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
     grant = std::move(g).value();
     if (grant->subject.empty() || !user_claims) return Status::OK();
@@ -143,8 +144,16 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
     }
   }
 
+  // The successor's handle too, for the generation read (the write transaction makes another if that has changed).
+  std::optional<PreparedRefreshHandle> successor;
+  if (token.has_value() && client.refresh_token_usage == store::RefreshTokenUsage::kOneTimeOnly) {
+    successor = PrepareSuccessorHandle(handle_key, where, *grant);
+  }
+
   RefreshRedeemRequest redeem;
   redeem.handle = handle;
+  redeem.where = &where;
+  redeem.successor = successor.has_value() ? &*successor : nullptr;
   redeem.client = &client;
   redeem.snapshot = &request.snapshot;
   redeem.scopes = *requested;  // checked against the fresh grant

@@ -113,10 +113,10 @@ Result<std::optional<std::string>> IntrospectRefreshToken(std::string_view token
                                                           store::Store& store) {
   if (caller.client == nullptr) return std::optional<std::string>();  // resources never see refresh tokens
   if (token.size() > kMaxRefreshTokenLength) return std::optional<std::string>();
-  const std::string handle_key = RefreshHandleKey(snapshot.session_key);
+  const RefreshTokenLocation where = LocateRefreshToken(token, RefreshHandleKey(snapshot.session_key));
   std::optional<store::Grant> found;
   const Status st = store.Read([&](store::Txn& txn) -> Status {
-    Result<store::Grant> g = ReadRefreshToken(txn, token, handle_key);  // NotFound for a revoked family too
+    Result<store::Grant> g = ReadRefreshToken(txn, where);  // NotFound for a revoked family too
     if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
     found = std::move(g).value();
     return Status::OK();

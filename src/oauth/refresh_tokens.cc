@@ -33,17 +33,39 @@ uint64_t BigEndian(std::string_view bytes) {
   return v;
 }
 
-// A handle of `chain` ("": a new chain) made under `key` when it can be one, stored under the chain's key; else one
-// of older builds (generation 0) under its hash.
-NewGrant NewRefreshHandle(std::string_view key, store::Grant grant, std::string_view chain) {
+// The handle of `family`'s `chain` at `generation` under `key`, with its record's key and its check; nullopt when
+// MakeRefreshHandle refuses.
+std::optional<PreparedRefreshHandle> MakeChainHandle(std::string_view key, std::string_view family, int64_t generation,
+                                                     std::string_view chain) {
+  std::optional<std::string> handle = MakeRefreshHandle(key, family, generation, chain);
+  if (!handle.has_value()) return std::nullopt;
+  PreparedRefreshHandle made;
+  made.family = std::string(family);
+  made.chain = std::string(chain);
+  made.generation = generation;
+  made.handle_check = Sha256(*handle).substr(0, store::kHandleCheckSize);  // records.h Grant::handle_check
+  made.handle = std::move(*handle);
+  made.key = RefreshChainKey(family, chain);
+  return made;
+}
+
+// A handle of `chain` ("": a new chain) made under `key` when it can be one (`prepared`, when it is that handle),
+// stored under the chain's key; else one of older builds (generation 0) under its hash.
+NewGrant NewRefreshHandle(std::string_view key, store::Grant grant, std::string_view chain,
+                          const PreparedRefreshHandle* prepared = nullptr) {
   const std::string new_chain = chain.empty() ? RandomBytes(kRefreshChainBytes) : std::string();
   if (chain.empty()) chain = new_chain;
+  std::optional<PreparedRefreshHandle> made;
+  if (prepared == nullptr || prepared->family != grant.family || prepared->chain != chain ||
+      prepared->generation != grant.generation) {
+    made = MakeChainHandle(key, grant.family, grant.generation, chain);
+    prepared = made.has_value() ? &*made : nullptr;
+  }
   NewGrant g;
-  std::optional<std::string> named = MakeRefreshHandle(key, grant.family, grant.generation, chain);
-  if (named.has_value()) {
-    g.handle = std::move(*named);
-    g.key = RefreshChainKey(grant.family, chain);
-    grant.handle_check = Sha256(g.handle).substr(0, store::kHandleCheckSize);  // records.h Grant::handle_check
+  if (prepared != nullptr) {
+    g.handle = prepared->handle;
+    g.key = prepared->key;
+    grant.handle_check = prepared->handle_check;
   } else {
     g = NewHandle();
     grant.generation = 0;
@@ -188,8 +210,15 @@ http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGr
   return AccessTokenResponse(token);
 }
 
+std::optional<PreparedRefreshHandle> PrepareSuccessorHandle(std::string_view handle_key,
+                                                            const RefreshTokenLocation& where,
+                                                            const store::Grant& read) {
+  if (where.chain.empty()) return std::nullopt;
+  return MakeChainHandle(handle_key, read.family, read.generation + 1, where.chain);
+}
+
 NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
-                               int64_t now, std::string_view chain) {
+                               int64_t now, std::string_view chain, const PreparedRefreshHandle* prepared) {
   store::Grant g = consumed;
   g.created = now;
   g.consumed_at.reset();
@@ -200,7 +229,7 @@ NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client&
   if (client.refresh_token_expiration == store::TokenExpiration::kSliding) {
     g.expires = SlidingRefreshTokenExpiry(client, consumed, now);
   }
-  return NewRefreshHandle(handle_key, std::move(g), chain);
+  return NewRefreshHandle(handle_key, std::move(g), chain, prepared);
 }
 
 bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted) {
@@ -275,19 +304,24 @@ Result<store::Grant> ChainRefreshToken(store::Txn& txn, std::string_view key, st
 
 }  // namespace
 
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key,
-                                      RefreshTokenLocation* where) {
-  const std::string hash = Sha256(handle);
-  std::optional<RefreshHandle> name = ParseRefreshHandle(handle_key, handle);
-  if (name.has_value() && !name->chain.empty()) {
-    const std::string key = RefreshChainKey(name->family, name->chain);
-    if (where != nullptr) *where = RefreshTokenLocation{key, std::move(name->chain), hash};
-    return ChainRefreshToken(txn, key, hash, *name);
+RefreshTokenLocation LocateRefreshToken(std::string_view handle, std::string_view handle_key) {
+  RefreshTokenLocation where;
+  where.hash = Sha256(handle);
+  where.name = ParseRefreshHandle(handle_key, handle);
+  if (where.name.has_value() && !where.name->chain.empty()) {
+    where.chain = where.name->chain;
+    where.key = RefreshChainKey(where.name->family, where.chain);
+  } else {
+    where.key = where.hash;
   }
-  if (where != nullptr) *where = RefreshTokenLocation{hash, std::string(), hash};
-  Result<store::Grant> grant = txn.GetGrant(hash);
-  if (!grant.ok() && grant.status().IsNotFound() && name.has_value()) {
-    return PastGenerationRefreshToken(txn, hash, *name);
+  return where;
+}
+
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, const RefreshTokenLocation& where) {
+  if (!where.chain.empty()) return ChainRefreshToken(txn, where.key, where.hash, *where.name);
+  Result<store::Grant> grant = txn.GetGrant(where.hash);
+  if (!grant.ok() && grant.status().IsNotFound() && where.name.has_value()) {
+    return PastGenerationRefreshToken(txn, where.hash, *where.name);
   }
   if (!grant.ok() || !grant->consumed_at.has_value() || grant->successor.empty()) return grant;
   Result<store::Grant> successor = txn.GetGrant(grant->successor);
@@ -328,8 +362,8 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   RefreshRedemption out;
 
   // 1. The grant itself.
-  RefreshTokenLocation where;
-  Result<store::Grant> found = ReadRefreshToken(txn, request.handle, handle_key, &where);
+  const RefreshTokenLocation& where = *request.where;
+  Result<store::Grant> found = ReadRefreshToken(txn, where);
   if (!found.ok()) {
     if (found.status().IsNotFound()) return out;
     return found.status();
@@ -377,7 +411,7 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   } else {
     // The successor continues the presented handle's chain (a handle of older builds starts one), and replaces the
     // chain's record in place: the only write of a rotation.
-    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now, where.chain);
+    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now, where.chain, request.successor);
     if (retry && grant.successor != successor.key) {
       const Status removed = txn.RemoveGrant(grant.successor);
       if (!removed.ok() && !removed.IsNotFound()) return removed;

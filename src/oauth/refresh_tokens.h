@@ -161,31 +161,52 @@ store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store
 http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
                                         std::string_view what);
 
-// The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
-// (auth_time, idp, amr, tenant, acr, session_id, claims), generation + 1, no predecessor (the caller sets it), its
-// handle made under `handle_key` in `chain` ("": a new chain) and keyed by the chain.
-NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
-                               int64_t now, std::string_view chain);
-
-// True if every scope in `requested` is in `granted`.
-bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
-
-// Where a presented handle's record is or was: its chain key and chain, or Sha256(handle) and "" for a handle that
-// names no chain; and Sha256(handle) in either case.
+// Where a presented handle's record is or was, and what it names: its chain key and chain, or Sha256(handle) and ""
+// for a handle that names no chain; Sha256(handle) in either case; and, for a handle this server made, what
+// ParseRefreshHandle read from it. LocateRefreshToken does this work on the handle (its MAC, its hashes) once per
+// request, before any transaction, for every transaction of the request to use.
 struct RefreshTokenLocation {
   std::string key;
   std::string chain;
   std::string hash;
+  std::optional<RefreshHandle> name;
+};
+RefreshTokenLocation LocateRefreshToken(std::string_view handle, std::string_view handle_key);
+
+// A successor's handle made ahead of the write transaction, so that its secret, MAC and hash are not made while the
+// writer lock (shared by every process) is held: the handle of `family`'s `chain` at `generation`, the chain's key
+// and the handle's check (records.h Grant::handle_check).
+struct PreparedRefreshHandle {
+  std::string family;
+  std::string chain;
+  int64_t generation = 0;
+  std::string handle;
+  std::string key;
+  std::string handle_check;
 };
 
-// The refresh token `handle` names as redemption sees it (step 1 above): NotFound if absent. A 43-char handle of older
+// The handle that would replace `read`, the token found at `where` before the write transaction (the next
+// generation of its chain), made under `handle_key`; nullopt when the handle names no chain or no handle can be made.
+std::optional<PreparedRefreshHandle> PrepareSuccessorHandle(std::string_view handle_key,
+                                                            const RefreshTokenLocation& where,
+                                                            const store::Grant& read);
+
+// The token that replaces `consumed` at `now` (OneTimeOnly rotation): same family, scopes and authentication data
+// (auth_time, idp, amr, tenant, acr, session_id, claims), generation + 1, no predecessor (the caller sets it), its
+// handle made under `handle_key` in `chain` ("": a new chain) and keyed by the chain: `prepared` when it is the
+// handle of that family, chain and generation, else a new one.
+NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
+                               int64_t now, std::string_view chain, const PreparedRefreshHandle* prepared = nullptr);
+
+// True if every scope in `requested` is in `granted`.
+bool ScopesWithin(const std::vector<std::string>& requested, const std::vector<std::string>& granted);
+
+// The refresh token at `where` as redemption sees it (step 1 above): NotFound if absent. A 43-char handle of older
 // builds that was rotated is stored as a tombstone (store/records.h); while its successor is still there, unconsumed
 // and in its family (the grace retry may issue again from it), the consumed grant is restored from that successor,
-// so the retry issues exactly what the lost answer did. An old-generation handle (ParseRefreshHandle under
-// `handle_key`) is the consumed grant step 1 describes, made from its chain's record (or, version 1, from the
-// newest grant of its family). `where`, when given, receives where the handle's record is or was.
-Result<store::Grant> ReadRefreshToken(store::Txn& txn, std::string_view handle, std::string_view handle_key,
-                                      RefreshTokenLocation* where = nullptr);
+// so the retry issues exactly what the lost answer did. An old-generation handle (where.name) is the consumed grant
+// step 1 describes, made from its chain's record (or, version 1, from the newest grant of its family).
+Result<store::Grant> ReadRefreshToken(store::Txn& txn, const RefreshTokenLocation& where);
 
 // Whether `grant` (found under some hash) can be redeemed by `client_id` at `now` at all (step 1 above).
 bool IsLiveRefreshTokenOf(const store::Grant& grant, std::string_view client_id, int64_t now);
@@ -205,6 +226,8 @@ struct RefreshRedemption {
 
 struct RefreshRedeemRequest {
   std::string_view handle;                   // as presented
+  const RefreshTokenLocation* where = nullptr;  // LocateRefreshToken(handle, the snapshot's handle key); required
+  const PreparedRefreshHandle* successor = nullptr;  // PrepareSuccessorHandle's, or null
   const store::Client* client = nullptr;
   const Snapshot* snapshot = nullptr;
   std::vector<std::string> scopes;           // the scope parameter's tokens (empty: the grant's own scopes)

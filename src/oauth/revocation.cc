@@ -6,7 +6,6 @@
 #include "oauth/grant_family.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/request_log.h"
-#include "util/crypto.h"
 #include "util/log.h"
 
 namespace tf::oauth {
@@ -27,11 +26,11 @@ const char* OutcomeName(Outcome o) {
 }
 
 // Step 6 inside one write transaction; with `dry_run` (in a read transaction) it only says what it would do.
-Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, std::string_view token,
-              std::string_view handle_hash, int64_t now, bool dry_run, Outcome* outcome) {
+Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client_id, const RefreshTokenLocation& where,
+              int64_t now, bool dry_run, Outcome* outcome) {
   // Any grant under Sha256(token), or a refresh token under its chain key; a rotated refresh token leaves no record
   // of its own, but its handle still names its family (refresh_tokens.h).
-  Result<store::Grant> grant = ReadRefreshToken(txn, token, RefreshHandleKey(snapshot.session_key));
+  Result<store::Grant> grant = ReadRefreshToken(txn, where);
   if (!grant.ok()) {
     if (grant.status().IsNotFound()) {
       *outcome = Outcome::kUnknown;
@@ -49,7 +48,7 @@ Status Revoke(store::Txn& txn, const Snapshot& snapshot, std::string_view client
       return dry_run ? Status::OK() : RevokeGrantFamily(txn, snapshot, grant->family, now);
     case store::GrantKind::kReferenceToken:
       *outcome = Outcome::kReferenceTokenRemoved;
-      return dry_run ? Status::OK() : txn.RemoveGrant(handle_hash);
+      return dry_run ? Status::OK() : txn.RemoveGrant(where.hash);
     case store::GrantKind::kAuthorizationCode:
     case store::GrantKind::kDeviceCode:
     case store::GrantKind::kUserCode:
@@ -79,16 +78,16 @@ http::Response HandleRevocationRequest(const http::Request& request, Catalog& ca
   if (token.empty()) return OAuthError(400, kInvalidRequest, "token is missing");
   // token_type_hint is deliberately not read: see revocation.h, step 5.
 
-  const std::string handle_hash = Sha256(token);
+  const RefreshTokenLocation where = LocateRefreshToken(token, RefreshHandleKey(snapshot.session_key));
   Outcome outcome = Outcome::kUnknown;
   // A read first, so unknown tokens and tokens of other clients never take LMDB's one writer lock; the write
   // transaction then looks again, as the grant may have changed in between.
   Status st = store->Read([&](store::Txn& txn) {
-    return Revoke(txn, snapshot, auth.client->client_id, token, handle_hash, now, /*dry_run=*/true, &outcome);
+    return Revoke(txn, snapshot, auth.client->client_id, where, now, /*dry_run=*/true, &outcome);
   });
   if (st.ok() && (outcome == Outcome::kFamilyRevoked || outcome == Outcome::kReferenceTokenRemoved)) {
     st = store->Update([&](store::Txn& txn) {
-      return Revoke(txn, snapshot, auth.client->client_id, token, handle_hash, now, /*dry_run=*/false, &outcome);
+      return Revoke(txn, snapshot, auth.client->client_id, where, now, /*dry_run=*/false, &outcome);
     });
   }
   if (!st.ok()) {

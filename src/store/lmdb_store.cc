@@ -1081,7 +1081,7 @@ class LmdbStore final : public Store {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }
     try {
-      RunBatch(batch);
+      RunBatch(&batch);
     } catch (...) {  // not a callback's (RunBatch keeps those), e.g. std::bad_alloc: every request gets it
       for (PendingUpdate* p : batch) p->exception = std::current_exception();
     }
@@ -1111,9 +1111,11 @@ class LmdbStore final : public Store {
   }
 
   // Runs a batch: one request as UpdateAlone; several in one parent transaction, each in a nested one, committed
-  // once. A request that ran out of map (in its nested transaction or at the shared commit) is retried alone after
-  // adopting a map another process grew, as UpdateAlone does.
-  void RunBatch(const std::vector<PendingUpdate*>& batch) {
+  // once (UpdateBatch may add requests that queued meanwhile to `batch`). A request that ran out of map (in its
+  // nested transaction or at the shared commit) is retried alone after adopting a map another process grew, as
+  // UpdateAlone does.
+  void RunBatch(std::vector<PendingUpdate*>* batch_in) {
+    std::vector<PendingUpdate*>& batch = *batch_in;
     if (batch.size() == 1) {
       PendingUpdate* p = batch.front();
       try {
@@ -1123,7 +1125,7 @@ class LmdbStore final : public Store {
       }
       return;
     }
-    UpdateBatch(batch);
+    UpdateBatch(batch_in);
     bool full = false;
     for (const PendingUpdate* p : batch) full = full || p->result.code() == Status::Code::kResourceExhausted;
     if (!full || !AdoptGrownMap()) return;
@@ -1138,9 +1140,13 @@ class LmdbStore final : public Store {
   }
 
   // The batch in one write transaction: each callback in a nested transaction that commits into the parent if the
-  // callback succeeds and is aborted otherwise (or when it throws), then one commit of the parent. Sets each
-  // request's result or exception.
-  void UpdateBatch(const std::vector<PendingUpdate*>& batch) {
+  // callback succeeds and is aborted otherwise (or when it throws), then one commit of the parent. Requests that
+  // queued while the callbacks ran join the batch before the commit (up to kMaxBatch in all): under load the answers
+  // of the previous batch come back as new requests within about the time a batch's callbacks take, and would
+  // otherwise wait for the whole of this batch and then pay for a commit of their own. Sets each request's result
+  // or exception.
+  void UpdateBatch(std::vector<PendingUpdate*>* batch_in) {
+    std::vector<PendingUpdate*>& batch = *batch_in;
     TxnGuard parent(this);
     const Status begun = parent.Begin(true);
     if (!begun.ok()) {
@@ -1148,7 +1154,8 @@ class LmdbStore final : public Store {
       return;
     }
     bool any = false;
-    for (PendingUpdate* p : batch) {
+    for (size_t i = 0; i < batch.size() || TakeLateJoiners(&batch); ++i) {
+      PendingUpdate* p = batch[i];
       MDB_txn* child = nullptr;
       const int rc = mdb_txn_begin(env_, parent.get(), 0, &child);
       if (rc != 0) {
@@ -1181,6 +1188,15 @@ class LmdbStore final : public Store {
     for (PendingUpdate* p : batch) {
       if (!p->exception && p->result.ok()) p->result = committed;
     }
+  }
+
+  // Moves requests queued since the batch was taken into it, up to kMaxBatch in all; whether it moved any.
+  bool TakeLateJoiners(std::vector<PendingUpdate*>* batch) {
+    std::lock_guard<std::mutex> lock(batch_mu_);
+    const size_t n = std::min(queue_.size(), kMaxBatch - std::min(kMaxBatch, batch->size()));
+    batch->insert(batch->end(), queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    return n > 0;
   }
 
   Status UpdateOnce(const std::function<Status(Txn&)>& fn) {

@@ -120,6 +120,41 @@ TEST_F(GroupCommitTest, QueuedUpdatesShareOneTransaction) {
   EXPECT_EQ(Visible(store_.get(), ids), static_cast<size_t>(kN));
 }
 
+// A request that queues while a batch's callbacks run joins that batch before its commit, instead of waiting for it
+// and paying for a commit of its own: a reader on another thread, during the late request's callback, does not yet
+// see what the batch's first request wrote (one transaction). Without the joining, the late request would run in the
+// next batch, after that write was committed.
+TEST_F(GroupCommitTest, RequestsQueuedDuringABatchJoinItBeforeItCommits) {
+  std::atomic<bool> first{true}, late_entered{false};
+  std::atomic<int> wrote{0};
+  std::thread late;
+  OneBatch(2, [&](int i) {
+    const Status s = store_->Update([&](Txn& txn) -> Status {
+      if (first.exchange(false)) {  // the batch's first callback: holds it until the late request has queued
+        late = std::thread([&] {
+          late_entered.store(true);
+          size_t seen = 1;
+          const Status ls = store_->Update([&](Txn& ltxn) {
+            std::thread reader([&] { seen = Visible(store_.get(), {"early-0", "early-1"}); });
+            reader.join();
+            return ltxn.PutClient(NamedClient("late", "n"));
+          });
+          EXPECT_TRUE(ls.ok()) << ls.ToString();
+          EXPECT_EQ(seen, 0u) << "the late request ran after the batch it queued behind had committed";
+        });
+        while (!late_entered.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      wrote.fetch_add(1);
+      return txn.PutClient(NamedClient("early-" + std::to_string(i), "n"));
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  late.join();
+  EXPECT_EQ(wrote.load(), 2);
+  EXPECT_EQ(Visible(store_.get(), {"early-0", "early-1", "late"}), 3u);
+}
+
 // In one batch, a callback that fails after writing, and one that throws after writing, leave no write behind and
 // get their own outcome; every neighbour commits and gets OK.
 TEST_F(GroupCommitTest, FailingCallbackLeavesNoWriteAndDoesNotFailNeighbours) {

@@ -649,6 +649,48 @@ TEST(RefreshHandle, WithoutASessionKeyTheHandleOfOlderBuilds) {
   EXPECT_EQ(t.grant.handle_check, Sha256(t.handle).substr(0, 16));
 }
 
+// The successor's handle made before the write transaction is the one a rotation stores and hands out when the token
+// the transaction finds is still of the generation read; when it is not (another rotation came between), the
+// rotation makes its own handle of the right generation instead.
+TEST(RefreshHandle, APreparedSuccessorIsUsedOnlyForTheGenerationItWasMadeFor) {
+  const std::string key = RefreshHandleKey(std::string(32, 'k'));
+  store::Client client;
+  client.client_id = "app";
+  store::Grant read;
+  read.kind = store::GrantKind::kRefreshToken;
+  read.client_id = "app";
+  read.family = RandomHandle(16);
+  read.generation = 4;
+  const std::string chain = RandomBytes(kRefreshChainBytes);
+  const std::string presented = *MakeRefreshHandle(key, read.family, 4, chain);
+  const RefreshTokenLocation where = LocateRefreshToken(presented, key);
+  ASSERT_TRUE(where.name.has_value());
+  EXPECT_EQ(where.key, RefreshChainKey(read.family, chain));
+  EXPECT_EQ(where.hash, Sha256(presented));
+
+  std::optional<PreparedRefreshHandle> prepared = PrepareSuccessorHandle(key, where, read);
+  ASSERT_TRUE(prepared.has_value());
+  EXPECT_EQ(ParseRefreshHandle(key, prepared->handle)->generation, 5);
+  NewGrant next = SuccessorRefreshToken(key, client, read, 2000, where.chain, &*prepared);
+  EXPECT_EQ(next.handle, prepared->handle);
+  EXPECT_EQ(next.key, where.key);
+  EXPECT_EQ(next.grant.generation, 5);
+  EXPECT_EQ(next.grant.handle_check, Sha256(next.handle).substr(0, store::kHandleCheckSize));
+
+  store::Grant moved_on = read;
+  moved_on.generation = 5;
+  next = SuccessorRefreshToken(key, client, moved_on, 2000, where.chain, &*prepared);
+  EXPECT_NE(next.handle, prepared->handle);
+  EXPECT_EQ(ParseRefreshHandle(key, next.handle)->generation, 6);
+  EXPECT_EQ(next.grant.generation, 6);
+  EXPECT_EQ(next.key, where.key);
+  EXPECT_EQ(next.grant.handle_check, Sha256(next.handle).substr(0, store::kHandleCheckSize));
+
+  // A handle that names no chain (version 1, older builds) gets none prepared: its rotation starts a chain.
+  EXPECT_FALSE(PrepareSuccessorHandle(key, LocateRefreshToken(VersionOneHandle(key, read.family, 4), key), read));
+  EXPECT_FALSE(PrepareSuccessorHandle(key, LocateRefreshToken(RandomHandle(32), key), read));
+}
+
 // A store whose map is full: writes answer 503 temporarily_unavailable with Retry-After, nothing is consumed, and a
 // client_credentials JWT (no write) is still issued.
 class FullStoreRefreshTest : public RefreshGrantTest {
