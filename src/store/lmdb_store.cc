@@ -15,10 +15,11 @@
 //   - Values returned by mdb_get/mdb_cursor_get point into the map: they are copied into std::string at once.
 //   - Sync stays on: no MDB_NOSYNC and no MDB_WRITEMAP; MDB_NOMETASYNC only when StoreOptions::meta_async asks.
 //   - Group commit: Update() calls that arrive while another thread of this process commits queue up; the next one
-//     to run becomes the leader and runs all of them in ONE write transaction, each callback in its own nested
-//     transaction (mdb_txn_begin with the parent), so the batch costs one commit and one sync. A callback that fails
-//     or throws aborts only its nested transaction; a failed commit of the parent fails every request of the batch
-//     that had succeeded (none of them is acknowledged). Each caller gets its own Status or exception.
+//     to run becomes the leader and runs all of them (and those that queue while it runs their callbacks, up to
+//     kMaxBatch) in ONE write transaction, each callback in its own nested transaction (mdb_txn_begin with the
+//     parent), so the batch costs one commit and one sync. A callback that fails or throws aborts only its nested
+//     transaction; a failed commit of the parent fails every request of the batch that had succeeded (none of them
+//     is acknowledged). Each caller gets its own Status or exception.
 #include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>

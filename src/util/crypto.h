@@ -18,8 +18,9 @@ struct DigestWork {
 };
 DigestWork ThreadDigestWork();
 
-// Cryptographically secure random bytes (RAND_bytes). Aborts the process if the CSPRNG fails: issuing a token
-// from a broken generator is worse than not answering.
+// Cryptographically secure random bytes (RAND_bytes, drawn ahead a few hundred bytes at a time per thread; a forked
+// child draws its own). Aborts the process if the CSPRNG fails: issuing a token from a broken generator is worse
+// than not answering.
 std::string RandomBytes(size_t n);
 
 // An opaque handle: `bytes` random bytes, base64url without padding, so only unreserved characters

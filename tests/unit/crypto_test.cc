@@ -1,6 +1,8 @@
 #include "util/crypto.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 #include <string>
@@ -37,6 +39,46 @@ TEST(CryptoTest, RandomBytesHasTheRequestedLength) {
   EXPECT_EQ(RandomBytes(1).size(), 1u);
   EXPECT_EQ(RandomBytes(64).size(), 64u);
   EXPECT_NE(RandomBytes(32), RandomBytes(32));
+}
+
+// Bytes are drawn ahead per thread: across many refills, of every size up to and past the buffer's, no draw repeats.
+TEST(CryptoTest, RandomBytesNeverRepeatAcrossRefills) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < 3000; ++i) {
+    const size_t n = 8 + i % 300;
+    const std::string r = RandomBytes(n);
+    ASSERT_EQ(r.size(), n);
+    EXPECT_TRUE(seen.insert(r.substr(0, 8)).second) << "repeated bytes at draw " << i;
+  }
+}
+
+// A forked child and its parent never hand out the same bytes, although the child starts with a copy of the
+// parent's memory, bytes drawn ahead included.
+TEST(CryptoTest, AForkedChildDrawsItsOwnRandomBytes) {
+  (void)RandomBytes(1);  // the parent's thread has bytes drawn ahead
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string r = RandomBytes(32);
+    _exit(write(fds[1], r.data(), r.size()) == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string mine = RandomBytes(32);
+  std::string child(32, '\0');
+  size_t got = 0;
+  while (got < child.size()) {
+    const ssize_t n = read(fds[0], child.data() + got, child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, 32u);
+  EXPECT_NE(Hex(child), Hex(mine));
 }
 
 TEST(CryptoTest, RandomHandleIs43UnreservedCharactersAndUnique) {
