@@ -1,7 +1,7 @@
 """The write path beside the read path: `make bench`'s second table (also runnable alone).
 
   python3 bench/write_path.py --build build-bench [--duration S] [--connections N] [--workers P] [--threads T]
-                              [--sync full,meta-async] [--strace-seconds S]
+                              [--sync full,meta-async] [--strace-seconds S] [--rounds N]
   python3 bench/write_path.py --build build-bench --reload-clients 10000 [--threads 8] [--connections 16]
 
 nginx (1 worker process) in front of P tokenfcgi processes with --threads T each, on one LMDB, driven by wrk with
@@ -22,6 +22,10 @@ server CPU per request (nginx + workers, from /proc) and its ratio to client_cre
 from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
 its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs a request costs.
 Token pools (refresh tokens, codes) are made fresh for every wrk run, so no run presents a token another consumed.
+With --rounds N every setting's scenarios (and the rotation on the filled database) run N times, the settings
+interleaved, and the table shows each column's median and the median of each round's ratio to client_credentials
+(syscalls come from the first round's strace runs; each round's tokens stay in the database, so later rounds run on
+a database a few hundred thousand grants larger).
 
 With --reload-clients N, only the configuration reload is measured instead: N more clients in the database,
 client_credentials on the first sync setting for --duration seconds while `tokenctl session rotate-key` changes the
@@ -29,8 +33,9 @@ configuration generation every --reload-interval seconds (so the worker keeps re
 against the same without the rotations; requests/s, p50/p90/p99 and the slowest request of each.
 
 With --perf DIR, the workers are recorded with `perf record -g` during the timed client_credentials, code redemption
-and refresh rotation runs (perf report -i DIR/full-refresh_rotation.data --no-children); the recording costs the
-workers some CPU, so take the rates of such a run as relative only.
+and refresh rotation runs, and the rotation on the filled database (perf report -i DIR/full-refresh_rotation.data
+--no-children; DIR/full-refresh_rotation_live_grants.data); the recording costs the workers some CPU, so take the
+rates of such a run as relative only.
 Standard library only.
 """
 
@@ -357,8 +362,9 @@ class WritePathBench:
         script, _ = self.lua("POST", "/connect/token", body=body, client=client)
         return self.wrk(sync, "/connect/token", script, seconds, strace=strace)
 
-    def scenarios(self, sync):
-        """Every scenario of one sync setting, warm-up and timed runs, then the strace runs; returns rows."""
+    def scenarios(self, sync, with_strace=True):
+        """Every scenario of one sync setting, warm-up and timed runs, then (with_strace) the strace runs; returns
+        rows."""
         d, s = self.args.duration, self.args.strace_seconds
         chains = self.args.connections + self.args.wrk_threads
         rows = {}
@@ -392,7 +398,7 @@ class WritePathBench:
         self.fixed(sync, pw, "app", 2)
         rows["password"] = self.fixed(sync, pw, "app", d)
         # Under strace: syncs and writes per request.
-        if shutil.which("strace"):
+        if with_strace and shutil.which("strace"):
             for name, fn in (("client_credentials", lambda: self.fixed(sync, cc, "cc", s, strace=True)),
                              ("code redemption",
                               lambda: self.redeem(sync, self.make_codes(sync, s), s, strace=True)[0]),
@@ -441,7 +447,9 @@ class WritePathBench:
         _, tokens = self.redeem(sync, self.make_codes(sync, 2), 2)
         self.rotate(sync, tokens[:chains], 2)
         _, tokens = self.redeem(sync, self.make_codes(sync, 2), 2)
+        self.perf_name = "refresh_rotation_live_grants"
         r = self.rotate(sync, tokens[:chains], d)
+        self.perf_name = None
         print(f"  {sync} refresh rotation, {self.args.live_grants:,} live grants: {r['rps']:.0f} req/s, "
               f"p99 {r['p99']:.2f} ms, {r['cpu_us']:.0f} us CPU/request", file=sys.stderr)
         return r
@@ -450,6 +458,26 @@ class WritePathBench:
         bench.stop_all(self.procs)
         if not os.environ.get("TF_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def merge_rounds(rounds):
+    """One setting's rows measured in several rounds: each column's median, and the ratios to client_credentials as
+    the median of each round's ratio (robust to load that differs between rounds); syscalls from the first round."""
+    if len(rounds) == 1:
+        return rounds[0]
+    merged = {}
+    for name in rounds[0]:
+        rs = [r[name] for r in rounds if name in r]
+        row = {k: bench.median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "cpu_us", "nginx_us", "fastcgi_us")}
+        for k in ("non2xx", "socket_errors", "exhausted"):
+            row[k] = sum(r[k] for r in rs)
+        if "syscalls" in rs[0]:
+            row["syscalls"] = rs[0]["syscalls"]
+        ccs = [r["client_credentials"] for r in rounds if name in r]
+        row["cpu_ratio"] = bench.median([r["cpu_us"] / cc["cpu_us"] for r, cc in zip(rs, ccs)])
+        row["rps_ratio"] = bench.median([r["rps"] / cc["rps"] for r, cc in zip(rs, ccs)])
+        merged[name] = row
+    return merged
 
 
 def live_grants_lines(args, results, filled):
@@ -465,9 +493,11 @@ def live_grants_lines(args, results, filled):
 
 
 def table(args, results):
+    how = (f"medians of {args.rounds} interleaved rounds (ratios: medians of each round's ratio); "
+           if args.rounds > 1 else "")
     lines = [f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; nginx 1 worker process; "
-             f"{args.workers} tokenfcgi processes × {args.threads} threads per setting; ES256; syncs per request from "
-             f"separate {args.strace_seconds}s runs under `strace -c -f`.", "",
+             f"{args.workers} tokenfcgi processes × {args.threads} threads per setting; ES256; {how}syncs per request "
+             f"from separate {args.strace_seconds}s runs under `strace -c -f`.", "",
              "| lmdb_sync | scenario | requests/s | p50 ms | p99 ms | CPU µs/request (nginx + FastCGI) | CPU vs cc | "
              "requests/s vs cc | fdatasync / fsync / pwrite64 / pwritev per request |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -483,7 +513,8 @@ def table(args, results):
             sys_text = " / ".join(f"{sc[k]:.2f}" for k in SYSCALLS) if sc else "-"
             lines.append(f"| {sync} | {name}{' (' + '; '.join(note) + ')' if note else ''} | {r['rps']:.0f} | "
                          f"{r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} ({r['nginx_us']:.0f} + "
-                         f"{r['fastcgi_us']:.0f}) | {r['cpu_us'] / cc['cpu_us']:.2f}× | {r['rps'] / cc['rps']:.2f}× | "
+                         f"{r['fastcgi_us']:.0f}) | {r.get('cpu_ratio', r['cpu_us'] / cc['cpu_us']):.2f}× | "
+                         f"{r.get('rps_ratio', r['rps'] / cc['rps']):.2f}× | "
                          f"{sys_text} |")
     return "\n".join(lines)
 
@@ -509,11 +540,14 @@ def main():
     ap.add_argument("--threads", type=int, default=32, help="--threads of each tokenfcgi process")
     ap.add_argument("--sync", default=",".join(SYNC_SETTINGS), help="the lmdb_sync settings to measure")
     ap.add_argument("--strace-seconds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every setting's scenarios this many times, interleaved, and report medians")
     ap.add_argument("--live-grants", type=int, default=1_000_000,
                     help="measure refresh rotation again on a database of this many live grants (0: not)")
     ap.add_argument("--perf", metavar="DIR",
                     help="record the workers with `perf record -g` during the timed client_credentials, code "
-                         "redemption and refresh rotation runs, into DIR/<sync>-<scenario>.data")
+                         "redemption and refresh rotation runs (also on the filled database), into "
+                         "DIR/<sync>-<scenario>.data")
     ap.add_argument("--reload-clients", type=int, default=0,
                     help="measure only the configuration reload, with this many more clients")
     ap.add_argument("--reload-interval", type=float, default=0.5,
@@ -527,13 +561,17 @@ def main():
         if args.reload_clients:
             rows = b.reload(args.sync.split(",")[0])
         else:
-            for sync in args.sync.split(","):
-                results[sync] = b.scenarios(sync)
+            rounds = {sync: [] for sync in args.sync.split(",")}
+            for i in range(args.rounds):
+                for sync in rounds:
+                    rounds[sync].append(b.scenarios(sync, with_strace=i == 0))
             if args.live_grants:
                 filled = b.fill(args.live_grants)
-                for sync in args.sync.split(","):
-                    results[sync][f"refresh rotation, {args.live_grants:,} live grants"] = \
-                        b.rotate_on_full_database(sync)
+                for i in range(args.rounds):
+                    for sync in rounds:
+                        rounds[sync][i][f"refresh rotation, {args.live_grants:,} live grants"] = \
+                            b.rotate_on_full_database(sync)
+            results = {sync: merge_rounds(rs) for sync, rs in rounds.items()}
     finally:
         b.stop()
     print()
