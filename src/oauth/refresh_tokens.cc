@@ -213,8 +213,8 @@ http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGr
 std::optional<PreparedRefreshHandle> PrepareSuccessorHandle(std::string_view handle_key,
                                                             const RefreshTokenLocation& where,
                                                             const store::Grant& read) {
-  if (where.chain.empty()) return std::nullopt;
-  return MakeChainHandle(handle_key, read.family, read.generation + 1, where.chain);
+  if (where.chain().empty()) return std::nullopt;
+  return MakeChainHandle(handle_key, read.family, read.generation + 1, where.chain());
 }
 
 NewGrant SuccessorRefreshToken(std::string_view handle_key, const store::Client& client, const store::Grant& consumed,
@@ -308,17 +308,12 @@ RefreshTokenLocation LocateRefreshToken(std::string_view handle, std::string_vie
   RefreshTokenLocation where;
   where.hash = Sha256(handle);
   where.name = ParseRefreshHandle(handle_key, handle);
-  if (where.name.has_value() && !where.name->chain.empty()) {
-    where.chain = where.name->chain;
-    where.key = RefreshChainKey(where.name->family, where.chain);
-  } else {
-    where.key = where.hash;
-  }
+  where.key = where.chain().empty() ? where.hash : RefreshChainKey(where.name->family, where.chain());
   return where;
 }
 
 Result<store::Grant> ReadRefreshToken(store::Txn& txn, const RefreshTokenLocation& where) {
-  if (!where.chain.empty()) return ChainRefreshToken(txn, where.key, where.hash, *where.name);
+  if (!where.chain().empty()) return ChainRefreshToken(txn, where.key, where.hash, *where.name);
   Result<store::Grant> grant = txn.GetGrant(where.hash);
   if (!grant.ok() && grant.status().IsNotFound() && where.name.has_value()) {
     return PastGenerationRefreshToken(txn, where.hash, *where.name);
@@ -411,7 +406,8 @@ Result<RefreshRedemption> RedeemRefreshToken(store::Txn& txn, const RefreshRedee
   } else {
     // The successor continues the presented handle's chain (a handle of older builds starts one), and replaces the
     // chain's record in place: the only write of a rotation.
-    NewGrant successor = SuccessorRefreshToken(handle_key, client, grant, request.now, where.chain, request.successor);
+    NewGrant successor =
+        SuccessorRefreshToken(handle_key, client, grant, request.now, where.chain(), request.successor);
     if (retry && grant.successor != successor.key) {
       const Status removed = txn.RemoveGrant(grant.successor);
       if (!removed.ok() && !removed.IsNotFound()) return removed;

@@ -161,15 +161,17 @@ store::Grant RefreshGrantFromResourceOwner(const Snapshot& snapshot, const store
 http::Response StoreNewGrantsAndRespond(store::Store& store, std::optional<NewGrant> refresh, IssuedAccessToken token,
                                         std::string_view what);
 
-// Where a presented handle's record is or was, and what it names: its chain key and chain, or Sha256(handle) and ""
-// for a handle that names no chain; Sha256(handle) in either case; and, for a handle this server made, what
-// ParseRefreshHandle read from it. LocateRefreshToken does this work on the handle (its MAC, its hashes) once per
-// request, before any transaction, for every transaction of the request to use.
+// Where a presented handle's record is or was, and what it names: its chain key, or Sha256(handle) for a handle that
+// names no chain; Sha256(handle) in either case; and, for a handle this server made, what ParseRefreshHandle read
+// from it. LocateRefreshToken does this work on the handle (its MAC, its hashes) once per request, before any
+// transaction, for every transaction of the request to use.
 struct RefreshTokenLocation {
   std::string key;
-  std::string chain;
   std::string hash;
   std::optional<RefreshHandle> name;
+
+  // The chain the handle names; "" for a handle that names none.
+  std::string_view chain() const { return name.has_value() ? std::string_view(name->chain) : std::string_view(); }
 };
 RefreshTokenLocation LocateRefreshToken(std::string_view handle, std::string_view handle_key);
 

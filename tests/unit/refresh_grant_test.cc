@@ -671,7 +671,7 @@ TEST(RefreshHandle, APreparedSuccessorIsUsedOnlyForTheGenerationItWasMadeFor) {
   std::optional<PreparedRefreshHandle> prepared = PrepareSuccessorHandle(key, where, read);
   ASSERT_TRUE(prepared.has_value());
   EXPECT_EQ(ParseRefreshHandle(key, prepared->handle)->generation, 5);
-  NewGrant next = SuccessorRefreshToken(key, client, read, 2000, where.chain, &*prepared);
+  NewGrant next = SuccessorRefreshToken(key, client, read, 2000, where.chain(), &*prepared);
   EXPECT_EQ(next.handle, prepared->handle);
   EXPECT_EQ(next.key, where.key);
   EXPECT_EQ(next.grant.generation, 5);
@@ -679,7 +679,7 @@ TEST(RefreshHandle, APreparedSuccessorIsUsedOnlyForTheGenerationItWasMadeFor) {
 
   store::Grant moved_on = read;
   moved_on.generation = 5;
-  next = SuccessorRefreshToken(key, client, moved_on, 2000, where.chain, &*prepared);
+  next = SuccessorRefreshToken(key, client, moved_on, 2000, where.chain(), &*prepared);
   EXPECT_NE(next.handle, prepared->handle);
   EXPECT_EQ(ParseRefreshHandle(key, next.handle)->generation, 6);
   EXPECT_EQ(next.grant.generation, 6);
