@@ -14,18 +14,21 @@ nginx (1 worker process) in front of P tokenfcgi processes with --threads T each
                        REMOTE_USER, login_providers = remote_user)
   revocation           RFC 7009 revocation of refresh tokens (the redemption's), one family per request
   password             the password grant (Argon2id at the default cost), for reference
-and, after every setting's scenarios, with --live-grants N (default 1,000,000; 0 leaves it out): the database is
-filled with N live refresh tokens (fill_grants, beside tokenfcgi in the build tree) and refresh rotation is measured
-again for each setting, with its rate as a share of the same setting's rotation on the nearly empty database.
-for each lmdb_sync setting (each setting has its own P processes on the same database). Reports requests/s, p50/p99,
+and, with --live-grants N (default 1,000,000; 0 leaves it out), refresh rotation on a second database filled
+beforehand with N live refresh tokens (fill_grants, beside tokenfcgi in the build tree), measured right after the
+rotation on the nearly empty one in every round, with its rate as a share of that rotation's (the median of each
+round's share), so that the two are measured side by side rather than minutes apart. With --compact-filled the
+filled database is first replaced by its compacted copy (`tokenctl backup`, then the restore steps of
+docs/deploy.md), which drops the free pages the fill's large transactions leave behind.
+for each lmdb_sync setting (each setting has its own P processes on each database). Reports requests/s, p50/p99,
 server CPU per request (nginx + workers, from /proc) and its ratio to client_credentials of the same setting, and,
 from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
 its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs a request costs.
 Token pools (refresh tokens, codes) are made fresh for every wrk run, so no run presents a token another consumed.
 With --rounds N every setting's scenarios (and the rotation on the filled database) run N times, the settings
 interleaved, and the table shows each column's median and the median of each round's ratio to client_credentials
-(syscalls come from the first round's strace runs; each round's tokens stay in the database, so later rounds run on
-a database a few hundred thousand grants larger).
+(syscalls come from the first round's strace runs; each round's tokens stay in the databases, so later rounds run on
+databases a few hundred thousand grants larger).
 
 With --reload-clients N, only the configuration reload is measured instead: N more clients in the database,
 client_credentials on the first sync setting for --duration seconds while `tokenctl session rotate-key` changes the
@@ -62,6 +65,7 @@ SECRET = "bench-secret-0123456789"
 CB = "http://127.0.0.1/cb"
 SCOPE = "api1 offline_access"
 SYNC_SETTINGS = ("full", "meta-async")
+FILLED = "-filled"  # a setting's target on the database filled with --live-grants grants: "full-filled"
 SYSCALLS = ("fdatasync", "fsync", "pwrite64", "pwritev")
 
 # One wrk Lua script for every scenario that needs a pool: each wrk thread reads its share of the pool file
@@ -138,8 +142,14 @@ class WritePathBench:
         self.build = os.path.abspath(args.build)
         self.tmp = tempfile.mkdtemp(prefix="tokenfcgi-wbench-")
         self.procs = []
-        self.ports = {sync: bench.free_port() for sync in SYNC_SETTINGS}
-        self.workers = {}  # sync setting -> [(socket, pid)]
+        # Where requests go: each sync setting on the nearly empty database, and with --live-grants also on the
+        # filled one (setting + FILLED).
+        self.targets = SYNC_SETTINGS
+        if args.live_grants and not args.reload_clients:
+            self.targets += tuple(sync + FILLED for sync in SYNC_SETTINGS)
+        self.ports = {target: bench.free_port() for target in self.targets}
+        self.workers = {}  # target -> [(socket, pid)]
+        self.filled = ""  # fill_grants's report
         self.seq = 0
         self.perf_name = None  # the timed scenario being run, for --perf
 
@@ -149,14 +159,16 @@ class WritePathBench:
     def config(self, sync):
         return os.path.join(self.tmp, f"{sync}.conf")
 
-    def tokenctl(self, *args):
-        return self.run([os.path.join(self.build, "tokenctl"), "--config", self.config("full")] + list(args))
+    def tokenctl(self, *args, target="full"):
+        return self.run([os.path.join(self.build, "tokenctl"), "--config", self.config(target)] + list(args))
 
     def setup(self):
         t = self.tmp
-        for sync in SYNC_SETTINGS:
-            with open(self.config(sync), "w") as f:
-                f.write(f"issuer = http://127.0.0.1:{self.ports[sync]}\ndatabase = {t}/db\nlog_level = error\n"
+        for target in self.targets:
+            sync, filled = target.removesuffix(FILLED), target.endswith(FILLED)
+            with open(self.config(target), "w") as f:
+                f.write(f"issuer = http://127.0.0.1:{self.ports[target]}\n"
+                        f"database = {t}/{'db-filled' if filled else 'db'}\nlog_level = error\n"
                         f"access_token_signing_alg = ES256\nlogin_providers = remote_user local\n"
                         f"refresh_token_reuse_grace_seconds = 0\nmax_readers = 1000\nlmdb_sync = {sync}\n"
                         f"map_size = 4G\n")
@@ -182,18 +194,27 @@ class WritePathBench:
             json.dump(data, f)
         self.tokenctl("init")
         self.tokenctl("import", f"{t}/data.json")
-        for sync in SYNC_SETTINGS:
-            self.workers[sync] = []
+        if "full" + FILLED in self.targets:
+            os.makedirs(f"{t}/db-filled")
+            self.tokenctl("init", target="full" + FILLED)
+            self.tokenctl("import", f"{t}/data.json", target="full" + FILLED)
+            self.fill(self.args.live_grants)
+            if self.args.compact_filled:  # as docs/deploy.md's backup and restore: a compacted copy replaces the file
+                self.tokenctl("backup", f"{t}/db-compacted", target="full" + FILLED)
+                os.replace(f"{t}/db-compacted/data.mdb", f"{t}/db-filled/data.mdb")
+                os.remove(f"{t}/db-filled/lock.mdb")
+        for target in self.targets:
+            self.workers[target] = []
             for i in range(self.args.workers):
-                sock = f"{t}/{sync}-{i}.sock"
-                cmd = [os.path.join(self.build, "tokenfcgi"), "--config", self.config(sync), "--listen",
+                sock = f"{t}/{target}-{i}.sock"
+                cmd = [os.path.join(self.build, "tokenfcgi"), "--config", self.config(target), "--listen",
                        "unix:" + sock, "--threads", str(self.args.threads)]
-                log = open(f"{t}/{sync}-{i}.log", "wb")
+                log = open(f"{t}/{target}-{i}.log", "wb")
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
                 log.close()
                 self.procs.append(p)
                 bench.wait_socket(sock, p)
-                self.workers[sync].append((sock, p.pid))
+                self.workers[target].append((sock, p.pid))
         self.start_nginx()
 
     def start_nginx(self):
@@ -204,14 +225,14 @@ class WritePathBench:
                     'fastcgi_param REMOTE_USER "alice";')
         upstreams = "".join(f"upstream {s.replace('-', '_')} {{ "
                             + " ".join(f"server unix:{sock};" for sock, _ in self.workers[s]) + " }\n"
-                            for s in SYNC_SETTINGS)
+                            for s in self.targets)
         servers = "".join(f"""
     server {{
         listen 127.0.0.1:{self.ports[s]} backlog=1024;
         client_max_body_size 64k;
         location = /connect/authorize {{ {as_alice} fastcgi_pass {s.replace('-', '_')}; }}
         location / {{ {params} fastcgi_pass {s.replace('-', '_')}; }}
-    }}""" for s in SYNC_SETTINGS)
+    }}""" for s in self.targets)
         with open(f"{t}/nginx.conf", "w") as f:
             f.write(bench.nginx_conf(t, f"    {upstreams}\n{servers}", worker_connections=2048))
         self.nginx = bench.start_nginx(t, lambda: self.post("full", "/connect/token", "grant_type=client_credentials",
@@ -281,7 +302,7 @@ class WritePathBench:
         if self.args.perf and not strace and self.perf_name:
             os.makedirs(self.args.perf, exist_ok=True)
             recorder = subprocess.Popen(["perf", "record", "-g", "-o",
-                                         os.path.join(self.args.perf, f"{sync}-{self.perf_name}.data"),
+                                         os.path.join(self.args.perf, f"{sync.removesuffix(FILLED)}-{self.perf_name}.data"),
                                          "-p", ",".join(str(pid) for pid in pids)],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
@@ -385,6 +406,10 @@ class WritePathBench:
         self.perf_name = "refresh_rotation"
         rows["refresh rotation"] = self.rotate(sync, tokens[:chains], d)
         self.perf_name = None
+        if sync + FILLED in self.targets:
+            live = self.rotate_on_full_database(sync + FILLED)
+            live["share_of_empty"] = live["rps"] / rows["refresh rotation"]["rps"]
+            rows[f"refresh rotation, {self.args.live_grants:,} live grants"] = live
         # A revocation has no signature to make, so it may run faster than a redemption: more tokens, untimed.
         pool = tokens[chains:]
         for _ in range(3):
@@ -434,14 +459,15 @@ class WritePathBench:
         return rows
 
     def fill(self, count):
-        """Fills the database with `count` live refresh tokens; returns fill_grants's report."""
+        """Fills the second database with `count` live refresh tokens; keeps fill_grants's report."""
         started = time.monotonic()
-        out = self.run([os.path.join(self.build, "fill_grants"), "--config", self.config("full"), str(count)]).stdout
+        out = self.run([os.path.join(self.build, "fill_grants"), "--config", self.config("full" + FILLED),
+                        str(count)]).stdout
         print(f"  filled in {time.monotonic() - started:.0f} s: {out.strip()}", file=sys.stderr)
-        return out.strip()
+        self.filled = out.strip()
 
     def rotate_on_full_database(self, sync):
-        """Refresh rotation again, once the database holds --live-grants live grants."""
+        """Refresh rotation on the database filled with --live-grants live grants (`sync` is its target)."""
         d = self.args.duration
         chains = self.args.connections + self.args.wrk_threads
         _, tokens = self.redeem(sync, self.make_codes(sync, 2), 2)
@@ -471,6 +497,8 @@ def merge_rounds(rounds):
         row = {k: bench.median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "cpu_us", "nginx_us", "fastcgi_us")}
         for k in ("non2xx", "socket_errors", "exhausted"):
             row[k] = sum(r[k] for r in rs)
+        if "share_of_empty" in rs[0]:
+            row["share_of_empty"] = bench.median([r["share_of_empty"] for r in rs])
         if "syscalls" in rs[0]:
             row["syscalls"] = rs[0]["syscalls"]
         ccs = [r["client_credentials"] for r in rounds if name in r]
@@ -481,13 +509,17 @@ def merge_rounds(rounds):
 
 
 def live_grants_lines(args, results, filled):
-    lines = ["", f"Refresh rotation once the database holds {args.live_grants:,} live grants ({filled}), as a share "
-             "of the same setting's rotation on the nearly empty database (goal: at least 90%):", ""]
+    how = "the median of each round's share; " if args.rounds > 1 else ""
+    compacted = ", then compacted" if args.compact_filled else ""
+    lines = ["", f"Refresh rotation on a database filled with {args.live_grants:,} live grants ({filled}{compacted}), "
+             "as a share "
+             "of the same setting's rotation on the nearly empty database measured just before it "
+             f"({how}goal: at least 90%):", ""]
     for sync, rows in results.items():
         full, empty = rows.get(f"refresh rotation, {args.live_grants:,} live grants"), rows.get("refresh rotation")
-        if full and empty and empty["rps"]:
+        if full and empty:
             lines.append(f"- {sync}: {full['rps']:.0f} against {empty['rps']:.0f} requests/s: "
-                         f"{100 * full['rps'] / empty['rps']:.0f}%; CPU {full['cpu_us']:.0f} against "
+                         f"{100 * full['share_of_empty']:.0f}%; CPU {full['cpu_us']:.0f} against "
                          f"{empty['cpu_us']:.0f} µs per request")
     return "\n".join(lines)
 
@@ -544,6 +576,9 @@ def main():
                     help="measure every setting's scenarios this many times, interleaved, and report medians")
     ap.add_argument("--live-grants", type=int, default=1_000_000,
                     help="measure refresh rotation again on a database of this many live grants (0: not)")
+    ap.add_argument("--compact-filled", action="store_true",
+                    help="replace the filled database by its compacted copy (`tokenctl backup`) before measuring it: "
+                         "without the free pages that filling it in transactions of 10,000 grants leaves")
     ap.add_argument("--perf", metavar="DIR",
                     help="record the workers with `perf record -g` during the timed client_credentials, code "
                          "redemption and refresh rotation runs (also on the filled database), into "
@@ -565,12 +600,7 @@ def main():
             for i in range(args.rounds):
                 for sync in rounds:
                     rounds[sync].append(b.scenarios(sync, with_strace=i == 0))
-            if args.live_grants:
-                filled = b.fill(args.live_grants)
-                for i in range(args.rounds):
-                    for sync in rounds:
-                        rounds[sync][i][f"refresh rotation, {args.live_grants:,} live grants"] = \
-                            b.rotate_on_full_database(sync)
+            filled = b.filled
             results = {sync: merge_rounds(rs) for sync, rs in rounds.items()}
     finally:
         b.stop()
