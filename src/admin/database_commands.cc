@@ -202,6 +202,7 @@ int CmdStats(Context& ctx, const Parsed&) {
     Add(o.get(), "revoked_families", s.revoked_families);
     Add(o.get(), "map_size", s.map_size);
     Add(o.get(), "used_bytes", s.used_bytes);
+    Add(o.get(), "free_bytes", s.free_bytes);
     AddDouble(o.get(), "used_percent", UsedPercent(s));
     Add(o.get(), "max_readers", s.max_readers);
     Add(o.get(), "readers_in_use", s.readers_in_use);
@@ -227,6 +228,15 @@ int CmdStats(Context& ctx, const Parsed&) {
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
        << "%; tokenctl map grow before it nears 100%)";
   row("map used", used.str());
+  if (!store::IsPostgresUri(ctx.config->database)) {
+    // Free pages are reused before the file grows; a large share of them, left by a bulk load or a large cleanup,
+    // slows the writes that land on them until a compacted backup is restored (docs/store.md).
+    std::ostringstream free_list;
+    free_list << s.free_bytes << " bytes (" << std::fixed << std::setprecision(1)
+              << (s.used_bytes ? 100.0 * static_cast<double>(s.free_bytes) / static_cast<double>(s.used_bytes) : 0)
+              << "% of the map used)";
+    row("map free list", free_list.str());
+  }
   row("readers", std::to_string(s.readers_in_use) + " of " + std::to_string(s.max_readers) + " in use");
   return kExitOk;
 }

@@ -1220,17 +1220,20 @@ class LmdbStore final : public Store {
 
   Result<StoreStats> Stats() override {
     StoreStats stats;
+    MDB_stat st;
+    int rc = mdb_env_stat(env_, &st);
+    if (rc != 0) return MdbStatus("mdb_env_stat", rc);
     {
       TxnGuard txn(this);
       TF_RETURN_IF_ERROR(txn.Begin(false));
       TF_RETURN_IF_ERROR(CountRecords(txn.get(), &stats));
+      Result<uint64_t> free_pages = FreeListPages(txn.get());
+      if (!free_pages.ok()) return free_pages.status();
+      stats.free_bytes = *free_pages * st.ms_psize;
     }
     MDB_envinfo info;
-    int rc = mdb_env_info(env_, &info);
+    rc = mdb_env_info(env_, &info);
     if (rc != 0) return MdbStatus("mdb_env_info", rc);
-    MDB_stat st;
-    rc = mdb_env_stat(env_, &st);
-    if (rc != 0) return MdbStatus("mdb_env_stat", rc);
     stats.map_size = info.me_mapsize;
     stats.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
     stats.max_readers = info.me_maxreaders;
@@ -1477,6 +1480,29 @@ class LmdbStore final : public Store {
   }
 
   Status NotInitialised() const { return Status::NotFound(std::string(kNotInitialised) + " (" + options_.path + ")"); }
+
+  // The pages on LMDB's free list as `txn` sees it: database 0 holds, per transaction that freed pages, a list whose
+  // first word is its length (an MDB_IDL). Those pages are reused before the file grows; after a transaction that
+  // rewrote much of the tree they are spread over the whole file (write-path-benchmarks.md §11).
+  static Result<uint64_t> FreeListPages(MDB_txn* txn) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, 0, &cursor);
+    if (rc != 0) return MdbStatus("mdb_cursor_open(free list)", rc);
+    uint64_t pages = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      size_t n = 0;  // MDB_ID
+      if (v.mv_size < sizeof n) {
+        mdb_cursor_close(cursor);
+        return Status::Corruption("a free-list record of " + std::to_string(v.mv_size) + " bytes");
+      }
+      std::memcpy(&n, v.mv_data, sizeof n);
+      pages += n;
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get(free list)", rc);
+    return pages;
+  }
 
   Status CountRecords(MDB_txn* txn, StoreStats* stats) {
     LmdbTxn t(txn, dbis_, false);

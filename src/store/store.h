@@ -164,6 +164,7 @@ struct StoreStats {
   uint64_t revoked_families = 0;    // records in `revocations`
   uint64_t map_size = 0;            // bytes configured
   uint64_t used_bytes = 0;          // pages in use x page size
+  uint64_t free_bytes = 0;          // LMDB: of used_bytes, the pages on the free list (0 on PostgreSQL)
   unsigned max_readers = 0, readers_in_use = 0;
 };
 

@@ -526,11 +526,13 @@ def test_stats_and_backup(env):
     env.ok("import", DEMO_JSON)
     stats = env.json("stats")
     for key in ("config_generation", "clients", "keys", "grants", "revoked_families", "map_size", "used_bytes",
-                "max_readers", "readers_in_use"):
+                "free_bytes", "max_readers", "readers_in_use"):
         check(key in stats, "stats has %s: %r" % (key, stats))
     check(stats["keys"] == 1 and stats["map_size"] == 32 * 1024 * 1024, "stats values: %r" % stats)
     check(stats["grants"] == 0 and stats["revoked_families"] == 0, "no grants yet: %r" % stats)
-    check("config generation" in env.ok("stats").stdout, "human stats")
+    human = env.ok("stats").stdout
+    check("config generation" in human and "map free list" in human, "human stats: %r" % human)
+    check(0 <= stats["free_bytes"] < stats["used_bytes"], "free list within the map used: %r" % stats)
 
     backup = os.path.join(env.dir, "backup")
     env.ok("backup", backup)
@@ -546,6 +548,7 @@ def test_stats_and_backup(env):
         check([c["ClientId"] for c in restored.json("client", "list")] == ["demo", "demo-app", "demo-backend",
                                                                           "demo-tv", "demo-web"],
               "backup holds the demo clients")
+        check(restored.json("stats")["free_bytes"] == 0, "the backup is compacted: no free pages")
     finally:
         restored.close()
 
