@@ -20,10 +20,11 @@ rotation on the nearly empty one in every round, with its rate as a share of tha
 round's share), so that the two are measured side by side rather than minutes apart. With --compact-filled the
 filled database is first replaced by its compacted copy (`tokenctl backup`, then the restore steps of
 docs/deploy.md), which drops the free pages the fill's large transactions leave behind.
-for each lmdb_sync setting (each setting has its own P processes on each database). Reports requests/s, p50/p99,
-server CPU per request (nginx + workers, from /proc) and its ratio to client_credentials of the same setting, and,
-from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which slows them, so
-its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs a request costs.
+Every scenario runs for each lmdb_sync setting (each with its own P processes on each database). Reports
+requests/s, p50/p99, server CPU per request (nginx + workers, from /proc) and its ratio to client_credentials of the
+same setting, and, from a separate shorter run of each scenario under `strace -c -f` attached to the workers (which
+slows them, so its rates are not reported), the fdatasync, fsync, pwrite64 and pwritev calls per request: the syncs
+a request costs.
 Token pools (refresh tokens, codes) are made fresh for every wrk run, so no run presents a token another consumed.
 With --rounds N every setting's scenarios (and the rotation on the filled database) run N times, the settings
 interleaved, and the table shows each column's median and the median of each round's ratio to client_credentials
@@ -301,8 +302,8 @@ class WritePathBench:
         recorder = None
         if self.args.perf and not strace and self.perf_name:
             os.makedirs(self.args.perf, exist_ok=True)
-            recorder = subprocess.Popen(["perf", "record", "-g", "-o",
-                                         os.path.join(self.args.perf, f"{sync.removesuffix(FILLED)}-{self.perf_name}.data"),
+            data = os.path.join(self.args.perf, f"{sync.removesuffix(FILLED)}-{self.perf_name}.data")
+            recorder = subprocess.Popen(["perf", "record", "-g", "-o", data,
                                          "-p", ",".join(str(pid) for pid in pids)],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
