@@ -223,20 +223,22 @@ int CmdStats(Context& ctx, const Parsed&) {
   row("users", std::to_string(s.users));
   row("grants", std::to_string(s.grants));
   row("revoked families", std::to_string(s.revoked_families));
+  if (store::IsPostgresUri(ctx.config->database)) {  // no map, no free list, no reader table
+    row("database size", std::to_string(s.used_bytes) + " bytes (pg_database_size)");
+    return kExitOk;
+  }
   const double pct = UsedPercent(s);
   std::ostringstream used;
   used << s.used_bytes << " of " << s.map_size << " bytes (" << std::fixed << std::setprecision(1) << pct
        << "%; tokenctl map grow before it nears 100%)";
   row("map used", used.str());
-  if (!store::IsPostgresUri(ctx.config->database)) {
-    // Free pages are reused before the file grows; a large share of them, left by a bulk load or a large cleanup,
-    // slows the writes that land on them until a compacted backup is restored (docs/store.md).
-    std::ostringstream free_list;
-    free_list << s.free_bytes << " bytes (" << std::fixed << std::setprecision(1)
-              << (s.used_bytes ? 100.0 * static_cast<double>(s.free_bytes) / static_cast<double>(s.used_bytes) : 0)
-              << "% of the map used)";
-    row("map free list", free_list.str());
-  }
+  // Free pages are reused before the file grows; a large share of them, left by a bulk load or a large cleanup,
+  // slows the writes that land on them until a compacted backup is restored (docs/store.md).
+  std::ostringstream free_list;
+  free_list << s.free_bytes << " bytes (" << std::fixed << std::setprecision(1)
+            << (s.used_bytes ? 100.0 * static_cast<double>(s.free_bytes) / static_cast<double>(s.used_bytes) : 0)
+            << "% of the map used)";
+  row("map free list", free_list.str());
   row("readers", std::to_string(s.readers_in_use) + " of " + std::to_string(s.max_readers) + " in use");
   return kExitOk;
 }

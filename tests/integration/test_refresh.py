@@ -270,6 +270,17 @@ class RefreshTest(RefreshMixin, unittest.TestCase):
             self.assertLessEqual(after["used_bytes"], once["used_bytes"] + 8 * 4096, (once, after))
         # The family is alive, and its first handles are reuse.
         self.assertEqual(self.refresh(token).status, 200)
+        # What the human `stats` says of the space depends on the store: LMDB's map, its free list and reader slots;
+        # PostgreSQL's database size, with no map or reader table to speak of.
+        human = self.d.tokenctl("stats").stdout
+        if harness.TEST_STORE == "lmdb":
+            self.assertIn("map used", human)
+            self.assertIn("map free list", human)
+            self.assertIn("readers", human)
+        else:
+            self.assertIn("database size", human)
+            for lmdb_only in ("map used", "map free list", "map grow", "readers"):
+                self.assertNotIn(lmdb_only, human)
 
     def test_parallel_double_spend_across_workers(self):
         parallel = 12
