@@ -591,7 +591,6 @@ def main():
     args = ap.parse_args()
     b = WritePathBench(args)
     results = {}
-    filled = ""
     try:
         b.setup()
         if args.reload_clients:
@@ -601,7 +600,6 @@ def main():
             for i in range(args.rounds):
                 for sync in rounds:
                     rounds[sync].append(b.scenarios(sync, with_strace=i == 0))
-            filled = b.filled
             results = {sync: merge_rounds(rs) for sync, rs in rounds.items()}
     finally:
         b.stop()
@@ -611,7 +609,7 @@ def main():
         return
     print(table(args, results))
     if args.live_grants:
-        print(live_grants_lines(args, results, filled))
+        print(live_grants_lines(args, results, b.filled))
 
 
 if __name__ == "__main__":

@@ -1485,21 +1485,19 @@ class LmdbStore final : public Store {
   // first word is its length (an MDB_IDL). Those pages are reused before the file grows; after a transaction that
   // rewrote much of the tree they are spread over the whole file (write-path-benchmarks.md §11).
   static Result<uint64_t> FreeListPages(MDB_txn* txn) {
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, 0, &cursor);
-    if (rc != 0) return MdbStatus("mdb_cursor_open(free list)", rc);
+    CursorGuard cursor;
+    TF_RETURN_IF_ERROR(cursor.Open(txn, 0));
     uint64_t pages = 0;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
       size_t n = 0;  // MDB_ID
       if (v.mv_size < sizeof n) {
-        mdb_cursor_close(cursor);
         return Status::Corruption("a free-list record of " + std::to_string(v.mv_size) + " bytes");
       }
       std::memcpy(&n, v.mv_data, sizeof n);
       pages += n;
     }
-    mdb_cursor_close(cursor);
     if (rc != MDB_NOTFOUND) return MdbStatus("mdb_cursor_get(free list)", rc);
     return pages;
   }
