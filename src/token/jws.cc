@@ -454,6 +454,12 @@ bool SigningKey::Verify(std::string_view signing_input, std::string_view signatu
     }
     rc = EVP_DigestVerify(ctx.get(), der->data(), der->size(), in, signing_input.size());
   } else {
+    // RFC 8017 8.1.2 and 8.2.2, step 1: an RSA signature of any length but the modulus's is invalid. OpenSSL would read
+    // a shorter one as a number with leading zeros and accept a valid signature with its first zero bytes cut off.
+    if ((alg_ == Alg::kRS256 || alg_ == Alg::kPS256) &&
+        signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey_))) {
+      return false;
+    }
     rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(), in,
                           signing_input.size());
   }

@@ -281,6 +281,30 @@ TEST(JwsTest, Es256RejectsSignaturesThatAreNot64Bytes) {
   EXPECT_FALSE((*key)->Verify("x", std::string(64, '\0')));
 }
 
+// RFC 8017 8.1.2 and 8.2.2, step 1: an RSA signature that is not exactly as long as the modulus is invalid. OpenSSL
+// reads a shorter one as a number with leading zeros, so a valid signature whose first byte is 0 (one in 256) would
+// verify with that byte cut off. PS256 is randomised: sign until such a signature comes up.
+TEST(JwsTest, RsaSignaturesMustBeAsLongAsTheModulus) {
+  auto key = SigningKey::Generate(Alg::kPS256);
+  ASSERT_TRUE(key.ok());
+  std::string sig;
+  for (int i = 0; i < 20000 && (sig.empty() || sig[0] != '\0'); ++i) {
+    auto s = (*key)->Sign("x");
+    ASSERT_TRUE(s.ok());
+    sig = *s;
+  }
+  ASSERT_EQ(sig[0], '\0') << "no signature with a leading zero byte in 20,000";
+  ASSERT_EQ(sig.size(), 256u);
+  EXPECT_TRUE((*key)->Verify("x", sig));
+  EXPECT_FALSE((*key)->Verify("x", sig.substr(1)));
+  EXPECT_FALSE((*key)->Verify("x", std::string(1, '\0') + sig));
+  auto rs = SigningKey::Generate(Alg::kRS256);
+  ASSERT_TRUE(rs.ok());
+  auto rs_sig = (*rs)->Sign("x");
+  ASSERT_TRUE(rs_sig.ok());
+  EXPECT_FALSE((*rs)->Verify("x", std::string(1, '\0') + *rs_sig));
+}
+
 TEST(JwsTest, Es256SignaturesWithShortOrHighBitRAndSConvert) {
   // Sign's DER -> r||s conversion and Verify's r||s -> DER conversion are hand-written: check them on the awkward
   // values. About one signature in 128 has r or s with a zero first byte (a shorter DER INTEGER, left-padded in
