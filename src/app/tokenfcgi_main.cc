@@ -107,10 +107,10 @@ class LoggingHandler final : public http::RequestHandler {
 
   http::Response Handle(const http::Request& request) override {
     const auto start = std::chrono::steady_clock::now();
-    oauth::RequestLog log;
+    auto log = std::make_shared<oauth::RequestLog>();
     http::Response response;
     try {
-      response = service_->Handle(request, &log);
+      response = service_->Handle(request, log.get());
     } catch (const std::exception& e) {
       Logf(LogLevel::kError, "request failed: %s", e.what());
       response = http::Response();
@@ -118,18 +118,22 @@ class LoggingHandler final : public http::RequestHandler {
       response.SetHeader("Content-Type", "application/json");
       response.SetHeader("Cache-Control", "no-store");
       response.body = "{\"error\":\"server_error\"}";
-      log.outcome = "server_error";
+      log->outcome = "server_error";
     }
-    if (LogEnabled(LogLevel::kInfo)) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-      // Never the query string, the body or any header: they may carry secrets, codes or tokens.
-      Logf(LogLevel::kInfo, "%s %s client=%s grant=%s outcome=%s status=%d us=%lld",
-           SanitizeForLog(request.method, 16).c_str(), SanitizeForLog(request.path, 200).c_str(),
-           SanitizeForLog(log.client_id, 100).c_str(), SanitizeForLog(log.grant_type, 100).c_str(),
-           SanitizeForLog(log.outcome, 64).c_str(), response.status,
-           static_cast<long long>(us.count()));
-    }
-    return response;
+    // After the answer: a deferred one (a write committed by another thread) is logged by that thread, with the
+    // time it waited. `request` is valid until then (request.h).
+    return http::Then(std::move(response), [&request, log, start](http::Response r) {
+      if (LogEnabled(LogLevel::kInfo)) {
+        const auto us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        // Never the query string, the body or any header: they may carry secrets, codes or tokens.
+        Logf(LogLevel::kInfo, "%s %s client=%s grant=%s outcome=%s status=%d us=%lld",
+             SanitizeForLog(request.method, 16).c_str(), SanitizeForLog(request.path, 200).c_str(),
+             SanitizeForLog(log->client_id, 100).c_str(), SanitizeForLog(log->grant_type, 100).c_str(),
+             SanitizeForLog(log->outcome, 64).c_str(), r.status, static_cast<long long>(us.count()));
+      }
+      return r;
+    });
   }
 
  private:

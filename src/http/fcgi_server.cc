@@ -214,6 +214,7 @@ struct Shared {
   std::mutex mu;
   std::condition_variable exited_cv;
   unsigned exited = 0;        // guarded by mu
+  unsigned deferred = 0;      // guarded by mu: requests handed to another thread and not yet answered
   Status fatal;               // guarded by mu: the first error that stopped a worker
 };
 
@@ -234,24 +235,24 @@ bool TransientAcceptError(int err) {
 // empty STDIN record), so that closing the connection leaves nothing the web server sent unread. Only a body of
 // declared length is followed at once by that record; without CONTENT_LENGTH (a GET, or a body nginx streams with
 // fastcgi_request_buffering off) the next byte may be one a client has not sent yet, and the worker must not wait
-// for it, so such a request reports false.
-bool ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_bytes) {
-  const internal::ParamIndex params(req.envp);  // one pass over the parameters, not one FCGX_GetParam scan per name
-  Request request = BuildRequest(
-      [&params](const char* name) -> const char* { return params.Get(name); },
-      [&req](char* buf, int len) -> int {
-        int n = FCGX_GetStr(buf, len, req.in);
-        if (n == 0 && FCGX_GetError(req.in) != 0) return -1;
-        return n;
-      },
-      max_body_bytes);
-  Response response;
-  try {
-    response = handler.Handle(request);
-  } catch (const std::exception& e) {
-    Logf(LogLevel::kError, "request handler failed: %s", e.what());
-    response = InternalError();
-  }
+// for it, so such a request reports false. The empty STDIN record is normally already in libfcgi's buffer: reading
+// one more byte consumes it without a system call. A body that was not read (413, malformed length) is never
+// touched.
+bool InputReadToEnd(FCGX_Request& req, const Request& request, const internal::ParamIndex& params) {
+  const char* length = params.Get("CONTENT_LENGTH");
+  if (request.body_state != BodyState::kComplete || length == nullptr || length[0] == '\0') return false;
+  char extra;
+  return FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in) && FCGX_GetError(req.in) == 0;
+}
+
+// Writes the response and closes the request. libfcgi closes a connection by shutting down its write side and then
+// waiting in poll() until the web server has closed too: a sleep and a wake-up per request. With the input read to
+// its end there is nothing left that a close could turn into a TCP reset, so the request is detached, which libfcgi
+// 2.4 closes with a plain close() (FCGX_Free passes !detached as OS_IpcClose's shutdown flag; test_worker_signals
+// checks the effect on the wire). Otherwise (a body left unread) the lingering close stays, so that the reset cannot
+// destroy the response before the web server reads it. A kept-alive connection (fastcgi_keep_conn) is not closed
+// here, and libfcgi would remember the detach for whichever later request closes it: it is left alone.
+void Respond(FCGX_Request& req, const Response& response, bool input_read) {
   std::string out = SerializeResponse(response);
   size_t off = 0;
   while (off < out.size()) {
@@ -259,12 +260,93 @@ bool ServeOne(FCGX_Request& req, RequestHandler& handler, uint64_t max_body_byte
     if (FCGX_PutStr(out.data() + off, n, req.out) != n) break;  // the web server went away
     off += static_cast<size_t>(n);
   }
-  // The empty STDIN record is normally already in libfcgi's buffer: reading one more byte consumes it without a
-  // system call. A body that was not read (413, malformed length) is never touched.
-  const char* length = params.Get("CONTENT_LENGTH");
-  if (request.body_state != BodyState::kComplete || length == nullptr || length[0] == '\0') return false;
-  char extra;
-  return FCGX_GetStr(&extra, 1, req.in) == 0 && FCGX_HasSeenEOF(req.in) && FCGX_GetError(req.in) == 0;
+  if (input_read && !req.keepConnection) FCGX_Detach(&req);
+  FCGX_Finish_r(&req);
+}
+
+// At most this many deferred requests per process are waiting for their answers at once (four of the LMDB store's
+// largest batches).
+constexpr unsigned kMaxDeferred = 256;
+
+bool DeferredBelowCap(Shared* shared) {
+  std::lock_guard<std::mutex> lock(shared->mu);
+  return shared->deferred < kMaxDeferred;
+}
+
+// A request handed to the thread that completes its deferred response: it owns the FastCGI request and the Request
+// until the answer is written, then frees both. Dropped without an answer (a continuation threw), it answers 500.
+class Handoff {
+ public:
+  Handoff(std::unique_ptr<FCGX_Request> req, std::unique_ptr<Request> request, bool input_read, Shared* shared)
+      : req_(std::move(req)), request_(std::move(request)), input_read_(input_read), shared_(shared) {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    ++shared_->deferred;
+  }
+  Handoff(const Handoff&) = delete;
+  Handoff& operator=(const Handoff&) = delete;
+  ~Handoff() {
+    if (!answered_) Answer(InternalError());
+    FCGX_Free(req_.get(), 0);
+    // Under the lock: ServeFastCgi returns (and destroys `shared_`) only once it has seen the count reach zero.
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    --shared_->deferred;
+    shared_->exited_cv.notify_all();
+  }
+
+  void Answer(const Response& response) {
+    if (answered_) return;
+    answered_ = true;
+    Respond(*req_, response, input_read_);
+  }
+
+ private:
+  std::unique_ptr<FCGX_Request> req_;
+  std::unique_ptr<Request> request_;  // what the handler's continuations may still refer to
+  bool input_read_;
+  Shared* shared_;
+  bool answered_ = false;
+};
+
+// Serves the accepted request `req`. A deferred response on a connection that is not kept alive takes `req` with it
+// (left null here) and is answered by the thread that completes it; this thread goes back to accepting.
+void ServeOne(std::unique_ptr<FCGX_Request>* req, RequestHandler& handler, Shared* shared) {
+  const internal::ParamIndex params((*req)->envp);  // one pass over the parameters, not one FCGX_GetParam per name
+  FCGX_Request* r = req->get();
+  auto request = std::make_unique<Request>(BuildRequest(
+      [&params](const char* name) -> const char* { return params.Get(name); },
+      [r](char* buf, int len) -> int {
+        int n = FCGX_GetStr(buf, len, r->in);
+        if (n == 0 && FCGX_GetError(r->in) != 0) return -1;
+        return n;
+      },
+      shared->options->max_body_bytes));
+  const bool input_read = InputReadToEnd(*r, *request, params);
+  Response response;
+  try {
+    response = handler.Handle(*request);
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "request handler failed: %s", e.what());
+    response = InternalError();
+  }
+  // A kept-alive connection carries the web server's next request: it stays with this thread (Await below). So does a
+  // request beyond kMaxDeferred answers owed by this process: then the thread waits, as a burst larger than the
+  // store's batches should, instead of taking connections from the listen backlog faster than they are answered.
+  if (response.deferred && !r->keepConnection && DeferredBelowCap(shared)) {
+    auto handoff = std::make_shared<Handoff>(std::move(*req), std::move(request), input_read, shared);
+    try {
+      response.deferred([handoff](Response answer) { handoff->Answer(answer); });
+    } catch (const std::exception& e) {
+      Logf(LogLevel::kError, "request handler failed: %s", e.what());
+    }
+    return;
+  }
+  try {
+    response = Await(std::move(response));
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "request handler failed: %s", e.what());
+    response = InternalError();
+  }
+  Respond(*r, response, input_read);
 }
 
 void WorkerMain(Shared* shared) {
@@ -278,15 +360,15 @@ void WorkerMain(Shared* shared) {
   } catch (const std::exception& e) {
     Logf(LogLevel::kError, "cannot create request handler: %s", e.what());
   }
-  FCGX_Request req;
-  FCGX_InitRequest(&req, shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+  auto req = std::make_unique<FCGX_Request>();
+  FCGX_InitRequest(req.get(), shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
   Status fatal;
   if (handler == nullptr) fatal = Status::Internal("cannot create request handler");
 
   while (fatal.ok() && !shared->stop.load()) {
     // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment).
     pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
-    int rc = shared->stop.load() ? -EINTR : FCGX_Accept_r(&req);
+    int rc = shared->stop.load() ? -EINTR : FCGX_Accept_r(req.get());
     pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
     if (rc < 0) {
       if (shared->stop.load() || rc == -EINTR) continue;
@@ -303,18 +385,13 @@ void WorkerMain(Shared* shared) {
                                    : ""));
       break;
     }
-    // libfcgi closes a connection by shutting down its write side and then waiting in poll() until the web server
-    // has closed too: a sleep and a wake-up per request. With the input read to its end there is nothing left that
-    // a close could turn into a TCP reset, so the request is detached, which libfcgi 2.4 closes with a plain close()
-    // (FCGX_Free passes !detached as OS_IpcClose's shutdown flag; test_worker_signals checks the effect on the
-    // wire). Otherwise (a body left unread) the lingering close stays, so that the reset cannot destroy the response
-    // before the web server reads it. A kept-alive connection (fastcgi_keep_conn) is not closed here, and libfcgi
-    // would remember the detach for whichever later request closes it: it is left alone.
-    const bool input_read = ServeOne(req, *handler, shared->options->max_body_bytes);
-    if (input_read && !req.keepConnection) FCGX_Detach(&req);
-    FCGX_Finish_r(&req);
+    ServeOne(&req, *handler, shared);
+    if (req == nullptr) {  // handed off with its deferred response
+      req = std::make_unique<FCGX_Request>();
+      FCGX_InitRequest(req.get(), shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    }
   }
-  FCGX_Free(&req, 0);  // frees buffers; the listening socket stays open
+  FCGX_Free(req.get(), 0);  // frees buffers; the listening socket stays open
   handler.reset();
 
   std::lock_guard<std::mutex> lock(shared->mu);
@@ -551,7 +628,7 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   FCGX_ShutdownPending();
   {
     std::unique_lock<std::mutex> lock(shared.mu);
-    while (shared.exited < workers.size()) {
+    while (shared.exited < workers.size() || shared.deferred > 0) {
       // Idle workers have SIGUSR2 unblocked inside accept(); busy ones hold it pending until their request is done.
       for (std::thread& t : workers) pthread_kill(t.native_handle(), SIGUSR2);
       shared.exited_cv.wait_for(lock, std::chrono::milliseconds(100));
@@ -586,7 +663,7 @@ Status ServeCgiOnce(const ServerOptions& options, RequestHandler& handler) {
       options.max_body_bytes);
   Response response;
   try {
-    response = handler.Handle(request);
+    response = Await(handler.Handle(request));
   } catch (const std::exception& e) {
     Logf(LogLevel::kError, "request handler failed: %s", e.what());
     response = InternalError();

@@ -4,9 +4,14 @@
 // answers the one request found in the environment and stdin.
 //
 // Threads: `threads` threads each accept and serve one request at a time. Each thread gets its own RequestHandler
-// from the factory, created on that thread, so handlers need no locking of their own state.
+// from the factory, created on that thread, so handlers need no locking of their own state. A deferred Response
+// (request.h) is answered by the thread that completes it, which writes it and closes the request, while the thread
+// that accepted the request accepts the next one; so a deferred continuation must not touch a handler's own state.
+// On a connection the web server keeps alive (fastcgi_keep_conn), and in CGI mode, the accepting thread waits for
+// the answer instead.
 //
-// Shutdown: SIGTERM, SIGINT or SIGHUP stops accepting; requests in flight are finished and written; Serve returns OK.
+// Shutdown: SIGTERM, SIGINT or SIGHUP stops accepting; requests in flight (deferred ones too) are finished and
+// written; Serve returns OK.
 // SIGUSR1 is ignored (logged). No signal interrupts a request in flight.
 #pragma once
 

@@ -2,6 +2,9 @@
 // here knows FastCGI or OAuth. A Request is built once per request by the adapter and is read-only afterwards.
 #pragma once
 
+#include <functional>
+#include <future>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,12 +35,45 @@ struct Request {
   std::string body;
 };
 
+struct Response;
+
+// Takes the final answer to a request; called once, from any thread.
+using Answer = std::function<void(Response)>;
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type included here
   std::string body;
+  // Set when the answer waits on a write that another thread commits (store::Store::UpdateAsync): the adapter calls
+  // it once with an Answer, which whoever completes the write calls with the real response; status, headers and
+  // body are then unused. The Request it answers stays valid until the Answer has been called, so a handler's
+  // continuation may refer to it; anything else it uses it must own. An Answer that is destroyed without being
+  // called answers 500 (the adapter's guard), so a continuation that throws still closes its request.
+  std::function<void(Answer)> deferred;
 
   void SetHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
+
+// `then` applied to the final response: at once if `response` is not deferred, else when its answer comes (in the
+// thread that completes it). How every layer between a handler and the adapter adds its headers or logs.
+inline Response Then(Response response, std::function<Response(Response)> then) {
+  if (!response.deferred) return then(std::move(response));
+  Response later;
+  later.deferred = [start = std::move(response.deferred), then = std::move(then)](Answer answer) {
+    start([then, answer = std::move(answer)](Response r) { answer(then(std::move(r))); });
+  };
+  return later;
+}
+
+// Waits on this thread for the answer to a deferred response (CGI mode, a kept-alive connection, tests); any other
+// response is returned as it is. Throws std::future_error if the answer is dropped unanswered, or what starting it
+// threw.
+inline Response Await(Response response) {
+  if (!response.deferred) return response;
+  auto promise = std::make_shared<std::promise<Response>>();
+  std::future<Response> answer = promise->get_future();
+  response.deferred([promise](Response r) { promise->set_value(std::move(r)); });
+  return answer.get();
+}
 
 }  // namespace tf::http

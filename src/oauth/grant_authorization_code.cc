@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "oauth/access_token.h"
+#include "oauth/answer_after_write.h"
 #include "oauth/authorization_codes.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
@@ -174,49 +175,64 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
     }
   }
 
-  std::vector<const NewGrant*> issued;
-  if (tokens.has_value()) {
-    if (tokens->refresh.has_value()) issued.push_back(&*tokens->refresh);
-    if (tokens->access.reference.has_value()) issued.push_back(&*tokens->access.reference);
+  // The write and the answer run on the thread that commits the write (answer_after_write.h) and own what they use;
+  // the token endpoint keeps the snapshot and the client in it alive for them.
+  struct Redemption {
+    std::string hash;
+    std::optional<IssuedTokens> tokens;
+    std::vector<const NewGrant*> issued;  // into tokens
+    std::string family;
+    CodeRedemption outcome = CodeRedemption::kRejected;
+  };
+  auto w = std::make_shared<Redemption>();
+  w->hash = hash;
+  w->tokens = std::move(tokens);
+  w->family = code->family;
+  if (w->tokens.has_value()) {
+    if (w->tokens->refresh.has_value()) w->issued.push_back(&*w->tokens->refresh);
+    if (w->tokens->access.reference.has_value()) w->issued.push_back(&*w->tokens->access.reference);
   }
   // With tokens built, steps 4-6 passed (a PKCE code's verifier matched), so a race lost to a parallel request counts
   // as proven reuse, as the double redemption it is.
   const bool proof = ReplayProvesPossession(client, request.form, *code);
-  CodeRedemption outcome = CodeRedemption::kRejected;
-  st = request.store->Update([&](store::Txn& txn) -> Status {
-    Result<CodeRedemption> r =
-        RedeemAuthorizationCode(txn, request.snapshot, hash, client.client_id, now, issued, proof);
+  const auto write = [w, snapshot = &request.snapshot, client_id = std::string_view(client.client_id), now,
+                      proof](store::Txn& txn) -> Status {
+    Result<CodeRedemption> r = RedeemAuthorizationCode(txn, *snapshot, w->hash, client_id, now, w->issued, proof);
     if (!r.ok()) return r.status();
-    outcome = *r;
+    w->outcome = *r;
     // Redeeming without tokens built cannot happen (a consumed code never becomes unconsumed); if the store says
     // otherwise, write nothing rather than consume the code for an empty answer.
-    if (outcome == CodeRedemption::kRedeemed && !tokens.has_value()) {
+    if (w->outcome == CodeRedemption::kRedeemed && !w->tokens.has_value()) {
       return Status::Conflict("the authorization code changed during the request");
     }
     return Status::OK();  // kReuseDetected must commit: the revocation is the point
-  });
-  if (!st.ok()) {
-    if (st.code() == Status::Code::kConflict) return InvalidGrant(kInvalidCode);
-    return StoreFailure(st);
-  }
-  switch (outcome) {
-    case CodeRedemption::kRedeemed:
-      break;
-    case CodeRedemption::kRejected:
-      return InvalidGrant(kInvalidCode);
-    case CodeRedemption::kReuseDetected:
-      Logf(LogLevel::kWarn, "authorization code reuse by client %s: its grant family %s is revoked",
-           SanitizeForLog(client.client_id).c_str(), code->family.c_str());
-      return InvalidGrant(kInvalidCode);
-    case CodeRedemption::kReplayWithoutProof:
-      Logf(LogLevel::kWarn,
-           "authorization code replay for public client %s without a matching code_verifier: its grant family %s is "
-           "kept",
-           SanitizeForLog(client.client_id).c_str(), code->family.c_str());
-      return InvalidGrant(kInvalidCode);
-  }
-  if (tokens->refresh.has_value()) tokens->access.refresh_token = std::move(tokens->refresh->handle);
-  return AccessTokenResponse(tokens->access);
+  };
+  const auto answer = [w, client_id = std::string_view(client.client_id)](const Status& written) -> http::Response {
+    if (!written.ok()) {
+      if (written.code() == Status::Code::kConflict) return InvalidGrant(kInvalidCode);
+      return StoreFailure(written);
+    }
+    switch (w->outcome) {
+      case CodeRedemption::kRedeemed:
+        break;
+      case CodeRedemption::kRejected:
+        return InvalidGrant(kInvalidCode);
+      case CodeRedemption::kReuseDetected:
+        Logf(LogLevel::kWarn, "authorization code reuse by client %s: its grant family %s is revoked",
+             SanitizeForLog(client_id).c_str(), w->family.c_str());
+        return InvalidGrant(kInvalidCode);
+      case CodeRedemption::kReplayWithoutProof:
+        Logf(LogLevel::kWarn,
+             "authorization code replay for public client %s without a matching code_verifier: its grant family %s "
+             "is kept",
+             SanitizeForLog(client_id).c_str(), w->family.c_str());
+        return InvalidGrant(kInvalidCode);
+    }
+    IssuedTokens& issued = *w->tokens;
+    if (issued.refresh.has_value()) issued.access.refresh_token = std::move(issued.refresh->handle);
+    return AccessTokenResponse(issued.access);
+  };
+  return AnswerAfterWrite(request.store, write, answer);
 }
 
 }  // namespace tf::oauth

@@ -28,6 +28,7 @@
 #include <algorithm>
 
 #include "oauth/access_token.h"
+#include "oauth/answer_after_write.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
 #include "oauth/grant_tokens.h"
@@ -75,7 +76,7 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
   // (UpdateAccessTokenClaimsOnRefresh, AlwaysIncludeUserClaimsInIdToken); whether the user still exists and is
   // active is decided in the Update alone, which reads it anyway (a token signed for a user who is not is discarded).
   const std::string handle_key = RefreshHandleKey(request.snapshot.session_key);
-  const RefreshTokenLocation where = LocateRefreshToken(handle, handle_key);
+  RefreshTokenLocation where = LocateRefreshToken(handle, handle_key);
   const bool user_claims =
       client.update_access_token_claims_on_refresh || client.always_include_user_claims_in_id_token;
   std::optional<store::Grant> grant;
@@ -144,53 +145,65 @@ http::Response HandleRefreshToken(const TokenRequest& request) {
     }
   }
 
+  // The write and the answer run on the thread that commits the write (answer_after_write.h) and own what they use;
+  // the token endpoint keeps the form (the handle), the snapshot and the client in it alive for them.
+  struct Rotation {
+    RefreshTokenLocation where;
+    std::optional<PreparedRefreshHandle> successor;
+    std::optional<IssuedAccessToken> token;
+    RefreshRedeemRequest redeem;
+    RefreshRedemption result;
+  };
+  auto w = std::make_shared<Rotation>();
   // The successor's handle too, for the generation read (the write transaction makes another if that has changed).
-  std::optional<PreparedRefreshHandle> successor;
   if (token.has_value() && client.refresh_token_usage == store::RefreshTokenUsage::kOneTimeOnly) {
-    successor = PrepareSuccessorHandle(handle_key, where, *grant);
+    w->successor = PrepareSuccessorHandle(handle_key, where, *grant);
   }
-
-  RefreshRedeemRequest redeem;
+  w->where = std::move(where);
+  w->token = std::move(token);
+  RefreshRedeemRequest& redeem = w->redeem;
   redeem.handle = handle;
-  redeem.where = &where;
-  redeem.successor = successor.has_value() ? &*successor : nullptr;
+  redeem.where = &w->where;
+  redeem.successor = w->successor.has_value() ? &*w->successor : nullptr;
   redeem.client = &client;
   redeem.snapshot = &request.snapshot;
   redeem.scopes = *requested;  // checked against the fresh grant
   redeem.now = now;
   redeem.reuse_grace_seconds = request.config.refresh_token_reuse_grace_seconds;
-  redeem.reference = token.has_value() && token->reference.has_value() ? &*token->reference : nullptr;
-  RefreshRedemption result;
-  st = request.store->Update([&](store::Txn& txn) -> Status {
-    Result<RefreshRedemption> r = RedeemRefreshToken(txn, redeem);
+  redeem.reference = w->token.has_value() && w->token->reference.has_value() ? &*w->token->reference : nullptr;
+  const auto write = [w](store::Txn& txn) -> Status {
+    Result<RefreshRedemption> r = RedeemRefreshToken(txn, w->redeem);
     if (!r.ok()) return r.status();
-    result = std::move(r).value();
+    w->result = std::move(r).value();
     // Succeeding without a token built means the read above saw a state that changed since (a user re-enabled
     // meanwhile): write nothing and answer as the read decided.
-    if (result.outcome == RefreshRedemption::Outcome::kIssued && !token.has_value()) {
+    if (w->result.outcome == RefreshRedemption::Outcome::kIssued && !w->token.has_value()) {
       return Status::Conflict("the grant changed during the request");
     }
     return Status::OK();
-  });
-  if (!st.ok()) {
-    if (st.code() == Status::Code::kConflict) return InvalidGrant();
-    return StoreFailure(st);
-  }
-  switch (result.outcome) {
-    case RefreshRedemption::Outcome::kIssued:
-      break;
-    case RefreshRedemption::Outcome::kScopeExceeded:
-      return OAuthError(400, kInvalidScope, "the requested scope exceeds the scope of the refresh token");
-    case RefreshRedemption::Outcome::kRejected:
-    case RefreshRedemption::Outcome::kReuseDetected:
-      return InvalidGrant();
-  }
-  if (result.retry) {
-    Logf(LogLevel::kInfo, "refresh_token grant: client %s retried within the reuse grace period",
-         SanitizeForLog(client.client_id).c_str());
-  }
-  token->refresh_token = std::move(result.refresh_token);
-  return AccessTokenResponse(*token);
+  };
+  const auto answer = [w, client_id = std::string_view(client.client_id)](const Status& written) -> http::Response {
+    if (!written.ok()) {
+      if (written.code() == Status::Code::kConflict) return InvalidGrant();
+      return StoreFailure(written);
+    }
+    switch (w->result.outcome) {
+      case RefreshRedemption::Outcome::kIssued:
+        break;
+      case RefreshRedemption::Outcome::kScopeExceeded:
+        return OAuthError(400, kInvalidScope, "the requested scope exceeds the scope of the refresh token");
+      case RefreshRedemption::Outcome::kRejected:
+      case RefreshRedemption::Outcome::kReuseDetected:
+        return InvalidGrant();
+    }
+    if (w->result.retry) {
+      Logf(LogLevel::kInfo, "refresh_token grant: client %s retried within the reuse grace period",
+           SanitizeForLog(client_id).c_str());
+    }
+    w->token->refresh_token = std::move(w->result.refresh_token);
+    return AccessTokenResponse(*w->token);
+  };
+  return AnswerAfterWrite(request.store, write, answer);
 }
 
 }  // namespace tf::oauth

@@ -1,5 +1,6 @@
 #include "oauth/revocation.h"
 
+#include "oauth/answer_after_write.h"
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
 #include "oauth/form_post.h"
@@ -78,28 +79,36 @@ http::Response HandleRevocationRequest(const http::Request& request, Catalog& ca
   if (token.empty()) return OAuthError(400, kInvalidRequest, "token is missing");
   // token_type_hint is deliberately not read: see revocation.h, step 5.
 
-  const RefreshTokenLocation where = LocateRefreshToken(token, RefreshHandleKey(snapshot.session_key));
-  Outcome outcome = Outcome::kUnknown;
+  // The write below runs on the thread that commits it (answer_after_write.h): it owns what it uses. The snapshot
+  // owns the client.
+  struct Revocation {
+    std::shared_ptr<const Snapshot> snapshot;
+    const store::Client* client;
+    RefreshTokenLocation where;
+    int64_t now;
+    Outcome outcome = Outcome::kUnknown;
+  };
+  auto rev = std::make_shared<Revocation>(
+      Revocation{post.snapshot, auth.client, LocateRefreshToken(token, RefreshHandleKey(snapshot.session_key)), now});
   // A read first, so unknown tokens and tokens of other clients never take LMDB's one writer lock; the write
   // transaction then looks again, as the grant may have changed in between.
-  Status st = store->Read([&](store::Txn& txn) {
-    return Revoke(txn, snapshot, auth.client->client_id, where, now, /*dry_run=*/true, &outcome);
-  });
-  if (st.ok() && (outcome == Outcome::kFamilyRevoked || outcome == Outcome::kReferenceTokenRemoved)) {
-    st = store->Update([&](store::Txn& txn) {
-      return Revoke(txn, snapshot, auth.client->client_id, where, now, /*dry_run=*/false, &outcome);
-    });
+  const auto revoke = [rev](store::Txn& txn, bool dry_run) {
+    return Revoke(txn, *rev->snapshot, rev->client->client_id, rev->where, rev->now, dry_run, &rev->outcome);
+  };
+  const auto answer = [rev, client_id = log->client_id](const Status& st) {
+    if (!st.ok()) return StoreFailureResponse("revocation", st, "the server cannot revoke tokens at the moment");
+    Logf(LogLevel::kDebug, "revocation by %s: %s", client_id.c_str(), OutcomeName(rev->outcome));
+    http::Response r;
+    r.status = 200;
+    r.SetHeader("Cache-Control", "no-store");
+    r.SetHeader("Pragma", "no-cache");
+    return r;
+  };
+  const Status st = store->Read([&](store::Txn& txn) { return revoke(txn, /*dry_run=*/true); });
+  if (!st.ok() || (rev->outcome != Outcome::kFamilyRevoked && rev->outcome != Outcome::kReferenceTokenRemoved)) {
+    return answer(st);
   }
-  if (!st.ok()) {
-    return StoreFailureResponse("revocation", st, "the server cannot revoke tokens at the moment");
-  }
-  Logf(LogLevel::kDebug, "revocation by %s: %s", log->client_id.c_str(), OutcomeName(outcome));
-
-  http::Response r;
-  r.status = 200;
-  r.SetHeader("Cache-Control", "no-store");
-  r.SetHeader("Pragma", "no-cache");
-  return r;
+  return AnswerAfterWrite(store, [revoke](store::Txn& txn) { return revoke(txn, /*dry_run=*/false); }, answer);
 }
 
 }  // namespace tf::oauth

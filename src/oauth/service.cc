@@ -145,18 +145,22 @@ Service::~Service() = default;
 void Service::StartReloadThread() { impl_->catalog.StartReloadThread(); }
 
 http::Response Service::Handle(const http::Request& request, RequestLog* log) {
-  RequestLog scratch;
-  if (log == nullptr) log = &scratch;
+  std::shared_ptr<RequestLog> scratch;  // kept until a deferred answer comes
+  if (log == nullptr) {
+    scratch = std::make_shared<RequestLog>();
+    log = scratch.get();
+  }
   log->client_id = "-";
   log->grant_type = "-";
   log->outcome.clear();
-  http::Response response = impl_->Route(request, log);
-  impl_->Cors(request, &response);
-  if (log->outcome.empty()) {  // endpoints that answer HTML or redirects (authorize) set it themselves
-    const std::string_view error = ErrorCodeOf(response);
-    log->outcome = error.empty() ? "ok" : std::string(error);
-  }
-  return response;
+  return http::Then(impl_->Route(request, log), [this, &request, log, scratch](http::Response response) {
+    impl_->Cors(request, &response);
+    if (log->outcome.empty()) {  // endpoints that answer HTML or redirects (authorize) set it themselves
+      const std::string_view error = ErrorCodeOf(response);
+      log->outcome = error.empty() ? "ok" : std::string(error);
+    }
+    return response;
+  });
 }
 
 }  // namespace tf::oauth

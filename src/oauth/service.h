@@ -30,7 +30,14 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
+  // The response to `request`; deferred (http/request.h) when it waits on a write that the store commits on another
+  // thread (refresh rotation, code redemption, revocation on LMDB). `log` (may be null) is filled by the time the
+  // answer is given, and must live until then.
   http::Response Handle(const http::Request& request, RequestLog* log);
+  // Handle, waiting on this thread for a deferred answer (tests and fuzz targets).
+  http::Response HandleAndWait(const http::Request& request, RequestLog* log) {
+    return http::Await(Handle(request, log));
+  }
 
   // Configuration rebuilds run on a thread of their own from now on, so no request waits for one (Catalog::
   // StartReloadThread). The worker calls it before serving; the thread stops with the Service.

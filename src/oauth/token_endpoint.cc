@@ -1,5 +1,6 @@
 #include "oauth/token_endpoint.h"
 
+#include "oauth/answer_after_write.h"
 #include "oauth/client_authentication.h"
 #include "oauth/errors.h"
 #include "oauth/extension_grants.h"
@@ -13,10 +14,11 @@ namespace tf::oauth {
 
 http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog, const Config& config,
                                   const Clock& clock, store::Store* store, RequestLog* log) {
-  FormPost post = ReadFormPost(request, catalog, config);
-  if (!post.form) return std::move(post.error);
-  const Form& form = *post.form;
-  const Snapshot& snap = *post.snapshot;
+  // Shared: a deferred answer (answer_after_write.h) refers to the form and the snapshot until it is given.
+  auto post = std::make_shared<FormPost>(ReadFormPost(request, catalog, config));
+  if (!post->form) return std::move(post->error);
+  const Form& form = *post->form;
+  const Snapshot& snap = *post->snapshot;
 
   const std::string_view grant_type = form.Get("grant_type");
   log->grant_type = SanitizeForLog(grant_type);
@@ -30,12 +32,12 @@ http::Response HandleTokenRequest(const http::Request& request, Catalog& catalog
   for (const GrantType& g : GrantTypes()) {
     if (g.name == grant_type) {
       const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
-      return g.handler(token_request);
+      return KeepAlive(g.handler(token_request), post);
     }
   }
   if (const ExtensionGrant* extension = FindExtensionGrant(grant_type); extension != nullptr) {
     const TokenRequest token_request{form, *auth.client, snap, config, clock, store};
-    return HandleExtensionGrant(*extension, token_request);
+    return KeepAlive(HandleExtensionGrant(*extension, token_request), post);
   }
   return OAuthError(400, kUnsupportedGrantType, "the grant_type is not supported");
 }

@@ -20,6 +20,11 @@
 //     parent), so the batch costs one commit and one sync. A callback that fails or throws aborts only its nested
 //     transaction; a failed commit of the parent fails every request of the batch that had succeeded (none of them
 //     is acknowledged). Each caller gets its own Status or exception.
+//   - UpdateAsync queues into the same batches without waiting: its callbacks and `done` run on the thread that
+//     leads the batch. Such a request has no thread of its own to hand the lead to, so a batch whose next request is
+//     one of them is led by the store's committer thread (started at the first UpdateAsync; never in tokenctl),
+//     which keeps leading while the queue starts with them and hands the lead to an Update caller waiting at its
+//     front, as any leader does. The destructor lets it finish the queue.
 #include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -39,6 +44,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -991,13 +997,41 @@ Result<uint64_t> CountPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix)
 
 // ---- Store -----------------------------------------------------------------------------------------------------------
 
+// An exception thrown by an UpdateAsync callback, as the status its `done` gets.
+Status ExceptionStatus(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return Status::Internal(std::string("the write failed: ") + x.what());
+  } catch (...) {
+  }
+  return Status::Internal("the write failed");
+}
+
+// Calls UpdateAsync's `done`; what it throws is logged, not passed to the thread that committed.
+void CallDone(const std::function<void(Status)>& done, const Status& status) {
+  try {
+    done(status);
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "store: the completion of a write failed: %s", e.what());
+  } catch (...) {
+    Logf(LogLevel::kError, "store: the completion of a write failed");
+  }
+}
+
 // One caller of LmdbStore::Update() waiting for its batch: the callback, and what it returned or threw. Each waits on
 // its own condition variable, woken exactly once: when its batch is done, or when it is to lead the next batch. (One
 // condition variable for all would wake every waiting thread at the end of every batch, to find mostly that its own
 // batch has not run yet, and have them all queue for one mutex: a quarter of a worker's CPU under refresh load.)
+// An UpdateAsync call is one too, owning its callback and `done`, with nobody waiting: its batch's leader calls
+// `done` and deletes it.
 struct PendingUpdate {
   enum class Turn { kWaiting, kDone, kLead };
   explicit PendingUpdate(const std::function<Status(Txn&)>* f) : fn(f) {}
+  PendingUpdate(std::function<Status(Txn&)> f, std::function<void(Status)> d)
+      : owned_fn(std::move(f)), fn(&owned_fn), done(std::move(d)) {}
+
+  bool async() const { return static_cast<bool>(done); }
 
   // Sets `to` and wakes the waiter. Under `mu`, so the waiter (which returns and destroys this object once it sees
   // kDone) cannot do so before this call is done with it.
@@ -1013,7 +1047,9 @@ struct PendingUpdate {
     return turn;
   }
 
+  std::function<Status(Txn&)> owned_fn;  // UpdateAsync's callback
   const std::function<Status(Txn&)>* fn;
+  std::function<void(Status)> done;  // UpdateAsync only
   Status result;                 // final once woken with kDone (written by the batch's leader before the wake)
   std::exception_ptr exception;  // likewise
   std::mutex mu;
@@ -1026,6 +1062,12 @@ class LmdbStore final : public Store {
   LmdbStore(MDB_env* env, const StoreOptions& options) : env_(env), options_(options) {}
 
   ~LmdbStore() override {
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      stopping_ = true;
+    }
+    committer_cv_.notify_one();
+    if (committer_.joinable()) committer_.join();
     for (MDB_txn* txn : pool_) mdb_txn_abort(txn);
     mdb_env_close(env_);
   }
@@ -1071,9 +1113,47 @@ class LmdbStore final : public Store {
     return me.result;
   }
 
-  // Runs the next batch from the front of the queue (`self`, this thread's own request, first), then passes the lead
-  // on.
-  void LeadBatch(PendingUpdate* self) {
+  // Queues the request and returns; with no leader at work, the committer thread is woken to lead.
+  void UpdateAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) override {
+    if (options_.read_only) {
+      CallDone(done, Status::IOError("Update: the store at " + options_.path + " is open read-only"));
+      return;
+    }
+    auto p = std::make_unique<PendingUpdate>(std::move(fn), std::move(done));
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      // First, so that a thread that cannot be started (it throws) leaves nothing queued.
+      if (!committer_.joinable()) committer_ = std::thread(&LmdbStore::CommitterMain, this);
+      queue_.push_back(p.release());  // deleted by the leader of its batch
+      if (!leading_) {
+        leading_ = true;
+        committer_turn_ = true;
+        wake = true;
+      }
+    }
+    if (wake) committer_cv_.notify_one();
+  }
+
+  // The committer thread: leads whenever it is handed the lead, and keeps it while the queue starts with
+  // UpdateAsync requests; returns once the store is being destroyed and it has nothing to lead.
+  void CommitterMain() {
+    std::unique_lock<std::mutex> lock(batch_mu_);
+    for (;;) {
+      committer_cv_.wait(lock, [&] { return committer_turn_ || stopping_; });
+      if (!committer_turn_) return;
+      committer_turn_ = false;
+      lock.unlock();
+      while (LeadBatch(nullptr)) {
+      }
+      lock.lock();
+    }
+  }
+
+  // Runs the next batch from the front of the queue (`self`, the calling thread's own request, first; none for the
+  // committer thread), then passes the lead on: to the Update caller at the front of the queue, or to the committer
+  // thread if an UpdateAsync request is there. Returns true when the caller is the committer and keeps the lead.
+  bool LeadBatch(PendingUpdate* self) {
     std::vector<PendingUpdate*> batch;
     {
       std::lock_guard<std::mutex> lock(batch_mu_);
@@ -1087,19 +1167,34 @@ class LmdbStore final : public Store {
       for (PendingUpdate* p : batch) p->exception = std::current_exception();
     }
     PendingUpdate* next = nullptr;
+    bool to_committer = false;
+    bool keep = false;
     {
       std::lock_guard<std::mutex> lock(batch_mu_);
       if (queue_.empty()) {
         leading_ = false;
-      } else {
+      } else if (!queue_.front()->async()) {
         next = queue_.front();
+      } else if (self == nullptr) {
+        keep = true;
+      } else {
+        committer_turn_ = true;
+        to_committer = true;
       }
     }
-    // The next batch first, so the writer lock is taken again while this batch's requests are being woken.
+    // The next batch first, so the writer lock is taken again while this batch's requests are being answered.
     if (next != nullptr) next->Wake(PendingUpdate::Turn::kLead);
+    if (to_committer) committer_cv_.notify_one();
     for (PendingUpdate* p : batch) {
-      if (p != self) p->Wake(PendingUpdate::Turn::kDone);
+      if (p == self) continue;
+      if (!p->async()) {
+        p->Wake(PendingUpdate::Turn::kDone);
+        continue;
+      }
+      CallDone(p->done, p->exception ? ExceptionStatus(p->exception) : p->result);
+      delete p;
     }
+    return keep;
   }
 
   // One request alone: its own write transaction, as LMDB runs any other. A full map may have been grown by another
@@ -1629,10 +1724,24 @@ class LmdbStore final : public Store {
   std::mutex batch_mu_;              // guards queue_ and leading_
   std::deque<PendingUpdate*> queue_;  // Update() calls not yet taken into a batch, oldest first
   bool leading_ = false;              // a thread runs a batch, or has been woken to run the next one
+  bool committer_turn_ = false;       // the committer thread is to lead (guarded by batch_mu_)
+  bool stopping_ = false;             // the destructor runs (guarded by batch_mu_)
+  std::condition_variable committer_cv_;
+  std::thread committer_;             // started by the first UpdateAsync
   std::atomic<int64_t> next_reader_check_{0};  // SteadySeconds() from which the periodic reader check runs       // CollectExpired: the grant key after which the next scan starts ("" = the first)
 };
 
 }  // namespace
+
+void Store::UpdateAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) {
+  Status s;
+  try {
+    s = Update(fn);
+  } catch (...) {
+    s = ExceptionStatus(std::current_exception());
+  }
+  CallDone(done, s);
+}
 
 Result<CollectResult> Store::CollectExpired(int64_t now, size_t batch) {
   CollectResult result;

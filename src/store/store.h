@@ -286,6 +286,14 @@ class Store {
 
   virtual Status Read(const std::function<Status(Txn&)>& fn) = 0;
   virtual Status Update(const std::function<Status(Txn&)>& fn) = 0;
+  // Update without waiting: `fn` runs as in Update (possibly on another thread, possibly in a nested transaction of
+  // a shared one) and `done` is called once with what Update would have returned, after the commit, on the thread
+  // that committed; an exception thrown by `fn` becomes an Internal status. Both are destroyed on that thread, so
+  // they own (or keep alive) whatever they use. `done` must not block or call back into the store; an exception it
+  // throws is logged and dropped. The default runs Update on the caller's thread and calls `done` before returning;
+  // the LMDB store queues the call for its group commit (lmdb_store.cc) and returns at once, which lets a worker
+  // thread go back to its next request instead of sleeping until the batch is committed.
+  virtual void UpdateAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done);
 
   // Cheap: one read of meta/config_generation in a pooled (reset/renewed) read transaction.
   virtual Result<uint64_t> ConfigGeneration() = 0;

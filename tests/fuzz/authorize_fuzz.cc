@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   r.cookie = std::string(cookie);
   if ((data[0] & 2) != 0) r.remote_user = "alice";
-  const tf::http::Response response = world->service->Handle(r, nullptr);
+  const tf::http::Response response = world->service->HandleAndWait(r, nullptr);
 
   switch (response.status) {
     case 200: case 302: case 400: case 401: case 413: case 500: break;

@@ -256,10 +256,12 @@ class Deployment:
 
     def __init__(self, clients=None, workers=2, threads=None, key_algs=(), spawn_fcgi=False,
                  client_max_body_size="16m", nginx_server_extra="", nginx_locations=None, env=None,
-                 remote_user_header=False, worker_connections=512, nginx_http_extra="", provision=True, **config):
+                 remote_user_header=False, worker_connections=512, nginx_http_extra="", provision=True,
+                 keep_conn=False, **config):
         if remote_user_header and nginx_locations is not None:
             raise ValueError("remote_user_header replaces the catch-all location: do not pass nginx_locations")
         self.remote_user_header = remote_user_header
+        self.keep_conn = keep_conn  # nginx keeps its FastCGI connections open between requests (fastcgi_keep_conn)
         self.worker_connections = worker_connections
         self.nginx_http_extra = nginx_http_extra
         self.import_data = clients
@@ -489,6 +491,7 @@ class Deployment:
             include {FASTCGI_PARAMS};
             fastcgi_param REMOTE_USER "";
             fastcgi_pass tokenfcgi;
+            {"fastcgi_keep_conn on;" if self.keep_conn else ""}
             # A crashed worker must show as a 502, not be hidden by a retry on the other one.
             fastcgi_next_upstream off;
         }}"""
@@ -514,6 +517,7 @@ http {{
     scgi_temp_path {t}/nginx-tmp/scgi;
     upstream tokenfcgi {{
 {servers}
+        {"keepalive 8;" if self.keep_conn else ""}
     }}
     {self.nginx_http_extra}
     server {{

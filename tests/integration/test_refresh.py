@@ -70,6 +70,18 @@ class Step:
 
 
 class RefreshMixin:
+    DEPLOYMENT = {}  # a class's own Deployment arguments, beside ES256 and cheap Argon2id
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Deployment(configuration(), access_token_signing_alg="ES256", password_hash_memory_kib=1024,
+                           password_hash_iterations=1, **cls.DEPLOYMENT)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
     def login(self, client="app", scope="api1 api2 offline_access"):
         fields = {"grant_type": "password", "username": "alice", "password": "Alice-pass-1", "scope": scope}
         r = self.d.post_form("/connect/token", fields, auth=(client, SECRET))
@@ -90,16 +102,7 @@ class RefreshMixin:
 class RefreshTest(RefreshMixin, unittest.TestCase):
     """One deployment: 4 workers, cheap Argon2id, no reuse grace (refresh_token_reuse_grace_seconds = 0)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Deployment(configuration(), workers=4, access_token_signing_alg="ES256",
-                           password_hash_memory_kib=1024, password_hash_iterations=1,
-                           refresh_token_reuse_grace_seconds=0)
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
+    DEPLOYMENT = {"workers": 4, "refresh_token_reuse_grace_seconds": 0}
 
     def test_discovery_lists_the_grant(self):
         self.assertIn("refresh_token", self.d.discovery()["grant_types_supported"])
@@ -311,15 +314,7 @@ class RefreshGraceTest(RefreshMixin, unittest.TestCase):
     client's retry after the response was lost (a worker killed between the commit and the answer) keeps the
     family."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Deployment(configuration(), workers=2, access_token_signing_alg="ES256",
-                           password_hash_memory_kib=1024, password_hash_iterations=1)
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
+    DEPLOYMENT = {"workers": 2}
 
     def test_one_retry_then_reuse(self):
         self.assertNotIn("refresh_token_reuse_grace_seconds", self.d.config)  # the default is what is tested
@@ -339,6 +334,33 @@ class RefreshGraceTest(RefreshMixin, unittest.TestCase):
         third = self.refresh(second).json["refresh_token"]
         self.assertInvalidGrant(self.refresh(first))
         self.assertInvalidGrant(self.refresh(third))
+
+
+
+class RefreshOverKeptConnectionsTest(RefreshMixin, unittest.TestCase):
+    """nginx keeping its FastCGI connections open (fastcgi_keep_conn, upstream keepalive): a rotation's answer waits
+    for a commit on another thread of the worker (a deferred response, fcgi_server.h), and the connection carries
+    nginx's next request, so the thread that read the request waits for that answer and then reads the next one from
+    the same connection. Were the connection handed off like one that closes, the second request on it would never
+    be read. (A kept connection holds its thread between requests, so the worker has more threads than nginx opens
+    connections here.)"""
+
+    DEPLOYMENT = {"workers": 1, "threads": 8, "keep_conn": True, "refresh_token_reuse_grace_seconds": 0}
+
+    def test_rotations_and_reuse_over_kept_connections(self):
+        token = self.login()["refresh_token"]
+        first = token
+        for _ in range(12):
+            r = self.refresh(token)
+            self.assertEqual(r.status, 200, r)
+            token = r.json["refresh_token"]
+        self.assertInvalidGrant(self.refresh(first))
+        self.assertInvalidGrant(self.refresh(token))
+        # Several at once over the pool of kept connections: one winner, as without keep-alive.
+        token = self.login()["refresh_token"]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda _: self.refresh(token), range(6)))
+        self.assertEqual(sum(1 for r in results if r.status == 200), 1, results)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ class AuthorizationCodeGrantTest : public testing::ServiceFixture {
 
   http::Response Introspect(const std::string& token) {
     RequestLog log;
-    return service_->Handle(
+    return service_->HandleAndWait(
         testing::FormPost("/connect/introspect", "token=" + token, testing::Basic("api", "api-secret")),
         &log);
   }
@@ -601,7 +601,7 @@ TEST_F(AuthorizationCodeGrantTest, ParallelDoubleRedemptionSucceedsOnce) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       RequestLog log;
-      const http::Response resp = service_->Handle(TokenRequest(RedeemBody(code), "web"), &log);
+      const http::Response resp = service_->HandleAndWait(TokenRequest(RedeemBody(code), "web"), &log);
       if (resp.status == 200) {
         ++ok;
         winners[i] = Json(resp.body).Str("refresh_token");

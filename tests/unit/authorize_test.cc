@@ -377,17 +377,17 @@ TEST_F(AuthorizeTest, UndecodableRequestsAreErrorPages) {
   r.method = "GET";
   r.path = "/connect/authorize";
   r.query = Build(Base()) + "&state=again";  // a repeated parameter
-  ExpectErrorPage(service_->Handle(r, &log_), 400, "malformed");
+  ExpectErrorPage(service_->HandleAndWait(r, &log_), 400, "malformed");
   r.query = Build(Base()) + "&x=%zz";
-  ExpectErrorPage(service_->Handle(r, &log_), 400, "malformed");
+  ExpectErrorPage(service_->HandleAndWait(r, &log_), 400, "malformed");
   ExpectErrorPage(Post(Build(Base()), "", "application/json"), 400, "application/x-www-form-urlencoded");
   r.method = "POST";
   r.query.clear();
   r.content_type = "application/x-www-form-urlencoded";
   r.body_state = http::BodyState::kTooLarge;
-  ExpectErrorPage(service_->Handle(r, &log_), 413, "too large");
+  ExpectErrorPage(service_->HandleAndWait(r, &log_), 413, "too large");
   r.body_state = http::BodyState::kIncomplete;
-  ExpectErrorPage(service_->Handle(r, &log_), 400, "incomplete");
+  ExpectErrorPage(service_->HandleAndWait(r, &log_), 400, "incomplete");
 }
 
 TEST_F(AuthorizeTest, PostWithFormBodyWorksAndIgnoresTheQuery) {
@@ -404,7 +404,7 @@ TEST_F(AuthorizeTest, OtherMethodsAre405) {
     http::Request r;
     r.method = method;
     r.path = "/connect/authorize";
-    http::Response resp = service_->Handle(r, &log_);
+    http::Response resp = service_->HandleAndWait(r, &log_);
     EXPECT_EQ(resp.status, 405) << method;
     EXPECT_EQ(Header(resp, "Allow"), "GET, POST");
   }
@@ -788,13 +788,13 @@ TEST_F(AuthorizeTest, LockoutIsSharedWithThePasswordGrant) {
   EXPECT_EQ(log_.outcome, "invalid_credentials");
   http::Request token = testing::FormPost("/connect/token", "grant_type=password&username=alice&password=Wonderland1",
                                           testing::Basic("web", "s3cret"));
-  EXPECT_EQ(service_->Handle(token, &log_).status, 400);
+  EXPECT_EQ(service_->HandleAndWait(token, &log_).status, 400);
   EXPECT_EQ(log_.outcome, "invalid_grant");
   // Failures at the token endpoint count for the form too.
   clock_.Advance(300);
   token.body = "grant_type=password&username=alice&password=bad";
-  service_->Handle(token, &log_);
-  service_->Handle(token, &log_);
+  service_->HandleAndWait(token, &log_);
+  service_->HandleAndWait(token, &log_);
   SubmitForm(Get(Base()), "alice", "Wonderland1");
   EXPECT_EQ(log_.outcome, "invalid_credentials");
   EXPECT_EQ(StoredUser("sub-alice").lockout_end, kNow + 600);

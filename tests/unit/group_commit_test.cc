@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -91,6 +95,30 @@ class GroupCommitTest : public ::testing::Test {
     }
     for (std::thread& t : threads) t.join();
     holder.join();
+  }
+
+  // `got` holds the counter values the successful increments read, per thread: 0 to expected-1, each once, and the
+  // counter ends at `expected`.
+  void ExpectEachCounterValueOnce(const std::vector<std::vector<int>>& got, size_t expected) {
+    std::set<int> values;
+    size_t n = 0;
+    for (const auto& g : got) {
+      values.insert(g.begin(), g.end());
+      n += g.size();
+    }
+    EXPECT_EQ(n, expected);
+    EXPECT_EQ(values.size(), expected) << "two requests read the same counter value";
+    ASSERT_FALSE(values.empty());
+    EXPECT_EQ(*values.begin(), 0);
+    EXPECT_EQ(*values.rbegin(), static_cast<int>(expected) - 1);
+    Client final_counter;
+    ASSERT_TRUE(store_->Read([&](Txn& txn) -> Status {
+      Result<Client> c = txn.GetClient("counter");
+      if (!c.ok()) return c.status();
+      final_counter = *c;
+      return Status::OK();
+    }).ok());
+    EXPECT_EQ(final_counter.client_name, std::to_string(expected));
   }
 
   TempDir tmp_{"group_commit"};
@@ -216,26 +244,7 @@ TEST_F(GroupCommitTest, ConcurrentUpdatesEachGetTheirOwnResult) {
     }
   });
   EXPECT_EQ(wrong.load(), 0);
-  std::set<int> values;
-  size_t n = 0;
-  for (const auto& g : got) {
-    values.insert(g.begin(), g.end());
-    n += g.size();
-  }
-  const size_t expected = kThreads * (kEach - kEach / 5);
-  EXPECT_EQ(n, expected);
-  EXPECT_EQ(values.size(), expected) << "two requests read the same counter value";
-  ASSERT_FALSE(values.empty());
-  EXPECT_EQ(*values.begin(), 0);
-  EXPECT_EQ(*values.rbegin(), static_cast<int>(expected) - 1);
-  Client final_counter;
-  ASSERT_TRUE(store_->Read([&](Txn& txn) -> Status {
-    Result<Client> c = txn.GetClient("counter");
-    if (!c.ok()) return c.status();
-    final_counter = *c;
-    return Status::OK();
-  }).ok());
-  EXPECT_EQ(final_counter.client_name, std::to_string(expected));
+  ExpectEachCounterValueOnce(got, kThreads * (kEach - kEach / 5));
 }
 
 // Single use under races, within one process: of many threads removing the same record at once (a redemption), in
@@ -269,6 +278,118 @@ TEST_F(GroupCommitTest, MoreQueuedThanOneBatchTakes) {
     if (Visible(store_.get(), {ids[i]}) != 1) failed.fetch_add(1);
   });
   EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(Visible(store_.get(), ids), static_cast<size_t>(kN));
+}
+
+// UpdateAsync, returning before its write is committed, with its result passed to `done`: as Update's, and an
+// exception as Internal. Waits for it here (the worker's threads do not).
+Status UpdateAndWaitForDone(Store* s, std::function<Status(Txn&)> fn) {
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  s->UpdateAsync(std::move(fn), [done](Status st) { done->set_value(std::move(st)); });
+  return result.get();
+}
+
+// Threads that wait for their writes (Update) and requests that do not (UpdateAsync, led by the committer thread)
+// share batches and hand the lead to each other: every request runs once, sees its predecessors' writes, and gets its
+// own outcome (a failure its status, an exception Internal with its message), as in
+// ConcurrentUpdatesEachGetTheirOwnResult.
+TEST_F(GroupCommitTest, AsyncAndWaitingUpdatesShareBatchesAndEachGetTheirOwnResult) {
+  constexpr int kThreads = 16, kEach = 40;
+  ASSERT_TRUE(store_->Update([](Txn& txn) { return txn.PutClient(NamedClient("counter", "0")); }).ok());
+  std::vector<std::vector<int>> got(kThreads);
+  std::atomic<int> wrong{0};
+  OnThreads(kThreads, [&](int t) {
+    for (int k = 0; k < kEach; ++k) {
+      auto value = std::make_shared<int>(-1);  // shared with the callback, which may run on the committer thread
+      const bool fail = k % 5 == 4, throws = k % 7 == 6, async = (t + k) % 2 == 0;
+      const std::string mine = std::to_string(t) + "/" + std::to_string(k);
+      std::function<Status(Txn&)> fn = [value, fail, throws, mine](Txn& txn) -> Status {
+        Result<Client> c = txn.GetClient("counter");
+        if (!c.ok()) return c.status();
+        *value = std::stoi(c->client_name);
+        if (fail) return Status::InvalidArgument("mine " + mine);
+        if (throws) throw std::runtime_error("thrown " + mine);
+        return txn.PutClient(NamedClient("counter", std::to_string(*value + 1)));
+      };
+      Status s;
+      if (async) {
+        s = UpdateAndWaitForDone(store_.get(), fn);
+      } else {
+        try {
+          s = store_->Update(fn);
+        } catch (const std::runtime_error& e) {
+          s = Status::Internal(std::string("the write failed: ") + e.what());
+        }
+      }
+      if (fail) {
+        if (s.message() != "mine " + mine) wrong.fetch_add(1);
+      } else if (throws) {
+        if (s.code() != Status::Code::kInternal || s.message() != "the write failed: thrown " + mine) {
+          wrong.fetch_add(1);
+        }
+      } else if (!s.ok()) {
+        wrong.fetch_add(1);
+      } else {
+        got[t].push_back(*value);
+      }
+    }
+  });
+  EXPECT_EQ(wrong.load(), 0);
+  size_t succeeded = 0;
+  for (int k = 0; k < kEach; ++k) succeeded += k % 5 != 4 && k % 7 != 6 ? 1 : 0;
+  ExpectEachCounterValueOnce(got, kThreads * succeeded);
+}
+
+// `done` comes after the commit: a read transaction started from it sees the write (safe here: the batch's write
+// transaction has ended by then). And UpdateAsync returns before the write runs when a writer of this process is
+// busy: queued behind a held batch, none of the requests has run when their calls have all returned.
+TEST_F(GroupCommitTest, AsyncUpdateReturnsAtOnceAndAnswersAfterTheCommit) {
+  constexpr int kN = 10;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, visible = 0;
+  std::atomic<int> ran{0};
+  OneBatch(1, [&](int) {
+    for (int i = 0; i < kN; ++i) {
+      const std::string id = "async-" + std::to_string(i);
+      store_->UpdateAsync(
+          [id, &ran](Txn& txn) {
+            ran.fetch_add(1);
+            return txn.PutClient(NamedClient(id, "n"));
+          },
+          [&, id](Status st) {
+            EXPECT_TRUE(st.ok()) << st.ToString();
+            const size_t seen = Visible(store_.get(), {id});
+            std::lock_guard<std::mutex> lock(mu);
+            visible += static_cast<int>(seen);
+            ++answered;
+            cv.notify_all();
+          });
+    }
+    EXPECT_EQ(ran.load(), 0) << "UpdateAsync ran its write on the calling thread, behind a busy writer";
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered == kN; }));
+  EXPECT_EQ(visible, kN);
+}
+
+// Closing the store finishes the queue first: every queued request is committed and answered.
+TEST_F(GroupCommitTest, ClosingTheStoreCommitsAndAnswersQueuedAsyncUpdates) {
+  constexpr int kN = 30;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kN; ++i) ids.push_back("closing-" + std::to_string(i));
+  std::atomic<int> ok{0};
+  OneBatch(1, [&](int) {
+    for (const std::string& id : ids) {
+      store_->UpdateAsync([id](Txn& txn) { return txn.PutClient(NamedClient(id, "n")); },
+                          [&ok](Status st) { ok.fetch_add(st.ok() ? 1 : 0); });
+    }
+  });
+  store_.reset();
+  EXPECT_EQ(ok.load(), kN);
+  store_ = OpenStoreOrNull(NewStoreOptions(tmp_.Sub("db"), true, 64u << 20));
+  ASSERT_NE(store_, nullptr);
   EXPECT_EQ(Visible(store_.get(), ids), static_cast<size_t>(kN));
 }
 

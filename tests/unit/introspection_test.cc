@@ -193,7 +193,7 @@ TEST_F(IntrospectionTest, OnlyPost) {
     http::Request r;
     r.method = method;
     r.path = "/connect/introspect";
-    http::Response resp = service_->Handle(r, &log_);
+    http::Response resp = service_->HandleAndWait(r, &log_);
     EXPECT_EQ(resp.status, 405) << method;
     EXPECT_EQ(HeaderOf(resp, "Allow"), "POST");
     EXPECT_EQ(log_.outcome, "method_not_allowed");
@@ -223,11 +223,11 @@ TEST_F(IntrospectionTest, BodyChecksAreTheTokenEndpoints) {
   r.content_type = "application/x-www-form-urlencoded";
   r.authorization = auth;
   r.body_state = http::BodyState::kTooLarge;
-  http::Response big = service_->Handle(r, &log_);
+  http::Response big = service_->HandleAndWait(r, &log_);
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(Json(big.body).Str("error"), "invalid_request");
   r.body_state = http::BodyState::kIncomplete;
-  EXPECT_EQ(service_->Handle(r, &log_).status, 400);
+  EXPECT_EQ(service_->HandleAndWait(r, &log_).status, 400);
 }
 
 TEST_F(IntrospectionTest, EveryAuthenticationFailureIsTheSame401) {
@@ -621,7 +621,7 @@ TEST_F(IntrospectionTest, DiscoveryAdvertisesBothEndpoints) {
   http::Request bare;
   bare.method = "POST";
   bare.path = "/connect/introspect";
-  EXPECT_EQ(service_->Handle(bare, &log_).status, 404);
+  EXPECT_EQ(service_->HandleAndWait(bare, &log_).status, 404);
 }
 
 }  // namespace

@@ -562,7 +562,7 @@ TEST_F(PasswordGrantTest, ConcurrentFailuresAllCount) {
         const http::Request r =
             testing::FormPost("/connect/token", "grant_type=password&username=alice&password=wrong" + std::to_string(t),
                               Basic("app", "s3cret"));
-        statuses[t * kEach + i] = service_->Handle(r, nullptr).status;
+        statuses[t * kEach + i] = service_->HandleAndWait(r, nullptr).status;
       }
     });
   }
@@ -584,7 +584,7 @@ TEST_F(PasswordGrantTest, ConcurrentFailuresReachTheLockout) {
       r.content_type = "application/x-www-form-urlencoded";
       r.authorization = Basic("app", "s3cret");
       r.body = "grant_type=password&username=alice&password=wrong";
-      (void)service_->Handle(r, nullptr);
+      (void)service_->HandleAndWait(r, nullptr);
     });
   }
   for (std::thread& t : threads) t.join();
@@ -808,7 +808,7 @@ TEST_F(PasswordGrantTest, DiscoveryListsThePasswordGrant) {
   http::Request r;
   r.method = "GET";
   r.path = "/.well-known/openid-configuration";
-  Json doc(service_->Handle(r, &log_).body);
+  Json doc(service_->HandleAndWait(r, &log_).body);
   const std::vector<std::string> types = doc.Strings("grant_types_supported");
   EXPECT_NE(std::find(types.begin(), types.end(), "password"), types.end());
 }

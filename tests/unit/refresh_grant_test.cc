@@ -1007,7 +1007,7 @@ TEST_F(RefreshGrantTest, ParallelRedemptionSucceedsOnce) {
     threads.emplace_back([&] {
       RequestLog log;
       const http::Response resp =
-          service_->Handle(testing::FormPost("/connect/token", "grant_type=refresh_token&refresh_token=" + token,
+          service_->HandleAndWait(testing::FormPost("/connect/token", "grant_type=refresh_token&refresh_token=" + token,
                                              testing::Basic("app", "s3cret")),
                            &log);
       if (resp.status == 200) {

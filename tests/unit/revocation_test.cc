@@ -123,7 +123,7 @@ TEST_F(RevocationTest, OnlyPost) {
     http::Request r;
     r.method = method;
     r.path = "/connect/revocation";
-    http::Response resp = service_->Handle(r, &log_);
+    http::Response resp = service_->HandleAndWait(r, &log_);
     EXPECT_EQ(resp.status, 405) << method;
     EXPECT_EQ(HeaderOf(resp, "Allow"), "POST");
   }
@@ -144,9 +144,9 @@ TEST_F(RevocationTest, BodyChecksAreTheTokenEndpoints) {
   r.content_type = "application/x-www-form-urlencoded";
   r.authorization = auth;
   r.body_state = http::BodyState::kTooLarge;
-  EXPECT_EQ(service_->Handle(r, &log_).status, 413);
+  EXPECT_EQ(service_->HandleAndWait(r, &log_).status, 413);
   r.body_state = http::BodyState::kIncomplete;
-  EXPECT_EQ(service_->Handle(r, &log_).status, 400);
+  EXPECT_EQ(service_->HandleAndWait(r, &log_).status, 400);
 }
 
 TEST_F(RevocationTest, ClientAuthenticationAsAtTheTokenEndpoint) {

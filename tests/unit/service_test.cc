@@ -136,7 +136,7 @@ class ServiceTest : public testing::ServiceFixture {
     http::Request r;
     r.method = method;
     r.path = path;
-    return service_->Handle(r, &log_);
+    return service_->HandleAndWait(r, &log_);
   }
 
   // Posts a client_credentials request as "svc" with `extra` appended and returns the verified token's claims.
@@ -492,7 +492,7 @@ TEST_F(ServiceTest, QueryStringParametersAreIgnored) {
   r.content_type = "application/x-www-form-urlencoded";
   r.authorization = Basic("svc", "s3cret");
   r.body = "scope=api2";
-  ExpectError(service_->Handle(r, &log_), 400, "invalid_request");  // grant_type is missing from the body
+  ExpectError(service_->HandleAndWait(r, &log_), 400, "invalid_request");  // grant_type is missing from the body
 }
 
 TEST_F(ServiceTest, BodyStates) {
@@ -501,9 +501,9 @@ TEST_F(ServiceTest, BodyStates) {
   r.path = "/connect/token";
   r.content_type = "application/x-www-form-urlencoded";
   r.body_state = http::BodyState::kTooLarge;
-  ExpectError(service_->Handle(r, &log_), 413, "invalid_request");
+  ExpectError(service_->HandleAndWait(r, &log_), 413, "invalid_request");
   r.body_state = http::BodyState::kIncomplete;
-  ExpectError(service_->Handle(r, &log_), 400, "invalid_request");
+  ExpectError(service_->HandleAndWait(r, &log_), 400, "invalid_request");
 }
 
 TEST_F(ServiceTest, NotFoundAndMethodNotAllowed) {
@@ -639,7 +639,7 @@ TEST_F(ServiceTest, DiscoveryIgnoresTheHostHeader) {
   req.method = "GET";
   req.path = "/.well-known/openid-configuration";
   req.host = "evil.example";
-  http::Response r = service_->Handle(req, &log_);
+  http::Response r = service_->HandleAndWait(req, &log_);
   EXPECT_EQ(r.body.find("evil"), std::string::npos);
 }
 
@@ -708,7 +708,7 @@ TEST_F(ServiceTest, ConcurrentRequestsWhileTheStoreChanges) {
         r.authorization = Basic("svc", "s3cret");
         r.body = "grant_type=client_credentials&scope=es.only";
         RequestLog log;
-        if (service_->Handle(r, &log).status == 200) ++ok;
+        if (service_->HandleAndWait(r, &log).status == 200) ++ok;
       }
     });
   }

@@ -124,7 +124,7 @@ class StoreOutageTest : public ::testing::Test {
     store_.reset();
   }
 
-  http::Response Handle(const http::Request& r) { return service_->Handle(r, &log_); }
+  http::Response Handle(const http::Request& r) { return service_->HandleAndWait(r, &log_); }
 
   http::Response Token(const std::string& body) {
     return Handle(testing::FormPost("/connect/token", body, testing::Basic("web", kSecret)));

@@ -217,6 +217,38 @@ TEST_P(StoreTest, ClientsPutGetListRemove) {
   EXPECT_EQ(st.code(), Status::Code::kNotFound);
 }
 
+// UpdateAsync answers once, after its write is committed, with what Update would have returned: a write that
+// succeeds is visible once `done` has run; a callback that fails gets its own status and writes nothing; one that
+// throws gets Internal with the exception's message and writes nothing.
+TEST_P(StoreTest, UpdateAsyncAnswersOnceAsUpdateWould) {
+  const auto update_async = [this](std::function<Status(Txn&)> fn) {
+    auto done = std::make_shared<std::promise<Status>>();
+    std::future<Status> result = done->get_future();
+    store_->UpdateAsync(std::move(fn), [done](Status st) { done->set_value(std::move(st)); });
+    return result.get();  // a second call of `done` would throw std::future_error on the committing thread
+  };
+  EXPECT_TRUE(update_async([](Txn& t) { return t.PutClient(MakeClient("async-ok", 10)); }).ok());
+  const Status refused = update_async([](Txn& t) -> Status {
+    TF_RETURN_IF_ERROR(t.PutClient(MakeClient("async-refused", 10)));
+    return Status::Conflict("refused");
+  });
+  EXPECT_EQ(refused.code(), Status::Code::kConflict);
+  EXPECT_EQ(refused.message(), "refused");
+  const Status thrown = update_async([](Txn& t) -> Status {
+    TF_RETURN_IF_ERROR(t.PutClient(MakeClient("async-thrown", 10)));
+    throw std::runtime_error("boom");
+  });
+  EXPECT_EQ(thrown.code(), Status::Code::kInternal);
+  EXPECT_EQ(thrown.message(), "the write failed: boom");
+  const Status st = store_->Read([](Txn& t) -> Status {
+    EXPECT_TRUE(t.GetClient("async-ok").ok());
+    EXPECT_EQ(t.GetClient("async-refused").status().code(), Status::Code::kNotFound);
+    EXPECT_EQ(t.GetClient("async-thrown").status().code(), Status::Code::kNotFound);
+    return Status::OK();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
 TEST_P(StoreTest, InvalidRecordsAreNeverWritten) {
   const uint64_t before = Generation(*store_);
   Status st = store_->Update([](Txn& t) { return t.PutClient(MakeClient("")); });

@@ -573,7 +573,7 @@ class ServiceFixture : public StoreFixture {
 
   void NewService() { service_ = std::make_unique<oauth::Service>(config_, store_.get(), &clock_); }
 
-  http::Response Handle(const http::Request& r) { return service_->Handle(r, &log_); }
+  http::Response Handle(const http::Request& r) { return service_->HandleAndWait(r, &log_); }
 
   Config config_;
   ManualClock clock_{kNow};

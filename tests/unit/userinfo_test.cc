@@ -230,9 +230,9 @@ TEST_F(UserinfoTest, MalformedRequestsAreInvalidRequest) {
   r.path = "/connect/userinfo";
   r.content_type = "application/x-www-form-urlencoded";
   r.body_state = http::BodyState::kTooLarge;
-  ExpectError(service_->Handle(r, &log_), 413, "invalid_request");
+  ExpectError(service_->HandleAndWait(r, &log_), 413, "invalid_request");
   r.body_state = http::BodyState::kIncomplete;
-  ExpectError(service_->Handle(r, &log_), 400, "invalid_request");
+  ExpectError(service_->HandleAndWait(r, &log_), 400, "invalid_request");
 }
 
 TEST_F(UserinfoTest, B64TokenCharactersAreAccepted) {
@@ -357,11 +357,11 @@ TEST_F(UserinfoTest, MethodsAndBasePath) {
   http::Request r;
   r.method = "PUT";
   r.path = "/connect/userinfo";
-  http::Response resp = service_->Handle(r, &log_);
+  http::Response resp = service_->HandleAndWait(r, &log_);
   EXPECT_EQ(resp.status, 405);
   EXPECT_EQ(HeaderOf(resp, "Allow"), "GET, POST");
   r.method = "HEAD";
-  EXPECT_EQ(service_->Handle(r, &log_).status, 405);
+  EXPECT_EQ(service_->HandleAndWait(r, &log_).status, 405);
 
   config_.base_path = "/auth";
   NewService();
@@ -372,15 +372,15 @@ TEST_F(UserinfoTest, MethodsAndBasePath) {
     login.content_type = "application/x-www-form-urlencoded";
     login.authorization = "Basic " + Base64Encode("app:s3cret");
     login.body = "grant_type=password&username=alice&password=Wonderland1&scope=openid";
-    return Json(service_->Handle(login, &log_).body).Str("access_token");
+    return Json(service_->HandleAndWait(login, &log_).body).Str("access_token");
   }();
   http::Request get;
   get.method = "GET";
   get.path = "/auth/connect/userinfo";
   get.authorization = "Bearer " + token;
-  EXPECT_EQ(service_->Handle(get, &log_).status, 200);
+  EXPECT_EQ(service_->HandleAndWait(get, &log_).status, 200);
   get.path = "/connect/userinfo";
-  EXPECT_EQ(service_->Handle(get, &log_).status, 404);
+  EXPECT_EQ(service_->HandleAndWait(get, &log_).status, 404);
 }
 
 }  // namespace
