@@ -463,7 +463,7 @@ class WritePathBench:
         """Fills the second database with `count` live refresh tokens; keeps fill_grants's report."""
         started = time.monotonic()
         out = self.run([os.path.join(self.build, "fill_grants"), "--config", self.config("full" + FILLED),
-                        str(count)]).stdout
+                        str(count), str(self.args.fill_batch)]).stdout
         print(f"  filled in {time.monotonic() - started:.0f} s: {out.strip()}", file=sys.stderr)
         self.filled = out.strip()
 
@@ -580,6 +580,9 @@ def main():
     ap.add_argument("--compact-filled", action="store_true",
                     help="replace the filled database by its compacted copy (`tokenctl backup`) before measuring it: "
                          "without the free pages that filling it in transactions of 10,000 grants leaves")
+    ap.add_argument("--fill-batch", type=int, default=10000,
+                    help="grants per write transaction when filling (10,000: a bulk load; 64: as the worker's group "
+                         "commit writes)")
     ap.add_argument("--perf", metavar="DIR",
                     help="record the workers with `perf record -g` during the timed client_credentials, code "
                          "redemption and refresh rotation runs (also on the filled database), into "
