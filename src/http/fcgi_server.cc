@@ -268,25 +268,25 @@ void Respond(FCGX_Request& req, const Response& response, bool input_read) {
 // largest batches).
 constexpr unsigned kMaxDeferred = 256;
 
-bool DeferredBelowCap(Shared* shared) {
+// Counts one more deferred request unless kMaxDeferred are owed already; a Handoff releases it.
+bool ReserveDeferred(Shared* shared) {
   std::lock_guard<std::mutex> lock(shared->mu);
-  return shared->deferred < kMaxDeferred;
+  if (shared->deferred >= kMaxDeferred) return false;
+  ++shared->deferred;
+  return true;
 }
 
 // A request handed to the thread that completes its deferred response: it owns the FastCGI request and the Request
 // until the answer is written, then frees both. Dropped without an answer (a continuation threw), it answers 500.
 class Handoff {
  public:
+  // Takes over the slot ReserveDeferred counted.
   Handoff(std::unique_ptr<FCGX_Request> req, std::unique_ptr<Request> request, bool input_read, Shared* shared)
-      : req_(std::move(req)), request_(std::move(request)), input_read_(input_read), shared_(shared) {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    ++shared_->deferred;
-  }
+      : req_(std::move(req)), request_(std::move(request)), input_read_(input_read), shared_(shared) {}
   Handoff(const Handoff&) = delete;
   Handoff& operator=(const Handoff&) = delete;
   ~Handoff() {
-    if (!answered_) Answer(InternalError());
-    FCGX_Free(req_.get(), 0);
+    if (!answered_) Answer(InternalError());  // Respond's FCGX_Finish_r frees libfcgi's buffers either way
     // Under the lock: ServeFastCgi returns (and destroys `shared_`) only once it has seen the count reach zero.
     std::lock_guard<std::mutex> lock(shared_->mu);
     --shared_->deferred;
@@ -331,7 +331,7 @@ void ServeOne(std::unique_ptr<FCGX_Request>* req, RequestHandler& handler, Share
   // A kept-alive connection carries the web server's next request: it stays with this thread (Await below). So does a
   // request beyond kMaxDeferred answers owed by this process: then the thread waits, as a burst larger than the
   // store's batches should, instead of taking connections from the listen backlog faster than they are answered.
-  if (response.deferred && !r->keepConnection && DeferredBelowCap(shared)) {
+  if (response.deferred && !r->keepConnection && ReserveDeferred(shared)) {
     auto handoff = std::make_shared<Handoff>(std::move(*req), std::move(request), input_read, shared);
     try {
       response.deferred([handoff](Response answer) { handoff->Answer(answer); });

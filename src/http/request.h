@@ -54,9 +54,12 @@ struct Response {
   void SetHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
 
-// `then` applied to the final response: at once if `response` is not deferred, else when its answer comes (in the
-// thread that completes it). How every layer between a handler and the adapter adds its headers or logs.
-inline Response Then(Response response, std::function<Response(Response)> then) {
+// `then` (a copyable callable taking and returning a Response) applied to the final response: at once if `response`
+// is not deferred, else when its answer comes (in the thread that completes it). How every layer between a handler
+// and the adapter adds its headers or logs; a template, so that the common answer that is not deferred costs no
+// std::function.
+template <typename Fn>
+Response Then(Response response, Fn then) {
   if (!response.deferred) return then(std::move(response));
   Response later;
   later.deferred = [start = std::move(response.deferred), then = std::move(then)](Answer answer) {

@@ -1098,7 +1098,7 @@ class LmdbStore final : public Store {
   // of its batch, each once. So at every moment at most one thread of the process runs a batch, and a thread that
   // waits is woken only when there is something for it: its answer, or the next batch to lead.
   Status Update(const std::function<Status(Txn&)>& fn) override {
-    if (options_.read_only) return Status::IOError("Update: the store at " + options_.path + " is open read-only");
+    if (options_.read_only) return ReadOnly("Update");
     PendingUpdate me(&fn);
     bool lead = false;
     {
@@ -1116,7 +1116,7 @@ class LmdbStore final : public Store {
   // Queues the request and returns; with no leader at work, the committer thread is woken to lead.
   void UpdateAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) override {
     if (options_.read_only) {
-      CallDone(done, Status::IOError("Update: the store at " + options_.path + " is open read-only"));
+      CallDone(done, ReadOnly("Update"));
       return;
     }
     auto p = std::make_unique<PendingUpdate>(std::move(fn), std::move(done));
@@ -1342,7 +1342,7 @@ class LmdbStore final : public Store {
   // candidate of the previous call (resume_key_), walking the grants once per round however many calls it takes.
   Result<CollectResult> CollectExpired(int64_t now, size_t batch) override {
     if (batch == 0) return Status::InvalidArgument("CollectExpired: batch must be at least 1");
-    if (options_.read_only) return Status::IOError("CollectExpired: the store at " + options_.path + " is open read-only");
+    if (options_.read_only) return ReadOnly("CollectExpired");
     LmdbTxn::Expired found;
     std::string resume;
     {
@@ -1371,7 +1371,7 @@ class LmdbStore final : public Store {
   }
 
   Status GrowMap(uint64_t bytes) override {
-    if (options_.read_only) return Status::IOError("GrowMap: the store at " + options_.path + " is open read-only");
+    if (options_.read_only) return ReadOnly("GrowMap");
     {
       // Adopt a size another process may have set, so "smaller than the current size" compares with the newest.
       TxnGuard txn(this);
@@ -1572,6 +1572,10 @@ class LmdbStore final : public Store {
     }
     if (rc != 0) return MdbStatus("mdb_get", rc);
     return Status::OK();
+  }
+
+  Status ReadOnly(std::string_view what) const {
+    return Status::IOError(std::string(what) + ": the store at " + options_.path + " is open read-only");
   }
 
   Status NotInitialised() const { return Status::NotFound(std::string(kNotInitialised) + " (" + options_.path + ")"); }

@@ -149,6 +149,16 @@ TEST(StoreOpen, ReadOnlyStoreRefusesUpdates) {
   Status st = ro->Update([](Txn& t) { return t.RemoveClient("c"); });
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(Contains(st.message(), "read-only")) << st.ToString();
+  // UpdateAsync answers the same, before it returns, and runs nothing.
+  bool ran = false;
+  Status async_st;
+  ro->UpdateAsync([&ran](Txn&) {
+    ran = true;
+    return Status::OK();
+  }, [&async_st](Status s) { async_st = std::move(s); });
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(async_st.code(), Status::Code::kIOError) << async_st.ToString();
+  EXPECT_TRUE(Contains(async_st.message(), "read-only")) << async_st.ToString();
 }
 
 TEST(StoreOpen, OtherSchemaVersionIsRefusedNamingBoth) {
