@@ -1,18 +1,42 @@
 #include "oauth/authorization_codes.h"
 
 #include "oauth/grant_family.h"
+#include "util/base64.h"
 #include "util/crypto.h"
 
 namespace tf::oauth {
+namespace {
+
+constexpr char kCodeHandleVersion = 0x01;
+constexpr size_t kFamilyBytes = 16, kSecretBytes = 32;
+constexpr size_t kCodeHandleBytes = 1 + kFamilyBytes + kSecretBytes;
+constexpr size_t kCodeHandleLength = (kCodeHandleBytes * 4 + 2) / 3;  // base64url without padding: 66
+static_assert(kCodeHandleLength <= kMaxAuthorizationCodeLength);
+
+}  // namespace
+
+std::string AuthorizationCodeKey(std::string_view code) {
+  if (code.size() == kCodeHandleLength) {
+    const std::optional<std::string> bytes = Base64UrlDecode(code);
+    if (bytes.has_value() && bytes->size() == kCodeHandleBytes && (*bytes)[0] == kCodeHandleVersion) {
+      const std::string family = Base64UrlEncode(std::string_view(*bytes).substr(1, kFamilyBytes));
+      return store::FamilyKeyPrefix(family) + Sha256(code).substr(0, 32 - store::kFamilyKeyPrefixSize);
+    }
+  }
+  return Sha256(code);
+}
 
 NewGrant NewAuthorizationCode(const store::Client& client, store::Grant grant, int64_t now) {
-  NewGrant g = NewHandle();
+  const std::string family = RandomBytes(kFamilyBytes);
+  NewGrant g;
+  g.handle = Base64UrlEncode(std::string(1, kCodeHandleVersion) + family + RandomBytes(kSecretBytes));
+  g.key = AuthorizationCodeKey(g.handle);
   g.grant = std::move(grant);
   g.grant.kind = store::GrantKind::kAuthorizationCode;
   g.grant.created = now;
   g.grant.expires = now + client.authorization_code_lifetime;
   g.grant.absolute_expires.reset();
-  g.grant.family = RandomHandle(16);
+  g.grant.family = Base64UrlEncode(family);  // as RandomHandle(16) makes a family id
   g.grant.consumed_at.reset();
   g.grant.successor.clear();
   return g;

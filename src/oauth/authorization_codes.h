@@ -1,12 +1,20 @@
 // Authorization codes (RFC 6749 §4.1): issued by the authorize endpoint (authorize.h), redeemed once by the
 // authorization_code grant (grant_authorization_code.cc).
 //
-//   handle  = RandomHandle(32)          43 chars of [A-Za-z0-9_-], 256 bits
-//   key     = Sha256(handle) -> Grant{kind authorization_code, client_id, subject, scopes, created, expires =
-//             created + AuthorizationCodeLifetime, family = RandomHandle(16) (every token issued from the code joins
-//             this family, so one RevokeGrantFamily reaches all of them), redirect_uri (as sent to authorize; "" when
-//             none was sent), nonce, code_challenge, code_challenge_method, auth_time, idp, amr, tenant, acr,
-//             session_id}
+//   family  = RandomHandle(16)          every token issued from the code joins this family, so one
+//                                       RevokeGrantFamily reaches all of them
+//   handle  = base64url(0x01 | family (16 bytes decoded) | secret (RAND_bytes(32))): 66 chars of [A-Za-z0-9_-]
+//   key     = AuthorizationCodeKey(handle) = FamilyKeyPrefix(family) | the first 16 bytes of SHA-256(handle)
+//             -> Grant{kind authorization_code, client_id, subject, scopes, created, expires = created +
+//             AuthorizationCodeLifetime, family, redirect_uri (as sent to authorize; "" when none was sent), nonce,
+//             code_challenge, code_challenge_method, auth_time, idp, amr, tenant, acr, session_id}
+// The key is a chain key of the code's family (store.h), as the key of the refresh token issued from it is: the two
+// records sit side by side in the store, so a redemption (the code consumed, its refresh token stored) and a
+// revocation of the family (both deleted) each write one leaf of the B-tree, and the code needs no family index
+// entry. The handle needs no MAC: a forged handle names a family and hashes to a key that holds nothing, and 128
+// bits of SHA-256 stand between a guessed handle and a real code's key. Codes of older builds (RandomHandle(32), 43
+// characters, under Sha256(handle)) are still found: AuthorizationCodeKey returns Sha256(code) for any string that
+// is not a handle of the form above.
 //
 // Redemption (RedeemAuthorizationCode) runs inside ONE Store::Update, so parallel requests with the same code from
 // any number of processes serialise on LMDB's writer lock: exactly one succeeds.
@@ -33,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +55,9 @@ namespace tf::oauth {
 
 // Codes longer than this are invalid_grant without a lookup (IdentityServer's InputLengthRestrictions.AuthorizationCode).
 inline constexpr size_t kMaxAuthorizationCodeLength = 100;
+
+// Where the code `code` (as presented) is stored: see the layout above.
+std::string AuthorizationCodeKey(std::string_view code);
 
 // A new code: `grant` arrives with client_id, subject, scopes, redirect_uri, nonce, code_challenge(_method) and the
 // authentication data (auth_time, idp, amr, tenant, acr, session_id); kind, created, expires and family are set here.

@@ -125,7 +125,7 @@ http::Response HandleAuthorizationCode(const TokenRequest& request) {
   if (code_param.empty()) return OAuthError(400, kInvalidRequest, "code is missing");
   if (code_param.size() > kMaxAuthorizationCodeLength) return InvalidGrant(kInvalidCode);
   const int64_t now = request.clock.NowSeconds();
-  const std::string hash = Sha256(code_param);
+  const std::string hash = AuthorizationCodeKey(code_param);
 
   // The code and its user, in one read transaction. The write transaction below decides again on fresh data.
   std::optional<store::Grant> code;

@@ -77,7 +77,9 @@
 // Chain keys: a key that starts with FamilyKeyPrefix(family) (records.h: the first 16 bytes of SHA-256(family)) is a
 // chain key of that family. The refresh tokens of one chain of rotations live under one chain key for the chain's
 // whole life (oauth/refresh_tokens.h), and a rotation replaces the record in place: one leaf page of `grants` per
-// rotation, where a key per handle took three (the old record's, the new one's, the family index's). Every family
+// rotation, where a key per handle took three (the old record's, the new one's, the family index's). An
+// authorization code is stored under a chain key of its family too (oauth/authorization_codes.h), so its redemption
+// and the family's revocation write the leaf of its refresh token, and no index entry. Every family
 // operation (RevokeFamily, RevokeFamilyPart, CountFamilyGrants, ListFamilyGrants, the gc's "has grants left") finds
 // such grants by their key prefix in `grants` as well as through the index, which does not list them; a record
 // under a chain key of a family belongs to that family (RevokeFamilyPart deletes it whatever it names). The

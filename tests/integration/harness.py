@@ -169,6 +169,15 @@ def refresh_token_key(token):
     return hashlib.sha256(family).digest()[:16] + hashlib.sha256(family + chain).digest()[:16]
 
 
+def authorization_code_key(code):
+    """The store key of an authorization code of this build (src/oauth/authorization_codes.h, written out here): the
+    code names its family; the key is 16 bytes of SHA-256(family id), then the first 16 of SHA-256(code)."""
+    raw = b64url_decode(code)
+    assert len(raw) == 49 and raw[0] == 1, "not an authorization code that names its family"
+    family = base64.urlsafe_b64encode(raw[1:17]).rstrip(b"=")
+    return hashlib.sha256(family).digest()[:16] + hashlib.sha256(code.encode()).digest()[:16]
+
+
 def jwk_thumbprint(jwk):
     """RFC 7638: SHA-256 over the required members, sorted, no whitespace; base64url without padding."""
     required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[jwk["kty"]]

@@ -329,18 +329,21 @@ class AuthorizationCodeTest(CodeMixin, unittest.TestCase):
         self.assertEqual(self.userinfo(second["access_token"]).json["sub"], "1001")
 
     def test_codes_are_stored_only_as_their_sha256(self):
-        # authorization_codes.h: the key is SHA-256(code); the code itself is nowhere in the database, nor are the
-        # tokens issued from it.
+        # authorization_codes.h: the key is a chain key of the code's family ending in 16 bytes of SHA-256(code); the
+        # code itself is nowhere in the database, nor are the tokens issued from it.
         code, verifier, _ = self.get_code()
 
         before = self.d.raw_database_dump()
-        self.assertIn(hashlib.sha256(code.encode()).hexdigest(), before)
+        self.assertIn(harness.authorization_code_key(code).hex(), before)
         self.assertNotIn(code.encode().hex(), before)
         self.assertNotIn(code, before)
         body = self.tokens(code, verifier)
         after = self.d.raw_database_dump()
         # The refresh token: under its chain's key, with 16 bytes of its SHA-256 (refresh_tokens.h).
         self.assertIn(harness.refresh_token_key(body["refresh_token"]).hex(), after)
+        # Beside the code: both keys begin with the family's prefix, so one leaf holds them.
+        self.assertEqual(harness.refresh_token_key(body["refresh_token"])[:16],
+                         harness.authorization_code_key(code)[:16])
         self.assertIn(hashlib.sha256(body["refresh_token"].encode()).hexdigest()[:32], after)
         for secret in (code, body["refresh_token"]):
             self.assertNotIn(secret.encode().hex(), after)

@@ -29,7 +29,7 @@ SECRET = "web-s3cret"
 CB = "https://app.example/cb"
 CB_QUERY = "https://app.example/cb?from=tf"
 AUTHORIZE = "/connect/authorize"
-CODE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+CODE = re.compile(r"^[A-Za-z0-9_-]{66}$")
 SID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 BAD_LOGIN = "invalid username or password"
 SESSION = "__Host-tf_session"

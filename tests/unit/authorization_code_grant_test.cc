@@ -162,7 +162,7 @@ class AuthorizationCodeGrantTest : public testing::ServiceFixture {
     NewGrant code = NewAuthorizationCode(ClientRecord(spec.client), std::move(g), clock_.NowSeconds());
     if (!handle.empty()) {  // a chosen handle (to test the length limit)
       code.handle = std::move(handle);
-      code.key = Sha256(code.handle);
+      code.key = AuthorizationCodeKey(code.handle);
     }
     Put([&](store::Txn& t) { return t.PutGrant(code.key, code.grant); });
     return code.handle;
@@ -465,6 +465,38 @@ TEST_F(AuthorizationCodeGrantTest, UnknownOrNotACode) {
   EXPECT_FALSE(StoredGrant(refresh)->consumed_at.has_value());
 }
 
+TEST_F(AuthorizationCodeGrantTest, ACodeOfOlderBuildsIsStillRedeemedAndItsReuseRevokes) {
+  // Builds before chain keys for codes issued RandomHandle(32) under Sha256(handle).
+  const std::string code = Code(CodeSpec(), RandomHandle(32));
+  EXPECT_EQ(KeyOf(code), Sha256(code));
+  http::Response first = Redeem(code);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string refresh = Json(first.body).Str("refresh_token");
+  EXPECT_TRUE(StoredGrant(code)->consumed_at.has_value());
+  ExpectError(Redeem(code), kInvalidCode);
+  EXPECT_FALSE(StoredGrant(refresh).has_value());
+  EXPECT_FALSE(StoredGrant(code).has_value());
+}
+
+TEST_F(AuthorizationCodeGrantTest, AForgedCodeNamingARealFamilyFindsNothing) {
+  // The family is public (every access token's grant_id); a handle that names it with another secret is looked up
+  // beside the real code and finds nothing, and a handle of another version byte is only hashed.
+  const std::string code = Code();
+  std::optional<std::string> bytes = Base64UrlDecode(code);
+  ASSERT_TRUE(bytes.has_value());
+  std::string forged = *bytes;
+  forged.back() ^= 1;
+  const std::string forged_handle = Base64UrlEncode(forged);
+  EXPECT_EQ(AuthorizationCodeKey(forged_handle).substr(0, 16), KeyOf(code).substr(0, 16));
+  ExpectError(Redeem(forged_handle), kInvalidCode);
+  std::string other_version = *bytes;
+  other_version[0] = 0x02;
+  EXPECT_EQ(AuthorizationCodeKey(Base64UrlEncode(other_version)), Sha256(Base64UrlEncode(other_version)));
+  ExpectError(Redeem(Base64UrlEncode(other_version)), kInvalidCode);
+  EXPECT_FALSE(StoredGrant(code)->consumed_at.has_value());
+  EXPECT_EQ(Redeem(code).status, 200);
+}
+
 TEST_F(AuthorizationCodeGrantTest, AnotherClientsCode) {
   const std::string code = Code();  // issued to "web"
   ExpectError(Redeem(code, "other"), kInvalidCode);
@@ -637,7 +669,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeKeepsIssuedGrantsInThe
   std::shared_ptr<const Snapshot> snapshot = BuildSnapshot(config_, 1, {}, {}, {}, {}, {});
   Result<CodeRedemption> r = Status::Internal("not run");
   const Status aborted = store_->Update([&](store::Txn& t) -> Status {
-    r = RedeemAuthorizationCode(t, *snapshot, Sha256(code), "web", kNow, {&stray}, true);
+    r = RedeemAuthorizationCode(t, *snapshot, AuthorizationCodeKey(code), "web", kNow, {&stray}, true);
     return r.ok() ? Status::OK() : r.status();
   });
   EXPECT_EQ(aborted.code(), Status::Code::kInvalidArgument);
@@ -655,10 +687,14 @@ TEST_F(AuthorizationCodeGrantTest, NewAuthorizationCodeSetsKindLifetimeAndFamily
   g.consumed_at = kNow;      // cleared
   g.kind = store::GrantKind::kRefreshToken;
   NewGrant code = NewAuthorizationCode(client, g, kNow);
-  EXPECT_EQ(code.handle.size(), 43u);
+  EXPECT_EQ(code.handle.size(), 66u);
   EXPECT_EQ(code.handle.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
             std::string::npos);
-  EXPECT_EQ(code.key, Sha256(code.handle));
+  // A chain key of the code's family (authorization_codes.h), so the refresh token issued from it is its neighbour.
+  EXPECT_EQ(code.key, AuthorizationCodeKey(code.handle));
+  EXPECT_EQ(code.key.size(), 32u);
+  EXPECT_TRUE(store::IsChainKey(code.key, code.grant.family));
+  EXPECT_EQ(code.key.substr(16), Sha256(code.handle).substr(0, 16));
   EXPECT_EQ(code.grant.kind, store::GrantKind::kAuthorizationCode);
   EXPECT_EQ(code.grant.created, kNow);
   EXPECT_EQ(code.grant.expires, kNow + 60);
@@ -673,7 +709,7 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
   auto redeem = [&](const std::string& handle, const std::string& client, int64_t now, bool proof = true) {
     CodeRedemption out = CodeRedemption::kRejected;
     const Status st = store_->Update([&](store::Txn& t) -> Status {
-      Result<CodeRedemption> r = RedeemAuthorizationCode(t, *snapshot, Sha256(handle), client, now, {}, proof);
+      Result<CodeRedemption> r = RedeemAuthorizationCode(t, *snapshot, AuthorizationCodeKey(handle), client, now, {}, proof);
       if (!r.ok()) return r.status();
       out = *r;
       return Status::OK();

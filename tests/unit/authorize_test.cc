@@ -580,7 +580,7 @@ TEST_F(AuthorizeTest, LoginFormThenCodeWithEveryFieldStored) {
 
   http::Response r = SubmitForm(form, "ALICE", "Wonderland1");
   const std::string code = CodeOf(r);
-  EXPECT_EQ(code.size(), 43u);
+  EXPECT_EQ(code.size(), 66u);
   EXPECT_EQ(Redirect(r)["state"], "st&te=1 x");
   const std::string session_set_cookie = SetCookieFor(r, kSessionCookie);
   EXPECT_NE(session_set_cookie.find("HttpOnly"), std::string::npos);

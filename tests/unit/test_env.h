@@ -38,6 +38,7 @@
 #include "admin/cli.h"
 #include "config/config.h"
 #include "http/request.h"
+#include "oauth/authorization_codes.h"
 #include "oauth/refresh_tokens.h"
 #include "oauth/service.h"
 #include "password/password_hash.h"
@@ -510,7 +511,8 @@ class StoreFixture : public ::testing::Test {
     return key;
   }
 
-  // Where `handle` is stored: its chain key for a refresh handle that names its chain, else Sha256(handle).
+  // Where `handle` is stored: its chain key for a refresh handle that names its chain, else where an authorization
+  // code of that form would be (authorization_codes.h: Sha256(handle) for any other string).
   static std::string StoredGrantKey(store::Txn& t, const std::string& handle) {
     Result<std::string> session_key = t.GetSessionKey();
     if (session_key.ok()) {
@@ -518,7 +520,7 @@ class StoreFixture : public ::testing::Test {
           oauth::ParseRefreshHandle(oauth::RefreshHandleKey(*session_key), handle);
       if (name.has_value() && !name->chain.empty()) return oauth::RefreshChainKey(name->family, name->chain);
     }
-    return Sha256(handle);
+    return oauth::AuthorizationCodeKey(handle);
   }
 
   // The user `subject` as stored now (a default User and a test failure if it cannot be read).
