@@ -1,5 +1,8 @@
 #include "oauth/authorization_codes.h"
 
+#include <optional>
+#include <string>
+
 #include "oauth/grant_family.h"
 #include "util/base64.h"
 #include "util/crypto.h"
