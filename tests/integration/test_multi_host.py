@@ -57,6 +57,7 @@ def configuration():
 SETTINGS = {"access_token_signing_alg": "ES256", "login_providers": "remote_user local",
             "password_hash_memory_kib": 1024, "password_hash_iterations": 1,
             "refresh_token_reuse_grace_seconds": 0, "lockout_max_failures": 3, "lockout_seconds": 300}
+WORKERS_PER_HOST = 2
 
 
 class MultiHostTest(unittest.TestCase):
@@ -65,8 +66,8 @@ class MultiHostTest(unittest.TestCase):
         cls.cluster = pg_cluster.PgCluster().start()
         try:
             uri = cls.cluster.create_database()
-            cls.a = Deployment(configuration(), workers=2, remote_user_header=True, database=uri, **SETTINGS).start()
-            cls.b = Deployment(None, workers=2, remote_user_header=True, database=uri, provision=False,
+            cls.a = Deployment(configuration(), workers=WORKERS_PER_HOST, remote_user_header=True, database=uri, **SETTINGS).start()
+            cls.b = Deployment(None, workers=WORKERS_PER_HOST, remote_user_header=True, database=uri, provision=False,
                                issuer=cls.a.issuer, **SETTINGS).start()
         except BaseException:
             cls.tearDownClass()
@@ -294,10 +295,12 @@ class MultiHostTest(unittest.TestCase):
                 self.assertUnavailable(self.userinfo(host, openid[host]))
             time.sleep(2)
             self.cluster.start()
-            # Back: both hosts serve grants again (each worker reconnects by itself, after its backoff).
+            # Back: both hosts serve grants again (each worker reconnects by itself, after its backoff). One 200 says
+            # only that one worker is back: nginx takes turns between a host's workers, so wait for several in a row.
             for host in (self.a, self.b):
                 deadline = time.monotonic() + 30
-                while self.password(host, "alice").status != 200 and time.monotonic() < deadline:
+                while (not all(self.password(host, "alice").status == 200 for _ in range(2 * WORKERS_PER_HOST))
+                       and time.monotonic() < deadline):
                     time.sleep(0.2)
                 self.assertEqual(self.password(host, "alice").status, 200)
                 self.assertEqual(self.userinfo(host, openid[host]).status, 200)
