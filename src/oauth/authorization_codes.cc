@@ -22,8 +22,7 @@ std::string AuthorizationCodeKey(std::string_view code) {
   if (code.size() == kCodeHandleLength) {
     const std::optional<std::string> bytes = Base64UrlDecode(code);
     if (bytes.has_value() && bytes->size() == kCodeHandleBytes && (*bytes)[0] == kCodeHandleVersion) {
-      const std::string family = Base64UrlEncode(std::string_view(*bytes).substr(1, kFamilyBytes));
-      return store::FamilyKeyPrefix(family) + Sha256(code).substr(0, 32 - store::kFamilyKeyPrefixSize);
+      return store::FamilyChainKey(Base64UrlEncode(std::string_view(*bytes).substr(1, kFamilyBytes)), code);
     }
   }
   return Sha256(code);
@@ -32,14 +31,14 @@ std::string AuthorizationCodeKey(std::string_view code) {
 NewGrant NewAuthorizationCode(const store::Client& client, store::Grant grant, int64_t now) {
   const std::string family = RandomBytes(kFamilyBytes);
   NewGrant g;
-  g.handle = Base64UrlEncode(std::string(1, kCodeHandleVersion) + family + RandomBytes(kSecretBytes));
-  g.key = AuthorizationCodeKey(g.handle);
   g.grant = std::move(grant);
+  g.grant.family = Base64UrlEncode(family);  // as RandomHandle(16) makes a family id
+  g.handle = Base64UrlEncode(std::string(1, kCodeHandleVersion) + family + RandomBytes(kSecretBytes));
+  g.key = store::FamilyChainKey(g.grant.family, g.handle);  // = AuthorizationCodeKey(g.handle), without decoding it
   g.grant.kind = store::GrantKind::kAuthorizationCode;
   g.grant.created = now;
   g.grant.expires = now + client.authorization_code_lifetime;
   g.grant.absolute_expires.reset();
-  g.grant.family = Base64UrlEncode(family);  // as RandomHandle(16) makes a family id
   g.grant.consumed_at.reset();
   g.grant.successor.clear();
   return g;

@@ -91,7 +91,7 @@ std::string RefreshHandleKey(std::string_view session_key) {
 std::string RefreshChainKey(std::string_view family, std::string_view chain) {
   std::string data(family);
   data += chain;
-  return store::FamilyKeyPrefix(family) + Sha256(data).substr(0, 32 - store::kFamilyKeyPrefixSize);
+  return store::FamilyChainKey(family, data);
 }
 
 std::optional<std::string> MakeRefreshHandle(std::string_view key, std::string_view family, int64_t generation,

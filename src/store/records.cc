@@ -930,6 +930,10 @@ Result<FamilyRevocation> FamilyRevocationFromJson(const cJSON* json, std::string
 
 std::string FamilyKeyPrefix(std::string_view family) { return Sha256(family).substr(0, kFamilyKeyPrefixSize); }
 
+std::string FamilyChainKey(std::string_view family, std::string_view data) {
+  return FamilyKeyPrefix(family) + Sha256(data).substr(0, 32 - kFamilyKeyPrefixSize);
+}
+
 bool IsChainKey(std::string_view key, std::string_view family) {
   return !family.empty() && key.size() > kFamilyKeyPrefixSize &&
          key.substr(0, kFamilyKeyPrefixSize) == FamilyKeyPrefix(family);

@@ -369,6 +369,9 @@ inline constexpr size_t kFamilyKeyPrefixSize = 16;
 // Grant::handle_check: 128 bits of the handle's SHA-256, as much as a guess of a 160-bit secret can meet by chance.
 inline constexpr size_t kHandleCheckSize = 16;
 std::string FamilyKeyPrefix(std::string_view family);
+// A chain key of `family` (32 bytes): FamilyKeyPrefix(family) followed by the first 16 bytes of SHA-256(data), where
+// `data` names the record within the family (a refresh chain, an authorization code).
+std::string FamilyChainKey(std::string_view family, std::string_view data);
 // Whether `key` is a chain key of `family`: `family` is not "" and `key` starts with FamilyKeyPrefix(family).
 bool IsChainKey(std::string_view key, std::string_view family);
 

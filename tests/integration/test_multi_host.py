@@ -66,7 +66,8 @@ class MultiHostTest(unittest.TestCase):
         cls.cluster = pg_cluster.PgCluster().start()
         try:
             uri = cls.cluster.create_database()
-            cls.a = Deployment(configuration(), workers=WORKERS_PER_HOST, remote_user_header=True, database=uri, **SETTINGS).start()
+            cls.a = Deployment(configuration(), workers=WORKERS_PER_HOST, remote_user_header=True, database=uri,
+                               **SETTINGS).start()
             cls.b = Deployment(None, workers=WORKERS_PER_HOST, remote_user_header=True, database=uri, provision=False,
                                issuer=cls.a.issuer, **SETTINGS).start()
         except BaseException:

@@ -709,7 +709,8 @@ TEST_F(AuthorizationCodeGrantTest, RedeemAuthorizationCodeOutcomes) {
   auto redeem = [&](const std::string& handle, const std::string& client, int64_t now, bool proof = true) {
     CodeRedemption out = CodeRedemption::kRejected;
     const Status st = store_->Update([&](store::Txn& t) -> Status {
-      Result<CodeRedemption> r = RedeemAuthorizationCode(t, *snapshot, AuthorizationCodeKey(handle), client, now, {}, proof);
+      Result<CodeRedemption> r =
+          RedeemAuthorizationCode(t, *snapshot, AuthorizationCodeKey(handle), client, now, {}, proof);
       if (!r.ok()) return r.status();
       out = *r;
       return Status::OK();
