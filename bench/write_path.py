@@ -13,6 +13,9 @@ nginx (1 worker process) in front of P tokenfcgi processes with --threads T each
                        beforehand, outside the timed part, by wrk on the authorize endpoint (nginx passes a fixed
                        REMOTE_USER, login_providers = remote_user)
   revocation           RFC 7009 revocation of refresh tokens (the redemption's), one family per request
+  device polling       the device_code grant (RFC 8628) on pending device codes made beforehand, untimed, by wrk on
+                       the device authorization endpoint: each code polled once, answered 400 authorization_pending
+                       after the write that records the poll (the answers' other error codes are counted)
   password             the password grant (Argon2id at the default cost), for reference
 and, with --live-grants N (default 1,000,000; 0 leaves it out), refresh rotation on a second database filled
 beforehand with N live refresh tokens (fill_grants, beside tokenfcgi in the build tree), measured right after the
@@ -133,6 +136,9 @@ end
 """
 
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
 def lua_string(s):
     return json.dumps(s)  # a JSON string literal is a valid Lua string literal for these ASCII values
 
@@ -183,6 +189,8 @@ class WritePathBench:
                 {"ClientId": "app", "ClientSecrets": secret, "AllowedGrantTypes": ["authorization_code", "password"],
                  "RequirePkce": False, "RedirectUris": [CB], "AllowedScopes": ["api1"], "AllowOfflineAccess": True,
                  "RefreshTokenUsage": "OneTimeOnly"},
+                {"ClientId": "tv", "ClientSecrets": secret, "AllowedGrantTypes": [DEVICE_GRANT],
+                 "AllowedScopes": ["api1"], "DeviceCodeLifetime": 3600},
             ],
             "ApiScopes": [{"Name": "api1"}],
             "ApiResources": [{"Name": "api", "Scopes": ["api1"], "AllowedAccessTokenSigningAlgorithms": ["ES256"]}],
@@ -380,6 +388,25 @@ class WritePathBench:
                              before="token_type_hint=refresh_token&token=", client="app", pool=pool)
         return self.wrk(sync, "/connect/revocation", script, seconds, strace=strace)
 
+    def make_device_codes(self, sync, seconds):
+        """Pending device codes from the device authorization endpoint (wrk, untimed); returns them as a list."""
+        script, out = self.lua("POST", "/connect/deviceauthorization", body="scope=api1", client="tv",
+                               out='"device_code":"([^"]+)"')
+        self.wrk(sync, "/connect/deviceauthorization", script, seconds)
+        return self.read_pool(out)
+
+    def poll(self, sync, codes, seconds, strace=False):
+        """Device polling, each code once; the result counts answers other than authorization_pending."""
+        pool = self.write_pool(codes, f"dc{self.seq}")
+        script, out = self.lua("POST", "/connect/token",
+                               before=f"grant_type={urllib.parse.quote(DEVICE_GRANT, safe='')}&device_code=",
+                               client="tv", pool=pool, out='"error":"([a-z_]+)"')
+        r = self.wrk(sync, "/connect/token", script, seconds, strace=strace)
+        errors = self.read_pool(out)
+        r["unexpected"] = r["requests"] - sum(1 for e in errors if e == "authorization_pending")
+        r["non2xx"] = 0  # every expected answer is a 400; the unexpected ones are counted above
+        return r
+
     def fixed(self, sync, body, client, seconds, strace=False):
         script, _ = self.lua("POST", "/connect/token", body=body, client=client)
         return self.wrk(sync, "/connect/token", script, seconds, strace=strace)
@@ -421,6 +448,11 @@ class WritePathBench:
         strace_revocation, pool = pool[:len(pool) * s // (s + d)], pool[len(pool) * s // (s + d):]
         print(f"  {sync}: {len(pool)} refresh tokens to revoke", file=sys.stderr)
         rows["revocation"] = self.revoke(sync, pool, d)
+        self.poll(sync, self.make_device_codes(sync, 2), 2)
+        device_codes = self.make_device_codes(sync, 3 * d)
+        self.perf_name = "device_polling"
+        rows["device polling"] = self.poll(sync, device_codes, d)
+        self.perf_name = None
         self.fixed(sync, pw, "app", 2)
         rows["password"] = self.fixed(sync, pw, "app", d)
         # Under strace: syncs and writes per request.
@@ -430,6 +462,8 @@ class WritePathBench:
                               lambda: self.redeem(sync, self.make_codes(sync, s), s, strace=True)[0]),
                              ("refresh rotation", lambda: self.rotate(sync, strace_rotation, s, strace=True)),
                              ("revocation", lambda: self.revoke(sync, strace_revocation, s, strace=True)),
+                             ("device polling",
+                              lambda: self.poll(sync, self.make_device_codes(sync, s), s, strace=True)),
                              ("password", lambda: self.fixed(sync, pw, "app", s, strace=True))):
                 rows[name]["syscalls"] = fn()["syscalls"]
         for name, r in rows.items():
@@ -496,8 +530,8 @@ def merge_rounds(rounds):
     for name in rounds[0]:
         rs = [r[name] for r in rounds if name in r]
         row = {k: bench.median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "cpu_us", "nginx_us", "fastcgi_us")}
-        for k in ("non2xx", "socket_errors", "exhausted"):
-            row[k] = sum(r[k] for r in rs)
+        for k in ("non2xx", "socket_errors", "exhausted", "unexpected"):
+            row[k] = sum(r.get(k, 0) for r in rs)
         if "share_of_empty" in rs[0]:
             row["share_of_empty"] = bench.median([r["share_of_empty"] for r in rs])
         if "syscalls" in rs[0]:
@@ -542,6 +576,8 @@ def table(args, results):
                 note.append(f"{r['non2xx']} non-2xx, {r['socket_errors']} socket errors")
             if r["exhausted"]:
                 note.append(f"pool short by {r['exhausted']}")
+            if r.get("unexpected"):
+                note.append(f"{r['unexpected']} answers not authorization_pending")
             sc = r.get("syscalls")
             sys_text = " / ".join(f"{sc[k]:.2f}" for k in SYSCALLS) if sc else "-"
             lines.append(f"| {sync} | {name}{' (' + '; '.join(note) + ')' if note else ''} | {r['rps']:.0f} | "

@@ -94,14 +94,7 @@ Result<DeviceDecision> DecideDeviceCode(store::Txn& txn, std::string_view user_c
   return DeviceDecision::kRecorded;
 }
 
-Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_hash, std::string_view client_id,
-                                  int64_t now, const std::vector<const NewGrant*>* issued) {
-  Result<store::Grant> found = txn.GetGrant(device_code_hash);
-  if (!found.ok()) {
-    if (found.status().IsNotFound()) return DevicePoll::kInvalid;
-    return found.status();
-  }
-  store::Grant& d = *found;
+DevicePoll DeviceCodeState(const store::Grant& d, std::string_view client_id, int64_t now) {
   // 1.
   if (d.kind != store::GrantKind::kDeviceCode || d.client_id != client_id || d.family.empty() ||
       d.consumed_at.has_value()) {
@@ -110,21 +103,14 @@ Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_
   // 2.-4.: a decided code is answered at once.
   if (now >= d.expires) return DevicePoll::kExpired;
   if (d.decision == kDecisionDenied) return DevicePoll::kDenied;
-  if (d.decision == kDecisionApproved) {
-    if (issued == nullptr) return DevicePoll::kApproved;
-    for (const NewGrant* g : *issued) {
-      if (g != nullptr && g->grant.family != d.family) {
-        return Status::InvalidArgument("a grant issued from a device code is not in the device code's family");
-      }
-    }
-    d.consumed_at = now;
-    TF_RETURN_IF_ERROR(txn.PutGrant(device_code_hash, d));
-    for (const NewGrant* g : *issued) {
-      if (g != nullptr) TF_RETURN_IF_ERROR(txn.PutGrant(g->key, g->grant));
-    }
-    return DevicePoll::kRedeemed;
-  }
-  // 5. pending
+  if (d.decision == kDecisionApproved) return DevicePoll::kApproved;
+  return DevicePoll::kPending;
+}
+
+namespace {
+
+// 5. pending
+Result<DevicePoll> PollPending(store::Txn& txn, std::string_view device_code_hash, store::Grant& d, int64_t now) {
   if (d.last_poll.has_value() && now - *d.last_poll < d.interval - kPollLeeway) {
     d.interval += kSlowDownSeconds;
     TF_RETURN_IF_ERROR(txn.PutGrant(device_code_hash, d));
@@ -133,6 +119,32 @@ Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_
   d.last_poll = now;
   TF_RETURN_IF_ERROR(txn.PutGrant(device_code_hash, d));
   return DevicePoll::kPending;
+}
+
+}  // namespace
+
+Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_hash, std::string_view client_id,
+                                  int64_t now, const std::vector<const NewGrant*>* issued) {
+  Result<store::Grant> found = txn.GetGrant(device_code_hash);
+  if (!found.ok()) {
+    if (found.status().IsNotFound()) return DevicePoll::kInvalid;
+    return found.status();
+  }
+  store::Grant& d = *found;
+  const DevicePoll state = DeviceCodeState(d, client_id, now);
+  if (state == DevicePoll::kPending) return PollPending(txn, device_code_hash, d, now);
+  if (state != DevicePoll::kApproved || issued == nullptr) return state;
+  for (const NewGrant* g : *issued) {
+    if (g != nullptr && g->grant.family != d.family) {
+      return Status::InvalidArgument("a grant issued from a device code is not in the device code's family");
+    }
+  }
+  d.consumed_at = now;
+  TF_RETURN_IF_ERROR(txn.PutGrant(device_code_hash, d));
+  for (const NewGrant* g : *issued) {
+    if (g != nullptr) TF_RETURN_IF_ERROR(txn.PutGrant(g->key, g->grant));
+  }
+  return DevicePoll::kRedeemed;
 }
 
 }  // namespace tf::oauth

@@ -21,8 +21,8 @@
 //   2. now >= expires                                                                   -> kExpired   (expired_token)
 //   3. denied                                                                           -> kDenied    (access_denied)
 //   4. approved: the tokens the caller built are stored and consumed_at = now            -> kRedeemed
-//      (without tokens, because the caller's read saw the code still pending: kApproved, nothing written, and the
-//      caller builds the tokens and polls again at once)
+//      (without tokens, because the caller's read saw the code still pending: kApproved, nothing written; the
+//      device_code grant answers it authorization_pending, and the next poll finds it approved on its read)
 //   5. pending: a poll is too fast when last_poll is set and now - last_poll < interval - kPollLeeway; then
 //      interval += kSlowDownSeconds and last_poll is NOT moved               -> kTooFast (slow_down)
 //      otherwise last_poll = now                                             -> kPending (authorization_pending)
@@ -103,9 +103,12 @@ Result<DeviceDecision> DecideDeviceCode(store::Txn& txn, std::string_view user_c
                                         const std::optional<DeviceLogin>& login);
 
 enum class DevicePoll { kInvalid, kExpired, kDenied, kApproved, kRedeemed, kTooFast, kPending };
+// Steps 1-3 above and the decision, from the record `d` alone: kInvalid, kExpired, kDenied (settled: a poll's answer
+// that no later change can alter), kApproved, or kPending (step 5 decides between kPending and kTooFast).
+DevicePoll DeviceCodeState(const store::Grant& d, std::string_view client_id, int64_t now);
 // Steps 1-5 above. `issued`: null while the caller has built no tokens; else the grants to store on redemption
-// (each in the device code's family; null entries skipped; one in another family is InvalidArgument). Every outcome
-// needs the caller's Update to commit (kPending and kSlowDown write the polling state).
+// (each in the device code's family; null entries skipped; one in another family is InvalidArgument). kPending,
+// kTooFast and kRedeemed need the caller's Update to commit (they write the polling state or the redemption).
 Result<DevicePoll> PollDeviceCode(store::Txn& txn, std::string_view device_code_hash, std::string_view client_id,
                                   int64_t now, const std::vector<const NewGrant*>* issued);
 

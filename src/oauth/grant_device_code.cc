@@ -16,10 +16,14 @@
 //   7. slow_down              still pending, and polled sooner than the current interval after the previous accepted
 //                             poll: the interval grows by 5 s (device_codes.h has the three polling rules)
 //   8. authorization_pending  still pending
-// Steps 3-8 are decided again in ONE write transaction (device_codes.h's PollDeviceCode), which also records the
-// polling state and, on approval, consumes the device code and stores the refresh token and reference access token:
-// of any number of parallel redemptions from any number of processes, exactly one gets tokens and the others get
-// invalid_grant. A code approved between the read and the write is built and polled again at once.
+// Steps 3-8 are decided on a read transaction first: a settled code (3-5: unknown, another client's, redeemed,
+// expired, denied; none of these ever changes back) is answered without a write. A pending or approved code is
+// decided again in ONE write transaction (device_codes.h's PollDeviceCode), which also records the polling state
+// and, on approval, consumes the device code and stores the refresh token and reference access token: of any number
+// of parallel redemptions from any number of processes, exactly one gets tokens and the others get invalid_grant.
+// That write and the answer that follows from it run on the thread that commits it (answer_after_write.h), so a
+// worker thread does not wait for the commit. A code approved between the read and the write is answered
+// authorization_pending with nothing written (its last_poll not moved), and the device's next poll gets the tokens.
 //   500 server_error          the store cannot be read or written, or no usable signing key (logged); nothing consumed
 //   200                       {"access_token","token_type":"Bearer","expires_in","scope"[,"refresh_token"]
 //                             [,"id_token"]}
@@ -28,11 +32,13 @@
 //
 // Thread-safety: as every grant handler (grant.h).
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "oauth/access_token.h"
+#include "oauth/answer_after_write.h"
 #include "oauth/device_codes.h"
 #include "oauth/errors.h"
 #include "oauth/grant.h"
@@ -115,6 +121,30 @@ Result<IssuedTokens> BuildTokens(const TokenRequest& request, const store::Grant
   return tokens;
 }
 
+// The answer to a poll's outcome; `tokens` are those stored when it is kRedeemed. kApproved is a code approved
+// after the read that found it pending: nothing was written, and it is answered as the read saw it (the device's next
+// poll gets the tokens).
+http::Response PollAnswer(DevicePoll outcome, IssuedTokens* tokens) {
+  switch (outcome) {
+    case DevicePoll::kInvalid:
+      return InvalidGrant();
+    case DevicePoll::kExpired:
+      return OAuthError(400, kExpiredToken, "the device code has expired");
+    case DevicePoll::kDenied:
+      return OAuthError(400, kAccessDenied, "the user denied the request");
+    case DevicePoll::kTooFast:
+      return OAuthError(400, kSlowDown, "the device is polling too fast");
+    case DevicePoll::kApproved:
+    case DevicePoll::kPending:
+      return OAuthError(400, kAuthorizationPending, "the user has not decided yet");
+    case DevicePoll::kRedeemed:
+      break;
+  }
+  if (tokens == nullptr) return InvalidGrant();  // cannot happen: only a poll with tokens redeems
+  if (tokens->refresh.has_value()) tokens->access.refresh_token = std::move(tokens->refresh->handle);
+  return AccessTokenResponse(tokens->access);
+}
+
 }  // namespace
 
 http::Response HandleDeviceCode(const TokenRequest& request) {
@@ -126,64 +156,58 @@ http::Response HandleDeviceCode(const TokenRequest& request) {
   if (device_code.empty()) return OAuthError(400, kInvalidRequest, "device_code is missing");
   if (device_code.size() > kMaxDeviceCodeLength) return InvalidGrant();
   const int64_t now = request.clock.NowSeconds();
-  const std::string hash = Sha256(device_code);
 
-  // At most two rounds: a code the first round saw pending but the write transaction found approved is built and
-  // polled once more (a decision never goes back to pending).
-  std::optional<IssuedTokens> tokens;
-  for (int round = 0; round < 2; ++round) {
+  // The write and the answer run on the thread that commits the write (answer_after_write.h) and own what they use.
+  struct Poll {
+    std::string hash;
+    std::string client_id;
+    int64_t now = 0;
+    std::optional<IssuedTokens> tokens;
     std::vector<const NewGrant*> issued;
-    if (tokens.has_value()) {
-      if (tokens->refresh.has_value()) issued.push_back(&*tokens->refresh);
-      if (tokens->access.reference.has_value()) issued.push_back(&*tokens->access.reference);
-    }
     DevicePoll outcome = DevicePoll::kInvalid;
-    Status st = request.store->Update([&](store::Txn& txn) -> Status {
-      Result<DevicePoll> r = PollDeviceCode(txn, hash, client.client_id, now, tokens.has_value() ? &issued : nullptr);
-      if (!r.ok()) return r.status();
-      outcome = *r;
-      return Status::OK();
-    });
-    if (!st.ok()) return StoreFailure(st);
-    switch (outcome) {
-      case DevicePoll::kInvalid:
-        return InvalidGrant();
-      case DevicePoll::kExpired:
-        return OAuthError(400, kExpiredToken, "the device code has expired");
-      case DevicePoll::kDenied:
-        return OAuthError(400, kAccessDenied, "the user denied the request");
-      case DevicePoll::kTooFast:
-        return OAuthError(400, kSlowDown, "the device is polling too fast");
-      case DevicePoll::kPending:
-        return OAuthError(400, kAuthorizationPending, "the user has not decided yet");
-      case DevicePoll::kRedeemed:
-        if (tokens->refresh.has_value()) tokens->access.refresh_token = std::move(tokens->refresh->handle);
-        return AccessTokenResponse(tokens->access);
-      case DevicePoll::kApproved:
-        break;
-    }
-    if (tokens.has_value()) break;  // cannot happen: with tokens the poll redeems or refuses
-    // Approved: read the code and its approver, and build the tokens outside any transaction.
-    std::optional<store::Grant> d;
-    std::optional<store::User> user;
-    st = request.store->Read([&](store::Txn& txn) -> Status {
-      Result<store::Grant> g = txn.GetGrant(hash);
-      if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
-      d = std::move(g).value();
-      if (d->subject.empty()) return Status::OK();
-      Result<store::User> u = txn.GetUser(d->subject);
-      if (!u.ok()) return u.status().IsNotFound() ? Status::OK() : u.status();
-      user = std::move(u).value();
-      return Status::OK();
-    });
-    if (!st.ok()) return StoreFailure(st);
-    if (!d.has_value() || d->decision != kDecisionApproved || d->client_id != client.client_id) return InvalidGrant();
+  };
+  auto p = std::make_shared<Poll>();
+  p->hash = Sha256(device_code);
+  p->client_id = client.client_id;
+  p->now = now;
+
+  // The code as it is now, and its approver when it is approved.
+  std::optional<store::Grant> d;
+  std::optional<store::User> user;
+  Status st = request.store->Read([&](store::Txn& txn) -> Status {
+    Result<store::Grant> g = txn.GetGrant(p->hash);
+    if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+    d = std::move(g).value();
+    if (d->decision != kDecisionApproved || d->subject.empty()) return Status::OK();
+    Result<store::User> u = txn.GetUser(d->subject);
+    if (!u.ok()) return u.status().IsNotFound() ? Status::OK() : u.status();
+    user = std::move(u).value();
+    return Status::OK();
+  });
+  if (!st.ok()) return StoreFailure(st);
+  // A code that is settled (unknown, another client's, redeemed, expired, denied) stays so: answered without a write.
+  const DevicePoll seen = d.has_value() ? DeviceCodeState(*d, client.client_id, now) : DevicePoll::kInvalid;
+  if (seen != DevicePoll::kApproved && seen != DevicePoll::kPending) return PollAnswer(seen, nullptr);
+  if (seen == DevicePoll::kApproved) {
     if (!user.has_value() || !user->is_active) return InvalidGrant();
     Result<IssuedTokens> built = BuildTokens(request, *d, *user, now);
     if (!built.ok()) return SigningFailure("tokens", built.status());
-    tokens = std::move(built).value();
+    p->tokens = std::move(built).value();
+    if (p->tokens->refresh.has_value()) p->issued.push_back(&*p->tokens->refresh);
+    if (p->tokens->access.reference.has_value()) p->issued.push_back(&*p->tokens->access.reference);
   }
-  return StoreFailure(Status::Internal("the device code did not settle"));
+  const auto write = [p](store::Txn& txn) -> Status {
+    const std::vector<const NewGrant*>* issued = p->tokens.has_value() ? &p->issued : nullptr;
+    Result<DevicePoll> r = PollDeviceCode(txn, p->hash, p->client_id, p->now, issued);
+    if (!r.ok()) return r.status();
+    p->outcome = *r;
+    return Status::OK();
+  };
+  const auto answer = [p](const Status& written) -> http::Response {
+    if (!written.ok()) return StoreFailure(written);
+    return PollAnswer(p->outcome, p->tokens.has_value() ? &*p->tokens : nullptr);
+  };
+  return AnswerAfterWrite(request.store, write, answer);
 }
 
 }  // namespace tf::oauth

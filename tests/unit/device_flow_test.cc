@@ -327,6 +327,55 @@ TEST_F(DeviceFlowTest, ApprovedCodeGivesTheCodeFlowsTokensOnce) {
       << intro.body;
 }
 
+TEST_F(DeviceFlowTest, ACodeApprovedBetweenTheReadAndTheWriteIsPendingOnceThenRedeemed) {
+  auto [device, user] = NewCode();
+  testing::RacingStore racing(store_.get());
+  service_ = std::make_unique<Service>(config_, &racing, &clock_);
+  EXPECT_EQ(Error(Poll(device)), "authorization_pending");
+  const std::optional<int64_t> first_poll = DeviceRecord(device).last_poll;
+  ASSERT_TRUE(first_poll.has_value());
+  clock_.Advance(5);
+  // The user approves after the poll's read found the code pending, before its write.
+  racing.BeforeNextUpdate([&, user_code = user](store::Store& s) {
+    EXPECT_TRUE(s.Update([&](store::Txn& t) -> Status {
+                   return DecideDeviceCode(t, user_code, clock_.NowSeconds(),
+                                           DeviceLogin{"sub-alice", kNow, "local", {"pwd"}, "", "sess-1"})
+                       .status();
+                 }).ok());
+  });
+  EXPECT_EQ(Error(Poll(device)), "authorization_pending");
+  const store::Grant after = DeviceRecord(device);
+  EXPECT_EQ(after.decision, kDecisionApproved);
+  EXPECT_EQ(after.last_poll, first_poll);  // nothing written by that poll
+  EXPECT_FALSE(after.consumed_at.has_value());
+  const http::Response r = Poll(device);  // the same second: a decided code is answered at once
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(Json(r.body).Has("refresh_token"));
+  EXPECT_EQ(Error(Poll(device)), "invalid_grant");
+}
+
+TEST_F(DeviceFlowTest, SettledCodesAreAnsweredWithoutAWrite) {
+  auto [redeemed, redeemed_user] = NewCode();
+  Decide(redeemed_user, true);
+  ASSERT_EQ(Poll(redeemed).status, 200);
+  auto [denied, denied_user] = NewCode();
+  Decide(denied_user, false);
+  auto [expired, expired_user] = NewCode();
+  auto [other, other_user] = NewCode("api1", "tv2");
+  testing::RacingStore racing(store_.get());
+  service_ = std::make_unique<Service>(config_, &racing, &clock_);
+  EXPECT_EQ(Error(Poll("unknown-device-code")), "invalid_grant");
+  EXPECT_EQ(Error(Poll(redeemed)), "invalid_grant");
+  EXPECT_EQ(Error(Poll(other)), "invalid_grant");  // another client's
+  EXPECT_EQ(Error(Poll(denied)), "access_denied");
+  clock_.Advance(60);
+  EXPECT_EQ(Error(Poll(expired)), "expired_token");
+  EXPECT_EQ(racing.updates, 0);
+  auto [pending, pending_user] = NewCode();
+  EXPECT_EQ(Error(Poll(pending)), "authorization_pending");  // a pending code's poll records last_poll
+  EXPECT_EQ(racing.updates, 2);                                // the device authorization and that poll
+}
+
 TEST_F(DeviceFlowTest, NoRefreshTokenWithoutOfflineAccess) {
   auto [device, user] = NewCode("api1");
   Decide(user, true);
