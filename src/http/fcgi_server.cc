@@ -13,7 +13,11 @@
 // flag, calls FCGX_ShutdownPending() and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle
 // worker's accept() fails with EINTR and the worker exits; a busy worker keeps the signal pending until its request
 // is read, handled, written and finished, then takes the signal harmlessly, sees the stop flag and exits. The
-// listening socket is never shut down or closed (under spawn-fcgi it is shared with sibling processes).
+// listening socket is never shut down or closed (under spawn-fcgi it is shared with sibling processes). A socket we
+// bound ourselves (--listen) is drained instead: before the stop flag is set its Unix socket file is removed and the
+// socket made non-blocking, FCGX_ShutdownPending() is not called, and the workers keep accepting (SIGUSR2 blocked,
+// accept() no longer waits) until accept() fails with EAGAIN, then exit; SIGUSR2 only breaks a wait in accept() that
+// began before the socket became non-blocking.
 //
 // libfcgi 2.4.2's read() and write() do not retry on EINTR, which is why SIGUSR2 must stay blocked while a request is
 // in flight: a signal there would cut the body or the response short.
@@ -21,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <fastcgi.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -211,6 +216,9 @@ struct Shared {
   const HandlerFactory* factory = nullptr;
   pthread_t serving_thread{};
   std::atomic<bool> stop{false};
+  // A socket this process bound (--listen): on stop, the connections already waiting in its backlog are accepted and
+  // answered before the workers exit (the socket is non-blocking by then). An inherited socket is left to its owner.
+  bool drain = false;
   std::mutex mu;
   std::condition_variable exited_cv;
   unsigned exited = 0;        // guarded by mu
@@ -365,13 +373,22 @@ void WorkerMain(Shared* shared) {
   Status fatal;
   if (handler == nullptr) fatal = Status::Internal("cannot create request handler");
 
-  while (fatal.ok() && !shared->stop.load()) {
-    // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment).
-    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
-    int rc = shared->stop.load() ? -EINTR : FCGX_Accept_r(req.get());
-    pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+  while (fatal.ok()) {
+    const bool stopping = shared->stop.load();
+    if (stopping && !shared->drain) break;
+    // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment); once stopping, a socket
+    // being drained is non-blocking and accept() does not wait.
+    int rc = -EINTR;
+    if (stopping) {
+      rc = FCGX_Accept_r(req.get());
+    } else {
+      pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+      if (!shared->stop.load()) rc = FCGX_Accept_r(req.get());
+      pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+    }
     if (rc < 0) {
-      if (shared->stop.load() || rc == -EINTR) continue;
+      if (rc == -EINTR) continue;
+      if (shared->stop.load()) break;  // drained (EAGAIN), or the socket failed while stopping
       int err = -rc;
       if (TransientAcceptError(err)) {
         Logf(LogLevel::kWarn, "accept failed: %s; retrying", std::strerror(err));
@@ -562,6 +579,17 @@ bool InheritedSocketIsTcp() {
   return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
 }
 
+namespace {
+
+// Removes the socket file we bound (`bound`: its stat then) unless another server has replaced it meanwhile, or it is
+// gone already. The fd itself stays open.
+void UnlinkIfOurs(const std::string& path, const struct stat& bound) {
+  struct stat now {};
+  if (stat(path.c_str(), &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) unlink(path.c_str());
+}
+
+}  // namespace
+
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory) {
   if (options.threads < 1 || options.threads > 1024) return Status::InvalidArgument("threads must be 1 to 1024");
   Result<ListenAddress> address = ParseListenAddress(options.listen);
@@ -578,11 +606,13 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     Result<int> fd = BindUnix(address->path, options, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
+    shared.drain = true;
     stat(address->path.c_str(), &bound);
   } else if (address->kind == ListenAddress::Kind::kTcp) {
     Result<int> fd = BindTcp(address->host, address->port, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
+    shared.drain = true;
   }
 
   // Signals (see the file comment). The mask set here is inherited by every worker thread.
@@ -624,8 +654,17 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
            sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     }
   }
+  if (shared.drain) {
+    // No new connections: a Unix socket's file goes first (nginx's connect() then fails at once and can try another
+    // server of the upstream); the workers then take what waits in the backlog without blocking, and exit when
+    // accept() finds it empty. A TCP socket cannot refuse new connections without resetting the waiting ones, so one
+    // that arrives after the last accept() is still reset when the process exits.
+    if (address->kind == ListenAddress::Kind::kUnix) UnlinkIfOurs(address->path, bound);
+    const int flags = fcntl(shared.listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(shared.listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) shared.drain = false;
+  }
   shared.stop.store(true);
-  FCGX_ShutdownPending();
+  if (!shared.drain) FCGX_ShutdownPending();
   {
     std::unique_lock<std::mutex> lock(shared.mu);
     while (shared.exited < workers.size() || shared.deferred > 0) {
@@ -638,13 +677,7 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   // SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked in this thread: a second signal arriving now must not kill the
   // process before it exits cleanly.
 
-  if (address->kind == ListenAddress::Kind::kUnix) {
-    struct stat now {};
-    // Remove our socket file unless another server has replaced it meanwhile. The fd itself stays open until exit.
-    if (stat(address->path.c_str(), &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) {
-      unlink(address->path.c_str());
-    }
-  }
+  if (address->kind == ListenAddress::Kind::kUnix) UnlinkIfOurs(address->path, bound);
   std::lock_guard<std::mutex> lock(shared.mu);
   return shared.fatal;
 }

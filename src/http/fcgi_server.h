@@ -11,7 +11,8 @@
 // the answer instead.
 //
 // Shutdown: SIGTERM, SIGINT or SIGHUP stops accepting; requests in flight (deferred ones too) are finished and
-// written; Serve returns OK.
+// written; on a socket bound by --listen, the connections already waiting in its backlog are accepted and answered
+// too (a Unix socket's file is removed first); Serve returns OK.
 // SIGUSR1 is ignored (logged). No signal interrupts a request in flight.
 #pragma once
 

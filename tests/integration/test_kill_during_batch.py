@@ -19,7 +19,8 @@ survives it), so the test runs with meta-async, the weaker of the two.
 Then one round stops the worker gracefully (SIGTERM) under the same load instead: rotations answer from the thread
 that commits their batch (durability.md), and a stopping worker must still answer every request it accepted. So
 there, no request in flight may have committed without its answer: every chain's last token works. Requests that
-reach the worker after the stop, or wait in its listen backlog then (nginx logs those as reset), get nginx's 502.
+reach the worker after the stop (its socket file is removed first; test_listen_backlog.py checks that the backlog is
+answered) get nginx's 502.
 """
 
 import json
