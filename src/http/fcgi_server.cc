@@ -16,8 +16,8 @@
 // listening socket is never shut down or closed (under spawn-fcgi it is shared with sibling processes). A socket we
 // bound ourselves (--listen) is drained instead: before the stop flag is set its Unix socket file is removed and the
 // socket made non-blocking, FCGX_ShutdownPending() is not called, and the workers keep accepting (SIGUSR2 blocked,
-// accept() no longer waits) until accept() fails with EAGAIN, then exit; SIGUSR2 only breaks a wait in accept() that
-// began before the socket became non-blocking.
+// accept() no longer waits) until accept() fails with EAGAIN (on TCP, at most as many connections as waited when the
+// stop began), then exit; SIGUSR2 only breaks a wait in accept() that began before the socket became non-blocking.
 //
 // libfcgi 2.4.2's read() and write() do not retry on EINTR, which is why SIGUSR2 must stay blocked while a request is
 // in flight: a signal there would cut the body or the response short.
@@ -28,6 +28,8 @@
 #include <fcntl.h>
 #include <fcgiapp.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -40,11 +42,13 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -219,6 +223,10 @@ struct Shared {
   // A socket this process bound (--listen): on stop, the connections already waiting in its backlog are accepted and
   // answered before the workers exit (the socket is non-blocking by then). An inherited socket is left to its owner.
   bool drain = false;
+  // Accepts left to a drain: a TCP socket's backlog length when the stop began (new connections still arrive there,
+  // and must not keep a worker that is stopping under load from ever exiting); unbounded for a Unix socket, whose
+  // file is gone by then.
+  std::atomic<int64_t> drain_left{std::numeric_limits<int64_t>::max()};
   std::mutex mu;
   std::condition_variable exited_cv;
   unsigned exited = 0;        // guarded by mu
@@ -380,6 +388,7 @@ void WorkerMain(Shared* shared) {
     // being drained is non-blocking and accept() does not wait.
     int rc = -EINTR;
     if (stopping) {
+      if (shared->drain_left.fetch_sub(1) <= 0) break;
       rc = FCGX_Accept_r(req.get());
     } else {
       pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
@@ -657,9 +666,19 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   if (shared.drain) {
     // No new connections: a Unix socket's file goes first (nginx's connect() then fails at once and can try another
     // server of the upstream); the workers then take what waits in the backlog without blocking, and exit when
-    // accept() finds it empty. A TCP socket cannot refuse new connections without resetting the waiting ones, so one
-    // that arrives after the last accept() is still reset when the process exits.
+    // accept() finds it empty. A TCP socket cannot refuse new connections without resetting the waiting ones: the
+    // workers take as many as waited when the stop began, and what arrives later is reset when the process exits.
     if (address->kind == ListenAddress::Kind::kUnix) UnlinkIfOurs(address->path, bound);
+    if (address->kind == ListenAddress::Kind::kTcp) {
+      // Linux reports a listening socket's accept queue length as tcpi_unacked.
+      struct tcp_info info {};
+      socklen_t len = sizeof info;
+      if (getsockopt(shared.listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
+        shared.drain_left.store(info.tcpi_unacked);
+      } else {
+        shared.drain = false;
+      }
+    }
     const int flags = fcntl(shared.listen_fd, F_GETFL);
     if (flags < 0 || fcntl(shared.listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) shared.drain = false;
   }
