@@ -591,10 +591,12 @@ bool InheritedSocketIsTcp() {
 namespace {
 
 // Removes the socket file we bound (`bound`: its stat then) unless another server has replaced it meanwhile, or it is
-// gone already. The fd itself stays open.
-void UnlinkIfOurs(const std::string& path, const struct stat& bound) {
+// gone already. The fd itself stays open. Returns false when the file is still ours (it could not be removed), so
+// that new connections can still reach our socket.
+bool UnlinkIfOurs(const std::string& path, const struct stat& bound) {
   struct stat now {};
-  if (stat(path.c_str(), &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) unlink(path.c_str());
+  if (stat(path.c_str(), &now) != 0 || now.st_ino != bound.st_ino || now.st_dev != bound.st_dev) return true;
+  return unlink(path.c_str()) == 0;
 }
 
 }  // namespace
@@ -668,7 +670,9 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     // server of the upstream); the workers then take what waits in the backlog without blocking, and exit when
     // accept() finds it empty. A TCP socket cannot refuse new connections without resetting the waiting ones: the
     // workers take as many as waited when the stop began, and what arrives later is reset when the process exits.
-    if (address->kind == ListenAddress::Kind::kUnix) UnlinkIfOurs(address->path, bound);
+    // A Unix socket whose file stays (it could not be removed) would take new connections as TCP does, with no
+    // backlog length to bound the drain by: not drained then, as an inherited socket.
+    if (address->kind == ListenAddress::Kind::kUnix && !UnlinkIfOurs(address->path, bound)) shared.drain = false;
     if (address->kind == ListenAddress::Kind::kTcp) {
       // Linux reports a listening socket's accept queue length as tcpi_unacked.
       struct tcp_info info {};
@@ -679,7 +683,7 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
         shared.drain = false;
       }
     }
-    const int flags = fcntl(shared.listen_fd, F_GETFL);
+    const int flags = shared.drain ? fcntl(shared.listen_fd, F_GETFL) : -1;
     if (flags < 0 || fcntl(shared.listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) shared.drain = false;
   }
   shared.stop.store(true);
@@ -696,7 +700,7 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   // SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked in this thread: a second signal arriving now must not kill the
   // process before it exits cleanly.
 
-  if (address->kind == ListenAddress::Kind::kUnix) UnlinkIfOurs(address->path, bound);
+  if (address->kind == ListenAddress::Kind::kUnix) (void)UnlinkIfOurs(address->path, bound);
   std::lock_guard<std::mutex> lock(shared.mu);
   return shared.fatal;
 }
