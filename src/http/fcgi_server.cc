@@ -220,13 +220,11 @@ struct Shared {
   const HandlerFactory* factory = nullptr;
   pthread_t serving_thread{};
   std::atomic<bool> stop{false};
-  // A socket this process bound (--listen): on stop, the connections already waiting in its backlog are accepted and
-  // answered before the workers exit (the socket is non-blocking by then). An inherited socket is left to its owner.
-  bool drain = false;
-  // Accepts left to a drain: a TCP socket's backlog length when the stop began (new connections still arrive there,
-  // and must not keep a worker that is stopping under load from ever exiting); unbounded for a Unix socket, whose
-  // file is gone by then.
-  std::atomic<int64_t> drain_left{std::numeric_limits<int64_t>::max()};
+  // Connections the workers still accept once stopping (the socket is non-blocking by then). 0 for an inherited
+  // socket, left to its owner. For a socket this process bound (--listen), the backlog is drained: unbounded for a
+  // Unix socket, whose file is removed first; a TCP socket's backlog length when the stop began (new connections
+  // still arrive there, and must not keep a worker that is stopping under load from ever exiting).
+  std::atomic<int64_t> drain_left{0};
   std::mutex mu;
   std::condition_variable exited_cv;
   unsigned exited = 0;        // guarded by mu
@@ -383,7 +381,6 @@ void WorkerMain(Shared* shared) {
 
   while (fatal.ok()) {
     const bool stopping = shared->stop.load();
-    if (stopping && !shared->drain) break;
     // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment); once stopping, a socket
     // being drained is non-blocking and accept() does not wait.
     int rc = -EINTR;
@@ -617,13 +614,13 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     Result<int> fd = BindUnix(address->path, options, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
-    shared.drain = true;
+    shared.drain_left.store(std::numeric_limits<int64_t>::max());
     stat(address->path.c_str(), &bound);
   } else if (address->kind == ListenAddress::Kind::kTcp) {
     Result<int> fd = BindTcp(address->host, address->port, backlog);
     if (!fd.ok()) return fd.status();
     shared.listen_fd = *fd;
-    shared.drain = true;
+    shared.drain_left.store(std::numeric_limits<int64_t>::max());
   }
 
   // Signals (see the file comment). The mask set here is inherited by every worker thread.
@@ -665,29 +662,27 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
            sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     }
   }
-  if (shared.drain) {
+  int64_t drain = shared.drain_left.load();
+  if (drain > 0) {
     // No new connections: a Unix socket's file goes first (nginx's connect() then fails at once and can try another
     // server of the upstream); the workers then take what waits in the backlog without blocking, and exit when
     // accept() finds it empty. A TCP socket cannot refuse new connections without resetting the waiting ones: the
     // workers take as many as waited when the stop began, and what arrives later is reset when the process exits.
     // A Unix socket whose file stays (it could not be removed) would take new connections as TCP does, with no
     // backlog length to bound the drain by: not drained then, as an inherited socket.
-    if (address->kind == ListenAddress::Kind::kUnix && !UnlinkIfOurs(address->path, bound)) shared.drain = false;
+    if (address->kind == ListenAddress::Kind::kUnix && !UnlinkIfOurs(address->path, bound)) drain = 0;
     if (address->kind == ListenAddress::Kind::kTcp) {
       // Linux reports a listening socket's accept queue length as tcpi_unacked.
       struct tcp_info info {};
       socklen_t len = sizeof info;
-      if (getsockopt(shared.listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
-        shared.drain_left.store(info.tcpi_unacked);
-      } else {
-        shared.drain = false;
-      }
+      drain = getsockopt(shared.listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 ? info.tcpi_unacked : 0;
     }
-    const int flags = shared.drain ? fcntl(shared.listen_fd, F_GETFL) : -1;
-    if (flags < 0 || fcntl(shared.listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) shared.drain = false;
+    const int flags = drain > 0 ? fcntl(shared.listen_fd, F_GETFL) : -1;
+    if (flags < 0 || fcntl(shared.listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) drain = 0;
+    shared.drain_left.store(drain);
   }
   shared.stop.store(true);
-  if (!shared.drain) FCGX_ShutdownPending();
+  if (drain == 0) FCGX_ShutdownPending();
   {
     std::unique_lock<std::mutex> lock(shared.mu);
     while (shared.exited < workers.size() || shared.deferred > 0) {

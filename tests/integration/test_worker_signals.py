@@ -152,6 +152,29 @@ def exited_within(proc, seconds):
         return False
 
 
+def stopped_under_load(proc, request, clients=8):
+    """SIGTERM to `proc` while `clients` threads call request() in a loop (a failing request is ignored: connections
+    after the stop fail); whether it then exits 0 within 5 s."""
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                request()
+            except (OSError, EOFError):  # EOFError: closed unanswered (a connection after a stop's drain)
+                pass
+    threads = [threading.Thread(target=load) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    exited = exited_within(proc, 5)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    return exited and proc.returncode == 0
+
+
 def read_file(path):
     with open(path, "rb") as f:
         return f.read().decode("utf-8", "replace")
@@ -351,24 +374,8 @@ def main():
         chattr = shutil.which("chattr")
         if chattr and subprocess.run([chattr, "+i", locked], capture_output=True).returncode == 0:
             try:
-                stop_locked = threading.Event()
-
-                def locked_load():
-                    while not stop_locked.is_set():
-                        try:
-                            fcgi_request(locked_sock, "GET", "/.well-known/openid-configuration")
-                        except (OSError, EOFError):
-                            pass
-                loaders = [threading.Thread(target=locked_load) for _ in range(8)]
-                for t in loaders:
-                    t.start()
-                time.sleep(0.5)
-                w.proc.send_signal(signal.SIGTERM)
-                exited = exited_within(w.proc, 5)
-                stop_locked.set()
-                for t in loaders:
-                    t.join(30)
-                check(exited and w.proc.returncode == 0,
+                check(stopped_under_load(
+                          w.proc, lambda: fcgi_request(locked_sock, "GET", "/.well-known/openid-configuration")),
                       "a socket file that cannot be removed: SIGTERM under load exits 0 within 5 s")
             finally:
                 subprocess.run([chattr, "-i", locked], capture_output=True)
@@ -417,26 +424,12 @@ def main():
                     s.sendall(begin_and_params(fcgi_params("GET", "/.well-known/openid-configuration")) +
                               stdin_records(b""))
                     return read_response(s)[0]
-            except (OSError, EOFError):  # EOFError: closed unanswered (a connection after a stop's drain)
+            except OSError:
                 return 0
         check(wait_for(lambda: tcp_request() == 200, 10), "--listen 127.0.0.1:PORT serves over TCP")
         # Stopped under steady load: the worker answers what waited in its backlog, but a TCP socket goes on taking
         # new connections, so the drain is bounded and the worker still exits.
-        stop_load = threading.Event()
-
-        def load():
-            while not stop_load.is_set():
-                tcp_request()
-        loaders = [threading.Thread(target=load) for _ in range(8)]
-        for t in loaders:
-            t.start()
-        time.sleep(0.5)
-        w.proc.send_signal(signal.SIGTERM)
-        exited = exited_within(w.proc, 5)
-        stop_load.set()
-        for t in loaders:
-            t.join(30)
-        check(exited and w.proc.returncode == 0, "TCP worker under load: SIGTERM exits 0 within 5 s")
+        check(stopped_under_load(w.proc, tcp_request), "TCP worker under load: SIGTERM exits 0 within 5 s")
         check("any local process can connect" not in w.log_text(),
               "TCP without the remote_user provider: no REMOTE_USER warning")
 
