@@ -409,7 +409,8 @@ http {{
 
     def do_client_add(self, command, comment):
         out = self.sh(self.rewrite(command))
-        secrets = re.findall(r"\b[A-Za-z0-9_-]{43}\b", out.stdout)
+        # The secret has a line of its own; base64url may begin or end with "-", where \b finds no boundary.
+        secrets = re.findall(r"^[A-Za-z0-9_-]{43}$", out.stdout, re.M)
         self.assertEqual(len(secrets), 1, out.stdout)
         self.secret = secrets[0]
 
