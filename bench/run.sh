@@ -13,8 +13,10 @@
 # round moves by 10-15% with the machine's load; --repeat 1 --duration 2 is a quick smoke run.
 # Then bench/write_path.py prints the write-path table (client_credentials, refresh rotation, code redemption,
 # revocation, password, for each lmdb_sync setting, with syncs per request from strace), as medians of 3 interleaved
-# rounds; its options go in $WRITE_PATH_ARGS (e.g. WRITE_PATH_ARGS="--duration 3 --strace-seconds 1 --rounds 1", or
-# "--live-grants 0" to leave out the refresh rotation on a database of a million live grants).
+# rounds, then the precise ratios: code redemption, refresh rotation and revocation in 5 runs each, every one right
+# next to a client_credentials run (--pairs 5); its options go in $WRITE_PATH_ARGS (e.g. WRITE_PATH_ARGS="--duration 3
+# --strace-seconds 1 --rounds 1 --pairs 0", or "--live-grants 0" to leave out the refresh rotation on a database of a
+# million live grants).
 # docs/write-path-benchmarks.md has results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,4 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target tokenfcgi tokenctl fcgi_echo fill_grants >/dev/null
 /usr/bin/python3 bench/bench.py --build "$build" "$@"
 # shellcheck disable=SC2086  # WRITE_PATH_ARGS is a list of options
-exec /usr/bin/python3 bench/write_path.py --build "$build" --rounds 3 ${WRITE_PATH_ARGS:-}
+exec /usr/bin/python3 bench/write_path.py --build "$build" --rounds 3 --pairs 5 ${WRITE_PATH_ARGS:-}

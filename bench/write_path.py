@@ -1,7 +1,7 @@
 """The write path beside the read path: `make bench`'s second table (also runnable alone).
 
   python3 bench/write_path.py --build build-bench [--duration S] [--connections N] [--workers P] [--threads T]
-                              [--sync full,meta-async] [--strace-seconds S] [--rounds N]
+                              [--sync full,meta-async] [--strace-seconds S] [--rounds N] [--pairs N]
   python3 bench/write_path.py --build build-bench --reload-clients 10000 [--threads 8] [--connections 16]
 
 nginx (1 worker process) in front of P tokenfcgi processes with --threads T each, on one LMDB, driven by wrk with
@@ -34,6 +34,12 @@ interleaved, and the table shows each column's median and the median of each rou
 (syscalls come from the first round's strace runs; each round's tokens stay in the databases, so later rounds run on
 databases a few hundred thousand grants larger).
 
+With --pairs N, code redemption, refresh rotation and revocation then run N more times each for --pair-seconds
+(default 3) right next to a client_credentials run of the same length, the order alternating, and a second table
+gives the mean and standard deviation of the pairs' ratios: two runs minutes apart meet different states of this
+machine (client_credentials alone moves by ±17% between runs), two runs side by side nearly the same, so these ratios
+are the precise ones (journal §17).
+
 With --reload-clients N, only the configuration reload is measured instead: N more clients in the database,
 client_credentials on the first sync setting for --duration seconds while `tokenctl session rotate-key` changes the
 configuration generation every --reload-interval seconds (so the worker keeps rebuilding its snapshot of N clients),
@@ -54,6 +60,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -472,6 +479,40 @@ class WritePathBench:
                   file=sys.stderr)
         return rows
 
+    def paired(self, sync, pairs, seconds):
+        """--pairs: code redemption, refresh rotation and revocation each run `pairs` times for `seconds`, every run
+        right next to a client_credentials run (in alternating order), so that each ratio compares two runs that met
+        the same state of the machine; returns {scenario: [(write run, its client_credentials run)]}. The pools are
+        made before each pair, untimed: codes for the redemption, whose refresh tokens (and those of one more
+        untimed redemption) feed the rotation's chains and the revocation."""
+        cc = "grant_type=client_credentials"
+        chains = self.args.connections + self.args.wrk_threads
+        out = {"code redemption": [], "refresh rotation": [], "revocation": []}
+
+        def pair(i, name, write):
+            if i % 2 == 0:
+                cc_run = self.fixed(sync, cc, "cc", seconds)
+                write_run = write()
+            else:
+                write_run = write()
+                cc_run = self.fixed(sync, cc, "cc", seconds)
+            out[name].append((write_run, cc_run))
+
+        self.fixed(sync, cc, "cc", 2)
+        for i in range(pairs):
+            codes = self.make_codes(sync, seconds + seconds // 2)
+            tokens = []
+
+            def redeem():
+                r, issued = self.redeem(sync, codes, seconds)
+                tokens.extend(issued)
+                return r
+            pair(i, "code redemption", redeem)
+            tokens += self.redeem(sync, self.make_codes(sync, seconds + seconds // 2), seconds)[1]
+            pair(i, "refresh rotation", lambda: self.rotate(sync, tokens[:chains], seconds))
+            pair(i, "revocation", lambda: self.revoke(sync, tokens[chains:], seconds))
+        return out
+
     def reload(self, sync):
         """client_credentials while the configuration generation moves every --reload-interval seconds, and without."""
         d = self.args.duration
@@ -588,6 +629,27 @@ def table(args, results):
     return "\n".join(lines)
 
 
+def paired_table(args, paired):
+    lines = [f"Each write scenario run {args.pairs} times for {args.pair_seconds}s right next to a client_credentials "
+             "run of the same length (the order alternating), so that both runs of a pair meet the same state of the "
+             "machine: the mean ± standard deviation of the pairs' ratios.", "",
+             "| lmdb_sync | scenario | pairs | requests/s vs cc | CPU vs cc | requests/s | p99 ms (highest) | "
+             "non-2xx / pool short |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def spread(values):
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.2f}× ± {sd:.2f}"
+    for sync, scenarios in paired.items():
+        for name, runs in scenarios.items():
+            lines.append(f"| {sync} | {name} | {len(runs)} | {spread([w['rps'] / c['rps'] for w, c in runs])} | "
+                         f"{spread([w['cpu_us'] / c['cpu_us'] for w, c in runs])} | "
+                         f"{statistics.mean(w['rps'] for w, _ in runs):.0f} | "
+                         f"{max(w['p99'] for w, _ in runs):.2f} | {sum(w['non2xx'] for w, _ in runs)} / "
+                         f"{sum(w['exhausted'] for w, _ in runs)} |")
+    return "\n".join(lines)
+
+
 def reload_table(args, rows):
     lines = [f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s on client_credentials; "
              f"{args.workers} tokenfcgi process(es) × {args.threads} threads; {args.reload_clients} more clients.", "",
@@ -623,13 +685,17 @@ def main():
                     help="record the workers with `perf record -g` during the timed client_credentials, code "
                          "redemption and refresh rotation runs (also on the filled database), into "
                          "DIR/<sync>-<scenario>.data")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="also run each write scenario this many times right next to a client_credentials run and "
+                         "report the mean and spread of the pairs' ratios")
+    ap.add_argument("--pair-seconds", type=int, default=3, help="seconds of each run of --pairs")
     ap.add_argument("--reload-clients", type=int, default=0,
                     help="measure only the configuration reload, with this many more clients")
     ap.add_argument("--reload-interval", type=float, default=0.5,
                     help="seconds between configuration changes with --reload-clients")
     args = ap.parse_args()
     b = WritePathBench(args)
-    results = {}
+    results, paired = {}, {}
     try:
         b.setup()
         if args.reload_clients:
@@ -640,6 +706,8 @@ def main():
                 for sync in rounds:
                     rounds[sync].append(b.scenarios(sync, with_strace=i == 0))
             results = {sync: merge_rounds(rs) for sync, rs in rounds.items()}
+            if args.pairs:
+                paired = {sync: b.paired(sync, args.pairs, args.pair_seconds) for sync in rounds}
     finally:
         b.stop()
     print()
@@ -649,6 +717,9 @@ def main():
     print(table(args, results))
     if args.live_grants:
         print(live_grants_lines(args, results, b.filled))
+    if paired:
+        print()
+        print(paired_table(args, paired))
 
 
 if __name__ == "__main__":
