@@ -630,7 +630,8 @@ def table(args, results):
 
 
 def paired_table(args, paired):
-    lines = [f"Each write scenario run {args.pairs} times for {args.pair_seconds}s right next to a client_credentials "
+    times = f"{args.pairs} time{'s' if args.pairs != 1 else ''}"
+    lines = [f"Each write scenario run {times} for {args.pair_seconds}s right next to a client_credentials "
              "run of the same length (the order alternating), so that both runs of a pair meet the same state of the "
              "machine: the mean ± standard deviation of the pairs' ratios.", "",
              "| lmdb_sync | scenario | pairs | requests/s vs cc | CPU vs cc | requests/s | p99 ms (highest) | "
