@@ -136,12 +136,22 @@ def socket_count(pid):
 
 def listening_on(pid, port):
     """Whether 127.0.0.1:`port` is a listening TCP socket of process `pid` (from /proc/<pid>/net/tcp)."""
+    return accept_queue(pid, port) is not None
+
+
+def accept_queue(pid, port):
+    """The connections waiting to be accepted on the listening TCP socket 127.0.0.1:`port` of process `pid` (a
+    listening socket's rx_queue in /proc/<pid>/net/tcp), or None if there is no such socket."""
     want = "0100007F:%04X" % port
     try:
         with open(f"/proc/{pid}/net/tcp") as f:
-            return any(line.split()[1] == want and line.split()[3] == "0A" for line in f.readlines()[1:])
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1] == want and fields[3] == "0A":
+                    return int(fields[4].split(":")[1], 16)
     except OSError:
-        return False
+        pass
+    return None
 
 
 def exited_within(proc, seconds):
@@ -444,8 +454,20 @@ def main():
         log = w.log_text()
         check("login_providers includes remote_user and the FastCGI socket is TCP (127.0.0.1:%d): any local process "
               "can connect and send REMOTE_USER" % port in log, "remote_user over TCP: warning at start (%r)" % log[:600])
-        w.proc.send_signal(signal.SIGTERM)
-        check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user TCP worker exits 0")
+        # Stopped while connections wait in its TCP backlog: it answers them before it exits (the drain).
+        answers = []
+        w.proc.send_signal(signal.SIGSTOP)
+        queued = [threading.Thread(target=lambda: answers.append(tcp_request())) for _ in range(8)]
+        for t in queued:
+            t.start()
+        waited = wait_for(lambda: accept_queue(w.proc.pid, port) == 8, 10)
+        w.proc.send_signal(signal.SIGTERM)  # delivered once the worker runs again, with the 8 still queued
+        w.proc.send_signal(signal.SIGCONT)
+        for t in queued:
+            t.join(30)
+        check(waited and answers == [200] * 8, "TCP worker stopped with 8 connections in its backlog answers all of "
+              "them (%r)" % answers)
+        check(exited_within(w.proc, 5) and w.proc.returncode == 0, "remote_user TCP worker then exits 0")
         w = Worker(exe, remote_config, tmp, "w4remoteunix", ["--listen", "unix:" + sock])
         workers.append(w)
         check(wait_for(lambda: os.path.exists(sock), 10), "remote_user worker on a unix socket starts")
