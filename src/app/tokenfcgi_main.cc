@@ -8,6 +8,7 @@
 // 2 for a bad command line.
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -297,6 +298,8 @@ int Main(int argc, char** argv) {
     const int channels = std::atoi(argv[2]);
     return channels >= 1 && channels <= 1024 ? HashHelperMain(static_cast<unsigned>(channels)) : 2;
   }
+  // A stop signal that arrives while the worker starts waits for it to serve (http/fcgi_server.h).
+  const sigset_t unblocked = http::BlockStopSignals();
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
@@ -385,6 +388,7 @@ int Main(int argc, char** argv) {
   server.max_body_bytes = config->max_body_bytes;
 
   if (cgi) {
+    pthread_sigmask(SIG_SETMASK, &unblocked, nullptr);
     LoggingHandler handler(&service);
     Status s = http::ServeCgiOnce(server, handler);
     if (!s.ok()) {

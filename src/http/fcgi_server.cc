@@ -1,26 +1,37 @@
 // The FastCGI adapter (see fcgi_server.h). The only file that includes fcgiapp.h.
 //
-// Signals. SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are blocked before the worker threads start, so the threads
-// inherit the mask and no signal can interrupt a read or write of a request in flight: only the serving thread takes
-// SIGTERM, SIGINT, SIGHUP and SIGUSR1, in sigwait(). SIGHUP is a shutdown like SIGTERM (the configuration is read only
+// Signals. SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are blocked from the start of a worker (BlockStopSignals,
+// before libfcgi installs its handlers for SIGTERM and SIGUSR1, which would take a stop signal that arrives during the
+// start and lose it), so every thread inherits the mask and no signal can interrupt a read or write of a request in
+// flight: only the serving thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1, in sigwait(), a stop signal received
+// while starting as soon as it serves. SIGHUP is a shutdown like SIGTERM (the configuration is read only
 // at start, so a worker asked to reload finishes its requests and exits, and its supervisor starts a fresh one).
 // SIGUSR1, which libfcgi would otherwise take as "shut down after this request" through a handler it installs, is
 // logged and ignored.
 //
-// Shutdown, in detail. SIGUSR2 has a no-op handler installed without SA_RESTART. A worker unblocks SIGUSR2 only
-// around FCGX_Accept_r, i.e. while it waits for a new connection, and blocks it again as soon as a request has been
-// accepted. On SIGTERM (or SIGINT, SIGHUP) the serving thread sets the stop
-// flag, calls FCGX_ShutdownPending() and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle
-// worker's accept() fails with EINTR and the worker exits; a busy worker keeps the signal pending until its request
-// is read, handled, written and finished, then takes the signal harmlessly, sees the stop flag and exits. The
-// listening socket is never shut down or closed (under spawn-fcgi it is shared with sibling processes). A socket we
-// bound ourselves (--listen) is drained instead: before the stop flag is set its Unix socket file is removed and the
-// socket made non-blocking, FCGX_ShutdownPending() is not called, and the workers keep accepting (SIGUSR2 blocked,
-// accept() no longer waits) until accept() fails with EAGAIN (on TCP, at most as many connections as waited when the
-// stop began), then exit; SIGUSR2 only breaks a wait in accept() that began before the socket became non-blocking.
+// Connections. The worker accepts connections itself and hands each to libfcgi (through FCGX_Request's ipcFd, with
+// no listening socket of libfcgi's own) only once the web server has sent something on it: libfcgi's FCGX_Accept_r
+// would otherwise wait for the first bytes inside the same call that waits for a connection, where the stop's signal
+// (below) must be able to interrupt the one and must never interrupt the other. A connection that sends nothing within
+// kFirstBytesMs is closed (libfcgi 2.4 allowed a Unix socket 2 s, a TCP connection forever); a TCP connection gets
+// TCP_NODELAY, and FCGI_WEB_SERVER_ADDRS is honoured, both as libfcgi's own accept did.
+//
+// Shutdown, in detail. SIGUSR2 has a no-op handler installed without SA_RESTART. A worker unblocks SIGUSR2 only while
+// it waits for a new connection (accept()) or for the next request on a connection the web server keeps alive
+// (ppoll()), and never while it reads, handles or writes a request. On SIGTERM (or SIGINT, SIGHUP) the serving thread
+// sets the stop flag and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle worker's wait fails
+// with EINTR and the worker exits; a busy worker keeps the signal pending until its request is read, handled, written
+// and finished, then takes the signal harmlessly, sees the stop flag and exits. A kept-alive connection is closed at
+// the stop unless a request is already waiting on it (that one is answered). The listening socket is never shut down or
+// closed (under spawn-fcgi it is shared with sibling processes). A socket we bound ourselves (--listen) is drained
+// instead: before the stop flag is set its Unix socket file is removed and the socket made non-blocking, and the
+// workers keep accepting (accept() no longer waits) until accept() fails with EAGAIN (on TCP, at most as many
+// connections as waited when the stop began), then exit; SIGUSR2 only breaks a wait in accept() that began before the
+// socket became non-blocking.
 //
 // libfcgi 2.4.2's read() and write() do not retry on EINTR, which is why SIGUSR2 must stay blocked while a request is
-// in flight: a signal there would cut the body or the response short.
+// in flight: a signal there would cut the body or the response short, or (before the request was read) make libfcgi
+// close the connection unanswered.
 #include "http/fcgi_server.h"
 
 #include <arpa/inet.h>
@@ -30,6 +41,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -66,6 +78,8 @@ namespace {
 constexpr size_t kMaxParamBytes = 16 * 1024;
 // Body reads happen in chunks of at most this many bytes.
 constexpr int kReadChunk = 64 * 1024;
+// A connection that sends nothing for this long after it was accepted is closed (see the file comment).
+constexpr int kFirstBytesMs = 10'000;
 
 std::string CopyParam(const ParamLookup& param, const char* name) {
   const char* v = param(name);
@@ -225,6 +239,8 @@ struct Shared {
   // Unix socket, whose file is removed first; a TCP socket's backlog length when the stop began (new connections
   // still arrive there, and must not keep a worker that is stopping under load from ever exiting).
   std::atomic<int64_t> drain_left{0};
+  // FCGI_WEB_SERVER_ADDRS: the IPv4 addresses a TCP connection may come from (empty: any), as libfcgi checks them.
+  std::vector<in_addr_t> web_server_addrs;
   std::mutex mu;
   std::condition_variable exited_cv;
   unsigned exited = 0;        // guarded by mu
@@ -240,9 +256,87 @@ Response InternalError() {
   return r;
 }
 
+// accept() failed for a reason of the connection's own (the peer gave up, the network failed): take the next one.
+bool ConnectionAcceptError(int err) {
+  return err == ECONNABORTED || err == EPROTO || err == ECONNRESET || err == ETIMEDOUT || err == ENETDOWN ||
+         err == ENETUNREACH || err == EHOSTDOWN || err == EHOSTUNREACH || err == ENONET || err == ENOPROTOOPT ||
+         err == EOPNOTSUPP;
+}
+
+// accept() failed for want of a resource, or found nothing on a socket another process made non-blocking: retry later.
 bool TransientAcceptError(int err) {
-  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == ECONNABORTED ||
-         err == EPROTO || err == EAGAIN;
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EAGAIN;
+}
+
+std::vector<in_addr_t> ParseWebServerAddrs(const char* list) {
+  std::vector<in_addr_t> addrs;
+  if (list == nullptr) return addrs;
+  std::string_view rest(list);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string one(rest.substr(0, comma));
+    addrs.push_back(inet_addr(one.c_str()));  // as libfcgi: an entry that is not an address matches nothing real
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return addrs;
+}
+
+// Accepts the next connection on the listening socket, or returns -errno. Unless `stopping` (the socket is then
+// non-blocking and accept() does not wait), SIGUSR2 is unblocked around the wait, so that the stop interrupts it
+// (EINTR). A signal that arrives between the check of the stop flag and accept() is missed; the serving thread sends
+// it again 100 ms later.
+int AcceptConnection(Shared* shared, bool stopping, const sigset_t& usr2) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  int fd = -1;
+  int err = EINTR;
+  if (stopping) {
+    fd = accept4(shared->listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    err = errno;
+  } else {
+    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+    if (!shared->stop.load()) {
+      fd = accept4(shared->listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+      err = errno;
+    }
+    pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+  }
+  if (fd < 0) return -err;
+  if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // a response's records go out without delay
+  }
+  if (peer.ss_family == AF_INET && !shared->web_server_addrs.empty()) {
+    const in_addr_t from = reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr;
+    const auto& allowed = shared->web_server_addrs;
+    if (std::find(allowed.begin(), allowed.end(), from) == allowed.end()) {
+      char text[INET_ADDRSTRLEN] = "?";
+      inet_ntop(AF_INET, &from, text, sizeof text);
+      Logf(LogLevel::kWarn, "connection from %s refused: not in FCGI_WEB_SERVER_ADDRS", text);
+      close(fd);
+      return -ECONNABORTED;
+    }
+  }
+  return fd;
+}
+
+// Whether the web server has sent something on a connection it just opened, waiting up to kFirstBytesMs (with SIGUSR2
+// blocked: the stop does not cut this wait short, the connection is answered).
+bool FirstBytesArrive(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  int rc;
+  do rc = poll(&p, 1, kFirstBytesMs);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0) Logf(LogLevel::kWarn, "a connection sent no request within %d s: closed", kFirstBytesMs / 1000);
+  return rc > 0;
+}
+
+// Whether the next request (or the web server's close) is waiting on the kept-alive connection `fd`. Unless
+// `stopping`, waits for it with SIGUSR2 unblocked, so that the stop interrupts the wait; once stopping, only looks.
+bool NextRequestWaiting(int fd, bool stopping, const sigset_t& wait_mask) {
+  pollfd p{fd, POLLIN, 0};
+  const timespec now{0, 0};
+  return ppoll(&p, 1, stopping ? &now : nullptr, &wait_mask) > 0;
 }
 
 // Returns whether the request's input was read to its end (a body as long as CONTENT_LENGTH said, then FastCGI's
@@ -374,44 +468,62 @@ void WorkerMain(Shared* shared) {
   } catch (const std::exception& e) {
     Logf(LogLevel::kError, "cannot create request handler: %s", e.what());
   }
+  // libfcgi never accepts a connection itself (no listening socket: its accept() would fail with EBADF); it reads
+  // the request from the connection this thread accepted and put into ipcFd.
   auto req = std::make_unique<FCGX_Request>();
-  FCGX_InitRequest(req.get(), shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+  FCGX_InitRequest(req.get(), -1, 0);
+  sigset_t wait_mask;  // this thread's mask with SIGUSR2 unblocked: what a kept-alive connection is waited on with
+  pthread_sigmask(SIG_BLOCK, nullptr, &wait_mask);
+  sigdelset(&wait_mask, SIGUSR2);
+  bool kept_after_stop = false;  // a kept-alive connection's request has been answered since the stop
   Status fatal;
   if (handler == nullptr) fatal = Status::Internal("cannot create request handler");
 
   while (fatal.ok()) {
     const bool stopping = shared->stop.load();
-    // SIGUSR2 may interrupt us only while we wait for a connection (see the file comment); once stopping, a socket
-    // being drained is non-blocking and accept() does not wait.
-    int rc = -EINTR;
-    if (stopping) {
-      if (shared->drain_left.fetch_sub(1) <= 0) break;
-      rc = FCGX_Accept_r(req.get());
-    } else {
-      pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
-      if (!shared->stop.load()) rc = FCGX_Accept_r(req.get());
-      pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
-    }
-    if (rc < 0) {
-      if (rc == -EINTR) continue;
-      if (shared->stop.load()) break;  // drained (EAGAIN), or the socket failed while stopping
-      int err = -rc;
-      if (TransientAcceptError(err)) {
-        Logf(LogLevel::kWarn, "accept failed: %s; retrying", std::strerror(err));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (req->ipcFd >= 0) {
+      // A connection the web server keeps alive (fastcgi_keep_conn) after its last request. Once stopping, one
+      // request already waiting on it is answered; an idle one is closed (nothing left unread: a plain close).
+      const bool waiting = !(stopping && kept_after_stop) && NextRequestWaiting(req->ipcFd, stopping, wait_mask);
+      if (!waiting) {
+        if (errno == EINTR && !shared->stop.load()) continue;  // a SIGUSR2 that is not the stop's
+        FCGX_Detach(req.get());
+        FCGX_Free(req.get(), 1);
         continue;
       }
-      fatal = Status::IOError(std::string("FastCGI accept failed: ") +
-                              (err > 0 && err < 4096 ? std::strerror(err) : "protocol error") +
-                              (shared->listen_fd == FCGI_LISTENSOCK_FILENO
-                                   ? " (is fd 0 a listening socket? use --listen or spawn-fcgi)"
-                                   : ""));
-      break;
+      kept_after_stop = stopping;
+    } else {
+      if (stopping && shared->drain_left.fetch_sub(1) <= 0) break;
+      const int fd = AcceptConnection(shared, stopping, usr2);
+      if (fd < 0) {
+        const int err = -fd;
+        if (err == EINTR || ConnectionAcceptError(err)) continue;
+        if (shared->stop.load()) break;  // drained (EAGAIN), or the socket failed while stopping
+        if (TransientAcceptError(err)) {
+          Logf(LogLevel::kWarn, "accept failed: %s; retrying", std::strerror(err));
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          continue;
+        }
+        fatal = Status::IOError(std::string("FastCGI accept failed: ") + std::strerror(err) +
+                                (shared->listen_fd == FCGI_LISTENSOCK_FILENO
+                                     ? " (is fd 0 a listening socket? use --listen or spawn-fcgi)"
+                                     : ""));
+        break;
+      }
+      if (!FirstBytesArrive(fd)) {
+        close(fd);
+        continue;
+      }
+      req->ipcFd = fd;
+      req->keepConnection = 1;  // so that FCGX_Accept_r's finish of the previous request leaves this connection open
     }
+    // Reads the FastCGI request from req->ipcFd; on a close or a protocol error libfcgi closes the connection, and
+    // its attempt to accept another fails at once (no listening socket).
+    if (FCGX_Accept_r(req.get()) < 0) continue;
     ServeOne(&req, *handler, shared);
     if (req == nullptr) {  // handed off with its deferred response
       req = std::make_unique<FCGX_Request>();
-      FCGX_InitRequest(req.get(), shared->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+      FCGX_InitRequest(req.get(), -1, 0);
     }
   }
   FCGX_Free(req.get(), 0);  // frees buffers; the listening socket stays open
@@ -568,6 +680,14 @@ std::string SerializeResponse(const Response& response) {
 
 bool RunningAsCgi() { return FCGX_IsCGI() != 0; }
 
+sigset_t BlockStopSignals() {
+  sigset_t stop, previous;
+  sigemptyset(&stop);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&stop, sig);
+  pthread_sigmask(SIG_BLOCK, &stop, &previous);
+  return previous;
+}
+
 int DefaultListenBacklog() {
   int backlog = SOMAXCONN;
   if (FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re")) {
@@ -602,12 +722,14 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
   if (options.threads < 1 || options.threads > 1024) return Status::InvalidArgument("threads must be 1 to 1024");
   Result<ListenAddress> address = ParseListenAddress(options.listen);
   if (!address.ok()) return address.status();
+  (void)BlockStopSignals();  // before FCGX_Init installs libfcgi's SIGTERM handler; see the signals below
   if (FCGX_Init() != 0) return Status::Internal("FCGX_Init failed");
 
   Shared shared;
   shared.options = &options;
   shared.factory = &factory;
   shared.serving_thread = pthread_self();
+  shared.web_server_addrs = ParseWebServerAddrs(std::getenv("FCGI_WEB_SERVER_ADDRS"));
   const int backlog = options.backlog > 0 ? options.backlog : DefaultListenBacklog();
   struct stat bound {};
   if (address->kind == ListenAddress::Kind::kUnix) {
@@ -623,21 +745,13 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     shared.drain_left.store(std::numeric_limits<int64_t>::max());
   }
 
-  // Signals (see the file comment). The mask set here is inherited by every worker thread.
+  // Signals (see the file comment). The mask set above is inherited by every worker thread.
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa {};
   sa.sa_handler = IgnoreSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocked accept() must fail with EINTR
   sigaction(SIGUSR2, &sa, nullptr);
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGTERM);
-  sigaddset(&blocked, SIGINT);
-  sigaddset(&blocked, SIGHUP);
-  sigaddset(&blocked, SIGUSR1);
-  sigaddset(&blocked, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
 
   std::vector<std::thread> workers;
   workers.reserve(options.threads);
@@ -682,7 +796,6 @@ Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory)
     shared.drain_left.store(drain);
   }
   shared.stop.store(true);
-  if (drain == 0) FCGX_ShutdownPending();
   {
     std::unique_lock<std::mutex> lock(shared.mu);
     while (shared.exited < workers.size() || shared.deferred > 0) {

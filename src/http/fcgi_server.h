@@ -16,6 +16,8 @@
 // SIGUSR1 is ignored (logged). No signal interrupts a request in flight.
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +60,13 @@ bool InheritedSocketIsTcp();
 
 // True when fd 0 is not a socket, i.e. we were started as a CGI program (FCGX_IsCGI).
 bool RunningAsCgi();
+
+// Blocks the signals ServeFastCgi takes (SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2) in the calling thread, and so in
+// the threads it starts afterwards; returns the previous mask. A worker calls it first thing, so that a stop signal
+// that arrives while it starts (opening the database, starting its hashing helper) waits for ServeFastCgi, which then
+// stops cleanly, instead of killing the process or being lost to the SIGTERM handler libfcgi installs (in
+// RunningAsCgi). A worker that turns out to be a CGI program restores the previous mask.
+sigset_t BlockStopSignals();
 
 // Serves FastCGI requests until SIGTERM, SIGINT or SIGHUP. Returns an error if the socket cannot be bound.
 Status ServeFastCgi(const ServerOptions& options, const HandlerFactory& factory);

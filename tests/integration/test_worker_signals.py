@@ -18,6 +18,7 @@ import time
 
 FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = 1, 3, 4, 5, 6, 7
 FCGI_RESPONDER = 1
+FCGI_KEEP_CONN = 1
 
 FAILURES = []
 
@@ -50,8 +51,8 @@ def encode_params(params):
     return out
 
 
-def begin_and_params(params):
-    data = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", FCGI_RESPONDER, 0))
+def begin_and_params(params, flags=0):
+    data = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", FCGI_RESPONDER, flags))
     encoded = encode_params(params)
     for i in range(0, len(encoded), 65535):
         data += record(FCGI_PARAMS, encoded[i:i + 65535])
@@ -154,6 +155,19 @@ def accept_queue(pid, port):
     return None
 
 
+def caught_signals(pid):
+    """The signals process `pid` has a handler for (SigCgt in /proc/<pid>/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return {signal.Signals(n) for n in range(1, 32) if mask & (1 << (n - 1))}
+    except (OSError, ValueError):
+        pass
+    return set()
+
+
 def exited_within(proc, seconds):
     try:
         proc.wait(timeout=seconds)
@@ -191,11 +205,11 @@ def read_file(path):
 
 
 class Worker:
-    def __init__(self, exe, config, tmp, name, extra_args=(), stdin=subprocess.DEVNULL):
+    def __init__(self, exe, config, tmp, name, extra_args=(), stdin=subprocess.DEVNULL, env=None):
         self.log_path = os.path.join(tmp, name + ".log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([exe, "--config", config] + list(extra_args), stdin=stdin,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, env=env)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -228,7 +242,26 @@ def main():
 
     sock = os.path.join(tmp, "s")
     workers = []
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        # -- 0. A connection that sends nothing holds one thread (the other still answers) and is closed after 10 s,
+        # which is checked at the end, so that the wait overlaps the other checks.
+        silent_sock = os.path.join(tmp, "silent")
+        silent_worker = Worker(exe, config, tmp, "w0", ["--listen", "unix:" + silent_sock, "--threads", "2"])
+        workers.append(silent_worker)
+        check(wait_for(lambda: os.path.exists(silent_sock), 10), "worker for a silent connection starts")
+        silent.connect(silent_sock)
+        check(fcgi_request(silent_sock, "GET", "/.well-known/openid-configuration")[0] == 200,
+              "a connection that sends nothing holds one thread: the other answers")
+        # Bytes that are not FastCGI: the connection is closed unanswered, and the worker goes on serving.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(silent_sock)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            garbage_closed = s.recv(1) == b""
+        check(garbage_closed and fcgi_request(silent_sock, "GET", "/.well-known/openid-configuration")[0] == 200,
+              "a connection that does not speak FastCGI is closed, and the next one is answered")
+
         # -- 1. A request over FastCGI, the log line, then SIGTERM while idle: exit 0 within 2 s.
         w = Worker(exe, config, tmp, "w1", ["--listen", "unix:" + sock, "--threads", "2"])
         workers.append(w)
@@ -413,6 +446,20 @@ def main():
             except OSError:
                 connected = False
         check(connected, "the inherited listening socket still accepts connections after the worker exits")
+
+        # -- 3b. SIGTERM while a worker on an inherited socket is still starting (libfcgi has installed its SIGTERM
+        # handler, the worker does not serve yet: it is opening the database or starting its hashing helper) is held
+        # until it serves, then stops it cleanly, as once it serves.
+        w = Worker(exe, config, tmp, "w3b", ["--threads", "2"], stdin=listener.fileno())
+        workers.append(w)
+        deadline = time.monotonic() + 10
+        while signal.SIGTERM not in caught_signals(w.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.0005)  # the start takes milliseconds
+        check(signal.SIGTERM in caught_signals(w.proc.pid),
+              "a starting worker on an inherited socket has a SIGTERM handler (libfcgi's)")
+        w.proc.send_signal(signal.SIGTERM)
+        check(exited_within(w.proc, 5) and w.proc.returncode == 0 and "SIGTERM received" in w.log_text(),
+              "SIGTERM while starting: exits 0 within 5 s (%s; %r)" % (w.proc.returncode, w.log_text()[-300:]))
         listener.close()
 
         # -- 4. --listen HOST:PORT on loopback.
@@ -477,6 +524,65 @@ def main():
         w.proc.send_signal(signal.SIGTERM)
         check(exited_within(w.proc, 2) and w.proc.returncode == 0, "remote_user unix worker exits 0")
 
+        # -- 4c. A connection the worker has accepted but whose request arrives only after SIGTERM is still answered:
+        # the stop interrupts a wait for a connection, never the read of one that was accepted (a web server may be a
+        # moment late sending after its connect() completes). On a Unix socket and on TCP (whose backlog is empty at
+        # the stop, so nothing more is drained). A kept-alive connection (FCGI_KEEP_CONN) with no request waiting on it
+        # is closed at the stop instead, or the worker would wait for the web server to close it.
+        for kind, listen, family, address in (("unix", "unix:" + sock, socket.AF_UNIX, sock),
+                                              ("TCP", "127.0.0.1:%d" % port, socket.AF_INET, ("127.0.0.1", port))):
+            params = fcgi_params("GET", "/.well-known/openid-configuration")
+            for kept in (False, True):
+                w = Worker(exe, config, tmp, "w4c-%s-%d" % (kind, kept), ["--listen", listen])
+                workers.append(w)
+                check(wait_for(lambda: os.path.exists(sock) if kind == "unix" else listening_on(w.proc.pid, port),
+                               10), "%s worker starts" % kind)
+                idle = socket_count(w.proc.pid)
+                running, status, closed = False, 0, False
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.settimeout(10)
+                    s.connect(address)
+                    accepted = wait_for(lambda: socket_count(w.proc.pid) > idle, 10)
+                    try:
+                        if kept:
+                            s.sendall(begin_and_params(params, FCGI_KEEP_CONN) + stdin_records(b""))
+                            status = read_response(s)[0]
+                            w.proc.send_signal(signal.SIGTERM)
+                            closed = s.recv(1) == b""
+                        else:
+                            w.proc.send_signal(signal.SIGTERM)
+                            time.sleep(0.3)
+                            running = w.proc.poll() is None
+                            s.sendall(begin_and_params(params) + stdin_records(b""))
+                            status = read_response(s)[0]
+                    except (EOFError, OSError):
+                        pass
+                if kept:
+                    check(accepted and status == 200 and closed, "%s: an idle kept-alive connection is closed at the "
+                          "stop (answered %d before, closed %s)" % (kind, status, closed))
+                else:
+                    check(accepted and running and status == 200, "%s: a request sent 0.3 s after SIGTERM on a "
+                          "connection accepted before it is answered (got %d)" % (kind, status))
+                check(exited_within(w.proc, 5) and w.proc.returncode == 0, "%s worker then exits 0" % kind)
+
+        # -- 4d. FCGI_WEB_SERVER_ADDRS (libfcgi's): a TCP connection from another address is closed unanswered, and
+        # logged.
+        for allowed, served in (("127.0.0.2", False), ("127.0.0.2,127.0.0.1", True)):
+            w = Worker(exe, config, tmp, "w4d-%d" % served, ["--listen", "127.0.0.1:%d" % port],
+                       env=dict(os.environ, FCGI_WEB_SERVER_ADDRS=allowed))
+            workers.append(w)
+            check(wait_for(lambda: listening_on(w.proc.pid, port), 10), "FCGI_WEB_SERVER_ADDRS=%s: starts" % allowed)
+            try:
+                status = tcp_request()
+            except EOFError:
+                status = 0
+            refused = "connection from 127.0.0.1 refused: not in FCGI_WEB_SERVER_ADDRS" in w.log_text()
+            check(status == (200 if served else 0) and refused != served,
+                  "FCGI_WEB_SERVER_ADDRS=%s: a connection from 127.0.0.1 is %s (got %d)"
+                  % (allowed, "served" if served else "closed and logged", status))
+            w.proc.send_signal(signal.SIGTERM)
+            check(exited_within(w.proc, 5) and w.proc.returncode == 0, "FCGI_WEB_SERVER_ADDRS=%s: exits 0" % allowed)
+
         # -- 5. CGI mode: environment + stdin pipe, one answer on stdout.
         env = dict(os.environ, REQUEST_METHOD="GET", REQUEST_URI="/.well-known/openid-configuration",
                    QUERY_STRING="", CONTENT_LENGTH="")
@@ -522,7 +628,17 @@ def main():
         check(r.returncode == 0 and r.stdout.startswith(b"tokenfcgi "), "--version")
         r = subprocess.run([exe, "--help"], capture_output=True, timeout=30)
         check(r.returncode == 0 and b"max_body_bytes" in r.stdout, "--help lists the configuration keys")
+
+        # -- 0, continued: the silent connection is closed, and logged.
+        silent.settimeout(15)
+        try:
+            closed = silent.recv(1) == b""
+        except OSError:
+            closed = False
+        check(closed and "a connection sent no request within 10 s: closed" in silent_worker.log_text(),
+              "a connection that sends nothing is closed after 10 s, and logged (closed %s)" % closed)
     finally:
+        silent.close()
         for w in workers:
             w.stop()
         shutil.rmtree(tmp, ignore_errors=True)
