@@ -526,7 +526,7 @@ void WorkerMain(Shared* shared) {
       FCGX_InitRequest(req.get(), -1, 0);
     }
   }
-  FCGX_Free(req.get(), 0);  // frees buffers; the listening socket stays open
+  FCGX_Free(req.get(), 0);  // frees buffers (no connection is open here; the listening socket is not libfcgi's)
   handler.reset();
 
   std::lock_guard<std::mutex> lock(shared->mu);
