@@ -22,12 +22,11 @@
 // sets the stop flag and sends SIGUSR2 to every worker that has not exited, every 100 ms: an idle worker's wait fails
 // with EINTR and the worker exits; a busy worker keeps the signal pending until its request is read, handled, written
 // and finished, then takes the signal harmlessly, sees the stop flag and exits. A kept-alive connection is closed at
-// the stop unless a request is already waiting on it (that one is answered). The listening socket is never shut down or
-// closed (under spawn-fcgi it is shared with sibling processes). A socket we bound ourselves (--listen) is drained
-// instead: before the stop flag is set its Unix socket file is removed and the socket made non-blocking, and the
-// workers keep accepting (accept() no longer waits) until accept() fails with EAGAIN (on TCP, at most as many
-// connections as waited when the stop began), then exit; SIGUSR2 only breaks a wait in accept() that began before the
-// socket became non-blocking.
+// the stop once its request in flight is answered. The listening socket is never shut down or closed (under spawn-fcgi
+// it is shared with sibling processes). A socket we bound ourselves (--listen) is drained instead: before the stop flag
+// is set its Unix socket file is removed and the socket made non-blocking, and the workers keep accepting (accept() no
+// longer waits) until accept() fails with EAGAIN (on TCP, at most as many connections as waited when the stop began),
+// then exit; SIGUSR2 only breaks a wait in accept() that began before the socket became non-blocking.
 //
 // libfcgi 2.4.2's read() and write() do not retry on EINTR, which is why SIGUSR2 must stay blocked while a request is
 // in flight: a signal there would cut the body or the response short, or (before the request was read) make libfcgi
@@ -290,17 +289,12 @@ int AcceptConnection(Shared* shared, bool stopping, const sigset_t& usr2) {
   socklen_t len = sizeof peer;
   int fd = -1;
   int err = EINTR;
-  if (stopping) {
+  if (!stopping) pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+  if (stopping || !shared->stop.load()) {
     fd = accept4(shared->listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     err = errno;
-  } else {
-    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
-    if (!shared->stop.load()) {
-      fd = accept4(shared->listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-      err = errno;
-    }
-    pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
   }
+  if (!stopping) pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
   if (fd < 0) return -err;
   if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
     int one = 1;
@@ -331,12 +325,11 @@ bool FirstBytesArrive(int fd) {
   return rc > 0;
 }
 
-// Whether the next request (or the web server's close) is waiting on the kept-alive connection `fd`. Unless
-// `stopping`, waits for it with SIGUSR2 unblocked, so that the stop interrupts the wait; once stopping, only looks.
-bool NextRequestWaiting(int fd, bool stopping, const sigset_t& wait_mask) {
+// Waits for the next request (or the web server's close) on the kept-alive connection `fd`, with SIGUSR2 unblocked
+// (`wait_mask`), so that the stop interrupts the wait; returns false if it did (errno EINTR) or the wait failed.
+bool NextRequestArrives(int fd, const sigset_t& wait_mask) {
   pollfd p{fd, POLLIN, 0};
-  const timespec now{0, 0};
-  return ppoll(&p, 1, stopping ? &now : nullptr, &wait_mask) > 0;
+  return ppoll(&p, 1, nullptr, &wait_mask) > 0;
 }
 
 // Returns whether the request's input was read to its end (a body as long as CONTENT_LENGTH said, then FastCGI's
@@ -475,23 +468,20 @@ void WorkerMain(Shared* shared) {
   sigset_t wait_mask;  // this thread's mask with SIGUSR2 unblocked: what a kept-alive connection is waited on with
   pthread_sigmask(SIG_BLOCK, nullptr, &wait_mask);
   sigdelset(&wait_mask, SIGUSR2);
-  bool kept_after_stop = false;  // a kept-alive connection's request has been answered since the stop
   Status fatal;
   if (handler == nullptr) fatal = Status::Internal("cannot create request handler");
 
   while (fatal.ok()) {
     const bool stopping = shared->stop.load();
     if (req->ipcFd >= 0) {
-      // A connection the web server keeps alive (fastcgi_keep_conn) after its last request. Once stopping, one
-      // request already waiting on it is answered; an idle one is closed (nothing left unread: a plain close).
-      const bool waiting = !(stopping && kept_after_stop) && NextRequestWaiting(req->ipcFd, stopping, wait_mask);
-      if (!waiting) {
-        if (errno == EINTR && !shared->stop.load()) continue;  // a SIGUSR2 that is not the stop's
+      // A connection the web server keeps alive (fastcgi_keep_conn) after its last request: its next request is
+      // waited for until the stop, which closes it (nothing left unread: a plain close).
+      if (stopping || !NextRequestArrives(req->ipcFd, wait_mask)) {
+        if (!stopping && errno == EINTR && !shared->stop.load()) continue;  // a SIGUSR2 that is not the stop's
         FCGX_Detach(req.get());
         FCGX_Free(req.get(), 1);
         continue;
       }
-      kept_after_stop = stopping;
     } else {
       if (stopping && shared->drain_left.fetch_sub(1) <= 0) break;
       const int fd = AcceptConnection(shared, stopping, usr2);

@@ -527,42 +527,42 @@ def main():
         # -- 4c. A connection the worker has accepted but whose request arrives only after SIGTERM is still answered:
         # the stop interrupts a wait for a connection, never the read of one that was accepted (a web server may be a
         # moment late sending after its connect() completes). On a Unix socket and on TCP (whose backlog is empty at
-        # the stop, so nothing more is drained). A kept-alive connection (FCGI_KEEP_CONN) with no request waiting on it
-        # is closed at the stop instead, or the worker would wait for the web server to close it.
+        # the stop, so nothing more is drained). An idle kept-alive connection (FCGI_KEEP_CONN) is closed at the stop
+        # instead, or the worker would wait for the web server to close it.
         for kind, listen, family, address in (("unix", "unix:" + sock, socket.AF_UNIX, sock),
                                               ("TCP", "127.0.0.1:%d" % port, socket.AF_INET, ("127.0.0.1", port))):
             params = fcgi_params("GET", "/.well-known/openid-configuration")
-            for kept in (False, True):
-                w = Worker(exe, config, tmp, "w4c-%s-%d" % (kind, kept), ["--listen", listen])
+            for case in ("late", "kept idle"):
+                w = Worker(exe, config, tmp, "w4c-%s-%s" % (kind, case.replace(" ", "-")), ["--listen", listen])
                 workers.append(w)
                 check(wait_for(lambda: os.path.exists(sock) if kind == "unix" else listening_on(w.proc.pid, port),
                                10), "%s worker starts" % kind)
                 idle = socket_count(w.proc.pid)
-                running, status, closed = False, 0, False
+                running, statuses, closed = False, [], False
                 with socket.socket(family, socket.SOCK_STREAM) as s:
                     s.settimeout(10)
                     s.connect(address)
                     accepted = wait_for(lambda: socket_count(w.proc.pid) > idle, 10)
                     try:
-                        if kept:
-                            s.sendall(begin_and_params(params, FCGI_KEEP_CONN) + stdin_records(b""))
-                            status = read_response(s)[0]
-                            w.proc.send_signal(signal.SIGTERM)
-                            closed = s.recv(1) == b""
-                        else:
+                        if case == "late":
                             w.proc.send_signal(signal.SIGTERM)
                             time.sleep(0.3)
                             running = w.proc.poll() is None
                             s.sendall(begin_and_params(params) + stdin_records(b""))
-                            status = read_response(s)[0]
+                            statuses.append(read_response(s)[0])
+                        else:
+                            s.sendall(begin_and_params(params, FCGI_KEEP_CONN) + stdin_records(b""))
+                            statuses.append(read_response(s)[0])
+                            w.proc.send_signal(signal.SIGTERM)
+                            closed = s.recv(1) == b""
                     except (EOFError, OSError):
                         pass
-                if kept:
-                    check(accepted and status == 200 and closed, "%s: an idle kept-alive connection is closed at the "
-                          "stop (answered %d before, closed %s)" % (kind, status, closed))
+                if case == "late":
+                    check(accepted and running and statuses == [200], "%s: a request sent 0.3 s after SIGTERM on a "
+                          "connection accepted before it is answered (got %r)" % (kind, statuses))
                 else:
-                    check(accepted and running and status == 200, "%s: a request sent 0.3 s after SIGTERM on a "
-                          "connection accepted before it is answered (got %d)" % (kind, status))
+                    check(accepted and statuses == [200] and closed, "%s: an idle kept-alive connection is closed at "
+                          "the stop (answered %r before, closed %s)" % (kind, statuses, closed))
                 check(exited_within(w.proc, 5) and w.proc.returncode == 0, "%s worker then exits 0" % kind)
 
         # -- 4d. FCGI_WEB_SERVER_ADDRS (libfcgi's): a TCP connection from another address is closed unanswered, and
